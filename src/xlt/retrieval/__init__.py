@@ -1,0 +1,1 @@
+"""xlt.retrieval"""
