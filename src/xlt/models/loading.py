@@ -115,11 +115,20 @@ def _load_hf(spec: str) -> Encoder:
         ) from exc
     if not getattr(tokenizer, "is_fast", False):
         raise ModelLoadError(f"model {spec!r} has no fast tokenizer; xlt needs word_ids()")
-    name = str(getattr(model.config, "_name_or_path", "") or spec)
-    prefix = "query: " if "e5" in name.lower().split("/")[-1] else ""
+    prefix = _text_prefix(path if path.is_dir() else None, spec)
     fingerprint = _folder_fingerprint(path) if path.is_dir() else f"hf:{spec}"
     return Encoder(model=model, tokenizer=tokenizer, spec=spec, text_prefix=prefix,
                    fingerprint=fingerprint, info={"source": source})
+
+
+def _text_prefix(folder: Path | None, spec: str) -> str:
+    """The input prefix a model expects: from an xlt export's metadata, else E5 by name."""
+    if folder is not None and (folder / "xlt_export.json").is_file():
+        import json
+
+        meta = json.loads((folder / "xlt_export.json").read_text(encoding="utf-8"))
+        return str(meta.get("text_prefix", ""))
+    return "query: " if "e5" in spec.lower().rstrip("/").split("/")[-1] else ""
 
 
 def _folder_fingerprint(path: Path) -> str:

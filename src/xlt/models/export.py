@@ -1,0 +1,42 @@
+"""Export any xlt encoder as a standard Hugging Face model folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from xlt.models.loading import Encoder, load_encoder
+
+
+def export_model(spec_or_encoder: str | Encoder, out_dir: str | Path) -> Path:
+    """Write ``config.json``, ``model.safetensors`` and the tokenizer files to ``out_dir``.
+
+    ``AutoModel.from_pretrained(out_dir)`` and ``AutoTokenizer.from_pretrained(out_dir)``
+    then give the same hidden states and token ids as xlt's encoder, so other tools (e.g.
+    SimAlign, sentence-transformers) can use the bundled model. An ``xlt_export.json`` records
+    the source spec, fingerprint and text prefix.
+
+    Args:
+        spec_or_encoder: a model spec (see :func:`xlt.models.loading.load_encoder`) or an
+            already loaded :class:`~xlt.models.loading.Encoder`.
+        out_dir: destination folder (created; existing files are overwritten).
+
+    Returns:
+        the folder path.
+
+    Raises:
+        ModelLoadError: the spec cannot be loaded.
+    """
+    enc = load_encoder(spec_or_encoder) if isinstance(spec_or_encoder, str) else spec_or_encoder
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model = enc.model
+    if not getattr(model.config, "architectures", None):
+        model.config.architectures = [type(model).__name__]
+    model.save_pretrained(out, safe_serialization=True)
+    enc.tokenizer.save_pretrained(out)
+    meta = {"source_spec": enc.spec, "fingerprint": enc.fingerprint, "text_prefix": enc.text_prefix,
+            "info": enc.info}
+    (out / "xlt_export.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n",
+                                         encoding="utf-8")
+    return out
