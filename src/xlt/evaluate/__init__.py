@@ -1,1 +1,62 @@
-"""xlt.evaluate"""
+"""xlt.evaluate: metrics, reports and run manifests.
+
+All scores are in percent (0-100), as in XTREME (Hu et al., 2020).
+Importing this package does not import torch or matplotlib.
+
+* :mod:`xlt.evaluate.metrics` - token accuracy, span F1 (seqeval), accuracy,
+  mean/std, metric dispatch.
+* :mod:`xlt.evaluate.report` - report.json / report.md / scores.png writer.
+* :mod:`xlt.evaluate.manifest` - run manifests (versions, data hashes, git).
+"""
+
+from xlt.evaluate.manifest import (
+    DEFAULT_PACKAGES,
+    build_manifest,
+    file_sha256,
+    git_info,
+    machine_info,
+    package_versions,
+    to_jsonable,
+)
+from xlt.evaluate.metrics import (
+    METRICS,
+    SCHEMES,
+    accuracy,
+    mean_std,
+    score,
+    span_f1,
+    token_accuracy,
+)
+from xlt.evaluate.report import (
+    REPORT_KEYS,
+    REQUIRED_KEYS,
+    aggregate_seeds,
+    plot_scores,
+    render_markdown,
+    summarize_scores,
+    write_report,
+)
+
+__all__ = [
+    "DEFAULT_PACKAGES",
+    "METRICS",
+    "REPORT_KEYS",
+    "REQUIRED_KEYS",
+    "SCHEMES",
+    "accuracy",
+    "aggregate_seeds",
+    "build_manifest",
+    "file_sha256",
+    "git_info",
+    "machine_info",
+    "mean_std",
+    "package_versions",
+    "plot_scores",
+    "render_markdown",
+    "score",
+    "span_f1",
+    "summarize_scores",
+    "to_jsonable",
+    "token_accuracy",
+    "write_report",
+]
