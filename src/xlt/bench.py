@@ -1,0 +1,317 @@
+"""Feature-extraction benchmark: xlt's batched ``encode_words`` vs a naive per-sentence loop.
+
+:func:`bench_extract` runs, on the same encoder and the same sentences,
+
+(a) :func:`xlt.models.features.encode_words` (length-sorted batches, one forward pass per
+    batch), and
+(b) the loop a typical research script uses: one sentence at a time through the Hugging Face
+    tokenizer (``is_split_into_words=True``, truncated to the model limit) and model, then
+    word pooling in Python via ``word_ids()``,
+
+and reports wall time, throughput, peak memory, the speed-up, and how far apart the two
+sets of word vectors are. :func:`format_bench` renders the result as a Markdown table.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from xlt.models.features import encode_words
+
+if TYPE_CHECKING:  # pragma: no cover
+    from xlt.models.loading import Encoder
+
+_MiB = 1024.0 * 1024.0
+
+
+# --------------------------------------------------------------------------- memory
+class _PeakMemory:
+    """Context manager measuring peak memory growth (bytes) of the enclosed block."""
+
+    def __init__(self, device: Any) -> None:
+        self.device = device
+        self.peak_bytes = 0
+        self.kind = getattr(device, "type", str(device))
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._proc: Any = None
+        self._base = 0
+        self._max = 0
+
+    @staticmethod
+    def method(device: Any) -> str:
+        """Human-readable description of how peak memory is measured on ``device``."""
+        if getattr(device, "type", str(device)) == "cuda":
+            return "torch.cuda.max_memory_allocated minus memory allocated before the run"
+        try:
+            import psutil  # noqa: F401
+        except ImportError:
+            return ("resource ru_maxrss growth (process-lifetime peak: only growth beyond the "
+                    "earlier peak is seen, so later runs may read 0)")
+        return "psutil process RSS sampled every 2 ms, peak minus RSS before the run"
+
+    def __enter__(self) -> _PeakMemory:
+        if self.kind == "cuda":
+            import torch
+
+            torch.cuda.synchronize(self.device)
+            self._base = torch.cuda.memory_allocated(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            return self
+        try:
+            import psutil
+        except ImportError:
+            self._proc = None
+            self._base = _ru_maxrss_bytes()
+            return self
+        self._proc = psutil.Process()
+        self._base = self._max = self._proc.memory_info().rss
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self._max = max(self._max, self._proc.memory_info().rss)
+            self._stop.wait(0.002)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.kind == "cuda":
+            import torch
+
+            torch.cuda.synchronize(self.device)
+            self.peak_bytes = max(0, torch.cuda.max_memory_allocated(self.device) - self._base)
+        elif self._proc is not None:
+            self._stop.set()
+            if self._thread is not None:
+                self._thread.join()
+            self._max = max(self._max, self._proc.memory_info().rss)
+            self.peak_bytes = max(0, self._max - self._base)
+        else:
+            self.peak_bytes = max(0, _ru_maxrss_bytes() - self._base)
+
+
+def _ru_maxrss_bytes() -> int:
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(rss if sys.platform == "darwin" else rss * 1024)
+
+
+def _sync(device: Any) -> None:
+    if getattr(device, "type", str(device)) == "cuda":
+        import torch
+
+        torch.cuda.synchronize(device)
+
+
+# --------------------------------------------------------------------------- naive path
+def naive_encode_words(encoder: Encoder, sentences: Sequence[Sequence[str]],
+                       pooling: str = "first") -> list[np.ndarray]:
+    """The per-sentence loop of a typical research script (the benchmark baseline).
+
+    Each sentence (with ``encoder.text_prefix`` words in front) goes alone through the
+    tokenizer (``is_split_into_words=True``, truncated to ``encoder.max_length``) and the
+    model; the last hidden state is pooled per word via ``word_ids()``.
+
+    Args:
+        encoder: the model and fast tokenizer.
+        sentences: lists of words.
+        pooling: ``'first'`` subword or ``'mean'`` of subwords.
+
+    Returns:
+        One float32 array ``(n_words_i, dim)`` per sentence. Words that got no subword (empty
+        or dropped by normalisation, or cut by truncation) are rows of NaN.
+    """
+    import torch
+
+    tok, model, device = encoder.tokenizer, encoder.model, encoder.device
+    prefix = encoder.text_prefix.split()
+    n_pre = len(prefix)
+    out = []
+    with torch.no_grad():
+        for words in sentences:
+            inputs = tok(prefix + list(words), is_split_into_words=True, return_tensors="pt",
+                         truncation=True, max_length=encoder.max_length)
+            word_ids = inputs.word_ids(0)
+            hidden = model(**{k: v.to(device) for k, v in inputs.items()}).last_hidden_state[0]
+            hidden = hidden.float().cpu().numpy()
+            vecs = np.full((len(words), hidden.shape[-1]), np.nan, dtype=np.float32)
+            groups: dict[int, list[int]] = {}
+            for t, w in enumerate(word_ids):
+                if w is not None and w >= n_pre:
+                    groups.setdefault(w - n_pre, []).append(t)
+            for w, pos in groups.items():
+                vecs[w] = hidden[pos[0]] if pooling == "first" else hidden[pos].mean(0)
+            out.append(vecs)
+    return out
+
+
+# --------------------------------------------------------------------------- benchmark
+def _as_sentences(data: Sequence[Sequence[str]] | Sequence[str]) -> list[list[str]]:
+    out = []
+    for i, s in enumerate(data):
+        if isinstance(s, str):
+            out.append(s.split())
+        elif isinstance(s, Sequence):
+            out.append([str(w) for w in s])
+        else:
+            raise ValueError(f"item {i} is neither a text nor a list of words")
+    return out
+
+
+def _timed(fn: Callable[[], Any], device: Any) -> tuple[Any, float, int]:
+    with _PeakMemory(device) as mem:
+        _sync(device)
+        t0 = time.perf_counter()
+        result = fn()
+        _sync(device)
+        seconds = time.perf_counter() - t0
+    return result, seconds, mem.peak_bytes
+
+
+def bench_extract(encoder: Encoder, sentences: Sequence[Sequence[str]] | Sequence[str],
+                  batch_size: int = 32, repeats: int = 1, pooling: str = "first",
+                  warmup: bool = True) -> dict[str, Any]:
+    """Time xlt's batched word-feature extraction against a naive per-sentence loop.
+
+    Both paths use the same encoder, sentences, pooling and the last layer. Timings are the
+    best (minimum) of ``repeats`` runs; each path is warmed up first on a few sentences so
+    one-time costs (lazy initialisation, CUDA context, kernel selection) are not timed.
+
+    Args:
+        encoder: the model and fast tokenizer.
+        sentences: lists of words, or raw texts (split on whitespace).
+        batch_size: batch size of the xlt path.
+        repeats: timed runs per path (>= 1).
+        pooling: ``'first'`` or ``'mean'`` subword pooling, used by both paths.
+        warmup: run both paths on up to 4 sentences before timing.
+
+    Returns:
+        A dict with ``device``, ``model``, ``n_sentences``, ``n_words``, ``n_subwords``
+        (subword tokens of the input words, prefix and specials excluded -- the numerator of
+        both ``tokens_per_s``), ``batch_size``, ``repeats``, ``pooling``,
+        ``memory_method`` (how memory was measured), ``xlt`` and ``naive`` (each
+        ``{"seconds", "all_seconds", "tokens_per_s", "sentences_per_s", "peak_memory_mb"}``;
+        seconds are wall-clock, memory in MiB of peak growth during the run),
+        ``speedup`` (naive seconds / xlt seconds), ``max_abs_diff`` (largest absolute
+        difference between the two paths' word vectors), ``n_compared_sentences`` and
+        ``n_compared_words`` (sentences longer than the model limit, which the naive loop
+        truncates, and sentences with words that have no subwords, which the naive loop
+        drops while xlt encodes them as the unknown token, are left out of the comparison),
+        and ``xlt_stats`` (the stats of :func:`~xlt.models.features.encode_words`).
+
+    Raises:
+        ValueError: ``repeats`` < 1, an empty ``sentences``, or bad items.
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    sents = _as_sentences(sentences)
+    if not sents:
+        raise ValueError("no sentences to benchmark")
+    device = encoder.device
+
+    def run_xlt(s: list[list[str]]) -> Any:
+        return encode_words(encoder, s, layers="last", pooling=pooling,  # type: ignore[arg-type]
+                            batch_size=batch_size, progress=False, cache=None)
+
+    def run_naive(s: list[list[str]]) -> list[np.ndarray]:
+        return naive_encode_words(encoder, s, pooling=pooling)
+
+    if warmup:
+        run_xlt(sents[:4])
+        run_naive(sents[:4])
+
+    xlt_times, naive_times, xlt_mem, naive_mem = [], [], 0, 0
+    feats: Any = None
+    naive: list[np.ndarray] = []
+    for _ in range(repeats):
+        naive, sec, mem = _timed(lambda: run_naive(sents), device)
+        naive_times.append(sec)
+        naive_mem = max(naive_mem, mem)
+        feats, sec, mem = _timed(lambda: run_xlt(sents), device)
+        xlt_times.append(sec)
+        xlt_mem = max(xlt_mem, mem)
+
+    # Compare only sentences the naive loop saw whole.
+    prefix = encoder.text_prefix.split()
+    lengths = [len(ids) for ids in encoder.tokenizer(
+        [prefix + s for s in sents], is_split_into_words=True, verbose=False)["input_ids"]]
+    max_diff, n_words_cmp, n_sent_cmp = 0.0, 0, 0
+    for a, b, n in zip(feats.vectors, naive, lengths):
+        # Skip sentences the naive loop truncated, and those with subword-less words (xlt
+        # encodes such a word as the unknown token, which changes its neighbours' context).
+        if n > encoder.max_length or np.isnan(b).any():
+            continue
+        n_sent_cmp += 1
+        n_words_cmp += len(a)
+        if len(a):
+            max_diff = max(max_diff, float(np.abs(a - b).max()))
+
+    n_sub = int(feats.stats["n_subwords"])
+
+    def summary(times: list[float], mem: int) -> dict[str, Any]:
+        best = min(times)
+        return {"seconds": best, "all_seconds": times,
+                "tokens_per_s": n_sub / best if best > 0 else float("inf"),
+                "sentences_per_s": len(sents) / best if best > 0 else float("inf"),
+                "peak_memory_mb": mem / _MiB}
+
+    xs, ns = summary(xlt_times, xlt_mem), summary(naive_times, naive_mem)
+    return {
+        "device": str(device),
+        "model": encoder.spec,
+        "n_sentences": len(sents),
+        "n_words": int(feats.stats["n_words"]),
+        "n_subwords": n_sub,
+        "batch_size": batch_size,
+        "repeats": repeats,
+        "pooling": pooling,
+        "memory_method": _PeakMemory.method(device),
+        "xlt": xs,
+        "naive": ns,
+        "speedup": ns["seconds"] / xs["seconds"] if xs["seconds"] > 0 else float("inf"),
+        "max_abs_diff": max_diff,
+        "n_compared_sentences": n_sent_cmp,
+        "n_compared_words": n_words_cmp,
+        "xlt_stats": dict(feats.stats),
+    }
+
+
+def format_bench(result: dict[str, Any]) -> str:
+    """Render a :func:`bench_extract` result as a Markdown table plus a few summary lines.
+
+    Args:
+        result: the dict returned by :func:`bench_extract`.
+
+    Returns:
+        Markdown text (no trailing newline).
+    """
+    rows = [
+        ("xlt `encode_words` (length-sorted batches of "
+         f"{result['batch_size']})", result["xlt"]),
+        ("naive loop (1 sentence per forward pass)", result["naive"]),
+    ]
+    lines = [
+        "| method | seconds | subword tokens/s | sentences/s | peak memory (MiB) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, r in rows:
+        lines.append(f"| {name} | {r['seconds']:.3f} | {r['tokens_per_s']:,.0f} | "
+                     f"{r['sentences_per_s']:,.1f} | {r['peak_memory_mb']:.1f} |")
+    lines += [
+        "",
+        f"- speed-up (naive / xlt): **{result['speedup']:.2f}x**",
+        f"- max |xlt - naive| over {result['n_compared_words']} words in "
+        f"{result['n_compared_sentences']} sentences: {result['max_abs_diff']:.2e}",
+        f"- {result['n_sentences']} sentences, {result['n_words']} words, "
+        f"{result['n_subwords']} subword tokens; model `{result['model']}` on "
+        f"`{result['device']}`; pooling `{result['pooling']}`; best of {result['repeats']}",
+        f"- memory: {result['memory_method']}",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,66 @@
+"""Tests for xlt.bench on the tiny encoder (structure and agreement, no timing asserts)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from helpers import make_tiny_encoder
+
+from xlt.bench import bench_extract, format_bench, naive_encode_words
+
+
+@pytest.fixture(scope="module")
+def enc(tmp_path_factory):
+    return make_tiny_encoder(tmp_path_factory.mktemp("tiny-bench"))
+
+
+SENTS = [
+    ["The", "cats", "running", "zebra"],
+    ["dog"],
+    ["a", "\x07", "big", "house"],  # a word without subwords: not comparable (see bench)
+    ["walked", "on", "the", "mat", "quietly"],
+    ["dog", "cats"] * 30,  # longer than the model limit: windowed vs truncated
+]
+
+
+@pytest.mark.parametrize("pooling", ["first", "mean"])
+def test_bench_structure_and_agreement(enc, pooling):
+    res = bench_extract(enc, SENTS, batch_size=2, repeats=2, pooling=pooling)
+    for key in ("device", "model", "n_sentences", "n_words", "n_subwords", "memory_method",
+                "xlt", "naive", "speedup", "max_abs_diff", "n_compared_words",
+                "n_compared_sentences", "xlt_stats", "batch_size", "repeats"):
+        assert key in res
+    assert res["device"] == "cpu" and res["n_sentences"] == 5
+    assert res["n_words"] == sum(len(s) for s in SENTS)
+    for side in ("xlt", "naive"):
+        r = res[side]
+        assert set(r) >= {"seconds", "all_seconds", "tokens_per_s", "sentences_per_s",
+                          "peak_memory_mb"}
+        assert len(r["all_seconds"]) == 2 and r["seconds"] == min(r["all_seconds"])
+        assert r["seconds"] > 0 and r["tokens_per_s"] > 0 and r["peak_memory_mb"] >= 0
+    assert res["speedup"] > 0
+    assert res["n_compared_sentences"] == 3
+    assert res["n_compared_words"] == 4 + 1 + 5
+    assert res["max_abs_diff"] < 1e-4
+    assert "RSS" in res["memory_method"] or "ru_maxrss" in res["memory_method"]
+    table = format_bench(res)
+    assert table.startswith("| method |") and "speed-up" in table and "naive" in table
+    assert len([ln for ln in table.splitlines() if ln.startswith("|")]) == 4
+
+
+def test_bench_accepts_texts_and_prefix(enc):
+    e5 = dataclasses.replace(enc, text_prefix="query: ")
+    res = bench_extract(e5, ["the cats sat", "a big dog"], batch_size=8, warmup=False)
+    assert res["n_words"] == 6 and res["max_abs_diff"] < 1e-4
+    with pytest.raises(ValueError):
+        bench_extract(enc, [], repeats=1)
+    with pytest.raises(ValueError):
+        bench_extract(enc, SENTS, repeats=0)
+
+
+def test_naive_marks_missing_words(enc):
+    out = naive_encode_words(enc, [["a", "\x07", "dog"]])
+    assert out[0].shape == (3, 32)
+    assert np.isnan(out[0][1]).all() and not np.isnan(out[0][[0, 2]]).any()
