@@ -1,0 +1,434 @@
+"""Readers for the evaluation/supervision file formats.
+
+All readers share these rules:
+
+* files are UTF-8; a byte-order mark at the start is ignored; lines end at ``\\n`` and a
+  trailing ``\\r`` (Windows line ends) is removed; a line that is not valid UTF-8 is a
+  :class:`DataFormatError`;
+* a malformed line raises :class:`DataFormatError` whose message starts with ``path:line:``
+  (1-based line number);
+* nothing is dropped silently: empty sentences/texts are skipped and counted in
+  :class:`ReadStats`, and so is every other thing a reader leaves out;
+* ``limit=N`` keeps the first ``N`` valid examples and stops reading there.
+
+XTREME token files (``udpos``, ``panx``): ``token<TAB>label`` per line, a blank (empty or
+whitespace-only) line ends a sentence, so two blank lines in a row enclose an empty
+sentence (skipped, counted as ``empty_sentence``). Exactly two columns after trailing whitespace is
+removed; a line with one column (e.g. ``token label`` separated by a space) or with more than two
+non-empty columns is malformed, since which column is the label would be a guess. Tokens are
+stripped of surrounding whitespace but otherwise kept verbatim, inner spaces included
+(``10 000``); a token that is empty after stripping is skipped and counted as ``blank_token``.
+Labels must be non-empty and contain no whitespace. Tokens made only of invisible characters
+(zero-width space, BOM, direction marks) are kept - they are real tokens with gold labels in
+PAN-X - and counted under ``ReadStats.notes['invisible_token']``, because a subword tokenizer
+may turn them into zero pieces.
+
+CoNLL-U: parsed with the ``conllu`` package, strict 10-column lines. Multiword-token ranges
+(``1-2``) and empty nodes (``1.1``) are skipped and counted; the label comes from a configurable
+field (``upos`` by default); a missing label (``_``) on a word is malformed. A sentence
+block with no word (only comments, ranges or empty nodes) is counted as ``empty_sentence``;
+extra blank lines between blocks as ``blank_line``.
+
+SIB-200: header ``index_id<TAB>category<TAB>text``, then one example per line, split on the
+first two tabs (so tabs inside the text survive). The upstream files were written with CSV
+quoting: a text containing ``"`` is wrapped in quotes with inner quotes doubled
+(``"He said ""hi""."``). Such a field - starting and ending with ``"`` and with only doubled
+quotes in between - is unquoted (counted as ``notes['unquoted_text']``); anything else is kept
+verbatim, so a stray quote can never swallow the following lines the way a CSV parser would.
+Texts are stripped of surrounding whitespace.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from conllu.exceptions import ParseException
+from conllu.parser import DEFAULT_FIELDS, parse_line
+
+SIB200_HEADER = ("index_id", "category", "text")
+CONLLU_LABEL_FIELDS = frozenset({"lemma", "upos", "xpos", "deprel"})
+
+# Reason keys used in ReadStats.skipped / ReadStats.notes.
+EMPTY_SENTENCE = "empty_sentence"
+EMPTY_TEXT = "empty_text"
+BLANK_TOKEN = "blank_token"
+BLANK_LINE = "blank_line"
+MULTIWORD_TOKEN = "multiword_token"
+EMPTY_NODE = "empty_node"
+INVISIBLE_TOKEN = "invisible_token"
+UNQUOTED_TEXT = "unquoted_text"
+
+_INVISIBLE_CATEGORIES = frozenset({"Cf", "Cc", "Zs", "Zl", "Zp"})
+
+
+class DataFormatError(ValueError):
+    """A data file line that cannot be read.
+
+    Attributes:
+        path: the file.
+        line: 1-based line number of the offending line.
+    The message is ``f"{path}:{line}: {what went wrong}"``.
+    """
+
+    def __init__(self, path: str | Path, line: int, message: str) -> None:
+        self.path = Path(path)
+        self.line = line
+        super().__init__(f"{self.path}:{line}: {message}")
+
+
+@dataclass
+class TaggedSentence:
+    """One sentence of a token-classification set.
+
+    Attributes:
+        tokens: the words, in order.
+        labels: one label per token (UPOS tag, BIO tag, ...), ``len(labels) == len(tokens)``.
+    """
+
+    tokens: list[str]
+    labels: list[str]
+
+    def __post_init__(self) -> None:
+        if len(self.tokens) != len(self.labels):
+            raise ValueError(
+                f"{len(self.tokens)} tokens but {len(self.labels)} labels: {self.tokens[:5]}"
+            )
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+
+@dataclass
+class TextExample:
+    """One example of a sequence-classification set.
+
+    Attributes:
+        id: the example id (for SIB-200 the FLORES ``index_id``: the same id is the same
+            sentence in every language).
+        text: the text, stripped of surrounding whitespace.
+        label: the class label.
+    """
+
+    id: str
+    text: str
+    label: str
+
+
+@dataclass
+class ReadStats:
+    """What a reader did with a file.
+
+    Attributes:
+        path: the file read.
+        n_read: examples returned.
+        n_lines: lines read (the reader stops early when ``limit`` is reached).
+        skipped: reason -> count of things left out. Sentence/example-level reasons
+            (``empty_sentence``, ``empty_text``, ``blank_line``) and token-level ones
+            (``blank_token``, ``multiword_token``, ``empty_node``) are both counted here.
+        notes: reason -> count of things kept but worth knowing about
+            (``invisible_token``, ``unquoted_text``).
+        stopped_at_limit: reading stopped because ``limit`` examples were collected.
+    """
+
+    path: Path
+    n_read: int = 0
+    n_lines: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    notes: Counter[str] = field(default_factory=Counter)
+    stopped_at_limit: bool = False
+
+    @property
+    def n_skipped_empty(self) -> int:
+        """Empty sentences and empty texts skipped."""
+        return self.skipped[EMPTY_SENTENCE] + self.skipped[EMPTY_TEXT]
+
+    def summary(self) -> str:
+        """One line for logs, e.g. ``'dev-ta.tsv: 1000 read; notes invisible_token=4'``."""
+
+        def fmt(counts: Counter[str]) -> str:
+            return ", ".join(f"{k}={v}" for k, v in sorted(counts.items()) if v)
+
+        parts = [f"{self.path.name}: {self.n_read} read"]
+        if +self.skipped:
+            parts.append("skipped " + fmt(self.skipped))
+        if +self.notes:
+            parts.append("notes " + fmt(self.notes))
+        if self.stopped_at_limit:
+            parts.append("stopped at limit")
+        return "; ".join(parts)
+
+
+def _check_limit(limit: int | None) -> None:
+    if limit is not None and (not isinstance(limit, int) or limit < 0):
+        raise ValueError(f"limit must be None or a non-negative int, got {limit!r}")
+
+
+def _iter_lines(path: Path, stats: ReadStats) -> Iterator[tuple[int, str]]:
+    """Yield ``(line_number, text)`` with ``\\n``/``\\r\\n`` removed; counts lines in stats."""
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataFormatError(path, lineno, f"not valid UTF-8 ({exc.reason})") from exc
+            stats.n_lines = lineno
+            yield lineno, text.rstrip("\n").rstrip("\r")
+
+
+def _is_invisible(token: str) -> bool:
+    """Whether a token consists only of format/control/space characters."""
+    if token.isprintable() and not token.isspace():
+        return False  # fast path: printable and not blank means something visible
+    return all(unicodedata.category(ch) in _INVISIBLE_CATEGORIES for ch in token)
+
+
+def _show(line: str, width: int = 80) -> str:
+    return repr(line if len(line) <= width else line[:width] + "...")
+
+
+def read_xtreme_tsv(
+    path: str | Path, limit: int | None = None
+) -> tuple[list[TaggedSentence], ReadStats]:
+    """Read an XTREME ``token<TAB>label`` file (udpos, panx).
+
+    Args:
+        path: the ``.tsv`` file.
+        limit: keep only the first ``limit`` non-empty sentences (``None``: all).
+
+    Returns:
+        ``(sentences, stats)``: the non-empty sentences in file order and a
+        :class:`ReadStats` (empty sentences are in ``stats.skipped['empty_sentence']``).
+
+    Raises:
+        FileNotFoundError: no such file.
+        DataFormatError: a line without exactly two columns, an empty label or a label with
+            whitespace, or bytes that are not UTF-8.
+        ValueError: a negative ``limit``.
+    """
+    _check_limit(limit)
+    path = Path(path)
+    stats = ReadStats(path=path)
+    sentences: list[TaggedSentence] = []
+    if limit == 0:
+        stats.stopped_at_limit = True
+        return sentences, stats
+    tokens: list[str] = []
+    labels: list[str] = []
+    for lineno, line in _iter_lines(path, stats):
+        stripped = line.rstrip()
+        if not stripped.strip():
+            # every blank line ends the current sentence, so two in a row enclose an empty one
+            if tokens:
+                sentences.append(TaggedSentence(tokens, labels))
+                tokens, labels = [], []
+                if limit is not None and len(sentences) >= limit:
+                    stats.stopped_at_limit = True
+                    break
+            else:
+                stats.skipped[EMPTY_SENTENCE] += 1
+            continue
+        cols = stripped.split("\t")
+        if len(cols) != 2:
+            what = "no tab" if len(cols) == 1 else f"{len(cols)} tab-separated columns"
+            raise DataFormatError(
+                path, lineno, f"expected 'token<TAB>label', found {what}: {_show(line)}"
+            )
+        token, label = cols[0].strip(), cols[1].strip()
+        if not label or any(ch.isspace() for ch in label):
+            raise DataFormatError(path, lineno, f"bad label {label!r} in {_show(line)}")
+        if not token:
+            stats.skipped[BLANK_TOKEN] += 1
+            continue
+        if _is_invisible(token):
+            stats.notes[INVISIBLE_TOKEN] += 1
+        tokens.append(token)
+        labels.append(label)
+    else:
+        if tokens:
+            sentences.append(TaggedSentence(tokens, labels))
+    stats.n_read = len(sentences)
+    return sentences, stats
+
+
+def read_conllu(
+    path: str | Path, label_field: str = "upos", limit: int | None = None
+) -> tuple[list[TaggedSentence], ReadStats]:
+    """Read a CoNLL-U file (e.g. a Universal Dependencies treebank) as tagged sentences.
+
+    Args:
+        path: the ``.conllu`` file.
+        label_field: the column used as label: one of ``lemma``, ``upos``, ``xpos``,
+            ``deprel``.
+        limit: keep only the first ``limit`` non-empty sentences (``None``: all).
+
+    Returns:
+        ``(sentences, stats)``: tokens are the FORM column of syntactic words (multiword
+        ranges and empty nodes skipped, counted in ``stats.skipped``); sentences left with no
+        word are counted as ``empty_sentence``.
+
+    Raises:
+        FileNotFoundError: no such file.
+        DataFormatError: a word line without 10 tab-separated columns, a field the ``conllu``
+            package cannot parse (e.g. a bad ID), a word whose label field is ``_``, or bytes
+            that are not UTF-8.
+        ValueError: an unsupported ``label_field`` or a negative ``limit``.
+    """
+    if label_field not in CONLLU_LABEL_FIELDS:
+        raise ValueError(
+            f"label_field must be one of {sorted(CONLLU_LABEL_FIELDS)}, got {label_field!r}"
+        )
+    _check_limit(limit)
+    path = Path(path)
+    stats = ReadStats(path=path)
+    sentences: list[TaggedSentence] = []
+    if limit == 0:
+        stats.stopped_at_limit = True
+        return sentences, stats
+    tokens: list[str] = []
+    labels: list[str] = []
+    in_block = False  # saw a comment or word line since the last blank line
+    for lineno, line in _iter_lines(path, stats):
+        if not line.strip():
+            if not in_block:
+                stats.skipped[BLANK_LINE] += 1
+                continue
+            if tokens:
+                sentences.append(TaggedSentence(tokens, labels))
+            else:
+                stats.skipped[EMPTY_SENTENCE] += 1
+            tokens, labels, in_block = [], [], False
+            if limit is not None and len(sentences) >= limit:
+                stats.stopped_at_limit = True
+                break
+            continue
+        in_block = True
+        if line.startswith("#"):
+            continue
+        cols = line.split("\t")
+        if len(cols) != 10:
+            raise DataFormatError(
+                path, lineno, f"expected 10 tab-separated CoNLL-U columns, found {len(cols)}: "
+                f"{_show(line)}"
+            )
+        try:
+            word = parse_line(line, fields=DEFAULT_FIELDS)
+        except (ParseException, ValueError) as exc:
+            raise DataFormatError(path, lineno, f"{exc}: {_show(line)}") from exc
+        wid = word["id"]
+        if not isinstance(wid, int):
+            # (1, '-', 2) is a multiword range, (1, '.', 1) an empty node
+            stats.skipped[MULTIWORD_TOKEN if wid[1] == "-" else EMPTY_NODE] += 1
+            continue
+        label = word[label_field]
+        if label is None or label == "_" or not str(label).strip():
+            raise DataFormatError(path, lineno, f"word has no {label_field}: {_show(line)}")
+        form = str(word["form"]).strip()
+        if not form:
+            stats.skipped[BLANK_TOKEN] += 1
+            continue
+        if _is_invisible(form):
+            stats.notes[INVISIBLE_TOKEN] += 1
+        tokens.append(form)
+        labels.append(str(label))
+    else:
+        if tokens:
+            sentences.append(TaggedSentence(tokens, labels))
+        elif in_block:
+            stats.skipped[EMPTY_SENTENCE] += 1
+    stats.n_read = len(sentences)
+    return sentences, stats
+
+
+def _unquote_csv_field(text: str) -> str | None:
+    """The content of a CSV-quoted field (``"a ""b"" c"`` -> ``a "b" c``), or ``None``."""
+    if len(text) < 2 or text[0] != '"' or text[-1] != '"':
+        return None
+    inner = text[1:-1]
+    if '"' in inner.replace('""', ""):
+        return None  # a lone quote inside: not something a CSV writer produces
+    return inner.replace('""', '"')
+
+
+def read_sib200(
+    path: str | Path, limit: int | None = None, unquote: bool = True
+) -> tuple[list[TextExample], ReadStats]:
+    """Read a SIB-200 split (``index_id<TAB>category<TAB>text`` with a header line).
+
+    Args:
+        path: ``<lang>/train.tsv``, ``dev.tsv`` or ``test.tsv``.
+        limit: keep only the first ``limit`` non-empty examples (``None``: all).
+        unquote: undo the upstream CSV quoting of texts that contain ``"`` (see the module
+            docstring); ``False`` keeps the field exactly as in the file.
+
+    Returns:
+        ``(examples, stats)``: examples in file order; empty texts are skipped and counted
+        as ``empty_text``, blank lines as ``blank_line``.
+
+    Raises:
+        FileNotFoundError: no such file.
+        DataFormatError: a missing or wrong header, a line with fewer than 3 tab-separated
+            fields, an empty id or category, or bytes that are not UTF-8.
+        ValueError: a negative ``limit``.
+    """
+    _check_limit(limit)
+    path = Path(path)
+    stats = ReadStats(path=path)
+    examples: list[TextExample] = []
+    lines = _iter_lines(path, stats)
+    header = next(lines, None)
+    if header is None:
+        raise DataFormatError(path, 1, "empty file; expected header 'index_id\\tcategory\\ttext'")
+    if tuple(c.strip() for c in header[1].split("\t")) != SIB200_HEADER:
+        raise DataFormatError(
+            path, 1, f"expected header 'index_id\\tcategory\\ttext', found {_show(header[1])}"
+        )
+    if limit == 0:
+        stats.stopped_at_limit = True
+        return examples, stats
+    for lineno, line in lines:
+        if not line.strip():
+            stats.skipped[BLANK_LINE] += 1
+            continue
+        cols = line.split("\t", 2)
+        if len(cols) != 3:
+            raise DataFormatError(
+                path, lineno, f"expected 'index_id<TAB>category<TAB>text', found "
+                f"{len(cols)} field(s): {_show(line)}"
+            )
+        ex_id, label, text = cols[0].strip(), cols[1].strip(), cols[2]
+        if not ex_id:
+            raise DataFormatError(path, lineno, f"empty index_id: {_show(line)}")
+        if not label:
+            raise DataFormatError(path, lineno, f"empty category: {_show(line)}")
+        if unquote:
+            plain = _unquote_csv_field(text.strip())
+            if plain is not None:
+                text = plain
+                stats.notes[UNQUOTED_TEXT] += 1
+        text = text.strip()
+        if not text:
+            stats.skipped[EMPTY_TEXT] += 1
+            continue
+        examples.append(TextExample(ex_id, text, label))
+        if limit is not None and len(examples) >= limit:
+            stats.stopped_at_limit = True
+            break
+    stats.n_read = len(examples)
+    return examples, stats
+
+
+__all__ = [
+    "DataFormatError",
+    "ReadStats",
+    "TaggedSentence",
+    "TextExample",
+    "read_conllu",
+    "read_sib200",
+    "read_xtreme_tsv",
+]
