@@ -343,10 +343,10 @@ def build_tokenizer(f: E5File):
     ``<s> … </s>``.
 
     Returns:
-        ``transformers.XLMRobertaTokenizerFast`` (``word_ids()`` available).
+        ``transformers.PreTrainedTokenizerFast`` (``word_ids()`` available).
     """
     from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
-    from transformers import XLMRobertaTokenizerFast
+    from transformers import PreTrainedTokenizerFast
 
     ids = f.special_ids
     vocab = [(p, float(s)) for p, s in zip(f.pieces, f.scores)]
@@ -364,7 +364,9 @@ def build_tokenizer(f: E5File):
         special_tokens=[(bos, ids["bos"]), (eos, ids["eos"])],
     )
     mask = "<mask>" if "<mask>" in f.pieces else None
-    fast = XLMRobertaTokenizerFast(
+    # The generic fast class keeps tokenizer.json exactly as built when exported (the
+    # XLM-R class of transformers 5 re-creates its own normaliser on load and drops steps).
+    fast = PreTrainedTokenizerFast(
         tokenizer_object=tok, bos_token=bos, eos_token=eos, sep_token=eos, cls_token=bos,
         unk_token=f.pieces[ids["unk"]], pad_token=f.pieces[ids["pad"]], mask_token=mask,
         model_max_length=f.config["max_positions"],

@@ -1,0 +1,18 @@
+"""Errors a user can fix (bad data, unknown languages, missing data or models).
+
+The CLI prints these as one ``xlt: error: ...`` line (exit code 2) instead of a traceback.
+"""
+
+from xlt.data.langs import UnknownLanguageError
+from xlt.data.paths import DatasetNotFoundError
+from xlt.data.readers import DataFormatError
+from xlt.models.loading import ModelLoadError
+
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    DataFormatError,
+    UnknownLanguageError,
+    DatasetNotFoundError,
+    ModelLoadError,
+)
+
+__all__ = ["USER_ERRORS", "DataFormatError", "UnknownLanguageError", "DatasetNotFoundError", "ModelLoadError"]

@@ -1,0 +1,340 @@
+"""``xlt transfer``: train on the source language, evaluate zero-shot on every target language.
+
+The protocol is XTREME's (Hu et al. 2020, "XTREME: A Massively Multilingual Multi-task
+Benchmark for Evaluating Cross-lingual Generalization"): the task model sees labelled data of
+the source language only; model selection uses the source language's dev set only; every
+target language is scored on its own evaluation set and the report gives the average over
+targets (source excluded).
+"""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from xlt.data import tasks as task_registry
+from xlt.evaluate.manifest import build_manifest
+from xlt.evaluate.metrics import mean_std, score
+from xlt.evaluate.report import write_report
+from xlt.models.loading import DEFAULT_MODEL, Encoder, load_encoder
+
+log = logging.getLogger(__name__)
+
+PROBE_DEFAULTS = {"epochs": 10, "batch_size": 256, "lr": 1e-3}
+FINETUNE_DEFAULTS = {"epochs": 3, "batch_size": 32, "lr": 5e-5}
+
+
+@dataclass
+class TransferConfig:
+    """Settings of one ``xlt transfer`` run (every field is echoed in the report).
+
+    Attributes:
+        task: ``udpos``, ``panx`` or ``sib200``.
+        source: source language code (any form: ``en``, ``eng``, ``eng_Latn``).
+        targets: ``all`` or a comma-separated list of language codes.
+        model: model spec (``bundled:e5-small``, a Hugging Face id or folder).
+        mode: ``probe`` (frozen encoder + head) or ``finetune`` (full fine-tuning).
+        layer: probe features: ``mix`` (learned scalar mix of all layers), ``last``, or an
+            int (0 = embeddings, 1..L = layers, negative counts from the top).
+        head: probe head: ``linear`` or ``mlp``.
+        epochs, batch_size, lr: ``None`` = the mode's default (probe 10/256/1e-3,
+            finetune 3/32/5e-5).
+        seeds: one run per seed; scores are mean ± sample std over seeds.
+        train_limit, eval_limit: keep the first N sentences of training / each evaluation
+            (and source dev) set, for quick runs.
+        ckpt_avg: fine-tuning: average the last N epochs' weights (Schmidt et al. 2023).
+        max_length: fine-tuning training length in tokens (XTREME uses 128).
+        data_dir: data folder (else resolved as in :func:`xlt.data.paths.resolve_data_dir`).
+        cache_dir: on-disk feature cache for probe mode (None = off).
+        out: report folder (``report.json``, ``report.md``, ``scores.png``); None = no files.
+    """
+
+    task: str
+    source: str = "en"
+    targets: str = "all"
+    model: str = DEFAULT_MODEL
+    mode: str = "probe"
+    layer: str = "mix"
+    head: str = "linear"
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    seeds: list[int] = field(default_factory=lambda: [0])
+    train_limit: int | None = None
+    eval_limit: int | None = None
+    ckpt_avg: int = 0
+    max_length: int = 128
+    data_dir: str | None = None
+    cache_dir: str | None = None
+    out: str | None = None
+    progress: bool = True
+
+    def resolved(self) -> dict:
+        """Config with mode defaults filled in."""
+        d = asdict(self)
+        defaults = PROBE_DEFAULTS if self.mode == "probe" else FINETUNE_DEFAULTS
+        for k, v in defaults.items():
+            if d[k] is None:
+                d[k] = v
+        return d
+
+
+@dataclass
+class LanguageData:
+    """Evaluation (or training) examples of one language and what reading them skipped."""
+
+    lang: str
+    path: Path
+    examples: list
+    stats: object
+
+
+def _load(task: str, lang: str, path: Path, limit: int | None) -> LanguageData:
+    examples, stats = task_registry.load_split(task, path, limit=limit)
+    return LanguageData(lang=lang, path=Path(path), examples=examples, stats=stats)
+
+
+def _gold(spec, examples) -> list:
+    if spec.kind == "token":
+        return [list(e.labels) for e in examples]
+    return [e.label for e in examples]
+
+
+def _counts(spec, data: LanguageData, truncated: int) -> dict:
+    if spec.kind == "token":
+        tokens = sum(len(e.tokens) for e in data.examples)
+    else:
+        tokens = 0
+    return {"sentences": len(data.examples), "tokens": tokens,
+            "skipped_empty": int(getattr(data.stats, "n_skipped_empty", 0)), "truncated": int(truncated)}
+
+
+# ----------------------------------------------------------------------------- probe
+class _ProbeRunner:
+    """Frozen features + one head per seed. Features are extracted once for all seeds."""
+
+    def __init__(self, encoder: Encoder, spec, cfg: dict, labels: list[str]):
+        from xlt.models.cache import FeatureCache
+
+        self.encoder, self.spec, self.cfg, self.labels = encoder, spec, cfg, labels
+        layer = cfg["layer"]
+        self.layers = "all" if layer == "mix" else ("last" if layer == "last" else int(layer))
+        self.cache = FeatureCache(cfg["cache_dir"]) if cfg.get("cache_dir") else None
+        self.heads: dict[int, object] = {}
+        self.histories: dict[int, list] = {}
+
+    def features(self, data: LanguageData, desc: str):
+        from xlt.models.features import encode_sentences, encode_words
+        from xlt.transfer.probe import sentence_feature_tensor, stack_token_features
+
+        if self.spec.kind == "token":
+            wf = encode_words(self.encoder, [e.tokens for e in data.examples], layers=self.layers,
+                              pooling="first", progress=self.cfg["progress"], cache=self.cache)
+            X = stack_token_features(list(wf.vectors))
+            truncated = int(wf.stats.get("n_truncated", 0))
+        else:
+            arr = encode_sentences(self.encoder, [e.text for e in data.examples], layers=self.layers,
+                                   pooling="mean", progress=self.cfg["progress"], cache=self.cache)
+            X = sentence_feature_tensor(arr)
+            truncated = 0
+        return X, truncated
+
+    def _decode(self, pred: np.ndarray, data: LanguageData) -> list:
+        names = [self.labels[i] for i in pred]
+        if self.spec.kind != "token":
+            return names
+        out, k = [], 0
+        for e in data.examples:
+            out.append(names[k:k + len(e.tokens)])
+            k += len(e.tokens)
+        return out
+
+    def train(self, train: LanguageData, dev: LanguageData, seeds: list[int]) -> None:
+        from xlt.transfer.probe import predict, train_probe
+
+        index = {l: i for i, l in enumerate(self.labels)}
+        X, _ = self.features(train, "train")
+        gold_flat = [l for g in _gold(self.spec, train.examples) for l in (g if self.spec.kind == "token" else [g])]
+        y = torch.tensor([index[l] for l in gold_flat], dtype=torch.long)
+        Xd, _ = self.features(dev, "dev")
+        dev_gold = _gold(self.spec, dev.examples)
+        metric = self.spec.metric
+
+        def dev_score(head) -> float:
+            return score(metric, dev_gold, self._decode(predict(head, Xd), dev))
+
+        for seed in seeds:
+            res = train_probe(X, y, len(self.labels), dev_score, hidden=256 if self.cfg["head"] == "mlp" else 0,
+                              epochs=self.cfg["epochs"], batch_size=self.cfg["batch_size"], lr=self.cfg["lr"],
+                              seed=seed, progress=self.cfg["progress"])
+            self.heads[seed] = res.head
+            self.histories[seed] = res.history
+            if res.head.mix is not None:
+                self.histories[seed].append({"layer_weights": res.head.mix.layer_weights()})
+
+    def evaluate(self, data: LanguageData) -> tuple[dict[int, float], int]:
+        from xlt.transfer.probe import predict
+
+        X, truncated = self.features(data, data.lang)
+        gold = _gold(self.spec, data.examples)
+        return {s: score(self.spec.metric, gold, self._decode(predict(h, X), data))
+                for s, h in self.heads.items()}, truncated
+
+
+# -------------------------------------------------------------------------- finetune
+class _FinetuneRunner:
+    """One fine-tuned model per seed; every model is evaluated on every language."""
+
+    def __init__(self, encoder: Encoder, spec, cfg: dict, labels: list[str]):
+        self.encoder, self.spec, self.cfg, self.labels = encoder, spec, cfg, labels
+        self.models: dict[int, object] = {}
+        self.histories: dict[int, list] = {}
+        self.selected: dict[int, str] = {}
+
+    def _encode(self, data: LanguageData, max_length: int, with_labels: bool):
+        from xlt.transfer.finetune import encode_sequence_examples, encode_token_examples
+
+        index = {l: i for i, l in enumerate(self.labels)}
+        if self.spec.kind == "token":
+            labels = [[index[l] for l in e.labels] for e in data.examples] if with_labels else None
+            return encode_token_examples(self.encoder, [e.tokens for e in data.examples], labels, max_length)
+        labels = [index[e.label] for e in data.examples] if with_labels else None
+        return encode_sequence_examples(self.encoder, [e.text for e in data.examples], labels, max_length)
+
+    def _predict(self, model, data: LanguageData, enc) -> list:
+        from xlt.transfer.finetune import predict_logits, word_predictions
+
+        logits = predict_logits(model, enc, self.encoder.tokenizer.pad_token_id,
+                                progress=self.cfg["progress"], desc=f"predict {data.lang}")
+        if self.spec.kind == "token":
+            fallback = self.labels.index("O") if "O" in self.labels else 0
+            ids = word_predictions(logits, enc, fallback)
+            return [[self.labels[i] for i in s] for s in ids]
+        return [self.labels[int(lg.argmax())] for lg in logits]
+
+    def train(self, train: LanguageData, dev: LanguageData, seeds: list[int]) -> None:
+        from xlt.transfer.finetune import finetune
+
+        enc_train = self._encode(train, self.cfg["max_length"], True)
+        enc_dev = self._encode(dev, self.encoder.max_length, False)
+        dev_gold = _gold(self.spec, dev.examples)
+
+        def dev_score(model) -> float:
+            return score(self.spec.metric, dev_gold, self._predict(model, dev, enc_dev))
+
+        for seed in seeds:
+            res = finetune(self.encoder, enc_train, len(self.labels), self.spec.kind == "token", dev_score,
+                           epochs=self.cfg["epochs"], batch_size=self.cfg["batch_size"], lr=self.cfg["lr"],
+                           ckpt_avg=self.cfg["ckpt_avg"], seed=seed, progress=self.cfg["progress"])
+            self.models[seed] = res.model
+            self.histories[seed] = res.history
+            self.selected[seed] = res.selected
+
+    def evaluate(self, data: LanguageData) -> tuple[dict[int, float], int]:
+        enc = self._encode(data, self.encoder.max_length, False)
+        gold = _gold(self.spec, data.examples)
+        return {s: score(self.spec.metric, gold, self._predict(m, data, enc))
+                for s, m in self.models.items()}, enc.n_truncated
+
+
+# ------------------------------------------------------------------------------- run
+def run_transfer(config: TransferConfig, command: list[str] | None = None) -> dict:
+    """Run one zero-shot transfer experiment and (if ``config.out``) write its report.
+
+    Returns:
+        the report dict (see :func:`xlt.evaluate.report.write_report` for the fields):
+        scores per language (mean over seeds, percent), per-seed scores, the target average,
+        counts, config and manifest.
+
+    Raises:
+        ValueError: unknown task or mode; UnknownLanguageError: a language not in the data;
+        DatasetNotFoundError: the data folder lacks the task's data; DataFormatError: a
+        malformed line (the message names file and line).
+    """
+    t0 = time.time()
+    cfg = config.resolved()
+    if config.mode not in {"probe", "finetune"}:
+        raise ValueError(f"mode must be 'probe' or 'finetune', got {config.mode!r}")
+    spec = task_registry.get_task(config.task)
+    torch.manual_seed(config.seeds[0])
+    np.random.seed(config.seeds[0])
+
+    src_files = task_registry.source_files(config.task, config.source, config.data_dir)
+    source_code = src_files["lang"]
+    train = _load(config.task, source_code, src_files["train"], config.train_limit)
+    dev_path = src_files.get("dev") or src_files["train"]
+    dev = _load(config.task, source_code, dev_path, config.eval_limit)
+    targets = task_registry.select_targets(config.task, config.targets, config.source, config.data_dir)
+    available = task_registry.available_languages(config.task, config.data_dir)
+    eval_files = dict(targets)
+    if source_code in available:
+        eval_files = {source_code: available[source_code], **eval_files}
+    labels = task_registry.label_list(config.task, train.examples)
+
+    encoder = load_encoder(config.model, device="cuda" if torch.cuda.is_available() else "cpu")
+    runner = (_ProbeRunner if config.mode == "probe" else _FinetuneRunner)(encoder, spec, cfg, labels)
+    runner.train(train, dev, config.seeds)
+    t_train = time.time() - t0
+
+    per_seed: dict[int, dict[str, float]] = {s: {} for s in config.seeds}
+    counts: dict[str, dict] = {}
+    from tqdm.auto import tqdm
+
+    for lang, path in tqdm(eval_files.items(), desc="languages", disable=not config.progress):
+        data = _load(config.task, lang, path, config.eval_limit)
+        if not data.examples:
+            log.warning("%s: no examples in %s, skipped", lang, path)
+            counts[lang] = _counts(spec, data, 0)
+            continue
+        seed_scores, truncated = runner.evaluate(data)
+        for s, v in seed_scores.items():
+            per_seed[s][lang] = v
+        counts[lang] = _counts(spec, data, truncated)
+
+    langs = list(per_seed[config.seeds[0]])
+    scores, scores_std = {}, {}
+    for lang in langs:
+        scores[lang], scores_std[lang] = mean_std([per_seed[s][lang] for s in config.seeds])
+    target_langs = [l for l in langs if l != source_code]
+    seed_avgs = [float(np.mean([per_seed[s][l] for l in target_langs])) for s in config.seeds] if target_langs else []
+    average, average_std = mean_std(seed_avgs) if seed_avgs else (float("nan"), float("nan"))
+
+    data_files = [train.path, dev.path] + [Path(p) for p in eval_files.values()]
+    model_info = {"spec": encoder.spec, "fingerprint": encoder.fingerprint, "layers": encoder.num_layers,
+                  "hidden_size": encoder.hidden_size, "text_prefix": encoder.text_prefix, **encoder.info}
+    cfg_out = {k: v for k, v in cfg.items() if k != "progress"}
+    report = {
+        "command": command if command is not None else [Path(sys.argv[0]).name] + sys.argv[1:],
+        "command_line": shlex.join(command if command is not None else sys.argv),
+        "task": config.task,
+        "model": config.model,
+        "mode": config.mode,
+        "source": source_code,
+        "metric": "accuracy" if spec.metric == "accuracy" else "f1",
+        "metric_name": {"accuracy": "accuracy (%)", "f1": "entity F1 (%)"}.get(spec.metric, spec.metric),
+        "scores": scores,
+        "scores_std": scores_std,
+        "per_seed": {str(s): v for s, v in per_seed.items()},
+        "average": average,
+        "average_std": average_std,
+        "n_targets": len(target_langs),
+        "counts": counts,
+        "source_counts": {"train": _counts(spec, train, 0), "dev": _counts(spec, dev, 0)},
+        "labels": labels,
+        "training": {str(s): runner.histories.get(s) for s in config.seeds},
+        "seconds": {"train": round(t_train, 1), "total": round(time.time() - t0, 1)},
+        "config": cfg_out,
+        "manifest": build_manifest(cfg_out, data_files, model_info, config.seeds),
+    }
+    if config.mode == "finetune":
+        report["selection"] = {str(s): v for s, v in runner.selected.items()}
+    if config.out:
+        write_report(config.out, report)
+    return report
