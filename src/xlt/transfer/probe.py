@@ -44,11 +44,17 @@ def stack_token_features(per_sentence: list[np.ndarray], dtype=torch.float16) ->
     """
     if not per_sentence:
         raise ValueError("no features to stack")
-    if per_sentence[0].ndim == 3:
-        arr = np.concatenate([a.transpose(1, 0, 2) for a in per_sentence], axis=0)
-    else:
-        arr = np.concatenate(per_sentence, axis=0)
-    return torch.from_numpy(np.ascontiguousarray(arr)).to(dtype)
+    layered = per_sentence[0].ndim == 3
+    n_words = sum(a.shape[-2] for a in per_sentence)
+    row_shape = (per_sentence[0].shape[0], per_sentence[0].shape[-1]) if layered else (per_sentence[0].shape[-1],)
+    # Fill a preallocated buffer in the target dtype: no float32 copy of the whole stack.
+    out = torch.empty((n_words, *row_shape), dtype=dtype)
+    k = 0
+    for a in per_sentence:
+        n = a.shape[-2]
+        out[k:k + n] = torch.from_numpy(a.transpose(1, 0, 2) if layered else a)
+        k += n
+    return out
 
 
 def sentence_feature_tensor(features: np.ndarray, dtype=torch.float16) -> torch.Tensor:
