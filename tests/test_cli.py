@@ -1,0 +1,200 @@
+"""Tests for the ``xlt`` command line (in-process ``xlt.cli.main`` plus one subprocess)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+
+import pytest
+import torch
+from fixtures import make_synthetic_data, one_torch_thread
+from helpers import make_tiny_encoder
+
+from xlt.cli import _seeds, build_parser, main
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _single_thread():
+    with one_torch_thread():
+        yield
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny-cli")
+    enc = make_tiny_encoder(root)
+    return enc, str(root / "tiny-bert")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return make_synthetic_data(tmp_path_factory.mktemp("cli-data"))
+
+
+def error_lines(err: str) -> list[str]:
+    """The ``xlt: error:`` lines of stderr (transformers may draw a loading bar there too)."""
+    return [ln for ln in err.replace("\r", "\n").splitlines() if ln.startswith("xlt: error: ")]
+
+
+def transfer_args(spec, root, out, *extra):
+    return ["transfer", "--task", "udpos", "--model", spec, "--data-dir", str(root),
+            "--out", str(out), "--epochs", "30", "--lr", "0.01", "--batch-size", "32",
+            "--no-progress", *extra]
+
+
+def test_help_subprocess():
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    proc = subprocess.run([sys.executable, "-m", "xlt.cli", "--help"], capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    for sub in ("transfer", "export-model", "bench"):
+        assert sub in proc.stdout
+
+
+def test_seeds_argument():
+    assert _seeds("3") == [0, 1, 2]
+    assert _seeds("0,5,7") == [0, 5, 7]
+    args = build_parser().parse_args(["transfer", "--task", "udpos", "--out", "x", "--seeds", "2"])
+    assert args.seeds == [0, 1] and args.mode == "probe" and args.layer == "mix"
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args(["transfer", "--task", "udpos", "--out", "x", "--seeds", "0"])
+    assert info.value.code == 2
+
+
+def test_transfer_end_to_end(tiny, data, tmp_path, capsys):
+    _, spec = tiny
+    out = tmp_path / "run"
+    argv = transfer_args(spec, data.root, out, "--seeds", "2")
+    assert main(argv) == 0
+    stdout = capsys.readouterr().out
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["command"] == ["xlt", *argv]
+    assert set(report["per_seed"]) == {"0", "1"}
+    assert (out / "report.md").is_file() and (out / "scores.png").is_file()
+
+    scores = report["scores"]
+    assert set(scores) == {"en", "de", "fr"}
+    lines = stdout.splitlines()
+    assert any(ln.startswith("udpos probe accuracy (%)") for ln in lines)
+    # one table row per language: code, name, score, std, sentence count
+    names = {"en": "English (source)", "de": "German", "fr": "French"}
+    n_sents = {"en": 30, "de": 30, "fr": 30}
+    for lang, name in names.items():
+        row = next(ln for ln in lines if ln.split()[:1] == [lang])
+        assert name in row
+        vals = [report["per_seed"][s][lang] for s in ("0", "1")]
+        fields = row.split()
+        assert float(fields[-3]) == pytest.approx(sum(vals) / 2, abs=0.006)
+        assert float(fields[-2]) == pytest.approx(statistics.stdev(vals), abs=0.006)
+        assert int(fields[-1]) == n_sents[lang]
+    # rows sorted by score, best first
+    row_langs = [ln.split()[0] for ln in lines if ln.split()[:1] in (["en"], ["de"], ["fr"])]
+    assert [scores[c] for c in row_langs] == sorted(scores.values(), reverse=True)
+    avg_line = next(ln for ln in lines if ln.startswith("average over 2 targets"))
+    assert float(avg_line.split()[-2]) == pytest.approx((scores["de"] + scores["fr"]) / 2,
+                                                        abs=0.006)
+    assert str(out / "report.md") in stdout
+
+
+def test_malformed_line_exit_2(tiny, data, tmp_path, capsys):
+    _, spec = tiny
+    root = tmp_path / "data"
+    shutil.copytree(data.root, root)
+    bad = root / "udpos" / "test-fr.tsv"
+    lines = bad.read_text(encoding="utf-8").split("\n")
+    lines[2] = lines[2].replace("\t", " ")  # line 3: "word label" without a tab
+    bad.write_text("\n".join(lines), encoding="utf-8")
+    out = tmp_path / "run"
+    assert main(transfer_args(spec, root, out)) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    (msg,) = error_lines(err)
+    assert msg.startswith(f"xlt: error: {bad.resolve()}:3: ")
+    assert not (out / "report.json").exists()
+
+
+def test_malformed_training_file_exit_2(tiny, data, tmp_path, capsys):
+    _, spec = tiny
+    root = tmp_path / "data"
+    shutil.copytree(data.root, root)
+    bad = root / "udpos" / "train-en.tsv"
+    lines = bad.read_text(encoding="utf-8").split("\n")
+    lines[0] = lines[0] + "\textra"  # line 1: three columns
+    bad.write_text("\n".join(lines), encoding="utf-8")
+    assert main(transfer_args(spec, root, tmp_path / "run")) == 2
+    (msg,) = error_lines(capsys.readouterr().err)
+    assert msg.startswith(f"xlt: error: {bad.resolve()}:1: ")
+
+
+def test_unknown_target_exit_2_lists_languages(tiny, data, tmp_path, capsys):
+    _, spec = tiny
+    assert main(transfer_args(spec, data.root, tmp_path / "run", "--targets", "de,ja")) == 2
+    err = capsys.readouterr().err
+    (msg,) = error_lines(err)
+    assert "'ja'" in msg
+    for listed in ("de (German)", "en (English)", "fr (French)"):
+        assert listed in msg
+    assert "Traceback" not in err
+
+
+def test_missing_dataset_exit_2(tiny, tmp_path, capsys):
+    _, spec = tiny
+    (tmp_path / "empty").mkdir()
+    assert main(transfer_args(spec, tmp_path / "empty", tmp_path / "run")) == 2
+    err = capsys.readouterr().err
+    assert "udpos" in err and "not found" in err
+
+
+def test_missing_model_exit_2(data, tmp_path, capsys):
+    missing = tmp_path / "no-such-model"
+    assert main(transfer_args(str(missing), data.root, tmp_path / "run")) == 2
+    (msg,) = error_lines(capsys.readouterr().err)
+    assert str(missing) in msg and "does not exist" in msg
+
+
+def test_export_model_roundtrip(tiny, tmp_path, capsys):
+    from transformers import AutoModel, AutoTokenizer
+
+    enc, spec = tiny
+    out = tmp_path / "exported"
+    assert main(["export-model", spec, str(out)]) == 0
+    assert str(out) in capsys.readouterr().out
+    meta = json.loads((out / "xlt_export.json").read_text(encoding="utf-8"))
+    assert meta["source_spec"] == spec and meta["text_prefix"] == ""
+
+    tok = AutoTokenizer.from_pretrained(str(out))
+    model = AutoModel.from_pretrained(str(out)).eval()
+    texts = ["The cats sat on the mat.", "running zebra", "a big house"]
+    for text in texts:
+        assert tok(text)["input_ids"] == enc.tokenizer(text)["input_ids"]
+    batch_new = tok(texts, padding=True, return_tensors="pt")
+    batch_old = enc.tokenizer(texts, padding=True, return_tensors="pt")
+    assert torch.equal(batch_new["input_ids"], batch_old["input_ids"])
+    with torch.no_grad():
+        h_new = model(**batch_new, output_hidden_states=True).hidden_states
+        h_old = enc.model(**batch_old, output_hidden_states=True).hidden_states
+    assert len(h_new) == len(h_old) == 3
+    for a, b in zip(h_new, h_old):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+
+
+def test_bench_extract(tiny, data, tmp_path, capsys):
+    _, spec = tiny
+    rel = "udpos/train-en.tsv"
+    out = tmp_path / "bench" / "result.json"
+    assert main(["bench", "extract", "--model", spec, "--file", str(data.path(rel)),
+                 "--n", "10", "--batch-size", "4", "--out", str(out)]) == 0
+    stdout = capsys.readouterr().out
+    assert "| method |" in stdout and "naive loop" in stdout and "speed-up" in stdout
+    result = json.loads(out.read_text(encoding="utf-8"))
+    first10 = data.token_files[rel][:10]
+    assert result["input"]["sentences"] == 10 and result["n_sentences"] == 10
+    assert result["n_words"] == sum(len(s) for s in first10)
+    assert result["speedup"] > 0
+    # every sentence fits and has no subword-less word, so all are compared and agree
+    assert result["n_compared_sentences"] == 10
+    assert result["max_abs_diff"] < 1e-4

@@ -1,0 +1,512 @@
+"""Tests for xlt.transfer (probe, finetune, run_transfer) on a tiny encoder and synthetic data.
+
+The synthetic data (tests/fixtures.py) labels every word deterministically, so a working
+probe or fine-tuning loop reaches (near) 100 % on the source language, far above the
+majority-class baseline; the French file swaps NOUN and VERB, so its score is bounded by the
+share of its other tokens. Expected values below are derived from the data, not from xlt.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import statistics
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+from fixtures import UPOS_OF, make_synthetic_data, one_torch_thread
+from helpers import make_tiny_encoder
+
+from xlt.data.langs import UnknownLanguageError
+from xlt.data.tasks import UPOS_TAGS
+from xlt.transfer.finetune import (
+    IGNORE,
+    Encoded,
+    TokenClassifier,
+    encode_sequence_examples,
+    encode_token_examples,
+    finetune,
+    length_batches,
+    predict_logits,
+    word_predictions,
+)
+from xlt.transfer.probe import (
+    ProbeResult,
+    predict,
+    sentence_feature_tensor,
+    stack_token_features,
+    train_probe,
+)
+from xlt.transfer.run import TransferConfig, run_transfer
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _single_thread():
+    with one_torch_thread():
+        yield
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """(encoder, model folder spec) of the tiny random BERT."""
+    root = tmp_path_factory.mktemp("tiny-transfer")
+    enc = make_tiny_encoder(root)
+    return enc, str(root / "tiny-bert")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return make_synthetic_data(tmp_path_factory.mktemp("synthetic-data"))
+
+
+def tokens_of(sentences):
+    return [[w for w, _ in s] for s in sentences]
+
+
+def upos_ids(sentences):
+    index = {t: i for i, t in enumerate(UPOS_TAGS)}
+    return [[index[t] for _, t in s] for s in sentences]
+
+
+def majority_share(labels) -> float:
+    """Percent of the most frequent label (the majority-class baseline)."""
+    c = Counter(labels)
+    return 100.0 * c.most_common(1)[0][1] / sum(c.values())
+
+
+# ============================================================================ probe
+def separable(n=240, dim=16, n_labels=4, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    centers = torch.randn(n_labels, dim, generator=g) * 3
+    y = torch.arange(n) % n_labels
+    X = centers[y] + 0.3 * torch.randn(n, dim, generator=g)
+    return X.half(), y
+
+
+def acc(head, X, y) -> float:
+    return 100.0 * float((torch.from_numpy(predict(head, X)) == y).float().mean())
+
+
+def test_train_probe_separable_reaches_100():
+    X, y = separable()
+    res = train_probe(X, y, 4, lambda h: acc(h, X, y), epochs=15, batch_size=32, lr=1e-2,
+                      progress=False)
+    assert isinstance(res, ProbeResult)
+    assert acc(res.head, X, y) == 100.0
+    assert [h["epoch"] for h in res.history] == list(range(1, 16))
+    assert res.history[-1]["loss"] < 0.5 * res.history[0]["loss"]
+    assert not res.head.training  # returned in eval mode
+
+
+def test_train_probe_3d_learns_the_informative_layer():
+    X2, y = separable(seed=1)
+    g = torch.Generator().manual_seed(2)
+    noise = torch.randn(len(y), 2, X2.shape[1], generator=g).half()
+    X = torch.stack([noise[:, 0], noise[:, 1], X2], dim=1)  # only layer 2 carries the class
+    res = train_probe(X, y, 4, lambda h: acc(h, X, y), epochs=25, batch_size=32, lr=1e-2,
+                      progress=False)
+    assert res.head.mix is not None
+    assert acc(res.head, X, y) >= 95.0
+    w = res.head.mix.layer_weights()
+    assert sum(w) == pytest.approx(1.0)
+    assert int(np.argmax(w)) == 2
+
+
+def test_train_probe_restores_the_best_dev_epoch():
+    X, y = separable(n=120)
+    scripted = [10.0, 40.0, 30.0, 40.0, 20.0]  # best = 40, first reached at epoch 2
+    states, preds = [], []
+
+    def dev_score(head):
+        states.append(copy.deepcopy(head.state_dict()))
+        preds.append(predict(head, X))
+        return scripted[len(states) - 1]
+
+    res = train_probe(X, y, 4, dev_score, epochs=5, batch_size=16, lr=1e-2, progress=False)
+    assert res.best_epoch == 2
+    assert [h["dev"] for h in res.history] == scripted
+    final = res.head.state_dict()
+    for k, v in final.items():
+        assert torch.equal(v, states[1][k]), k
+    # the weights really moved after epoch 2, so restoring was necessary
+    assert any(not torch.equal(final[k], states[-1][k]) for k in final)
+    np.testing.assert_array_equal(predict(res.head, X), preds[1])
+
+
+def test_train_probe_rejects_bad_input():
+    X, y = separable(n=8)
+    with pytest.raises(ValueError):
+        train_probe(X, y[:5], 4, lambda h: 0.0, epochs=1, progress=False)
+    with pytest.raises(ValueError):
+        train_probe(X[:0], y[:0], 4, lambda h: 0.0, epochs=1, progress=False)
+
+
+def test_train_probe_seed_controls_init():
+    X, y = separable(n=64)
+    a = train_probe(X, y, 4, lambda h: 0.0, epochs=2, seed=0, progress=False)
+    b = train_probe(X, y, 4, lambda h: 0.0, epochs=2, seed=0, progress=False)
+    c = train_probe(X, y, 4, lambda h: 0.0, epochs=2, seed=1, progress=False)
+    sa, sb, sc = a.head.state_dict(), b.head.state_dict(), c.head.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert any(not torch.equal(sa[k], sc[k]) for k in sa)
+
+
+def test_stack_token_features_2d():
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)  # 2 words, dim 3
+    b = np.arange(9, dtype=np.float32).reshape(3, 3) + 100  # 3 words
+    out = stack_token_features([a, b])
+    assert out.shape == (5, 3) and out.dtype == torch.float16
+    np.testing.assert_array_equal(out.float().numpy(), np.vstack([a, b]))
+
+
+def test_stack_token_features_3d_rows_are_words():
+    L, d = 3, 2
+    a = np.random.default_rng(0).normal(size=(L, 2, d)).astype(np.float32)
+    b = np.random.default_rng(1).normal(size=(L, 4, d)).astype(np.float32)
+    out = stack_token_features([a, b], dtype=torch.float32)
+    assert out.shape == (6, L, d) and out.dtype == torch.float32
+    for j in range(2):
+        for layer in range(L):
+            np.testing.assert_array_equal(out[j, layer].numpy(), a[layer, j])
+    for j in range(4):
+        for layer in range(L):
+            np.testing.assert_array_equal(out[2 + j, layer].numpy(), b[layer, j])
+    with pytest.raises(ValueError):
+        stack_token_features([])
+
+
+def test_sentence_feature_tensor_layouts():
+    f2 = np.ones((5, 4), dtype=np.float32)
+    assert sentence_feature_tensor(f2).shape == (5, 4)
+    f3 = np.arange(3 * 5 * 4, dtype=np.float32).reshape(3, 5, 4)  # (layers, n, dim)
+    t = sentence_feature_tensor(f3, dtype=torch.float32)
+    assert t.shape == (5, 3, 4)
+    np.testing.assert_array_equal(t[2, 1].numpy(), f3[1, 2])
+
+
+# ========================================================================= finetune
+SENT = ["The", "cats", "running", "dog"]
+# by hand with the tiny vocabulary: [CLS] the cat ##s run ##n ##ing dog [SEP]
+SENT_TOKENS = ["[CLS]", "the", "cat", "##s", "run", "##n", "##ing", "dog", "[SEP]"]
+SENT_FIRSTS = [1, 2, 4, 7]
+
+
+def test_encode_token_examples_labels_first_subwords(tiny):
+    enc, _ = tiny
+    labels = [[5, 7, 15, 7]]
+    out = encode_token_examples(enc, [SENT], labels, max_length=64)
+    ids = out.input_ids[0]
+    assert enc.tokenizer.convert_ids_to_tokens(ids) == SENT_TOKENS
+    assert out.first_subword == [SENT_FIRSTS]
+    # the same positions from the tokenizer's own word_ids()
+    word_ids = enc.tokenizer(SENT, is_split_into_words=True).word_ids()
+    firsts = [word_ids.index(w) for w in range(len(SENT))]
+    assert firsts == SENT_FIRSTS
+    expected = [IGNORE] * len(SENT_TOKENS)
+    for pos, lab in zip(SENT_FIRSTS, labels[0]):
+        expected[pos] = lab
+    assert out.labels[0] == expected
+    assert out.n_truncated == 0
+
+
+def test_encode_token_examples_prefix_words_get_no_label(tiny):
+    enc, _ = tiny
+    e5 = dataclasses.replace(enc, text_prefix="query: ")
+    out = encode_token_examples(e5, [SENT], [[5, 7, 15, 7]], max_length=64)
+    # "query:" pre-tokenises into "query" ":" -> two extra tokens after [CLS]
+    assert e5.tokenizer.convert_ids_to_tokens(out.input_ids[0]) == (
+        ["[CLS]", "query", ":"] + SENT_TOKENS[1:])
+    assert out.first_subword == [[p + 2 for p in SENT_FIRSTS]]
+    lab = out.labels[0]
+    assert lab[1] == IGNORE and lab[2] == IGNORE
+    assert [i for i, v in enumerate(lab) if v != IGNORE] == [p + 2 for p in SENT_FIRSTS]
+
+
+def test_encode_token_examples_truncation(tiny):
+    enc, _ = tiny
+    # max_length 8 = [CLS] + 6 tokens + [SEP]: "the cat ##s run ##n ##ing" fit, "dog" does not
+    out = encode_token_examples(enc, [SENT, ["a", "dog"]], [[5, 7, 15, 7], [5, 7]],
+                                max_length=8)
+    assert out.first_subword[0] == [1, 2, 4, -1]
+    assert len(out.input_ids[0]) == 8
+    assert out.labels[0].count(IGNORE) == 8 - 3  # only the 3 surviving words are labelled
+    assert out.first_subword[1] == [1, 2]
+    assert out.n_truncated == 1
+    # a word cut in the middle: [CLS] the cat ##s run ##n [SEP]; "running" keeps its first
+    # subword, but the example did not fit
+    out = encode_token_examples(enc, [SENT[:3]], None, max_length=7)
+    assert out.first_subword == [[1, 2, 4]]
+    assert out.n_truncated == 1
+    assert all(v == IGNORE for v in out.labels[0])  # no labels given
+
+
+def test_encode_token_examples_subwordless_last_word_is_not_truncation(tiny):
+    enc, _ = tiny
+    # "\x07" is removed by the normaliser: no subword, but nothing was cut off
+    out = encode_token_examples(enc, [["a", "dog", "\x07"]], [[5, 7, 12]], max_length=64)
+    assert out.first_subword == [[1, 2, -1]]
+    assert out.n_truncated == 0
+
+
+def test_word_predictions_fallback():
+    logits = [np.array([[0.0, 0.0, 0.0], [0.1, 0.9, 0.0], [5.0, 0.0, 0.0], [0.0, 0.2, 0.8]])]
+    data = Encoded(input_ids=[[0, 1, 2, 3]], labels=[[]], first_subword=[[1, -1, 3, 2]])
+    assert word_predictions(logits, data, fallback=7) == [[1, 7, 2, 0]]
+
+
+def test_length_batches_cover_every_index_once():
+    lengths = [5, 1, 9, 3, 3, 7, 2, 9, 4, 6, 1]
+    batches = length_batches(lengths, 3)
+    flat = [i for b in batches for i in b]
+    assert sorted(flat) == list(range(len(lengths)))
+    assert [len(b) for b in batches] == [3, 3, 3, 2]
+    ordered = [lengths[i] for i in flat]
+    assert ordered == sorted(lengths, reverse=True)  # longest first
+    assert length_batches([], 4) == []
+
+
+def test_encode_sequence_examples_truncation_keeps_sep(tiny):
+    enc, _ = tiny
+    vocab = enc.tokenizer.get_vocab()
+    out = encode_sequence_examples(enc, ["the cats", "the dog sat on the mat and it is big"],
+                                   [2, 0], max_length=6)
+    assert out.input_ids[0] == [vocab[t] for t in ["[CLS]", "the", "cat", "##s", "[SEP]"]]
+    assert out.input_ids[1] == [vocab[t] for t in ["[CLS]", "the", "dog", "sat", "on", "[SEP]"]]
+    assert out.n_truncated == 1 and out.labels == [2, 0]
+    e5 = dataclasses.replace(enc, text_prefix="query: ")
+    out = encode_sequence_examples(e5, ["dog"], None, max_length=64)
+    assert out.input_ids[0] == [vocab[t] for t in ["[CLS]", "query", ":", "dog", "[SEP]"]]
+
+
+def test_predict_logits_restores_input_order(tiny):
+    enc, _ = tiny
+    torch.manual_seed(0)
+    model = TokenClassifier(copy.deepcopy(enc.model), 5).eval()
+    sents = [["a"], ["the", "cats", "sat", "on", "the", "mat"], ["dog", "running"], ["big"]]
+    data = encode_token_examples(enc, sents, None, max_length=64)
+    out = predict_logits(model, data, enc.tokenizer.pad_token_id, batch_size=2)
+    assert len(out) == len(sents)
+    for ids, lg in zip(data.input_ids, out):
+        with torch.no_grad():
+            alone = model(torch.tensor([ids]), torch.ones(1, len(ids), dtype=torch.long))[0]
+        assert lg.shape == (len(ids), 5)
+        np.testing.assert_allclose(lg, alone.numpy(), atol=1e-5)
+
+
+def _udpos_train(enc, data, n=40):
+    sents = data.token_files["udpos/train-en.tsv"][:n]
+    return sents, encode_token_examples(enc, tokens_of(sents), upos_ids(sents), max_length=32)
+
+
+def _state(model):
+    return {k: v.detach().float().clone() for k, v in model.state_dict().items()}
+
+
+def test_finetune_reduces_loss_and_learns(tiny, data):
+    enc, _ = tiny
+    before = _state(enc.model)
+    sents, train = _udpos_train(enc, data)
+    seen = []
+
+    def dev_score(model):
+        seen.append(model)
+        return 0.0
+
+    res = finetune(enc, train, len(UPOS_TAGS), True, dev_score, epochs=4, batch_size=8,
+                   lr=3e-3, progress=False)
+    losses = [h["loss"] for h in res.history]
+    assert len(losses) == 4 and all(np.isfinite(losses))
+    assert losses[-1] < 0.5 * losses[0]
+    assert len(seen) == 4 and all(isinstance(m, TokenClassifier) for m in seen)
+    # it learned the word -> tag mapping of the training data
+    pred = word_predictions(predict_logits(res.model, train, enc.tokenizer.pad_token_id), train, 0)
+    gold = upos_ids(sents)
+    flat_pred = [p for s in pred for p in s]
+    flat_gold = [g for s in gold for g in s]
+    accuracy = 100.0 * np.mean([p == g for p, g in zip(flat_pred, flat_gold)])
+    assert accuracy > majority_share(flat_gold) + 40
+    assert not res.model.training
+    # the caller's encoder is untouched
+    after = _state(enc.model)
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_finetune_ckpt_avg_is_mean_of_last_epochs(tiny, data):
+    enc, _ = tiny
+    _, train = _udpos_train(enc, data, n=24)
+    states = []
+
+    def dev_score(model):
+        states.append(_state(model))
+        return float(len(states))  # would pick the last epoch if averaging were ignored
+
+    res = finetune(enc, train, len(UPOS_TAGS), True, dev_score, epochs=3, batch_size=8, lr=3e-3,
+                   ckpt_avg=2, progress=False)
+    assert len(states) == 3
+    assert res.selected == "average of the last 2 epochs"
+    final = _state(res.model)
+    assert set(final) == set(states[-1])
+    differs = False
+    for k, v in final.items():
+        expected = (states[1][k] + states[2][k]) / 2
+        torch.testing.assert_close(v, expected, rtol=0, atol=1e-6)
+        differs |= not torch.allclose(v, states[2][k])
+    assert differs  # the average is not just the last epoch
+
+
+def test_finetune_keeps_best_dev_epoch(tiny, data):
+    enc, _ = tiny
+    _, train = _udpos_train(enc, data, n=24)
+    scripted = [5.0, 9.0, 7.0]
+    states = []
+
+    def dev_score(model):
+        states.append(_state(model))
+        return scripted[len(states) - 1]
+
+    res = finetune(enc, train, len(UPOS_TAGS), True, dev_score, epochs=3, batch_size=8, lr=3e-3,
+                   progress=False)
+    assert "(2)" in res.selected
+    final = _state(res.model)
+    assert all(torch.equal(final[k], states[1][k]) for k in final)
+    assert any(not torch.equal(final[k], states[2][k]) for k in final)
+
+
+# ===================================================================== run_transfer
+def _probe_cfg(spec, data, tmp_path, **kw):
+    base = dict(task="udpos", model=spec, data_dir=str(data.root), mode="probe", epochs=30,
+                lr=1e-2, batch_size=32, progress=False, out=str(tmp_path / "out"))
+    base.update(kw)
+    return TransferConfig(**base)
+
+
+def _check_counts(report, data, files):
+    for lang, rel in files.items():
+        c = report["counts"][lang]
+        if rel in data.token_files:
+            sents = data.token_files[rel]
+            assert c["sentences"] == len(sents)
+            assert c["tokens"] == sum(len(s) for s in sents)
+        else:
+            assert c["sentences"] == len(data.text_files[rel])
+            assert c["tokens"] == 0
+        assert c["skipped_empty"] == data.empty[rel]
+
+
+def test_run_transfer_probe_udpos(tiny, data, tmp_path):
+    _, spec = tiny
+    report = run_transfer(_probe_cfg(spec, data, tmp_path), command=["xlt", "transfer"])
+    scores = report["scores"]
+    assert report["source"] == "en" and report["metric"] == "accuracy"
+    assert set(scores) == {"en", "de", "fr"}
+    assert report["n_targets"] == 2
+    # XTREME average: mean over targets, source excluded
+    assert report["average"] == pytest.approx((scores["de"] + scores["fr"]) / 2)
+    assert report["average_std"] == 0.0  # one seed
+
+    files = {"en": "udpos/test-en.tsv", "de": "udpos/test-de.tsv", "fr": "udpos/test-fr.tsv"}
+    _check_counts(report, data, files)
+    assert report["counts"]["de"]["skipped_empty"] == 1
+    src = report["source_counts"]
+    assert src["train"]["sentences"] == len(data.token_files["udpos/train-en.tsv"])
+    assert src["dev"]["sentences"] == len(data.token_files["udpos/dev-en.tsv"])
+
+    # learned: far above the majority baseline on the source and on German (same mapping)
+    en_gold = [t for s in data.token_files["udpos/test-en.tsv"] for _, t in s]
+    assert scores["en"] > majority_share(en_gold) + 40
+    assert scores["de"] >= 90.0
+    # French swaps NOUN/VERB: a model that learned the English mapping can only be right on
+    # the tokens whose French label equals the English one
+    fr = [(w, t) for s in data.token_files["udpos/test-fr.tsv"] for w, t in s]
+    oracle = 100.0 * sum(UPOS_OF[w] == t for w, t in fr) / len(fr)
+    assert abs(scores["fr"] - oracle) <= 5.0
+    assert scores["fr"] < scores["de"] - 20
+
+    assert list(report["per_seed"]) == ["0"]
+    assert report["per_seed"]["0"] == pytest.approx(scores)
+    assert report["training"]["0"][-1]["layer_weights"]  # mix weights recorded
+    assert len(report["training"]["0"][-1]["layer_weights"]) == 3  # tiny: 2 layers + embeddings
+
+    out = tmp_path / "out"
+    on_disk = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert on_disk["scores"] == pytest.approx(scores)
+    assert on_disk["command"] == ["xlt", "transfer"]
+    md = (out / "report.md").read_text(encoding="utf-8")
+    for lang in ("en", "de", "fr"):
+        assert f"{scores[lang]:.2f}" in md
+    assert (out / "scores.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_run_transfer_probe_two_seeds(tiny, data, tmp_path):
+    _, spec = tiny
+    report = run_transfer(_probe_cfg(spec, data, tmp_path, task="panx", seeds=[0, 1], out=None))
+    assert report["metric"] == "f1"
+    assert set(report["per_seed"]) == {"0", "1"}
+    assert set(report["scores"]) == {"en", "de"}
+    for lang in ("en", "de"):
+        vals = [report["per_seed"][s][lang] for s in ("0", "1")]
+        assert report["scores"][lang] == pytest.approx(sum(vals) / 2)
+        assert report["scores_std"][lang] == pytest.approx(statistics.stdev(vals))
+    seed_avgs = [report["per_seed"][s]["de"] for s in ("0", "1")]  # the only target
+    assert report["average"] == pytest.approx(sum(seed_avgs) / 2)
+    assert report["average_std"] == pytest.approx(statistics.stdev(seed_avgs))
+    assert report["scores"]["en"] >= 90.0  # entity F1; the majority class (O) would score 0
+    _check_counts(report, data, {"en": "panx/dev-en.tsv", "de": "panx/dev-de.tsv"})
+    # the seeds trained different heads
+    losses = {s: [h["loss"] for h in report["training"][s] if "loss" in h] for s in ("0", "1")}
+    assert losses["0"] != losses["1"]
+    assert not (tmp_path / "out").exists()  # out=None writes nothing
+
+
+def test_run_transfer_finetune_udpos(tiny, data, tmp_path):
+    _, spec = tiny
+    cfg = TransferConfig(task="udpos", targets="de", model=spec, data_dir=str(data.root),
+                         mode="finetune", epochs=4, lr=3e-3, batch_size=8, max_length=32,
+                         train_limit=40, seeds=[0, 1], progress=False, out=str(tmp_path / "ft"))
+    report = run_transfer(cfg)
+    assert set(report["scores"]) == {"en", "de"} and report["n_targets"] == 1
+    assert report["average"] == pytest.approx(report["scores"]["de"])
+    assert set(report["per_seed"]) == {"0", "1"} and set(report["selection"]) == {"0", "1"}
+    # one model per seed: different seeds, different training runs
+    assert ([h["loss"] for h in report["training"]["0"]]
+            != [h["loss"] for h in report["training"]["1"]])
+    assert report["source_counts"]["train"]["sentences"] == 40
+    en_gold = [t for s in data.token_files["udpos/test-en.tsv"] for _, t in s]
+    assert report["scores"]["en"] > majority_share(en_gold) + 30
+    assert "best source-dev epoch" in report["selection"]["0"]
+    assert report["config"]["epochs"] == 4 and report["config"]["lr"] == 3e-3
+    _check_counts(report, data, {"en": "udpos/test-en.tsv", "de": "udpos/test-de.tsv"})
+    assert report["counts"]["de"]["truncated"] == 0
+    assert (tmp_path / "ft" / "report.json").is_file()
+
+
+@pytest.mark.parametrize("mode", ["probe", "finetune"])
+def test_run_transfer_sib200(tiny, data, tmp_path, mode):
+    _, spec = tiny
+    kw = (dict(epochs=30, lr=1e-2, batch_size=32) if mode == "probe"
+          else dict(epochs=3, lr=1e-3, batch_size=16, max_length=32))
+    cfg = TransferConfig(task="sib200", source="en", model=spec, data_dir=str(data.root),
+                         mode=mode, progress=False, out=str(tmp_path / mode), **kw)
+    report = run_transfer(cfg)
+    assert report["source"] == "eng_Latn"
+    assert set(report["scores"]) == {"eng_Latn", "deu_Latn"}
+    assert report["average"] == pytest.approx(report["scores"]["deu_Latn"])
+    _check_counts(report, data, {"eng_Latn": "sib200/eng_Latn/test.tsv",
+                                 "deu_Latn": "sib200/deu_Latn/test.tsv"})
+    assert report["counts"]["deu_Latn"]["skipped_empty"] == 1
+    gold = [c for _, c, _ in data.text_files["sib200/eng_Latn/test.tsv"]]
+    assert report["scores"]["eng_Latn"] > majority_share(gold) + 40
+    assert {"health", "sports", "travel"} <= set(report["labels"])
+    assert (tmp_path / mode / "scores.png").is_file()
+
+
+def test_run_transfer_errors(tiny, data, tmp_path):
+    _, spec = tiny
+    with pytest.raises(ValueError, match="mode"):
+        run_transfer(_probe_cfg(spec, data, tmp_path, task="udpos", mode="zero-shot"))
+    with pytest.raises(UnknownLanguageError) as info:
+        run_transfer(_probe_cfg(spec, data, tmp_path, task="udpos", targets="de,ja"))
+    assert {"de", "en", "fr"} <= set(info.value.available)
