@@ -110,6 +110,7 @@ def _cmd_bench(args, argv) -> int:
 
     from xlt.bench import bench_extract, format_bench
     from xlt.data import tasks
+    from xlt.data.readers import DataFormatError
     from xlt.models.loading import load_encoder
 
     if args.file:
@@ -118,6 +119,8 @@ def _cmd_bench(args, argv) -> int:
         path = tasks.available_languages(args.task, args.data_dir)[
             tasks.match_task_language(args.task, args.lang, args.data_dir)]
     examples, _ = tasks.load_split(args.task, path, limit=args.n)
+    if not examples:
+        raise DataFormatError(path, 1, "no sentences to benchmark")
     sentences = [e.tokens for e in examples] if hasattr(examples[0], "tokens") else [e.text.split() for e in examples]
     enc = load_encoder(args.model)
     result = bench_extract(enc, sentences, batch_size=args.batch_size)
@@ -154,6 +157,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     from xlt.errors import USER_ERRORS
+
+    if getattr(args, "no_progress", False):
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
 
     try:
         return COMMANDS[args.command](args, argv)

@@ -187,7 +187,7 @@ def word_predictions(logits: list[np.ndarray], data: Encoded, fallback: int) -> 
 
 @dataclass
 class FinetuneResult:
-    """Fine-tuned model (on CPU, eval mode) and training history (per epoch loss and dev score)."""
+    """Fine-tuned model (eval mode, on the training device) and training history (per epoch loss and dev score)."""
 
     model: nn.Module
     history: list[dict]

@@ -276,7 +276,7 @@ def run_transfer(config: TransferConfig, command: list[str] | None = None) -> di
     eval_files = dict(targets)
     if source_code in available:
         eval_files = {source_code: available[source_code], **eval_files}
-    labels = task_registry.label_list(config.task, train.examples)
+    labels = task_registry.label_list(config.task, train.examples, split_path=train.path)
 
     encoder = load_encoder(config.model, device="cuda" if torch.cuda.is_available() else "cpu")
     runner = (_ProbeRunner if config.mode == "probe" else _FinetuneRunner)(encoder, spec, cfg, labels)
