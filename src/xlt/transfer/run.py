@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 PROBE_DEFAULTS = {"epochs": 10, "batch_size": 256, "lr": 1e-3}
 FINETUNE_DEFAULTS = {"epochs": 3, "batch_size": 32, "lr": 5e-5}
+FEATURE_CHUNK = 2000  # sentences per feature-extraction call in probe mode (bounds float32 memory)
 
 
 @dataclass
@@ -135,10 +136,17 @@ class _ProbeRunner:
         from xlt.transfer.probe import sentence_feature_tensor, stack_token_features
 
         if self.spec.kind == "token":
-            wf = encode_words(self.encoder, [e.tokens for e in data.examples], layers=self.layers,
-                              pooling="first", progress=self.cfg["progress"], cache=self.cache)
-            X = stack_token_features(list(wf.vectors))
-            truncated = int(wf.stats.get("n_truncated", 0))
+            # Extract in chunks and keep only the float16 stack: a 13-layer float32 copy of
+            # a 20k-sentence training set would need ~7 GB on top.
+            parts, truncated = [], 0
+            sentences = [e.tokens for e in data.examples]
+            for start in range(0, len(sentences), FEATURE_CHUNK):
+                wf = encode_words(self.encoder, sentences[start:start + FEATURE_CHUNK], layers=self.layers,
+                                  pooling="first", progress=self.cfg["progress"], cache=self.cache)
+                parts.append(stack_token_features(list(wf.vectors)))
+                truncated += int(wf.stats.get("n_truncated", 0))
+                del wf
+            X = torch.cat(parts) if len(parts) > 1 else parts[0]
         else:
             arr = encode_sentences(self.encoder, [e.text for e in data.examples], layers=self.layers,
                                    pooling="mean", progress=self.cfg["progress"], cache=self.cache)
