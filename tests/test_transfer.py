@@ -315,8 +315,9 @@ def test_finetune_reduces_loss_and_learns(tiny, data):
         seen.append(model)
         return 0.0
 
+    # the tiny model's embeddings are random, so they are trained here (real models' are not)
     res = finetune(enc, train, len(UPOS_TAGS), True, dev_score, epochs=4, batch_size=8,
-                   lr=3e-3, progress=False)
+                   lr=3e-3, freeze_embeddings=False, progress=False)
     losses = [h["loss"] for h in res.history]
     assert len(losses) == 4 and all(np.isfinite(losses))
     assert losses[-1] < 0.5 * losses[0]
@@ -487,7 +488,7 @@ def test_run_transfer_finetune_udpos(tiny, data, tmp_path):
 def test_run_transfer_sib200(tiny, data, tmp_path, mode):
     _, spec = tiny
     kw = (dict(epochs=30, lr=1e-2, batch_size=32) if mode == "probe"
-          else dict(epochs=3, lr=1e-3, batch_size=16, max_length=32))
+          else dict(epochs=3, lr=1e-3, batch_size=16, max_length=32, freeze_embeddings=False))
     cfg = TransferConfig(task="sib200", source="en", model=spec, data_dir=str(data.root),
                          mode=mode, progress=False, out=str(tmp_path / mode), **kw)
     report = run_transfer(cfg)
@@ -510,3 +511,24 @@ def test_run_transfer_errors(tiny, data, tmp_path):
     with pytest.raises(UnknownLanguageError) as info:
         run_transfer(_probe_cfg(spec, data, tmp_path, task="udpos", targets="de,ja"))
     assert {"de", "en", "fr"} <= set(info.value.available)
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+def test_finetune_freeze_embeddings(tiny, data, freeze):
+    enc, _ = tiny
+    _, train = _udpos_train(enc, data, n=16)
+    res = finetune(enc, train, len(UPOS_TAGS), True, lambda m: 0.0, epochs=1, batch_size=8, lr=3e-3,
+                   freeze_embeddings=freeze, progress=False)
+    key = "embeddings.word_embeddings.weight"
+    before = enc.model.state_dict()[key]
+    after = res.model.encoder.state_dict()[key]
+    seen = sorted({t for ids in train.input_ids for t in ids})
+    assert torch.equal(before, after) == freeze
+    if not freeze:  # rows of training tokens get gradients; others only feel weight decay
+        unseen = [t for t in range(before.shape[0]) if t not in set(seen)]
+        moved_seen = (after[seen] - before[seen]).norm(dim=1).mean()
+        moved_unseen = (after[unseen] - before[unseen]).norm(dim=1).mean()
+        assert moved_seen > 5 * moved_unseen
+    # the transformer layers are trained either way
+    q = "encoder.layer.0.attention.self.query.weight"
+    assert not torch.equal(enc.model.state_dict()[q], res.model.encoder.state_dict()[q])

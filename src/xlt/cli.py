@@ -42,6 +42,8 @@ def _add_transfer(sub) -> None:
     p.add_argument("--ckpt-avg", type=int, default=0,
                    help="finetune: average the weights of the last N epochs (Schmidt et al. 2023)")
     p.add_argument("--max-length", type=int, default=128, help="finetune: training length in tokens")
+    p.add_argument("--train-embeddings", action="store_true",
+                   help="finetune: also train the word-embedding matrix (frozen by default: much faster on CPU)")
     p.add_argument("--data-dir", help="data folder (default: $XLT_DATA, ../shared/data, ~/.cache/xlt/data)")
     p.add_argument("--cache-dir", help="probe: on-disk feature cache folder")
     p.add_argument("--no-progress", action="store_true")
@@ -55,6 +57,7 @@ def _cmd_transfer(args, argv: list[str]) -> int:
                          mode=args.mode, layer=args.layer, head=args.head, epochs=args.epochs,
                          batch_size=args.batch_size, lr=args.lr, seeds=args.seeds,
                          train_limit=args.train_limit, eval_limit=args.eval_limit, ckpt_avg=args.ckpt_avg,
+                         freeze_embeddings=not args.train_embeddings,
                          max_length=args.max_length, data_dir=args.data_dir, cache_dir=args.cache_dir,
                          out=args.out, progress=not args.no_progress)
     report = run_transfer(cfg, command=["xlt"] + argv)

@@ -51,6 +51,8 @@ class TransferConfig:
         train_limit, eval_limit: keep the first N sentences of training / each evaluation
             (and source dev) set, for quick runs.
         ckpt_avg: fine-tuning: average the last N epochs' weights (Schmidt et al. 2023).
+        freeze_embeddings: fine-tuning: keep the word-embedding matrix fixed (see
+            :func:`xlt.transfer.finetune.finetune`).
         max_length: fine-tuning training length in tokens (XTREME uses 128).
         data_dir: data folder (else resolved as in :func:`xlt.data.paths.resolve_data_dir`).
         cache_dir: on-disk feature cache for probe mode (None = off).
@@ -71,6 +73,7 @@ class TransferConfig:
     train_limit: int | None = None
     eval_limit: int | None = None
     ckpt_avg: int = 0
+    freeze_embeddings: bool = True
     max_length: int = 128
     data_dir: str | None = None
     cache_dir: str | None = None
@@ -240,7 +243,8 @@ class _FinetuneRunner:
         for seed in seeds:
             res = finetune(self.encoder, enc_train, len(self.labels), self.spec.kind == "token", dev_score,
                            epochs=self.cfg["epochs"], batch_size=self.cfg["batch_size"], lr=self.cfg["lr"],
-                           ckpt_avg=self.cfg["ckpt_avg"], seed=seed, progress=self.cfg["progress"])
+                           ckpt_avg=self.cfg["ckpt_avg"], freeze_embeddings=self.cfg["freeze_embeddings"],
+                           seed=seed, progress=self.cfg["progress"])
             self.models[seed] = res.model
             self.histories[seed] = res.history
             self.selected[seed] = res.selected
