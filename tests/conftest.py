@@ -23,3 +23,29 @@ def data_root() -> Path:
         return resolve_data_dir()
     except DatasetNotFoundError as exc:
         pytest.skip(f"no data folder: {str(exc).splitlines()[0]}")
+
+
+@pytest.fixture(scope="module")
+def single_torch_thread():
+    """Run torch on one thread for the module (tiny models: threading only adds overhead)."""
+    from fixtures import one_torch_thread
+
+    with one_torch_thread():
+        yield
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """``(encoder, model folder spec)`` of the tiny random BERT built by tests/helpers.py."""
+    from helpers import make_tiny_encoder
+
+    root = tmp_path_factory.mktemp("tiny")
+    return make_tiny_encoder(root), str(root / "tiny-bert")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """The learnable synthetic XTREME-layout data folder of tests/fixtures.py."""
+    from fixtures import make_synthetic_data
+
+    return make_synthetic_data(tmp_path_factory.mktemp("synthetic-data"))

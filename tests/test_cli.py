@@ -11,28 +11,11 @@ import sys
 
 import pytest
 import torch
-from fixtures import make_synthetic_data, one_torch_thread
-from helpers import make_tiny_encoder
 
 from xlt.cli import _seeds, build_parser, main
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    with one_torch_thread():
-        yield
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tiny-cli")
-    enc = make_tiny_encoder(root)
-    return enc, str(root / "tiny-bert")
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    return make_synthetic_data(tmp_path_factory.mktemp("cli-data"))
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 def error_lines(err: str) -> list[str]:

@@ -17,8 +17,7 @@ from collections import Counter
 import numpy as np
 import pytest
 import torch
-from fixtures import UPOS_OF, make_synthetic_data, one_torch_thread
-from helpers import make_tiny_encoder
+from fixtures import UPOS_OF
 
 from xlt.data.langs import UnknownLanguageError
 from xlt.data.tasks import UPOS_TAGS
@@ -43,23 +42,7 @@ from xlt.transfer.probe import (
 from xlt.transfer.run import TransferConfig, run_transfer
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    with one_torch_thread():
-        yield
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    """(encoder, model folder spec) of the tiny random BERT."""
-    root = tmp_path_factory.mktemp("tiny-transfer")
-    enc = make_tiny_encoder(root)
-    return enc, str(root / "tiny-bert")
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    return make_synthetic_data(tmp_path_factory.mktemp("synthetic-data"))
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 def tokens_of(sentences):

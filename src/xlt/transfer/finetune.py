@@ -26,35 +26,33 @@ from xlt.models.loading import Encoder
 IGNORE = -100
 
 
-class TokenClassifier(nn.Module):
+class _EncoderClassifier(nn.Module):
+    """An encoder with dropout and a linear classifier on top (``hidden_size → n_labels``)."""
+
+    def __init__(self, encoder_model: nn.Module, n_labels: int, dropout: float = 0.1):
+        super().__init__()
+        self.encoder = encoder_model
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(encoder_model.config.hidden_size, n_labels)
+
+
+class TokenClassifier(_EncoderClassifier):
     """Encoder + dropout + linear layer over every subword; trained on first subwords.
 
     Input: ``input_ids``, ``attention_mask`` ``(batch, seq)``. Output: logits
     ``(batch, seq, n_labels)``.
     """
 
-    def __init__(self, encoder_model: nn.Module, n_labels: int, dropout: float = 0.1):
-        super().__init__()
-        self.encoder = encoder_model
-        self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(encoder_model.config.hidden_size, n_labels)
-
     def forward(self, input_ids, attention_mask):
         h = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         return self.classifier(self.dropout(h))
 
 
-class SequenceClassifier(nn.Module):
+class SequenceClassifier(_EncoderClassifier):
     """Encoder + attention-masked mean pooling + dropout + linear layer.
 
     Input: ``input_ids``, ``attention_mask`` ``(batch, seq)``. Output: logits ``(batch, n_labels)``.
     """
-
-    def __init__(self, encoder_model: nn.Module, n_labels: int, dropout: float = 0.1):
-        super().__init__()
-        self.encoder = encoder_model
-        self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(encoder_model.config.hidden_size, n_labels)
 
     def forward(self, input_ids, attention_mask):
         h = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
