@@ -99,9 +99,10 @@ def _add_bench(sub) -> None:
     bsub = p.add_subparsers(dest="bench", required=True)
     e = bsub.add_parser("extract", help="xlt's batched feature extraction vs a naive one-sentence loop")
     e.add_argument("--model", default=DEFAULT_MODEL)
-    e.add_argument("--file", help="XTREME tsv file to take sentences from (default: udpos test-de... see docs)")
-    e.add_argument("--task", default="udpos")
-    e.add_argument("--lang", default="en")
+    e.add_argument("--file", help="XTREME tsv file to take sentences from "
+                                   "(default: the evaluation file of --task/--lang)")
+    e.add_argument("--task", default="udpos", choices=["udpos", "panx", "sib200"])
+    e.add_argument("--lang", default="en", help="language of the evaluation file to use")
     e.add_argument("--n", type=int, default=500, help="number of sentences")
     e.add_argument("--batch-size", type=int, default=32)
     e.add_argument("--data-dir")
