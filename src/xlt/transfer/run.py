@@ -27,8 +27,14 @@ from xlt.models.loading import DEFAULT_MODEL, Encoder, load_encoder
 
 log = logging.getLogger(__name__)
 
-PROBE_DEFAULTS = {"epochs": 10, "batch_size": 256, "lr": 1e-3}
-FINETUNE_DEFAULTS = {"epochs": 3, "batch_size": 32, "lr": 5e-5}
+# Defaults per (mode, task kind). Token tasks have ~10^5 training words, sequence tasks
+# (SIB-200: 701 texts) a few hundred examples, so the latter need more, smaller steps.
+DEFAULTS = {
+    ("probe", "token"): {"epochs": 10, "batch_size": 256, "lr": 1e-3},
+    ("probe", "sequence"): {"epochs": 100, "batch_size": 32, "lr": 1e-3},
+    ("finetune", "token"): {"epochs": 3, "batch_size": 32, "lr": 5e-5},
+    ("finetune", "sequence"): {"epochs": 10, "batch_size": 32, "lr": 5e-5},
+}
 FEATURE_CHUNK = 2000  # sentences per feature-extraction call in probe mode (bounds float32 memory)
 
 
@@ -45,8 +51,9 @@ class TransferConfig:
         layer: probe features: ``mix`` (learned scalar mix of all layers), ``last``, or an
             int (0 = embeddings, 1..L = layers, negative counts from the top).
         head: probe head: ``linear`` or ``mlp``.
-        epochs, batch_size, lr: ``None`` = the mode's default (probe 10/256/1e-3,
-            finetune 3/32/5e-5).
+        epochs, batch_size, lr: ``None`` = the default for the mode and task kind (probe:
+            10/256/1e-3 for tagging, 100/32/1e-3 for classification; finetune: 3/32/5e-5 for
+            tagging, 10/32/5e-5 for classification).
         seeds: one run per seed; scores are mean ± sample std over seeds.
         train_limit, eval_limit: keep the first N sentences of training / each evaluation
             (and source dev) set, for quick runs.
@@ -81,10 +88,10 @@ class TransferConfig:
     progress: bool = True
 
     def resolved(self) -> dict:
-        """Config with mode defaults filled in."""
+        """Config with the defaults of the mode and task kind filled in (see ``DEFAULTS``)."""
         d = asdict(self)
-        defaults = PROBE_DEFAULTS if self.mode == "probe" else FINETUNE_DEFAULTS
-        for k, v in defaults.items():
+        kind = task_registry.get_task(self.task).kind
+        for k, v in DEFAULTS[(self.mode, kind)].items():
             if d[k] is None:
                 d[k] = v
         return d
@@ -271,9 +278,9 @@ def run_transfer(config: TransferConfig, command: list[str] | None = None) -> di
         malformed line (the message names file and line).
     """
     t0 = time.time()
-    cfg = config.resolved()
     if config.mode not in {"probe", "finetune"}:
         raise ValueError(f"mode must be 'probe' or 'finetune', got {config.mode!r}")
+    cfg = config.resolved()
     spec = task_registry.get_task(config.task)
     torch.manual_seed(config.seeds[0])
     np.random.seed(config.seeds[0])
