@@ -264,6 +264,13 @@ class _FinetuneRunner:
 
 
 # ------------------------------------------------------------------------------- run
+def _is_main_process() -> bool:
+    """False on the non-main ranks of an ``accelerate launch`` run (they write no report)."""
+    from accelerate import PartialState
+
+    return PartialState().is_main_process
+
+
 def run_transfer(config: TransferConfig, command: list[str] | None = None) -> dict:
     """Run one zero-shot transfer experiment and (if ``config.out``) write its report.
 
@@ -354,6 +361,6 @@ def run_transfer(config: TransferConfig, command: list[str] | None = None) -> di
     }
     if config.mode == "finetune":
         report["selection"] = {str(s): v for s, v in runner.selected.items()}
-    if config.out:
+    if config.out and _is_main_process():
         write_report(config.out, report)
     return report
