@@ -515,3 +515,26 @@ def test_finetune_freeze_embeddings(tiny, data, freeze):
     # the transformer layers are trained either way
     q = "encoder.layer.0.attention.self.query.weight"
     assert not torch.equal(enc.model.state_dict()[q], res.model.encoder.state_dict()[q])
+
+
+def test_malformed_target_file_fails_before_the_model_is_loaded(tiny, tmp_path, monkeypatch):
+    import xlt.transfer.run as run_module
+    from xlt.data.readers import DataFormatError
+
+    from fixtures import make_synthetic_data
+
+    _, spec = tiny
+    data = make_synthetic_data(tmp_path / "data")
+    bad = data.root / "udpos" / "test-de.tsv"
+    lines = bad.read_text(encoding="utf-8").splitlines()
+    lines.insert(3, "no-tab-here")
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was loaded before the data was checked")
+
+    monkeypatch.setattr(run_module, "load_encoder", no_model)
+    cfg = TransferConfig(task="udpos", model=spec, data_dir=str(data.root), progress=False)
+    with pytest.raises(DataFormatError) as info:
+        run_transfer(cfg)
+    assert info.value.line == 4 and info.value.path == bad

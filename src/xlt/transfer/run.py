@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from xlt.data import tasks as task_registry
 from xlt.evaluate.manifest import build_manifest
@@ -303,6 +304,10 @@ def run_transfer(config: TransferConfig, command: list[str] | None = None) -> di
     if source_code in available:
         eval_files = {source_code: available[source_code], **eval_files}
     labels = task_registry.label_list(config.task, train.examples, split_path=train.path)
+    # Read every evaluation set before training, so a malformed line fails the run at once.
+    eval_data = {lang: _load(config.task, lang, path, config.eval_limit)
+                 for lang, path in tqdm(eval_files.items(), desc="reading evaluation sets",
+                                        disable=not config.progress, leave=False)}
 
     encoder = load_encoder(config.model, device="cuda" if torch.cuda.is_available() else "cpu")
     runner = (_ProbeRunner if config.mode == "probe" else _FinetuneRunner)(encoder, spec, cfg, labels)
@@ -311,12 +316,9 @@ def run_transfer(config: TransferConfig, command: list[str] | None = None) -> di
 
     per_seed: dict[int, dict[str, float]] = {s: {} for s in config.seeds}
     counts: dict[str, dict] = {}
-    from tqdm.auto import tqdm
-
-    for lang, path in tqdm(eval_files.items(), desc="languages", disable=not config.progress):
-        data = _load(config.task, lang, path, config.eval_limit)
+    for lang, data in tqdm(eval_data.items(), desc="languages", disable=not config.progress):
         if not data.examples:
-            log.warning("%s: no examples in %s, skipped", lang, path)
+            log.warning("%s: no examples in %s, skipped", lang, data.path)
             counts[lang] = _counts(spec, data, 0)
             continue
         seed_scores, truncated = runner.evaluate(data)
