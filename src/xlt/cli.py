@@ -20,6 +20,17 @@ def _seeds(text: str) -> list[int]:
     return list(range(n))
 
 
+def _layer(text: str) -> str:
+    """``mix``, ``last`` or a (possibly negative) layer number, as given."""
+    if text in {"mix", "last"}:
+        return text
+    try:
+        int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--layer must be 'mix', 'last' or an integer, got {text!r}") from None
+    return text
+
+
 def _add_transfer(sub) -> None:
     p = sub.add_parser("transfer", help="train on the source language, evaluate zero-shot on targets",
                        description="Zero-shot cross-lingual transfer (XTREME protocol): train a task "
@@ -31,7 +42,7 @@ def _add_transfer(sub) -> None:
     p.add_argument("--model", default=DEFAULT_MODEL, help="bundled:e5-small, a HF id or a local folder")
     p.add_argument("--mode", default="probe", choices=["probe", "finetune"])
     p.add_argument("--out", required=True, help="report folder")
-    p.add_argument("--layer", default="mix", help="probe features: mix, last, or a layer number (0 = embeddings)")
+    p.add_argument("--layer", default="mix", type=_layer, help="probe features: mix, last, or a layer number (0 = embeddings)")
     p.add_argument("--head", default="linear", choices=["linear", "mlp"], help="probe head")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)

@@ -120,10 +120,8 @@ def _gold(spec, examples) -> list:
 
 
 def _counts(spec, data: LanguageData, truncated: int) -> dict:
-    if spec.kind == "token":
-        tokens = sum(len(e.tokens) for e in data.examples)
-    else:
-        tokens = 0
+    # sequence tasks have raw text, so no token count is given (the report shows "–")
+    tokens = sum(len(e.tokens) for e in data.examples) if spec.kind == "token" else None
     return {"sentences": len(data.examples), "tokens": tokens,
             "skipped_empty": int(getattr(data.stats, "n_skipped_empty", 0)), "truncated": int(truncated)}
 
