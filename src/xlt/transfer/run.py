@@ -140,7 +140,7 @@ class _ProbeRunner:
         self.heads: dict[int, object] = {}
         self.histories: dict[int, list] = {}
 
-    def features(self, data: LanguageData, desc: str):
+    def features(self, data: LanguageData):
         from xlt.models.features import encode_sentences, encode_words
         from xlt.transfer.probe import sentence_feature_tensor, stack_token_features
 
@@ -177,10 +177,10 @@ class _ProbeRunner:
         from xlt.transfer.probe import predict, train_probe
 
         index = {l: i for i, l in enumerate(self.labels)}
-        X, _ = self.features(train, "train")
+        X, _ = self.features(train)
         gold_flat = [l for g in _gold(self.spec, train.examples) for l in (g if self.spec.kind == "token" else [g])]
         y = torch.tensor([index[l] for l in gold_flat], dtype=torch.long)
-        Xd, _ = self.features(dev, "dev")
+        Xd, _ = self.features(dev)
         dev_gold = _gold(self.spec, dev.examples)
         metric = self.spec.metric
 
@@ -199,7 +199,7 @@ class _ProbeRunner:
     def evaluate(self, data: LanguageData) -> tuple[dict[int, float], int]:
         from xlt.transfer.probe import predict
 
-        X, truncated = self.features(data, data.lang)
+        X, truncated = self.features(data)
         gold = _gold(self.spec, data.examples)
         return {s: score(self.spec.metric, gold, self._decode(predict(h, X), data))
                 for s, h in self.heads.items()}, truncated
