@@ -91,3 +91,116 @@ def select_tatoeba(spec: str, data_dir: str | Path | None = None) -> dict[str, t
         key = match_language(code, available, context="Tatoeba languages")
         chosen[key] = available[key]
     return chosen
+
+
+_NTREX_REF = re.compile(r"^newstest2019-ref\.(?P<lang>[A-Za-z]{3}(?:-[A-Za-z]{2,4})?)\.txt$")
+NTREX_SOURCE = "eng"
+"""Key of NTREX's English source side (``newstest2019-src.eng.txt``)."""
+
+
+@dataclass
+class MultiParallel:
+    """Line-aligned multi-parallel text: ``texts[lang][i]`` are translations of each other.
+
+    Attributes:
+        texts: language code → its kept sentences (all lists have the same length).
+        paths: language code → file.
+        lines: 1-based line number of each kept sentence (same for all languages).
+        n_lines: lines per file.
+        n_skipped_empty: lines dropped because at least one language's side was empty.
+        skipped_lines: 1-based numbers of those lines.
+    """
+
+    texts: dict[str, list[str]]
+    paths: dict[str, Path]
+    lines: list[int]
+    n_lines: int
+    n_skipped_empty: int = 0
+    skipped_lines: list[int] = field(default_factory=list)
+
+
+def read_multiparallel(paths: dict[str, str | Path]) -> MultiParallel:
+    """Read several line-aligned files (line ``i`` is the same sentence in every file).
+
+    A line that is empty (after stripping) in any file is dropped from every language and
+    counted in ``n_skipped_empty``, so the languages stay aligned.
+
+    Raises:
+        DataFormatError: the files have different numbers of lines (names the file, its line
+            count and the count of the first file).
+        ValueError: ``paths`` is empty.
+        FileNotFoundError: a file is missing.
+    """
+    if not paths:
+        raise ValueError("read_multiparallel needs at least one file")
+    raw = {lang: Path(p).read_text(encoding="utf-8").splitlines() for lang, p in paths.items()}
+    first = next(iter(paths))
+    n = len(raw[first])
+    for lang, rows in raw.items():
+        if len(rows) != n:
+            raise DataFormatError(Path(paths[lang]), min(len(rows), n) + 1,
+                                  f"{Path(paths[lang]).name} has {len(rows)} lines but "
+                                  f"{Path(paths[first]).name} has {n}; multi-parallel files must "
+                                  "have one sentence per line in every language")
+    out = MultiParallel(texts={lang: [] for lang in raw}, paths={k: Path(v) for k, v in paths.items()},
+                        lines=[], n_lines=n)
+    for i in range(n):
+        row = {lang: rows[i].strip() for lang, rows in raw.items()}
+        if not all(row.values()):
+            out.n_skipped_empty += 1
+            out.skipped_lines.append(i + 1)
+            continue
+        out.lines.append(i + 1)
+        for lang, text in row.items():
+            out.texts[lang].append(text)
+    return out
+
+
+def ntrex_languages(data_dir: str | Path | None = None) -> dict[str, Path]:
+    """The NTREX-128 files (Federmann et al. 2022): code → file, English source as ``eng``.
+
+    Codes are the file names' (ISO 639-3, sometimes with a script or region:
+    ``zho-CN``, ``srp-Cyrl``); ``newstest2019-ref-2.spa.txt`` (a second Spanish reference) is
+    left out.
+
+    Raises:
+        DatasetNotFoundError: no ``ntrex`` folder in the data folder.
+    """
+    root = dataset_dir("ntrex", data_dir)
+    out = {}
+    src = root / f"newstest2019-src.{NTREX_SOURCE}.txt"
+    if src.is_file():
+        out[NTREX_SOURCE] = src
+    for f in sorted(root.iterdir()):
+        m = _NTREX_REF.match(f.name)
+        if m:
+            out[m["lang"]] = f
+    return out
+
+
+def select_ntrex(spec: str, data_dir: str | Path | None = None, *, include_source: bool = True
+                 ) -> dict[str, Path]:
+    """``all`` or a comma-separated list of codes (any form: ``de``, ``deu``, ``zh``) → NTREX files.
+
+    English (the source side, key ``eng``) comes first when ``include_source``.
+
+    Raises:
+        UnknownLanguageError: a code matches no NTREX language (the message lists them).
+        DatasetNotFoundError: no ``ntrex`` folder.
+    """
+    available = ntrex_languages(data_dir)
+    refs = {k: v for k, v in available.items() if k != NTREX_SOURCE}
+    if spec.strip().lower() == "all":
+        chosen = dict(refs)
+    else:
+        chosen = {}
+        for code in (c.strip() for c in spec.split(",") if c.strip()):
+            key = (NTREX_SOURCE if code.lower() in ("en", "eng") else
+                   match_language(code, refs, context="NTREX languages"))
+            if key != NTREX_SOURCE:
+                chosen[key] = refs[key]
+    if include_source:
+        if NTREX_SOURCE not in available:
+            raise FileNotFoundError(f"NTREX English source newstest2019-src.{NTREX_SOURCE}.txt is missing")
+        chosen = {NTREX_SOURCE: available[NTREX_SOURCE], **chosen}
+    return chosen
