@@ -319,3 +319,104 @@ def format_bench(result: dict[str, Any]) -> str:
         f"- memory: {result['memory_method']}",
     ]
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- mining
+def synthetic_sentences(words: Sequence[str], n: int, seed: int = 0, min_len: int = 6,
+                        max_len: int = 20) -> list[str]:
+    """``n`` distinct pseudo-sentences of ``min_len``–``max_len`` words drawn from ``words``.
+
+    For speed benchmarks only (the words are real, the order random).
+
+    Raises:
+        ValueError: ``words`` is empty or the lengths are inconsistent.
+    """
+    if not words:
+        raise ValueError("need at least one word to build sentences from")
+    if not 1 <= min_len <= max_len:
+        raise ValueError(f"need 1 <= min_len <= max_len, got {min_len}, {max_len}")
+    rng = np.random.default_rng(seed)
+    vocab = np.asarray(list(words), dtype=object)
+    out: list[str] = []
+    seen: set[str] = set()
+    while len(out) < n:
+        s = " ".join(vocab[rng.integers(0, len(vocab), size=int(rng.integers(min_len, max_len + 1)))])
+        if s not in seen:
+            seen.add(s)
+            out.append(s)
+    return out
+
+
+def bench_mine(encoder: Encoder, src: Sequence[str], tgt: Sequence[str], sizes: Sequence[int],
+               indexes: Sequence[str] = ("flat", "ivf"), *, k: int = 4, batch_size: int = 64,
+               progress: bool = True) -> dict[str, Any]:
+    """Time margin mining as the input grows: embedding, then k-NN search + pair selection.
+
+    For each size ``n`` the first ``n`` sentences of ``src`` and ``tgt`` are embedded once
+    (timed: sentences/s over both sides), then mined with each FAISS index kind (ratio
+    margin, ``max`` strategy; timed: sentences/s over both sides). For approximate
+    indexes, ``recall_at_1`` is the share of forward nearest neighbours equal to the exact
+    (flat) ones when a flat run is included.
+
+    Args:
+        src, tgt: at least ``max(sizes)`` sentences each.
+        sizes: sentences per side, e.g. ``(1000, 10000, 100000)``.
+        indexes: FAISS kinds to time (see :data:`xlt.retrieval.mining.INDEX_KINDS`).
+
+    Returns:
+        ``{"runs": [{"n", "embed_seconds", "embed_sentences_per_s", "search": {kind: {...}}}],
+        "max_rss_mib", "threads"}``.
+
+    Raises:
+        ValueError: fewer sentences than the largest size.
+    """
+    import faiss
+    import torch
+
+    from xlt.retrieval.mining import embed_to_array, mine
+
+    if max(sizes) > min(len(src), len(tgt)):
+        raise ValueError(f"need {max(sizes)} sentences per side, got {len(src)} and {len(tgt)}")
+    runs = []
+    for n in sizes:
+        t0 = time.perf_counter()
+        x = embed_to_array(encoder, src[:n], batch_size=batch_size, progress=progress)
+        y = embed_to_array(encoder, tgt[:n], batch_size=batch_size, progress=progress)
+        embed_s = time.perf_counter() - t0
+        row: dict[str, Any] = {"n": n, "embed_seconds": round(embed_s, 2),
+                               "embed_sentences_per_s": round(2 * n / embed_s, 1), "search": {}}
+        first: dict[str, np.ndarray] = {}
+        for kind in indexes:
+            t0 = time.perf_counter()
+            pairs = mine(x, y, k=k, margin="ratio", strategy="forward", index=kind, approx_above=0)
+            s = time.perf_counter() - t0
+            first[kind] = pairs.tgt[np.argsort(pairs.src)]
+            info = pairs.info["forward_index"]
+            row["search"][kind] = {"seconds": round(s, 2), "sentences_per_s": round(2 * n / s, 1),
+                                   "index": {k_: v for k_, v in info.items() if k_ != "seconds"}}
+        if "flat" in first:
+            for kind in first:
+                if kind != "flat":
+                    row["search"][kind]["recall_at_1"] = float(np.mean(first[kind] == first["flat"]))
+        runs.append(row)
+        if progress:
+            print(f"n={n}: embed {row['embed_sentences_per_s']} sent/s; "
+                  + ", ".join(f"{kd} {v['seconds']} s" for kd, v in row["search"].items()), file=sys.stderr)
+    return {"runs": runs, "max_rss_mib": round(_ru_maxrss_bytes() / _MiB, 1),
+            "threads": {"torch": torch.get_num_threads(), "faiss": faiss.omp_get_max_threads()}}
+
+
+def format_bench_mine(result: dict[str, Any]) -> str:
+    """Markdown table of :func:`bench_mine`'s result."""
+    kinds = list(result["runs"][0]["search"])
+    head = ("| sentences per side | embedding (sent/s) | embedding (s) | "
+            + " | ".join(f"{k} search+select (s) | {k} (sent/s)" for k in kinds) + " |")
+    lines = [head, "|" + "---:|" * (3 + 2 * len(kinds))]
+    for r in result["runs"]:
+        cells = [f"{r['n']:,}", f"{r['embed_sentences_per_s']:.0f}", f"{r['embed_seconds']:.1f}"]
+        for k in kinds:
+            v = r["search"][k]
+            rec = f" (recall@1 {v['recall_at_1']:.3f})" if "recall_at_1" in v else ""
+            cells += [f"{v['seconds']:.2f}{rec}", f"{v['sentences_per_s']:.0f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -154,10 +154,48 @@ def _add_bench(sub) -> None:
     e.add_argument("--batch-size", type=int, default=32)
     e.add_argument("--data-dir")
     e.add_argument("--out", help="write the result as JSON here")
+    m = bsub.add_parser("mine", help="bitext mining time as the input grows (embedding and FAISS search)")
+    m.add_argument("--model", default=DEFAULT_MODEL)
+    m.add_argument("--sizes", default="1000,10000,100000", help="sentences per side, comma-separated")
+    m.add_argument("--lang", default="de", help="target language (its PAN-X sentences; English is the source)")
+    m.add_argument("--indexes", default="flat,ivf", help="FAISS index kinds to time")
+    m.add_argument("--batch-size", type=int, default=64)
+    m.add_argument("--data-dir")
+    m.add_argument("--out", help="write the result as JSON here")
+
+
+def _bench_mine(args) -> int:
+    import json
+
+    from xlt.bench import bench_mine, format_bench_mine, synthetic_sentences
+    from xlt.models.loading import load_encoder
+    from xlt.retrieval.mine_run import panx_distractors
+
+    sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
+    n = max(sizes)
+    sides, sources = [], {}
+    for lang in ("en", args.lang):
+        real, info = panx_distractors(lang, n, 0, args.data_dir)  # unique PAN-X sentences, seeded order
+        words = sorted({w for sent in real for w in sent.split()})
+        extra = synthetic_sentences(words, n - len(real) + len(real) // 10, seed=1) if len(real) < n else []
+        seen = set(real)
+        sides.append((real + [e for e in extra if e not in seen])[:n])
+        sources[lang] = {**info, "real": min(len(real), n), "synthetic": max(0, n - len(real))}
+    result = bench_mine(load_encoder(args.model), sides[0], sides[1], sizes,
+                        [k.strip() for k in args.indexes.split(",") if k.strip()], batch_size=args.batch_size)
+    result["input"] = {"model": args.model, "sentences": sources}
+    print(format_bench_mine(result))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
+    return 0
 
 
 def _cmd_bench(args, argv) -> int:
     import json
+
+    if args.bench == "mine":
+        return _bench_mine(args)
 
     from xlt.bench import bench_extract, format_bench
     from xlt.data import tasks
@@ -183,8 +221,165 @@ def _cmd_bench(args, argv) -> int:
     return 0
 
 
-COMMANDS = {"transfer": _cmd_transfer, "retrieve": _cmd_retrieve, "export-model": _cmd_export,
-            "bench": _cmd_bench}
+def _add_mine(sub) -> None:
+    from xlt.retrieval.mining import DEFAULT_APPROX_ABOVE, DEFAULT_CHUNK_SIZE, INDEX_KINDS, MARGINS, STRATEGIES
+
+    p = sub.add_parser("mine", help="margin-based bitext mining (or its NTREX evaluation)",
+                       description="Mine translation pairs between two files of sentences (one per line) "
+                                   "with margin scores over FAISS nearest neighbours (Artetxe & Schwenk "
+                                   "2019), writing 'score<TAB>src<TAB>tgt' lines best first. With --eval "
+                                   "ntrex: precision/recall/F1 on BUCC-style tasks built from NTREX.")
+    p.add_argument("src", nargs="?", help="source sentences, one per line")
+    p.add_argument("tgt", nargs="?", help="target sentences, one per line")
+    p.add_argument("--out", required=True, help="output TSV (or the report folder with --eval)")
+    p.add_argument("--eval", choices=["ntrex"], help="evaluate mining on tasks built from this corpus")
+    p.add_argument("--langs", default="deu,fra,rus,zho-CN,swa", help="--eval: target languages vs English")
+    p.add_argument("--model", default=DEFAULT_MODEL)
+    p.add_argument("--margin", default="ratio", choices=list(MARGINS),
+                   help="ratio / distance margin, or absolute (plain cosine)")
+    p.add_argument("--strategy", default="max", choices=list(STRATEGIES))
+    p.add_argument("--k", type=int, default=4, help="neighbours for the margin (default 4)")
+    p.add_argument("--threshold", type=float, help="keep pairs scoring at least this (default: all)")
+    p.add_argument("--index", default="auto", choices=list(INDEX_KINDS),
+                   help="FAISS index: auto = exact flat up to --approx-above vectors per side, IVF above")
+    p.add_argument("--approx-above", type=int, default=DEFAULT_APPROX_ABOVE)
+    p.add_argument("--nprobe", type=int, default=16, help="IVF lists visited per query")
+    p.add_argument("--nlist", type=int, help="IVF lists (default about 4*sqrt(n))")
+    p.add_argument("--pq-m", type=int, help="ivfpq: bytes per vector (default dim/8)")
+    p.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE, help="sentences per embedding/search chunk")
+    p.add_argument("--work-dir", help="folder for on-disk embedding memmaps of large inputs (default: temp)")
+    p.add_argument("--layer", default="last", type=_layer)
+    p.add_argument("--pooling", default="mean", choices=["mean", "cls"])
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--distractors", type=int, default=0,
+                   help="--eval: extra non-parallel PAN-X sentences per side and language (default 0)")
+    p.add_argument("--distractor-min-words", type=int, default=0,
+                   help="--eval: skip PAN-X distractors shorter than this many tokens")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-dir")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def _cmd_mine(args, argv) -> int:
+    from xlt.errors import UsageError
+    from xlt.retrieval.mine_run import MineConfig, MineEvalConfig, run_mine, run_mine_eval
+
+    if args.layer == "mix":
+        raise UsageError("--layer must be 'last' or a layer number")
+    if args.eval:
+        if args.src or args.tgt:
+            raise UsageError("give either SRC TGT files or --eval, not both")
+        cfg = MineEvalConfig(langs=args.langs, model=args.model, k=args.k, index=args.index, layer=args.layer,
+                             pooling=args.pooling, batch_size=args.batch_size, seed=args.seed,
+                             distractors=args.distractors, distractor_min_words=args.distractor_min_words,
+                             data_dir=args.data_dir, out=args.out, progress=not args.no_progress)
+        report = run_mine_eval(cfg, command=["xlt"] + argv)
+        print(f"\nNTREX mining F1 (%) vs English, model {args.model}; threshold chosen on the dev half")
+        methods = list(report["method_average_f1"])
+        print(f"{'margin/strategy':<24}" + "".join(f"{l:>9}" for l in report["scores"]) + f"{'avg':>8}")
+        for m in methods:
+            vals = [report["methods"][l][m]["f1"] for l in report["scores"]]
+            print(f"{m:<24}" + "".join(f"{v:9.1f}" for v in vals) + f"{report['method_average_f1'][m]:8.1f}")
+        print(f"report: {Path(args.out) / 'report.md'}")
+        return 0
+    if not (args.src and args.tgt):
+        raise UsageError("give SRC and TGT files (or --eval ntrex)")
+    cfg = MineConfig(src=args.src, tgt=args.tgt, out=args.out, model=args.model, margin=args.margin,
+                     strategy=args.strategy, k=args.k, threshold=args.threshold, index=args.index,
+                     approx_above=args.approx_above, nprobe=args.nprobe, nlist=args.nlist, pq_m=args.pq_m,
+                     chunk_size=args.chunk_size, work_dir=args.work_dir, layer=args.layer, pooling=args.pooling,
+                     batch_size=args.batch_size, seed=args.seed, progress=not args.no_progress)
+    report = run_mine(cfg, command=["xlt"] + argv)
+    c = report["counts"]
+    for side in ("src", "tgt"):
+        print(f"{side}: {c[side]['lines']} lines, {c[side]['kept']} kept, {c[side]['skipped_empty']} empty "
+              f"and {c[side]['skipped_duplicate']} duplicate lines skipped")
+    print(f"{report['n_pairs']} pairs ({args.margin} margin, {args.strategy}) in {report['seconds']['total']:.1f} s "
+          f"-> {args.out} (report: {report['report_path']})")
+    return 0
+
+
+def _add_analyze(sub) -> None:
+    p = sub.add_parser("analyze", help="layer-wise cross-lingual alignment on NTREX (MEXA, retrieval, "
+                                       "language neutrality, language similarity)",
+                       description="Encode every selected NTREX language at every layer and report, per "
+                                   "layer, retrieval accuracy to English, MEXA alignment, language-ID "
+                                   "accuracy before/after mean-centering, plus an mPLM-Sim language "
+                                   "similarity matrix and source-language rankings. "
+                                   "'xlt analyze correlate' relates alignment to zero-shot transfer.")
+    p.add_argument("--parallel", default="ntrex", choices=["ntrex"], help="multi-parallel set")
+    p.add_argument("--langs", default="all", help="'all' or a comma-separated list (de,zh or deu,zho-CN)")
+    p.add_argument("--model", default=DEFAULT_MODEL)
+    p.add_argument("--out", help="report folder (required)")
+    p.add_argument("--layer", default="best",
+                   help="layer behind the scores and similarity matrix: best (highest mean MEXA), mean, or a number")
+    p.add_argument("--layers", default="all", help="layers to analyse: all or a list like 0,6,12")
+    p.add_argument("--pooling", default="mean", choices=["mean", "mean_nospecial", "cls"])
+    p.add_argument("--limit", type=int, help="use the first N multi-parallel sentences")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--targets", help="languages to rank source languages for (default: all)")
+    p.add_argument("--top", type=int, default=5, help="ranked sources shown per target in report.md")
+    p.add_argument("--lid-sentences", type=int, default=1000,
+                   help="sentences per language for the language-ID probe (0 = all)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-dir")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(analyze_parser=p)
+    asub = p.add_subparsers(dest="analyze_command", required=False, metavar="{correlate}")
+    c = asub.add_parser("correlate", help="correlate alignment scores with zero-shot transfer scores",
+                        description="Pearson and Spearman correlation between each language's alignment "
+                                    "score (an 'xlt analyze' report) and its zero-shot score (an 'xlt "
+                                    "transfer' report), at one layer and at every layer.")
+    c.add_argument("--alignment", required=True, help="folder (or report.json) of an xlt analyze run")
+    c.add_argument("--transfer", required=True, help="folder (or report.json) of an xlt transfer run")
+    c.add_argument("--metric", default="mexa", choices=["mexa", "retrieval"])
+    c.add_argument("--layer", dest="corr_layer", metavar="LAYER",
+                   help="a layer number or mean (default: the layer of the alignment report)")
+    c.add_argument("--out", dest="corr_out", metavar="DIR", help="folder for report.json, report.md and correlation.png")
+
+
+def _cmd_analyze(args, argv) -> int:
+    from xlt.evaluate.analyze import AnalyzeConfig, correlate, run_analyze
+
+    if args.analyze_command == "correlate":
+        layer = args.corr_layer
+        if layer is not None and layer != "mean":
+            try:
+                layer = int(layer)
+            except ValueError:
+                args.analyze_parser.error(f"--layer must be a number or 'mean', got {layer!r}")
+        rep = correlate(args.alignment, args.transfer, metric=args.metric, layer=layer, out=args.corr_out,
+                        command=["xlt"] + argv)
+        print(f"\n{rep['metric_name']} (layer {rep['layer']}) vs zero-shot {rep['transfer_task']} "
+              f"{rep['transfer_metric']}, n = {rep['n']}")
+        print(f"Pearson r = {rep['pearson']['r']:.3f} (p = {rep['pearson']['p']:.2g}), "
+              f"Spearman rho = {rep['spearman']['rho']:.3f} (p = {rep['spearman']['p']:.2g})")
+        print(f"best layer: {rep['best_layer']['pearson']} (Pearson), {rep['best_layer']['spearman']} (Spearman)")
+        if rep["unmatched_transfer"]:
+            print(f"unmatched transfer languages: {', '.join(rep['unmatched_transfer'])}")
+        if args.corr_out:
+            print(f"report: {Path(args.corr_out) / 'report.md'}")
+        return 0
+    if not args.out:
+        args.analyze_parser.error("the following arguments are required: --out")
+    cfg = AnalyzeConfig(parallel=args.parallel, langs=args.langs, model=args.model, pooling=args.pooling,
+                        layers=args.layers, layer=args.layer, batch_size=args.batch_size, limit=args.limit,
+                        targets=args.targets, top=args.top, lid_sentences=args.lid_sentences or None,
+                        seed=args.seed, data_dir=args.data_dir, out=args.out, progress=not args.no_progress)
+    rep = run_analyze(cfg, command=["xlt"] + argv)
+    print(f"\nNTREX alignment, model {args.model}: {rep['n_targets']} languages ↔ eng, "
+          f"{rep['counts']['sentences']} sentences")
+    print(f"{'layer':>5} {'MEXA':>7} {'xx->eng':>8} {'eng->xx':>8} {'langID':>7} {'centred':>8}")
+    for r in rep["per_layer_average"]:
+        print(f"{r['layer']:>5} {r['mexa']:7.2f} {r['retrieval_xx_to_eng']:8.2f} {r['retrieval_eng_to_xx']:8.2f} "
+              f"{r['lid_accuracy']:7.2f} {r['lid_accuracy_centered']:8.2f}")
+    print(f"reported layer {rep['layer']}: mean MEXA {rep['average']:.2f}")
+    print(f"report: {Path(args.out) / 'report.md'}")
+    return 0
+
+
+COMMANDS = {"transfer": _cmd_transfer, "retrieve": _cmd_retrieve, "mine": _cmd_mine,
+            "analyze": _cmd_analyze, "export-model": _cmd_export, "bench": _cmd_bench}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -194,6 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_transfer(sub)
     _add_retrieve(sub)
+    _add_mine(sub)
+    _add_analyze(sub)
     _add_export(sub)
     _add_bench(sub)
     return parser

@@ -8,11 +8,19 @@ from xlt.data.paths import DatasetNotFoundError
 from xlt.data.readers import DataFormatError
 from xlt.models.loading import ModelLoadError
 
+
+
+class UsageError(ValueError):
+    """A command line that names an impossible combination of inputs or options."""
+
+
 USER_ERRORS: tuple[type[BaseException], ...] = (
     DataFormatError,
     UnknownLanguageError,
     DatasetNotFoundError,
     ModelLoadError,
+    UsageError,
+    FileNotFoundError,  # an input path that does not exist (the message names it)
 )
 
-__all__ = ["USER_ERRORS", "DataFormatError", "UnknownLanguageError", "DatasetNotFoundError", "ModelLoadError"]
+__all__ = ["USER_ERRORS", "DataFormatError", "UnknownLanguageError", "DatasetNotFoundError", "ModelLoadError", "UsageError"]

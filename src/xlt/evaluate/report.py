@@ -58,6 +58,7 @@ REPORT_KEYS: tuple[str, ...] = REQUIRED_KEYS + (
     "counts",
     "config",
     "manifest",
+    "extra_markdown",
 )
 
 _SOURCE_COLOR = "#d62728"
@@ -285,7 +286,8 @@ def render_markdown(
     tokens`` where the source row comes first with rank ``source`` and a
     bold code, followed by target languages ranked by score (descending,
     ties by code) and a final bold target-average row; a table of skipped
-    (empty) / truncated sentences if any count is non-zero; and a manifest
+    (empty) / truncated sentences if any count is non-zero; the report's
+    ``extra_markdown`` sections (a list of Markdown strings), if any; and a manifest
     section (xlt version/git commit, seeds, machine, package versions, data
     files with 12-character SHA-256 prefixes).
 
@@ -381,6 +383,10 @@ def render_markdown(
                 f"{counts[c].get('truncated', 0) or 0} | {count(c, 'sentences')} |"
             )
         lines.append("")
+
+    # job-specific sections (e.g. a method comparison), already in Markdown
+    for section in report.get("extra_markdown") or []:
+        lines += [str(section).rstrip(), ""]
 
     # manifest
     manifest: Mapping[str, Any] = report.get("manifest") or {}

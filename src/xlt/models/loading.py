@@ -71,6 +71,11 @@ class Encoder:
         """The torch device the model's parameters live on."""
         return next(self.model.parameters()).device
 
+    def describe(self) -> dict:
+        """What a run manifest records about the model: spec, fingerprint, layers, width, prefix, info."""
+        return {"spec": self.spec, "fingerprint": self.fingerprint, "layers": self.num_layers,
+                "hidden_size": self.hidden_size, "text_prefix": self.text_prefix, **self.info}
+
 
 def load_encoder(spec: str = DEFAULT_MODEL, device: str = "cpu") -> Encoder:
     """Load an encoder from a model spec.

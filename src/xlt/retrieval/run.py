@@ -91,8 +91,7 @@ def run_retrieval(config: RetrievalConfig, command: list[str] | None = None) -> 
         xsim[lang] = {"xx_to_eng": 100.0 - xx2en[lang], "eng_to_xx": 100.0 - en2xx[lang]}
         counts[lang] = {"sentences": len(pt.src), "skipped_empty": pt.n_skipped_empty}
     cfg = {k: v for k, v in asdict(config).items() if k != "progress"}
-    model_info = {"spec": encoder.spec, "fingerprint": encoder.fingerprint, "text_prefix": encoder.text_prefix,
-                  **encoder.info}
+    model_info = encoder.describe()
     argv = command if command is not None else sys.argv
     report = {
         "command": argv,

@@ -333,8 +333,7 @@ def run_transfer(config: TransferConfig, command: list[str] | None = None) -> di
     average, average_std = mean_std(seed_avgs) if seed_avgs else (float("nan"), float("nan"))
 
     data_files = [train.path, dev.path] + [Path(p) for p in eval_files.values()]
-    model_info = {"spec": encoder.spec, "fingerprint": encoder.fingerprint, "layers": encoder.num_layers,
-                  "hidden_size": encoder.hidden_size, "text_prefix": encoder.text_prefix, **encoder.info}
+    model_info = encoder.describe()
     cfg_out = {k: v for k, v in cfg.items() if k != "progress"}
     report = {
         "command": command if command is not None else [Path(sys.argv[0]).name] + sys.argv[1:],

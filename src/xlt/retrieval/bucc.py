@@ -1,0 +1,151 @@
+"""BUCC-style bitext mining evaluation built from a multi-parallel corpus.
+
+The BUCC 2017/2018 shared task (Zweigenbaum et al. 2017, "Overview of the Second BUCC Shared
+Task: Spotting Parallel Sentences in Comparable Corpora") hides true translation pairs among
+non-parallel sentences of both languages and scores the mined pairs by precision, recall and F1
+against the hidden pairs, with the score threshold chosen on a separate training split.
+
+:func:`build_task` makes such a task from line-aligned text (e.g. NTREX-128): the lines are
+split into a parallel share, whose sentences go into both piles, and two disjoint non-parallel
+shares, one per side, so that every distractor has no translation on the other side. Both piles
+are shuffled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+
+
+@dataclass
+class BuccTask:
+    """One mining task.
+
+    Attributes:
+        src, tgt: the two piles of sentences (shuffled, unique within each pile).
+        src_lines, tgt_lines: the corpus line (0-based) of each pile entry.
+        gold: the true pairs as ``(src_row, tgt_row)`` row numbers into the piles.
+        n_dropped_duplicates: pile entries removed because the same text was already in the pile.
+    """
+
+    src: list[str]
+    tgt: list[str]
+    src_lines: list[int]
+    tgt_lines: list[int]
+    gold: set[tuple[int, int]]
+    n_dropped_duplicates: int = 0
+
+
+def split_lines(n: int, fractions: Sequence[float], seed: int = 0) -> list[np.ndarray]:
+    """Shuffle ``range(n)`` (seeded) and cut it into consecutive parts of the given fractions.
+
+    The last part takes the remainder. Returns sorted index arrays.
+
+    Raises:
+        ValueError: fractions not positive or summing to more than 1.
+    """
+    if any(f <= 0 for f in fractions) or sum(fractions) > 1 + 1e-9:
+        raise ValueError(f"fractions must be positive and sum to at most 1, got {list(fractions)}")
+    perm = np.random.default_rng(seed).permutation(n)
+    cuts = np.cumsum([int(round(f * n)) for f in fractions[:-1]])
+    return [np.sort(p) for p in np.split(perm, cuts)]
+
+
+def build_task(src_lines: Sequence[str], tgt_lines: Sequence[str], rows: Iterable[int] | None = None, *,
+               parallel_fraction: float = 0.2, seed: int = 0) -> BuccTask:
+    """Hide translation pairs among non-parallel sentences.
+
+    Args:
+        src_lines, tgt_lines: line-aligned corpus sides (``tgt_lines[i]`` translates ``src_lines[i]``).
+        rows: the corpus lines to use (default all).
+        parallel_fraction: share of ``rows`` kept as true pairs; the rest is split evenly into
+            source-only and target-only sentences. With 0.2 each pile is 60% distractors.
+        seed: shuffling seed.
+
+    Returns:
+        a :class:`BuccTask`. A sentence that repeats an earlier one in the same pile is dropped
+        (counted); a gold pair whose side was dropped is not gold.
+
+    Raises:
+        ValueError: sides of different lengths, ``parallel_fraction`` outside (0, 1], or fewer
+            than 3 rows.
+    """
+    if len(src_lines) != len(tgt_lines):
+        raise ValueError(f"sides must be line-aligned, got {len(src_lines)} and {len(tgt_lines)} lines")
+    if not 0 < parallel_fraction <= 1:
+        raise ValueError(f"parallel_fraction must be in (0, 1], got {parallel_fraction}")
+    rows = np.arange(len(src_lines)) if rows is None else np.asarray(list(rows), dtype=np.int64)
+    if len(rows) < 3:
+        raise ValueError(f"need at least 3 lines to build a task, got {len(rows)}")
+    rng = np.random.default_rng(seed)
+    rows = rows[rng.permutation(len(rows))]
+    n_par = max(1, int(round(parallel_fraction * len(rows))))
+    rest = rows[n_par:]
+    par, src_only, tgt_only = rows[:n_par], rest[: len(rest) // 2], rest[len(rest) // 2:]
+    src_rows = rng.permutation(np.concatenate([par, src_only]))
+    tgt_rows = rng.permutation(np.concatenate([par, tgt_only]))
+
+    def pile(lines, order):
+        texts, kept, pos, seen, dropped = [], [], {}, set(), 0
+        for r in order:
+            t = lines[r].strip()
+            if t in seen:
+                dropped += 1
+                continue
+            seen.add(t)
+            pos[int(r)] = len(texts)
+            texts.append(t)
+            kept.append(int(r))
+        return texts, kept, pos, dropped
+
+    s_txt, s_rows, s_pos, d1 = pile(src_lines, src_rows)
+    t_txt, t_rows, t_pos, d2 = pile(tgt_lines, tgt_rows)
+    gold = {(s_pos[int(r)], t_pos[int(r)]) for r in par if int(r) in s_pos and int(r) in t_pos}
+    return BuccTask(s_txt, t_txt, s_rows, t_rows, gold, d1 + d2)
+
+
+def precision_recall_f1(pred: Iterable[tuple[int, int]], gold: set[tuple[int, int]]) -> dict[str, float]:
+    """Precision, recall and F1 (in [0, 1]) of predicted pairs against gold pairs.
+
+    Empty predictions give precision 0 (BUCC convention); empty gold gives recall 0.
+    """
+    pred = set(pred)
+    tp = len(pred & gold)
+    p = tp / len(pred) if pred else 0.0
+    r = tp / len(gold) if gold else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {"precision": p, "recall": r, "f1": f, "n_pred": len(pred), "n_gold": len(gold), "n_correct": tp}
+
+
+def best_threshold(scores: np.ndarray, correct: np.ndarray, n_gold: int) -> tuple[float, float]:
+    """The score threshold that maximises F1 when pairs with ``score >= threshold`` are kept.
+
+    Args:
+        scores: ``(n_pairs,)`` scores of the mined pairs. correct: ``(n_pairs,)`` bool, pair is gold.
+        n_gold: number of gold pairs (for recall).
+
+    Returns:
+        ``(threshold, f1)``; the threshold is midway between the last kept and the first
+        dropped score (the last kept score when nothing is dropped).
+
+    Raises:
+        ValueError: shapes differ, no pairs, or ``n_gold < 1``.
+    """
+    scores, correct = np.asarray(scores, dtype=np.float64), np.asarray(correct, dtype=bool)
+    if scores.shape != correct.shape or scores.ndim != 1 or scores.size == 0:
+        raise ValueError(f"scores and correct must be equal-length non-empty vectors, got {scores.shape} and {correct.shape}")
+    if n_gold < 1:
+        raise ValueError("n_gold must be >= 1")
+    order = np.argsort(-scores, kind="stable")
+    s, c = scores[order], correct[order]
+    tp = np.cumsum(c)
+    kept = np.arange(1, len(s) + 1)
+    f1 = 2 * tp / (kept + n_gold)
+    # only cut between different scores
+    valid = np.append(s[1:] < s[:-1], True)
+    f1 = np.where(valid, f1, -1.0)
+    i = int(np.argmax(f1))
+    thr = s[i] if i == len(s) - 1 else (s[i] + s[i + 1]) / 2
+    return float(thr), float(f1[i])

@@ -1,0 +1,407 @@
+"""``xlt mine``: mine translation pairs from two text files, and evaluate mining on NTREX.
+
+:func:`run_mine` reads two files of sentences (one per line), embeds both sides in chunks,
+mines pairs with :func:`xlt.retrieval.mining.mine` and writes ``score<TAB>src<TAB>tgt`` lines,
+best first, plus a JSON report (counts, timings, manifest) beside them.
+
+:func:`run_mine_eval` measures mining on BUCC-style tasks built from NTREX-128 (see
+:mod:`xlt.retrieval.bucc`): per language, the corpus lines are split in two halves; on each half
+a task hides 20% true English–target pairs among non-parallel sentences. The score threshold of
+every (margin, strategy) is chosen on the first half (the BUCC "training" split) and precision,
+recall and F1 are measured on the second.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from xlt.evaluate.manifest import build_manifest, to_jsonable
+from xlt.models.loading import DEFAULT_MODEL, load_encoder
+from xlt.retrieval import bucc
+from xlt.retrieval.mining import (DEFAULT_APPROX_ABOVE, DEFAULT_CHUNK_SIZE, MARGINS, STRATEGIES,
+                                  embed_to_array, read_sentences, score_candidates, select_pairs)
+
+
+@dataclass
+class MineConfig:
+    """Settings of ``xlt mine SRC TGT``.
+
+    Attributes:
+        src, tgt: input files, one sentence per line. out: output TSV path.
+        model: model spec. margin: ``ratio``/``distance``/``absolute``. strategy: forward,
+        backward, intersection or max. k: neighbourhood size (4). threshold: keep pairs
+        scoring at least this (None: all).
+        index: FAISS index kind (``auto``/``flat``/``ivf``/``ivfpq``); approx_above: ``auto``
+        switches to IVF above this many vectors per side; nprobe, nlist, pq_m: IVF settings.
+        chunk_size: sentences per embedding/search chunk. memmap_above: sides longer than this
+        are embedded into disk memmaps under ``work_dir`` (default: a temporary folder).
+        layer, pooling, batch_size: embedding settings (see ``encode_sentences``).
+    """
+
+    src: str
+    tgt: str
+    out: str
+    model: str = DEFAULT_MODEL
+    margin: str = "ratio"
+    strategy: str = "max"
+    k: int = 4
+    threshold: float | None = None
+    index: str = "auto"
+    approx_above: int = DEFAULT_APPROX_ABOVE
+    nprobe: int = 16
+    nlist: int | None = None
+    pq_m: int | None = None
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+    memmap_above: int = 200_000
+    work_dir: str | None = None
+    layer: str = "last"
+    pooling: str = "mean"
+    batch_size: int = 64
+    seed: int = 0
+    progress: bool = True
+
+
+def _device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _layer(layer: str) -> int | str:
+    return layer if layer == "last" else int(layer)
+
+
+def _check_choice(name: str, value: str, options) -> None:
+    if value not in options:
+        raise ValueError(f"{name} must be one of {', '.join(options)}, got {value!r}")
+
+
+def run_mine(config: MineConfig, command: list[str] | None = None) -> dict[str, Any]:
+    """Mine ``config.src`` × ``config.tgt`` and write the pairs and ``<out stem>.report.json``.
+
+    Returns:
+        the report dict: counts per side (lines, kept, skipped empty/duplicate), number of
+        pairs, score range, index info, seconds and sentences/s per stage, config, manifest.
+
+    Raises:
+        FileNotFoundError, DataFormatError: unreadable or empty input; ValueError: bad settings.
+    """
+    _check_choice("margin", config.margin, MARGINS)
+    _check_choice("strategy", config.strategy, STRATEGIES)
+    t0 = time.perf_counter()
+    src, tgt = read_sentences(config.src), read_sentences(config.tgt)
+    encoder = load_encoder(config.model, device=_device())
+    seconds: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(dir=config.work_dir, prefix="xlt-mine-") as tmp:
+        emb = []
+        for name, side in (("src", src), ("tgt", tgt)):
+            t = time.perf_counter()
+            mm = Path(tmp) / f"{name}.npy" if len(side.sentences) > config.memmap_above else None
+            emb.append(embed_to_array(encoder, side.sentences, chunk_size=config.chunk_size, memmap_path=mm,
+                                      batch_size=config.batch_size, layer=_layer(config.layer),
+                                      pooling=config.pooling, progress=config.progress))
+            seconds[f"embed_{name}"] = round(time.perf_counter() - t, 3)
+        t = time.perf_counter()
+        cands = score_candidates(emb[0], emb[1], k=config.k, margin=config.margin, index=config.index,
+                                 approx_above=config.approx_above, nprobe=config.nprobe, nlist=config.nlist,
+                                 pq_m=config.pq_m, chunk_size=config.chunk_size, progress=config.progress,
+                                 seed=config.seed)
+        pairs = select_pairs(cands, config.strategy, config.threshold)
+        seconds["search_and_select"] = round(time.perf_counter() - t, 3)
+        del emb
+    out = Path(config.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as f:
+        for s, i, j in zip(pairs.scores, pairs.src, pairs.tgt):
+            f.write(f"{s:.6f}\t{src.sentences[i]}\t{tgt.sentences[j]}\n")
+    seconds["total"] = round(time.perf_counter() - t0, 3)
+    n_emb = len(src.sentences) + len(tgt.sentences)
+    cfg = {k: v for k, v in asdict(config).items() if k != "progress"}
+    argv = command if command is not None else sys.argv
+    report = {
+        "command": argv,
+        "command_line": shlex.join(argv),
+        "task": "mine",
+        "model": config.model,
+        "counts": {"src": src.counts(), "tgt": tgt.counts()},
+        "n_pairs": len(pairs),
+        "score_range": [float(pairs.scores.min()), float(pairs.scores.max())] if len(pairs) else None,
+        "index": cands.info,
+        "seconds": seconds,
+        "sentences_per_second": {
+            "embedding": round(n_emb / max(seconds["embed_src"] + seconds["embed_tgt"], 1e-9), 1),
+            "search": round(n_emb / max(seconds["search_and_select"], 1e-9), 1),
+        },
+        "output": str(out),
+        "config": cfg,
+        "manifest": build_manifest(cfg, [config.src, config.tgt], encoder.describe(), [config.seed]),
+    }
+    rep_path = out.with_name(out.stem + ".report.json")
+    rep_path.write_text(json.dumps(to_jsonable(report), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    report["report_path"] = str(rep_path)
+    return report
+
+
+# --------------------------------------------------------------------------- NTREX evaluation
+
+
+@dataclass
+class MineEvalConfig:
+    """Settings of ``xlt mine --eval ntrex``.
+
+    Attributes:
+        langs: comma-separated target languages (mined against English).
+        margins, strategies: comma-separated lists to compare (default: all).
+        k: neighbourhood size. parallel_fraction: share of true pairs in each task.
+        report_margin, report_strategy: the method whose F1 is the report's headline score.
+        index: FAISS index kind. layer, pooling, batch_size: embedding settings.
+        distractors: extra non-parallel sentences per pile, taken from each language's PAN-X
+        (Wikipedia) file (``dev-en.tsv`` for English), as BUCC hides pairs in large comparable
+        corpora; 0 = only NTREX's own non-parallel lines. distractor_min_words: skip PAN-X
+        sentences shorter than this (short fragments such as place names are often identical
+        across languages, i.e. accidental translations).
+        seed: task-building seed. data_dir: data folder. out: report folder.
+    """
+
+    langs: str = "deu,fra,rus,zho-CN,swa"
+    model: str = DEFAULT_MODEL
+    margins: str = ",".join(MARGINS)
+    strategies: str = ",".join(STRATEGIES)
+    k: int = 4
+    parallel_fraction: float = 0.2
+    report_margin: str = "ratio"
+    report_strategy: str = "max"
+    index: str = "auto"
+    layer: str = "last"
+    pooling: str = "mean"
+    batch_size: int = 64
+    distractors: int = 0
+    distractor_min_words: int = 0
+    seed: int = 0
+    data_dir: str | None = None
+    out: str | None = None
+    progress: bool = True
+
+
+def _split_list(text: str, options, name: str) -> list[str]:
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    for it in items:
+        _check_choice(name, it, options)
+    if not items:
+        raise ValueError(f"no {name} given")
+    return items
+
+
+def evaluate_language(x_all: np.ndarray, y_all: np.ndarray, src_lines: list[str], tgt_lines: list[str],
+                      *, margins: list[str], strategies: list[str], k: int = 4, parallel_fraction: float = 0.2,
+                      seed: int = 0, index: str = "auto", x_extra: np.ndarray | None = None,
+                      y_extra: np.ndarray | None = None) -> dict[str, Any]:
+    """Mining P/R/F1 on one line-aligned pair of sides with pre-computed unit embeddings.
+
+    Args:
+        x_all, y_all: ``(n_lines, dim)`` embeddings of every line of each side.
+        src_lines, tgt_lines: the ``n_lines`` sentences (for de-duplication).
+        margins, strategies: the methods to compare.
+        x_extra, y_extra: optional ``(n_extra, dim)`` embeddings of extra non-parallel
+            distractor sentences for each pile (e.g. monolingual text of each language); the
+            first half of each goes into the dev task, the second into the test task.
+
+    Returns:
+        ``{"dev": {...}, "test": {...}, "methods": {"margin/strategy": {"threshold", "dev_f1",
+        "precision", "recall", "f1", "oracle_f1", "n_pred", "n_gold", "n_correct"}}}`` with
+        scores in percent; the threshold is chosen on the dev half, P/R/F1 are on the test half,
+        and ``oracle_f1`` is the test F1 at the test half's own best threshold.
+
+    Raises:
+        ValueError: sides of different lengths or fewer than 6 lines.
+    """
+    if len(src_lines) != len(tgt_lines) or len(x_all) != len(src_lines) or len(y_all) != len(tgt_lines):
+        raise ValueError("sides and embeddings must all have the same number of lines")
+    if len(src_lines) < 6:
+        raise ValueError(f"need at least 6 lines, got {len(src_lines)}")
+    dev_rows, test_rows = bucc.split_lines(len(src_lines), [0.5, 0.5], seed)
+    tasks = {name: bucc.build_task(src_lines, tgt_lines, rows, parallel_fraction=parallel_fraction, seed=seed)
+             for name, rows in (("dev", dev_rows), ("test", test_rows))}
+    mined: dict[str, dict[tuple[str, str], Any]] = {"dev": {}, "test": {}}
+    dim = x_all.shape[1]
+    extras = {}
+    for side, e in (("x", x_extra), ("y", y_extra)):
+        e = np.zeros((0, dim), np.float32) if e is None else np.asarray(e, dtype=np.float32)
+        extras[side] = {"dev": e[: len(e) // 2], "test": e[len(e) // 2:]}
+    for name, task in tasks.items():
+        # distractors go after the pile rows, so gold row numbers stay valid
+        x = np.concatenate([x_all[task.src_lines], extras["x"][name]])
+        y = np.concatenate([y_all[task.tgt_lines], extras["y"][name]])
+        for margin in margins:
+            cands = score_candidates(x, y, k=k, margin=margin, index=index)
+            for strategy in strategies:
+                p = select_pairs(cands, strategy)
+                correct = np.array([(int(a), int(b)) in task.gold for a, b in zip(p.src, p.tgt)], dtype=bool)
+                mined[name][(margin, strategy)] = (p.scores, correct)
+    methods = {}
+    for key in mined["dev"]:
+        thr, dev_f1 = bucc.best_threshold(*mined["dev"][key], len(tasks["dev"].gold))
+        scores, correct = mined["test"][key]
+        keep = scores >= thr
+        n_gold = len(tasks["test"].gold)
+        tp = int(correct[keep].sum())
+        prec = tp / keep.sum() if keep.sum() else 0.0
+        rec = tp / n_gold
+        f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+        _, oracle = bucc.best_threshold(scores, correct, n_gold)
+        methods[f"{key[0]}/{key[1]}"] = {
+            "threshold": thr, "dev_f1": 100 * dev_f1, "precision": 100 * prec, "recall": 100 * rec,
+            "f1": 100 * f1, "oracle_f1": 100 * oracle, "n_pred": int(keep.sum()), "n_gold": n_gold, "n_correct": tp}
+    sizes = {name: {"src": len(t.src) + len(extras["x"][name]), "tgt": len(t.tgt) + len(extras["y"][name]),
+                    "gold": len(t.gold), "extra_distractors_src": len(extras["x"][name]),
+                    "extra_distractors_tgt": len(extras["y"][name]),
+                    "dropped_duplicates": t.n_dropped_duplicates} for name, t in tasks.items()}
+    return {"tasks": sizes, "methods": methods}
+
+
+def panx_distractors(lang: str, n: int, min_words: int = 0, data_dir: str | None = None,
+                     seed: int = 0) -> tuple[list[str], dict[str, Any]]:
+    """Up to ``n`` unique PAN-X sentences (tokens joined by spaces; no spaces for zh/ja) of ``lang``.
+
+    Sentences are drawn in a seeded random order from the language's PAN-X evaluation file
+    (``dev-en.tsv`` for English), skipping those with fewer than ``min_words`` tokens.
+
+    Returns:
+        ``(sentences, info)`` with the file, its sentence count and how many were kept.
+
+    Raises:
+        UnknownLanguageError: PAN-X has no such language. DatasetNotFoundError: no PAN-X folder.
+    """
+    from xlt.data import tasks
+    from xlt.data.langs import iso639_3
+    from xlt.retrieval.mining import unique_sentences
+
+    avail = tasks.available_languages("panx", data_dir)
+    code = tasks.match_task_language("panx", lang, data_dir)
+    path = avail[code]
+    if code == "en" and not path.name.startswith("dev"):
+        path = path.with_name("dev-en.tsv")
+    examples, _ = tasks.load_split("panx", path)
+    joiner = "" if iso639_3(code) in {"zho", "jpn"} else " "
+    order = np.random.default_rng(seed).permutation(len(examples))
+    texts = [joiner.join(examples[i].tokens) for i in order if len(examples[i].tokens) >= min_words]
+    kept = unique_sentences(texts).sentences[:n]
+    return kept, {"file": str(path), "sentences_in_file": len(examples), "used": len(kept)}
+
+
+def _methods_markdown(per_lang: dict[str, dict[str, Any]], key: str, title: str) -> str:
+    langs = list(per_lang)
+    methods = list(next(iter(per_lang.values()))["methods"])
+    head = f"## {title}\n\n| margin/strategy | " + " | ".join(langs) + " | average |\n|---|" + "---:|" * (len(langs) + 1)
+    rows = []
+    for m in methods:
+        vals = [per_lang[l]["methods"][m][key] for l in langs]
+        rows.append(f"| {m} | " + " | ".join(f"{v:.1f}" for v in vals) + f" | {np.mean(vals):.1f} |")
+    return "\n".join([head, *rows])
+
+
+def run_mine_eval(config: MineEvalConfig, command: list[str] | None = None) -> dict[str, Any]:
+    """BUCC-style mining evaluation on NTREX for each language against English.
+
+    Returns:
+        a report dict in the ``xlt transfer`` layout (``scores`` = test F1 of
+        ``report_margin/report_strategy`` per language, in percent) with ``methods``: language
+        → margin/strategy → threshold, P, R, F1, oracle F1; written with
+        :func:`xlt.evaluate.report.write_report` when ``config.out`` is set.
+
+    Raises:
+        UnknownLanguageError: a language not in NTREX; DatasetNotFoundError: no NTREX folder;
+        DataFormatError: files of different lengths; ValueError: bad settings.
+    """
+    from xlt.data.parallel import NTREX_SOURCE, read_multiparallel, select_ntrex
+    from xlt.evaluate.report import write_report
+
+    margins = _split_list(config.margins, MARGINS, "margin")
+    strategies = _split_list(config.strategies, STRATEGIES, "strategy")
+    _check_choice("report margin", config.report_margin, margins)
+    _check_choice("report strategy", config.report_strategy, strategies)
+    t0 = time.perf_counter()
+    files = select_ntrex(config.langs, config.data_dir)
+    if len(files) < 2:
+        raise ValueError("give at least one target language with --langs")
+    corpus = read_multiparallel(files)
+    encoder = load_encoder(config.model, device=_device())
+    emb_opts = dict(batch_size=config.batch_size, layer=_layer(config.layer), pooling=config.pooling, progress=False)
+    t = time.perf_counter()
+    x_all = embed_to_array(encoder, corpus.texts[NTREX_SOURCE], **emb_opts)
+    embed_s, n_embedded = time.perf_counter() - t, len(corpus.texts[NTREX_SOURCE])
+    distractor_info: dict[str, Any] = {}
+    x_extra = None
+    if config.distractors:
+        texts, distractor_info[NTREX_SOURCE] = panx_distractors("en", config.distractors,
+                                                                config.distractor_min_words, config.data_dir,
+                                                                config.seed)
+        x_extra = embed_to_array(encoder, texts, **emb_opts)
+        n_embedded += len(texts)
+        data_extra = [distractor_info[NTREX_SOURCE]["file"]]
+    else:
+        data_extra = []
+    per_lang, scores, counts = {}, {}, {}
+    for lang in tqdm([l for l in files if l != NTREX_SOURCE], desc="languages", disable=not config.progress):
+        t = time.perf_counter()
+        y_all = embed_to_array(encoder, corpus.texts[lang], **emb_opts)
+        n_embedded += len(corpus.texts[lang])
+        y_extra = None
+        if config.distractors:
+            texts, distractor_info[lang] = panx_distractors(lang, config.distractors, config.distractor_min_words,
+                                                            config.data_dir, config.seed)
+            y_extra = embed_to_array(encoder, texts, **emb_opts)
+            n_embedded += len(texts)
+            data_extra.append(distractor_info[lang]["file"])
+        embed_s += time.perf_counter() - t
+        res = evaluate_language(x_all, y_all, corpus.texts[NTREX_SOURCE], corpus.texts[lang], margins=margins,
+                                strategies=strategies, k=config.k, parallel_fraction=config.parallel_fraction,
+                                seed=config.seed, index=config.index, x_extra=x_extra, y_extra=y_extra)
+        per_lang[lang] = res
+        scores[lang] = res["methods"][f"{config.report_margin}/{config.report_strategy}"]["f1"]
+        counts[lang] = {"sentences": res["tasks"]["test"]["tgt"], "skipped_empty": corpus.n_skipped_empty,
+                        "gold_pairs_test": res["tasks"]["test"]["gold"]}
+    cfg = {k: v for k, v in asdict(config).items() if k != "progress"}
+    argv = command if command is not None else sys.argv
+    method_avgs = {m: float(np.mean([per_lang[l]["methods"][m]["f1"] for l in per_lang]))
+                   for m in next(iter(per_lang.values()))["methods"]}
+    report = {
+        "command": argv,
+        "command_line": shlex.join(argv),
+        "task": "ntrex-mining",
+        "model": config.model,
+        "mode": f"mining ({config.report_margin} margin, {config.report_strategy})",
+        "source": NTREX_SOURCE,
+        "metric": "f1",
+        "metric_name": "mining F1 (%) vs English, threshold from the dev half",
+        "scores": scores,
+        "average": float(np.mean(list(scores.values()))),
+        "n_targets": len(scores),
+        "methods": {l: r["methods"] for l, r in per_lang.items()},
+        "method_average_f1": method_avgs,
+        "tasks": {l: r["tasks"] for l, r in per_lang.items()},
+        "distractors": distractor_info,
+        "counts": counts,
+        "seconds": {"total": round(time.perf_counter() - t0, 1), "embedding": round(embed_s, 1)},
+        "sentences_per_second": {"embedding": round(n_embedded / max(embed_s, 1e-9), 1)},
+        "config": cfg,
+        "extra_markdown": [
+            _methods_markdown(per_lang, "f1", "Test F1 (%) per margin and strategy (threshold from the dev half)"),
+            _methods_markdown(per_lang, "oracle_f1", "Oracle test F1 (%) (best threshold on the test half itself)"),
+        ],
+        "manifest": build_manifest(cfg, list(files.values()) + data_extra, encoder.describe(),
+                                   [config.seed]),
+    }
+    if config.out:
+        write_report(config.out, report)
+    return report
