@@ -1,0 +1,871 @@
+"""Word alignment from a multilingual encoder's contextual vectors, without parallel training.
+
+Two families of extraction methods work on a similarity matrix between the units (subwords
+by default) of a source sentence (``m`` units, rows) and a target sentence (``n`` units,
+columns):
+
+* SimAlign (Jalili Sabet, Dufter, Yvon & Schütze 2020, "SimAlign: High Quality Word Alignments
+  without Parallel Training Data using Static and Contextualized Embeddings"), on
+  ``sim = (cos + 1) / 2`` of the unit vectors:
+
+  - ``argmax``: link ``(i, j)`` when ``j`` is the most similar target of ``i`` *and* ``i`` the
+    most similar source of ``j`` (the intersection of both directions' argmax; SimAlign's
+    "inter"/``a``);
+  - ``itermax``: argmax, then ``max_count - 1`` more rounds (SimAlign: 2 - 1 = one round) that
+    repeat argmax on ``sim * mask`` where a cell whose row and column are both unaligned keeps
+    weight 1, a cell with exactly one of them unaligned gets ``alpha_ratio`` (0.9), and a cell
+    whose row and column are both aligned gets 0 and can never be linked; new links are added.
+    A pair with ``min(m, n) <= 2`` keeps plain argmax, and a round where every row or every
+    column is already aligned adds nothing (SimAlign's ``i``);
+  - ``match``: a maximum-weight bipartite matching (``min(m, n)`` links maximising the summed
+    similarity; SimAlign's "mwmf"/``m``, there computed with networkx on the same weights, here
+    with :func:`scipy.optimize.linear_sum_assignment`).
+
+  Optional distortion prior (SimAlign's ``distortion``): ``sim[i, j] *= 1 - ratio *
+  (j / (n - 1) - i / (m - 1)) ** 2`` (skipped when ``m < 2`` or ``n < 2``), before extraction.
+
+* awesome-align's extraction (Dou & Neubig 2021, "Word Alignment by Fine-tuning Embeddings on
+  Parallel Corpora"), here on the pre-trained encoder: ``softmax``: with ``S = X Yᵀ`` the dot
+  products of the raw unit vectors, link ``(i, j)`` when both ``softmax_over_j(S)[i, j]`` and
+  ``softmax_over_i(S)[i, j]`` exceed the threshold (default 0.001). The distortion prior is not
+  applied to it.
+
+Units: with ``level='subword'`` (the default, SimAlign's ``token_type='bpe'`` and
+awesome-align's only mode), the matrix is over subwords and a word pair is linked when any of
+their subwords are linked; with ``level='word'`` (SimAlign's ``'word'``) each word's vector is
+the mean of its subword vectors and the matrix is over words.
+
+Vectors come from one hidden layer (``layer``: ``0`` = embedding output, ``1..L`` the
+transformer layers, as in ``hidden_states[layer]``; SimAlign's and awesome-align's ``layer`` /
+``align_layer`` index ``hidden_states`` the same way, default 8). Each sentence is encoded on its
+own (its special tokens around it, no text prefix: SimAlign and awesome-align feed raw words, and
+an E5 ``"query: "`` prefix would add context that neither of them sees), once per distinct
+sentence, in length-sorted batches; the pass stops at the requested layer for BERT/RoBERTa-style
+encoders. Similarity matrices are computed batched (padded, ``(B, M, N)``) on the encoder's
+device; only ``match`` moves its matrices to the CPU (for the assignment solver).
+
+Matrix-level functions (:func:`similarity_matrix`, :func:`apply_distortion`,
+:func:`argmax_links`, :func:`itermax_links`, :func:`match_links`, :func:`softmax_links`) accept a
+2-D ``(m, n)`` numpy array or torch tensor, or a padded batch ``(B, M, N)`` with per-item
+``src_lens``/``tgt_lens``; they return boolean link matrices of the same shape and kind (numpy
+in, numpy out; torch in, torch out on the same device). Padding cells are never linked.
+
+Links are 0-based ``(source word, target word)`` tuples, as written in Pharaoh files.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from xlt.models.loading import Encoder
+
+Link = tuple[int, int]
+
+#: Extraction methods, in the order reports list them.
+METHODS = ("argmax", "itermax", "match", "softmax")
+#: Similarity units: subwords (SimAlign ``bpe``, awesome-align) or mean-pooled words.
+LEVELS = ("subword", "word")
+#: SimAlign's and awesome-align's default layer (``hidden_states[8]``).
+DEFAULT_LAYER = 8
+#: awesome-align's default softmax threshold.
+SOFTMAX_THRESHOLD = 1e-3
+#: SimAlign's itermax defaults.
+ITERMAX_MAX_COUNT = 2
+ITERMAX_ALPHA = 0.9
+#: Cells (pairs x rows x columns) per batch of similarity matrices.
+MATRIX_BUDGET = 1 << 22
+#: Model types whose ``model.encoder.layer`` list yields ``hidden_states[k]`` as the output of
+#: layer ``k - 1`` (and the input of layer 0 as ``hidden_states[0]``), so the forward pass can stop there.
+_EARLY_EXIT_TYPES = frozenset({"bert", "roberta", "xlm-roberta", "camembert", "electra"})
+
+
+# =========================================================================== matrix level
+def _torch():
+    import torch
+
+    return torch
+
+
+def _prepare(x: Any, src_lens: Any = None, tgt_lens: Any = None):
+    """``(tensor (B, M, N), valid (B, M, N) bool, m (B,), n (B,), was_2d, was_numpy)``."""
+    torch = _torch()
+    was_numpy = not isinstance(x, torch.Tensor)
+    t = torch.as_tensor(np.asarray(x)) if was_numpy else x
+    if not t.is_floating_point():
+        t = t.double()
+    was_2d = t.dim() == 2
+    if was_2d:
+        t = t.unsqueeze(0)
+    if t.dim() != 3:
+        raise ValueError(f"expected an (m, n) matrix or a (batch, M, N) stack, got shape {tuple(t.shape)}")
+    b, mm, nn = t.shape
+    dev = t.device
+
+    def lens(v, full):
+        if v is None:
+            return torch.full((b,), full, dtype=torch.long, device=dev)
+        out = torch.as_tensor(np.asarray(v) if not isinstance(v, torch.Tensor) else v,
+                              dtype=torch.long).reshape(-1).to(dev)
+        if out.numel() != b:
+            raise ValueError(f"{out.numel()} lengths for a batch of {b} matrices")
+        if (out < 0).any() or (out > full).any():
+            raise ValueError(f"lengths must lie in 0..{full}")
+        return out
+
+    m, n = lens(src_lens, mm), lens(tgt_lens, nn)
+    return t, _valid_mask(m, n, mm, nn), m, n, was_2d, was_numpy
+
+
+def _valid_mask(m, n, mm: int, nn: int):
+    """``(B, mm, nn)`` bool: True inside each item's real ``m[b] x n[b]`` block."""
+    torch = _torch()
+    rows = torch.arange(mm, device=m.device)[None, :] < m[:, None]
+    cols = torch.arange(nn, device=n.device)[None, :] < n[:, None]
+    return rows[:, :, None] & cols[:, None, :]
+
+
+def _finish(links, was_2d: bool, was_numpy: bool):
+    if was_2d:
+        links = links[0]
+    return links.cpu().numpy() if was_numpy else links
+
+
+def _onehot_argmax(scores, dim: int):
+    """Boolean tensor with True at the first maximum along ``dim`` (numpy/torch tie rule)."""
+    torch = _torch()
+    out = torch.zeros(scores.shape, dtype=torch.bool, device=scores.device)
+    return out.scatter_(dim, scores.argmax(dim=dim, keepdim=True), True)
+
+
+def _argmax_t(sim, valid):
+    s = sim.masked_fill(~valid, float("-inf"))
+    return _onehot_argmax(s, 2) & _onehot_argmax(s, 1) & valid
+
+
+def _itermax_t(sim, valid, m, n, max_count: int, alpha: float):
+    torch = _torch()
+    inter = _argmax_t(sim, valid)
+    row_valid, col_valid = valid.any(2), valid.any(1)
+    enabled = torch.minimum(m, n) > 2
+    work = sim if sim.device.type == "mps" else sim.double()  # SimAlign multiplies in float64
+    for _ in range(max_count - 1):
+        free_row = ~inter.any(2) & row_valid  # (B, M): source units without a link
+        free_col = ~inter.any(1) & col_valid  # (B, N)
+        active = enabled & free_row.any(1) & free_col.any(1)
+        if not bool(active.any()):
+            break
+        fr = free_row.to(work.dtype)[:, :, None]
+        fc = free_col.to(work.dtype)[:, None, :]
+        weight = (alpha * fr + alpha * fc).clamp(0.0, 1.0)
+        either_free = free_row[:, :, None] | free_col[:, None, :]
+        new = _argmax_t(work * weight, valid) & either_free & active[:, None, None]
+        if not bool(new.any()):
+            break  # nothing changed, so no later round could change anything either
+        inter = inter | new
+    return inter
+
+
+def _match_t(sim, m, n):
+    from scipy.optimize import linear_sum_assignment
+
+    torch = _torch()
+    arr = sim.detach().to("cpu", torch.float64).numpy()
+    out = np.zeros(arr.shape, dtype=bool)
+    for b, (mb, nb) in enumerate(zip(m.tolist(), n.tolist())):
+        if mb == 0 or nb == 0:
+            continue
+        s = arr[b, :mb, :nb]
+        r, c = linear_sum_assignment(s, maximize=True)
+        keep = s[r, c] != 0  # an exact zero is no edge in SimAlign's sparse bipartite graph
+        out[b, r[keep], c[keep]] = True
+    return torch.from_numpy(out).to(sim.device)
+
+
+def _softmax_t(scores, valid, threshold: float):
+    torch = _torch()
+    s = scores.masked_fill(~valid, float("-inf"))
+    p_tgt = torch.softmax(s, dim=2)  # each source unit's distribution over target units
+    p_src = torch.softmax(s, dim=1)  # each target unit's distribution over source units
+    return (p_tgt > threshold) & (p_src > threshold) & valid  # NaN rows of padding compare False
+
+
+def _distortion_t(sim, m, n, ratio: float):
+    torch = _torch()
+    if ratio == 0.0:
+        return sim
+    dt = sim.dtype if sim.device.type == "mps" else torch.float64
+    _, mm, nn = sim.shape
+    i = torch.arange(mm, device=sim.device, dtype=dt)[None, :, None] / (m - 1).clamp(min=1).to(dt)[:, None, None]
+    j = torch.arange(nn, device=sim.device, dtype=dt)[None, None, :] / (n - 1).clamp(min=1).to(dt)[:, None, None]
+    prior = 1.0 - ratio * (j - i) ** 2
+    small = ((m < 2) | (n < 2))[:, None, None]
+    prior = torch.where(small, torch.ones_like(prior), prior)
+    return sim.to(dt) * prior
+
+
+def similarity_matrix(src: Any, tgt: Any) -> Any:
+    """SimAlign's similarity ``(cos(x_i, y_j) + 1) / 2`` in ``[0, 1]``.
+
+    Args:
+        src: ``(m, d)`` or ``(B, M, d)`` vectors (numpy or torch). tgt: ``(n, d)`` or ``(B, N, d)``.
+            All-zero vectors (padding) get cosine 0, as scikit-learn's ``cosine_similarity``.
+
+    Returns:
+        ``(m, n)`` or ``(B, M, N)``, numpy if ``src`` was numpy, else torch on ``src``'s device.
+    """
+    torch = _torch()
+    was_numpy = not isinstance(src, torch.Tensor)
+    x = torch.as_tensor(np.asarray(src)) if was_numpy else src
+    y = torch.as_tensor(np.asarray(tgt)) if not isinstance(tgt, torch.Tensor) else tgt
+    y = y.to(x.device)
+    xn = torch.nn.functional.normalize(x, dim=-1)
+    yn = torch.nn.functional.normalize(y, dim=-1)
+    sim = (torch.matmul(xn, yn.transpose(-1, -2)) + 1.0) / 2.0
+    return sim.cpu().numpy() if was_numpy else sim
+
+
+def distortion_prior(m: int, n: int, ratio: float) -> np.ndarray:
+    """SimAlign's distortion mask ``1 - ratio * (j/(n-1) - i/(m-1))**2``, float64 ``(m, n)``.
+
+    All ones when ``ratio == 0``, ``m < 2`` or ``n < 2``.
+    """
+    if ratio == 0.0 or m < 2 or n < 2:
+        return np.ones((m, n))
+    i = np.arange(m)[:, None] / float(m - 1)
+    j = np.arange(n)[None, :] / float(n - 1)
+    return 1.0 - ratio * (j - i) ** 2
+
+
+def apply_distortion(sim: Any, ratio: float, src_lens: Any = None, tgt_lens: Any = None) -> Any:
+    """``sim`` times SimAlign's distortion prior (per item, from its own lengths), in float64.
+
+    ``ratio = 0`` returns ``sim`` unchanged. Shapes as in the module docstring.
+    """
+    t, valid, m, n, was_2d, was_numpy = _prepare(sim, src_lens, tgt_lens)
+    out = _distortion_t(t, m, n, float(ratio)).masked_fill(~valid, 0.0)
+    if was_2d:
+        out = out[0]
+    return out.cpu().numpy() if was_numpy else out
+
+
+def argmax_links(sim: Any, src_lens: Any = None, tgt_lens: Any = None) -> Any:
+    """SimAlign's ``argmax`` (intersection of row-wise and column-wise argmax).
+
+    Args:
+        sim: ``(m, n)`` or padded ``(B, M, N)`` similarities (numpy or torch).
+        src_lens, tgt_lens: real sizes per batch item (default: the full ``M``/``N``).
+
+    Returns:
+        boolean links, same shape and kind as ``sim``. Ties go to the lowest index, as
+        ``numpy.argmax``.
+    """
+    t, valid, _, _, was_2d, was_numpy = _prepare(sim, src_lens, tgt_lens)
+    return _finish(_argmax_t(t, valid), was_2d, was_numpy)
+
+
+def itermax_links(sim: Any, max_count: int = ITERMAX_MAX_COUNT, alpha_ratio: float = ITERMAX_ALPHA,
+                  src_lens: Any = None, tgt_lens: Any = None) -> Any:
+    """SimAlign's ``itermax`` (see the module docstring): argmax, then up to ``max_count - 1``
+    rounds of argmax on the re-weighted matrix, adding the new links.
+
+    Returns:
+        boolean links, same shape and kind as ``sim``.
+    """
+    if int(max_count) < 1:
+        raise ValueError(f"max_count must be >= 1, got {max_count}")
+    t, valid, m, n, was_2d, was_numpy = _prepare(sim, src_lens, tgt_lens)
+    return _finish(_itermax_t(t, valid, m, n, int(max_count), float(alpha_ratio)), was_2d, was_numpy)
+
+
+def match_links(sim: Any, src_lens: Any = None, tgt_lens: Any = None) -> Any:
+    """SimAlign's ``match``: maximum-weight matching of rows to columns (``min(m, n)`` links).
+
+    Computed on the CPU with the Hungarian algorithm (``scipy.optimize.linear_sum_assignment``,
+    maximising); on a complete bipartite graph this is networkx's maximum-cardinality
+    maximum-weight matching that SimAlign uses. Cells with similarity exactly 0 are not edges
+    in SimAlign's graph and are never linked.
+
+    Returns:
+        boolean links, same shape and kind as ``sim``.
+    """
+    t, _, m, n, was_2d, was_numpy = _prepare(sim, src_lens, tgt_lens)
+    return _finish(_match_t(t, m, n), was_2d, was_numpy)
+
+
+def softmax_links(scores: Any, threshold: float = SOFTMAX_THRESHOLD, src_lens: Any = None,
+                  tgt_lens: Any = None) -> Any:
+    """awesome-align's extraction: softmax over target units (each row) and over source units
+    (each column) of the dot-product ``scores``; link where both exceed ``threshold``.
+
+    Returns:
+        boolean links, same shape and kind as ``scores``.
+    """
+    t, valid, _, _, was_2d, was_numpy = _prepare(scores, src_lens, tgt_lens)
+    return _finish(_softmax_t(t, valid, float(threshold)), was_2d, was_numpy)
+
+
+def word_links(unit_links: Any, src_word_ids: Sequence[int], tgt_word_ids: Sequence[int]) -> set[Link]:
+    """Subword (unit) links → word links: ``(w_src[i], w_tgt[j])`` for every linked ``(i, j)``.
+
+    Args:
+        unit_links: boolean ``(m, n)`` (numpy or torch).
+        src_word_ids: the word index of each of the ``m`` source units; tgt_word_ids likewise.
+
+    Returns:
+        the set of 0-based word links (a word pair is linked if any of their units are).
+    """
+    arr = unit_links.cpu().numpy() if hasattr(unit_links, "cpu") else np.asarray(unit_links)
+    ws, wt = np.asarray(src_word_ids), np.asarray(tgt_word_ids)
+    if arr.shape != (len(ws), len(wt)):
+        raise ValueError(f"links of shape {arr.shape} for {len(ws)} source and {len(wt)} target units")
+    i, j = np.nonzero(arr)
+    return set(zip(ws[i].tolist(), wt[j].tolist()))
+
+
+def mean_pool_words(vectors: Any, word_ids: Sequence[int]) -> tuple[Any, np.ndarray]:
+    """Average subword vectors per word (SimAlign's ``token_type='word'``).
+
+    Args:
+        vectors: ``(n_sub, d)`` (numpy or torch). word_ids: the word of each subword.
+
+    Returns:
+        ``(word_vectors, words)``: ``(k, d)`` means for the ``k`` distinct words that have
+        subwords, in word order, and their word indices ``(k,)``.
+    """
+    torch = _torch()
+    was_numpy = not isinstance(vectors, torch.Tensor)
+    v = torch.as_tensor(np.asarray(vectors)) if was_numpy else vectors
+    wid = np.asarray(word_ids, dtype=np.int64)
+    words, inverse, counts = np.unique(wid, return_inverse=True, return_counts=True)
+    pool = np.zeros((len(words), len(wid)), dtype=np.float32)
+    pool[inverse, np.arange(len(wid))] = 1.0 / counts[inverse]
+    out = torch.as_tensor(pool, device=v.device, dtype=v.dtype) @ v  # matmul: deterministic on CUDA
+    return (out.cpu().numpy() if was_numpy else out), words
+
+
+# =========================================================================== encoding
+@dataclass
+class SubwordVectors:
+    """One hidden layer's subword vectors per sentence, from :func:`encode_subwords`.
+
+    Attributes:
+        vectors: per input sentence, a float32 torch tensor ``(n_sub, dim)`` on the encoder's
+            device (the sentence's subwords, without special tokens or prefix); identical input
+            sentences share one tensor.
+        word_ids: per sentence, int64 ``(n_sub,)``: the word index of each subword.
+        n_words: per sentence, the number of input words.
+        layer: the hidden-state index used (``0`` = embeddings).
+        stats: ``n_sentences``, ``n_unique`` (sentences encoded), ``n_words``, ``n_subwords``,
+            ``n_words_without_subwords`` (words the tokenizer turns into nothing: never aligned),
+            ``n_truncated`` (sentences cut at the model's length limit) and
+            ``n_truncated_words`` (words lost entirely by that cut: never aligned),
+            ``n_batches``, ``n_model_tokens``, ``n_padding_tokens``.
+    """
+
+    vectors: list
+    word_ids: list[np.ndarray]
+    n_words: list[int]
+    layer: int
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+class _StopForward(Exception):
+    """Raised by a forward hook once the requested layer has been computed."""
+
+
+def _layer_modules(model: Any):
+    enc = getattr(model, "encoder", None)
+    layers = getattr(enc, "layer", None)
+    if getattr(model.config, "model_type", None) not in _EARLY_EXIT_TYPES or layers is None:
+        return None
+    try:
+        n = len(layers)
+    except TypeError:
+        return None
+    return layers if n == int(model.config.num_hidden_layers) else None
+
+
+def layer_states(encoder: Encoder, inputs: dict, layer: int, early_exit: bool = True):
+    """``hidden_states[layer]`` of one padded batch, ``(B, T, dim)``.
+
+    With ``early_exit`` and a BERT/RoBERTa/XLM-R-style model, the forward pass stops once that
+    layer has been computed (a forward hook raises); otherwise the model runs in full with
+    ``output_hidden_states=True``.
+    """
+    model = encoder.model
+    layers = _layer_modules(model) if early_exit else None
+    if layers is None:
+        out = model(**inputs, output_hidden_states=True, return_dict=True)
+        return out.hidden_states[layer]
+    got: dict[str, Any] = {}
+    if layer == 0:
+        def pre_hook(module, args, kwargs):
+            got["h"] = args[0] if args else kwargs["hidden_states"]
+            raise _StopForward
+
+        handle = layers[0].register_forward_pre_hook(pre_hook, with_kwargs=True)
+    else:
+        def hook(module, args, output):
+            got["h"] = output[0] if isinstance(output, tuple) else output
+            raise _StopForward
+
+        handle = layers[layer - 1].register_forward_hook(hook)
+    try:
+        model(**inputs)
+    except _StopForward:
+        pass
+    finally:
+        handle.remove()
+    if "h" not in got:  # pragma: no cover - a model that skipped its layers
+        raise RuntimeError(f"layer {layer} of {encoder.spec} was never reached")
+    return got["h"]
+
+
+def encode_subwords(encoder: Encoder, sentences: Sequence[Sequence[str]], layer: int | str = DEFAULT_LAYER,
+                    batch_size: int = 32, max_length: int | None = None, use_prefix: bool = False,
+                    early_exit: bool = True, progress: bool = False) -> SubwordVectors:
+    """Subword vectors of one layer for pre-tokenised sentences, one encoder pass per distinct sentence.
+
+    Each sentence is tokenised with ``is_split_into_words=True`` (the fast tokenizer's
+    ``word_ids()`` map subwords to words), wrapped in the model's special tokens, and run alone
+    (no sentence pairs); sentences are sorted by length, longest first, into batches of
+    ``batch_size``. A sentence longer than ``max_length`` tokens (default: the model limit) is
+    truncated, as SimAlign's tokenizer call does (counted in the stats).
+
+    Args:
+        encoder: the model and fast tokenizer.
+        sentences: lists of words.
+        layer: hidden-state index (``0`` = embeddings, negative from the end, or ``'last'``).
+        batch_size: sentences per forward pass.
+        max_length: input limit in tokens, special tokens included.
+        use_prefix: put ``encoder.text_prefix`` (E5's ``"query: "``) before each sentence
+            (its vectors are not returned). Off by default: SimAlign feeds raw words.
+        early_exit: stop the forward pass at ``layer`` where the model allows it.
+        progress: tqdm bar over batches.
+
+    Returns:
+        :class:`SubwordVectors`, in input order.
+
+    Raises:
+        ValueError: a layer outside the model, a list of layers, a non-positive batch size, or a
+            ``max_length`` leaving no room for words.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    from xlt.models.features import _as_word_list, _effective_max_length, _special_template, resolve_layers
+
+    if isinstance(layer, (list, tuple)):
+        raise ValueError("encode_subwords takes a single layer")
+    (layer_id,), _ = resolve_layers(layer, encoder.num_layers)
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    sents = [_as_word_list(s, i) for i, s in enumerate(sentences)]
+    tok = encoder.tokenizer
+    lead, trail = _special_template(tok)
+    max_len = _effective_max_length(encoder, max_length, len(lead) + len(trail))
+    prefix_words = encoder.text_prefix.split() if use_prefix else []
+    n_pre = len(prefix_words)
+
+    index: dict[tuple[str, ...], int] = {}
+    owner = []
+    for s in sents:
+        owner.append(index.setdefault(tuple(s), len(index)))
+    uniq = list(index)
+    copies = np.bincount(np.asarray(owner, dtype=np.int64), minlength=len(uniq)).tolist()
+    stats = {"n_sentences": len(sents), "n_unique": len(uniq), "n_words": sum(len(s) for s in sents),
+             "n_subwords": 0, "n_words_without_subwords": 0, "n_truncated": 0, "n_truncated_words": 0,
+             "n_batches": 0, "n_model_tokens": 0, "n_padding_tokens": 0}
+
+    seq_ids: list[list[int]] = [[] for _ in uniq]
+    offsets = [0] * len(uniq)
+    wids: list[np.ndarray] = [np.zeros(0, dtype=np.int64) for _ in uniq]
+    todo = [u for u, s in enumerate(uniq) if s]
+    chunk = 2048
+    for c in range(0, len(todo), chunk):
+        part = todo[c:c + chunk]
+        enc = tok([prefix_words + list(uniq[u]) for u in part], is_split_into_words=True,
+                  add_special_tokens=False, verbose=False)
+        for k, u in enumerate(part):
+            pre, body, body_w = [], [], []
+            for t, w in zip(enc["input_ids"][k], enc.word_ids(k)):
+                if w is None:
+                    continue
+                if w < n_pre:
+                    pre.append(int(t))
+                else:
+                    body.append(int(t))
+                    body_w.append(w - n_pre)
+            n_w = len(uniq[u])
+            had = len(set(body_w))
+            room = max_len - len(lead) - len(trail) - len(pre)
+            if room < 1:
+                raise ValueError(f"max_length={max_len} leaves no room for words after the special tokens "
+                                 f"and the {len(pre)}-token text prefix")
+            if len(body) > room:
+                body, body_w = body[:room], body_w[:room]
+                stats["n_truncated"] += 1
+                stats["n_truncated_words"] += had - len(set(body_w))
+            stats["n_words_without_subwords"] += (n_w - had) * copies[u]
+            stats["n_subwords"] += len(body) * copies[u]
+            seq_ids[u] = lead + pre + body + trail
+            offsets[u] = len(lead) + len(pre)
+            wids[u] = np.asarray(body_w, dtype=np.int64)
+
+    dim = encoder.hidden_size
+    device = encoder.device
+    vecs: list[Any] = [torch.zeros((0, dim), dtype=torch.float32, device=device) for _ in uniq]
+    run = [u for u in todo if len(wids[u])]
+    order = sorted(run, key=lambda u: (-len(seq_ids[u]), u))
+    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+    want_tt = "token_type_ids" in getattr(tok, "model_input_names", ())
+    bar = tqdm(total=len(order), desc="encode", unit="sent", disable=not progress, leave=False)
+    try:
+        with torch.inference_mode():
+            for b in range(0, len(order), batch_size):
+                batch = order[b:b + batch_size]
+                t_max = len(seq_ids[batch[0]])
+                ids = torch.full((len(batch), t_max), pad, dtype=torch.long)
+                mask = torch.zeros((len(batch), t_max), dtype=torch.long)
+                for r, u in enumerate(batch):
+                    ids[r, :len(seq_ids[u])] = torch.tensor(seq_ids[u], dtype=torch.long)
+                    mask[r, :len(seq_ids[u])] = 1
+                    stats["n_model_tokens"] += len(seq_ids[u])
+                    stats["n_padding_tokens"] += t_max - len(seq_ids[u])
+                inputs = {"input_ids": ids.to(device), "attention_mask": mask.to(device)}
+                if want_tt:
+                    inputs["token_type_ids"] = torch.zeros_like(inputs["input_ids"])
+                h = layer_states(encoder, inputs, layer_id, early_exit=early_exit).float()
+                for r, u in enumerate(batch):
+                    vecs[u] = h[r, offsets[u]:offsets[u] + len(wids[u])]
+                stats["n_batches"] += 1
+                bar.update(len(batch))
+    finally:
+        bar.close()
+    return SubwordVectors(vectors=[vecs[o] for o in owner], word_ids=[wids[o] for o in owner],
+                          n_words=[len(s) for s in sents], layer=layer_id, stats=stats)
+
+
+# =========================================================================== aligner
+def _as_pair(p: Any, k: int) -> tuple[list[str], list[str]]:
+    try:
+        src, tgt = p
+    except (TypeError, ValueError):
+        raise ValueError(f"pair {k} must be (source, target), got {p!r}") from None
+    from xlt.data.wordalign import space_tokenize
+
+    out = []
+    for side in (src, tgt):
+        words = space_tokenize(side) if isinstance(side, str) else list(side)
+        if not all(isinstance(w, str) for w in words):
+            raise ValueError(f"pair {k}: words must be strings, got {side!r}")
+        out.append(words)
+    return out[0], out[1]
+
+
+def parse_methods(methods: str | Iterable[str]) -> tuple[str, ...]:
+    """``'all'``, ``'argmax,match'`` or a list → a tuple of known methods (order kept, no repeats).
+
+    Raises:
+        ValueError: an unknown method name (the message lists the known ones).
+    """
+    items = methods.split(",") if isinstance(methods, str) else list(methods)
+    out: list[str] = []
+    for m in (x.strip() for x in items):
+        if not m:
+            continue
+        names = METHODS if m == "all" else (m,)
+        for name in names:
+            if name not in METHODS:
+                raise ValueError(f"unknown alignment method {name!r}; choose from {', '.join(METHODS)} or 'all'")
+            if name not in out:
+                out.append(name)
+    if not out:
+        raise ValueError(f"no alignment method given; choose from {', '.join(METHODS)} or 'all'")
+    return tuple(out)
+
+
+class WordAligner:
+    """Align the words of sentence pairs with a multilingual encoder (SimAlign / awesome-align).
+
+    Args:
+        encoder: an :class:`~xlt.models.loading.Encoder` or a model spec to load
+            (``bundled:e5-small``, a Hugging Face folder or id).
+        layer: hidden-state index the vectors come from (``hidden_states[layer]``, ``0`` =
+            embeddings; default 8, SimAlign's and awesome-align's default).
+        methods: methods :meth:`align_all` computes (all from the same encoder pass):
+            any of :data:`METHODS`, ``'all'``, or a comma-separated string.
+        batch_size: sentences per forward pass.
+        level: ``'subword'`` (default; SimAlign ``bpe``) or ``'word'`` (mean-pooled words).
+        distortion: SimAlign's distortion ratio (0 = off) for argmax/itermax/match.
+        softmax_threshold: awesome-align's threshold for ``softmax``.
+        itermax_max_count, itermax_alpha: SimAlign's itermax settings (2 and 0.9).
+        use_prefix: feed ``encoder.text_prefix`` before each sentence (off: see module docs).
+        max_length: model input limit in tokens (default: the model's).
+        device: where to load a model given as a spec (default: CUDA when available); an
+            :class:`Encoder` stays where it is.
+        chunk_pairs: sentence pairs encoded and aligned at a time (bounds memory).
+        progress: tqdm bars.
+
+    After :meth:`align_all` (or :meth:`align`), :attr:`stats` holds counts and timings of the
+    call: ``n_pairs``, ``n_empty`` (pairs with an empty side, or whose words all lost their
+    subwords: no links), the encoding counters of :class:`SubwordVectors`, and ``seconds``
+    (``encode``, ``align``, ``total``).
+    """
+
+    def __init__(self, encoder: Encoder | str, layer: int | str = DEFAULT_LAYER,
+                 methods: str | Iterable[str] = ("argmax",), batch_size: int = 32, level: str = "subword",
+                 distortion: float = 0.0, softmax_threshold: float = SOFTMAX_THRESHOLD,
+                 itermax_max_count: int = ITERMAX_MAX_COUNT, itermax_alpha: float = ITERMAX_ALPHA,
+                 use_prefix: bool = False, max_length: int | None = None, device: str | None = None,
+                 chunk_pairs: int = 4096, progress: bool = False) -> None:
+        if isinstance(encoder, str):
+            from xlt.models.loading import load_encoder
+
+            if device is None:
+                device = "cuda" if _torch().cuda.is_available() else "cpu"
+            encoder = load_encoder(encoder, device=device)
+        from xlt.models.features import resolve_layers
+
+        self.encoder = encoder
+        (self.layer,), _ = resolve_layers(layer, encoder.num_layers)
+        self.methods = parse_methods(methods)
+        if level not in LEVELS:
+            raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
+        if not 0.0 < float(softmax_threshold) < 1.0:
+            raise ValueError(f"softmax_threshold must be in (0, 1), got {softmax_threshold}")
+        if float(distortion) < 0:
+            raise ValueError(f"distortion must be >= 0, got {distortion}")
+        if int(itermax_max_count) < 1:
+            raise ValueError(f"itermax_max_count must be >= 1, got {itermax_max_count}")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        self.batch_size = batch_size
+        self.level = level
+        self.distortion = float(distortion)
+        self.softmax_threshold = float(softmax_threshold)
+        self.itermax_max_count = int(itermax_max_count)
+        self.itermax_alpha = float(itermax_alpha)
+        self.use_prefix = bool(use_prefix)
+        self.max_length = max_length
+        self.chunk_pairs = max(1, int(chunk_pairs))
+        self.progress = progress
+        self.stats: dict[str, Any] = {}
+
+    def describe(self) -> dict[str, Any]:
+        """The settings a report records (model description included)."""
+        return {"model": self.encoder.describe(), "layer": self.layer, "methods": list(self.methods),
+                "level": self.level, "distortion": self.distortion,
+                "softmax_threshold": self.softmax_threshold,
+                "itermax": {"max_count": self.itermax_max_count, "alpha_ratio": self.itermax_alpha},
+                "use_prefix": self.use_prefix, "batch_size": self.batch_size,
+                "similarity": "(cos + 1) / 2 for argmax/itermax/match; dot product for softmax"}
+
+    def align(self, pairs: Sequence[Any], method: str | None = None) -> list[set[Link]]:
+        """Links of one method (default: the first configured) per pair; see :meth:`align_all`."""
+        method = method or self.methods[0]
+        return self.align_all(pairs, methods=(method,))[method]
+
+    def align_all(self, pairs: Sequence[Any], methods: str | Iterable[str] | None = None
+                  ) -> dict[str, list[set[Link]]]:
+        """Align every pair with every method from one encoder pass per distinct sentence.
+
+        Args:
+            pairs: ``(source, target)`` per pair, each a list of words or a string split on
+                ASCII spaces. A pair with an empty side gets no links.
+            methods: the methods to compute (default: the aligner's ``methods``).
+
+        Returns:
+            ``{method: [links of pair 0, links of pair 1, ...]}``, links as 0-based
+            ``(source word, target word)`` tuples.
+        """
+        t0 = time.perf_counter()
+        methods = self.methods if methods is None else parse_methods(methods)
+        items = [_as_pair(p, k) for k, p in enumerate(pairs)]
+        results: dict[str, list[set[Link]]] = {m: [set() for _ in items] for m in methods}
+        live = [k for k, (s, t) in enumerate(items) if s and t]
+        stats: dict[str, Any] = {"n_pairs": len(items), "n_empty": len(items) - len(live)}
+        t_enc = t_align = 0.0
+        for c in range(0, len(live), self.chunk_pairs):
+            part = live[c:c + self.chunk_pairs]
+            ta = time.perf_counter()
+            enc = encode_subwords(self.encoder, [w for k in part for w in items[k]], layer=self.layer,
+                                  batch_size=self.batch_size, max_length=self.max_length,
+                                  use_prefix=self.use_prefix, progress=self.progress)
+            for key, v in enc.stats.items():
+                stats[key] = stats.get(key, 0) + v
+            vecs, wids = enc.vectors, enc.word_ids
+            if self.level == "word":
+                pooled = [mean_pool_words(v, w) if len(w) else (v, w) for v, w in zip(vecs, wids)]
+                vecs, wids = [p[0] for p in pooled], [np.asarray(p[1], dtype=np.int64) for p in pooled]
+            tb = time.perf_counter()
+            units = [(vecs[2 * x], wids[2 * x], vecs[2 * x + 1], wids[2 * x + 1]) for x in range(len(part))]
+            stats["n_empty"] += self._align_units(part, units, methods, results)
+            t_enc += tb - ta
+            t_align += time.perf_counter() - tb
+        stats["seconds"] = {"encode": t_enc, "align": t_align, "total": time.perf_counter() - t0}
+        self.stats = stats
+        return results
+
+    def _align_units(self, part: list[int], units: list[tuple], methods: Sequence[str],
+                     results: dict[str, list[set[Link]]]) -> int:
+        """Align pairs given their unit vectors and unit→word maps; returns pairs without units."""
+        torch = _torch()
+        pad_sequence = torch.nn.utils.rnn.pad_sequence
+        order = [x for x in range(len(part)) if len(units[x][1]) and len(units[x][3])]
+        n_empty = len(part) - len(order)
+        order.sort(key=lambda x: -(len(units[x][1]) * len(units[x][3])))
+        device = self.encoder.device
+        need_sim = any(m in ("argmax", "itermax", "match") for m in methods)
+        b = 0
+        while b < len(order):
+            mm = nn = 0
+            e = b
+            while e < len(order):
+                mm2, nn2 = max(mm, len(units[order[e]][1])), max(nn, len(units[order[e]][3]))
+                if e > b and (e - b + 1) * mm2 * nn2 > MATRIX_BUDGET:
+                    break
+                mm, nn, e = mm2, nn2, e + 1
+            batch = order[b:e]
+            b = e
+            src = pad_sequence([units[x][0] for x in batch], batch_first=True)
+            tgt = pad_sequence([units[x][2] for x in batch], batch_first=True)
+            ws = pad_sequence([torch.as_tensor(units[x][1]) for x in batch], batch_first=True,
+                              padding_value=-1).to(device)
+            wt = pad_sequence([torch.as_tensor(units[x][3]) for x in batch], batch_first=True,
+                              padding_value=-1).to(device)
+            m = torch.tensor([len(units[x][1]) for x in batch], device=device)
+            n = torch.tensor([len(units[x][3]) for x in batch], device=device)
+            valid = _valid_mask(m, n, src.shape[1], tgt.shape[1])
+            with torch.inference_mode():
+                sim = None
+                if need_sim:
+                    sim = similarity_matrix(src, tgt)
+                    sim = _distortion_t(sim, m, n, self.distortion)
+                for method in methods:
+                    if method == "argmax":
+                        links = _argmax_t(sim, valid)
+                    elif method == "itermax":
+                        links = _itermax_t(sim, valid, m, n, self.itermax_max_count, self.itermax_alpha)
+                    elif method == "match":
+                        links = _match_t(sim, m, n)
+                    else:
+                        dots = torch.matmul(src, tgt.transpose(1, 2))
+                        links = _softmax_t(dots, valid, self.softmax_threshold)
+                    self._collect(links, ws, wt, [part[x] for x in batch], results[method])
+        return n_empty
+
+    @staticmethod
+    def _collect(links, ws, wt, pair_ids: list[int], out: list[set[Link]]) -> None:
+        torch = _torch()
+        nz = links.nonzero()
+        if nz.numel() == 0:
+            return
+        bb = nz[:, 0]
+        trip = torch.stack([bb, ws[bb, nz[:, 1]], wt[bb, nz[:, 2]]], 1).cpu().numpy()
+        for k, i, j in np.unique(trip, axis=0).tolist():
+            out[pair_ids[k]].add((i, j))
+
+
+# =========================================================================== files
+def method_output_path(out: str | Path, method: str, n_methods: int) -> Path:
+    """Where ``xlt wordalign`` writes one method's links.
+
+    One method: ``out`` itself. Several: ``{method}`` in ``out`` is replaced by the method name,
+    else the name goes before the suffix (``runs/enfr.txt`` → ``runs/enfr.argmax.txt``; no suffix:
+    ``runs/enfr`` → ``runs/enfr.argmax``).
+    """
+    text = str(out)
+    if "{method}" in text:
+        return Path(text.replace("{method}", method))
+    p = Path(text)
+    if n_methods == 1:
+        return p
+    return p.with_name(f"{p.stem}.{method}{p.suffix}") if p.suffix else p.with_name(f"{p.name}.{method}")
+
+
+def run_wordalign(pairs: str | Path, out: str | Path, model: Encoder | str | None = None,
+                  methods: str | Iterable[str] = "argmax", layer: int | str = DEFAULT_LAYER,
+                  tokenizer: str = "space", gold: str | Path | None = None, one_based: bool = False,
+                  report: str | Path | None = None, command: list[str] | None = None,
+                  **aligner_options: Any) -> dict[str, Any]:
+    """Align a ``source ||| target`` file, write Pharaoh links per method, optionally score them.
+
+    Args:
+        pairs: the sentence-pair file (see :func:`xlt.data.wordalign.read_pairs`).
+        out: output file (several methods: see :func:`method_output_path`); one line per input
+            line, 0-based ``i-j`` links, an empty line for a skipped pair.
+        model: an :class:`Encoder` or a model spec (default ``bundled:e5-small``).
+        methods: methods to run from one encoder pass (``'all'``, ``'argmax,match'``, a list).
+        layer: hidden-state index (default 8).
+        tokenizer: ``'space'`` (pre-tokenised) or ``'simple'`` word tokeniser for the pairs.
+        gold: optional gold Pharaoh file to score every method against (AER, P, R, F1).
+        one_based: the gold file is 1-based.
+        report: optional JSON file for the result dict.
+        command: the command line, recorded in the report.
+        **aligner_options: further :class:`WordAligner` arguments (``batch_size``, ``level``,
+            ``distortion``, ``softmax_threshold``, ``use_prefix``, ``device``, ``progress`` ...).
+
+    Returns:
+        ``{'pairs', 'outputs' (method → path), 'scores' (method → AER/P/R/F1 %, if gold),
+        'counts', 'stats', 'seconds', 'pairs_per_second', 'config', 'manifest'}``.
+
+    Raises:
+        DataFormatError: a malformed pairs or gold line (file and line in the message), or a
+            gold link outside its sentence pair.
+        ValueError: unknown methods, a layer outside the model, bad options.
+    """
+    import json
+    import shlex
+
+    from xlt.data.wordalign import read_pairs, read_pharaoh, write_pharaoh
+    from xlt.evaluate.manifest import build_manifest, to_jsonable
+    from xlt.evaluate.wordalign import alignment_scores
+    from xlt.models.loading import DEFAULT_MODEL
+
+    method_list = parse_methods(methods)
+    data = read_pairs(pairs, tokenizer=tokenizer)
+    gold_links = read_pharaoh(gold, one_based=one_based, lengths=data.lengths) if gold is not None else None
+    aligner = WordAligner(model if model is not None else DEFAULT_MODEL, layer=layer, methods=method_list,
+                          **aligner_options)
+    links = aligner.align_all(data.pairs)
+    outputs = {}
+    for m in method_list:
+        outputs[m] = str(write_pharaoh(method_output_path(out, m, len(method_list)), links[m]))
+    scores = {}
+    if gold_links is not None:
+        for m in method_list:
+            scores[m] = alignment_scores(links[m], gold_links.sure, gold_links.possible)
+    stats = aligner.stats
+    secs = stats["seconds"]
+    n_aligned = data.n_lines - data.n_skipped_empty
+    config = {"pairs": str(pairs), "out": str(out), "tokenizer": tokenizer,
+              "gold": None if gold is None else str(gold), "one_based": one_based, **aligner.describe()}
+    argv = command if command is not None else []
+    result = {
+        "command": argv, "command_line": shlex.join(argv) if argv else "",
+        "task": "wordalign", "pairs": str(pairs), "methods": list(method_list), "outputs": outputs,
+        "scores": scores,
+        "counts": {"lines": data.n_lines, "aligned": n_aligned, "skipped_empty": data.n_skipped_empty,
+                   "skipped_lines": data.skipped_lines},
+        "stats": {k: v for k, v in stats.items() if k != "seconds"},
+        "seconds": secs,
+        "pairs_per_second": n_aligned / secs["total"] if secs["total"] > 0 else float("nan"),
+        "config": config,
+    }
+    if report is not None:
+        files = [pairs] + ([gold] if gold is not None else [])
+        model_info = config.pop("model")
+        result["manifest"] = build_manifest(config, files, model_info, None)
+        config["model"] = model_info
+        Path(report).parent.mkdir(parents=True, exist_ok=True)
+        Path(report).write_text(json.dumps(to_jsonable(result), indent=2, ensure_ascii=False) + "\n",
+                                encoding="utf-8")
+    return result
