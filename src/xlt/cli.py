@@ -493,9 +493,71 @@ def _cmd_wordalign(args, argv) -> int:
     return 0
 
 
+def _add_project(sub) -> None:
+    from xlt.data.wordalign import WORD_TOKENIZERS
+
+    p = sub.add_parser("project", help="project BIO spans onto translations through word alignments",
+                       description="Label projection: each BIO span of the source sentence goes to the "
+                                   "contiguous target range from the first to the last target word linked "
+                                   "to it (Yarowsky et al. 2001); spans with no link are unprojectable, "
+                                   "overlapping projections are resolved in favour of the span with more "
+                                   "links. Writes the target side as XTREME token<TAB>TAG lines plus a JSON "
+                                   "statistics file.")
+    p.add_argument("--src-tags", required=True, metavar="FILE.tsv",
+                   help="source sentences, XTREME 'token<TAB>TAG' lines (BIO), blank line between sentences")
+    p.add_argument("--tgt", required=True, metavar="FILE",
+                   help="target sentences: tokenised text (one per line) or a 'source ||| target' file")
+    p.add_argument("--align", required=True, metavar="FILE",
+                   help="Pharaoh links (i-j), one line per sentence pair, 0-based unless --one-based")
+    p.add_argument("--out", required=True, metavar="FILE.tsv", help="output: the tagged target side")
+    p.add_argument("--stats", metavar="FILE.json", help="statistics file (default: --out with .stats.json)")
+    p.add_argument("--one-based", action="store_true", help="the --align file counts words from 1")
+    p.add_argument("--tgt-format", default="auto", choices=["auto", "text", "pairs"],
+                   help="auto: a pairs file when the first line contains '|||'")
+    p.add_argument("--tokenizer", default="space", choices=sorted(WORD_TOKENIZERS),
+                   help="word tokeniser of --tgt; use the one the alignments were made with")
+    p.add_argument("--max-gap", type=int, metavar="N",
+                   help="drop a projected span with more than N unlinked words inside it (default: no limit)")
+    p.add_argument("--use-possible", action="store_true", help="also use 'ipj' possible links (default: sure only)")
+    p.add_argument("--drop-partial", action=argparse.BooleanOptionalAction, default=True,
+                   help="leave out sentences where some source span could not be projected (default: yes)")
+    p.add_argument("--keep-empty", action=argparse.BooleanOptionalAction, default=True,
+                   help="keep sentences with no source entity, as all-O training data (default: yes)")
+
+
+def _cmd_project(args, argv) -> int:
+    from xlt.align.projection import project_files
+    from xlt.errors import UsageError
+
+    if args.max_gap is not None and args.max_gap < 0:
+        raise UsageError(f"--max-gap must be >= 0, got {args.max_gap}")
+    out = Path(args.out).resolve()
+    for name in ("src_tags", "tgt", "align"):
+        if Path(getattr(args, name)).resolve() == out:
+            raise UsageError(f"--out {args.out} would overwrite the --{name.replace('_', '-')} input")
+    rep = project_files(args.src_tags, args.tgt, args.align, args.out, one_based=args.one_based,
+                        tgt_format=args.tgt_format, tokenizer=args.tokenizer, max_gap=args.max_gap,
+                        use_possible=args.use_possible, drop_partial=args.drop_partial,
+                        keep_empty=args.keep_empty, stats_path=args.stats, command=["xlt"] + argv)
+    s, sp = rep["sentences"], rep["spans"]
+    pct = f" ({sp['projected_pct']:.1f}%)" if sp["projected_pct"] is not None else ""
+    print(f"spans: {sp['n_spans']} source, {sp['projected']} projected{pct}, {sp['unprojectable']} unprojectable, "
+          f"{sp['conflicts']} conflicts, {sp['too_gappy']} too gappy")
+    for label, c in sp["per_label"].items():
+        print(f"  {label:<8} {c['spans']:6d} source {c['projected']:6d} projected {c['unprojectable']:6d} "
+              f"unprojectable {c['conflicts']:5d} conflicts {c['too_gappy']:5d} too gappy")
+    print(f"sentences: {s['read']} read, {s['written']} written; {s['empty_target']} with an empty target, "
+          f"{s['dropped_partial']} dropped as partial, {s['dropped_no_entity']} dropped without entities")
+    if s["src_word_mismatch"]:
+        print(f"warning: {s['src_word_mismatch']} pairs-file source sides differ from the tsv words "
+              "(same counts); check that the files are in the same order")
+    print(f"output: {rep['outputs']['tsv']} (stats: {rep['outputs']['stats']})")
+    return 0
+
+
 COMMANDS = {"transfer": _cmd_transfer, "retrieve": _cmd_retrieve, "mine": _cmd_mine,
             "analyze": _cmd_analyze, "export-model": _cmd_export, "bench": _cmd_bench,
-            "wordalign": _cmd_wordalign}
+            "wordalign": _cmd_wordalign, "project": _cmd_project}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -510,6 +572,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export(sub)
     _add_bench(sub)
     _add_wordalign(sub)
+    _add_project(sub)
     return parser
 
 
