@@ -127,6 +127,93 @@ def _counts(spec, data: LanguageData, truncated: int) -> dict:
 
 
 # ----------------------------------------------------------------------------- probe
+def probe_layers(layer: str | int) -> str | int:
+    """The ``layers`` argument of :func:`xlt.models.features.encode_words` for a probe's ``layer``
+    setting: ``'mix'`` → ``'all'`` (every hidden state, for a learned scalar mix), ``'last'`` as is,
+    else the layer number."""
+    return "all" if layer == "mix" else ("last" if layer == "last" else int(layer))
+
+
+def tag_features(encoder: Encoder, sentences: list[list[str]], layers: str | int = "all", *,
+                 progress: bool = True, cache=None) -> tuple[torch.Tensor, int]:
+    """Probe input for pre-tokenised sentences: one float16 row per word (first subword's vector).
+
+    Extracts in chunks of :data:`FEATURE_CHUNK` sentences and keeps only the float16 stack (a
+    13-layer float32 copy of a 20k-sentence training set would need ~7 GB on top).
+
+    Args:
+        encoder: the model (see :func:`xlt.models.loading.load_encoder`).
+        sentences: word lists; rows come out in order, sentence after sentence.
+        layers: as :func:`probe_layers` returns (``'all'`` gives ``(n_words, n_layers, dim)``).
+        progress: tqdm bars.
+        cache: a :class:`~xlt.models.cache.FeatureCache` (or None).
+
+    Returns:
+        ``(X, truncated)``: ``(sum of sentence lengths, [n_layers,] dim)`` float16 and the number
+        of sentences that were truncated.
+
+    Raises:
+        ValueError: no sentences.
+    """
+    from xlt.models.features import encode_words
+    from xlt.transfer.probe import stack_token_features
+
+    if not sentences:
+        raise ValueError("no sentences to extract features from")
+    parts, truncated = [], 0
+    for start in range(0, len(sentences), FEATURE_CHUNK):
+        wf = encode_words(encoder, sentences[start:start + FEATURE_CHUNK], layers=layers,
+                          pooling="first", progress=progress, cache=cache)
+        parts.append(stack_token_features(list(wf.vectors)))
+        truncated += int(wf.stats.get("n_truncated", 0))
+        del wf
+    X = torch.cat(parts) if len(parts) > 1 else parts[0]
+    return X, truncated
+
+
+def decode_tags(pred: np.ndarray, lengths: list[int], labels: list[str]) -> list[list[str]]:
+    """Split flat predicted label ids (one per word) back into per-sentence tag lists."""
+    names = [labels[i] for i in pred]
+    out, k = [], 0
+    for n in lengths:
+        out.append(names[k:k + n])
+        k += n
+    return out
+
+
+def train_tagger(X: torch.Tensor, tags: list[list[str]], X_dev: torch.Tensor, dev_tags: list[list[str]],
+                 labels: list[str], *, metric: str = "f1", head: str = "linear", epochs: int = 10,
+                 batch_size: int = 256, lr: float = 1e-3, seed: int = 0, progress: bool = True):
+    """Train a token-tagging probe on word features and keep the epoch with the best dev score.
+
+    The same training as ``xlt transfer --mode probe`` for a token task
+    (:func:`xlt.transfer.probe.train_probe`; ``head='mlp'`` = 256 hidden units).
+
+    Args:
+        X, tags: training features (:func:`tag_features`) and the tags of the same sentences.
+        X_dev, dev_tags: the selection set's features and tags.
+        labels: the label inventory (a label's index is its class id).
+        metric: selection metric (:func:`xlt.evaluate.metrics.score`; ``f1`` = span F1).
+
+    Returns:
+        :class:`xlt.transfer.probe.ProbeResult`.
+
+    Raises:
+        KeyError: a tag outside ``labels``; ValueError: feature rows and tags disagree.
+    """
+    from xlt.transfer.probe import predict, train_probe
+
+    index = {l: i for i, l in enumerate(labels)}
+    y = torch.tensor([index[t] for s in tags for t in s], dtype=torch.long)
+    dev_lengths = [len(s) for s in dev_tags]
+
+    def dev_score(h) -> float:
+        return score(metric, dev_tags, decode_tags(predict(h, X_dev), dev_lengths, labels))
+
+    return train_probe(X, y, len(labels), dev_score, hidden=256 if head == "mlp" else 0, epochs=epochs,
+                       batch_size=batch_size, lr=lr, seed=seed, progress=progress)
+
+
 class _ProbeRunner:
     """Frozen features + one head per seed. Features are extracted once for all seeds."""
 
@@ -135,27 +222,18 @@ class _ProbeRunner:
 
         self.encoder, self.spec, self.cfg, self.labels = encoder, spec, cfg, labels
         layer = cfg["layer"]
-        self.layers = "all" if layer == "mix" else ("last" if layer == "last" else int(layer))
+        self.layers = probe_layers(layer)
         self.cache = FeatureCache(cfg["cache_dir"]) if cfg.get("cache_dir") else None
         self.heads: dict[int, object] = {}
         self.histories: dict[int, list] = {}
 
     def features(self, data: LanguageData):
-        from xlt.models.features import encode_sentences, encode_words
-        from xlt.transfer.probe import sentence_feature_tensor, stack_token_features
+        from xlt.models.features import encode_sentences
+        from xlt.transfer.probe import sentence_feature_tensor
 
         if self.spec.kind == "token":
-            # Extract in chunks and keep only the float16 stack: a 13-layer float32 copy of
-            # a 20k-sentence training set would need ~7 GB on top.
-            parts, truncated = [], 0
-            sentences = [e.tokens for e in data.examples]
-            for start in range(0, len(sentences), FEATURE_CHUNK):
-                wf = encode_words(self.encoder, sentences[start:start + FEATURE_CHUNK], layers=self.layers,
-                                  pooling="first", progress=self.cfg["progress"], cache=self.cache)
-                parts.append(stack_token_features(list(wf.vectors)))
-                truncated += int(wf.stats.get("n_truncated", 0))
-                del wf
-            X = torch.cat(parts) if len(parts) > 1 else parts[0]
+            X, truncated = tag_features(self.encoder, [e.tokens for e in data.examples], self.layers,
+                                        progress=self.cfg["progress"], cache=self.cache)
         else:
             arr = encode_sentences(self.encoder, [e.text for e in data.examples], layers=self.layers,
                                    pooling="mean", progress=self.cfg["progress"], cache=self.cache)
@@ -164,14 +242,9 @@ class _ProbeRunner:
         return X, truncated
 
     def _decode(self, pred: np.ndarray, data: LanguageData) -> list:
-        names = [self.labels[i] for i in pred]
         if self.spec.kind != "token":
-            return names
-        out, k = [], 0
-        for e in data.examples:
-            out.append(names[k:k + len(e.tokens)])
-            k += len(e.tokens)
-        return out
+            return [self.labels[i] for i in pred]
+        return decode_tags(pred, [len(e.tokens) for e in data.examples], self.labels)
 
     def train(self, train: LanguageData, dev: LanguageData, seeds: list[int]) -> None:
         from xlt.transfer.probe import predict, train_probe
