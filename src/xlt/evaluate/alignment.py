@@ -135,9 +135,15 @@ def language_identification_accuracy(
     predict the language from a sentence vector. Sentences are split *by sentence index*:
     one seeded random set of indices is held out for testing in every language, so no
     sentence (nor any of its translations) is seen in training. With ``center=True`` each
-    language's mean vector, estimated on its training sentences only, is subtracted from all
-    of that language's vectors first (Libovický et al.'s centering). The lower the accuracy,
-    the more language-neutral the representation; chance is ``1 / n_languages``.
+    language's mean vector is subtracted from all of that language's vectors first
+    (Libovický et al.'s centering); the means are estimated on half of the training indices
+    and the classifier is trained on the other half, as the paper estimates the language
+    centroids on separate data. (Estimated on the classifier's own training sentences, which
+    are the same sentences in every language here, every class would have mean exactly zero
+    and a linear classifier could only guess: accuracy would be chance by construction.)
+    Without centering the classifier trains on the same half, so both settings see the same
+    number of training sentences. The lower the accuracy, the more language-neutral the
+    representation; chance is ``1 / n_languages``.
 
     Args:
         vectors_by_lang: ``{language: (n, dim)}``, row ``i`` the same sentence in every
@@ -145,14 +151,14 @@ def language_identification_accuracy(
         center: subtract each language's training mean first.
         seed: seed of the split and of the classifier.
         test_fraction: share of sentence indices held out (at least one sentence is held
-            out and at least one kept for training).
+            out and at least two kept: one half estimates the centroids, the other trains).
         max_iter: iteration limit of the solver (hitting it is not an error).
 
     Returns:
         float in ``[0, 1]``: test accuracy over all languages' held-out sentences.
 
     Raises:
-        ValueError: fewer than 2 languages or sentences, different shapes, NaN/inf values,
+        ValueError: fewer than 2 languages or 3 sentences, different shapes, NaN/inf values,
             ``test_fraction`` outside ``(0, 1)``.
     """
     from sklearn.exceptions import ConvergenceWarning
@@ -164,14 +170,17 @@ def language_identification_accuracy(
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
     data = _check_by_lang(vectors_by_lang, 2)
     n = next(iter(data.values())).shape[0]
-    n_test = min(max(1, round(n * float(test_fraction))), n - 1)
+    if n < 3:
+        raise ValueError(f"language identification needs at least 3 sentences per language, got {n}")
+    n_test = min(max(1, round(n * float(test_fraction))), n - 2)
     order = np.random.default_rng(seed).permutation(n)
-    test, train = order[:n_test], order[n_test:]
+    test, rest = order[:n_test], order[n_test:]
+    centroid, train = rest[: len(rest) // 2], rest[len(rest) // 2:]
     x_train, x_test, y_train, y_test = [], [], [], []
     for k, arr in enumerate(data.values()):
         arr = arr.astype(np.float64, copy=False)
         if center:
-            arr = arr - arr[train].mean(axis=0)
+            arr = arr - arr[centroid].mean(axis=0)
         x_train.append(arr[train])
         x_test.append(arr[test])
         y_train.append(np.full(len(train), k))

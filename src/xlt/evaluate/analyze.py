@@ -242,7 +242,7 @@ def run_analyze(config: AnalyzeConfig, command: list[str] | None = None) -> dict
     cfg = {k: v for k, v in asdict(config).items() if k != "progress"}
     model_info = encoder.describe()
     argv = command if command is not None else sys.argv
-    n_lid_test = min(max(1, round(len(lid_rows) * config.test_fraction)), len(lid_rows) - 1)
+    n_lid_test = min(max(1, round(len(lid_rows) * config.test_fraction)), len(lid_rows) - 2)
     report = {
         "command": argv,
         "command_line": shlex.join(argv),
