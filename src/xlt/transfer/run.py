@@ -90,12 +90,20 @@ class TransferConfig:
 
     def resolved(self) -> dict:
         """Config with the defaults of the mode and task kind filled in (see ``DEFAULTS``)."""
-        d = asdict(self)
-        kind = task_registry.get_task(self.task).kind
-        for k, v in DEFAULTS[(self.mode, kind)].items():
-            if d[k] is None:
-                d[k] = v
-        return d
+        return with_defaults(asdict(self), self.mode, task_registry.get_task(self.task).kind)
+
+
+def with_defaults(settings: dict, mode: str, kind: str) -> dict:
+    """``settings`` with every ``None`` among ``DEFAULTS[(mode, kind)]``'s keys replaced by the default.
+
+    Raises:
+        KeyError: no defaults for ``(mode, kind)``.
+    """
+    out = dict(settings)
+    for k, v in DEFAULTS[(mode, kind)].items():
+        if out.get(k) is None:
+            out[k] = v
+    return out
 
 
 @dataclass

@@ -60,7 +60,7 @@ from xlt.evaluate.manifest import build_manifest
 from xlt.evaluate.metrics import mean_std, score
 from xlt.evaluate.report import write_report
 from xlt.models.loading import DEFAULT_MODEL, load_encoder
-from xlt.transfer.run import DEFAULTS, _counts, _load, decode_tags, probe_layers, tag_features, train_tagger
+from xlt.transfer.run import _counts, _load, decode_tags, probe_layers, tag_features, train_tagger, with_defaults
 
 log = logging.getLogger(__name__)
 
@@ -129,11 +129,7 @@ class SilverConfig:
 
     def resolved(self) -> dict:
         """Config with the probe defaults for token tasks filled in (see ``DEFAULTS``)."""
-        d = asdict(self)
-        for k, v in DEFAULTS[("probe", "token")].items():
-            if d[k] is None:
-                d[k] = v
-        return d
+        return with_defaults(asdict(self), "probe", "token")
 
 
 @dataclass
