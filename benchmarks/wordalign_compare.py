@@ -6,6 +6,7 @@
 3. The same model exported with ``xlt export-model`` is given to the ``simalign`` package
    (Jalili Sabet et al. 2020; ``pip install '.[bench]'``) and to xlt, with the same layer and
    the same word lists; both are timed on the same pairs (pairs/s) and scored against the gold.
+   xlt is also timed with its encoder in bfloat16 (``--dtype bfloat16``).
 
 Usage::
 
@@ -43,10 +44,10 @@ def score(pred, sure, possible) -> dict:
     return {k: round(s[k], 2) for k in ("aer", "precision", "recall", "f1")}
 
 
-def run_xlt(model: str, pairs, layer: int, methods):
+def run_xlt(model: str, pairs, layer: int, methods, dtype: str = "float32"):
     from xlt.align.words import WordAligner
 
-    aligner = WordAligner(model, layer=layer, methods=methods)
+    aligner = WordAligner(model, layer=layer, methods=methods, dtype=dtype)
     t0 = time.perf_counter()
     out = aligner.align_all(pairs, methods)
     return out, time.perf_counter() - t0
@@ -121,14 +122,18 @@ def main(argv=None) -> int:
                 so, ss = run_simalign(folder, pairs, args.compare_layer, cmp_methods)
                 xa, xas = run_xlt(folder, pairs, args.compare_layer, ["argmax"])
                 sa, sas = run_simalign(folder, pairs, args.compare_layer, ["argmax"])
+                bo, bs = run_xlt(folder, pairs, args.compare_layer, cmp_methods, dtype="bfloat16")
+                _, bas = run_xlt(folder, pairs, args.compare_layer, ["argmax"], dtype="bfloat16")
                 comparison[name] = {
                     "pairs": len(pairs),
                     "xlt": {m: score(xo[m], sure, possible) for m in cmp_methods},
                     "simalign": {m: score(so[m], sure, possible) for m in cmp_methods},
+                    "xlt_bfloat16": {m: score(bo[m], sure, possible) for m in cmp_methods},
                     "identical_links": {m: sum(a == b for a, b in zip(xo[m], so[m])) / len(pairs) for m in cmp_methods},
                     "pairs_per_s": {"xlt_all3": len(pairs) / xs, "simalign_all3": len(pairs) / ss,
                                     "xlt_argmax": len(pairs) / xas,
-                                    "simalign_argmax": len(pairs) / sas},
+                                    "simalign_argmax": len(pairs) / sas,
+                                    "xlt_bfloat16_all3": len(pairs) / bs, "xlt_bfloat16_argmax": len(pairs) / bas},
                 }
                 c = comparison[name]
                 print(f"{name}: " + ", ".join(f"{m} AER xlt {c['xlt'][m]['aer']:.2f} / SimAlign "

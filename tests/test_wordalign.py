@@ -311,6 +311,20 @@ def test_identical_sentences_align_on_the_diagonal(tiny):
     assert aligner.stats["n_pairs"] == 4 and aligner.stats["n_unique"] == 4
 
 
+def test_bfloat16_aligner_leaves_the_encoder_alone(tiny):
+    """A bfloat16 copy of the model still puts identical sentences on the diagonal (their
+    vectors are identical whatever the precision), and the caller's encoder stays float32."""
+    enc, _ = tiny
+    sents = [p[0] for p in PAIRS]
+    aligner = WordAligner(enc, layer=1, methods="argmax", dtype="bfloat16")
+    assert next(aligner.encoder.model.parameters()).dtype == torch.bfloat16
+    assert next(enc.model.parameters()).dtype == torch.float32
+    res = aligner.align([(s, s) for s in sents])
+    assert res == [{(i, i) for i in range(len(s))} for s in sents]
+    with pytest.raises(ValueError, match="dtype"):
+        WordAligner(enc, dtype="float16")
+
+
 def test_aligner_batch_size_and_methods_from_one_pass(tiny):
     enc, _ = tiny
     pairs = PAIRS + [([], ["a"]), ("the cat", "le chat")]  # an empty side; strings are split

@@ -70,6 +70,8 @@ Link = tuple[int, int]
 
 #: Extraction methods, in the order reports list them.
 METHODS = ("argmax", "itermax", "match", "softmax")
+#: Encoder precisions :class:`WordAligner` can run in.
+DTYPES = ("float32", "bfloat16")
 #: Similarity units: subwords (SimAlign ``bpe``, awesome-align) or mean-pooled words.
 LEVELS = ("subword", "word")
 #: SimAlign's and awesome-align's default layer (``hidden_states[8]``).
@@ -612,6 +614,10 @@ class WordAligner:
         device: where to load a model given as a spec (default: CUDA when available); an
             :class:`Encoder` stays where it is.
         chunk_pairs: sentence pairs encoded and aligned at a time (bounds memory).
+        dtype: ``'float32'`` (default) or ``'bfloat16'``: run the encoder in bfloat16 (a copy of
+            the model; the given :class:`Encoder` is left as it is). On CPUs with AMX or
+            AVX512-BF16 this is several times faster; the vectors differ slightly, so alignments
+            can differ in a few links. Similarities are always computed in float32.
         progress: tqdm bars.
 
     After :meth:`align_all` (or :meth:`align`), :attr:`stats` holds counts and timings of the
@@ -625,7 +631,9 @@ class WordAligner:
                  distortion: float = 0.0, softmax_threshold: float = SOFTMAX_THRESHOLD,
                  itermax_max_count: int = ITERMAX_MAX_COUNT, itermax_alpha: float = ITERMAX_ALPHA,
                  use_prefix: bool = False, max_length: int | None = None, device: str | None = None,
-                 chunk_pairs: int = 4096, progress: bool = False) -> None:
+                 chunk_pairs: int = 4096, dtype: str = "float32", progress: bool = False) -> None:
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
         if isinstance(encoder, str):
             from xlt.models.loading import load_encoder
 
@@ -634,6 +642,13 @@ class WordAligner:
             encoder = load_encoder(encoder, device=device)
         from xlt.models.features import resolve_layers
 
+        if dtype != "float32":
+            import copy
+            import dataclasses
+
+            torch = _torch()
+            encoder = dataclasses.replace(encoder, model=copy.deepcopy(encoder.model).to(getattr(torch, dtype)))
+        self.dtype = dtype
         self.encoder = encoder
         (self.layer,), _ = resolve_layers(layer, encoder.num_layers)
         self.methods = parse_methods(methods)
@@ -665,7 +680,7 @@ class WordAligner:
                 "level": self.level, "distortion": self.distortion,
                 "softmax_threshold": self.softmax_threshold,
                 "itermax": {"max_count": self.itermax_max_count, "alpha_ratio": self.itermax_alpha},
-                "use_prefix": self.use_prefix, "batch_size": self.batch_size,
+                "use_prefix": self.use_prefix, "batch_size": self.batch_size, "dtype": self.dtype,
                 "similarity": "(cos + 1) / 2 for argmax/itermax/match; dot product for softmax"}
 
     def align(self, pairs: Sequence[Any], method: str | None = None) -> list[set[Link]]:
