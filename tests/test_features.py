@@ -390,3 +390,11 @@ def test_cache_keys_and_corrupt_entries(tmp_path):
     assert cache.get(k1[2]) is None and cache.misses == 1 and cache.hits == 1
     cache.clear()
     assert len(cache) == 0
+
+
+def test_auto_device_is_cuda_when_available_else_cpu(tiny):
+    from xlt.models.loading import load_encoder
+
+    _, spec = tiny
+    enc = load_encoder(spec, device="auto")
+    assert enc.device.type == ("cuda" if torch.cuda.is_available() else "cpu")

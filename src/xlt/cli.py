@@ -468,11 +468,9 @@ def _cmd_wordalign(args, argv) -> int:
         raise UsageError(f"--threshold must be between 0 and 1, got {args.threshold}")
     if args.distortion < 0 or args.batch_size < 1:
         raise UsageError("--distortion must be >= 0 and --batch-size >= 1")
-    import torch
-
     from xlt.models.loading import load_encoder
 
-    encoder = load_encoder(args.model, device="cuda" if torch.cuda.is_available() else "cpu")
+    encoder = load_encoder(args.model, device="auto")
     if not -(encoder.num_layers + 1) <= args.layer <= encoder.num_layers:
         raise UsageError(f"--layer {args.layer} is outside {args.model} (hidden states 0..{encoder.num_layers}, "
                          "0 = embeddings)")

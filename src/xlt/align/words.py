@@ -637,9 +637,7 @@ class WordAligner:
         if isinstance(encoder, str):
             from xlt.models.loading import load_encoder
 
-            if device is None:
-                device = "cuda" if _torch().cuda.is_available() else "cpu"
-            encoder = load_encoder(encoder, device=device)
+            encoder = load_encoder(encoder, device=device or "auto")
         from xlt.models.features import resolve_layers
 
         if dtype != "float32":

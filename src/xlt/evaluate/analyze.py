@@ -172,11 +172,9 @@ def run_analyze(config: AnalyzeConfig, command: list[str] | None = None) -> dict
     if n < 2:
         raise DataFormatError(files[NTREX_SOURCE], 1, f"only {n} line(s) are non-empty in every selected "
                               "language; the analysis needs at least 2")
-    import torch
-
     from xlt.models.features import encode_sentences, resolve_layers
 
-    encoder = load_encoder(config.model, device="cuda" if torch.cuda.is_available() else "cpu")
+    encoder = load_encoder(config.model, device="auto")
     layer_ids, _ = resolve_layers(layer_spec, encoder.num_layers)
     if config.layer not in ("best", "mean"):
         _pick_layer(config.layer, layer_ids, [0.0] * len(layer_ids), encoder.num_layers)  # fail before encoding

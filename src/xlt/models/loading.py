@@ -82,7 +82,8 @@ def load_encoder(spec: str = DEFAULT_MODEL, device: str = "cpu") -> Encoder:
 
     Args:
         spec: ``bundled:e5-small``, a local folder with a Hugging Face model, or a Hub id.
-        device: torch device string (``"cpu"``, ``"cuda"``, ``"cuda:1"``).
+        device: torch device string (``"cpu"``, ``"cuda"``, ``"cuda:1"``), or ``"auto"``:
+            CUDA when available, else the CPU.
 
     Returns:
         An :class:`Encoder` in eval mode on ``device``.
@@ -97,6 +98,10 @@ def load_encoder(spec: str = DEFAULT_MODEL, device: str = "cpu") -> Encoder:
         enc = load_bundled(spec[len(BUNDLED_PREFIX):])
     else:
         enc = _load_hf(spec)
+    if device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
     enc.model.to(device)
     enc.model.eval()
     return enc

@@ -71,12 +71,6 @@ class MineConfig:
     progress: bool = True
 
 
-def _device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def _layer(layer: str) -> int | str:
     return layer if layer == "last" else int(layer)
 
@@ -100,7 +94,7 @@ def run_mine(config: MineConfig, command: list[str] | None = None) -> dict[str, 
     _check_choice("strategy", config.strategy, STRATEGIES)
     t0 = time.perf_counter()
     src, tgt = read_sentences(config.src), read_sentences(config.tgt)
-    encoder = load_encoder(config.model, device=_device())
+    encoder = load_encoder(config.model, device="auto")
     seconds: dict[str, float] = {}
     with tempfile.TemporaryDirectory(dir=config.work_dir, prefix="xlt-mine-") as tmp:
         emb = []
@@ -335,7 +329,7 @@ def run_mine_eval(config: MineEvalConfig, command: list[str] | None = None) -> d
     if len(files) < 2:
         raise ValueError("give at least one target language with --langs")
     corpus = read_multiparallel(files)
-    encoder = load_encoder(config.model, device=_device())
+    encoder = load_encoder(config.model, device="auto")
     emb_opts = dict(batch_size=config.batch_size, layer=_layer(config.layer), pooling=config.pooling, progress=False)
     t = time.perf_counter()
     x_all = embed_to_array(encoder, corpus.texts[NTREX_SOURCE], **emb_opts)

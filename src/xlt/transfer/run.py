@@ -388,7 +388,7 @@ def run_transfer(config: TransferConfig, command: list[str] | None = None) -> di
                  for lang, path in tqdm(eval_files.items(), desc="reading evaluation sets",
                                         disable=not config.progress, leave=False)}
 
-    encoder = load_encoder(config.model, device="cuda" if torch.cuda.is_available() else "cpu")
+    encoder = load_encoder(config.model, device="auto")
     runner = (_ProbeRunner if config.mode == "probe" else _FinetuneRunner)(encoder, spec, cfg, labels)
     runner.train(train, dev, config.seeds)
     t_train = time.time() - t0

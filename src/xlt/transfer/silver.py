@@ -321,8 +321,7 @@ def run_silver(config: SilverConfig, command: list[str] | None = None) -> dict:
         if not tg.eval_data.examples:
             raise ValueError(f"{tg.lang}: no sentences in {tg.eval_data.path}")
 
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    encoder = load_encoder(config.model, device=device)
+    encoder = load_encoder(config.model, device="auto")
     layers = probe_layers(cfg["layer"])
     # built now so that a layer outside the model fails before any training
     aligner = WordAligner(encoder, layer=config.align_layer, methods=(config.align_method,),
