@@ -238,3 +238,11 @@ def test_multiparallel_keeps_languages_aligned(tmp_path):
     files["fra"].write_text("x\ny\n", encoding="utf-8")
     with pytest.raises(DataFormatError, match=r"fra\.txt:3: fra\.txt has 2 lines but eng\.txt has 3"):
         read_multiparallel(files)
+
+
+def test_parallel_readers_name_the_line_that_is_not_utf8(tmp_path):
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("one\ntwo\n", encoding="utf-8")
+    b.write_bytes(b"eins\nzw\xe4i\n")
+    with pytest.raises(DataFormatError, match=r"b\.txt:2: not valid UTF-8"):
+        read_multiparallel({"eng": a, "deu": b})

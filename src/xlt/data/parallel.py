@@ -8,7 +8,7 @@ from pathlib import Path
 
 from xlt.data.langs import match_language
 from xlt.data.paths import dataset_dir
-from xlt.data.readers import DataFormatError
+from xlt.data.readers import DataFormatError, read_lines
 
 _TATOEBA = re.compile(r"^tatoeba\.(?P<lang>[a-z]{3})-eng\.(?P=lang)$")
 
@@ -40,11 +40,10 @@ def read_parallel(path_src: str | Path, path_tgt: str | Path) -> ParallelText:
     Raises:
         DataFormatError: the files have different numbers of lines (the message names both
             files, their line counts, and points at the first line past the shorter one).
-        FileNotFoundError: a file is missing.
+        FileNotFoundError: a file is missing. DataFormatError: a line that is not UTF-8.
     """
     path_src, path_tgt = Path(path_src), Path(path_tgt)
-    a = path_src.read_text(encoding="utf-8").splitlines()
-    b = path_tgt.read_text(encoding="utf-8").splitlines()
+    a, b = read_lines(path_src), read_lines(path_tgt)
     if len(a) != len(b):
         longer = path_src if len(a) > len(b) else path_tgt
         raise DataFormatError(longer, min(len(a), len(b)) + 1,
@@ -129,11 +128,11 @@ def read_multiparallel(paths: dict[str, str | Path]) -> MultiParallel:
         DataFormatError: the files have different numbers of lines (names the file, its line
             count and the count of the first file).
         ValueError: ``paths`` is empty.
-        FileNotFoundError: a file is missing.
+        FileNotFoundError: a file is missing. DataFormatError: a line that is not UTF-8.
     """
     if not paths:
         raise ValueError("read_multiparallel needs at least one file")
-    raw = {lang: Path(p).read_text(encoding="utf-8").splitlines() for lang, p in paths.items()}
+    raw = {lang: read_lines(p) for lang, p in paths.items()}
     first = next(iter(paths))
     n = len(raw[first])
     for lang, rows in raw.items():

@@ -181,6 +181,17 @@ def _iter_lines(path: Path, stats: ReadStats) -> Iterator[tuple[int, str]]:
             yield lineno, text.rstrip("\n").rstrip("\r")
 
 
+def read_lines(path: str | Path) -> list[str]:
+    """Every line of a UTF-8 text file, without its line end (a leading byte-order mark dropped).
+
+    Raises:
+        FileNotFoundError: no such file.
+        DataFormatError: a line that is not valid UTF-8 (names the file and line).
+    """
+    path = Path(path)
+    return [text for _, text in _iter_lines(path, ReadStats(path))]
+
+
 def _is_invisible(token: str) -> bool:
     """Whether a token consists only of format/control/space characters."""
     if token.isprintable() and not token.isspace():
@@ -429,6 +440,7 @@ __all__ = [
     "TaggedSentence",
     "TextExample",
     "read_conllu",
+    "read_lines",
     "read_sib200",
     "read_xtreme_tsv",
 ]

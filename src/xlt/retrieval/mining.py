@@ -40,7 +40,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from xlt.data.readers import DataFormatError
+from xlt.data.readers import DataFormatError, read_lines
 
 log = logging.getLogger(__name__)
 
@@ -117,13 +117,7 @@ def read_sentences(path: str | os.PathLike[str]) -> MonolingualText:
         DataFormatError: the file is not UTF-8 (names the line), or has no sentence at all.
     """
     path = Path(path)
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise DataFormatError(path, line, "not valid UTF-8") from None
-    out = unique_sentences(text.splitlines(), path)
+    out = unique_sentences(read_lines(path), path)
     if not out.sentences:
         raise DataFormatError(path, max(out.n_lines, 1), "no non-empty sentence to mine")
     return out
