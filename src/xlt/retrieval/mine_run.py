@@ -240,22 +240,20 @@ def evaluate_language(x_all: np.ndarray, y_all: np.ndarray, src_lines: list[str]
             cands = score_candidates(x, y, k=k, margin=margin, index=index)
             for strategy in strategies:
                 p = select_pairs(cands, strategy)
-                correct = np.array([(int(a), int(b)) in task.gold for a, b in zip(p.src, p.tgt)], dtype=bool)
-                mined[name][(margin, strategy)] = (p.scores, correct)
+                pairs = [(int(a), int(b)) for a, b in zip(p.src, p.tgt)]
+                correct = np.array([pair in task.gold for pair in pairs], dtype=bool)
+                mined[name][(margin, strategy)] = (p.scores, correct, pairs)
     methods = {}
     for key in mined["dev"]:
-        thr, dev_f1 = bucc.best_threshold(*mined["dev"][key], len(tasks["dev"].gold))
-        scores, correct = mined["test"][key]
-        keep = scores >= thr
-        n_gold = len(tasks["test"].gold)
-        tp = int(correct[keep].sum())
-        prec = tp / keep.sum() if keep.sum() else 0.0
-        rec = tp / n_gold
-        f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
-        _, oracle = bucc.best_threshold(scores, correct, n_gold)
+        dev_scores, dev_correct, _ = mined["dev"][key]
+        thr, dev_f1 = bucc.best_threshold(dev_scores, dev_correct, len(tasks["dev"].gold))
+        scores, correct, pairs = mined["test"][key]
+        test = bucc.precision_recall_f1([pr for pr, s in zip(pairs, scores) if s >= thr], tasks["test"].gold)
+        _, oracle = bucc.best_threshold(scores, correct, test["n_gold"])
         methods[f"{key[0]}/{key[1]}"] = {
-            "threshold": thr, "dev_f1": 100 * dev_f1, "precision": 100 * prec, "recall": 100 * rec,
-            "f1": 100 * f1, "oracle_f1": 100 * oracle, "n_pred": int(keep.sum()), "n_gold": n_gold, "n_correct": tp}
+            "threshold": thr, "dev_f1": 100 * dev_f1, "oracle_f1": 100 * oracle,
+            **{k: 100 * test[k] for k in ("precision", "recall", "f1")},
+            **{k: test[k] for k in ("n_pred", "n_gold", "n_correct")}}
     sizes = {name: {"src": len(t.src) + len(extras["x"][name]), "tgt": len(t.tgt) + len(extras["y"][name]),
                     "gold": len(t.gold), "extra_distractors_src": len(extras["x"][name]),
                     "extra_distractors_tgt": len(extras["y"][name]),
