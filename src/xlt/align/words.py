@@ -835,11 +835,11 @@ def run_wordalign(pairs: str | Path, out: str | Path, model: Encoder | str | Non
             gold link outside its sentence pair.
         ValueError: unknown methods, a layer outside the model, bad options.
     """
-    import json
     import shlex
 
     from xlt.data.wordalign import read_pairs, read_pharaoh, write_pharaoh
-    from xlt.evaluate.manifest import build_manifest, to_jsonable
+    from xlt.evaluate.manifest import build_manifest
+    from xlt.evaluate.report import write_json
     from xlt.evaluate.wordalign import alignment_scores
     from xlt.models.loading import DEFAULT_MODEL
 
@@ -878,7 +878,5 @@ def run_wordalign(pairs: str | Path, out: str | Path, model: Encoder | str | Non
         model_info = config.pop("model")
         result["manifest"] = build_manifest(config, files, model_info, None)
         config["model"] = model_info
-        Path(report).parent.mkdir(parents=True, exist_ok=True)
-        Path(report).write_text(json.dumps(to_jsonable(result), indent=2, ensure_ascii=False) + "\n",
-                                encoding="utf-8")
+        write_json(report, result)
     return result

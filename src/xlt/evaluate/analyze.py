@@ -41,8 +41,8 @@ from xlt.evaluate.alignment import (
     rank_sources,
 )
 from xlt.errors import UsageError
-from xlt.evaluate.manifest import build_manifest, to_jsonable
-from xlt.evaluate.report import _atomic_write, _fmt, _md, _name_resolver
+from xlt.evaluate.manifest import build_manifest
+from xlt.evaluate.report import _atomic_write, _fmt, _md, _name_resolver, write_json
 from xlt.models.loading import DEFAULT_MODEL, load_encoder
 from xlt.retrieval.scoring import cosine_scores, retrieval_accuracy
 
@@ -407,11 +407,6 @@ def render_analysis_markdown(report: Mapping[str, Any], language_name: Callable[
     return "\n".join(out)
 
 
-def _write_json(path: Path, report: Mapping[str, Any]) -> None:
-    text = json.dumps(to_jsonable(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-    _atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
-
-
 def write_analysis(out_dir: str | Path, report: Mapping[str, Any]) -> dict[str, Path]:
     """Write ``report.json``, ``report.md``, ``layers.png``, ``mexa_layers.png`` and ``similarity.png``.
 
@@ -428,7 +423,7 @@ def write_analysis(out_dir: str | Path, report: Mapping[str, Any]) -> dict[str, 
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "report.json", "markdown": out / "report.md", "layers_png": out / "layers.png",
              "mexa_png": out / "mexa_layers.png", "similarity_png": out / "similarity.png"}
-    _write_json(paths["json"], report)
+    write_json(paths["json"], report)
     md = render_analysis_markdown(report)
     _atomic_write(paths["markdown"], lambda p: p.write_text(md, encoding="utf-8"))
     _atomic_write(paths["layers_png"], lambda p: _plot_layers(report, p))
@@ -692,7 +687,7 @@ def write_correlation(out_dir: str | Path, report: Mapping[str, Any]) -> dict[st
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "report.json", "markdown": out / "report.md", "png": out / "correlation.png"}
-    _write_json(paths["json"], report)
+    write_json(paths["json"], report)
     md = render_correlation_markdown(report)
     _atomic_write(paths["markdown"], lambda p: p.write_text(md, encoding="utf-8"))
     _atomic_write(paths["png"], lambda p: _plot_correlation(report, p))

@@ -44,6 +44,7 @@ __all__ = [
     "render_markdown",
     "plot_scores",
     "write_report",
+    "write_json",
 ]
 
 #: Keys that :func:`write_report` requires in a report.
@@ -535,6 +536,22 @@ def plot_scores(
 # writer
 
 
+def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
+    """Write ``obj`` as pretty-printed UTF-8 JSON (indent 2, no ASCII escaping), atomically.
+
+    Values pass through :func:`xlt.evaluate.manifest.to_jsonable` (paths → str, numpy scalars →
+    numbers, NaN/inf → null). The parent folder is created if needed.
+
+    Returns:
+        the path written.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(to_jsonable(obj), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    _atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
+    return path
+
+
 def _atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
     """Call ``write(tmp)`` on a temporary file next to ``path``, then rename."""
     # Not mkstemp: that creates mode 0600 files; this keeps the umask default.
@@ -587,8 +604,7 @@ def write_report(
         data["average"] = _average(report)[0]
 
     paths = {"json": out / "report.json", "markdown": out / "report.md", "png": out / "scores.png"}
-    text = json.dumps(to_jsonable(data), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-    _atomic_write(paths["json"], lambda p: p.write_text(text, encoding="utf-8"))
+    write_json(paths["json"], data)
     md = render_markdown(data, language_name)
     _atomic_write(paths["markdown"], lambda p: p.write_text(md, encoding="utf-8"))
     _atomic_write(paths["png"], lambda p: plot_scores(data, p, language_name))

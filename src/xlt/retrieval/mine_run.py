@@ -13,7 +13,6 @@ recall and F1 are measured on the second.
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 import tempfile
@@ -25,7 +24,8 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from xlt.evaluate.manifest import build_manifest, to_jsonable
+from xlt.evaluate.manifest import build_manifest
+from xlt.evaluate.report import write_json
 from xlt.models.loading import DEFAULT_MODEL, load_encoder
 from xlt.retrieval import bucc
 from xlt.retrieval.mining import (DEFAULT_APPROX_ABOVE, DEFAULT_CHUNK_SIZE, MARGINS, STRATEGIES,
@@ -141,7 +141,7 @@ def run_mine(config: MineConfig, command: list[str] | None = None) -> dict[str, 
         "manifest": build_manifest(cfg, [config.src, config.tgt], encoder.describe(), [config.seed]),
     }
     rep_path = out.with_name(out.stem + ".report.json")
-    rep_path.write_text(json.dumps(to_jsonable(report), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_json(rep_path, report)
     report["report_path"] = str(rep_path)
     return report
 
