@@ -22,7 +22,7 @@ from xlt.align.projection import (
     write_xtreme_tsv,
 )
 from xlt.cli import main
-from xlt.data.readers import DataFormatError, read_xtreme_tsv
+from xlt.data.readers import read_xtreme_tsv
 
 
 # --------------------------------------------------------------------------- bio_spans

@@ -13,7 +13,6 @@ import shlex
 import sys
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from tqdm.auto import tqdm
 
