@@ -116,6 +116,15 @@ class WordFeatures:
 
 
 # --------------------------------------------------------------------------- layers
+def parse_layer(text: str | int) -> str | int:
+    """A single-layer option as given on a command line: ``'last'`` stays, ``'3'``/``'-1'`` → int.
+
+    Raises:
+        ValueError: neither ``'last'`` nor an integer.
+    """
+    return text if text == "last" else int(text)
+
+
 def resolve_layers(layers: LayerSpec, num_layers: int) -> tuple[list[int], bool]:
     """Turn a layer spec into hidden-state indices.
 

@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from xlt.evaluate.manifest import build_manifest
 from xlt.evaluate.report import write_json
+from xlt.models.features import parse_layer
 from xlt.models.loading import DEFAULT_MODEL, load_encoder
 from xlt.retrieval import bucc
 from xlt.retrieval.mining import (DEFAULT_APPROX_ABOVE, DEFAULT_CHUNK_SIZE, MARGINS, STRATEGIES,
@@ -71,10 +72,6 @@ class MineConfig:
     progress: bool = True
 
 
-def _layer(layer: str) -> int | str:
-    return layer if layer == "last" else int(layer)
-
-
 def _check_choice(name: str, value: str, options) -> None:
     if value not in options:
         raise ValueError(f"{name} must be one of {', '.join(options)}, got {value!r}")
@@ -102,7 +99,7 @@ def run_mine(config: MineConfig, command: list[str] | None = None) -> dict[str, 
             t = time.perf_counter()
             mm = Path(tmp) / f"{name}.npy" if len(side.sentences) > config.memmap_above else None
             emb.append(embed_to_array(encoder, side.sentences, chunk_size=config.chunk_size, memmap_path=mm,
-                                      batch_size=config.batch_size, layer=_layer(config.layer),
+                                      batch_size=config.batch_size, layer=parse_layer(config.layer),
                                       pooling=config.pooling, progress=config.progress))
             seconds[f"embed_{name}"] = round(time.perf_counter() - t, 3)
         t = time.perf_counter()
@@ -328,7 +325,7 @@ def run_mine_eval(config: MineEvalConfig, command: list[str] | None = None) -> d
         raise ValueError("give at least one target language with --langs")
     corpus = read_multiparallel(files)
     encoder = load_encoder(config.model, device="auto")
-    emb_opts = dict(batch_size=config.batch_size, layer=_layer(config.layer), pooling=config.pooling, progress=False)
+    emb_opts = dict(batch_size=config.batch_size, layer=parse_layer(config.layer), pooling=config.pooling, progress=False)
     t = time.perf_counter()
     x_all = embed_to_array(encoder, corpus.texts[NTREX_SOURCE], **emb_opts)
     embed_s, n_embedded = time.perf_counter() - t, len(corpus.texts[NTREX_SOURCE])

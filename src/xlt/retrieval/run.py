@@ -69,10 +69,10 @@ def run_retrieval(config: RetrievalConfig, command: list[str] | None = None) -> 
     t0 = time.time()
     files = select_tatoeba(config.langs, config.data_dir)
     data = {lang: read_parallel(*paths) for lang, paths in files.items()}  # check all before encoding
-    from xlt.models.features import encode_sentences
+    from xlt.models.features import encode_sentences, parse_layer
 
     encoder = load_encoder(config.model, device="auto")
-    layer = config.layer if config.layer == "last" else int(config.layer)
+    layer = parse_layer(config.layer)
     xx2en, en2xx, xsim, counts = {}, {}, {}, {}
     for lang, pt in tqdm(data.items(), desc="languages", disable=not config.progress):
         if not pt.src:
