@@ -3,6 +3,7 @@
 The CLI prints these as one ``xlt: error: ...`` line (exit code 2) instead of a traceback.
 """
 
+from xlt.align.maps import AlignerError
 from xlt.data.langs import UnknownLanguageError
 from xlt.data.paths import DatasetNotFoundError
 from xlt.data.readers import DataFormatError
@@ -20,7 +21,8 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     DatasetNotFoundError,
     ModelLoadError,
     UsageError,
+    AlignerError,  # a map that does not fit the model, layers or languages; no supervision
     FileNotFoundError,  # an input path that does not exist (the message names it)
 )
 
-__all__ = ["USER_ERRORS", "DataFormatError", "UnknownLanguageError", "DatasetNotFoundError", "ModelLoadError", "UsageError"]
+__all__ = ["USER_ERRORS", "AlignerError", "DataFormatError", "UnknownLanguageError", "DatasetNotFoundError", "ModelLoadError", "UsageError"]

@@ -65,6 +65,9 @@ class TransferConfig:
         data_dir: data folder (else resolved as in :func:`xlt.data.paths.resolve_data_dir`).
         cache_dir: on-disk feature cache for probe mode (None = off).
         out: report folder (``report.json``, ``report.md``, ``scores.png``); None = no files.
+        aligner: probe mode: a saved :class:`~xlt.align.maps.CrossLingualAligner` (``xlt align
+            fit``); every language's features are mapped into the source space before the head
+            (training and evaluation alike; the source gets the method's own transform).
     """
 
     task: str
@@ -86,6 +89,7 @@ class TransferConfig:
     data_dir: str | None = None
     cache_dir: str | None = None
     out: str | None = None
+    aligner: str | None = None
     progress: bool = True
 
     def resolved(self) -> dict:
@@ -234,8 +238,28 @@ class _ProbeRunner:
         self.cache = FeatureCache(cfg["cache_dir"]) if cfg.get("cache_dir") else None
         self.heads: dict[int, object] = {}
         self.histories: dict[int, list] = {}
+        self.aligner = None
+        self.layer_ids: list[int] = []
+
+    def set_aligner(self, aligner, languages: list[str]) -> None:
+        """Map every language's features with ``aligner`` (checked against the model, layers and languages).
+
+        Raises:
+            AlignerError: another model, missing layers or languages without a map.
+        """
+        from xlt.models.features import resolve_layers
+
+        self.layer_ids = resolve_layers(self.layers, self.encoder.num_layers)[0]
+        aligner.check(self.encoder.describe(), self.layer_ids, languages)
+        self.aligner = aligner
 
     def features(self, data: LanguageData):
+        X, truncated = self._raw_features(data)
+        if self.aligner is not None:
+            X = self.aligner.transform_features(X, data.lang, self.layer_ids)
+        return X, truncated
+
+    def _raw_features(self, data: LanguageData):
         from xlt.models.features import encode_sentences
         from xlt.transfer.probe import sentence_feature_tensor
 
@@ -367,6 +391,14 @@ def run_transfer(config: TransferConfig, command: list[str] | None = None) -> di
     t0 = time.time()
     if config.mode not in {"probe", "finetune"}:
         raise ValueError(f"mode must be 'probe' or 'finetune', got {config.mode!r}")
+    aligner = None
+    if config.aligner:
+        from xlt.align.maps import AlignerError, CrossLingualAligner
+
+        if config.mode != "probe":
+            raise AlignerError("--aligner maps frozen features, so it needs --mode probe; for fine-tuning, "
+                               "give a fine-tuning-aligned encoder (`xlt align finetune`) as --model")
+        aligner = CrossLingualAligner.load(config.aligner)
     cfg = config.resolved()
     spec = task_registry.get_task(config.task)
     torch.manual_seed(config.seeds[0])
@@ -390,6 +422,8 @@ def run_transfer(config: TransferConfig, command: list[str] | None = None) -> di
 
     encoder = load_encoder(config.model, device="auto")
     runner = (_ProbeRunner if config.mode == "probe" else _FinetuneRunner)(encoder, spec, cfg, labels)
+    if aligner is not None:
+        runner.set_aligner(aligner, list(eval_files) + [source_code])
     runner.train(train, dev, config.seeds)
     t_train = time.time() - t0
 
@@ -439,6 +473,16 @@ def run_transfer(config: TransferConfig, command: list[str] | None = None) -> di
         "config": cfg_out,
         "manifest": build_manifest(cfg_out, data_files, model_info, config.seeds),
     }
+    if aligner is not None:
+        report["aligner"] = dict(aligner.describe(), file=str(config.aligner))
+        kind = aligner.info.get("supervision", "?")
+        report["extra_markdown"] = [
+            f"## Alignment\n\nFeatures of every language were mapped with `{config.aligner}`: "
+            f"{aligner.method} maps ({kind} supervision) into the {aligner.source} space, layers "
+            f"{aligner.layers[0]}..{aligner.layers[-1]}; pairs per language: "
+            + ", ".join(f"{l} {n}" for l, n in report["aligner"]["supervision"].items()) + "."]
+        data_files.append(Path(config.aligner))
+        report["manifest"] = build_manifest(cfg_out, data_files, model_info, config.seeds)
     if config.mode == "finetune":
         report["selection"] = {str(s): v for s, v in runner.selected.items()}
     if config.out and _is_main_process():

@@ -1,0 +1,432 @@
+"""``xlt align fit`` and ``xlt align eval``: fit cross-lingual maps, and measure what they change.
+
+``fit`` builds supervision pairs (:mod:`xlt.align.supervision`) for every target language and
+fits one :class:`~xlt.align.maps.CrossLingualAligner` per method from the same pairs (the
+encoder passes are shared), writing ``FILE`` (one method) or ``FILE``'s stem plus
+``.<method>.npz`` (several), and a ``.report.json`` with the pair counts, fit errors and
+timings.
+
+``eval`` is the word-level retrieval diagnostic: on held-out NTREX lines (never used for
+fitting), each target word with a confident (one-to-one argmax) link asks for its nearest
+English word by cosine, (a) among the words of its own sentence pair and (b) among all English
+words of the held-out lines; precision@1 before and after each aligner, per language and layer.
+The links come from the word aligner at its own layer, so at that layer the unaligned
+within-sentence score is close to 100% by construction; other layers and the "all words"
+setting are informative.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from xlt.align.maps import METHODS, AlignerError, CrossLingualAligner, parse_method
+from xlt.models.loading import DEFAULT_MODEL
+
+log = logging.getLogger(__name__)
+
+SUPERVISION = ("parallel", "dictionary")
+
+
+def method_paths(out: str | Path, methods: list[str]) -> dict[str, Path]:
+    """Output file per method: ``out`` itself for one method, ``<stem>.<method>.npz`` for several."""
+    out = Path(out)
+    stem = out.name[:-4] if out.name.endswith(".npz") else out.name
+    if len(methods) == 1:
+        return {methods[0]: out.with_name(stem + ".npz")}
+    return {m: out.with_name(f"{stem}.{m.replace('+', '-')}.npz") for m in methods}
+
+
+def expand_languages(spec: str, data_dir: str | Path | None = None) -> tuple[str, dict[str, list[str]]]:
+    """Turn task names in a language list into their targets that have NTREX text.
+
+    ``udpos`` stands for every UD-POS target language with an NTREX file (and likewise for any
+    task name); other items are language codes, kept as they are.
+
+    Returns:
+        ``(comma-separated codes, {task: [its targets without NTREX text]})``.
+    """
+    from xlt.data import tasks as task_registry
+    from xlt.data.langs import UnknownLanguageError, iso639_3, match_language
+    from xlt.data.parallel import NTREX_SOURCE, ntrex_languages
+
+    if spec.strip().lower() == "all":
+        return "all", {}
+    ntrex = [k for k in ntrex_languages(data_dir) if k != NTREX_SOURCE]
+    out: list[str] = []
+    missing: dict[str, list[str]] = {}
+    for item in (c.strip() for c in spec.split(",") if c.strip()):
+        if item.lower() in task_registry.TASKS:
+            for lang in task_registry.available_languages(item.lower(), data_dir):
+                if iso639_3(lang) == "eng":
+                    continue
+                try:
+                    out.append(match_language(lang, ntrex))
+                except UnknownLanguageError:
+                    missing.setdefault(item.lower(), []).append(lang)
+        else:
+            out.append(item)
+    seen: set[str] = set()
+    uniq = [c for c in out if not (iso639_3(c) in seen or seen.add(iso639_3(c)))]
+    return ",".join(uniq), missing
+
+
+@dataclass
+class AlignFitConfig:
+    """Settings of ``xlt align fit`` (echoed in its report).
+
+    Attributes:
+        out: output file (``.npz``); with several methods, the stem of one file per method.
+        methods: comma-separated :data:`~xlt.align.maps.METHODS`.
+        supervision: ``parallel`` (word-aligned NTREX) or ``dictionary``.
+        langs: comma-separated target codes, task names (their targets with NTREX text) or ``all``.
+        model: model spec. layers: ``all`` or comma-separated hidden-state indices.
+        dictionary: ``wiktionary`` (``dict/``) or ``bli`` (``bli/``, 5k training sets).
+        align_layer, align_dtype: the word aligner's layer and precision (parallel supervision).
+        max_sentences: NTREX lines used for fitting (None = all but the held-out ones).
+        heldout: final NTREX lines kept for ``xlt align eval``.
+        max_pairs: per-language cap on supervision pairs (seeded subsample).
+    """
+
+    out: str
+    methods: str = "procrustes"
+    supervision: str = "parallel"
+    langs: str = "all"
+    model: str = DEFAULT_MODEL
+    layers: str = "all"
+    dictionary: str = "wiktionary"
+    align_layer: int = 8
+    align_dtype: str = "float32"
+    max_sentences: int | None = None
+    heldout: int = 200
+    max_pairs: int | None = 50000
+    seed: int = 0
+    data_dir: str | None = None
+    cache_dir: str | None = None
+    progress: bool = True
+
+
+def parse_layers(text: str | int | list) -> Any:
+    """``'all'`` stays; ``'8'`` → 8; ``'0,4,8'`` → ``[0, 4, 8]``."""
+    if isinstance(text, (int, list)):
+        return text
+    t = str(text).strip().lower()
+    if t in ("all", "last"):
+        return t
+    parts = [int(p) for p in t.split(",") if p.strip()]
+    return parts[0] if len(parts) == 1 else parts
+
+
+def run_align_fit(config: AlignFitConfig, command: list[str] | None = None) -> dict:
+    """Fit maps for every target language with every method, save them, and report.
+
+    Returns:
+        the report (also written next to the first output file as ``<stem>.report.json``):
+        ``files`` per method, ``supervision`` counts per language, ``fit_error`` per method,
+        language and layer, ``seconds`` (``supervision``, ``fit`` and ``total``), ``config``,
+        ``manifest``.
+
+    Raises:
+        AlignerError: unknown method or supervision, a language without supervision pairs or
+        without a dictionary; UnknownLanguageError: a language without NTREX text;
+        DataFormatError: malformed input (file and line named).
+    """
+    import torch
+
+    from xlt.align import supervision as sup
+    from xlt.evaluate.manifest import build_manifest, to_jsonable
+    from xlt.evaluate.report import write_json
+    from xlt.models.cache import FeatureCache
+    from xlt.models.loading import load_encoder
+
+    t0 = time.time()
+    methods = [parse_method(m) for m in config.methods.split(",") if m.strip()]
+    if not methods:
+        raise AlignerError(f"no method given; choose from {', '.join(METHODS)}")
+    if config.supervision not in SUPERVISION:
+        raise AlignerError(f"supervision must be one of {SUPERVISION}, got {config.supervision!r}")
+    torch.manual_seed(config.seed)
+    langs, no_ntrex = expand_languages(config.langs, config.data_dir)
+    if not langs:
+        raise AlignerError(f"no target language with NTREX text in {config.langs!r}")
+    corpus = sup.read_ntrex_corpus(langs, config.data_dir, part="fit", heldout=config.heldout,
+                                   max_sentences=config.max_sentences)
+    dict_files = {}
+    if config.supervision == "dictionary":
+        dict_files = {lang: sup.find_dictionary(lang, config.data_dir, config.dictionary) for lang in corpus.targets}
+        for lang, p in dict_files.items():
+            sup.read_dictionary(p)  # a malformed line fails before any encoding
+    encoder = load_encoder(config.model, device="auto")
+    cache = FeatureCache(config.cache_dir) if config.cache_dir else None
+    layers_spec = parse_layers(config.layers)
+    from xlt.models.features import resolve_layers
+
+    layer_ids, _ = resolve_layers(layers_spec, encoder.num_layers)
+    info = {"supervision": config.supervision, "langs_requested": config.langs,
+            "ntrex_lines": [corpus.lines[0], corpus.lines[-1]] if corpus.lines else [],
+            "n_sentences": len(corpus.source)}
+    if config.supervision == "parallel":
+        from xlt.align.words import WordAligner
+
+        aligner = WordAligner(encoder, layer=config.align_layer, methods=("argmax",), dtype=config.align_dtype,
+                              progress=config.progress)
+        info["word_aligner"] = {k: v for k, v in aligner.describe().items() if k != "model"}
+        stream = sup.parallel_pairs(encoder, corpus, aligner, layers=layer_ids, max_pairs=config.max_pairs,
+                                    seed=config.seed, cache=cache, progress=config.progress)
+    else:
+        info["dictionary"] = config.dictionary
+        info["monolingual_text"] = "NTREX fitting lines of each language, used as independent monolingual text"
+        stream = sup.dictionary_pairs(encoder, dict_files, corpus.source, corpus.targets, layers=layer_ids,
+                                      max_pairs=config.max_pairs, seed=config.seed, cache=cache,
+                                      progress=config.progress)
+    model_info = encoder.describe()
+    aligners = {m: CrossLingualAligner(m, "eng", layer_ids, model_info, info=dict(info)) for m in methods}
+    t_sup = t_fit = 0.0
+    ts = time.time()
+    counts: dict[str, dict] = {}
+    for pairs in tqdm(stream, total=len(corpus.targets), desc="languages", disable=not config.progress):
+        tf = time.time()
+        t_sup += tf - ts
+        by_layer, x_mean, y_mean = pairs.by_layer()
+        for al in aligners.values():
+            al.fit_language(pairs.lang, by_layer, x_mean=x_mean, y_mean=y_mean, supervision=pairs.stats)
+        counts[pairs.lang] = pairs.stats
+        del by_layer, pairs
+        ts = time.time()
+        t_fit += ts - tf
+    paths = method_paths(config.out, methods)
+    files = {m: str(aligners[m].save(paths[m])) for m in methods}
+    fit_error = {m: {lang: {str(k): mp.fit_error for k, mp in by.items()} for lang, by in al.maps.items()}
+                 for m, al in aligners.items()}
+    data_files = list(corpus.files.values()) + list(dict_files.values())
+    cfg = {k: v for k, v in asdict(config).items() if k != "progress"}
+    report = {
+        "command": command, "files": files, "methods": methods, "supervision": counts,
+        "languages_without_ntrex": no_ntrex, "layers": layer_ids, "fit_error": fit_error,
+        "seconds": {"supervision": round(t_sup, 1), "fit": round(t_fit, 1), "total": round(time.time() - t0, 1)},
+        "n_languages": len(counts), "info": info, "config": cfg,
+        "manifest": build_manifest(cfg, data_files, model_info, [config.seed]),
+    }
+    first = paths[methods[0]]
+    stem = first.name[:-4] if len(methods) == 1 else first.name.split(".")[0]
+    write_json(first.with_name(stem + ".report.json"), to_jsonable(report))
+    return report
+
+
+# ============================================================================ diagnostics
+def retrieval_at_1(src: np.ndarray, tgt: np.ndarray, links: list[tuple[int, int]],
+                   pool: np.ndarray | None = None, pool_offset: int = 0) -> tuple[int, int]:
+    """Word retrieval hits: for each link ``(i, j)``, is ``src[i]`` the nearest (cosine) of ``tgt[j]``?
+
+    Args:
+        src: ``(m, dim)`` source words of the sentence. tgt: ``(n, dim)`` target words.
+        links: 0-based ``(source word, target word)`` pairs.
+        pool: optional ``(N, dim)`` candidate set replacing ``src`` (e.g. every source word of a
+            corpus); then the right answer is row ``pool_offset + i``.
+
+    Returns:
+        ``(hits, n_links)``.
+    """
+    if not links:
+        return 0, 0
+    cand = src if pool is None else pool
+    off = 0 if pool is None else pool_offset
+    c = cand / np.maximum(np.linalg.norm(cand, axis=1, keepdims=True), 1e-8)
+    j = np.array([b for _, b in links])
+    i = np.array([a for a, _ in links]) + off
+    q = tgt[j] / np.maximum(np.linalg.norm(tgt[j], axis=1, keepdims=True), 1e-8)
+    best = (q @ c.T).argmax(1)
+    return int((best == i).sum()), len(links)
+
+
+def word_retrieval(eng: list[np.ndarray], tgt: list[np.ndarray], links: list[list[tuple[int, int]]],
+                   layers: list[int], transform=None, lang: str | None = None) -> dict[int, dict[str, float]]:
+    """Word retrieval precision@1 (%) per layer, within each sentence pair and among all source words.
+
+    Args:
+        eng, tgt: per sentence ``(n_words, n_layers, dim)`` source / target vectors.
+        links: per sentence pair, the gold links.
+        layers: hidden-state index of each layer slot.
+        transform: a :class:`~xlt.align.maps.CrossLingualAligner` applied first (None = raw vectors).
+        lang: the target language (for ``transform``).
+
+    Returns:
+        ``{layer: {"sentence": P@1, "all": P@1, "n_links": n}}``.
+    """
+    out: dict[int, dict[str, float]] = {}
+    for li, k in enumerate(layers):
+        E = [e[:, li].astype(np.float32) for e in eng]
+        T = [t[:, li].astype(np.float32) for t in tgt]
+        if transform is not None:
+            E = [transform.transform(e, "eng", k) if len(e) else e for e in E]
+            T = [transform.transform(t, lang, k) if len(t) else t for t in T]
+        pool = np.concatenate([e for e in E if len(e)])
+        offsets = np.cumsum([0] + [len(e) for e in E])
+        hs = ha = n = 0
+        for s, ls in enumerate(links):
+            if not ls:
+                continue
+            h, c = retrieval_at_1(E[s], T[s], ls)
+            hs += h
+            n += c
+            ha += retrieval_at_1(E[s], T[s], ls, pool=pool, pool_offset=int(offsets[s]))[0]
+        out[k] = {"sentence": 100.0 * hs / n if n else float("nan"),
+                  "all": 100.0 * ha / n if n else float("nan"), "n_links": n}
+    return out
+
+
+def run_align_eval(aligner_files: list[str], *, model: str | None = None, langs: str | None = None,
+                   heldout: int = 200, align_layer: int = 8, data_dir: str | None = None,
+                   out: str | None = None, progress: bool = True, command: list[str] | None = None) -> dict:
+    """Word retrieval before and after each aligner, on the held-out NTREX lines.
+
+    Args:
+        aligner_files: saved aligners (all for the same model and layers).
+        model: the model spec (default: the first aligner's).
+        langs: target codes (default: the languages of the first aligner).
+        heldout: the number of final NTREX lines (must match what ``fit`` kept apart).
+        align_layer: the word aligner's layer for the evaluation links.
+        out: JSON report path (None = not written).
+
+    Returns:
+        ``{"before": {lang: {layer: scores}}, "after": {method/file: {lang: {layer: scores}}},
+        "summary": averages per layer, ...}``.
+
+    Raises:
+        AlignerError: aligners for different models, or a language one of them lacks.
+    """
+    from xlt.align import supervision as sup
+    from xlt.align.words import WordAligner
+    from xlt.evaluate.report import write_json
+    from xlt.models.loading import load_encoder
+
+    t0 = time.time()
+    aligners = {str(f): CrossLingualAligner.load(f) for f in aligner_files}
+    first = next(iter(aligners.values()))
+    encoder = load_encoder(model or first.model["spec"], device="auto")
+    layers = first.layers
+    target_langs = langs or ",".join(first.languages)
+    corpus = sup.read_ntrex_corpus(target_langs, data_dir, part="heldout", heldout=heldout)
+    for al in aligners.values():
+        al.check(encoder.describe(), layers, list(corpus.targets))
+    wa = WordAligner(encoder, layer=align_layer, methods=("argmax",), progress=progress)
+    eng, _ = sup.word_vectors(encoder, corpus.source, layers, progress=progress)
+    before: dict[str, dict] = {}
+    after: dict[str, dict] = {f: {} for f in aligners}
+    for lang, sents in tqdm(corpus.targets.items(), desc="languages", disable=not progress):
+        links, _ = sup.link_pairs(wa, corpus.source, sents)
+        tgt, _ = sup.word_vectors(encoder, sents, layers, progress=progress)
+        before[lang] = word_retrieval(eng, tgt, links, layers)
+        for f, al in aligners.items():
+            after[f][lang] = word_retrieval(eng, tgt, links, layers, transform=al, lang=lang)
+
+    def avg(table: dict) -> dict:
+        return {k: {m: float(np.mean([table[l][k][m] for l in table])) for m in ("sentence", "all")}
+                for k in layers}
+
+    report = {"command": command, "aligners": {f: al.describe() for f, al in aligners.items()},
+              "heldout_lines": corpus.lines[:1] + corpus.lines[-1:], "align_layer": align_layer,
+              "before": before, "after": after,
+              "summary": {"before": avg(before), **{f: avg(t) for f, t in after.items()}},
+              "seconds": round(time.time() - t0, 1)}
+    if out:
+        write_json(out, report)
+    return report
+
+
+# ============================================================================ fine-tuning
+@dataclass
+class AlignFinetuneConfig:
+    """Settings of ``xlt align finetune`` (Cao et al. 2020; echoed in its report).
+
+    Attributes:
+        out: output model folder (loadable by ``xlt transfer --model``).
+        langs: target codes or task names, as for :class:`AlignFitConfig`.
+        loss: ``l2`` or ``contrastive``. reg_weight: weight of the source-vector regulariser.
+        layer: hidden state aligned (-1 = last, as Cao et al.).
+        max_sentences: NTREX lines per language (None = all but the held-out ones).
+        epochs, batch_size, lr: optimisation.
+    """
+
+    out: str
+    langs: str = "all"
+    model: str = DEFAULT_MODEL
+    loss: str = "l2"
+    reg_weight: float = 1.0
+    layer: int = -1
+    align_layer: int = 8
+    align_dtype: str = "float32"
+    max_sentences: int | None = None
+    heldout: int = 200
+    epochs: int = 1
+    batch_size: int = 16
+    lr: float = 5e-5
+    seed: int = 0
+    data_dir: str | None = None
+    progress: bool = True
+
+
+def run_align_finetune(config: AlignFinetuneConfig, command: list[str] | None = None) -> dict:
+    """Fine-tune the encoder so that word-aligned NTREX words get close vectors, and save it.
+
+    The links are the one-to-one argmax links of :func:`xlt.align.supervision.link_pairs`
+    (the same supervision as ``xlt align fit --supervision parallel``).
+
+    Returns:
+        the report (also written as ``<out>/alignment_report.json``): link counts per language,
+        training history, seconds, config and manifest.
+
+    Raises:
+        AlignerError: a language without links; ValueError: bad hyperparameters;
+        UnknownLanguageError: a language without NTREX text.
+    """
+    import torch
+
+    from xlt.align import supervision as sup
+    from xlt.align.finetune import AlignmentExample, finetune_alignment, save_aligned_encoder
+    from xlt.align.words import WordAligner
+    from xlt.evaluate.manifest import build_manifest, to_jsonable
+    from xlt.evaluate.report import write_json
+    from xlt.models.loading import load_encoder
+
+    t0 = time.time()
+    torch.manual_seed(config.seed)
+    langs, no_ntrex = expand_languages(config.langs, config.data_dir)
+    if not langs:
+        raise AlignerError(f"no target language with NTREX text in {config.langs!r}")
+    corpus = sup.read_ntrex_corpus(langs, config.data_dir, part="fit", heldout=config.heldout,
+                                   max_sentences=config.max_sentences)
+    encoder = load_encoder(config.model, device="auto")
+    wa = WordAligner(encoder, layer=config.align_layer, methods=("argmax",), dtype=config.align_dtype,
+                     progress=config.progress)
+    examples, counts = [], {}
+    for lang, sents in tqdm(corpus.targets.items(), desc="word alignment", disable=not config.progress):
+        links, stats = sup.link_pairs(wa, corpus.source, sents)
+        if not any(links):
+            raise AlignerError(f"{lang}: no one-to-one links in {len(sents)} NTREX sentence pairs; no supervision")
+        counts[lang] = stats
+        examples += [AlignmentExample(lang=lang, source=s, target=t, links=set(l))
+                     for s, t, l in zip(corpus.source, sents, links) if l]
+    del wa
+    t_align = time.time() - t0
+    res = finetune_alignment(encoder, examples, loss=config.loss, layer=config.layer, reg_weight=config.reg_weight,
+                             epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, seed=config.seed,
+                             progress=config.progress)
+    cfg = {k: v for k, v in asdict(config).items() if k != "progress"}
+    meta = {"method": "finetune", "paper": "Cao, Kitaev & Klein 2020", "loss": config.loss,
+            "languages": list(corpus.targets), "base_model": encoder.describe(), "config": cfg,
+            "links": {l: c["n_links_one_to_one"] for l, c in counts.items()}, "stats": res.stats}
+    out = save_aligned_encoder(res, config.out, meta=to_jsonable(meta))
+    report = {"command": command, "out": str(out), "links": counts, "languages_without_ntrex": no_ntrex,
+              "history": res.history, "stats": res.stats,
+              "seconds": {"word_alignment": round(t_align, 1), "total": round(time.time() - t0, 1)},
+              "config": cfg, "manifest": build_manifest(cfg, list(corpus.files.values()), encoder.describe(),
+                                                        [config.seed])}
+    write_json(Path(out) / "alignment_report.json", to_jsonable(report))
+    return report

@@ -1,0 +1,402 @@
+"""Supervision for cross-lingual maps: pairs of (target, source) word vectors per language.
+
+Two builders, both giving, per target language, a :class:`LanguagePairs` with vectors at every
+requested layer, extracted exactly as ``xlt transfer --mode probe`` extracts its features
+(:func:`xlt.models.features.encode_words`, first subword, the model's text prefix), so a map
+fitted on them applies to the probe's features:
+
+* :func:`parallel_pairs`: parallel text (NTREX-128: English and the target language, line by
+  line), split into words with :func:`xlt.data.wordalign.simple_tokenize`, aligned with xlt's
+  :class:`~xlt.align.words.WordAligner` (SimAlign argmax: the intersection of both directions'
+  best matches). Only one-to-one links are kept (a word linked to exactly one word, both ways),
+  as confident anchors; each gives one pair of contextual vectors (Schuster et al. 2019; Wang et
+  al. 2019; Kulshreshtha et al. 2020).
+* :func:`dictionary_pairs`: a bilingual dictionary (``english<TAB>foreign`` per line) and
+  monolingual text of each language; a word's vector is the mean of its contextual vectors over
+  its occurrences in the text (case-folded; Schuster et al. 2019's "anchors"); each dictionary
+  entry whose two words both occur gives one pair. Multi-word entries are skipped; entries with
+  a word that never occurs in the text are counted as unknown.
+
+Each builder also gives the token means of both languages' text (every word, aligned or not),
+which the centring maps use.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xlt.align.maps import AlignerError
+
+log = logging.getLogger(__name__)
+
+#: Dictionary files under ``<data>/dict``: ``en-<english name>.txt``.
+WIKTIONARY_PATTERN = "en-{name}.txt"
+#: BLI training dictionaries under ``<data>/bli/en-xx`` (Glavaš et al. 2019).
+BLI_PATTERN = "yacle.train.freq.5k.en-{code}.tsv"
+
+
+@dataclass
+class LanguagePairs:
+    """Supervision of one target language.
+
+    Attributes:
+        lang: the target language's code.
+        X: ``(n_pairs, n_layers, dim)`` float16 target-language vectors.
+        Y: ``(n_pairs, n_layers, dim)`` float16 source (English) vectors they are aligned to.
+        x_mean, y_mean: ``(n_layers, dim)`` float64 token means of the target / source text.
+        layers: the hidden-state index of each layer slot.
+        stats: counts (sentences, links, kept links, dictionary coverage, ...).
+    """
+
+    lang: str
+    X: np.ndarray
+    Y: np.ndarray
+    x_mean: np.ndarray
+    y_mean: np.ndarray
+    layers: list[int]
+    stats: dict = field(default_factory=dict)
+
+    def by_layer(self) -> tuple[dict, dict, dict]:
+        """``({layer: (X, Y)}, {layer: x_mean}, {layer: y_mean})`` as :meth:`CrossLingualAligner.fit_language` takes them."""
+        pairs = {k: (self.X[:, i].astype(np.float32), self.Y[:, i].astype(np.float32))
+                 for i, k in enumerate(self.layers)}
+        return (pairs, {k: self.x_mean[i] for i, k in enumerate(self.layers)},
+                {k: self.y_mean[i] for i, k in enumerate(self.layers)})
+
+
+def word_vectors(encoder, sentences: Sequence[Sequence[str]], layers: Any = "all", *, cache=None,
+                 progress: bool = True) -> tuple[list[np.ndarray], list[int]]:
+    """Probe-style word vectors per sentence: ``(n_words, n_layers, dim)`` float16 each.
+
+    Args:
+        encoder: the model. sentences: word lists. layers: as :func:`encode_words` takes them.
+        cache: a :class:`~xlt.models.cache.FeatureCache` or None.
+
+    Returns:
+        ``(vectors, layers)``: one array per sentence and the resolved hidden-state indices.
+    """
+    from xlt.models.features import encode_words
+
+    out: list[np.ndarray] = []
+    resolved: list[int] = []
+    chunk = 1000  # bounds the float32 copy encode_words returns
+    for start in range(0, len(sentences), chunk):
+        wf = encode_words(encoder, sentences[start:start + chunk], layers=layers, pooling="first",
+                          progress=progress, cache=cache)
+        resolved = list(wf.layers)
+        for v in wf.vectors:
+            v = v[None] if wf.single_layer else v
+            out.append(np.ascontiguousarray(v.transpose(1, 0, 2), dtype=np.float16))
+    if not sentences:
+        from xlt.models.features import resolve_layers
+
+        resolved = resolve_layers(layers, encoder.num_layers)[0]
+    return out, resolved
+
+
+def token_mean(vectors: Sequence[np.ndarray]) -> np.ndarray:
+    """Mean over every word of every sentence: ``(n_layers, dim)`` float64.
+
+    Raises:
+        AlignerError: no words at all.
+    """
+    total, n = None, 0
+    for v in vectors:
+        if len(v):
+            s = v.astype(np.float64).sum(0)
+            total = s if total is None else total + s
+            n += len(v)
+    if total is None:
+        raise AlignerError("no words to estimate a language mean from")
+    return total / n
+
+
+def one_to_one(links: set[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The links whose source word and target word each take part in exactly one link."""
+    from collections import Counter
+
+    cs = Counter(i for i, _ in links)
+    ct = Counter(j for _, j in links)
+    return sorted((i, j) for i, j in links if cs[i] == 1 and ct[j] == 1)
+
+
+def _subsample(n: int, max_pairs: int | None, seed: int) -> np.ndarray:
+    if max_pairs is None or n <= max_pairs:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=max_pairs, replace=False))
+
+
+# ============================================================================ parallel
+@dataclass
+class ParallelCorpus:
+    """Word-split parallel text: English sentences and, per target language, its sentences.
+
+    Attributes:
+        source: English word lists (the fitting lines).
+        targets: ``{lang: word lists}``, line-aligned with ``source``.
+        lines: the 1-based line numbers used (the same for every language).
+        files: ``{lang: path}`` (``eng`` included).
+    """
+
+    source: list[list[str]]
+    targets: dict[str, list[list[str]]]
+    lines: list[int]
+    files: dict[str, Path]
+
+
+def read_ntrex_corpus(langs: str, data_dir: str | Path | None = None, *, part: str = "fit",
+                      heldout: int = 200, max_sentences: int | None = None) -> ParallelCorpus:
+    """NTREX-128 English and target sentences, split into words, for fitting or for diagnostics.
+
+    The last ``heldout`` lines are kept apart: ``part='fit'`` gives the lines before them (at
+    most ``max_sentences``), ``part='heldout'`` the held-out lines.
+
+    Args:
+        langs: comma-separated target codes (any form: ``de``, ``deu``, ``zh``) or ``all``.
+        data_dir: the data folder. part: ``fit`` or ``heldout``.
+        heldout: number of final lines reserved for diagnostics. max_sentences: cap on ``fit`` lines.
+
+    Raises:
+        UnknownLanguageError: a language without NTREX text; DataFormatError: files of different
+        lengths or undecodable lines; ValueError: a bad ``part``.
+    """
+    from xlt.data.parallel import NTREX_SOURCE, read_multiparallel, select_ntrex
+    from xlt.data.wordalign import simple_tokenize
+
+    if part not in ("fit", "heldout"):
+        raise ValueError(f"part must be 'fit' or 'heldout', got {part!r}")
+    files = select_ntrex(langs, data_dir)
+    mp = read_multiparallel(files)
+    n = len(mp.texts[NTREX_SOURCE])
+    if not 0 <= heldout < n:
+        raise ValueError(f"heldout={heldout} must be in [0, {n}) for {n} NTREX lines")
+    idx = list(range(n - heldout)) if part == "fit" else list(range(n - heldout, n))
+    if part == "fit" and max_sentences is not None:
+        idx = idx[:max(1, int(max_sentences))]
+    tok = {lang: [simple_tokenize(mp.texts[lang][i]) for i in idx] for lang in files}
+    return ParallelCorpus(source=tok[NTREX_SOURCE], targets={k: v for k, v in tok.items() if k != NTREX_SOURCE},
+                          lines=[mp.lines[i] for i in idx], files=dict(files))
+
+
+def link_pairs(aligner, source: list[list[str]], target: list[list[str]]) -> tuple[list[list[tuple[int, int]]], dict]:
+    """Confident (one-to-one argmax) word links of each sentence pair, and counts.
+
+    Args:
+        aligner: a :class:`~xlt.align.words.WordAligner`.
+        source, target: line-aligned word lists.
+
+    Returns:
+        ``(links, stats)``: per pair, sorted 0-based ``(source word, target word)`` links;
+        ``stats`` has ``n_sentence_pairs``, ``n_empty`` (a side without words), ``n_links``
+        (argmax links) and ``n_links_one_to_one`` (kept).
+    """
+    method = aligner.methods[0]
+    raw = aligner.align(list(zip(source, target)), method=method)
+    kept = [one_to_one(l) for l in raw]
+    stats = {"n_sentence_pairs": len(source), "n_empty": sum(1 for s, t in zip(source, target) if not s or not t),
+             "n_links": sum(len(l) for l in raw), "n_links_one_to_one": sum(len(l) for l in kept),
+             "link_method": method, "align_layer": aligner.layer}
+    return kept, stats
+
+
+def parallel_pairs(encoder, corpus: ParallelCorpus, aligner, *, layers: Any = "all", max_pairs: int | None = 50000,
+                   seed: int = 0, cache=None, progress: bool = True) -> Iterator[LanguagePairs]:
+    """Pairs of contextual vectors from word-aligned parallel text, one language at a time.
+
+    English vectors are extracted once; each target language is aligned, encoded, turned into
+    pairs and yielded before the next is read, so memory holds one language's vectors.
+
+    Args:
+        encoder: the model the maps are for.
+        corpus: from :func:`read_ntrex_corpus` (or any :class:`ParallelCorpus`).
+        aligner: a :class:`~xlt.align.words.WordAligner` (its first method gives the links).
+        layers: the layers to extract (``'all'`` = embeddings and every layer).
+        max_pairs: random subsample of at most this many pairs per language (seeded; None = all).
+        seed: subsampling seed. cache: feature cache. progress: tqdm bars.
+
+    Yields:
+        :class:`LanguagePairs` per target language, in corpus order.
+
+    Raises:
+        AlignerError: a language with no usable link (never fitted as the identity).
+    """
+    eng, resolved = word_vectors(encoder, corpus.source, layers, cache=cache, progress=progress)
+    y_mean = token_mean(eng)
+    for lang, sents in corpus.targets.items():
+        links, stats = link_pairs(aligner, corpus.source, sents)
+        tgt, _ = word_vectors(encoder, sents, layers, cache=cache, progress=progress)
+        rows = [(s, i, j) for s, ls in enumerate(links) for i, j in ls]
+        if not rows:
+            raise AlignerError(f"{lang}: the word aligner found no one-to-one links in {len(sents)} "
+                               f"sentence pairs ({corpus.files.get(lang)}); no supervision pairs")
+        keep = _subsample(len(rows), max_pairs, seed)
+        X = np.stack([tgt[rows[r][0]][rows[r][2]] for r in keep])
+        Y = np.stack([eng[rows[r][0]][rows[r][1]] for r in keep])
+        stats.update(n_pairs=len(keep), n_pairs_available=len(rows), source="parallel",
+                     file=str(corpus.files.get(lang)), n_target_words=sum(len(s) for s in sents))
+        yield LanguagePairs(lang=lang, X=X, Y=Y, x_mean=token_mean(tgt), y_mean=y_mean, layers=resolved,
+                            stats=stats)
+
+
+# ========================================================================== dictionary
+@dataclass
+class Dictionary:
+    """A bilingual dictionary read by :func:`read_dictionary`.
+
+    Attributes:
+        path: the file. entries: distinct ``(english, foreign)`` single-word pairs, case-folded.
+        stats: ``n_lines``, ``n_entries`` (distinct single-word entries), ``n_multiword``
+            (skipped: a side with a space), ``n_duplicates``, ``n_blank``.
+    """
+
+    path: Path
+    entries: list[tuple[str, str]]
+    stats: dict
+
+
+def read_dictionary(path: str | Path) -> Dictionary:
+    """Read ``english<TAB>foreign`` lines (Wiktionary ``dict/`` and BLI ``bli/`` files).
+
+    Raises:
+        FileNotFoundError: no such file; DataFormatError: a non-blank line without exactly
+        one tab, or undecodable bytes (the message names file and line).
+    """
+    from xlt.data.readers import DataFormatError, read_lines
+
+    path = Path(path)
+    entries, seen = [], set()
+    stats = {"n_lines": 0, "n_entries": 0, "n_multiword": 0, "n_duplicates": 0, "n_blank": 0}
+    for lineno, line in enumerate(read_lines(path), 1):
+        stats["n_lines"] += 1
+        if not line.strip():
+            stats["n_blank"] += 1
+            continue
+        parts = line.rstrip("\r\n").split("\t")
+        if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
+            raise DataFormatError(f"{path}:{lineno}: expected 'english<TAB>foreign', got {line.strip()[:80]!r}")
+        e, f = parts[0].strip().casefold(), parts[1].strip().casefold()
+        if " " in e or " " in f:
+            stats["n_multiword"] += 1
+            continue
+        if (e, f) in seen:
+            stats["n_duplicates"] += 1
+            continue
+        seen.add((e, f))
+        entries.append((e, f))
+    stats["n_entries"] = len(entries)
+    return Dictionary(path=path, entries=entries, stats=stats)
+
+
+def find_dictionary(lang: str, data_dir: str | Path | None = None, kind: str = "wiktionary") -> Path:
+    """The English–``lang`` dictionary file of the data folder.
+
+    Args:
+        lang: target language code (any form). kind: ``wiktionary`` (``dict/en-<name>.txt``,
+            15 languages) or ``bli`` (``bli/en-xx/yacle.train.freq.5k.en-xx.tsv``, 7 languages).
+
+    Raises:
+        AlignerError: no dictionary for that language (the message lists those there are);
+        ValueError: unknown ``kind``.
+    """
+    from xlt.data.langs import iso639_3, language_name
+    from xlt.data.paths import dataset_dir
+
+    if kind == "wiktionary":
+        root = dataset_dir("dict", data_dir)
+        name = language_name(lang).split(" (")[0].lower()
+        path = root / WIKTIONARY_PATTERN.format(name=name)
+        have = sorted(p.name[3:-4] for p in root.glob("en-*.txt"))
+    elif kind == "bli":
+        root = dataset_dir("bli", data_dir)
+        have = sorted(p.name[3:] for p in root.glob("en-*"))
+        code = next((c for c in have if iso639_3(c) == iso639_3(lang)), None)
+        path = root / f"en-{code}" / BLI_PATTERN.format(code=code) if code else root / "missing"
+    else:
+        raise ValueError(f"dictionary kind must be 'wiktionary' or 'bli', got {kind!r}")
+    if not path.is_file():
+        raise AlignerError(f"no English-{lang} {kind} dictionary in {root} (there are: {', '.join(have)}); "
+                           f"no supervision pairs for {lang}")
+    return path
+
+
+def type_vectors(vectors: Sequence[np.ndarray], sentences: Sequence[Sequence[str]],
+                 wanted: set[str] | None = None) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """Mean contextual vector of every (case-folded) word type over its occurrences.
+
+    Args:
+        vectors: per sentence ``(n_words, n_layers, dim)``. sentences: the words.
+        wanted: only these types (None = all).
+
+    Returns:
+        ``({type: (n_layers, dim) float32}, {type: n_occurrences})``.
+    """
+    sums: dict[str, np.ndarray] = {}
+    counts: dict[str, int] = {}
+    for v, words in zip(vectors, sentences):
+        for w, vec in zip(words, v):
+            t = w.casefold()
+            if wanted is not None and t not in wanted:
+                continue
+            if t in sums:
+                sums[t] += vec.astype(np.float32)
+                counts[t] += 1
+            else:
+                sums[t] = vec.astype(np.float32)
+                counts[t] = 1
+    return {t: s / counts[t] for t, s in sums.items()}, counts
+
+
+def dictionary_pairs(encoder, dictionaries: dict[str, Path], source_text: list[list[str]],
+                     target_text: dict[str, list[list[str]]], *, layers: Any = "all", max_pairs: int | None = 50000,
+                     seed: int = 0, cache=None, progress: bool = True) -> Iterator[LanguagePairs]:
+    """Pairs of type-averaged contextual vectors for dictionary entries, one language at a time.
+
+    Args:
+        encoder: the model the maps are for.
+        dictionaries: ``{lang: dictionary file}``.
+        source_text: English word lists (monolingual text the English vectors are averaged over).
+        target_text: ``{lang: word lists}`` of each target language.
+        layers, max_pairs, seed, cache, progress: as :func:`parallel_pairs`.
+
+    Yields:
+        :class:`LanguagePairs`; ``stats`` has the dictionary's counts plus ``n_unknown_source``,
+        ``n_unknown_target`` (entries with a word absent from that side's text),
+        ``n_pairs`` and ``text_sentences``.
+
+    Raises:
+        AlignerError: a language whose dictionary has no entry with both words in the text.
+        DataFormatError: a malformed dictionary line (file and line named).
+    """
+    dicts = {lang: read_dictionary(p) for lang, p in dictionaries.items()}  # fail before encoding
+    eng, resolved = word_vectors(encoder, source_text, layers, cache=cache, progress=progress)
+    y_mean = token_mean(eng)
+    wanted_e = {e for d in dicts.values() for e, _ in d.entries}
+    eng_types, _ = type_vectors(eng, source_text, wanted_e)
+    del eng
+    for lang, d in dicts.items():
+        sents = target_text[lang]
+        tgt, _ = word_vectors(encoder, sents, layers, cache=cache, progress=progress)
+        tgt_types, _ = type_vectors(tgt, sents, {f for _, f in d.entries})
+        unk_e = sum(1 for e, _ in d.entries if e not in eng_types)
+        unk_f = sum(1 for _, f in d.entries if f not in tgt_types)
+        found = [(e, f) for e, f in d.entries if e in eng_types and f in tgt_types]
+        if not found:
+            raise AlignerError(f"{lang}: none of the {len(d.entries)} single-word entries of {d.path} has both "
+                               f"words in the text ({len(source_text)} English, {len(sents)} {lang} sentences; "
+                               f"{unk_e} English and {unk_f} {lang} words unknown); no supervision pairs")
+        keep = _subsample(len(found), max_pairs, seed)
+        X = np.stack([tgt_types[found[r][1]] for r in keep]).astype(np.float16)
+        Y = np.stack([eng_types[found[r][0]] for r in keep]).astype(np.float16)
+        stats = dict(d.stats, n_unknown_source=unk_e, n_unknown_target=unk_f, n_pairs=len(keep),
+                     n_pairs_available=len(found), source="dictionary", file=str(d.path),
+                     text_sentences=len(sents))
+        log.info("%s: %d dictionary pairs (%d entries, %d/%d words unknown)", lang, len(keep),
+                 len(d.entries), unk_e, unk_f)
+        yield LanguagePairs(lang=lang, X=X, Y=Y, x_mean=token_mean(tgt), y_mean=y_mean, layers=resolved,
+                            stats=stats)
