@@ -685,6 +685,7 @@ def _add_align(sub) -> None:
     e.add_argument("--model", help="model spec (default: the one the maps were fitted on)")
     e.add_argument("--heldout", type=int, default=200)
     e.add_argument("--align-layer", type=int, default=8)
+    e.add_argument("--no-gold", action="store_true", help="skip the human-aligned wordalign sets")
     e.add_argument("--data-dir")
     e.add_argument("--out", help="JSON report")
     e.add_argument("--no-progress", action="store_true")
@@ -729,14 +730,15 @@ def _cmd_align(args, argv) -> int:
         return 0
     if args.align_command == "eval":
         rep = af.run_align_eval(args.aligner, model=args.model, langs=args.langs, heldout=args.heldout,
-                                align_layer=args.align_layer, data_dir=args.data_dir, out=args.out,
-                                progress=not args.no_progress, command=["xlt"] + argv)
-        names = list(rep["summary"])
-        print("word retrieval P@1 (%), mean over languages: within sentence / among all held-out English words")
-        print(f"{'layer':>5} " + " ".join(f"{Path(n).name[:22]:>22}" for n in names))
-        for k in next(iter(rep["summary"].values())):
-            print(f"{k:>5} " + " ".join(f"{rep['summary'][n][k]['sentence']:10.1f} /{rep['summary'][n][k]['all']:9.1f}"
-                                        for n in names))
+                                align_layer=args.align_layer, gold=not args.no_gold, data_dir=args.data_dir,
+                                out=args.out, progress=not args.no_progress, command=["xlt"] + argv)
+        for src, table in rep["summary"].items():
+            names = list(table)
+            print(f"\n{src}: word retrieval P@1 (%), mean over languages: within sentence / among all English words")
+            print(f"{'layer':>5} " + " ".join(f"{Path(n).name[-22:]:>22}" for n in names))
+            for k in table[names[0]]:
+                print(f"{k:>5} " + " ".join(f"{table[n][k]['sentence']:10.1f} /{table[n][k]['all']:9.1f}"
+                                            for n in names))
         return 0
     cfg = af.AlignFinetuneConfig(out=args.out, langs=args.langs, model=args.model, loss=args.loss,
                                  reg_weight=args.reg_weight, layer=args.layer, align_layer=args.align_layer,

@@ -6,13 +6,13 @@ encoder passes are shared), writing ``FILE`` (one method) or ``FILE``'s stem plu
 ``.<method>.npz`` (several), and a ``.report.json`` with the pair counts, fit errors and
 timings.
 
-``eval`` is the word-level retrieval diagnostic: on held-out NTREX lines (never used for
-fitting), each target word with a confident (one-to-one argmax) link asks for its nearest
-English word by cosine, (a) among the words of its own sentence pair and (b) among all English
-words of the held-out lines; precision@1 before and after each aligner, per language and layer.
-The links come from the word aligner at its own layer, so at that layer the unaligned
-within-sentence score is close to 100% by construction; other layers and the "all words"
-setting are informative.
+``eval`` is the word-level retrieval diagnostic: each target word with a link asks for its
+nearest English word by cosine, (a) among the words of its own sentence pair and (b) among all
+English words of the evaluation set; precision@1 before and after each aligner, per language
+and layer. Two evaluation sets: held-out NTREX lines (never used for fitting) with the word
+aligner's one-to-one argmax links (computed from prefix-free subword vectors at the aligner's
+layer, not from the probe's features, so not trivially 100% before alignment), and the human
+gold alignments of ``wordalign`` (fr, ro, ja, zh; sure one-to-one links).
 """
 
 from __future__ import annotations
@@ -112,6 +112,20 @@ class AlignFitConfig:
     progress: bool = True
 
 
+def _word_aligner(encoder, layer: int, dtype: str, progress: bool):
+    """The argmax :class:`~xlt.align.words.WordAligner` that supervision links come from.
+
+    Raises:
+        AlignerError: a layer outside the model or an unknown dtype (a user error, not a bug).
+    """
+    from xlt.align.words import WordAligner
+
+    try:
+        return WordAligner(encoder, layer=layer, methods=("argmax",), dtype=dtype, progress=progress)
+    except ValueError as exc:
+        raise AlignerError(f"word aligner (--align-layer {layer}, --align-dtype {dtype}): {exc}") from None
+
+
 def parse_layers(text: str | int | list) -> Any:
     """``'all'`` stays; ``'8'`` → 8; ``'0,4,8'`` → ``[0, 4, 8]``."""
     if isinstance(text, (int, list)):
@@ -172,10 +186,7 @@ def run_align_fit(config: AlignFitConfig, command: list[str] | None = None) -> d
             "ntrex_lines": [corpus.lines[0], corpus.lines[-1]] if corpus.lines else [],
             "n_sentences": len(corpus.source)}
     if config.supervision == "parallel":
-        from xlt.align.words import WordAligner
-
-        aligner = WordAligner(encoder, layer=config.align_layer, methods=("argmax",), dtype=config.align_dtype,
-                              progress=config.progress)
+        aligner = _word_aligner(encoder, config.align_layer, config.align_dtype, config.progress)
         info["word_aligner"] = {k: v for k, v in aligner.describe().items() if k != "model"}
         stream = sup.parallel_pairs(encoder, corpus, aligner, layers=layer_ids, max_pairs=config.max_pairs,
                                     seed=config.seed, cache=cache, progress=config.progress)
@@ -213,9 +224,9 @@ def run_align_fit(config: AlignFitConfig, command: list[str] | None = None) -> d
         "n_languages": len(counts), "info": info, "config": cfg,
         "manifest": build_manifest(cfg, data_files, model_info, [config.seed]),
     }
-    first = paths[methods[0]]
-    stem = first.name[:-4] if len(methods) == 1 else first.name.split(".")[0]
-    write_json(first.with_name(stem + ".report.json"), to_jsonable(report))
+    out = Path(config.out)  # the report's stem is the maps' stem (as in method_paths), dots and all
+    stem = out.name[:-4] if out.name.endswith(".npz") else out.name
+    write_json(out.with_name(stem + ".report.json"), to_jsonable(report))
     return report
 
 
@@ -282,21 +293,23 @@ def word_retrieval(eng: list[np.ndarray], tgt: list[np.ndarray], links: list[lis
 
 
 def run_align_eval(aligner_files: list[str], *, model: str | None = None, langs: str | None = None,
-                   heldout: int = 200, align_layer: int = 8, data_dir: str | None = None,
+                   heldout: int = 200, align_layer: int = 8, gold: bool = True, data_dir: str | None = None,
                    out: str | None = None, progress: bool = True, command: list[str] | None = None) -> dict:
-    """Word retrieval before and after each aligner, on the held-out NTREX lines.
+    """Word retrieval before and after each aligner: held-out NTREX lines, and human gold links.
 
     Args:
         aligner_files: saved aligners (all for the same model and layers).
         model: the model spec (default: the first aligner's).
         langs: target codes (default: the languages of the first aligner).
         heldout: the number of final NTREX lines (must match what ``fit`` kept apart).
-        align_layer: the word aligner's layer for the evaluation links.
+        align_layer: the word aligner's layer for the NTREX evaluation links.
+        gold: also score on the human-aligned ``wordalign`` sets (fr, ro, ja, zh) of languages
+            every aligner covers (sure one-to-one links; not circular).
         out: JSON report path (None = not written).
 
     Returns:
-        ``{"before": {lang: {layer: scores}}, "after": {method/file: {lang: {layer: scores}}},
-        "summary": averages per layer, ...}``.
+        ``{"ntrex": {"before": {lang: {layer: scores}}, "<file>": {...}}, "gold": {...},
+        "summary": {"ntrex"|"gold": {name: {layer: mean scores}}}, ...}``.
 
     Raises:
         AlignerError: aligners for different models, or a language one of them lacks.
@@ -316,24 +329,39 @@ def run_align_eval(aligner_files: list[str], *, model: str | None = None, langs:
     for al in aligners.values():
         al.check(encoder.describe(), layers, list(corpus.targets))
     wa = WordAligner(encoder, layer=align_layer, methods=("argmax",), progress=progress)
-    eng, _ = sup.word_vectors(encoder, corpus.source, layers, progress=progress)
-    before: dict[str, dict] = {}
-    after: dict[str, dict] = {f: {} for f in aligners}
-    for lang, sents in tqdm(corpus.targets.items(), desc="languages", disable=not progress):
-        links, _ = sup.link_pairs(wa, corpus.source, sents)
-        tgt, _ = sup.word_vectors(encoder, sents, layers, progress=progress)
-        before[lang] = word_retrieval(eng, tgt, links, layers)
-        for f, al in aligners.items():
-            after[f][lang] = word_retrieval(eng, tgt, links, layers, transform=al, lang=lang)
+
+    def score_all(corp, links_of) -> dict:
+        table: dict[str, dict] = {"before": {}, **{f: {} for f in aligners}}
+        eng, _ = sup.word_vectors(encoder, corp.source, layers, progress=progress)
+        for lang, sents in tqdm(corp.targets.items(), desc="languages", disable=not progress):
+            links = links_of(lang, sents)
+            tgt, _ = sup.word_vectors(encoder, sents, layers, progress=progress)
+            table["before"][lang] = word_retrieval(eng, tgt, links, layers)
+            for f, al in aligners.items():
+                table[f][lang] = word_retrieval(eng, tgt, links, layers, transform=al, lang=lang)
+        return table
+
+    results = {"ntrex": score_all(corpus, lambda lang, sents: sup.link_pairs(wa, corpus.source, sents)[0])}
+    if gold:
+        from xlt.align.maps import _lang_key
+
+        for code, _ in sup.GOLD_SETS.values():
+            key = next((l for l in corpus.targets if _lang_key(l) == code), None)
+            if key is None:
+                continue
+            gcorp, glinks = sup.gold_corpus(key, data_dir)
+            res = score_all(gcorp, lambda lang, sents, gl=glinks: gl)
+            for name, t in res.items():
+                results.setdefault("gold", {}).setdefault(name, {}).update(t)
 
     def avg(table: dict) -> dict:
         return {k: {m: float(np.mean([table[l][k][m] for l in table])) for m in ("sentence", "all")}
                 for k in layers}
 
     report = {"command": command, "aligners": {f: al.describe() for f, al in aligners.items()},
-              "heldout_lines": corpus.lines[:1] + corpus.lines[-1:], "align_layer": align_layer,
-              "before": before, "after": after,
-              "summary": {"before": avg(before), **{f: avg(t) for f, t in after.items()}},
+              "ntrex_heldout_lines": corpus.lines[:1] + corpus.lines[-1:], "align_layer": align_layer,
+              "results": results,
+              "summary": {src: {name: avg(t) for name, t in tables.items()} for src, tables in results.items()},
               "seconds": round(time.time() - t0, 1)}
     if out:
         write_json(out, report)
@@ -390,7 +418,6 @@ def run_align_finetune(config: AlignFinetuneConfig, command: list[str] | None = 
 
     from xlt.align import supervision as sup
     from xlt.align.finetune import AlignmentExample, finetune_alignment, save_aligned_encoder
-    from xlt.align.words import WordAligner
     from xlt.evaluate.manifest import build_manifest, to_jsonable
     from xlt.evaluate.report import write_json
     from xlt.models.loading import load_encoder
@@ -403,8 +430,7 @@ def run_align_finetune(config: AlignFinetuneConfig, command: list[str] | None = 
     corpus = sup.read_ntrex_corpus(langs, config.data_dir, part="fit", heldout=config.heldout,
                                    max_sentences=config.max_sentences)
     encoder = load_encoder(config.model, device="auto")
-    wa = WordAligner(encoder, layer=config.align_layer, methods=("argmax",), dtype=config.align_dtype,
-                     progress=config.progress)
+    wa = _word_aligner(encoder, config.align_layer, config.align_dtype, config.progress)
     examples, counts = [], {}
     for lang, sents in tqdm(corpus.targets.items(), desc="word alignment", disable=not config.progress):
         links, stats = sup.link_pairs(wa, corpus.source, sents)

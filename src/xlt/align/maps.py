@@ -246,8 +246,10 @@ class AffineMap:
 
     # -------------------------------------------------------------- state
     def state(self) -> tuple[dict, dict[str, np.ndarray]]:
-        """``(metadata, arrays)`` for saving."""
-        arrays = {k: getattr(self, k) for k in ("a", "W", "b", "source_a") if getattr(self, k) is not None}
+        """``(metadata, arrays)`` for saving (float32: maps are applied in float32 anyway, and a
+        13-layer, 46-language rotation file stays at ~350 MB instead of ~700 MB)."""
+        arrays = {k: np.asarray(getattr(self, k), dtype=np.float32) for k in ("a", "W", "b", "source_a")
+                  if getattr(self, k) is not None}
         meta = {"method": self.method, "normalize": self.normalize, "scale": self.scale,
                 "n_pairs": self.n_pairs, "fit_error": self.fit_error, "arrays": sorted(arrays)}
         return meta, arrays
@@ -469,7 +471,7 @@ class CrossLingualAligner:
 
     # ----------------------------------------------------------------- files
     def save(self, path: str | Path) -> Path:
-        """Write the aligner to ``path`` (``.npz``: float64 map parameters plus a JSON header).
+        """Write the aligner to ``path`` (``.npz``: float32 map parameters plus a JSON header).
 
         Returns:
             the path written (``.npz`` appended when missing).

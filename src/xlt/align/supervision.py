@@ -279,7 +279,7 @@ def read_dictionary(path: str | Path) -> Dictionary:
             continue
         parts = line.rstrip("\r\n").split("\t")
         if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
-            raise DataFormatError(f"{path}:{lineno}: expected 'english<TAB>foreign', got {line.strip()[:80]!r}")
+            raise DataFormatError(path, lineno, f"expected 'english<TAB>foreign', got {line.strip()[:80]!r}")
         e, f = parts[0].strip().casefold(), parts[1].strip().casefold()
         if " " in e or " " in f:
             stats["n_multiword"] += 1
@@ -400,3 +400,40 @@ def dictionary_pairs(encoder, dictionaries: dict[str, Path], source_text: list[l
                  len(d.entries), unk_e, unk_f)
         yield LanguagePairs(lang=lang, X=X, Y=Y, x_mean=token_mean(tgt), y_mean=y_mean, layers=resolved,
                             stats=stats)
+
+
+# ====================================================================== gold alignments
+#: The gold word-alignment sets of ``<data>/wordalign`` (awesome-align's copies): file stem → the
+#: target language, and whether English is the file's source side.
+GOLD_SETS = {"enfr": ("fra", True), "roen": ("ron", False), "jaen": ("jpn", False), "zhen": ("zho", False)}
+
+
+def gold_corpus(lang: str, data_dir: str | Path | None = None) -> tuple[ParallelCorpus, list[list[tuple[int, int]]]]:
+    """A human-aligned gold set as English/target word lists and its sure one-to-one links.
+
+    The sets are pre-tokenised (``source ||| target`` lines, 1-based ``i-j`` / ``ipj`` links);
+    for the ``xx-en`` sets the sides are swapped so that English is the source. Possible links
+    are dropped, and so are sure links that are not one-to-one.
+
+    Raises:
+        AlignerError: no gold set for ``lang`` (the message lists those there are);
+        DataFormatError: malformed lines.
+    """
+    from xlt.data.langs import iso639_3
+    from xlt.data.paths import dataset_dir
+    from xlt.data.wordalign import read_pairs, read_pharaoh
+
+    root = dataset_dir("wordalign", data_dir)
+    stem = next((k for k, (code, _) in GOLD_SETS.items() if code == iso639_3(lang)), None)
+    if stem is None:
+        raise AlignerError(f"no gold word alignments for {lang} in {root} "
+                           f"(there are: {', '.join(c for c, _ in GOLD_SETS.values())})")
+    eng_first = GOLD_SETS[stem][1]
+    pairs = read_pairs(root / f"{stem}.src-tgt")
+    gold = read_pharaoh(root / f"{stem}.gold", one_based=True, lengths=pairs.lengths)
+    src, tgt = (pairs.src, pairs.tgt) if eng_first else (pairs.tgt, pairs.src)
+    links = [one_to_one({(i, j) if eng_first else (j, i) for i, j in s}) for s in gold.sure]
+    corpus = ParallelCorpus(source=[list(w) for w in src], targets={lang: [list(w) for w in tgt]},
+                            lines=list(range(1, len(src) + 1)),
+                            files={"eng": root / f"{stem}.src-tgt", lang: root / f"{stem}.gold"})
+    return corpus, links

@@ -158,6 +158,31 @@ def _likely_script(code: str) -> str | None:
     return lang.script or lang.maximize().script
 
 
+#: ISO 639-3 codes (macrolanguage-aware, as :func:`iso639_3` gives them) of Indo-European
+#: languages, for :func:`is_distant`. Covers the languages of XTREME, SIB-200's Europe and South
+#: Asia and NTREX-128; a code missing here counts as non-Indo-European.
+INDO_EUROPEAN = frozenset("""
+afr als arg asm ast awa bel ben bho bos bre bul cat ces ckb cos cym dan deu div ell eng fao fas fra
+fry fur gla gle glg guj hat hin hne hrv hsb hye isl ita kas kmr kur lat lav lij lim lit lmo ltz mag
+mai mar mkd mwr nep nld nno nob nor oci ori pan pap pbt pes plt pol por prs pus roh ron rus san scn
+sin slk slv snd spa sqi srd srp swe tgk tpi ukr urd vec wln yid zza
+""".split()) - {"plt", "tpi", "pap", "hat"}  # Malagasy (Austronesian) and creoles stay out
+
+
+def is_distant(code: str, source: str = "eng") -> bool:
+    """Whether a language is *distant* from an Indo-European, Latin-script source (English).
+
+    The rule of the alignment comparisons (Kulshreshtha et al. 2020 call these "distant and
+    typologically dissimilar"): a language is distant when it is not Indo-European or is not
+    written in the source's (likely) script. So German and Portuguese are close; Russian
+    (Cyrillic), Hindi (Devanagari), Finnish (Uralic), Turkish, Chinese, Arabic are distant.
+
+    Raises:
+        UnknownLanguageError: an unknown code.
+    """
+    return iso639_3(code) not in INDO_EUROPEAN or _likely_script(code) != _likely_script(source)
+
+
 @lru_cache(maxsize=4096)
 def language_name(code: str) -> str:
     """English display name of a code.
