@@ -309,7 +309,7 @@ def find_dictionary(lang: str, data_dir: str | Path | None = None, kind: str = "
 
     if kind == "wiktionary":
         root = dataset_dir("dict", data_dir)
-        name = language_name(lang).split(" (")[0].lower()
+        name = language_name(iso639_3(lang)).split(" (")[0].lower()  # arb -> ara -> "arabic"
         path = root / WIKTIONARY_PATTERN.format(name=name)
         have = sorted(p.name[3:-4] for p in root.glob("en-*.txt"))
     elif kind == "bli":
