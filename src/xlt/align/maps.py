@@ -80,8 +80,9 @@ def parse_method(method: str) -> str:
     return m
 
 
-def _f64(x: Any, name: str) -> np.ndarray:
-    a = np.asarray(x, dtype=np.float64)
+def _f32(x: Any, name: str) -> np.ndarray:
+    # big (n, dim) products run in float32; the small (dim, dim) solves in float64
+    a = np.asarray(x, dtype=np.float32)
     if a.ndim != 2:
         raise AlignerError(f"{name} must be 2-D (n, dim), got shape {a.shape}")
     if not np.isfinite(a).all():
@@ -102,7 +103,7 @@ def procrustes(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
     Returns:
         ``(dim, dim)`` orthogonal matrix (float64).
     """
-    u, _, vt = np.linalg.svd(X.T @ Y)
+    u, _, vt = np.linalg.svd((X.T @ Y).astype(np.float64))
     return u @ vt
 
 
@@ -152,41 +153,42 @@ class AffineMap:
             AlignerError: shapes that do not match, no pairs (or fewer than 2 for ``linear``),
             NaN/inf values.
         """
-        X, Y = _f64(X, "X"), _f64(Y, "Y")
+        X, Y = _f32(X, "X"), _f32(Y, "Y")
         if X.shape != Y.shape:
             raise AlignerError(f"X and Y must have the same shape, got {X.shape} and {Y.shape}")
         if len(X) == 0:
             raise AlignerError("no supervision pairs to fit a map on")
         dim = X.shape[1]
-        mx = X.mean(0) if x_mean is None else np.asarray(x_mean, dtype=np.float64).reshape(dim)
-        my = Y.mean(0) if y_mean is None else np.asarray(y_mean, dtype=np.float64).reshape(dim)
+        mx = X.mean(0, dtype=np.float64) if x_mean is None else np.asarray(x_mean, dtype=np.float64).reshape(dim)
+        my = Y.mean(0, dtype=np.float64) if y_mean is None else np.asarray(y_mean, dtype=np.float64).reshape(dim)
+        mx32, my32 = mx.astype(np.float32), my.astype(np.float32)
         m = self.method
         self.a = self.W = self.b = self.source_a = None
         self.normalize, self.scale = False, 1.0
         if m in ("center", "center+procrustes"):
             self.a, self.b = mx, my
             if m == "center+procrustes":
-                self.W = procrustes(X - mx, Y - my)
+                self.W = procrustes(X - mx32, Y - my32)
         elif m in ("center+norm", "center+norm+procrustes"):
             self.a, self.source_a, self.normalize = mx, my, True
-            self.scale = float(y_scale) if y_scale else (float(np.linalg.norm(Y - my, axis=1).mean()) or 1.0)
+            self.scale = float(y_scale) if y_scale else (float(np.linalg.norm(Y - my32, axis=1).mean()) or 1.0)
             if m == "center+norm+procrustes":
-                self.W = procrustes(_unit(X - mx), _unit(Y - my))
+                self.W = procrustes(_unit(X - mx32), _unit(Y - my32))
         elif m == "procrustes":
             self.W = procrustes(X, Y)
         elif m == "linear":
             if len(X) < 2:
                 raise AlignerError("linear needs at least 2 supervision pairs")
-            Xb = np.hstack([X, np.ones((len(X), 1))])
-            G = Xb.T @ Xb
+            Xb = np.hstack([X, np.ones((len(X), 1), dtype=np.float32)])
+            G = (Xb.T @ Xb).astype(np.float64)
             lam = LINEAR_RIDGE * float(np.trace(G[:dim, :dim])) / dim
             reg = lam * np.eye(dim + 1)
             reg[dim, dim] = 0.0  # no penalty on the bias
-            A = np.linalg.solve(G + reg, Xb.T @ Y)
+            A = np.linalg.solve(G + reg, (Xb.T @ Y).astype(np.float64))
             self.W, self.b = A[:dim], A[dim]
         self.n_pairs = len(X)
         Ys = self.transform_source(Y)
-        before = X if not self.normalize else self.scale * _unit(X - mx)
+        before = X if not self.normalize else self.scale * _unit(X - mx32)
         self.fit_error = {"mse_before": float(((before - Ys) ** 2).sum(1).mean()),
                           "mse_after": float(((self.transform(X) - Ys) ** 2).sum(1).mean())}
         return self
