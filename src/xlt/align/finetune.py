@@ -381,6 +381,7 @@ def finetune_alignment(
     from tqdm.auto import tqdm
 
     from xlt.models.features import _special_template, resolve_layers
+    from xlt.transfer.finetune import linear_warmup_decay
     from xlt.models.loading import Encoder
 
     if loss not in LOSSES:
@@ -464,14 +465,7 @@ def finetune_alignment(
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=WEIGHT_DECAY)
     n_batches = math.ceil(len(pairs) / batch_size)
     total = epochs * n_batches
-    n_warm = int(warmup * total)
-
-    def schedule(step: int) -> float:
-        if step < n_warm:
-            return (step + 1) / max(1, n_warm)
-        return max(0.0, (total - step) / max(1, total - n_warm))
-
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
+    sched = linear_warmup_decay(opt, total, warmup)
     pad_id = int(tok.pad_token_id) if getattr(tok, "pad_token_id", None) is not None else 0
     want_tt = "token_type_ids" in getattr(tok, "model_input_names", ())
     gen = torch.Generator().manual_seed(seed)

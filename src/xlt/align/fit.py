@@ -112,6 +112,22 @@ class AlignFitConfig:
     progress: bool = True
 
 
+def _fit_corpus(config):
+    """The NTREX fitting lines of ``config.langs`` (task names expanded) and the task targets without NTREX.
+
+    Raises:
+        AlignerError: no language left; UnknownLanguageError: a code without NTREX text.
+    """
+    from xlt.align import supervision as sup
+
+    langs, no_ntrex = expand_languages(config.langs, config.data_dir)
+    if not langs:
+        raise AlignerError(f"no target language with NTREX text in {config.langs!r}")
+    corpus = sup.read_ntrex_corpus(langs, config.data_dir, part="fit", heldout=config.heldout,
+                                   max_sentences=config.max_sentences)
+    return corpus, no_ntrex
+
+
 def _word_aligner(encoder, layer: int, dtype: str, progress: bool):
     """The argmax :class:`~xlt.align.words.WordAligner` that supervision links come from.
 
@@ -166,11 +182,7 @@ def run_align_fit(config: AlignFitConfig, command: list[str] | None = None) -> d
     if config.supervision not in SUPERVISION:
         raise AlignerError(f"supervision must be one of {SUPERVISION}, got {config.supervision!r}")
     torch.manual_seed(config.seed)
-    langs, no_ntrex = expand_languages(config.langs, config.data_dir)
-    if not langs:
-        raise AlignerError(f"no target language with NTREX text in {config.langs!r}")
-    corpus = sup.read_ntrex_corpus(langs, config.data_dir, part="fit", heldout=config.heldout,
-                                   max_sentences=config.max_sentences)
+    corpus, no_ntrex = _fit_corpus(config)
     dict_files = {}
     if config.supervision == "dictionary":
         dict_files = {lang: sup.find_dictionary(lang, config.data_dir, config.dictionary) for lang in corpus.targets}
@@ -424,11 +436,7 @@ def run_align_finetune(config: AlignFinetuneConfig, command: list[str] | None = 
 
     t0 = time.time()
     torch.manual_seed(config.seed)
-    langs, no_ntrex = expand_languages(config.langs, config.data_dir)
-    if not langs:
-        raise AlignerError(f"no target language with NTREX text in {config.langs!r}")
-    corpus = sup.read_ntrex_corpus(langs, config.data_dir, part="fit", heldout=config.heldout,
-                                   max_sentences=config.max_sentences)
+    corpus, no_ntrex = _fit_corpus(config)
     encoder = load_encoder(config.model, device="auto")
     wa = _word_aligner(encoder, config.align_layer, config.align_dtype, config.progress)
     examples, counts = [], {}

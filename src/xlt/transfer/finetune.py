@@ -61,6 +61,19 @@ class SequenceClassifier(_EncoderClassifier):
         return self.classifier(self.dropout(pooled))
 
 
+def linear_warmup_decay(opt: torch.optim.Optimizer, total_steps: int, warmup: float) -> torch.optim.lr_scheduler.LambdaLR:
+    """Learning-rate schedule: linear warm-up over the first ``warmup`` share of ``total_steps``,
+    then linear decay to 0 (BERT's schedule, Devlin et al. 2019)."""
+    n_warm = int(warmup * total_steps)
+
+    def schedule(step: int) -> float:
+        if step < n_warm:
+            return (step + 1) / max(1, n_warm)
+        return max(0.0, (total_steps - step) / max(1, total_steps - n_warm))
+
+    return torch.optim.lr_scheduler.LambdaLR(opt, schedule)
+
+
 @dataclass
 class Encoded:
     """Tokenised examples.
@@ -252,14 +265,7 @@ def finetune(
     ]
     opt = torch.optim.AdamW(groups, lr=lr)
     total = max(1, epochs * math.ceil(len(items) / batch_size / accelerator.num_processes))
-    n_warm = int(warmup * total)
-
-    def schedule(step: int) -> float:
-        if step < n_warm:
-            return (step + 1) / max(1, n_warm)
-        return max(0.0, (total - step) / max(1, total - n_warm))
-
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
+    sched = linear_warmup_decay(opt, total, warmup)
     model, opt, loader, sched = accelerator.prepare(model, opt, loader, sched)
     loss_fn = nn.CrossEntropyLoss(ignore_index=IGNORE)
     history, best, best_state, avg_state, n_avg = [], -float("inf"), None, None, 0
