@@ -184,3 +184,16 @@ def test_names_and_description():
     assert names_for(["de", "zz_foo"]) == {"de": "German", "zz_foo": "?"}
     assert describe_codes(["de", "en"]) == "de (German), en (English)"
     assert describe_codes([]) == "(none)"
+
+
+def test_is_distant_follows_family_and_script():
+    from xlt.data.langs import is_distant
+
+    # Indo-European in the Latin script: close to English
+    assert not any(is_distant(c) for c in ("de", "fra", "es", "pt_Latn", "ro", "nl", "lt"))
+    # another family, or another script, or both
+    for code in ("fi", "tr", "eu", "zh", "ja", "ko", "ar", "he", "vi", "id", "sw",  # non-IE
+                 "ru", "hi", "el", "fa", "ur", "bn"):                              # IE, other script
+        assert is_distant(code), code
+    # the script compared is the source's: from Russian, Ukrainian (Indo-European, Cyrillic) is close
+    assert not is_distant("uk", source="ru") and is_distant("uk")
