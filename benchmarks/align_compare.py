@@ -33,8 +33,10 @@ ROWS = {
     "par-center-procrustes": "centering + Procrustes (parallel)",
     "par-center-norm-procrustes": "normalised Procrustes (parallel)",
     "par-linear": "linear (parallel)",
-    "dict-procrustes": "Procrustes (dictionary)",
-    "dict-center-norm-procrustes": "normalised Procrustes (dictionary)",
+    "dict-procrustes": "Procrustes (dictionary, 500 lines of text)",
+    "dict-center-norm-procrustes": "normalised Procrustes (dictionary, 500 lines)",
+    "dictall-procrustes": "Procrustes (dictionary, 1,797 lines of text)",
+    "dictall-linear": "linear (dictionary, 1,797 lines)",
     "ft-l2": "fine-tuning alignment, L2 (parallel)",
     "ft-contrastive": "fine-tuning alignment, contrastive (parallel)",
 }
