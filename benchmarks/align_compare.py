@@ -65,8 +65,8 @@ def compare(runs: Path, task: str) -> tuple[str, dict]:
             found[key] = _load(f)
     all_langs = [l for l in base["scores"] if l != source]
     lines = [f"### {task} ({base['metric_name']}, {len(base['per_seed'])} seeds, bundled e5-small probe)", "",
-             "| method | langs | avg | Δ avg | distant avg | Δ distant | close avg | Δ close |",
-             "|---|---|---|---|---|---|---|---|"]
+             f"| method | {source} (source) | langs | avg | Δ avg | distant avg | Δ distant | close avg | Δ close |",
+             "|---|---|---|---|---|---|---|---|---|"]
     figures: dict[str, dict] = {}
     for key, rep in found.items():
         langs = [l for l in rep["scores"] if l != source]
@@ -75,7 +75,8 @@ def compare(runs: Path, task: str) -> tuple[str, dict]:
         seeds = sorted(set(rep["per_seed"]) & set(base["per_seed"]))
         rep_s = {"per_seed": {s: rep["per_seed"][s] for s in seeds}}
         base_s = {"per_seed": {s: base["per_seed"][s] for s in seeds}}
-        row, fig = [ROWS[key], str(len(langs))], {"n_langs": len(langs)}
+        src = f"{rep['scores'][source]:.1f}" if source in rep["scores"] else "–"
+        row, fig = [ROWS[key], src, str(len(langs))], {"n_langs": len(langs), "source": rep["scores"].get(source)}
         for name, group in (("all", langs), ("distant", dist), ("close", close)):
             if not group:
                 row += ["–", "–"]

@@ -424,3 +424,32 @@ def test_cli_dictionary_missing_for_a_language(root, tiny, tmp_path, capsys):
     err = _error(capsys, code)
     assert "fr" in err and "german" in err
     assert not list(tmp_path.iterdir())
+
+
+# ------------------------------------------------------------------- xlt align eval
+
+def test_align_eval_on_identical_text(tmp_path, tiny):
+    """A copy of English retrieves every word perfectly before alignment, and a Procrustes map
+    fitted on the copy (the identity, up to float error) keeps it perfect."""
+    from xlt.align.fit import run_align_eval
+
+    _, spec = tiny
+    write_ntrex(tmp_path, {"eng": EN, "deu": EN})
+    out = tmp_path / "maps.npz"
+    run_align_fit(AlignFitConfig(out=str(out), methods="procrustes", langs="de", model=spec, align_layer=1,
+                                 heldout=HELDOUT, data_dir=str(tmp_path), progress=False))
+    rep = run_align_eval([str(out)], heldout=HELDOUT, align_layer=1, gold=False, data_dir=str(tmp_path),
+                         out=str(tmp_path / "eval.json"), progress=False)
+    n_words = sum(len(s) for s in words(EN[-HELDOUT:]))
+    for name in ("before", str(out)):
+        for layer, sc in rep["results"]["ntrex"][name]["deu"].items():
+            assert sc["n_links"] == n_words  # held-out lines only
+            assert sc["sentence"] == 100.0 and sc["all"] == 100.0, (name, layer)
+    assert json.loads((tmp_path / "eval.json").read_text(encoding="utf-8"))["summary"]["ntrex"]["before"]
+    # without aligners: the model's own vectors, at every layer; --langs then needed
+    own = run_align_eval([], model=spec, langs="de", heldout=HELDOUT, align_layer=1, gold=False,
+                         data_dir=str(tmp_path), progress=False)
+    assert list(own["results"]["ntrex"]) == ["before"]
+    assert len(own["results"]["ntrex"]["before"]["deu"]) == tiny[0].num_layers + 1
+    with pytest.raises(AlignerError, match="--model and --langs"):
+        run_align_eval([], model=spec, heldout=HELDOUT, data_dir=str(tmp_path), progress=False)

@@ -680,7 +680,9 @@ def _add_align(sub) -> None:
     f.add_argument("--cache-dir", help="on-disk feature cache folder")
     f.add_argument("--no-progress", action="store_true")
     e = asub.add_parser("eval", help="word retrieval P@1 before and after maps, on held-out NTREX lines")
-    e.add_argument("--aligner", nargs="+", required=True, help="map file(s) from 'xlt align fit'")
+    e.add_argument("--aligner", nargs="*", default=[],
+                   help="map file(s) from 'xlt align fit' (none: score --model's own vectors, e.g. a "
+                        "fine-tuning-aligned encoder; --langs is then required)")
     e.add_argument("--langs", help="target languages (default: the first map file's)")
     e.add_argument("--model", help="model spec (default: the one the maps were fitted on)")
     e.add_argument("--heldout", type=int, default=200)

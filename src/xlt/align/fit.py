@@ -310,8 +310,9 @@ def run_align_eval(aligner_files: list[str], *, model: str | None = None, langs:
     """Word retrieval before and after each aligner: held-out NTREX lines, and human gold links.
 
     Args:
-        aligner_files: saved aligners (all for the same model and layers).
-        model: the model spec (default: the first aligner's).
+        aligner_files: saved aligners (all for the same model and layers); may be empty, to
+            score a model's own vectors (e.g. a fine-tuning-aligned encoder) at every layer.
+        model: the model spec (default: the first aligner's; required without aligners).
         langs: target codes (default: the languages of the first aligner).
         heldout: the number of final NTREX lines (must match what ``fit`` kept apart).
         align_layer: the word aligner's layer for the NTREX evaluation links.
@@ -331,11 +332,15 @@ def run_align_eval(aligner_files: list[str], *, model: str | None = None, langs:
     from xlt.evaluate.report import write_json
     from xlt.models.loading import load_encoder
 
+    from xlt.models.features import resolve_layers
+
     t0 = time.time()
     aligners = {str(f): CrossLingualAligner.load(f) for f in aligner_files}
-    first = next(iter(aligners.values()))
+    first = next(iter(aligners.values()), None)
+    if first is None and not (model and langs):
+        raise AlignerError("without aligner files, give --model and --langs (scores the model's own vectors)")
     encoder = load_encoder(model or first.model["spec"], device="auto")
-    layers = first.layers
+    layers = first.layers if first else resolve_layers("all", encoder.num_layers)[0]
     target_langs = langs or ",".join(first.languages)
     corpus = sup.read_ntrex_corpus(target_langs, data_dir, part="heldout", heldout=heldout)
     for al in aligners.values():
