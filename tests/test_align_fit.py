@@ -453,3 +453,27 @@ def test_align_eval_on_identical_text(tmp_path, tiny):
     assert len(own["results"]["ntrex"]["before"]["deu"]) == tiny[0].num_layers + 1
     with pytest.raises(AlignerError, match="--model and --langs"):
         run_align_eval([], model=spec, heldout=HELDOUT, data_dir=str(tmp_path), progress=False)
+
+
+def test_word_retrieval_matches_the_per_sentence_reference():
+    """The vectorised scorer agrees with retrieval_at_1 summed sentence by sentence."""
+    from xlt.align.fit import word_retrieval
+
+    rng = np.random.default_rng(0)
+    eng = [rng.normal(size=(m, 2, 8)).astype(np.float16) for m in (5, 3, 7, 4)]
+    tgt = [(e + 0.8 * rng.normal(size=e.shape)).astype(np.float16)[::-1] for e in eng]  # reversed order
+    links = [[(i, len(e) - 1 - i) for i in range(len(e)) if i % 2 == 0] for e in eng]
+    links[1] = []  # a sentence without links
+    got = word_retrieval(eng, tgt, links, layers=[3, 7], chunk=3)
+    pool_all = [np.concatenate([e[:, li].astype(np.float32) for e in eng]) for li in range(2)]
+    offsets = np.cumsum([0] + [len(e) for e in eng])
+    for li, k in enumerate((3, 7)):
+        hs = ha = n = 0
+        for s, ls in enumerate(links):
+            e, t = eng[s][:, li].astype(np.float32), tgt[s][:, li].astype(np.float32)
+            h, c = retrieval_at_1(e, t, ls)
+            hs, n = hs + h, n + c
+            ha += retrieval_at_1(e, t, ls, pool=pool_all[li], pool_offset=int(offsets[s]))[0]
+        assert got[k]["n_links"] == n
+        assert got[k]["sentence"] == pytest.approx(100 * hs / n) and got[k]["all"] == pytest.approx(100 * ha / n)
+    assert 0 < got[3]["all"] < 100  # the noise makes some, not all, retrievals fail
