@@ -380,9 +380,12 @@ class CrossLingualAligner:
         """
         fp, mine = encoder_info.get("fingerprint"), self.model.get("fingerprint")
         if fp and mine and fp != mine:
+            def short(f: str) -> str:
+                return f if len(f) <= 28 else f[:28] + "…"
+
             raise AlignerError(f"the aligner was fitted on model {self.model.get('spec')!r} "
-                               f"(fingerprint {mine[:12]}), not on {encoder_info.get('spec')!r} "
-                               f"(fingerprint {fp[:12]}); fit maps for this model with `xlt align fit`")
+                               f"(fingerprint {short(mine)}), not on {encoder_info.get('spec')!r} "
+                               f"(fingerprint {short(fp)}); fit maps for this model with `xlt align fit`")
         if (encoder_info.get("hidden_size") and self.model.get("hidden_size")
                 and int(encoder_info["hidden_size"]) != int(self.model["hidden_size"])):
             raise AlignerError(f"the aligner maps {self.model['hidden_size']}-dim vectors, the model gives "
