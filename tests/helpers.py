@@ -99,3 +99,15 @@ def make_tiny_encoder(tmp_path, *, text_prefix: str = "", max_length: int = 64,
     enc = load_encoder(str(folder))
     enc.text_prefix = text_prefix
     return enc
+
+
+def write_ntrex(root, sides: dict[str, list[str]]) -> Path:
+    """Write a fake NTREX-128 folder under ``root``: ``{"eng": lines, "deu": lines, ...}`` (English
+    as the ``src`` file, others as ``ref`` files); returns ``root``."""
+    root = Path(root)
+    folder = root / "ntrex"
+    folder.mkdir(parents=True, exist_ok=True)
+    for lang, lines in sides.items():
+        name = "newstest2019-src.eng.txt" if lang == "eng" else f"newstest2019-ref.{lang}.txt"
+        (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root

@@ -13,6 +13,7 @@ import shutil
 
 import numpy as np
 import pytest
+from helpers import write_ntrex
 
 from xlt.align import supervision as sup
 from xlt.align.fit import (
@@ -81,13 +82,6 @@ DICT_UNKNOWN_SOURCE = 2  # zebra, query
 DICT_UNKNOWN_TARGET = 3  # zebra, anfrage, winzig
 
 
-def write_ntrex(root, sides):
-    folder = root / "ntrex"
-    folder.mkdir(parents=True, exist_ok=True)
-    for lang, lines in sides.items():
-        name = "newstest2019-src.eng.txt" if lang == "eng" else f"newstest2019-ref.{lang}.txt"
-        (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return root
 
 
 def write_dict(root, name, lines):

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from helpers import write_ntrex
 
 from xlt.cli import main
 from xlt.evaluate.alignment import (
@@ -220,13 +221,6 @@ def test_cli_correlate(tmp_path, capsys):
 # --------------------------------------------------------------------------- xlt analyze
 
 
-def write_ntrex(root, sides):
-    folder = root / "ntrex"
-    folder.mkdir(parents=True, exist_ok=True)
-    for lang, lines in sides.items():
-        name = "newstest2019-src.eng.txt" if lang == "eng" else f"newstest2019-ref.{lang}.txt"
-        (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return root
 
 
 @pytest.mark.usefixtures("single_torch_thread")
