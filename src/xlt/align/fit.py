@@ -72,9 +72,10 @@ def expand_languages(spec: str, data_dir: str | Path | None = None) -> tuple[str
                     missing.setdefault(item.lower(), []).append(lang)
         else:
             out.append(item)
-    seen: set[str] = set()
-    uniq = [c for c in out if not (iso639_3(c) in seen or seen.add(iso639_3(c)))]
-    return ",".join(uniq), missing
+    first: dict[str, str] = {}  # one code per language, the first given
+    for code in out:
+        first.setdefault(iso639_3(code), code)
+    return ",".join(first.values()), missing
 
 
 @dataclass
@@ -183,11 +184,11 @@ def run_align_fit(config: AlignFitConfig, command: list[str] | None = None) -> d
         raise AlignerError(f"supervision must be one of {SUPERVISION}, got {config.supervision!r}")
     torch.manual_seed(config.seed)
     corpus, no_ntrex = _fit_corpus(config)
-    dict_files = {}
+    dict_files, dictionaries = {}, {}
     if config.supervision == "dictionary":
         dict_files = {lang: sup.find_dictionary(lang, config.data_dir, config.dictionary) for lang in corpus.targets}
-        for lang, p in dict_files.items():
-            sup.read_dictionary(p)  # a malformed line fails before any encoding
+        # read now, so that a malformed line fails before any encoding
+        dictionaries = {lang: sup.read_dictionary(p) for lang, p in dict_files.items()}
     encoder = load_encoder(config.model, device="auto")
     cache = FeatureCache(config.cache_dir) if config.cache_dir else None
     layers_spec = parse_layers(config.layers)
@@ -205,7 +206,7 @@ def run_align_fit(config: AlignFitConfig, command: list[str] | None = None) -> d
     else:
         info["dictionary"] = config.dictionary
         info["monolingual_text"] = "NTREX fitting lines of each language, used as independent monolingual text"
-        stream = sup.dictionary_pairs(encoder, dict_files, corpus.source, corpus.targets, layers=layer_ids,
+        stream = sup.dictionary_pairs(encoder, dictionaries, corpus.source, corpus.targets, layers=layer_ids,
                                       max_pairs=config.max_pairs, seed=config.seed, cache=cache,
                                       progress=config.progress)
     model_info = encoder.describe()
@@ -381,10 +382,10 @@ def run_align_eval(aligner_files: list[str], *, model: str | None = None, langs:
 
     results = {"ntrex": score_all(corpus, lambda lang, sents: sup.link_pairs(wa, corpus.source, sents)[0])}
     if gold:
-        from xlt.align.maps import _lang_key
+        from xlt.data.langs import same_language
 
         for code, _ in sup.GOLD_SETS.values():
-            key = next((l for l in corpus.targets if _lang_key(l) == code), None)
+            key = next((l for l in corpus.targets if same_language(l, code)), None)
             if key is None:
                 continue
             gcorp, glinks = sup.gold_corpus(key, data_dir)

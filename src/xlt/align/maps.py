@@ -52,6 +52,8 @@ from typing import Any
 
 import numpy as np
 
+from xlt.data.langs import same_language
+
 #: Map families, in the order reports list them.
 METHODS = ("center", "center+norm", "procrustes", "center+procrustes", "center+norm+procrustes", "linear")
 #: Format version of saved aligner files.
@@ -266,12 +268,6 @@ class AffineMap:
         return m
 
 
-def _lang_key(code: str) -> str:
-    from xlt.data.langs import iso639_3
-
-    return iso639_3(code)
-
-
 @dataclass
 class CrossLingualAligner:
     """The fitted maps of one encoder: one :class:`AffineMap` per (target language, layer).
@@ -330,7 +326,7 @@ class CrossLingualAligner:
             AlignerError: the source language itself, a layer missing, or no pairs (a language
             without supervision never gets a silent identity map).
         """
-        if _lang_key(lang) == _lang_key(self.source):
+        if same_language(lang, self.source):
             raise AlignerError(f"{lang} is the source language; it is not mapped")
         missing = [k for k in self.layers if k not in pairs]
         if missing:
@@ -356,14 +352,13 @@ class CrossLingualAligner:
 
     def is_source(self, lang: str) -> bool:
         """Whether ``lang`` denotes the source language (ISO 639-3 comparison)."""
-        return _lang_key(lang) == _lang_key(self.source)
+        return same_language(lang, self.source)
 
     def find_language(self, lang: str) -> str | None:
         """The fitted language key that denotes ``lang`` (script/region ignored), or ``None``."""
         if lang in self.maps:
             return lang
-        key = _lang_key(lang)
-        hits = [k for k in self.maps if _lang_key(k) == key]
+        hits = [k for k in self.maps if same_language(k, lang)]
         return hits[0] if hits else None
 
     def check(self, encoder_info: dict, layers: Iterable[int], languages: Iterable[str] = ()) -> None:

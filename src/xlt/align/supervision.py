@@ -352,14 +352,14 @@ def type_vectors(vectors: Sequence[np.ndarray], sentences: Sequence[Sequence[str
     return {t: s / counts[t] for t, s in sums.items()}, counts
 
 
-def dictionary_pairs(encoder, dictionaries: dict[str, Path], source_text: list[list[str]],
+def dictionary_pairs(encoder, dictionaries: dict[str, Dictionary | Path], source_text: list[list[str]],
                      target_text: dict[str, list[list[str]]], *, layers: Any = "all", max_pairs: int | None = 50000,
                      seed: int = 0, cache=None, progress: bool = True) -> Iterator[LanguagePairs]:
     """Pairs of type-averaged contextual vectors for dictionary entries, one language at a time.
 
     Args:
         encoder: the model the maps are for.
-        dictionaries: ``{lang: dictionary file}``.
+        dictionaries: ``{lang: dictionary}``: a :class:`Dictionary` already read, or its file.
         source_text: English word lists (monolingual text the English vectors are averaged over).
         target_text: ``{lang: word lists}`` of each target language.
         layers, max_pairs, seed, cache, progress: as :func:`parallel_pairs`.
@@ -373,7 +373,8 @@ def dictionary_pairs(encoder, dictionaries: dict[str, Path], source_text: list[l
         AlignerError: a language whose dictionary has no entry with both words in the text.
         DataFormatError: a malformed dictionary line (file and line named).
     """
-    dicts = {lang: read_dictionary(p) for lang, p in dictionaries.items()}  # fail before encoding
+    dicts = {lang: d if isinstance(d, Dictionary) else read_dictionary(d)  # fail before encoding
+             for lang, d in dictionaries.items()}
     eng, resolved = word_vectors(encoder, source_text, layers, cache=cache, progress=progress)
     y_mean = token_mean(eng)
     wanted_e = {e for d in dicts.values() for e, _ in d.entries}

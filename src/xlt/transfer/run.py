@@ -448,6 +448,8 @@ def run_transfer(config: TransferConfig, command: list[str] | None = None) -> di
     average, average_std = mean_std(seed_avgs) if seed_avgs else (float("nan"), float("nan"))
 
     data_files = [train.path, dev.path] + [Path(p) for p in eval_files.values()]
+    if aligner is not None:
+        data_files.append(Path(config.aligner))
     model_info = encoder.describe()
     cfg_out = {k: v for k, v in cfg.items() if k != "progress"}
     report = {
@@ -481,8 +483,6 @@ def run_transfer(config: TransferConfig, command: list[str] | None = None) -> di
             f"{aligner.method} maps ({kind} supervision) into the {aligner.source} space, layers "
             f"{aligner.layers[0]}..{aligner.layers[-1]}; pairs per language: "
             + ", ".join(f"{l} {n}" for l, n in report["aligner"]["supervision"].items()) + "."]
-        data_files.append(Path(config.aligner))
-        report["manifest"] = build_manifest(cfg_out, data_files, model_info, config.seeds)
     if config.mode == "finetune":
         report["selection"] = {str(s): v for s, v in runner.selected.items()}
     if config.out and _is_main_process():
