@@ -350,7 +350,6 @@ def run_align_eval(aligner_files: list[str], *, model: str | None = None, langs:
         AlignerError: aligners for different models, or a language one of them lacks.
     """
     from xlt.align import supervision as sup
-    from xlt.align.words import WordAligner
     from xlt.evaluate.report import write_json
     from xlt.models.loading import load_encoder
 
@@ -367,7 +366,7 @@ def run_align_eval(aligner_files: list[str], *, model: str | None = None, langs:
     corpus = sup.read_ntrex_corpus(target_langs, data_dir, part="heldout", heldout=heldout)
     for al in aligners.values():
         al.check(encoder.describe(), layers, list(corpus.targets))
-    wa = WordAligner(encoder, layer=align_layer, methods=("argmax",), progress=progress)
+    wa = _word_aligner(encoder, align_layer, "float32", progress)
 
     def score_all(corp, links_of) -> dict:
         table: dict[str, dict] = {"before": {}, **{f: {} for f in aligners}}
