@@ -12,7 +12,7 @@ import sys
 import pytest
 import torch
 
-from xlt.cli import _seeds, build_parser, main
+from xlt.cli import _seeds, build_parser, main  # noqa: F401
 
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")

@@ -1,0 +1,87 @@
+"""``xlt bench``: speed benchmarks run side by side with the alternative."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from xlt.models.loading import DEFAULT_MODEL
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("bench", help="benchmarks")
+    bsub = p.add_subparsers(dest="bench", required=True)
+    e = bsub.add_parser("extract", help="xlt's batched feature extraction vs a naive one-sentence loop")
+    e.add_argument("--model", default=DEFAULT_MODEL)
+    e.add_argument("--file", help="XTREME tsv file to take sentences from "
+                                   "(default: the evaluation file of --task/--lang)")
+    e.add_argument("--task", default="udpos", choices=["udpos", "panx", "sib200"])
+    e.add_argument("--lang", default="en", help="language of the evaluation file to use")
+    e.add_argument("--n", type=int, default=500, help="number of sentences")
+    e.add_argument("--batch-size", type=int, default=32)
+    e.add_argument("--data-dir")
+    e.add_argument("--out", help="write the result as JSON here")
+    m = bsub.add_parser("mine", help="bitext mining time as the input grows (embedding and FAISS search)")
+    m.add_argument("--model", default=DEFAULT_MODEL)
+    m.add_argument("--sizes", default="1000,10000,100000", help="sentences per side, comma-separated")
+    m.add_argument("--lang", default="de", help="target language (its PAN-X sentences; English is the source)")
+    m.add_argument("--indexes", default="flat,ivf", help="FAISS index kinds to time")
+    m.add_argument("--batch-size", type=int, default=64)
+    m.add_argument("--data-dir")
+    m.add_argument("--out", help="write the result as JSON here")
+
+
+def _bench_mine(args) -> int:
+    import json
+
+    from xlt.bench import bench_mine, format_bench_mine, synthetic_sentences
+    from xlt.models.loading import load_encoder
+    from xlt.retrieval.mine_run import panx_distractors
+
+    sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
+    n = max(sizes)
+    sides, sources = [], {}
+    for lang in ("en", args.lang):
+        real, info = panx_distractors(lang, n, 0, args.data_dir)  # unique PAN-X sentences, seeded order
+        words = sorted({w for sent in real for w in sent.split()})
+        extra = synthetic_sentences(words, n - len(real) + len(real) // 10, seed=1) if len(real) < n else []
+        seen = set(real)
+        sides.append((real + [e for e in extra if e not in seen])[:n])
+        sources[lang] = {**info, "real": min(len(real), n), "synthetic": max(0, n - len(real))}
+    result = bench_mine(load_encoder(args.model), sides[0], sides[1], sizes,
+                        [k.strip() for k in args.indexes.split(",") if k.strip()], batch_size=args.batch_size)
+    result["input"] = {"model": args.model, "sentences": sources}
+    print(format_bench_mine(result))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
+    return 0
+
+
+def run(args, argv) -> int:
+    import json
+
+    if args.bench == "mine":
+        return _bench_mine(args)
+
+    from xlt.bench import bench_extract, format_bench
+    from xlt.data import tasks
+    from xlt.data.readers import DataFormatError
+    from xlt.models.loading import load_encoder
+
+    if args.file:
+        path = Path(args.file)
+    else:
+        path = tasks.available_languages(args.task, args.data_dir)[
+            tasks.match_task_language(args.task, args.lang, args.data_dir)]
+    examples, _ = tasks.load_split(args.task, path, limit=args.n)
+    if not examples:
+        raise DataFormatError(path, 1, "no sentences to benchmark")
+    sentences = [e.tokens for e in examples] if hasattr(examples[0], "tokens") else [e.text.split() for e in examples]
+    enc = load_encoder(args.model)
+    result = bench_extract(enc, sentences, batch_size=args.batch_size)
+    result["input"] = {"file": str(path), "sentences": len(sentences), "model": args.model}
+    print(format_bench(result))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
+    return 0
