@@ -24,7 +24,8 @@ from xlt.data.tasks import UPOS_TAGS
 from xlt.transfer.finetune import (
     IGNORE,
     Encoded,
-    TokenClassifier,
+    build_classifier,
+    is_token_model,
     encode_sequence_examples,
     encode_token_examples,
     finetune,
@@ -267,14 +268,14 @@ def test_encode_sequence_examples_truncation_keeps_sep(tiny):
 def test_predict_logits_restores_input_order(tiny):
     enc, _ = tiny
     torch.manual_seed(0)
-    model = TokenClassifier(copy.deepcopy(enc.model), 5).eval()
+    model = build_classifier(enc, [str(i) for i in range(5)], token_task=True).eval()
     sents = [["a"], ["the", "cats", "sat", "on", "the", "mat"], ["dog", "running"], ["big"]]
     data = encode_token_examples(enc, sents, None, max_length=64)
     out = predict_logits(model, data, enc.tokenizer.pad_token_id, batch_size=2)
     assert len(out) == len(sents)
     for ids, lg in zip(data.input_ids, out):
         with torch.no_grad():
-            alone = model(torch.tensor([ids]), torch.ones(1, len(ids), dtype=torch.long))[0]
+            alone = model(input_ids=torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long)).logits[0]
         assert lg.shape == (len(ids), 5)
         np.testing.assert_allclose(lg, alone.numpy(), atol=1e-5)
 
@@ -304,7 +305,7 @@ def test_finetune_reduces_loss_and_learns(tiny, data):
     losses = [h["loss"] for h in res.history]
     assert len(losses) == 4 and all(np.isfinite(losses))
     assert losses[-1] < 0.5 * losses[0]
-    assert len(seen) == 4 and all(isinstance(m, TokenClassifier) for m in seen)
+    assert len(seen) == 4 and all(is_token_model(m) for m in seen)
     # it learned the word -> tag mapping of the training data
     pred = word_predictions(predict_logits(res.model, train, enc.tokenizer.pad_token_id), train, 0)
     gold = upos_ids(sents)
@@ -504,7 +505,7 @@ def test_finetune_freeze_embeddings(tiny, data, freeze):
                    freeze_embeddings=freeze, progress=False)
     key = "embeddings.word_embeddings.weight"
     before = enc.model.state_dict()[key]
-    after = res.model.encoder.state_dict()[key]
+    after = res.model.base_model.state_dict()[key]
     seen = sorted({t for ids in train.input_ids for t in ids})
     assert torch.equal(before, after) == freeze
     if not freeze:  # rows of training tokens get gradients; others only feel weight decay
@@ -514,7 +515,7 @@ def test_finetune_freeze_embeddings(tiny, data, freeze):
         assert moved_seen > 5 * moved_unseen
     # the transformer layers are trained either way
     q = "encoder.layer.0.attention.self.query.weight"
-    assert not torch.equal(enc.model.state_dict()[q], res.model.encoder.state_dict()[q])
+    assert not torch.equal(enc.model.state_dict()[q], res.model.base_model.state_dict()[q])
 
 
 def test_malformed_target_file_fails_before_the_model_is_loaded(tiny, tmp_path, monkeypatch):

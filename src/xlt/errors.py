@@ -4,6 +4,8 @@ The CLI prints these as one ``xlt: error: ...`` line (exit code 2) instead of a 
 """
 
 from xlt.align.maps import AlignerError
+from xlt.data.dataset import DatasetError
+from xlt.data.formats import FileLanguageError
 from xlt.data.langs import UnknownLanguageError
 from xlt.data.paths import DatasetNotFoundError
 from xlt.data.readers import DataFormatError
@@ -23,6 +25,10 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     UsageError,
     AlignerError,  # a map that does not fit the model, layers or languages; no supervision
     FileNotFoundError,  # an input path that does not exist (the message names it)
+    FileExistsError,  # an output that exists and may only be replaced with --overwrite
+    NotADirectoryError,  # a file where an output folder is expected
+    FileLanguageError,  # an --eval file whose name does not say its language
+    DatasetError,  # a data set that cannot be used as given (no examples, bad --label-map, ...)
 )
 
 __all__ = ["USER_ERRORS", "AlignerError", "DataFormatError", "UnknownLanguageError", "DatasetNotFoundError", "ModelLoadError", "UsageError"]

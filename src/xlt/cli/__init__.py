@@ -16,6 +16,7 @@ from xlt.cli._common import seeds_arg as _seeds  # noqa: F401  (kept for callers
 # command name -> module under xlt.cli, in the order ``xlt --help`` lists them
 COMMANDS: dict[str, str] = {
     "transfer": "transfer",
+    "predict": "predict",
     "retrieve": "retrieve",
     "mine": "mine",
     "analyze": "analyze",

@@ -1,55 +1,92 @@
-"""``xlt transfer``: train on the source language, evaluate zero-shot on the targets."""
+"""``xlt transfer``: train on the source language, evaluate zero-shot on the targets.
+
+Options map one to one onto :class:`xlt.transfer.run.TransferConfig`, which holds every default;
+``--config run.yaml`` gives any of its fields, and the command line wins.
+"""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
-from xlt.models.loading import DEFAULT_MODEL
-from xlt.cli._common import layer_arg, seeds_arg
+from xlt.cli._common import config_from_args, layer_arg, seeds_arg
 
 
 def add_parser(sub) -> None:
+    from xlt.data.formats import FORMATS
+    from xlt.data.tasks import TASKS
+
     p = sub.add_parser("transfer", help="train on the source language, evaluate zero-shot on targets",
                        description="Zero-shot cross-lingual transfer (XTREME protocol): train a task "
                                    "model on the source language, score every target language, write "
-                                   "report.json, report.md and scores.png.")
-    p.add_argument("--task", required=True, choices=["udpos", "panx", "sib200"])
-    p.add_argument("--source", default="en", help="source language (en, eng, eng_Latn all work)")
-    p.add_argument("--targets", default="all", help="'all' or a comma-separated list of languages")
-    p.add_argument("--model", default=DEFAULT_MODEL, help="bundled:e5-small, a HF id or a local folder")
-    p.add_argument("--mode", default="probe", choices=["probe", "finetune"])
-    p.add_argument("--out", required=True, help="report folder")
-    p.add_argument("--layer", default="mix", type=layer_arg, help="probe features: mix, last, or a layer number (0 = embeddings)")
-    p.add_argument("--head", default="linear", choices=["linear", "mlp"], help="probe head")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--seeds", type=seeds_arg, default=[0], help="a count (3 = seeds 0,1,2) or a list (0,5,7)")
-    p.add_argument("--train-limit", type=int, help="use the first N training sentences")
-    p.add_argument("--eval-limit", type=int, help="use the first N sentences of each dev/evaluation set")
-    p.add_argument("--ckpt-avg", type=int, default=0,
-                   help="finetune: average the weights of the last N epochs (Schmidt et al. 2023)")
-    p.add_argument("--max-length", type=int, default=128, help="finetune: training length in tokens")
-    p.add_argument("--train-embeddings", action="store_true",
+                                   "report.json, report.md and scores.png; optionally keep the model (--save) "
+                                   "for 'xlt predict'. Data: a built-in --task, or your own files (--train, "
+                                   "--dev, --eval) in CoNLL-U, CoNLL columns, XTREME tsv, CSV/TSV/JSONL or a "
+                                   "Hugging Face datasets folder.",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter, argument_default=None)
+    p.add_argument("--config", help="YAML/JSON file of settings (field names of TransferConfig); options win")
+    d = p.add_argument_group("data: a built-in task")
+    d.add_argument("--task", choices=sorted(TASKS))
+    d.add_argument("--targets", help="'all' (default) or a comma-separated list of languages")
+    d.add_argument("--data-dir", help="data folder (default: $XLT_DATA, ../shared/data, ~/.cache/xlt/data)")
+    u = p.add_argument_group("data: your own files")
+    u.add_argument("--train", metavar="FILE", help="source-language training file (or datasets folder, hf:NAME spec)")
+    u.add_argument("--dev", metavar="FILE", help="source-language dev file for model selection "
+                                                  "(default: --dev-fraction of --train held out)")
+    u.add_argument("--eval", metavar="LANG=FILE|FILE|DIR", action="append",
+                   help="an evaluation set; repeat it. Without LANG= the language is read from the file name "
+                        "(test-de.conll, sw.csv); a folder gives every data file in it")
+    u.add_argument("--format", choices=sorted(FORMATS), help="format of every file (default: from the extension)")
+    u.add_argument("--text-column", help="table column(s) with the text: 'text', or 'premise,hypothesis' for pairs")
+    u.add_argument("--label-column", help="table column with the label")
+    u.add_argument("--tag-column", type=int, help="CoNLL columns: 0-based column of the tag (-1 = last, default)")
+    u.add_argument("--dev-fraction", type=float, help="share of --train held out as dev when no --dev (0.1)")
+    p.add_argument("--label-map", action="append", metavar="FROM=TO",
+                   help="rename a label or BIO entity type in every split (DATE=O); repeat or comma-separate")
+    p.add_argument("--metric", choices=["accuracy", "f1"], help="default: span F1 for BIO tags, else accuracy")
+    p.add_argument("--source", help="source language (en, eng, eng_Latn all work; default en)")
+    m = p.add_argument_group("model and training")
+    m.add_argument("--model", help="bundled:e5-small (default), a HF id or a local folder")
+    m.add_argument("--mode", choices=["probe", "finetune"], help="default probe")
+    m.add_argument("--layer", type=layer_arg, help="probe features: mix (default), last, or a layer number")
+    m.add_argument("--head", choices=["linear", "mlp"], help="probe head (default linear)")
+    m.add_argument("--pooling", choices=["mean", "cls"],
+                   help="finetune, sequence/pair tasks: mean pooling (default, XTREME) or the model's CLS head")
+    m.add_argument("--epochs", type=int)
+    m.add_argument("--batch-size", type=int)
+    m.add_argument("--lr", type=float)
+    m.add_argument("--seeds", type=seeds_arg, help="a count (3 = seeds 0,1,2) or a list (0,5,7); default 0")
+    m.add_argument("--train-limit", type=int, help="use the first N training sentences")
+    m.add_argument("--eval-limit", type=int, help="use the first N sentences of each dev/evaluation set")
+    m.add_argument("--ckpt-avg", type=int, help="finetune: average the weights of the last N epochs (Schmidt et al. 2023)")
+    m.add_argument("--max-length", type=int, help="finetune: training length in tokens (128)")
+    m.add_argument("--train-embeddings", action="store_true", default=None,
                    help="finetune: also train the word-embedding matrix (frozen by default: much faster on CPU)")
-    p.add_argument("--data-dir", help="data folder (default: $XLT_DATA, ../shared/data, ~/.cache/xlt/data)")
-    p.add_argument("--cache-dir", help="probe: on-disk feature cache folder")
-    p.add_argument("--aligner", help="probe: a map file from 'xlt align fit'; every language's features are "
+    m.add_argument("--cache-dir", help="probe: on-disk feature cache folder")
+    m.add_argument("--aligner", help="probe: a map file from 'xlt align fit'; every language's features are "
                                      "mapped into the source space before the head")
+    o = p.add_argument_group("outputs")
+    o.add_argument("--out", help="report folder (required)")
+    o.add_argument("--save", metavar="DIR", help="keep the task model chosen on source dev here (for 'xlt predict')")
+    o.add_argument("--save-which", choices=["best", "all"], help="best seed (default) or every seed under DIR/seed-N")
+    o.add_argument("--overwrite", action="store_true", default=None, help="replace a non-empty --save folder")
+    o.add_argument("--predictions", action="store_true", default=None,
+                   help="also write the selected model's predictions to OUT/predictions/<lang>.jsonl")
     p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(transfer_parser=p)
 
 
 def run(args, argv: list[str]) -> int:
     from xlt.data.langs import language_name
+    from xlt.errors import UsageError
     from xlt.transfer.run import TransferConfig, run_transfer
 
-    cfg = TransferConfig(task=args.task, source=args.source, targets=args.targets, model=args.model,
-                         mode=args.mode, layer=args.layer, head=args.head, epochs=args.epochs,
-                         batch_size=args.batch_size, lr=args.lr, seeds=args.seeds,
-                         train_limit=args.train_limit, eval_limit=args.eval_limit, ckpt_avg=args.ckpt_avg,
-                         freeze_embeddings=not args.train_embeddings,
-                         max_length=args.max_length, data_dir=args.data_dir, cache_dir=args.cache_dir,
-                         out=args.out, aligner=args.aligner, progress=not args.no_progress)
+    if args.train_embeddings:
+        args.freeze_embeddings = False
+    args.progress = not args.no_progress
+    cfg = config_from_args(TransferConfig, args, config_file=args.config)
+    if not cfg.out:
+        raise UsageError("--out is required (the report folder)")
     report = run_transfer(cfg, command=["xlt"] + argv)
     src = report["source"]
     rows = sorted(report["scores"].items(), key=lambda kv: -kv[1])
@@ -66,5 +103,10 @@ def run(args, argv: list[str]) -> int:
               f"{report['counts'][lang]['sentences']:7d}")
     print(f"{'average over ' + str(report['n_targets']) + ' targets':<39} {report['average']:8.2f} "
           f"{report['average_std']:7.2f}")
-    print(f"report: {Path(args.out) / 'report.md'}")
+    for lang, unseen in report.get("unseen_labels", {}).items():
+        print(f"warning: {lang}: gold labels never seen in training, scored as they are: "
+              + ", ".join(f"{k} ×{v}" for k, v in sorted(unseen.items())) + " (map them with --label-map)")
+    if report.get("saved"):
+        print(f"model: {report['saved']['path']} (seed {report['best_seed']}, best on source dev)")
+    print(f"report: {Path(cfg.out) / 'report.md'}")
     return 0

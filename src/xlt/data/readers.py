@@ -119,6 +119,23 @@ class TextExample:
 
 
 @dataclass
+class PairExample:
+    """One example of a sentence-pair classification set (NLI, paraphrase: XNLI, PAWS-X).
+
+    Attributes:
+        id: the example id (the line or row number when the file has none).
+        text: the first text (premise, sentence1), stripped of surrounding whitespace.
+        text_pair: the second text (hypothesis, sentence2), stripped.
+        label: the class label.
+    """
+
+    id: str
+    text: str
+    text_pair: str
+    label: str
+
+
+@dataclass
 class ReadStats:
     """What a reader did with a file.
 
@@ -436,6 +453,7 @@ def read_sib200(
 
 __all__ = [
     "DataFormatError",
+    "PairExample",
     "ReadStats",
     "TaggedSentence",
     "TextExample",

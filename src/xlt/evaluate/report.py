@@ -29,7 +29,7 @@ import math
 import os
 import shlex
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,8 @@ __all__ = [
     "plot_scores",
     "write_report",
     "write_json",
+    "write_jsonl",
+    "write_text",
 ]
 
 #: Keys that :func:`write_report` requires in a report.
@@ -548,6 +550,32 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(to_jsonable(obj), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    _atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
+    return path
+
+
+def write_jsonl(path: str | os.PathLike[str], rows: Iterable[Any]) -> Path:
+    """Write one JSON object per line (UTF-8, no ASCII escaping), atomically.
+
+    Values pass through :func:`xlt.evaluate.manifest.to_jsonable`. The parent folder is created.
+
+    Returns:
+        the path written.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = "".join(json.dumps(to_jsonable(r), ensure_ascii=False, allow_nan=False) + "\n" for r in rows)
+    _atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
+    return path
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write UTF-8 ``text`` to ``path`` atomically (temporary file + rename).
+
+    Returns:
+        the path written.
+    """
+    path = Path(path)
     _atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
     return path
 

@@ -26,39 +26,67 @@ from xlt.models.loading import Encoder
 IGNORE = -100
 
 
-class _EncoderClassifier(nn.Module):
-    """An encoder with dropout and a linear classifier on top (``hidden_size → n_labels``)."""
-
-    def __init__(self, encoder_model: nn.Module, n_labels: int, dropout: float = 0.1):
-        super().__init__()
-        self.encoder = encoder_model
-        self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(encoder_model.config.hidden_size, n_labels)
+POOLINGS = ("mean", "cls")
 
 
-class TokenClassifier(_EncoderClassifier):
-    """Encoder + dropout + linear layer over every subword; trained on first subwords.
+def build_classifier(encoder: Encoder, labels: Sequence[str], token_task: bool, pooling: str = "mean") -> nn.Module:
+    """A Hugging Face task model on top of a copy of ``encoder``'s weights.
 
-    Input: ``input_ids``, ``attention_mask`` ``(batch, seq)``. Output: logits
-    ``(batch, seq, n_labels)``.
+    * token tasks: ``AutoModelForTokenClassification`` (encoder, dropout, linear layer over every
+      subword; trained on first subwords);
+    * sequence/pair tasks with ``pooling='mean'``: :class:`xlt.models.modeling_xlt.
+      XltMeanPoolingForSequenceClassification` (attention-masked mean of the last layer, as
+      XTREME); with ``pooling='cls'``: the architecture's own ``AutoModelForSequenceClassification``
+      head on the first token.
+
+    The encoder weights are copied in; the classifier is initialised like ``nn.Linear``'s
+    default (drawn from the global torch generator, so a seed set before the call fixes it).
+    ``config.id2label``/``label2id`` carry the label names.
+
+    Args:
+        encoder: the loaded encoder (left unchanged).
+        labels: label names; ``num_labels = len(labels)``.
+        token_task: token vs sequence classification.
+        pooling: ``mean`` or ``cls`` (sequence tasks only).
+
+    Returns:
+        the task model in train mode. Call it as ``model(input_ids=..., attention_mask=...)
+        .logits``: ``(batch, seq, n_labels)`` for tokens, ``(batch, n_labels)`` otherwise.
+
+    Raises:
+        ValueError: an unknown pooling.
     """
+    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
 
-    def forward(self, input_ids, attention_mask):
-        h = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        return self.classifier(self.dropout(h))
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+    config = copy.deepcopy(encoder.model.config)
+    config.num_labels = len(labels)
+    config.id2label = {i: str(l) for i, l in enumerate(labels)}
+    config.label2id = {str(l): i for i, l in enumerate(labels)}
+    with torch.random.fork_rng():  # the random init of the copied encoder must not shift the seed
+        if token_task:
+            model = AutoModelForTokenClassification.from_config(config)
+        elif pooling == "mean":
+            from xlt.models.modeling_xlt import XltMeanPoolingForSequenceClassification
+
+            model = XltMeanPoolingForSequenceClassification(config)
+        else:
+            model = AutoModelForSequenceClassification.from_config(config)
+        missing, unexpected = model.base_model.load_state_dict(encoder.model.state_dict(), strict=False)
+    bad = [k for k in missing if "pooler" not in k] + [k for k in unexpected if "pooler" not in k]
+    if bad:
+        raise ValueError(f"encoder weights do not fit the task model: {bad[:5]}")
+    head = model.classifier if isinstance(model.classifier, nn.Linear) else model.classifier.out_proj
+    head.reset_parameters()
+    model.train()
+    return model
 
 
-class SequenceClassifier(_EncoderClassifier):
-    """Encoder + attention-masked mean pooling + dropout + linear layer.
-
-    Input: ``input_ids``, ``attention_mask`` ``(batch, seq)``. Output: logits ``(batch, n_labels)``.
-    """
-
-    def forward(self, input_ids, attention_mask):
-        h = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        m = attention_mask.unsqueeze(-1).to(h.dtype)
-        pooled = (h * m).sum(1) / m.sum(1).clamp(min=1.0)
-        return self.classifier(self.dropout(pooled))
+def is_token_model(model: nn.Module) -> bool:
+    """Whether a task model classifies tokens (its architecture is ``*ForTokenClassification``)."""
+    return any(a.endswith("ForTokenClassification") for a in (getattr(model.config, "architectures", None) or [])) \
+        or type(model).__name__.endswith("ForTokenClassification")
 
 
 def linear_warmup_decay(opt: torch.optim.Optimizer, total_steps: int, warmup: float) -> torch.optim.lr_scheduler.LambdaLR:
@@ -147,6 +175,42 @@ def encode_sequence_examples(encoder: Encoder, texts: Sequence[str], labels: Seq
                    n_truncated=n_trunc)
 
 
+def encode_pair_examples(encoder: Encoder, pairs: Sequence[tuple[str, str]], labels: Sequence[int] | None,
+                         max_length: int) -> Encoded:
+    """Tokenise text pairs (NLI, paraphrase) as one input: ``<s> prefix+first </s></s> second </s>``.
+
+    The encoder's prefix goes before the first text only. Pairs longer than ``max_length`` tokens
+    are cut from the longer side first (``longest_first``) and counted in ``n_truncated``.
+
+    Args:
+        pairs: ``(text, text_pair)`` tuples. labels: one label id per pair (or None).
+        max_length: longest input in tokens, specials included.
+    """
+    tok = encoder.tokenizer
+    firsts = [encoder.text_prefix + a for a, _ in pairs]
+    seconds = [b for _, b in pairs]
+    full = tok(firsts, seconds, truncation=False, add_special_tokens=True)["input_ids"]
+    cut = tok(firsts, seconds, truncation="longest_first", max_length=max_length, add_special_tokens=True)["input_ids"]
+    return Encoded(input_ids=list(cut), labels=list(labels) if labels is not None else [0] * len(cut),
+                   n_truncated=sum(len(x) > max_length for x in full))
+
+
+def encode_examples(encoder: Encoder, kind, examples: Sequence, label_ids: Sequence | None, max_length: int) -> Encoded:
+    """Tokenise examples of a task kind: words (:func:`encode_token_examples`), texts
+    (:func:`encode_sequence_examples`) or text pairs (:func:`encode_pair_examples`).
+
+    Args:
+        kind: a :class:`xlt.data.kinds.TaskKind`. label_ids: per example the label id(s), or None.
+    """
+    from xlt.data.kinds import PAIR, TOKEN
+
+    if kind is TOKEN:
+        return encode_token_examples(encoder, [list(e.tokens) for e in examples], label_ids, max_length)
+    if kind is PAIR:
+        return encode_pair_examples(encoder, [(e.text, e.text_pair) for e in examples], label_ids, max_length)
+    return encode_sequence_examples(encoder, [e.text for e in examples], label_ids, max_length)
+
+
 def _collate(pad_id: int, token_task: bool):
     def collate(items):
         n = max(len(ids) for ids, _ in items)
@@ -174,7 +238,7 @@ def length_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
 def predict_logits(model: nn.Module, data: Encoded, pad_id: int, batch_size: int = 64,
                    progress: bool = False, desc: str = "predict") -> list[np.ndarray]:
     """Logits per example, in input order: ``(seq_len, n_labels)`` (token) or ``(n_labels,)``."""
-    token_task = isinstance(model, TokenClassifier)
+    token_task = is_token_model(model)
     collate = _collate(pad_id, token_task)
     device = next(model.parameters()).device
     was_training = model.training
@@ -183,7 +247,8 @@ def predict_logits(model: nn.Module, data: Encoded, pad_id: int, batch_size: int
     batches = length_batches([len(x) for x in data.input_ids], batch_size)
     for idx in tqdm(batches, desc=desc, disable=not progress, leave=False):
         b = collate([(data.input_ids[i], data.labels[i]) for i in idx])
-        logits = model(b["input_ids"].to(device), b["attention_mask"].to(device)).float().cpu().numpy()
+        logits = model(input_ids=b["input_ids"].to(device),
+                       attention_mask=b["attention_mask"].to(device)).logits.float().cpu().numpy()
         for r, i in enumerate(idx):
             out[i] = logits[r, :len(data.input_ids[i])] if token_task else logits[r]
     model.train(was_training)
@@ -208,7 +273,7 @@ class FinetuneResult:
 def finetune(
     encoder: Encoder,
     train: Encoded,
-    n_labels: int,
+    n_labels: int | Sequence[str],
     token_task: bool,
     dev_score: Callable[[nn.Module], float],
     *,
@@ -219,6 +284,7 @@ def finetune(
     warmup: float = 0.1,
     ckpt_avg: int = 0,
     freeze_embeddings: bool = True,
+    pooling: str = "mean",
     seed: int = 0,
     progress: bool = True,
 ) -> FinetuneResult:
@@ -227,7 +293,8 @@ def finetune(
     Args:
         encoder: its model is deep-copied, so the caller's encoder stays frozen/unchanged.
         train: encoded training data (:func:`encode_token_examples` / :func:`encode_sequence_examples`).
-        n_labels: number of classes. token_task: token vs sequence classification.
+        n_labels: the label names (or their number); they become ``config.id2label``.
+        token_task: token vs sequence classification.
         dev_score: scores a model on source-language dev data (percent, higher is better).
         epochs, batch_size, lr, weight_decay: AdamW settings; ``warmup`` = share of steps
             with linearly rising learning rate, then linear decay to 0.
@@ -237,6 +304,7 @@ def finetune(
             it holds most of the parameters (96M of 117M in e5-small), so training it makes
             every AdamW step several times slower on a CPU, and only source-language rows
             would move, away from the untouched target-language rows.
+        pooling: sequence tasks: ``mean`` (default) or ``cls`` (see :func:`build_classifier`).
         seed: seeds init, dropout and data order.
 
     Returns:
@@ -247,11 +315,11 @@ def finetune(
 
     set_seed(seed)
     accelerator = Accelerator()
-    base = copy.deepcopy(encoder.model)
-    base.train()
+    labels = [str(i) for i in range(n_labels)] if isinstance(n_labels, int) else [str(l) for l in n_labels]
+    n_labels = len(labels)
+    model = build_classifier(encoder, labels, token_task, pooling)
     if freeze_embeddings:
-        base.get_input_embeddings().weight.requires_grad_(False)
-    model = (TokenClassifier if token_task else SequenceClassifier)(base, n_labels)
+        model.get_input_embeddings().weight.requires_grad_(False)
     pad_id = encoder.tokenizer.pad_token_id
     items = list(zip(train.input_ids, train.labels))
     gen = torch.Generator().manual_seed(seed)
@@ -274,7 +342,7 @@ def finetune(
         running, steps = 0.0, 0
         bar = tqdm(loader, desc=f"finetune epoch {epoch}/{epochs}", disable=not progress or not accelerator.is_main_process, leave=False)
         for batch in bar:
-            logits = model(batch["input_ids"], batch["attention_mask"])
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
             loss = loss_fn(logits.reshape(-1, n_labels), batch["labels"].reshape(-1))
             accelerator.backward(loss)
             accelerator.clip_grad_norm_([p for _, p in trainable], 1.0)

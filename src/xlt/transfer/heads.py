@@ -48,6 +48,7 @@ class ProbeHead(nn.Module):
 
     def __init__(self, dim: int, n_labels: int, hidden: int = 0, n_layers: int = 1, dropout: float = 0.1):
         super().__init__()
+        self.dim, self.n_labels, self.hidden, self.n_layers, self.dropout = dim, n_labels, hidden, n_layers, dropout
         self.mix = ScalarMix(n_layers) if n_layers > 1 else None
         if hidden:
             self.net = nn.Sequential(nn.Dropout(dropout), nn.Linear(dim, hidden), nn.GELU(),

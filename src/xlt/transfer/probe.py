@@ -136,6 +136,14 @@ def train_probe(
 
 
 @torch.inference_mode()
+def predict_logits(head: ProbeHead, X: torch.Tensor, batch_size: int = 4096) -> np.ndarray:
+    """Logits of ``head`` for ``X`` (``(n, dim)`` or ``(n, n_layers, dim)``): float32 ``(n, n_labels)``."""
+    head.eval()
+    out = [head(X[i:i + batch_size].float()) for i in range(0, len(X), batch_size)]
+    return torch.cat(out).numpy() if out else np.zeros((0, head.n_labels), dtype=np.float32)
+
+
+@torch.inference_mode()
 def predict(head: ProbeHead, X: torch.Tensor, batch_size: int = 4096) -> np.ndarray:
     """Label ids predicted by ``head`` for ``X`` (``(n, dim)`` or ``(n, n_layers, dim)``).
 

@@ -5,6 +5,10 @@ Benchmark for Evaluating Cross-lingual Generalization"): the task model sees lab
 the source language only; model selection uses the source language's dev set only; every
 target language is scored on its own evaluation set and the report gives the average over
 targets (source excluded).
+
+The data come as one :class:`xlt.data.dataset.TaskDataset` (a built-in task or a user's files),
+resolved once before the model loads; the trained models are :class:`xlt.transfer.model.TaskModel`
+values that can be kept (``save``) and applied to new text (``xlt predict``).
 """
 
 from __future__ import annotations
@@ -21,10 +25,13 @@ import torch
 from tqdm.auto import tqdm
 
 from xlt.data import tasks as task_registry
+from xlt.data.dataset import Split, TaskDataset, from_files, load_task
+from xlt.data.kinds import TOKEN
 from xlt.evaluate.manifest import build_manifest
 from xlt.evaluate.metrics import mean_std, score
 from xlt.evaluate.report import write_report
 from xlt.models.loading import DEFAULT_MODEL, Encoder, load_encoder
+from xlt.transfer.model import FEATURE_CHUNK, FinetunedModel, ProbeModel, TaskModel, probe_layers, tag_features
 
 log = logging.getLogger(__name__)
 
@@ -33,50 +40,75 @@ log = logging.getLogger(__name__)
 DEFAULTS = {
     ("probe", "token"): {"epochs": 10, "batch_size": 256, "lr": 1e-3},
     ("probe", "sequence"): {"epochs": 100, "batch_size": 32, "lr": 1e-3},
+    ("probe", "pair"): {"epochs": 100, "batch_size": 32, "lr": 1e-3},
     ("finetune", "token"): {"epochs": 3, "batch_size": 32, "lr": 5e-5},
     ("finetune", "sequence"): {"epochs": 10, "batch_size": 32, "lr": 5e-5},
+    ("finetune", "pair"): {"epochs": 3, "batch_size": 32, "lr": 2e-5},
 }
-FEATURE_CHUNK = 2000  # sentences per feature-extraction call in probe mode (bounds float32 memory)
+SAVE_WHICH = ("best", "all")
 
 
 @dataclass
 class TransferConfig:
     """Settings of one ``xlt transfer`` run (every field is echoed in the report).
 
-    Attributes:
+    Data (either a built-in ``task`` or a user's ``train`` file):
         task: ``udpos``, ``panx`` or ``sib200``.
+        train, dev: the user's source training / dev file (any format of
+            :mod:`xlt.data.formats`); without ``dev`` a seeded ``dev_fraction`` of the training
+            data is held out for model selection.
+        eval: evaluation sets: ``LANG=FILE`` strings, or files/folders whose language is read
+            from the file name.
+        format: the format of the user's files (default: detected per file).
+        text_column, label_column, tag_column: columns of table files (``premise,hypothesis``
+            for pairs) and of CoNLL column files (0-based, -1 = last).
+        metric: ``accuracy`` or ``f1``; default: span F1 for BIO tags, else accuracy.
+        label_map: ``["DATE=O", ...]``: rename labels (or BIO entity types) in every split.
         source: source language code (any form: ``en``, ``eng``, ``eng_Latn``).
-        targets: ``all`` or a comma-separated list of language codes.
+        targets: built-in tasks: ``all`` or a comma-separated list of language codes.
+    Model and training:
         model: model spec (``bundled:e5-small``, a Hugging Face id or folder).
         mode: ``probe`` (frozen encoder + head) or ``finetune`` (full fine-tuning).
         layer: probe features: ``mix`` (learned scalar mix of all layers), ``last``, or an
             int (0 = embeddings, 1..L = layers, negative counts from the top).
         head: probe head: ``linear`` or ``mlp``.
-        epochs, batch_size, lr: ``None`` = the default for the mode and task kind (probe:
-            10/256/1e-3 for tagging, 100/32/1e-3 for classification; finetune: 3/32/5e-5 for
-            tagging, 10/32/5e-5 for classification).
+        pooling: fine-tuned sequence/pair classifiers: ``mean`` (XTREME) or ``cls``.
+        epochs, batch_size, lr: ``None`` = the default for the mode and task kind (``DEFAULTS``).
         seeds: one run per seed; scores are mean ± sample std over seeds.
         train_limit, eval_limit: keep the first N sentences of training / each evaluation
             (and source dev) set, for quick runs.
         ckpt_avg: fine-tuning: average the last N epochs' weights (Schmidt et al. 2023).
-        freeze_embeddings: fine-tuning: keep the word-embedding matrix fixed (see
-            :func:`xlt.transfer.finetune.finetune`).
+        freeze_embeddings: fine-tuning: keep the word-embedding matrix fixed.
         max_length: fine-tuning training length in tokens (XTREME uses 128).
-        data_dir: data folder (else resolved as in :func:`xlt.data.paths.resolve_data_dir`).
-        cache_dir: on-disk feature cache for probe mode (None = off).
+        aligner: probe mode: a saved :class:`~xlt.align.maps.CrossLingualAligner`.
+    Outputs:
         out: report folder (``report.json``, ``report.md``, ``scores.png``); None = no files.
-        aligner: probe mode: a saved :class:`~xlt.align.maps.CrossLingualAligner` (``xlt align
-            fit``); every language's features are mapped into the source space before the head
-            (training and evaluation alike; the source gets the method's own transform).
+        save: folder for the task model(s): the seed with the best source-dev score
+            (``save_which='best'``) or every seed under ``seed-N/`` (``'all'``).
+        overwrite: replace an existing non-empty ``save`` folder.
+        predictions: also write the selected model's predictions per language under
+            ``out/predictions/<lang>.jsonl``.
+        data_dir, cache_dir: data folder and probe feature cache (None = off).
     """
 
-    task: str
+    task: str | None = None
+    train: str | None = None
+    dev: str | None = None
+    eval: list[str] = field(default_factory=list)
+    format: str | None = None
+    text_column: str | None = None
+    label_column: str | None = None
+    tag_column: int | None = None
+    metric: str | None = None
+    label_map: list[str] = field(default_factory=list)
+    dev_fraction: float = 0.1
     source: str = "en"
     targets: str = "all"
     model: str = DEFAULT_MODEL
     mode: str = "probe"
     layer: str = "mix"
     head: str = "linear"
+    pooling: str = "mean"
     epochs: int | None = None
     batch_size: int | None = None
     lr: float | None = None
@@ -89,12 +121,18 @@ class TransferConfig:
     data_dir: str | None = None
     cache_dir: str | None = None
     out: str | None = None
+    save: str | None = None
+    save_which: str = "best"
+    overwrite: bool = False
+    predictions: bool = False
     aligner: str | None = None
     progress: bool = True
 
-    def resolved(self) -> dict:
+    def resolved(self, kind: str | None = None) -> dict:
         """Config with the defaults of the mode and task kind filled in (see ``DEFAULTS``)."""
-        return with_defaults(asdict(self), self.mode, task_registry.get_task(self.task).kind)
+        if kind is None:
+            kind = task_registry.get_task(self.task).kind
+        return with_defaults(asdict(self), self.mode, kind)
 
 
 def with_defaults(settings: dict, mode: str, kind: str) -> dict:
@@ -110,6 +148,53 @@ def with_defaults(settings: dict, mode: str, kind: str) -> dict:
     return out
 
 
+def read_options(config: TransferConfig):
+    """The :class:`xlt.data.formats.ReadOptions` a config's column settings give."""
+    from xlt.data.formats import ReadOptions
+
+    kw = {}
+    if config.text_column:
+        kw["text_column"] = tuple(c.strip() for c in config.text_column.split(",") if c.strip())
+    if config.label_column:
+        kw["label_column"] = config.label_column
+    if config.tag_column is not None:
+        kw["tag_column"] = int(config.tag_column)
+    return ReadOptions(**kw)
+
+
+def load_dataset_for(config: TransferConfig) -> TaskDataset:
+    """Resolve a config's data (built-in task or user files) into one :class:`TaskDataset`.
+
+    Every file is read here, before any model loads, so bad data fails at once.
+
+    Raises:
+        UsageError-like ``ValueError``: neither or both of ``task`` and ``train``; plus the errors
+        of :func:`xlt.data.dataset.load_task` / :func:`~xlt.data.dataset.from_files`.
+    """
+    from xlt.data.dataset import DatasetError
+
+    if bool(config.task) == bool(config.train):
+        raise DatasetError("give either --task (udpos, panx, sib200) or --train FILE with --eval")
+    if config.task:
+        user_only = [n for n in ("dev", "format", "text_column", "label_column", "tag_column")
+                     if getattr(config, n) is not None] + (["eval"] if config.eval else [])
+        if user_only:
+            raise DatasetError(f"--{user_only[0].replace('_', '-')} describes user files; it does not go with "
+                               f"--task {config.task}")
+        ds = load_task(config.task, config.source, config.targets, data_dir=config.data_dir,
+                       train_limit=config.train_limit, eval_limit=config.eval_limit, label_map=config.label_map)
+        if config.metric and config.metric != ds.metric:
+            ds.metric = config.metric
+        return ds
+    if not config.eval:
+        raise DatasetError("--train needs at least one --eval LANG=FILE (or --eval DIR) to transfer to")
+    return from_files(config.train, config.eval, dev=config.dev, source=config.source, format=config.format,
+                      options=read_options(config), metric=config.metric, label_map=config.label_map,
+                      train_limit=config.train_limit, eval_limit=config.eval_limit,
+                      dev_fraction=config.dev_fraction, seed=config.seeds[0])
+
+
+# ------------------------------------------------------------------ kept for silver.py
 @dataclass
 class LanguageData:
     """Evaluation (or training) examples of one language and what reading them skipped."""
@@ -125,62 +210,11 @@ def _load(task: str, lang: str, path: Path, limit: int | None) -> LanguageData:
     return LanguageData(lang=lang, path=Path(path), examples=examples, stats=stats)
 
 
-def _gold(spec, examples) -> list:
-    if spec.kind == "token":
-        return [list(e.labels) for e in examples]
-    return [e.label for e in examples]
-
-
-def _counts(spec, data: LanguageData, truncated: int) -> dict:
+def _counts(spec, data, truncated: int) -> dict:
     # sequence tasks have raw text, so no token count is given (the report shows "–")
     tokens = sum(len(e.tokens) for e in data.examples) if spec.kind == "token" else None
     return {"sentences": len(data.examples), "tokens": tokens,
             "skipped_empty": int(getattr(data.stats, "n_skipped_empty", 0)), "truncated": int(truncated)}
-
-
-# ----------------------------------------------------------------------------- probe
-def probe_layers(layer: str | int) -> str | int:
-    """The ``layers`` argument of :func:`xlt.models.features.encode_words` for a probe's ``layer``
-    setting: ``'mix'`` → ``'all'`` (every hidden state, for a learned scalar mix), ``'last'`` as is,
-    else the layer number."""
-    return "all" if layer == "mix" else ("last" if layer == "last" else int(layer))
-
-
-def tag_features(encoder: Encoder, sentences: list[list[str]], layers: str | int = "all", *,
-                 progress: bool = True, cache=None) -> tuple[torch.Tensor, int]:
-    """Probe input for pre-tokenised sentences: one float16 row per word (first subword's vector).
-
-    Extracts in chunks of :data:`FEATURE_CHUNK` sentences and keeps only the float16 stack (a
-    13-layer float32 copy of a 20k-sentence training set would need ~7 GB on top).
-
-    Args:
-        encoder: the model (see :func:`xlt.models.loading.load_encoder`).
-        sentences: word lists; rows come out in order, sentence after sentence.
-        layers: as :func:`probe_layers` returns (``'all'`` gives ``(n_words, n_layers, dim)``).
-        progress: tqdm bars.
-        cache: a :class:`~xlt.models.cache.FeatureCache` (or None).
-
-    Returns:
-        ``(X, truncated)``: ``(sum of sentence lengths, [n_layers,] dim)`` float16 and the number
-        of sentences that were truncated.
-
-    Raises:
-        ValueError: no sentences.
-    """
-    from xlt.models.features import encode_words
-    from xlt.transfer.probe import stack_token_features
-
-    if not sentences:
-        raise ValueError("no sentences to extract features from")
-    parts, truncated = [], 0
-    for start in range(0, len(sentences), FEATURE_CHUNK):
-        wf = encode_words(encoder, sentences[start:start + FEATURE_CHUNK], layers=layers,
-                          pooling="first", progress=progress, cache=cache)
-        parts.append(stack_token_features(list(wf.vectors)))
-        truncated += int(wf.stats.get("n_truncated", 0))
-        del wf
-    X = torch.cat(parts) if len(parts) > 1 else parts[0]
-    return X, truncated
 
 
 def decode_tags(pred: np.ndarray, lengths: list[int], labels: list[str]) -> list[list[str]]:
@@ -226,144 +260,114 @@ def train_tagger(X: torch.Tensor, tags: list[list[str]], X_dev: torch.Tensor, de
                        batch_size=batch_size, lr=lr, seed=seed, progress=progress)
 
 
-class _ProbeRunner:
+
+# ----------------------------------------------------------------------------- training
+def _label_ids(ds: TaskDataset, examples: list) -> list:
+    index = {l: i for i, l in enumerate(ds.labels)}
+    if ds.kind is TOKEN:
+        return [[index[l] for l in e.labels] for e in examples]
+    return [index[e.label] for e in examples]
+
+
+class _ProbeTrainer:
     """Frozen features + one head per seed. Features are extracted once for all seeds."""
 
-    def __init__(self, encoder: Encoder, spec, cfg: dict, labels: list[str]):
+    def __init__(self, encoder: Encoder, ds: TaskDataset, cfg: dict, aligner=None):
         from xlt.models.cache import FeatureCache
 
-        self.encoder, self.spec, self.cfg, self.labels = encoder, spec, cfg, labels
-        layer = cfg["layer"]
-        self.layers = probe_layers(layer)
-        self.cache = FeatureCache(cfg["cache_dir"]) if cfg.get("cache_dir") else None
-        self.heads: dict[int, object] = {}
+        self.ds, self.cfg = ds, cfg
+        cache = FeatureCache(cfg["cache_dir"]) if cfg.get("cache_dir") else None
+        # a head-less model that extracts (and maps) features for every seed's model
+        self.base = ProbeModel(encoder, None, ds.kind, ds.labels, layer=cfg["layer"], metric=ds.metric,
+                               aligner=aligner, aligner_path=cfg.get("aligner"), cache=cache,
+                               meta={"task": ds.name, "source": ds.source})
+        self.models: dict[int, ProbeModel] = {}
         self.histories: dict[int, list] = {}
-        self.aligner = None
-        self.layer_ids: list[int] = []
+        self.dev_scores: dict[int, float] = {}
 
-    def set_aligner(self, aligner, languages: list[str]) -> None:
-        """Map every language's features with ``aligner`` (checked against the model, layers and languages).
+    def _model(self, head, seed: int) -> ProbeModel:
+        b = self.base
+        return ProbeModel(b.encoder, head, b.kind, b.labels, layer=b.layer, metric=b.metric, aligner=b.aligner,
+                          aligner_path=b.aligner_path, cache=b.cache, meta=dict(b.meta, seed=seed))
 
-        Raises:
-            AlignerError: another model, missing layers or languages without a map.
-        """
-        from xlt.models.features import resolve_layers
+    def features(self, split: Split):
+        return self.base.features(split.examples, split.lang, progress=self.cfg["progress"])
 
-        self.layer_ids = resolve_layers(self.layers, self.encoder.num_layers)[0]
-        aligner.check(self.encoder.describe(), self.layer_ids, languages)
-        self.aligner = aligner
+    def train(self, seeds: list[int]) -> None:
+        from xlt.transfer.probe import train_probe
 
-    def features(self, data: LanguageData):
-        X, truncated = self._raw_features(data)
-        if self.aligner is not None:
-            X = self.aligner.transform_features(X, data.lang, self.layer_ids)
-        return X, truncated
-
-    def _raw_features(self, data: LanguageData):
-        from xlt.models.features import encode_sentences
-        from xlt.transfer.probe import sentence_feature_tensor
-
-        if self.spec.kind == "token":
-            X, truncated = tag_features(self.encoder, [e.tokens for e in data.examples], self.layers,
-                                        progress=self.cfg["progress"], cache=self.cache)
-        else:
-            arr = encode_sentences(self.encoder, [e.text for e in data.examples], layers=self.layers,
-                                   pooling="mean", progress=self.cfg["progress"], cache=self.cache)
-            X = sentence_feature_tensor(arr)
-            truncated = 0
-        return X, truncated
-
-    def _decode(self, pred: np.ndarray, data: LanguageData) -> list:
-        if self.spec.kind != "token":
-            return [self.labels[i] for i in pred]
-        return decode_tags(pred, [len(e.tokens) for e in data.examples], self.labels)
-
-    def train(self, train: LanguageData, dev: LanguageData, seeds: list[int]) -> None:
-        from xlt.transfer.probe import predict, train_probe
-
-        index = {l: i for i, l in enumerate(self.labels)}
-        X, _ = self.features(train)
-        gold_flat = [l for g in _gold(self.spec, train.examples) for l in (g if self.spec.kind == "token" else [g])]
-        y = torch.tensor([index[l] for l in gold_flat], dtype=torch.long)
-        Xd, _ = self.features(dev)
-        dev_gold = _gold(self.spec, dev.examples)
-        metric = self.spec.metric
+        ds = self.ds
+        X, _ = self.features(ds.train)
+        y = torch.tensor([i for ids in _label_ids(ds, ds.train.examples) for i in (ids if ds.kind is TOKEN else [ids])],
+                         dtype=torch.long)
+        Xd, _ = self.features(ds.dev)
+        dev_gold = ds.kind.gold(ds.dev.examples)
 
         def dev_score(head) -> float:
-            return score(metric, dev_gold, self._decode(predict(head, Xd), dev))
+            m = self._model(head, -1)
+            return score(ds.metric, dev_gold, m.decode(m.proba_from_features(Xd, ds.dev.examples)))
 
         for seed in seeds:
-            res = train_probe(X, y, len(self.labels), dev_score, hidden=256 if self.cfg["head"] == "mlp" else 0,
+            res = train_probe(X, y, len(ds.labels), dev_score, hidden=256 if self.cfg["head"] == "mlp" else 0,
                               epochs=self.cfg["epochs"], batch_size=self.cfg["batch_size"], lr=self.cfg["lr"],
                               seed=seed, progress=self.cfg["progress"])
-            self.heads[seed] = res.head
+            self.models[seed] = self._model(res.head, seed)
             self.histories[seed] = res.history
+            self.dev_scores[seed] = max(h["dev"] for h in res.history)
             if res.head.mix is not None:
                 self.histories[seed].append({"layer_weights": res.head.mix.layer_weights()})
 
-    def evaluate(self, data: LanguageData) -> tuple[dict[int, float], int]:
-        from xlt.transfer.probe import predict
-
-        X, truncated = self.features(data)
-        gold = _gold(self.spec, data.examples)
-        return {s: score(self.spec.metric, gold, self._decode(predict(h, X), data))
-                for s, h in self.heads.items()}, truncated
+    def evaluate(self, split: Split) -> tuple[dict[int, list], int]:
+        X, truncated = self.features(split)
+        return {s: m.decode(m.proba_from_features(X, split.examples)) for s, m in self.models.items()}, truncated
 
 
-# -------------------------------------------------------------------------- finetune
-class _FinetuneRunner:
+class _FinetuneTrainer:
     """One fine-tuned model per seed; every model is evaluated on every language."""
 
-    def __init__(self, encoder: Encoder, spec, cfg: dict, labels: list[str]):
-        self.encoder, self.spec, self.cfg, self.labels = encoder, spec, cfg, labels
-        self.models: dict[int, object] = {}
+    def __init__(self, encoder: Encoder, ds: TaskDataset, cfg: dict):
+        self.encoder, self.ds, self.cfg = encoder, ds, cfg
+        self.models: dict[int, FinetunedModel] = {}
         self.histories: dict[int, list] = {}
         self.selected: dict[int, str] = {}
+        self.dev_scores: dict[int, float] = {}
 
-    def _encode(self, data: LanguageData, max_length: int, with_labels: bool):
-        from xlt.transfer.finetune import encode_sequence_examples, encode_token_examples
+    def _wrap(self, model, seed: int) -> FinetunedModel:
+        e = self.encoder
+        return FinetunedModel(model, e.tokenizer, self.ds.kind, self.ds.labels, text_prefix=e.text_prefix,
+                              metric=self.ds.metric, spec=e.spec, fingerprint=e.fingerprint,
+                              meta={"task": self.ds.name, "source": self.ds.source, "seed": seed})
 
-        index = {l: i for i, l in enumerate(self.labels)}
-        if self.spec.kind == "token":
-            labels = [[index[l] for l in e.labels] for e in data.examples] if with_labels else None
-            return encode_token_examples(self.encoder, [e.tokens for e in data.examples], labels, max_length)
-        labels = [index[e.label] for e in data.examples] if with_labels else None
-        return encode_sequence_examples(self.encoder, [e.text for e in data.examples], labels, max_length)
+    def train(self, seeds: list[int]) -> None:
+        from xlt.transfer.finetune import encode_examples, finetune
 
-    def _predict(self, model, data: LanguageData, enc) -> list:
-        from xlt.transfer.finetune import predict_logits, word_predictions
-
-        logits = predict_logits(model, enc, self.encoder.tokenizer.pad_token_id,
-                                progress=self.cfg["progress"], desc=f"predict {data.lang}")
-        if self.spec.kind == "token":
-            fallback = self.labels.index("O") if "O" in self.labels else 0
-            ids = word_predictions(logits, enc, fallback)
-            return [[self.labels[i] for i in s] for s in ids]
-        return [self.labels[int(lg.argmax())] for lg in logits]
-
-    def train(self, train: LanguageData, dev: LanguageData, seeds: list[int]) -> None:
-        from xlt.transfer.finetune import finetune
-
-        enc_train = self._encode(train, self.cfg["max_length"], True)
-        enc_dev = self._encode(dev, self.encoder.max_length, False)
-        dev_gold = _gold(self.spec, dev.examples)
+        ds = self.ds
+        enc_train = encode_examples(self.encoder, ds.kind, ds.train.examples, _label_ids(ds, ds.train.examples),
+                                    self.cfg["max_length"])
+        enc_dev = encode_examples(self.encoder, ds.kind, ds.dev.examples, None, self.encoder.max_length)
+        dev_gold = ds.kind.gold(ds.dev.examples)
 
         def dev_score(model) -> float:
-            return score(self.spec.metric, dev_gold, self._predict(model, dev, enc_dev))
+            m = self._wrap(model, -1)
+            return score(ds.metric, dev_gold, m.decode(m.proba_from_encoded(enc_dev, progress=self.cfg["progress"],
+                                                                            desc=f"predict {ds.source} dev")))
 
         for seed in seeds:
-            res = finetune(self.encoder, enc_train, len(self.labels), self.spec.kind == "token", dev_score,
+            res = finetune(self.encoder, enc_train, ds.labels, ds.kind is TOKEN, dev_score,
                            epochs=self.cfg["epochs"], batch_size=self.cfg["batch_size"], lr=self.cfg["lr"],
                            ckpt_avg=self.cfg["ckpt_avg"], freeze_embeddings=self.cfg["freeze_embeddings"],
-                           seed=seed, progress=self.cfg["progress"])
-            self.models[seed] = res.model
+                           pooling=self.cfg["pooling"], seed=seed, progress=self.cfg["progress"])
+            self.models[seed] = self._wrap(res.model, seed)
             self.histories[seed] = res.history
             self.selected[seed] = res.selected
+            dev = [h["dev"] for h in res.history if np.isfinite(h["dev"])]
+            self.dev_scores[seed] = dev_score(res.model) if self.cfg["ckpt_avg"] >= 2 else (max(dev) if dev else float("nan"))
 
-    def evaluate(self, data: LanguageData) -> tuple[dict[int, float], int]:
-        enc = self._encode(data, self.encoder.max_length, False)
-        gold = _gold(self.spec, data.examples)
-        return {s: score(self.spec.metric, gold, self._predict(m, data, enc))
+    def evaluate(self, split: Split) -> tuple[dict[int, list], int]:
+        from xlt.transfer.finetune import encode_examples
+
+        enc = encode_examples(self.encoder, self.ds.kind, split.examples, None, self.encoder.max_length)
+        return {s: m.decode(m.proba_from_encoded(enc, progress=self.cfg["progress"], desc=f"predict {split.lang}"))
                 for s, m in self.models.items()}, enc.n_truncated
 
 
@@ -375,22 +379,83 @@ def _is_main_process() -> bool:
     return PartialState().is_main_process
 
 
-def run_transfer(config: TransferConfig, command: list[str] | None = None) -> dict:
+@dataclass
+class TransferResult:
+    """What :func:`run_transfer` gives back.
+
+    Attributes:
+        report: the report dict (scores per language, averages, counts, config, manifest).
+        models: the trained task model of every seed.
+        best_seed: the seed whose model scored best on source dev (ties: the first).
+        dataset: the data set the run used.
+    """
+
+    report: dict
+    models: dict[int, TaskModel]
+    best_seed: int
+    dataset: TaskDataset
+
+    @property
+    def model(self) -> TaskModel:
+        """The model chosen on source dev (:attr:`best_seed`)."""
+        return self.models[self.best_seed]
+
+
+def check_outputs(config: TransferConfig) -> None:
+    """Refuse outputs that would destroy something, before any work starts.
+
+    Raises:
+        FileExistsError: ``save`` is a non-empty folder and ``overwrite`` is off.
+        NotADirectoryError: ``save`` or ``out`` is a file.
+        ValueError: an unknown ``save_which``.
+    """
+    if config.save_which not in SAVE_WHICH:
+        raise ValueError(f"save_which must be one of {SAVE_WHICH}, got {config.save_which!r}")
+    for name in ("out", "save"):
+        p = getattr(config, name)
+        if p and Path(p).exists() and not Path(p).is_dir():
+            raise NotADirectoryError(f"--{name} {p} is a file, not a folder")
+    if config.save and Path(config.save).is_dir() and any(Path(config.save).iterdir()) and not config.overwrite:
+        raise FileExistsError(f"--save {config.save} is not empty; choose another folder or add --overwrite")
+
+
+def _write_predictions(folder: Path, ds: TaskDataset, preds: dict[str, list]) -> None:
+    from xlt.evaluate.report import write_jsonl
+
+    for lang, labels in preds.items():
+        split = ds.eval[lang]
+        rows = []
+        for e, p in zip(split.examples, labels):
+            row = {"tokens": e.tokens, "gold": e.labels, "pred": p} if ds.kind is TOKEN else \
+                  {"id": e.id, "text": e.text, **({"text_pair": e.text_pair} if hasattr(e, "text_pair") else {}),
+                   "gold": e.label, "pred": p}
+            rows.append(row)
+        write_jsonl(folder / f"{lang}.jsonl", rows)
+
+
+def run_transfer(config: TransferConfig, command: list[str] | None = None,
+                 dataset: TaskDataset | None = None) -> dict:
     """Run one zero-shot transfer experiment and (if ``config.out``) write its report.
 
     Returns:
-        the report dict (see :func:`xlt.evaluate.report.write_report` for the fields):
-        scores per language (mean over seeds, percent), per-seed scores, the target average,
-        counts, config and manifest.
+        the report dict (see :func:`xlt.evaluate.report.write_report` for the fields); the
+        models are in :func:`transfer`'s :class:`TransferResult`.
 
     Raises:
         ValueError: unknown task or mode; UnknownLanguageError: a language not in the data;
         DatasetNotFoundError: the data folder lacks the task's data; DataFormatError: a
-        malformed line (the message names file and line).
+        malformed line (the message names file and line); FileExistsError: ``save`` exists.
     """
+    return transfer_result(config, command, dataset).report
+
+
+def transfer_result(config: TransferConfig, command: list[str] | None = None,
+                    dataset: TaskDataset | None = None) -> TransferResult:
+    """:func:`run_transfer` returning the models too (:class:`TransferResult`)."""
     t0 = time.time()
     if config.mode not in {"probe", "finetune"}:
         raise ValueError(f"mode must be 'probe' or 'finetune', got {config.mode!r}")
+    check_outputs(config)
     aligner = None
     if config.aligner:
         from xlt.align.maps import AlignerError, CrossLingualAligner
@@ -399,68 +464,65 @@ def run_transfer(config: TransferConfig, command: list[str] | None = None) -> di
             raise AlignerError("--aligner maps frozen features, so it needs --mode probe; for fine-tuning, "
                                "give a fine-tuning-aligned encoder (`xlt align finetune`) as --model")
         aligner = CrossLingualAligner.load(config.aligner)
-    cfg = config.resolved()
-    spec = task_registry.get_task(config.task)
+    # every data file is read before the model loads
+    ds = dataset if dataset is not None else load_dataset_for(config)
+    cfg = config.resolved(ds.kind.name)
     torch.manual_seed(config.seeds[0])
     np.random.seed(config.seeds[0])
-
-    src_files = task_registry.source_files(config.task, config.source, config.data_dir)
-    source_code = src_files["lang"]
-    train = _load(config.task, source_code, src_files["train"], config.train_limit)
-    dev_path = src_files.get("dev") or src_files["train"]
-    dev = _load(config.task, source_code, dev_path, config.eval_limit)
-    targets = task_registry.select_targets(config.task, config.targets, config.source, config.data_dir)
-    available = task_registry.available_languages(config.task, config.data_dir)
-    eval_files = dict(targets)
-    if source_code in available:
-        eval_files = {source_code: available[source_code], **eval_files}
-    labels = task_registry.label_list(config.task, train.examples, split_path=train.path)
-    # Read every evaluation set before training, so a malformed line fails the run at once.
-    eval_data = {lang: _load(config.task, lang, path, config.eval_limit)
-                 for lang, path in tqdm(eval_files.items(), desc="reading evaluation sets",
-                                        disable=not config.progress, leave=False)}
+    for lang, unseen in ds.unseen_labels().items():
+        log.warning("%s: %d gold label(s) never seen in training: %s (map them with --label-map, e.g. %s=O)",
+                    lang, sum(unseen.values()), ", ".join(f"{k}×{v}" for k, v in sorted(unseen.items())),
+                    next(iter(sorted(unseen))))
 
     encoder = load_encoder(config.model, device="auto")
-    runner = (_ProbeRunner if config.mode == "probe" else _FinetuneRunner)(encoder, spec, cfg, labels)
+    trainer = _ProbeTrainer(encoder, ds, cfg, aligner) if config.mode == "probe" else _FinetuneTrainer(encoder, ds, cfg)
     if aligner is not None:
-        runner.set_aligner(aligner, list(eval_files) + [source_code])
-    runner.train(train, dev, config.seeds)
+        aligner.check(encoder.describe(), trainer.base.layer_ids, list(ds.eval) + [ds.source])
+    trainer.train(config.seeds)
     t_train = time.time() - t0
+    best_seed = max(config.seeds, key=lambda s: (trainer.dev_scores.get(s, float("-inf")), -config.seeds.index(s)))
+    saved = _save_models(config, trainer.models, best_seed) if config.save and _is_main_process() else {}
 
     per_seed: dict[int, dict[str, float]] = {s: {} for s in config.seeds}
     counts: dict[str, dict] = {}
-    for lang, data in tqdm(eval_data.items(), desc="languages", disable=not config.progress):
-        if not data.examples:
-            log.warning("%s: no examples in %s, skipped", lang, data.path)
-            counts[lang] = _counts(spec, data, 0)
+    best_preds: dict[str, list] = {}
+    for lang, split in tqdm(ds.eval.items(), desc="languages", disable=not config.progress):
+        c = split.counts(ds.kind)
+        if not split.examples:
+            log.warning("%s: no examples in %s, skipped", lang, split.path)
+            counts[lang] = dict(c, truncated=0)
             continue
-        seed_scores, truncated = runner.evaluate(data)
-        for s, v in seed_scores.items():
-            per_seed[s][lang] = v
-        counts[lang] = _counts(spec, data, truncated)
+        preds, truncated = trainer.evaluate(split)
+        gold = ds.kind.gold(split.examples)
+        for s, p in preds.items():
+            per_seed[s][lang] = score(ds.metric, gold, p)
+        best_preds[lang] = preds[best_seed]
+        counts[lang] = dict(c, truncated=int(truncated))
 
     langs = list(per_seed[config.seeds[0]])
     scores, scores_std = {}, {}
     for lang in langs:
         scores[lang], scores_std[lang] = mean_std([per_seed[s][lang] for s in config.seeds])
-    target_langs = [l for l in langs if l != source_code]
+    target_langs = [l for l in langs if l != ds.source]
     seed_avgs = [float(np.mean([per_seed[s][l] for l in target_langs])) for s in config.seeds] if target_langs else []
     average, average_std = mean_std(seed_avgs) if seed_avgs else (float("nan"), float("nan"))
 
-    data_files = [train.path, dev.path] + [Path(p) for p in eval_files.values()]
+    data_files = ds.files()
     if aligner is not None:
         data_files.append(Path(config.aligner))
     model_info = encoder.describe()
     cfg_out = {k: v for k, v in cfg.items() if k != "progress"}
+    described = ds.describe()
     report = {
         "command": command if command is not None else [Path(sys.argv[0]).name] + sys.argv[1:],
         "command_line": shlex.join(command if command is not None else sys.argv),
-        "task": config.task,
+        "task": ds.name,
+        "kind": ds.kind.name,
         "model": config.model,
         "mode": config.mode,
-        "source": source_code,
-        "metric": "accuracy" if spec.metric == "accuracy" else "f1",
-        "metric_name": {"accuracy": "accuracy (%)", "f1": "entity F1 (%)"}.get(spec.metric, spec.metric),
+        "source": ds.source,
+        "metric": ds.metric,
+        "metric_name": {"accuracy": "accuracy (%)", "f1": "entity F1 (%)"}.get(ds.metric, ds.metric),
         "scores": scores,
         "scores_std": scores_std,
         "per_seed": {str(s): v for s, v in per_seed.items()},
@@ -468,23 +530,58 @@ def run_transfer(config: TransferConfig, command: list[str] | None = None) -> di
         "average_std": average_std,
         "n_targets": len(target_langs),
         "counts": counts,
-        "source_counts": {"train": _counts(spec, train, 0), "dev": _counts(spec, dev, 0)},
-        "labels": labels,
-        "training": {str(s): runner.histories.get(s) for s in config.seeds},
+        "source_counts": {"train": dict(ds.train.counts(ds.kind), truncated=0, note=ds.train.note),
+                          "dev": dict(ds.dev.counts(ds.kind), truncated=0, note=ds.dev.note)},
+        "labels": list(ds.labels),
+        "label_map": dict(ds.label_map),
+        "unseen_labels": ds.unseen_labels(),
+        "dataset": {k: described[k] for k in ("name", "kind", "metric", "origin")},
+        "dev_scores": {str(s): v for s, v in trainer.dev_scores.items()},
+        "best_seed": best_seed,
+        "saved": saved,
+        "training": {str(s): trainer.histories.get(s) for s in config.seeds},
         "seconds": {"train": round(t_train, 1), "total": round(time.time() - t0, 1)},
         "config": cfg_out,
         "manifest": build_manifest(cfg_out, data_files, model_info, config.seeds),
     }
+    extra = []
+    if report["unseen_labels"]:
+        extra.append("## Labels never seen in training\n\nScored as they are (a model cannot predict them); "
+                     "map them with `--label-map LABEL=O`.\n\n" + "\n".join(
+                         f"- {lang}: " + ", ".join(f"{k} ×{v}" for k, v in sorted(u.items()))
+                         for lang, u in report["unseen_labels"].items()))
     if aligner is not None:
         report["aligner"] = dict(aligner.describe(), file=str(config.aligner))
         kind = aligner.info.get("supervision", "?")
-        report["extra_markdown"] = [
+        extra.append(
             f"## Alignment\n\nFeatures of every language were mapped with `{config.aligner}`: "
             f"{aligner.method} maps ({kind} supervision) into the {aligner.source} space, layers "
             f"{aligner.layers[0]}..{aligner.layers[-1]}; pairs per language: "
-            + ", ".join(f"{l} {n}" for l, n in report["aligner"]["supervision"].items()) + "."]
+            + ", ".join(f"{l} {n}" for l, n in report["aligner"]["supervision"].items()) + ".")
+    if extra:
+        report["extra_markdown"] = extra
     if config.mode == "finetune":
-        report["selection"] = {str(s): v for s, v in runner.selected.items()}
+        report["selection"] = {str(s): v for s, v in trainer.selected.items()}
     if config.out and _is_main_process():
         write_report(config.out, report)
-    return report
+        if config.predictions:
+            _write_predictions(Path(config.out) / "predictions", ds, best_preds)
+    return TransferResult(report=report, models=dict(trainer.models), best_seed=best_seed, dataset=ds)
+
+
+def _save_models(config: TransferConfig, models: dict[int, TaskModel], best_seed: int) -> dict:
+    root = Path(config.save)
+    if config.save_which == "best":
+        models[best_seed].save_pretrained(root, overwrite=config.overwrite)
+        return {"path": str(root), "seeds": [best_seed], "which": "best"}
+    import shutil
+    import tempfile
+
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
+    for s, m in models.items():
+        m.save_pretrained(tmp / f"seed-{s}")
+    if root.exists():
+        shutil.rmtree(root)
+    tmp.rename(root)
+    return {"path": str(root), "seeds": list(models), "which": "all", "best_seed": best_seed}

@@ -1,0 +1,227 @@
+"""``xlt predict``: apply a saved task model (``xlt transfer --save``) to new text in any language.
+
+Input (``--input FILE`` or ``-`` for standard input), by ``--input-format`` (default: from the
+file extension, ``text`` for standard input):
+
+* ``text``: one input per line: raw text (token tasks split it into words with
+  :func:`xlt.data.segment.split_words`, using ``--lang`` for scripts without spaces), or for
+  pair tasks ``text<TAB>text_pair``. An empty line gives an empty prediction, so output line i
+  always belongs to input line i.
+* ``tokens``: pre-tokenised sentences, one per line, words separated by spaces.
+* ``conll``: one word per line (first column; other columns such as gold tags are ignored), a
+  blank line between sentences (``.conll``, ``.conllu`` word lines, XTREME ``.tsv``).
+* ``jsonl``: one object per line with ``tokens`` (a word list) or ``text`` (and ``text_pair``).
+
+Output (``--out FILE`` or ``-``), by ``--format``: ``jsonl`` (default; the input plus ``labels``
+and the probability of each chosen label, or ``label`` and every label's probability) or
+``conll`` (``word<TAB>label`` lines and a blank line per sentence; ``label<TAB>text`` lines for
+classification). Files are written atomically; an existing ``--out`` is replaced only with
+``--overwrite``; the input is never overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+INPUT_FORMATS = ("auto", "text", "tokens", "conll", "jsonl")
+_BY_EXT = {".jsonl": "jsonl", ".ndjson": "jsonl", ".conll": "conll", ".conllu": "conll", ".tsv": "conll",
+           ".iob": "conll", ".bio": "conll"}
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("predict", help="tag or classify new text with a model saved by 'xlt transfer --save'",
+                       description=__doc__.split("\n\n", 1)[0] + " Input: raw text lines (any script), "
+                                   "pre-tokenised lines, CoNLL or JSONL; output JSONL with per-label "
+                                   "probabilities, or CoNLL.")
+    p.add_argument("--model", required=True, help="folder written by 'xlt transfer --save'")
+    p.add_argument("--input", required=True, help="input file, or - for standard input")
+    p.add_argument("--out", required=True, help="output file, or - for standard output")
+    p.add_argument("--lang", help="language of the input (word splitting of CJK/Thai text; aligner maps)")
+    p.add_argument("--input-format", choices=INPUT_FORMATS, default="auto",
+                   help="auto: jsonl for .jsonl, conll for .conll/.conllu/.tsv, else text")
+    p.add_argument("--format", choices=["jsonl", "conll"], default="jsonl", help="output format")
+    p.add_argument("--batch", type=int, default=1000, help="inputs per batch (bounds memory)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def _input_format(args) -> str:
+    if args.input_format != "auto":
+        return args.input_format
+    return "text" if args.input == "-" else _BY_EXT.get(Path(args.input).suffix.lower(), "text")
+
+
+def read_inputs(path: str, fmt: str, kind) -> list:
+    """Read every input up front (so bad lines fail before the model loads).
+
+    Returns:
+        a list of inputs for :meth:`xlt.transfer.model.TaskModel.predict`: strings, word lists or
+        ``(text, text_pair)`` tuples; ``None`` for an empty line (kept for line alignment).
+
+    Raises:
+        DataFormatError: a line that is not JSON, an object without ``tokens``/``text``, a pair
+            line without a tab (names file and line); FileNotFoundError.
+    """
+    from xlt.data.kinds import PAIR, TOKEN
+    from xlt.data.readers import DataFormatError
+
+    name = "<stdin>" if path == "-" else path
+    if path == "-":
+        lines = sys.stdin.read().splitlines()
+    else:
+        p = Path(path)
+        if p.is_dir():
+            raise DataFormatError(p, 0, "is a folder; --input needs a file (or - for standard input)")
+        from xlt.data.readers import read_lines
+
+        lines = read_lines(p)
+    out: list = []
+    if fmt == "conll":
+        words: list[str] = []
+        for i, line in enumerate(lines, 1):
+            if not line.strip():
+                if words:
+                    out.append(words)
+                    words = []
+                continue
+            if line.startswith("#") or line.startswith("-DOCSTART-"):
+                continue
+            cols = line.split("\t") if "\t" in line else line.split()
+            if "\t" in line and cols[0].replace("-", "").replace(".", "").isdigit() and len(cols) == 10:
+                if not cols[0].isdigit():  # CoNLL-U multiword ranges / empty nodes
+                    continue
+                words.append(cols[1])
+            else:
+                words.append(cols[0].strip())
+        if words:
+            out.append(words)
+        if kind is not TOKEN:
+            raise DataFormatError(Path(name), 1, f"CoNLL input holds words, but the model is a {kind.name} classifier")
+        return out
+    for i, line in enumerate(lines, 1):
+        if fmt == "jsonl":
+            if not line.strip():
+                out.append(None)
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataFormatError(Path(name), i, f"not JSON ({exc.msg})") from None
+            if not isinstance(obj, dict):
+                raise DataFormatError(Path(name), i, "expected a JSON object")
+            if kind is TOKEN and isinstance(obj.get("tokens"), list):
+                out.append([str(w) for w in obj["tokens"]])
+            elif isinstance(obj.get("text"), str):
+                if kind is PAIR:
+                    if not isinstance(obj.get("text_pair"), str):
+                        raise DataFormatError(Path(name), i, "a pair model needs 'text' and 'text_pair'")
+                    out.append((obj["text"], obj["text_pair"]))
+                else:
+                    out.append(obj["text"])
+            else:
+                raise DataFormatError(Path(name), i, "expected a 'text' string" +
+                                      (" or a 'tokens' list" if kind is TOKEN else ""))
+            continue
+        if not line.strip():
+            out.append(None)
+        elif kind is PAIR:
+            if "\t" not in line:
+                raise DataFormatError(Path(name), i, "a pair model needs 'text<TAB>text_pair' lines")
+            a, b = line.split("\t", 1)
+            out.append((a, b))
+        elif fmt == "tokens":
+            out.append(line.split())
+        else:
+            out.append(line)
+    return out
+
+
+def _rows(model, inputs: list, preds: list, probas: list) -> list[dict]:
+    from xlt.data.kinds import PAIR, TOKEN
+
+    rows = []
+    for x, lab, p in zip(inputs, preds, probas):
+        if model.kind is TOKEN:
+            rows.append({"tokens": x, "labels": lab, "scores": [round(float(r.max()), 6) for r in p]})
+        else:
+            row = {"text": x[0], "text_pair": x[1]} if model.kind is PAIR else {"text": x}
+            rows.append(dict(row, label=lab, score=round(float(p.max()), 6),
+                             scores={l: round(float(v), 6) for l, v in zip(model.labels, p)}))
+    return rows
+
+
+def _empty_row(kind) -> dict:
+    from xlt.data.kinds import TOKEN
+
+    return {"tokens": [], "labels": [], "scores": []} if kind is TOKEN else {"text": "", "label": None}
+
+
+def _format(rows: list[dict], fmt: str, kind) -> str:
+    from xlt.data.kinds import TOKEN
+
+    if fmt == "jsonl":
+        return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    if kind is TOKEN:
+        return "".join("".join(f"{w}\t{l}\n" for w, l in zip(r["tokens"], r["labels"])) + "\n" for r in rows)
+    return "".join(f"{r['label'] or ''}\t{r['text']}\n" for r in rows)
+
+
+def run(args, argv) -> int:
+    from tqdm.auto import tqdm
+
+    from xlt.data.kinds import TOKEN, get_kind
+    from xlt.errors import UsageError
+    from xlt.transfer.model import TaskModel, read_meta
+
+    if args.batch < 1:
+        raise UsageError(f"--batch must be >= 1, got {args.batch}")
+    if args.out != "-":
+        out = Path(args.out)
+        if out.is_dir():
+            raise UsageError(f"--out {out} is a folder; give a file name")
+        if args.input != "-" and out.resolve() == Path(args.input).resolve():
+            raise UsageError(f"--out {out} would overwrite the --input file")
+        if out.exists() and not args.overwrite:
+            raise UsageError(f"--out {out} exists; add --overwrite to replace it")
+        if not out.parent.exists():
+            raise UsageError(f"--out {out}: folder {out.parent} does not exist")
+    meta = read_meta(Path(args.model))  # a wrong folder fails before anything loads
+    kind = get_kind(meta["kind"])
+    fmt_in = _input_format(args)
+    inputs = read_inputs(args.input, fmt_in, kind)
+    model = TaskModel.from_pretrained(args.model, device="auto")
+    t0 = time.time()
+    rows: list[dict] = []
+    todo = [(i, x) for i, x in enumerate(inputs) if x is not None]
+    results: list = [None] * len(inputs)
+    bar = tqdm(total=len(todo), desc="predict", unit="input", disable=args.no_progress, file=sys.stderr)
+    for start in range(0, len(todo), args.batch):
+        chunk = todo[start:start + args.batch]
+        xs = [x for _, x in chunk]
+        from xlt.transfer.model import as_examples
+
+        examples, _ = as_examples(kind, xs, args.lang)
+        probas = model._proba(examples, args.lang, False) if examples else []
+        shown = [list(e.tokens) for e in examples] if kind is TOKEN else xs
+        for (i, _), row in zip(chunk, _rows(model, shown, model.decode(probas), probas)):
+            results[i] = row
+        bar.update(len(chunk))
+    bar.close()
+    rows = [r if r is not None else _empty_row(kind) for r in results]
+    text = _format(rows, args.format, kind)
+    if args.out == "-":
+        sys.stdout.write(text)
+    else:
+        from xlt.evaluate.report import write_text
+
+        write_text(Path(args.out), text)
+    n_empty = sum(x is None for x in inputs)
+    n_words = sum(len(r["tokens"]) for r in rows) if kind is TOKEN else None
+    what = f"{len(todo)} inputs" + (f" ({n_words} words)" if n_words is not None else "")
+    print(f"xlt predict: {what} with {args.model} ({meta['mode']}, {kind.name}) in {time.time() - t0:.1f} s"
+          + (f"; {n_empty} empty lines kept as empty predictions" if n_empty else "")
+          + ("" if args.out == "-" else f" -> {args.out}"), file=sys.stderr)
+    return 0

@@ -1,0 +1,532 @@
+"""A task data set as a value: source training (and dev) data, evaluation sets per language, labels.
+
+A :class:`TaskDataset` is resolved once - from a built-in name (:func:`load_task`), from a
+user's files in any supported format (:func:`from_files`) or from examples in memory
+(:func:`from_examples`) - and handed to the transfer code, which never looks a task up by name
+again.
+
+Labels come from the training data (any BIO entity types, any class names) unless the data
+set fixes its inventory (the built-in UD-POS and PAN-X tag sets). A label map
+(``{"DATE": "O"}``, parsed from ``--label-map DATE=O``) renames labels in every split, by full
+label or, for BIO tags, by entity type. Evaluation labels never seen in training are counted
+per language (:attr:`Split.unseen`) and reported, never scored silently.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from xlt.data.kinds import TOKEN, TaskKind, get_kind, kind_of
+from xlt.data.readers import DataFormatError, ReadStats
+
+log = logging.getLogger(__name__)
+
+METRICS = ("accuracy", "f1")
+_BIO = re.compile(r"^[BIES]-\S+$")
+
+
+class DatasetError(ValueError):
+    """A data set that cannot be used as given (no training examples, bad label map, ...)."""
+
+
+@dataclass
+class Split:
+    """The examples of one language in one role (training, dev or evaluation).
+
+    Attributes:
+        lang: language code as the data set spells it (``de``, ``deu_Latn``).
+        examples: :class:`~xlt.data.readers.TaggedSentence`, ``TextExample`` or ``PairExample``
+            values, all of one kind.
+        path: the file read (``None`` for examples given in memory).
+        stats: what the reader did (lines, skipped and noted things); ``None`` in memory.
+        unseen: gold labels that are not in the data set's label inventory -> count of words
+            (token tasks) or examples carrying them; filled by :class:`TaskDataset`.
+        note: where the split came from when it is not a whole file (e.g. ``"10% of train held
+            out"``).
+    """
+
+    lang: str
+    examples: list
+    path: Path | None = None
+    stats: ReadStats | None = None
+    unseen: Counter = field(default_factory=Counter)
+    note: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    @property
+    def n_skipped_empty(self) -> int:
+        """Empty sentences/texts the reader skipped."""
+        return int(self.stats.n_skipped_empty) if self.stats is not None else 0
+
+    def counts(self, kind: TaskKind) -> dict:
+        """``{"sentences", "tokens", "skipped_empty", "skipped", "unseen_labels"}`` for reports."""
+        out = {"sentences": len(self.examples), "tokens": kind.n_tokens(self.examples),
+               "skipped_empty": self.n_skipped_empty}
+        if self.stats is not None and +self.stats.skipped:
+            out["skipped"] = dict(sorted(self.stats.skipped.items()))
+        if self.unseen:
+            out["unseen_labels"] = dict(sorted(self.unseen.items()))
+        return out
+
+
+def is_bio(labels: Iterable[str]) -> bool:
+    """Whether every label is ``O`` or a ``B-``/``I-``/``E-``/``S-`` tag with a type (and one is)."""
+    labels = set(labels)
+    return bool(labels - {"O"}) and all(l == "O" or _BIO.match(l) for l in labels)
+
+
+def _natural_key(label: str):
+    return (0, int(label), "") if re.fullmatch(r"-?\d+", label) else (1, 0, label)
+
+
+def order_labels(labels: Iterable[str]) -> list[str]:
+    """A stable label order: BIO sets as ``O``, then per entity type (sorted) ``B-``, ``I-``,
+    ``E-``, ``S-``; other sets sorted, integers numerically (``2`` before ``10``)."""
+    labels = set(labels)
+    if is_bio(labels):
+        prefix_rank = {"B": 0, "I": 1, "E": 2, "S": 3}
+        tags = sorted((l for l in labels if l != "O"), key=lambda l: (l[2:], prefix_rank[l[0]]))
+        return (["O"] if "O" in labels else []) + tags
+    return sorted(labels, key=_natural_key)
+
+
+def parse_label_map(items: Iterable[str] | Mapping[str, str] | None) -> dict[str, str]:
+    """``["DATE=O", "B-MISC=B-ORG"]`` (or a comma-separated string, or a mapping) -> dict.
+
+    Raises:
+        DatasetError: an item without ``=``, or an empty side.
+    """
+    if items is None:
+        return {}
+    if isinstance(items, Mapping):
+        pairs = list(items.items())
+    else:
+        if isinstance(items, str):
+            items = [items]
+        pairs = []
+        for item in items:
+            for part in str(item).split(","):
+                part = part.strip()
+                if not part:
+                    continue
+                if "=" not in part:
+                    raise DatasetError(f"--label-map: expected FROM=TO (e.g. DATE=O), got {part!r}")
+                a, b = (s.strip() for s in part.split("=", 1))
+                pairs.append((a, b))
+    out = {}
+    for a, b in pairs:
+        if not a or not b:
+            raise DatasetError(f"--label-map: empty label in {a!r}={b!r}")
+        out[str(a)] = str(b)
+    return out
+
+
+def label_mapper(label_map: Mapping[str, str]) -> Callable[[str], str]:
+    """A function applying ``label_map`` to one label.
+
+    A key matches a whole label (``B-DATE``) or, for a ``B-``/``I-``/``E-``/``S-`` tag, its entity
+    type (``DATE``): ``DATE=O`` turns ``B-DATE`` and ``I-DATE`` into ``O``, ``DATE=MISC`` turns
+    them into ``B-MISC`` and ``I-MISC``. Whole-label keys win over type keys.
+    """
+    table = dict(label_map)
+
+    def apply(label: str) -> str:
+        if label in table:
+            return table[label]
+        if _BIO.match(label) and label[2:] in table:
+            new = table[label[2:]]
+            return "O" if new == "O" else f"{label[:2]}{new}"
+        return label
+
+    return apply
+
+
+@dataclass
+class TaskDataset:
+    """A zero-shot transfer data set, resolved once and handed on.
+
+    Attributes:
+        name: ``udpos``/``panx``/``sib200`` for the built-in sets, else a name for reports (the
+            training file's stem by default).
+        kind: the task kind (:data:`xlt.data.kinds.TOKEN`, ``SEQUENCE`` or ``PAIR``).
+        metric: ``accuracy`` (token or example accuracy) or ``f1`` (entity-level span F1,
+            seqeval; for BIO tags).
+        source: the source language code.
+        train: the source training split.
+        dev: the source dev split used for model selection (never a target language).
+        eval: evaluation splits by language, the source's own evaluation set first if present.
+        labels: the label inventory; a label's index is its class id.
+        label_map: the renaming applied to every split (see :func:`label_mapper`).
+        origin: how the data set was built (echoed in reports).
+    """
+
+    name: str
+    kind: TaskKind
+    metric: str
+    source: str
+    train: Split
+    dev: Split
+    eval: dict[str, Split]
+    labels: list[str]
+    label_map: dict[str, str] = field(default_factory=dict)
+    origin: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.kind = get_kind(self.kind)
+        if self.metric not in METRICS:
+            raise DatasetError(f"metric must be one of {METRICS}, got {self.metric!r}")
+        if not self.train.examples:
+            where = f" in {self.train.path}" if self.train.path else ""
+            raise DatasetError(f"{self.name}: no training examples{where}")
+        for role, split in [("train", self.train), ("dev", self.dev), *self.eval.items()]:
+            self.kind.check(split.examples, where=f"{self.name} {role}: ")
+        if not self.labels:
+            raise DatasetError(f"{self.name}: no labels in the training data")
+        self._count_unseen()
+
+    # ------------------------------------------------------------------ views
+    @property
+    def targets(self) -> list[str]:
+        """Evaluation languages other than the source, in order."""
+        return [l for l in self.eval if l != self.source]
+
+    def splits(self) -> list[tuple[str, Split]]:
+        """``(role, split)`` for train, dev and every evaluation set."""
+        return [("train", self.train), ("dev", self.dev)] + [(f"eval:{l}", s) for l, s in self.eval.items()]
+
+    def files(self) -> list[Path]:
+        """Every file the data set was read from (for manifests), without repeats."""
+        seen: dict[Path, None] = {}
+        for _, s in self.splits():
+            if s.path is not None:
+                seen.setdefault(Path(s.path), None)
+        return list(seen)
+
+    def unseen_labels(self) -> dict[str, dict[str, int]]:
+        """Per evaluation language (and ``dev``), labels not in :attr:`labels` and their counts."""
+        out = {l: dict(s.unseen) for l, s in self.eval.items() if s.unseen}
+        if self.dev.unseen:
+            out = {"dev": dict(self.dev.unseen), **out}
+        return out
+
+    def describe(self) -> dict:
+        """A JSON-able summary: name, kind, metric, source, labels, label map, origin, counts."""
+        return {"name": self.name, "kind": self.kind.name, "metric": self.metric, "source": self.source,
+                "labels": list(self.labels), "label_map": dict(self.label_map), "origin": dict(self.origin),
+                "train": self.train.counts(self.kind), "dev": dict(self.dev.counts(self.kind), note=self.dev.note),
+                "eval": {l: s.counts(self.kind) for l, s in self.eval.items()}}
+
+    def _count_unseen(self) -> None:
+        known = set(self.labels)
+        for _, split in self.splits()[1:]:
+            split.unseen = Counter()
+            for ex in split.examples:
+                for lab in self.kind.labels_of(ex):
+                    if lab not in known:
+                        split.unseen[lab] += 1
+
+
+# ---------------------------------------------------------------------- builders
+def _apply_label_map(kind: TaskKind, split: Split, mapper: Callable[[str], str] | None) -> Split:
+    if mapper is None:
+        return split
+    split.examples = [kind.relabel(e, mapper) for e in split.examples]
+    return split
+
+
+def _check_map_used(label_map: Mapping[str, str], splits: Sequence[Split], kind: TaskKind) -> None:
+    seen: set[str] = set()
+    for s in splits:
+        for e in s.examples:
+            seen.update(kind.labels_of(e))
+    types = {l[2:] for l in seen if _BIO.match(l)}
+    unused = [k for k in label_map if k not in seen and k not in types]
+    if unused:
+        raise DatasetError(f"--label-map: no label or entity type {', '.join(map(repr, unused))} in the data "
+                           f"(labels seen: {', '.join(order_labels(seen))})")
+
+
+def default_metric(kind: TaskKind, labels: Iterable[str]) -> str:
+    """``f1`` (span F1) for token tasks with BIO tags, else ``accuracy``."""
+    return "f1" if kind is TOKEN and is_bio(labels) else "accuracy"
+
+
+def hold_out_dev(train: Split, fraction: float = 0.1, seed: int = 0, max_examples: int = 1000) -> tuple[Split, Split]:
+    """Split a seeded random share of ``train`` off as the dev set (for data with no dev file).
+
+    Returns:
+        ``(train_rest, dev)``; dev has ``ceil``-free ``int(fraction * n)`` examples, at least 1
+        and at most ``max_examples``.
+
+    Raises:
+        DatasetError: fewer than 2 training examples, or ``fraction`` outside (0, 1).
+    """
+    n = len(train.examples)
+    if not 0.0 < fraction < 1.0:
+        raise DatasetError(f"dev fraction must be in (0, 1), got {fraction}")
+    if n < 2:
+        raise DatasetError(f"cannot hold out a dev set from {n} training example(s); give --dev")
+    k = min(max_examples, max(1, int(fraction * n)))
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    dev_idx = set(order[:k])
+    dev = Split(train.lang, [e for i, e in enumerate(train.examples) if i in dev_idx], train.path, train.stats,
+                note=f"{k} of {n} training examples held out (seed {seed}), no dev file given")
+    rest = Split(train.lang, [e for i, e in enumerate(train.examples) if i not in dev_idx], train.path, train.stats,
+                 note=f"{n - k} of {n} examples ({k} held out as dev)")
+    return rest, dev
+
+
+def from_examples(
+    train: Sequence,
+    eval: Mapping[str, Sequence] | None = None,
+    *,
+    dev: Sequence | None = None,
+    source: str = "en",
+    name: str = "custom",
+    metric: str | None = None,
+    labels: Sequence[str] | None = None,
+    label_map: Mapping[str, str] | Iterable[str] | None = None,
+    dev_fraction: float = 0.1,
+    seed: int = 0,
+    origin: dict | None = None,
+    paths: Mapping[str, Path | None] | None = None,
+    stats: Mapping[str, ReadStats | None] | None = None,
+) -> TaskDataset:
+    """Build a :class:`TaskDataset` from examples in memory (every other builder ends here).
+
+    Args:
+        train: source training examples (all of one kind: ``TaggedSentence``, ``TextExample``
+            or ``PairExample``); the kind is taken from them.
+        eval: ``{language: examples}`` evaluation sets.
+        dev: source dev examples; ``None`` holds out ``dev_fraction`` of ``train`` (seeded).
+        source: the source language code.
+        name: the data set's name in reports.
+        metric: ``accuracy`` or ``f1``; default :func:`default_metric`.
+        labels: a fixed label inventory (training labels outside it are an error); default: the
+            labels of ``train`` in :func:`order_labels` order.
+        label_map: renaming applied to every split first (see :func:`label_mapper`).
+        paths, stats: per role (``train``, ``dev``, ``eval:<lang>``) the file and reader statistics.
+
+    Raises:
+        DatasetError: no training examples, a label map naming no label, training labels outside
+            a fixed inventory, a bad metric.
+        TypeError: examples of mixed kinds.
+    """
+    train = list(train)
+    if not train:
+        raise DatasetError(f"{name}: no training examples")
+    kind = kind_of(train[0])
+    paths, stats = dict(paths or {}), dict(stats or {})
+    lmap = parse_label_map(label_map)
+    mapper = label_mapper(lmap) if lmap else None
+
+    def split(role: str, lang: str, examples: Sequence) -> Split:
+        return _apply_label_map(kind, Split(lang, list(examples), paths.get(role), stats.get(role)), mapper)
+
+    tr = split("train", source, train)
+    if dev is None:
+        tr, dv = hold_out_dev(tr, dev_fraction, seed)
+    else:
+        dv = split("dev", source, dev)
+    ev = {lang: split(f"eval:{lang}", lang, exs) for lang, exs in (eval or {}).items()}
+    if lmap:
+        _check_map_used(lmap, [tr, dv, *ev.values()], kind)
+    seen = {l for e in tr.examples for l in kind.labels_of(e)}
+    if labels is not None:
+        extra = seen.difference(labels)
+        if extra:
+            raise DatasetError(f"{name}: training labels outside the fixed inventory: {sorted(extra)} "
+                               f"(expected {list(labels)})")
+        inventory = list(labels)
+    else:
+        inventory = order_labels(seen)
+    return TaskDataset(name=name, kind=kind, metric=metric or default_metric(kind, inventory), source=source,
+                       train=tr, dev=dv, eval=ev, labels=inventory, label_map=lmap, origin=dict(origin or {}))
+
+
+def load_task(
+    task: str,
+    source: str | None = None,
+    targets: str | Sequence[str] = "all",
+    *,
+    data_dir: str | Path | None = None,
+    train_limit: int | None = None,
+    eval_limit: int | None = None,
+    label_map: Mapping[str, str] | Iterable[str] | None = None,
+) -> TaskDataset:
+    """A built-in benchmark task (``udpos``, ``panx``, ``sib200``) as a :class:`TaskDataset`.
+
+    The source's training file is the training split, its dev file the dev split (the training
+    file where there is none), and the evaluation sets are the selected targets' plus the
+    source's own (in-language score, left out of the target average).
+
+    Args:
+        task: registry name (:data:`xlt.data.tasks.TASKS`).
+        source: any code of the source language (default: the task's usual source).
+        targets: ``'all'`` or codes (see :func:`xlt.data.tasks.select_targets`).
+        data_dir: data folder (default :func:`xlt.data.paths.resolve_data_dir` order).
+        train_limit, eval_limit: keep the first N training / dev and evaluation examples.
+        label_map: as :func:`from_examples`.
+
+    Raises:
+        ValueError: unknown task; UnknownLanguageError: a language not in the data;
+        DatasetNotFoundError: the data folder lacks the task; DataFormatError: a malformed line.
+    """
+    from xlt.data import tasks as registry
+
+    spec = registry.get_task(task)
+    src = registry.source_files(spec, source or spec.default_source, data_dir)
+    code = src["lang"]
+    train, train_stats = registry.load_split(spec, src["train"], limit=train_limit)
+    dev_path = src.get("dev") or src["train"]
+    dev, dev_stats = registry.load_split(spec, dev_path, limit=eval_limit)
+    chosen = registry.select_targets(spec, targets, source or spec.default_source, data_dir)
+    available = registry.available_languages(spec, data_dir)
+    eval_files = dict(chosen)
+    if code in available:
+        eval_files = {code: available[code], **eval_files}
+    evals, paths, stats = {}, {"train": src["train"], "dev": dev_path}, {"train": train_stats, "dev": dev_stats}
+    for lang, path in eval_files.items():
+        evals[lang], stats[f"eval:{lang}"] = registry.load_split(spec, path, limit=eval_limit)
+        paths[f"eval:{lang}"] = path
+    fixed = list(spec.labels) if spec.labels is not None else registry.label_list(spec, train, split_path=src["train"])
+    metric = "f1" if spec.metric == "f1" else "accuracy"
+    return from_examples(train, evals, dev=dev, source=code, name=spec.name, metric=metric, labels=fixed,
+                         label_map=label_map, paths=paths, stats=stats,
+                         origin={"builtin": spec.name, "data_dir": str(data_dir) if data_dir else None})
+
+
+def parse_eval_args(items: Iterable[str | Path]) -> list[tuple[str | None, Path]]:
+    """``--eval`` values -> ``(language or None, path)``: ``LANG=FILE`` or a file/folder alone.
+
+    A value whose part before the first ``=`` contains a path separator or names an existing
+    path is taken as a path (so ``a=b.tsv`` files still work when they exist).
+    """
+    out = []
+    for item in items:
+        text = str(item)
+        if "=" in text and not Path(text).exists():
+            lang, path = text.split("=", 1)
+            if lang and "/" not in lang and "\\" not in lang:
+                out.append((lang.strip(), Path(path)))
+                continue
+        out.append((None, Path(text)))
+    return out
+
+
+def from_files(
+    train: str | Path,
+    eval: Iterable[str | Path] | Mapping[str, str | Path] = (),
+    *,
+    dev: str | Path | None = None,
+    source: str = "en",
+    format: str | None = None,
+    options: Any = None,
+    name: str | None = None,
+    metric: str | None = None,
+    label_map: Mapping[str, str] | Iterable[str] | None = None,
+    train_limit: int | None = None,
+    eval_limit: int | None = None,
+    dev_fraction: float = 0.1,
+    seed: int = 0,
+) -> TaskDataset:
+    """A user's labelled files as a :class:`TaskDataset` (the formats of :mod:`xlt.data.formats`).
+
+    Args:
+        train: source training file (or ``save_to_disk`` folder, or ``hf:`` spec).
+        eval: ``LANG=FILE`` strings, files/folders whose language is read from the name
+            (``test-de.conll``, ``de.csv``; a folder gives every data file in it), or a
+            ``{lang: path}`` mapping.
+        dev: source dev file; ``None`` holds out ``dev_fraction`` of the training data.
+        source: source language code.
+        format: a format name for every file (default: detected per file).
+        options: :class:`xlt.data.formats.ReadOptions` (columns, tag column, split).
+        name: name in reports (default: the training file's stem).
+        metric, label_map, dev_fraction, seed: as :func:`from_examples`.
+        train_limit, eval_limit: keep the first N training / dev and evaluation examples.
+
+    Raises:
+        DataFormatError: a malformed line, unknown column, ... (names file and line);
+        FileNotFoundError: a missing file; DatasetError: no training examples, kinds that differ
+        between files, an evaluation language given twice, a label map naming no label.
+    """
+    from xlt.data import formats as fmt
+    from xlt.data.langs import UnknownLanguageError, same_language
+
+    opts = options if options is not None else fmt.ReadOptions()
+    train_path = Path(str(train))
+    paths: dict[str, Path | None] = {}
+    stats: dict[str, ReadStats | None] = {}
+
+    def read(role: str, path: Path, limit: int | None) -> list:
+        examples, st = fmt.read_examples(path, format=format, options=opts, limit=limit)
+        paths[role], stats[role] = path, st
+        return examples
+
+    eval_files: dict[str, Path] = {}
+    items = list(eval.items()) if isinstance(eval, Mapping) else parse_eval_args(eval)
+    for lang, path in items:
+        path = Path(path)
+        if lang is None and path.is_dir() and not _is_datasets_folder(path):
+            found = fmt.eval_files_in_dir(path, format=format)
+            pairs = list(found.items())
+        else:
+            pairs = [(lang if lang is not None else fmt.language_from_filename(path), path)]
+        for code, p in pairs:
+            if code in eval_files:
+                raise DatasetError(f"evaluation language {code!r} given twice: {eval_files[code]} and {p}")
+            eval_files[code] = Path(p)
+    # read everything before any model is loaded, so a bad line fails at once
+    train_ex = read("train", train_path, train_limit)
+    dev_ex = read("dev", Path(str(dev)), eval_limit) if dev is not None else None
+    evals = {lang: read(f"eval:{lang}", p, eval_limit) for lang, p in eval_files.items()}
+    if not train_ex:
+        raise DataFormatError(train_path, stats["train"].n_lines if stats.get("train") else 0,
+                              "no training examples in the file")
+    kind = kind_of(train_ex[0])
+    for role, exs in [("dev", dev_ex or []), *((f"eval:{l}", e) for l, e in evals.items())]:
+        if exs and kind_of(exs[0]) is not kind:
+            raise DatasetError(f"{paths[role]}: {kind_of(exs[0]).name} examples, but the training file "
+                               f"{train_path} holds {kind.name} examples; check --format and the columns")
+    # the source's code as the evaluation files spell it, when one of them is the source
+    src = source
+    for lang in evals:
+        try:
+            if same_language(lang, source):
+                src = lang
+                break
+        except UnknownLanguageError:
+            continue
+    origin = {"train": str(train_path), "dev": str(dev) if dev is not None else None,
+              "eval": {l: str(p) for l, p in eval_files.items()}, "format": format,
+              "options": {k: v for k, v in asdict(opts).items() if v is not None}}
+    return from_examples(train_ex, evals, dev=dev_ex, source=src, name=name or _stem(train_path), metric=metric,
+                         label_map=label_map, dev_fraction=dev_fraction, seed=seed, origin=origin, paths=paths,
+                         stats=stats)
+
+
+def _is_datasets_folder(path: Path) -> bool:
+    return any((path / f).is_file() for f in ("dataset_info.json", "state.json", "dataset_dict.json"))
+
+
+def _stem(path: Path) -> str:
+    name = path.name
+    for suffix in (".gz", ".jsonl", ".json", ".csv", ".tsv", ".conllu", ".conll", ".txt"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    return name or "custom"
+
+
+__all__ = ["DatasetError", "METRICS", "Split", "TaskDataset", "default_metric", "from_examples", "from_files",
+           "hold_out_dev", "is_bio", "label_mapper", "load_task", "order_labels", "parse_eval_args",
+           "parse_label_map"]

@@ -1,0 +1,527 @@
+"""Task models that outlive the run: fit, predict, score, ``save_pretrained``/``from_pretrained``.
+
+Two kinds of task model, one interface (:class:`TaskModel`):
+
+* :class:`ProbeModel`: a frozen encoder (named by its model spec), the layer setting, a small
+  head (linear or MLP, with a scalar mix over layers) and optionally a cross-lingual aligner.
+  Saved as ``xlt_task.json`` + ``head.safetensors`` (+ ``aligner.npz``); no pickle.
+* :class:`FinetunedModel`: a fine-tuned Hugging Face ``AutoModelForTokenClassification`` or
+  sequence classifier with ``id2label``, saved as a standard Hugging Face folder (config,
+  safetensors weights, tokenizer) plus ``xlt_task.json``. ``transformers.pipeline`` loads it
+  (mean-pooling sequence heads need ``trust_remote_code=True``: the folder carries their
+  10-line model file; see :mod:`xlt.models.modeling_xlt`).
+
+Inputs of :meth:`TaskModel.predict` by kind: token tasks take word lists or raw strings (split
+into words with :func:`xlt.data.segment.split_words` for the given language); sequence tasks take
+strings; pair tasks take ``(text, text_pair)`` tuples. Examples from a reader
+(``TaggedSentence``, ``TextExample``, ``PairExample``) are accepted too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from xlt.data.kinds import PAIR, TOKEN, TaskKind, get_kind
+from xlt.data.readers import PairExample, TaggedSentence, TextExample
+from xlt.models.loading import Encoder, ModelLoadError, load_encoder
+
+MODEL_FILE = "xlt_task.json"
+FORMAT_NAME = "xlt-task-model"
+FORMAT_VERSION = 1
+FEATURE_CHUNK = 2000  # sentences per feature-extraction call in probe mode (bounds float32 memory)
+
+
+class TaskModelError(ModelLoadError):
+    """A saved task model that cannot be loaded or used (missing files, other encoder, bad input)."""
+
+
+# --------------------------------------------------------------------------- inputs
+def as_examples(kind: TaskKind, inputs: Sequence[Any], lang: str | None = None) -> tuple[list, int]:
+    """Turn user inputs into examples of ``kind`` (labels are placeholders).
+
+    Token tasks: a word list, or a string split with :func:`xlt.data.segment.split_words`
+    (``lang`` picks the segmenter for scripts written without spaces). Sequence tasks: a string.
+    Pair tasks: a ``(text, text_pair)`` tuple or a string holding a tab between the two.
+
+    Returns:
+        ``(examples, n_split)``: examples in input order and how many raw strings were split.
+
+    Raises:
+        TypeError/ValueError: an input of the wrong shape for the kind (the message gives its index).
+    """
+    out, n_split = [], 0
+    for i, x in enumerate(inputs):
+        if isinstance(x, kind.example_type):
+            out.append(x)
+        elif kind is TOKEN:
+            if isinstance(x, str):
+                from xlt.data.segment import split_words
+
+                words = split_words(x, lang)
+                n_split += 1
+            else:
+                words = [str(w) for w in x]
+            out.append(TaggedSentence(words, ["O"] * len(words)))
+        elif kind is PAIR:
+            if isinstance(x, str):
+                if "\t" not in x:
+                    raise ValueError(f"input {i}: a pair task needs two texts (a tuple or 'text<TAB>text_pair')")
+                x = x.split("\t", 1)
+            a, b = x
+            out.append(PairExample(str(i), str(a).strip(), str(b).strip(), ""))
+        else:
+            if not isinstance(x, str):
+                raise TypeError(f"input {i}: a {kind.name} task needs a string, got {type(x).__name__}")
+            out.append(TextExample(str(i), x.strip(), ""))
+    return out, n_split
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+# ----------------------------------------------------------------------------- base
+class TaskModel:
+    """A trained task model: labels, kind, and the ways to apply, score and keep it.
+
+    Attributes:
+        kind: the task kind (token, sequence, pair).
+        labels: label names; a label's index is its class id.
+        metric: ``accuracy`` or ``f1``, used by :meth:`score`.
+        meta: what the run recorded (task, source language, seed, dev score, ...), saved along.
+    """
+
+    mode = ""
+
+    def __init__(self, kind: TaskKind | str, labels: Sequence[str], metric: str = "accuracy",
+                 meta: dict | None = None):
+        self.kind = get_kind(kind)
+        self.labels = [str(l) for l in labels]
+        self.metric = metric
+        self.meta = dict(meta or {})
+
+    # subclasses implement _proba(examples, lang, progress) -> list of (n_words, L) or (L,) arrays
+    def _proba(self, examples: list, lang: str | None, progress: bool) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def predict_proba(self, inputs: Sequence[Any], lang: str | None = None, *, progress: bool = False
+                      ) -> list[np.ndarray]:
+        """Label probabilities: per input ``(n_words, n_labels)`` (token tasks) or ``(n_labels,)``.
+
+        Args:
+            inputs: see the module docstring; ``lang``: language of the inputs (segmenter choice,
+                and the aligner's map for probe models with one).
+        """
+        examples, _ = as_examples(self.kind, inputs, lang)
+        return self._proba(examples, lang, progress) if examples else []
+
+    def predict(self, inputs: Sequence[Any], lang: str | None = None, *, progress: bool = False) -> list:
+        """Predicted labels: a list of word labels per input (token tasks) or one label per input."""
+        return self.decode(self.predict_proba(inputs, lang, progress=progress))
+
+    def decode(self, probas: list[np.ndarray]) -> list:
+        """Probabilities (as :meth:`predict_proba` returns them) -> label names."""
+        if self.kind is TOKEN:
+            return [[self.labels[i] for i in p.argmax(-1)] if len(p) else [] for p in probas]
+        return [self.labels[int(p.argmax())] for p in probas]
+
+    def score(self, examples: Sequence[Any], lang: str | None = None) -> float:
+        """The task metric (percent) of this model on labelled examples."""
+        from xlt.evaluate.metrics import score
+
+        return score(self.metric, self.kind.gold(examples), self.predict(list(examples), lang))
+
+    # -------------------------------------------------------------- saving
+    def _meta_json(self) -> dict:
+        return {"format": FORMAT_NAME, "version": FORMAT_VERSION, "mode": self.mode, "kind": self.kind.name,
+                "labels": self.labels, "metric": self.metric, "meta": self.meta}
+
+    def _write(self, folder: Path) -> None:
+        raise NotImplementedError
+
+    def save_pretrained(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+        """Write the model to the folder ``path``, atomically (a complete old or new folder, never a mix).
+
+        Raises:
+            FileExistsError: ``path`` exists and is not empty, and ``overwrite`` is False.
+            NotADirectoryError: ``path`` is a file.
+        """
+        out = Path(path)
+        if out.exists() and not out.is_dir():
+            raise NotADirectoryError(f"{out} exists and is not a folder")
+        if out.is_dir() and any(out.iterdir()) and not overwrite:
+            raise FileExistsError(f"{out} is not empty; choose another folder or pass overwrite")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        try:
+            self._write(tmp)
+            (tmp / MODEL_FILE).write_text(json.dumps(self._meta_json(), indent=2, ensure_ascii=False) + "\n",
+                                          encoding="utf-8")
+            old = None
+            if out.exists():
+                old = out.with_name(f".{out.name}.old-{os.getpid()}")
+                out.rename(old)
+            tmp.rename(out)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return out
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike, device: str = "cpu") -> TaskModel:
+        """Load a folder written by :meth:`save_pretrained` (probe or fine-tuned).
+
+        Raises:
+            TaskModelError: no ``xlt_task.json``, an unknown format or version, missing files, or
+                (probe) an encoder whose weights differ from the ones the head was trained on.
+        """
+        folder = Path(path)
+        meta = read_meta(folder)
+        impl = {"probe": ProbeModel, "finetune": FinetunedModel}.get(meta.get("mode"))
+        if impl is None:
+            raise TaskModelError(f"{folder / MODEL_FILE}: unknown mode {meta.get('mode')!r}")
+        return impl._load(folder, meta, device)
+
+
+def read_meta(folder: Path) -> dict:
+    """The ``xlt_task.json`` of a saved task model, checked.
+
+    Raises:
+        TaskModelError: missing or unreadable file, or not an xlt task model of a known version.
+    """
+    f = Path(folder) / MODEL_FILE
+    if not Path(folder).is_dir():
+        raise TaskModelError(f"{folder} is not a folder (expected a task model saved by 'xlt transfer --save')")
+    if not f.is_file():
+        raise TaskModelError(f"{folder} holds no {MODEL_FILE}: not a task model saved by xlt "
+                             "(an encoder folder goes to --model of 'xlt transfer', not of 'xlt predict')")
+    try:
+        meta = json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TaskModelError(f"{f}: unreadable ({exc})") from exc
+    if meta.get("format") != FORMAT_NAME or meta.get("version") != FORMAT_VERSION:
+        raise TaskModelError(f"{f}: not an {FORMAT_NAME} v{FORMAT_VERSION} file")
+    if not meta.get("labels") or meta.get("kind") not in ("token", "sequence", "pair"):
+        raise TaskModelError(f"{f}: missing labels or kind")
+    return meta
+
+
+# ---------------------------------------------------------------------------- probe
+def probe_layers(layer: str | int) -> str | int:
+    """The ``layers`` argument of :func:`xlt.models.features.encode_words` for a probe's ``layer``
+    setting: ``'mix'`` → ``'all'`` (every hidden state, for a learned scalar mix), ``'last'`` as is,
+    else the layer number."""
+    return "all" if layer == "mix" else ("last" if layer == "last" else int(layer))
+
+
+def tag_features(encoder: Encoder, sentences: list[list[str]], layers: str | int = "all", *,
+                 progress: bool = True, cache=None) -> tuple[torch.Tensor, int]:
+    """Probe input for pre-tokenised sentences: one float16 row per word (first subword's vector).
+
+    Extracts in chunks of :data:`FEATURE_CHUNK` sentences and keeps only the float16 stack (a
+    13-layer float32 copy of a 20k-sentence training set would need ~7 GB on top).
+
+    Args:
+        encoder: the model (see :func:`xlt.models.loading.load_encoder`).
+        sentences: word lists; rows come out in order, sentence after sentence.
+        layers: as :func:`probe_layers` returns (``'all'`` gives ``(n_words, n_layers, dim)``).
+        progress: tqdm bars.
+        cache: a :class:`~xlt.models.cache.FeatureCache` (or None).
+
+    Returns:
+        ``(X, truncated)``: ``(sum of sentence lengths, [n_layers,] dim)`` float16 and the number
+        of sentences that were truncated.
+
+    Raises:
+        ValueError: no sentences.
+    """
+    from xlt.models.features import encode_words
+    from xlt.transfer.probe import stack_token_features
+
+    if not sentences:
+        raise ValueError("no sentences to extract features from")
+    parts, truncated = [], 0
+    for start in range(0, len(sentences), FEATURE_CHUNK):
+        wf = encode_words(encoder, sentences[start:start + FEATURE_CHUNK], layers=layers,
+                          pooling="first", progress=progress, cache=cache)
+        parts.append(stack_token_features(list(wf.vectors)))
+        truncated += int(wf.stats.get("n_truncated", 0))
+        del wf
+    X = torch.cat(parts) if len(parts) > 1 else parts[0]
+    return X, truncated
+
+
+def text_features(encoder: Encoder, kind: TaskKind, examples: Sequence, layers: str | int = "all", *,
+                  progress: bool = True, cache=None) -> torch.Tensor:
+    """Probe input for sequence and pair examples (mean-pooled sentence vectors, float16).
+
+    Sequence: ``(n, [n_layers,] dim)``. Pair: the two texts are encoded separately and joined
+    as ``[u, v, |u - v|, u * v]`` (Conneau et al. 2017, InferSent; the SentEval protocol for
+    frozen encoders): ``(n, [n_layers,] 4 * dim)``.
+    """
+    from xlt.models.features import encode_sentences
+    from xlt.transfer.probe import sentence_feature_tensor
+
+    def enc(texts: list[str]) -> np.ndarray:
+        return encode_sentences(encoder, texts, layers=layers, pooling="mean", progress=progress, cache=cache)
+
+    if kind is PAIR:
+        u = enc([e.text for e in examples])
+        v = enc([e.text_pair for e in examples])
+        return sentence_feature_tensor(np.concatenate([u, v, np.abs(u - v), u * v], axis=-1))
+    return sentence_feature_tensor(enc([e.text for e in examples]))
+
+
+class ProbeModel(TaskModel):
+    """A head on frozen encoder features (see :mod:`xlt.transfer.probe`).
+
+    Args:
+        encoder: the frozen encoder.
+        head: a trained :class:`~xlt.transfer.heads.ProbeHead`.
+        kind, labels, metric, meta: as :class:`TaskModel`.
+        layer: ``mix`` (scalar mix of every hidden state), ``last`` or a layer number.
+        aligner: an optional :class:`~xlt.align.maps.CrossLingualAligner` applied to every
+            language's features (then ``lang`` must be given to :meth:`predict`).
+        aligner_path: the aligner's file (copied into saved folders).
+    """
+
+    mode = "probe"
+
+    def __init__(self, encoder: Encoder, head, kind: TaskKind | str, labels: Sequence[str], *,
+                 layer: str | int = "mix", metric: str = "accuracy", aligner=None,
+                 aligner_path: str | None = None, meta: dict | None = None, cache=None):
+        super().__init__(kind, labels, metric, meta)
+        self.encoder, self.head, self.layer = encoder, head, str(layer)
+        self.aligner, self.aligner_path, self.cache = aligner, aligner_path, cache
+
+    @property
+    def layer_ids(self) -> list[int]:
+        """The hidden-state indices the head reads."""
+        from xlt.models.features import resolve_layers
+
+        return resolve_layers(probe_layers(self.layer), self.encoder.num_layers)[0]
+
+    def features(self, examples: Sequence, lang: str | None = None, *, progress: bool = False
+                 ) -> tuple[torch.Tensor, int]:
+        """Head input for examples of this model's kind (mapped by the aligner if there is one).
+
+        Returns:
+            ``(X, truncated)``: ``(n_rows, [n_layers,] dim)`` float16, one row per word (token
+            tasks) or per example; ``truncated`` = inputs cut to the model's length.
+
+        Raises:
+            TaskModelError: an aligner but no ``lang``.
+        """
+        layers = probe_layers(self.layer)
+        if self.kind is TOKEN:
+            X, truncated = tag_features(self.encoder, [list(e.tokens) for e in examples], layers,
+                                        progress=progress, cache=self.cache)
+        else:
+            X, truncated = text_features(self.encoder, self.kind, examples, layers, progress=progress,
+                                         cache=self.cache), 0
+        if self.aligner is not None:
+            if lang is None:
+                raise TaskModelError("this probe maps features with a cross-lingual aligner: give the input language")
+            X = self.aligner.transform_features(X, lang, self.layer_ids)
+        return X, truncated
+
+    def proba_from_features(self, X: torch.Tensor, examples: Sequence) -> list[np.ndarray]:
+        """Split the head's probabilities for ``X`` back per example."""
+        from xlt.transfer.probe import predict_logits
+
+        P = _softmax(predict_logits(self.head, X))
+        if self.kind is not TOKEN:
+            return list(P)
+        out, k = [], 0
+        for e in examples:
+            out.append(P[k:k + len(e.tokens)])
+            k += len(e.tokens)
+        return out
+
+    def _proba(self, examples: list, lang: str | None, progress: bool) -> list[np.ndarray]:
+        nonempty = [e for e in examples if self.kind is not TOKEN or len(e.tokens)]
+        if not nonempty:
+            return [np.zeros((0, len(self.labels)), dtype=np.float32) for _ in examples]
+        X, _ = self.features(nonempty, lang, progress=progress)
+        probs = iter(self.proba_from_features(X, nonempty))
+        empty = np.zeros((0, len(self.labels)), dtype=np.float32)
+        return [next(probs) if (self.kind is not TOKEN or len(e.tokens)) else empty for e in examples]
+
+    def _meta_json(self) -> dict:
+        h = self.head
+        return dict(super()._meta_json(), encoder={"spec": self.encoder.spec, "fingerprint": self.encoder.fingerprint,
+                                                   "layers": self.encoder.num_layers,
+                                                   "hidden_size": self.encoder.hidden_size},
+                    layer=self.layer, head={"dim": h.dim, "n_labels": h.n_labels, "hidden": h.hidden,
+                                            "n_layers": h.n_layers, "dropout": h.dropout},
+                    aligner="aligner.npz" if self.aligner_path else None)
+
+    def _write(self, folder: Path) -> None:
+        from safetensors.torch import save_file
+
+        save_file({k: v.detach().cpu().contiguous() for k, v in self.head.state_dict().items()},
+                  str(folder / "head.safetensors"))
+        if self.aligner_path:
+            shutil.copyfile(self.aligner_path, folder / "aligner.npz")
+
+    @classmethod
+    def _load(cls, folder: Path, meta: dict, device: str) -> ProbeModel:
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        from xlt.transfer.heads import ProbeHead
+
+        enc_meta, h = meta.get("encoder") or {}, meta.get("head") or {}
+        try:
+            head = ProbeHead(int(h["dim"]), int(h["n_labels"]), hidden=int(h["hidden"]),
+                             n_layers=int(h["n_layers"]), dropout=float(h["dropout"]))
+            head.load_state_dict(load_file(str(folder / "head.safetensors")))
+        except (KeyError, TypeError, ValueError, RuntimeError, OSError, SafetensorError) as exc:
+            raise TaskModelError(f"{folder}: head.safetensors does not match {MODEL_FILE} ({exc})") from exc
+        if h["n_labels"] != len(meta["labels"]):
+            raise TaskModelError(f"{folder}: the head has {h['n_labels']} outputs for {len(meta['labels'])} labels")
+        head.eval()
+        encoder = load_encoder(enc_meta.get("spec", ""), device=device)
+        if enc_meta.get("fingerprint") and encoder.fingerprint != enc_meta["fingerprint"]:
+            raise TaskModelError(f"{folder}: the head was trained on encoder {enc_meta['spec']} with fingerprint "
+                                 f"{enc_meta['fingerprint']}, but that spec now loads {encoder.fingerprint}")
+        aligner, aligner_path = None, None
+        if meta.get("aligner"):
+            from xlt.align.maps import CrossLingualAligner
+
+            aligner_path = str(folder / meta["aligner"])
+            aligner = CrossLingualAligner.load(aligner_path)
+        return cls(encoder, head, meta["kind"], meta["labels"], layer=meta.get("layer", "mix"),
+                   metric=meta.get("metric", "accuracy"), aligner=aligner, aligner_path=aligner_path,
+                   meta=meta.get("meta"))
+
+
+# ------------------------------------------------------------------------- finetune
+class FinetunedModel(TaskModel):
+    """A fine-tuned Hugging Face task model and its tokenizer.
+
+    Args:
+        model: ``*ForTokenClassification`` (token tasks) or a sequence classifier (see
+            :func:`xlt.transfer.finetune.build_classifier`).
+        tokenizer: its fast tokenizer.
+        text_prefix: text put before every input (``"query: "`` for E5 models).
+        kind, labels, metric, meta: as :class:`TaskModel`.
+        spec: the encoder spec it was fine-tuned from (for reports).
+    """
+
+    mode = "finetune"
+
+    def __init__(self, model, tokenizer, kind: TaskKind | str, labels: Sequence[str], *, text_prefix: str = "",
+                 metric: str = "accuracy", spec: str = "", fingerprint: str = "", meta: dict | None = None,
+                 batch_size: int = 64):
+        super().__init__(kind, labels, metric, meta)
+        self.model, self.tokenizer, self.text_prefix, self.spec = model, tokenizer, text_prefix, spec
+        self.fingerprint, self.batch_size = fingerprint, batch_size
+
+    @property
+    def as_encoder(self) -> Encoder:
+        """This model seen as an :class:`Encoder` (tokenizer, prefix, length limit)."""
+        return Encoder(model=self.model, tokenizer=self.tokenizer, spec=self.spec, text_prefix=self.text_prefix,
+                       fingerprint=self.fingerprint)
+
+    def encode(self, examples: Sequence, label_ids: Sequence | None = None, max_length: int | None = None):
+        """Tokenise examples of this model's kind (:class:`xlt.transfer.finetune.Encoded`)."""
+        from xlt.transfer.finetune import encode_examples
+
+        enc = self.as_encoder
+        return encode_examples(enc, self.kind, examples, label_ids, max_length or enc.max_length)
+
+    def proba_from_encoded(self, data, *, progress: bool = False, desc: str = "predict") -> list[np.ndarray]:
+        """Probabilities per example from tokenised input: first-subword rows for token tasks
+        (``(n_words, n_labels)``; a word cut off by truncation gets a one-hot row on ``O`` if the
+        labels have it, else on label 0), ``(n_labels,)`` otherwise."""
+        from xlt.transfer.finetune import predict_logits
+
+        logits = predict_logits(self.model, data, self.tokenizer.pad_token_id, batch_size=self.batch_size,
+                                progress=progress, desc=desc)
+        if self.kind is not TOKEN:
+            return [_softmax(lg) for lg in logits]
+        fallback = self.labels.index("O") if "O" in self.labels else 0
+        out = []
+        for lg, firsts in zip(logits, data.first_subword):
+            p = np.zeros((len(firsts), len(self.labels)), dtype=np.float32)
+            for w, pos in enumerate(firsts):
+                if pos >= 0:
+                    p[w] = _softmax(lg[pos])
+                else:
+                    p[w, fallback] = 1.0
+            out.append(p)
+        return out
+
+    def _proba(self, examples: list, lang: str | None, progress: bool) -> list[np.ndarray]:
+        return self.proba_from_encoded(self.encode(examples), progress=progress)
+
+    def _meta_json(self) -> dict:
+        return dict(super()._meta_json(), encoder={"spec": self.spec, "fingerprint": self.fingerprint},
+                    text_prefix=self.text_prefix, architecture=type(self.model).__name__)
+
+    def _write(self, folder: Path) -> None:
+        from xlt.models.modeling_xlt import XltMeanPoolingForSequenceClassification
+
+        model = self.model
+        if isinstance(model, XltMeanPoolingForSequenceClassification):
+            shutil.copyfile(Path(__file__).resolve().parents[1] / "models" / "modeling_xlt.py",
+                            folder / "modeling_xlt.py")
+            model.config.auto_map = {"AutoModelForSequenceClassification":
+                                     "modeling_xlt.XltMeanPoolingForSequenceClassification"}
+        model.save_pretrained(folder, safe_serialization=True)
+        self.tokenizer.save_pretrained(folder)
+        # lets `xlt transfer --model FOLDER` reuse the fine-tuned encoder with the right prefix
+        (folder / "xlt_export.json").write_text(json.dumps({"source_spec": self.spec, "text_prefix": self.text_prefix,
+                                                            "fingerprint": self.fingerprint}, indent=2) + "\n",
+                                                encoding="utf-8")
+
+    @classmethod
+    def _load(cls, folder: Path, meta: dict, device: str) -> FinetunedModel:
+        from transformers import AutoConfig, AutoModelForSequenceClassification, AutoModelForTokenClassification
+        from transformers import AutoTokenizer
+
+        try:
+            config = AutoConfig.from_pretrained(str(folder))
+            arch = (getattr(config, "architectures", None) or [""])[0]
+            if arch == "XltMeanPoolingForSequenceClassification":
+                from xlt.models.modeling_xlt import XltMeanPoolingForSequenceClassification
+
+                model = XltMeanPoolingForSequenceClassification.from_pretrained(str(folder))
+            elif meta["kind"] == "token":
+                model = AutoModelForTokenClassification.from_pretrained(str(folder))
+            else:
+                model = AutoModelForSequenceClassification.from_pretrained(str(folder))
+            tokenizer = AutoTokenizer.from_pretrained(str(folder), use_fast=True)
+        except (OSError, ValueError) as exc:
+            raise TaskModelError(f"{folder}: cannot load the fine-tuned model ({exc})") from exc
+        if model.config.num_labels != len(meta["labels"]):
+            raise TaskModelError(f"{folder}: config.json has {model.config.num_labels} labels, "
+                                 f"{MODEL_FILE} {len(meta['labels'])}")
+        model.to(device).eval()
+        enc = meta.get("encoder") or {}
+        return cls(model, tokenizer, meta["kind"], meta["labels"], text_prefix=meta.get("text_prefix", ""),
+                   metric=meta.get("metric", "accuracy"), spec=enc.get("spec", ""),
+                   fingerprint=enc.get("fingerprint", ""), meta=meta.get("meta"))
+
+
+def load_task_model(path: str | os.PathLike, device: str = "cpu") -> TaskModel:
+    """Shorthand for :meth:`TaskModel.from_pretrained`."""
+    return TaskModel.from_pretrained(path, device=device)
+
+
+__all__ = ["FinetunedModel", "ProbeModel", "TaskModel", "TaskModelError", "as_examples", "load_task_model",
+           "probe_layers", "read_meta", "tag_features", "text_features"]
