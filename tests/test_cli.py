@@ -42,7 +42,14 @@ def test_seeds_argument():
     assert _seeds("3") == [0, 1, 2]
     assert _seeds("0,5,7") == [0, 5, 7]
     args = build_parser().parse_args(["transfer", "--task", "udpos", "--out", "x", "--seeds", "2"])
-    assert args.seeds == [0, 1] and args.mode == "probe" and args.layer == "mix"
+    assert args.seeds == [0, 1]
+    # unset options stay None on the command line; the defaults live in TransferConfig only
+    from xlt.cli._common import config_from_args
+    from xlt.transfer.run import TransferConfig
+
+    args.progress = True
+    cfg = config_from_args(TransferConfig, args)
+    assert cfg.seeds == [0, 1] and cfg.mode == "probe" and cfg.layer == "mix" and cfg.task == "udpos"
     with pytest.raises(SystemExit) as info:
         build_parser().parse_args(["transfer", "--task", "udpos", "--out", "x", "--seeds", "0"])
     assert info.value.code == 2

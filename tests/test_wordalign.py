@@ -200,7 +200,9 @@ def test_read_pairs_tokenisers_and_skips(tmp_path):
     assert data.lengths == [(2, 2), (0, 0), (0, 0), (2, 1)]
     raw = read_pairs(f, tokenizer="simple")
     assert raw.src[3] == ["Hello", ",", "world", "!"] and raw.tgt[3] == ["你", "好", "世", "界"]
-    assert simple_tokenize("It's 3.5 km.") == ["It", "'", "s", "3", ".", "5", "km", "."]
+    # numbers stay whole since simple_tokenize learnt them (it used to give "3", ".", "5")
+    assert simple_tokenize("It's 3.5 km.") == ["It", "'", "s", "3.5", "km", "."]
+    assert simple_tokenize("1,000 at 10:30, 3. 5") == ["1,000", "at", "10:30", ",", "3", ".", "5"]
     with pytest.raises(ValueError, match="unknown word tokenizer"):
         read_pairs(f, tokenizer="moses")
 

@@ -3,7 +3,9 @@
 Sentence pairs (the input of ``xlt wordalign``, the ``*.src-tgt`` files of the gold sets):
 one pair per line, ``source ||| target``; each side is split into words by a word tokeniser
 (``space``: on ASCII spaces, for pre-tokenised text, the default; ``simple``: whitespace, then
-punctuation split off and every Han/kana character made its own word, for raw text).
+punctuation split off and every Han/kana character made its own word, for raw text; ``auto``:
+:func:`xlt.data.segment.split_words`, raw text in any script, with word segmenters for Thai,
+Chinese, Japanese, Khmer and Lao where installed).
 A line without ``|||``, or with more than one, is a :class:`DataFormatError` naming the file and
 line. A pair with an empty side (or a blank line) is skipped and counted, but keeps its place:
 the result has one entry per line, so line ``k`` of the pairs file, of the predicted links and of
@@ -28,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from xlt.data.readers import DataFormatError, ReadStats, _iter_lines
+from xlt.data.segment import split_words
 
 SEPARATOR = "|||"
 
@@ -44,23 +47,33 @@ def _is_cjk_char(ch: str) -> bool:
             or 0xF900 <= cp <= 0xFAFF or 0x20000 <= cp <= 0x2FA1F or 0x31F0 <= cp <= 0x31FF)
 
 
+#: Characters that do not split a number when between two digits (``3.5``, ``1,000``, ``10:30``).
+_NUMBER_SEPARATORS = frozenset(".,:")
+
+
 def simple_tokenize(text: str) -> list[str]:
     """Split raw text into words: whitespace, then punctuation and symbols become words of their own.
 
     Runs of letters, digits, marks and connector punctuation (``_``) stay together; every other
-    visible character (punctuation, symbols) is one word; every Han, hiragana or katakana
-    character is one word (Chinese and Japanese have no spaces; gold sets for them are usually
-    segmented into words, so give those pre-tokenised when you can).
+    visible character (punctuation, symbols) is one word, except that ``.``, ``,`` and ``:``
+    between two digits do not split a number (``3.5``, ``1,000``, ``10:30``); every Han,
+    hiragana or katakana character is one word (Chinese and Japanese have no spaces; gold sets
+    for them are usually segmented into words, so give those pre-tokenised when you can).
+    Thai, Lao, Khmer and Burmese runs stay whole: the ``auto`` tokeniser
+    (:func:`xlt.data.segment.split_words`) segments those.
 
     >>> simple_tokenize("Hello, world! It's 3.5 km.")
-    ['Hello', ',', 'world', '!', 'It', "'", 's', '3', '.', '5', 'km', '.']
+    ['Hello', ',', 'world', '!', 'It', "'", 's', '3.5', 'km', '.']
     """
     out: list[str] = []
     for chunk in text.split():
         cur = ""
-        for ch in chunk:
+        for i, ch in enumerate(chunk):
             cat = unicodedata.category(ch)
-            if _is_cjk_char(ch) or not (cat[0] in "LNM" or cat == "Pc"):
+            if (ch in _NUMBER_SEPARATORS and cur[-1:].isdecimal()
+                    and chunk[i + 1:i + 2].isdecimal()):
+                cur += ch  # inside a number
+            elif _is_cjk_char(ch) or not (cat[0] in "LNM" or cat == "Pc"):
                 if cur:
                     out.append(cur)
                     cur = ""
@@ -89,9 +102,12 @@ def space_tokenize(text: str) -> list[str]:
     return [w for w in _ASCII_SPACE.split(text) if w]
 
 
-#: Word tokenisers by name (``--tokenizer`` of ``xlt wordalign``).
+#: Word tokenisers by name (``--tokenizer`` of ``xlt wordalign``). ``auto`` is
+#: :func:`xlt.data.segment.split_words` without a language: raw text in any script, Thai,
+#: Chinese, Japanese, Khmer and Lao through word segmenters where installed (``xlt[segment]``).
 WORD_TOKENIZERS: dict[str, Callable[[str], list[str]]] = {"space": space_tokenize,
-                                                          "simple": simple_tokenize}
+                                                          "simple": simple_tokenize,
+                                                          "auto": split_words}
 
 
 # --------------------------------------------------------------------------- sentence pairs

@@ -184,12 +184,17 @@ class TaskModel:
     def from_pretrained(cls, path: str | os.PathLike, device: str = "cpu") -> TaskModel:
         """Load a folder written by :meth:`save_pretrained` (probe or fine-tuned).
 
+        Args:
+            device: ``cpu``, ``cuda``, ... or ``auto`` (CUDA when available).
+
         Raises:
             TaskModelError: no ``xlt_task.json``, an unknown format or version, missing files, or
                 (probe) an encoder whose weights differ from the ones the head was trained on.
         """
         folder = Path(path)
         meta = read_meta(folder)
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
         impl = {"probe": ProbeModel, "finetune": FinetunedModel}.get(meta.get("mode"))
         if impl is None:
             raise TaskModelError(f"{folder / MODEL_FILE}: unknown mode {meta.get('mode')!r}")
@@ -500,7 +505,7 @@ class FinetunedModel(TaskModel):
             if arch == "XltMeanPoolingForSequenceClassification":
                 from xlt.models.modeling_xlt import XltMeanPoolingForSequenceClassification
 
-                model = XltMeanPoolingForSequenceClassification.from_pretrained(str(folder))
+                model = XltMeanPoolingForSequenceClassification.from_pretrained(str(folder), config=config)
             elif meta["kind"] == "token":
                 model = AutoModelForTokenClassification.from_pretrained(str(folder))
             else:

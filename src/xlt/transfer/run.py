@@ -585,3 +585,32 @@ def _save_models(config: TransferConfig, models: dict[int, TaskModel], best_seed
         shutil.rmtree(root)
     tmp.rename(root)
     return {"path": str(root), "seeds": list(models), "which": "all", "best_seed": best_seed}
+
+
+def zero_shot_transfer(dataset: TaskDataset, *, out: str | None = None, **settings) -> TransferResult:
+    """Train on ``dataset``'s source language and evaluate on every evaluation language (Python API).
+
+    Example::
+
+        import xlt
+        ds = xlt.read_dataset("train.conll", eval=["de=test-de.conll", "sw=test-sw.conll"])
+        result = xlt.zero_shot_transfer(ds, mode="probe", epochs=5)
+        print(result.report["scores"])          # {"en": ..., "de": ..., "sw": ...}
+        result.model.save_pretrained("my-ner")  # or xlt.TaskModel.from_pretrained("my-ner")
+        result.model.predict(["Amina alienda Nairobi jana ."], lang="sw")
+
+    Args:
+        dataset: a :class:`~xlt.data.dataset.TaskDataset` (:func:`xlt.load_task`,
+            :func:`xlt.read_dataset`, :func:`xlt.from_examples`).
+        out: report folder (``None``: no files).
+        settings: any other :class:`TransferConfig` field (``model``, ``mode``, ``layer``,
+            ``epochs``, ``seeds``, ``save``, ...).
+
+    Returns:
+        :class:`TransferResult` (report, the model of every seed, the best seed).
+
+    Raises:
+        TypeError: an unknown setting; plus the errors of :func:`run_transfer`.
+    """
+    config = TransferConfig(task=None, out=out, **settings)
+    return transfer_result(config, command=["python", "xlt.zero_shot_transfer"], dataset=dataset)
