@@ -331,16 +331,21 @@ def from_examples(
     mapper = label_mapper(lmap) if lmap else None
 
     def split(role: str, lang: str, examples: Sequence) -> Split:
-        return _apply_label_map(kind, Split(lang, list(examples), paths.get(role), stats.get(role)), mapper)
+        return Split(lang, list(examples), paths.get(role), stats.get(role))
 
     tr = split("train", source, train)
-    if dev is None:
-        tr, dv = hold_out_dev(tr, dev_fraction, seed)
-    else:
-        dv = split("dev", source, dev)
+    dv = split("dev", source, dev) if dev is not None else None
     ev = {lang: split(f"eval:{lang}", lang, exs) for lang, exs in (eval or {}).items()}
-    if lmap:
-        _check_map_used(lmap, [tr, dv, *ev.values()], kind)
+    for role, s in [("train", tr), ("dev", dv), *((f"eval:{l}", x) for l, x in ev.items())]:
+        if s is not None:
+            kind.check(s.examples, where=f"{name} {role}: ")
+    if lmap:  # check the map against the labels as given, then apply it
+        _check_map_used(lmap, [s for s in (tr, dv, *ev.values()) if s is not None], kind)
+        for s in (tr, dv, *ev.values()):
+            if s is not None:
+                _apply_label_map(kind, s, mapper)
+    if dv is None:
+        tr, dv = hold_out_dev(tr, dev_fraction, seed)
     seen = {l for e in tr.examples for l in kind.labels_of(e)}
     if labels is not None:
         extra = seen.difference(labels)
@@ -469,7 +474,12 @@ def from_files(
     stats: dict[str, ReadStats | None] = {}
 
     def read(role: str, path: Path, limit: int | None) -> list:
-        examples, st = fmt.read_examples(path, format=format, options=opts, limit=limit)
+        try:
+            examples, st = fmt.read_examples(path, format=format, options=opts, limit=limit)
+        except (DataFormatError, FileNotFoundError, fmt.FileLanguageError):
+            raise
+        except ValueError as exc:  # an unknown extension, options that do not fit the file, ...
+            raise DatasetError(f"{path}: {exc}") from None
         paths[role], stats[role] = path, st
         return examples
 
@@ -479,6 +489,9 @@ def from_files(
         path = Path(path)
         if lang is None and path.is_dir() and not _is_datasets_folder(path):
             found = fmt.eval_files_in_dir(path, format=format)
+            if not found:
+                skipped = f" (skipped: {', '.join(found.skipped)})" if getattr(found, "skipped", None) else ""
+                raise DatasetError(f"--eval {path}: the folder holds no data file{skipped}")
             pairs = list(found.items())
         else:
             pairs = [(lang if lang is not None else fmt.language_from_filename(path), path)]

@@ -159,7 +159,12 @@ def read_options(config: TransferConfig):
         kw["label_column"] = config.label_column
     if config.tag_column is not None:
         kw["tag_column"] = int(config.tag_column)
-    return ReadOptions(**kw)
+    try:
+        return ReadOptions(**kw)
+    except ValueError as exc:
+        from xlt.data.dataset import DatasetError
+
+        raise DatasetError(str(exc)) from None
 
 
 def load_dataset_for(config: TransferConfig) -> TaskDataset:
