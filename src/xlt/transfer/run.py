@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from xlt.data import tasks as task_registry
 from xlt.data.dataset import Split, TaskDataset, from_files, load_task
 from xlt.data.kinds import TOKEN
-from xlt.evaluate.manifest import build_manifest
+from xlt.evaluate.manifest import build_manifest, to_jsonable
 from xlt.evaluate.metrics import mean_std, score
 from xlt.evaluate.report import write_report
 from xlt.models.loading import DEFAULT_MODEL, Encoder, load_encoder
@@ -472,6 +472,10 @@ def transfer_result(config: TransferConfig, command: list[str] | None = None,
     # every data file is read before the model loads
     ds = dataset if dataset is not None else load_dataset_for(config)
     cfg = config.resolved(ds.kind.name)
+    cfg_out = {k: v for k, v in cfg.items() if k != "progress"}
+    # hash the data files now, as they were read (and so a vanished file fails before training)
+    data_files = ds.files() + ([Path(config.aligner)] if aligner is not None else [])
+    manifest = build_manifest(cfg_out, data_files, {"spec": config.model}, config.seeds)
     torch.manual_seed(config.seeds[0])
     np.random.seed(config.seeds[0])
     for lang, unseen in ds.unseen_labels().items():
@@ -512,11 +516,7 @@ def transfer_result(config: TransferConfig, command: list[str] | None = None,
     seed_avgs = [float(np.mean([per_seed[s][l] for l in target_langs])) for s in config.seeds] if target_langs else []
     average, average_std = mean_std(seed_avgs) if seed_avgs else (float("nan"), float("nan"))
 
-    data_files = ds.files()
-    if aligner is not None:
-        data_files.append(Path(config.aligner))
-    model_info = encoder.describe()
-    cfg_out = {k: v for k, v in cfg.items() if k != "progress"}
+    manifest["model"] = to_jsonable(encoder.describe())
     described = ds.describe()
     report = {
         "command": command if command is not None else [Path(sys.argv[0]).name] + sys.argv[1:],
@@ -547,7 +547,7 @@ def transfer_result(config: TransferConfig, command: list[str] | None = None,
         "training": {str(s): trainer.histories.get(s) for s in config.seeds},
         "seconds": {"train": round(t_train, 1), "total": round(time.time() - t0, 1)},
         "config": cfg_out,
-        "manifest": build_manifest(cfg_out, data_files, model_info, config.seeds),
+        "manifest": manifest,
     }
     extra = []
     if report["unseen_labels"]:
