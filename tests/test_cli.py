@@ -45,7 +45,7 @@ def test_seeds_argument():
     assert args.seeds == [0, 1]
     # unset options stay None on the command line; the defaults live in TransferConfig only
     from xlt.cli._common import config_from_args
-    from xlt.transfer.run import TransferConfig
+    from xlt.jobs.transfer import TransferConfig
 
     args.progress = True
     cfg = config_from_args(TransferConfig, args)

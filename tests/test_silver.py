@@ -1,4 +1,4 @@
-"""The silver-data pipeline (``xlt.transfer.silver``, ``xlt project --silver ntrex``) end to end on
+"""The silver-data pipeline (``xlt.jobs.silver``, ``xlt project --silver ntrex``) end to end on
 the tiny encoder, the synthetic PAN-X files of tests/fixtures.py and a hand-written 8-line NTREX
 (plus 40 generated lines).
 
@@ -26,7 +26,7 @@ from xlt.data.readers import read_xtreme_tsv
 from xlt.data.tasks import PANX_TAGS
 from xlt.data.wordalign import simple_tokenize
 from xlt.errors import UsageError
-from xlt.transfer.silver import SilverConfig, run_silver
+from xlt.jobs.silver import SilverConfig, run_silver
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
 

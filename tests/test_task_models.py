@@ -215,3 +215,18 @@ def test_transfer_from_a_save_to_disk_folder_and_jsonl_pairs(tiny, tmp_path):
     # class names come from the ClassLabel feature, not its integer ids
     assert report["labels"] == topics and report["counts"]["sw"]["sentences"] == 10
     assert report["source_counts"]["dev"]["sentences"] == 20
+
+
+def test_task_model_fit_predict_score(tiny):
+    """The estimator-style API: fit on a data set, score, predict."""
+    enc, _ = tiny
+    rng = random.Random(9)
+    train = [TextExample(i, t, l) for i, l, t in sib_examples(60, rng, 0)]
+    test = [TextExample(i, t, l) for i, l, t in sib_examples(20, rng, 100)]
+    ds = xlt.from_examples(train, {"de": test})
+    model = TaskModel.fit(ds, enc, mode="probe", epochs=60, lr=1e-2, batch_size=16)
+    chance = 100.0 / len(ds.labels)
+    assert model.score(test) > chance + 30
+    assert model.predict([test[0].text]) == [model.labels[int(np.argmax(model.predict_proba([test[0].text])[0]))]]
+    with pytest.raises(ValueError, match="unknown settings"):
+        TaskModel.fit(ds, enc, epochz=3)

@@ -40,7 +40,7 @@ from xlt.transfer.probe import (
     stack_token_features,
     train_probe,
 )
-from xlt.transfer.run import TransferConfig, run_transfer
+from xlt.jobs.transfer import TransferConfig, run_transfer
 
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
@@ -519,7 +519,7 @@ def test_finetune_freeze_embeddings(tiny, data, freeze):
 
 
 def test_malformed_target_file_fails_before_the_model_is_loaded(tiny, tmp_path, monkeypatch):
-    import xlt.transfer.run as run_module
+    import xlt.jobs.transfer as run_module
     from xlt.data.readers import DataFormatError
 
     from fixtures import make_synthetic_data

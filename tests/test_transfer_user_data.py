@@ -86,7 +86,7 @@ def user_data(tmp_path):
 @pytest.fixture
 def no_model(monkeypatch):
     """Fail the test if ``xlt transfer`` loads a model (data must be checked first)."""
-    import xlt.transfer.run as run_module
+    import xlt.jobs.transfer as run_module
 
     def refuse(*args, **kwargs):
         raise AssertionError("model loaded")

@@ -46,9 +46,9 @@ _EXPORTS = {
     "ProbeModel": "xlt.transfer.model",
     "FinetunedModel": "xlt.transfer.model",
     # transfer
-    "zero_shot_transfer": "xlt.transfer.run",
-    "TransferConfig": "xlt.transfer.run",
-    "TransferResult": "xlt.transfer.run",
+    "zero_shot_transfer": "xlt.jobs.transfer",
+    "TransferConfig": "xlt.jobs.transfer",
+    "TransferResult": "xlt.jobs.transfer",
     # alignment
     "CrossLingualAligner": "xlt.align.maps",
 }

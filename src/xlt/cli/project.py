@@ -72,7 +72,7 @@ _PROJECT_SILVER_OPTIONS = ("langs", "model", "align_method", "align_layer", "tra
 
 def _run_silver(args, argv) -> int:
     from xlt.errors import UsageError
-    from xlt.transfer.silver import SilverConfig, run_silver
+    from xlt.jobs.silver import SilverConfig, run_silver
 
     given = [option_name(n) for n in _PROJECT_FILE_OPTIONS if getattr(args, n) not in (None, False)]
     if given:

@@ -1,6 +1,6 @@
 """``xlt transfer``: train on the source language, evaluate zero-shot on the targets.
 
-Options map one to one onto :class:`xlt.transfer.run.TransferConfig`, which holds every default;
+Options map one to one onto :class:`xlt.jobs.transfer.TransferConfig`, which holds every default;
 ``--config run.yaml`` gives any of its fields, and the command line wins.
 """
 
@@ -79,7 +79,7 @@ def add_parser(sub) -> None:
 def run(args, argv: list[str]) -> int:
     from xlt.data.langs import language_name
     from xlt.errors import UsageError
-    from xlt.transfer.run import TransferConfig, run_transfer
+    from xlt.jobs.transfer import TransferConfig, run_transfer
 
     if args.train_embeddings:
         args.freeze_embeddings = False

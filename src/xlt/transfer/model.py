@@ -111,6 +111,24 @@ class TaskModel:
         self.metric = metric
         self.meta = dict(meta or {})
 
+    @classmethod
+    def fit(cls, dataset, encoder="bundled:e5-small", *, mode: str = "probe", seed: int = 0, **settings) -> TaskModel:
+        """Train a task model on ``dataset``'s source training split, selecting on its dev split.
+
+        Args:
+            dataset: a :class:`~xlt.data.dataset.TaskDataset`.
+            encoder: an :class:`~xlt.models.loading.Encoder` or a model spec.
+            mode: ``probe`` (frozen encoder, small head) or ``finetune``.
+            seed: training seed.
+            settings: see :func:`xlt.transfer.training.fit_task_model`.
+
+        Returns:
+            a :class:`ProbeModel` or :class:`FinetunedModel`.
+        """
+        from xlt.transfer.training import fit_task_model
+
+        return fit_task_model(dataset, encoder, mode=mode, seed=seed, **settings)
+
     # subclasses implement _proba(examples, lang, progress) -> list of (n_words, L) or (L,) arrays
     def _proba(self, examples: list, lang: str | None, progress: bool) -> list[np.ndarray]:
         raise NotImplementedError

@@ -1,4 +1,4 @@
-"""``xlt transfer``: train on the source language, evaluate zero-shot on every target language.
+"""``xlt transfer`` as a job: resolve the data set, train, score every language, report, keep models.
 
 The protocol is XTREME's (Hu et al. 2020, "XTREME: A Massively Multilingual Multi-task
 Benchmark for Evaluating Cross-lingual Generalization"): the task model sees labelled data of
@@ -25,26 +25,17 @@ import torch
 from tqdm.auto import tqdm
 
 from xlt.data import tasks as task_registry
-from xlt.data.dataset import Split, TaskDataset, from_files, load_task
+from xlt.data.dataset import TaskDataset, from_files, load_task
 from xlt.data.kinds import TOKEN
+from xlt.data.metrics import mean_std, score
 from xlt.evaluate.manifest import build_manifest, to_jsonable
-from xlt.evaluate.metrics import mean_std, score
 from xlt.evaluate.report import write_report
-from xlt.models.loading import DEFAULT_MODEL, Encoder, load_encoder
-from xlt.transfer.model import FEATURE_CHUNK, FinetunedModel, ProbeModel, TaskModel, probe_layers, tag_features
+from xlt.models.loading import DEFAULT_MODEL, load_encoder
+from xlt.transfer.model import TaskModel
+from xlt.transfer.training import FinetuneTrainer, ProbeTrainer, with_defaults
 
 log = logging.getLogger(__name__)
 
-# Defaults per (mode, task kind). Token tasks have ~10^5 training words, sequence tasks
-# (SIB-200: 701 texts) a few hundred examples, so the latter need more, smaller steps.
-DEFAULTS = {
-    ("probe", "token"): {"epochs": 10, "batch_size": 256, "lr": 1e-3},
-    ("probe", "sequence"): {"epochs": 100, "batch_size": 32, "lr": 1e-3},
-    ("probe", "pair"): {"epochs": 100, "batch_size": 32, "lr": 1e-3},
-    ("finetune", "token"): {"epochs": 3, "batch_size": 32, "lr": 5e-5},
-    ("finetune", "sequence"): {"epochs": 10, "batch_size": 32, "lr": 5e-5},
-    ("finetune", "pair"): {"epochs": 3, "batch_size": 32, "lr": 2e-5},
-}
 SAVE_WHICH = ("best", "all")
 
 
@@ -134,20 +125,6 @@ class TransferConfig:
             kind = task_registry.get_task(self.task).kind
         return with_defaults(asdict(self), self.mode, kind)
 
-
-def with_defaults(settings: dict, mode: str, kind: str) -> dict:
-    """``settings`` with every ``None`` among ``DEFAULTS[(mode, kind)]``'s keys replaced by the default.
-
-    Raises:
-        KeyError: no defaults for ``(mode, kind)``.
-    """
-    out = dict(settings)
-    for k, v in DEFAULTS[(mode, kind)].items():
-        if out.get(k) is None:
-            out[k] = v
-    return out
-
-
 def read_options(config: TransferConfig):
     """The :class:`xlt.data.formats.ReadOptions` a config's column settings give."""
     from xlt.data.formats import ReadOptions
@@ -198,185 +175,6 @@ def load_dataset_for(config: TransferConfig) -> TaskDataset:
                       train_limit=config.train_limit, eval_limit=config.eval_limit,
                       dev_fraction=config.dev_fraction, seed=config.seeds[0])
 
-
-# ------------------------------------------------------------------ kept for silver.py
-@dataclass
-class LanguageData:
-    """Evaluation (or training) examples of one language and what reading them skipped."""
-
-    lang: str
-    path: Path
-    examples: list
-    stats: object
-
-
-def _load(task: str, lang: str, path: Path, limit: int | None) -> LanguageData:
-    examples, stats = task_registry.load_split(task, path, limit=limit)
-    return LanguageData(lang=lang, path=Path(path), examples=examples, stats=stats)
-
-
-def _counts(spec, data, truncated: int) -> dict:
-    # sequence tasks have raw text, so no token count is given (the report shows "–")
-    tokens = sum(len(e.tokens) for e in data.examples) if spec.kind == "token" else None
-    return {"sentences": len(data.examples), "tokens": tokens,
-            "skipped_empty": int(getattr(data.stats, "n_skipped_empty", 0)), "truncated": int(truncated)}
-
-
-def decode_tags(pred: np.ndarray, lengths: list[int], labels: list[str]) -> list[list[str]]:
-    """Split flat predicted label ids (one per word) back into per-sentence tag lists."""
-    names = [labels[i] for i in pred]
-    out, k = [], 0
-    for n in lengths:
-        out.append(names[k:k + n])
-        k += n
-    return out
-
-
-def train_tagger(X: torch.Tensor, tags: list[list[str]], X_dev: torch.Tensor, dev_tags: list[list[str]],
-                 labels: list[str], *, metric: str = "f1", head: str = "linear", epochs: int = 10,
-                 batch_size: int = 256, lr: float = 1e-3, seed: int = 0, progress: bool = True):
-    """Train a token-tagging probe on word features and keep the epoch with the best dev score.
-
-    The same training as ``xlt transfer --mode probe`` for a token task
-    (:func:`xlt.transfer.probe.train_probe`; ``head='mlp'`` = 256 hidden units).
-
-    Args:
-        X, tags: training features (:func:`tag_features`) and the tags of the same sentences.
-        X_dev, dev_tags: the selection set's features and tags.
-        labels: the label inventory (a label's index is its class id).
-        metric: selection metric (:func:`xlt.evaluate.metrics.score`; ``f1`` = span F1).
-
-    Returns:
-        :class:`xlt.transfer.probe.ProbeResult`.
-
-    Raises:
-        KeyError: a tag outside ``labels``; ValueError: feature rows and tags disagree.
-    """
-    from xlt.transfer.probe import predict, train_probe
-
-    index = {l: i for i, l in enumerate(labels)}
-    y = torch.tensor([index[t] for s in tags for t in s], dtype=torch.long)
-    dev_lengths = [len(s) for s in dev_tags]
-
-    def dev_score(h) -> float:
-        return score(metric, dev_tags, decode_tags(predict(h, X_dev), dev_lengths, labels))
-
-    return train_probe(X, y, len(labels), dev_score, hidden=256 if head == "mlp" else 0, epochs=epochs,
-                       batch_size=batch_size, lr=lr, seed=seed, progress=progress)
-
-
-
-# ----------------------------------------------------------------------------- training
-def _label_ids(ds: TaskDataset, examples: list) -> list:
-    index = {l: i for i, l in enumerate(ds.labels)}
-    if ds.kind is TOKEN:
-        return [[index[l] for l in e.labels] for e in examples]
-    return [index[e.label] for e in examples]
-
-
-class _ProbeTrainer:
-    """Frozen features + one head per seed. Features are extracted once for all seeds."""
-
-    def __init__(self, encoder: Encoder, ds: TaskDataset, cfg: dict, aligner=None):
-        from xlt.models.cache import FeatureCache
-
-        self.ds, self.cfg = ds, cfg
-        cache = FeatureCache(cfg["cache_dir"]) if cfg.get("cache_dir") else None
-        # a head-less model that extracts (and maps) features for every seed's model
-        self.base = ProbeModel(encoder, None, ds.kind, ds.labels, layer=cfg["layer"], metric=ds.metric,
-                               aligner=aligner, aligner_path=cfg.get("aligner"), cache=cache,
-                               meta={"task": ds.name, "source": ds.source})
-        self.models: dict[int, ProbeModel] = {}
-        self.histories: dict[int, list] = {}
-        self.dev_scores: dict[int, float] = {}
-
-    def _model(self, head, seed: int) -> ProbeModel:
-        b = self.base
-        return ProbeModel(b.encoder, head, b.kind, b.labels, layer=b.layer, metric=b.metric, aligner=b.aligner,
-                          aligner_path=b.aligner_path, cache=b.cache, meta=dict(b.meta, seed=seed))
-
-    def features(self, split: Split):
-        return self.base.features(split.examples, split.lang, progress=self.cfg["progress"])
-
-    def train(self, seeds: list[int]) -> None:
-        from xlt.transfer.probe import train_probe
-
-        ds = self.ds
-        X, _ = self.features(ds.train)
-        y = torch.tensor([i for ids in _label_ids(ds, ds.train.examples) for i in (ids if ds.kind is TOKEN else [ids])],
-                         dtype=torch.long)
-        Xd, _ = self.features(ds.dev)
-        dev_gold = ds.kind.gold(ds.dev.examples)
-
-        def dev_score(head) -> float:
-            m = self._model(head, -1)
-            return score(ds.metric, dev_gold, m.decode(m.proba_from_features(Xd, ds.dev.examples)))
-
-        for seed in seeds:
-            res = train_probe(X, y, len(ds.labels), dev_score, hidden=256 if self.cfg["head"] == "mlp" else 0,
-                              epochs=self.cfg["epochs"], batch_size=self.cfg["batch_size"], lr=self.cfg["lr"],
-                              seed=seed, progress=self.cfg["progress"])
-            self.models[seed] = self._model(res.head, seed)
-            self.histories[seed] = res.history
-            self.dev_scores[seed] = max(h["dev"] for h in res.history)
-            if res.head.mix is not None:
-                self.histories[seed].append({"layer_weights": res.head.mix.layer_weights()})
-
-    def evaluate(self, split: Split) -> tuple[dict[int, list], int]:
-        X, truncated = self.features(split)
-        return {s: m.decode(m.proba_from_features(X, split.examples)) for s, m in self.models.items()}, truncated
-
-
-class _FinetuneTrainer:
-    """One fine-tuned model per seed; every model is evaluated on every language."""
-
-    def __init__(self, encoder: Encoder, ds: TaskDataset, cfg: dict):
-        self.encoder, self.ds, self.cfg = encoder, ds, cfg
-        self.models: dict[int, FinetunedModel] = {}
-        self.histories: dict[int, list] = {}
-        self.selected: dict[int, str] = {}
-        self.dev_scores: dict[int, float] = {}
-
-    def _wrap(self, model, seed: int) -> FinetunedModel:
-        e = self.encoder
-        return FinetunedModel(model, e.tokenizer, self.ds.kind, self.ds.labels, text_prefix=e.text_prefix,
-                              metric=self.ds.metric, spec=e.spec, fingerprint=e.fingerprint,
-                              meta={"task": self.ds.name, "source": self.ds.source, "seed": seed})
-
-    def train(self, seeds: list[int]) -> None:
-        from xlt.transfer.finetune import encode_examples, finetune
-
-        ds = self.ds
-        enc_train = encode_examples(self.encoder, ds.kind, ds.train.examples, _label_ids(ds, ds.train.examples),
-                                    self.cfg["max_length"])
-        enc_dev = encode_examples(self.encoder, ds.kind, ds.dev.examples, None, self.encoder.max_length)
-        dev_gold = ds.kind.gold(ds.dev.examples)
-
-        def dev_score(model) -> float:
-            m = self._wrap(model, -1)
-            return score(ds.metric, dev_gold, m.decode(m.proba_from_encoded(enc_dev, progress=self.cfg["progress"],
-                                                                            desc=f"predict {ds.source} dev")))
-
-        for seed in seeds:
-            res = finetune(self.encoder, enc_train, ds.labels, ds.kind is TOKEN, dev_score,
-                           epochs=self.cfg["epochs"], batch_size=self.cfg["batch_size"], lr=self.cfg["lr"],
-                           ckpt_avg=self.cfg["ckpt_avg"], freeze_embeddings=self.cfg["freeze_embeddings"],
-                           pooling=self.cfg["pooling"], seed=seed, progress=self.cfg["progress"])
-            self.models[seed] = self._wrap(res.model, seed)
-            self.histories[seed] = res.history
-            self.selected[seed] = res.selected
-            dev = [h["dev"] for h in res.history if np.isfinite(h["dev"])]
-            self.dev_scores[seed] = dev_score(res.model) if self.cfg["ckpt_avg"] >= 2 else (max(dev) if dev else float("nan"))
-
-    def evaluate(self, split: Split) -> tuple[dict[int, list], int]:
-        from xlt.transfer.finetune import encode_examples
-
-        enc = encode_examples(self.encoder, self.ds.kind, split.examples, None, self.encoder.max_length)
-        return {s: m.decode(m.proba_from_encoded(enc, progress=self.cfg["progress"], desc=f"predict {split.lang}"))
-                for s, m in self.models.items()}, enc.n_truncated
-
-
-# ------------------------------------------------------------------------------- run
 def _is_main_process() -> bool:
     """False on the non-main ranks of an ``accelerate launch`` run (they write no report)."""
     from accelerate import PartialState
@@ -484,7 +282,7 @@ def transfer_result(config: TransferConfig, command: list[str] | None = None,
                     next(iter(sorted(unseen))))
 
     encoder = load_encoder(config.model, device="auto")
-    trainer = _ProbeTrainer(encoder, ds, cfg, aligner) if config.mode == "probe" else _FinetuneTrainer(encoder, ds, cfg)
+    trainer = ProbeTrainer(encoder, ds, cfg, aligner) if config.mode == "probe" else FinetuneTrainer(encoder, ds, cfg)
     if aligner is not None:
         aligner.check(encoder.describe(), trainer.base.layer_ids, list(ds.eval) + [ds.source])
     trainer.train(config.seeds)
@@ -619,3 +417,7 @@ def zero_shot_transfer(dataset: TaskDataset, *, out: str | None = None, **settin
     """
     config = TransferConfig(task=None, out=out, **settings)
     return transfer_result(config, command=["python", "xlt.zero_shot_transfer"], dataset=dataset)
+
+
+__all__ = ["SAVE_WHICH", "TransferConfig", "TransferResult", "check_outputs", "load_dataset_for", "read_options",
+           "run_transfer", "transfer_result", "zero_shot_transfer"]

@@ -57,10 +57,11 @@ from tqdm.auto import tqdm
 
 from xlt.data import tasks as task_registry
 from xlt.evaluate.manifest import build_manifest
-from xlt.evaluate.metrics import mean_std, score
+from xlt.data.metrics import mean_std, score
 from xlt.evaluate.report import write_report
 from xlt.models.loading import DEFAULT_MODEL, load_encoder
-from xlt.transfer.run import _counts, _load, decode_tags, probe_layers, tag_features, train_tagger, with_defaults
+from xlt.transfer.model import probe_layers, tag_features
+from xlt.transfer.training import decode_tags, train_tagger, with_defaults
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,28 @@ PARALLEL = ("ntrex",)
 #: Languages of the issue's acceptance run.
 DEFAULT_LANGS = "de,fr,es,ru,zh"
 
+
+
+@dataclass
+class LanguageData:
+    """Evaluation (or training) examples of one language and what reading them skipped."""
+
+    lang: str
+    path: Path
+    examples: list
+    stats: object
+
+
+def _load(task: str, lang: str, path: Path, limit: int | None) -> LanguageData:
+    examples, stats = task_registry.load_split(task, path, limit=limit)
+    return LanguageData(lang=lang, path=Path(path), examples=examples, stats=stats)
+
+
+def _counts(spec, data, truncated: int) -> dict:
+    # sequence tasks have raw text, so no token count is given (the report shows "–")
+    tokens = sum(len(e.tokens) for e in data.examples) if spec.kind == "token" else None
+    return {"sentences": len(data.examples), "tokens": tokens,
+            "skipped_empty": int(getattr(data.stats, "n_skipped_empty", 0)), "truncated": int(truncated)}
 
 @dataclass
 class SilverConfig:
