@@ -156,7 +156,7 @@ class TaskModel:
 
     def score(self, examples: Sequence[Any], lang: str | None = None) -> float:
         """The task metric (percent) of this model on labelled examples."""
-        from xlt.evaluate.metrics import score
+        from xlt.data.metrics import score
 
         return score(self.metric, self.kind.gold(examples), self.predict(list(examples), lang))
 

@@ -1,0 +1,85 @@
+"""The package's layers: data -> models -> align/adapt -> transfer/retrieval -> evaluate -> jobs -> cli.
+
+A library layer never imports from a layer above it, and no two packages import each other.
+Checked statically over every ``import xlt...`` / ``from xlt... import`` in the source, including
+imports inside functions (which break the layering just as much)."""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "xlt"
+LAYERS = {
+    "data": 0,
+    "models": 1,
+    "align": 2,
+    "adapt": 2,
+    "transfer": 3,
+    "retrieval": 3,
+    "evaluate": 4,
+    "jobs": 5,
+    "bench": 5,
+    "errors": 6,
+    "cli": 6,
+}
+
+
+def _package(module: str) -> str | None:
+    """``xlt.data.readers`` -> ``data``; ``xlt`` itself -> None (the lazy public API)."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[0] == "xlt" else None
+
+
+def _imports() -> list[tuple[str, str, int, str]]:
+    """``(importing package, imported package, line, file)`` for every xlt import in the source."""
+    out = []
+    for path in sorted(SRC.rglob("*.py")):
+        rel = path.relative_to(SRC)
+        if rel.parts == ("__init__.py",):
+            continue  # `import xlt` re-exports names lazily from every layer, by design
+        pkg = rel.parts[0].removesuffix(".py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names if node.module == "xlt"]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            for name in names:
+                target = _package(name)
+                if target and target != pkg:
+                    out.append((pkg, target, node.lineno, str(rel)))
+    return out
+
+
+def test_every_package_has_a_layer():
+    packages = {p.name.removesuffix(".py") for p in SRC.iterdir()
+                if p.name != "__init__.py" and not p.name.startswith("__") and (p.is_dir() or p.suffix == ".py")}
+    assert packages <= set(LAYERS), f"packages without a layer: {sorted(packages - set(LAYERS))}"
+
+
+def test_no_library_layer_imports_upwards():
+    bad = [f"{file}:{line}: {pkg} imports {target}" for pkg, target, line, file in _imports()
+           if LAYERS[target] > LAYERS[pkg]]
+    assert not bad, "upward imports:\n" + "\n".join(bad)
+
+
+def test_no_package_cycles():
+    graph: dict[str, set[str]] = defaultdict(set)
+    where: dict[tuple[str, str], str] = {}
+    for pkg, target, line, file in _imports():
+        graph[pkg].add(target)
+        where.setdefault((pkg, target), f"{file}:{line}")
+    cycles = [f"{a} <-> {b} ({where[(a, b)]}, {where[(b, a)]})"
+              for a in graph for b in graph[a] if a < b and a in graph.get(b, ())]
+    assert not cycles, "packages importing each other:\n" + "\n".join(cycles)
+
+
+@pytest.mark.parametrize("name", ["TaskDataset", "load_task", "read_dataset", "TaskModel", "zero_shot_transfer"])
+def test_public_api_is_exported_from_xlt(name):
+    import xlt
+
+    assert name in xlt.__all__ and getattr(xlt, name) is not None
