@@ -471,3 +471,95 @@ def test_word_retrieval_matches_the_per_sentence_reference():
         assert got[k]["n_links"] == n
         assert got[k]["sentence"] == pytest.approx(100 * hs / n) and got[k]["all"] == pytest.approx(100 * ha / n)
     assert 0 < got[3]["all"] < 100  # the noise makes some, not all, retrievals fail
+
+
+# ------------------------------------------------------------------- a user's parallel text and dictionary
+
+
+def same_arrays(a, b):
+    """Every map array of two aligner files, compared exactly (language order is the file's)."""
+    with np.load(a) as za, np.load(b) as zb:
+        keys = sorted(k for k in za.files if k != "__header__")
+        assert keys == sorted(k for k in zb.files if k != "__header__") and keys
+        for k in keys:
+            np.testing.assert_array_equal(za[k], zb[k], err_msg=k)
+    return keys
+
+
+@pytest.fixture(scope="module")
+def user_folder(tmp_path_factory):
+    """The fake NTREX text as a user's folder: en.txt, de.txt, fr.txt and a README."""
+    folder = tmp_path_factory.mktemp("user-corpus")
+    for name, lines in (("en", EN), ("de", DE), ("fr", FR)):
+        (folder / f"{name}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (folder / "README").write_text("my corpus\n", encoding="utf-8")
+    return folder
+
+
+def test_user_folder_gives_the_ntrex_maps(root, user_folder, tiny, tmp_path):
+    _, spec = tiny
+    common = dict(methods="procrustes", model=spec, align_layer=1, heldout=HELDOUT, data_dir=str(root),
+                  progress=False)
+    a = run_align_fit(AlignFitConfig(out=str(tmp_path / "ntrex.npz"), langs="de,fr", **common))
+    b = run_align_fit(AlignFitConfig(out=str(tmp_path / "user.npz"), parallel=str(user_folder), **common))
+    keys = same_arrays(tmp_path / "ntrex.npz", tmp_path / "user.npz")
+    assert len(keys) == 2 * (tiny[0].num_layers + 1)  # one W per language and layer
+    assert list(a["supervision"]) == ["deu", "fra"] and list(b["supervision"]) == ["de", "fr"]
+    assert [s["n_pairs"] for s in a["supervision"].values()] == [s["n_pairs"] for s in b["supervision"].values()]
+    assert b["info"]["parallel"] == str(user_folder) and b["info"]["ntrex_lines"] == [1, len(EN) - HELDOUT]
+    # the same text as two files (English + German) gives the German map again
+    two = [str(user_folder / "en.txt"), str(user_folder / "de.txt")]
+    run_align_fit(AlignFitConfig(out=str(tmp_path / "pair.npz"), parallel=two, **common))
+    de_only = run_align_fit(AlignFitConfig(out=str(tmp_path / "de.npz"), langs="de", **common))
+    assert list(de_only["supervision"]) == ["deu"]
+    same_arrays(tmp_path / "de.npz", tmp_path / "pair.npz")
+
+
+def test_user_dictionary_file(root, user_folder, tiny, tmp_path, capsys):
+    """A MUSE-style 'english foreign' file gives the entries of dict/en-german.txt (less its
+    multi-word line), so the same pairs and the same map."""
+    _, spec = tiny
+    muse = tmp_path / "my-de.dict"
+    muse.write_text("\n".join(line.replace("\t", " ") for line in DICT_LINES if " " not in line) + "\n",
+                    encoding="utf-8")
+    d = sup.read_dictionary(muse)
+    assert d.format == "space" and d.stats == {"n_lines": len(DICT_LINES) - 1, "n_entries": 6, "n_multiword": 0,
+                                               "n_duplicates": 1, "n_blank": 1}
+    common = dict(methods="procrustes", supervision="dictionary", model=spec, layers="0,1", heldout=HELDOUT,
+                  data_dir=str(root), progress=False)
+    ref = run_align_fit(AlignFitConfig(out=str(tmp_path / "wikt.npz"), langs="de", **common))
+    out = tmp_path / "mine.npz"
+    assert main(["align", "fit", "--dictionary", str(muse), "--langs", "de", "--parallel", str(user_folder),
+                 "--model", spec, "--layers", "0,1", "--heldout", str(HELDOUT), "--out", str(out),
+                 "--no-progress"]) == 0
+    assert "de" in capsys.readouterr().out
+    rep = json.loads((tmp_path / "mine.report.json").read_text(encoding="utf-8"))
+    st = rep["supervision"]["de"]
+    assert rep["config"]["supervision"] == "dictionary" and st["file"] == str(muse)
+    assert st["n_pairs"] == DICT_PAIRS == ref["supervision"]["deu"]["n_pairs"]
+    assert st["n_unknown_source"] == DICT_UNKNOWN_SOURCE and st["n_unknown_target"] == DICT_UNKNOWN_TARGET
+    same_arrays(tmp_path / "wikt.npz", out)
+
+
+def test_align_eval_and_finetune_on_a_user_pair_file(tiny, tmp_path):
+    """eval on held-out lines of a '|||' file: English copied to German, so 100 % before and after."""
+    from xlt.align.fit import AlignFinetuneConfig, run_align_eval, run_align_finetune
+
+    _, spec = tiny
+    pair = tmp_path / "copy.en-de.txt"
+    pair.write_text("\n".join(f"{s} ||| {s}" for s in EN) + "\n", encoding="utf-8")
+    out = tmp_path / "maps.npz"
+    run_align_fit(AlignFitConfig(out=str(out), methods="procrustes", langs="de", model=spec, align_layer=1,
+                                 heldout=HELDOUT, parallel=str(pair), progress=False))
+    rep = run_align_eval([str(out)], heldout=HELDOUT, align_layer=1, gold=False, parallel=str(pair), progress=False)
+    assert rep["heldout_set"] == "parallel" and "ntrex" not in rep["results"]
+    assert rep["heldout_lines"] == [len(EN) - HELDOUT + 1, len(EN)]
+    n_words = sum(len(s) for s in words(EN[-HELDOUT:]))
+    for name in ("before", str(out)):
+        for sc in rep["results"]["parallel"][name]["de"].values():
+            assert sc["n_links"] == n_words and sc["sentence"] == 100.0 and sc["all"] == 100.0
+    ft = run_align_finetune(AlignFinetuneConfig(out=str(tmp_path / "ft"), langs="de", model=spec, align_layer=1,
+                                                heldout=HELDOUT, max_sentences=4, parallel=str(pair),
+                                                progress=False))
+    n_fit_words = sum(len(s) for s in words(EN[:4]))
+    assert ft["parallel"] == str(pair) and ft["links"]["de"]["n_links_one_to_one"] == n_fit_words

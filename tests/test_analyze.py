@@ -282,3 +282,50 @@ def test_ntrex_languages_match_udpos_codes(data_root):
     assert data.n_lines == 1997 and len(data.lines) == 1997 - data.n_skipped_empty
     m = match_languages(xtreme, [lang for lang in files if lang != "eng"])
     assert not m["unmatched_transfer"] and m["pairs"]["zh"] == "zho-CN" and m["pairs"]["ar"] == "arb"
+
+
+@pytest.mark.usefixtures("single_torch_thread")
+def test_analyze_user_folder_matches_ntrex(tiny, tmp_path):
+    """The NTREX case above as a user's folder (en.txt, de.txt, fr.txt): the same numbers."""
+    from xlt.evaluate.analyze import AnalyzeConfig, run_analyze
+
+    _, spec = tiny
+    eng = SENTENCES + ["the cat sat"]
+    fra = list(reversed(SENTENCES)) + [""]
+    root = write_ntrex(tmp_path, {"eng": eng, "deu": eng, "fra": fra})
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for name, lines in (("en", eng), ("de", eng), ("fr", fra)):
+        (folder / f"{name}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (folder / "README.md").write_text("my corpus\n", encoding="utf-8")
+    opts = dict(model=spec, batch_size=4, progress=False, lid_sentences=None)
+    a = run_analyze(AnalyzeConfig(langs="de,fr", data_dir=str(root), **opts))
+    b = run_analyze(AnalyzeConfig(parallel=str(folder), out=str(tmp_path / "out"), **opts))
+    assert a["source"] == "eng" and b["source"] == "en" and b["parallel_name"] == str(folder)
+    assert list(b["scores"]) == ["de", "fr"] and b["scores"]["de"] == 100.0
+    assert b["per_layer"]["mexa"]["de"] == a["per_layer"]["mexa"]["deu"]
+    assert b["per_layer"]["mexa"]["fr"] == a["per_layer"]["mexa"]["fra"]
+    assert b["per_layer"]["retrieval_xx_to_eng"]["fr"] == a["per_layer"]["retrieval_xx_to_eng"]["fra"]
+    assert b["counts"]["sentences"] == 10 and b["counts"]["skipped_lines"] == [11]
+    assert b["counts"]["ignored_files"] == [str(folder / "README.md")]
+    md = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    assert "· mine" in md and "against English (en)" in md
+
+
+@pytest.mark.usefixtures("single_torch_thread")
+def test_cli_analyze_pivot_and_pair_file(tiny, tmp_path, capsys):
+    _, spec = tiny
+    pair = tmp_path / "news.en-fr.txt"  # French = English here: every sentence aligned
+    pair.write_text("\n".join(f"{s} ||| {s}" for s in SENTENCES) + "\n", encoding="utf-8")
+    out = tmp_path / "pair"
+    assert main(["analyze", "--parallel", str(pair), "--model", spec, "--out", str(out), "--no-progress",
+                 "--lid-sentences", "0"]) == 0
+    printed = capsys.readouterr().out
+    assert "news.en-fr.txt alignment" in printed and "1 languages ↔ en" in printed
+    rep = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert rep["scores"] == {"fr": 100.0} and rep["counts"]["sentences"] == 10
+    # --pivot: French is scored against, English becomes the target
+    assert main(["analyze", "--parallel", str(pair), "--pivot", "fra", "--model", spec, "--out",
+                 str(tmp_path / "piv"), "--no-progress", "--lid-sentences", "0"]) == 0
+    rep = json.loads((tmp_path / "piv" / "report.json").read_text(encoding="utf-8"))
+    assert rep["source"] == "fr" and rep["scores"] == {"en": 100.0} and "French" in rep["metric_name"]

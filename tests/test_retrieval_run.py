@@ -90,3 +90,56 @@ def test_cli_retrieve(tiny, tmp_path, capsys):
     # a bad method never reaches the model
     with pytest.raises(SystemExit):
         main(["retrieve", "--method", "dot", "--out", str(out)])
+
+
+# --------------------------------------------------------------------------- --pairs: a user's own pairs
+
+
+def user_pairs(tmp_path):
+    """The swapped-lines case as a user's files: 10 pairs, lines 1 and 2 of the English side swapped,
+    plus an 11th line whose German side is empty (skipped and counted). Expected: 8 of 10 right
+    both ways (80 %), as on Tatoeba."""
+    eng = list(SENTENCES)
+    eng[0], eng[1] = eng[1], eng[0]
+    de, en = SENTENCES + [""], eng + ["zebra z"]
+    (tmp_path / "corpus.de").write_text("\n".join(de) + "\n", encoding="utf-8")
+    (tmp_path / "corpus.en").write_text("\n".join(en) + "\n", encoding="utf-8")
+    (tmp_path / "x.de-en.txt").write_text("\n".join(f"{a} ||| {b}" for a, b in zip(de, en)) + "\n", encoding="utf-8")
+    (tmp_path / "pairs.tsv").write_text("\n".join(["de\ten"] + [f"{a}\t{b}" for a, b in zip(de, en)]) + "\n",
+                                        encoding="utf-8")
+    return [str(tmp_path / "corpus.de"), str(tmp_path / "corpus.en")]
+
+
+def test_user_pairs_score_like_tatoeba(tiny, tmp_path):
+    _, spec = tiny
+    files = user_pairs(tmp_path)
+    shapes = ((files, 11), ([str(tmp_path / "x.de-en.txt")], 11), ([str(tmp_path / "pairs.tsv")], 12))
+    for pairs, skipped_line in shapes:  # two files, '|||', TSV (line 1 is the header 'de<TAB>en')
+        report = run_retrieval(RetrievalConfig(pairs=pairs, model=spec, progress=False))
+        assert report["scores"] == {"de": pytest.approx(80.0)}, pairs
+        assert report["scores_eng_to_xx"] == {"de": pytest.approx(80.0)}
+        assert report["xsim_error"]["de"] == {"xx_to_eng": pytest.approx(20.0), "eng_to_xx": pytest.approx(20.0)}
+        assert report["source"] == "en" and report["dataset"] == "pairs"
+        assert report["directions"] == {"forward": "de→en", "reverse": "en→de"}
+        assert report["counts"]["de"] == {"sentences": 10, "skipped_empty": 1, "lines": 11,
+                                          "skipped_lines": [skipped_line]}
+    # languages from options when the names say nothing; swapping the files swaps the report's sides
+    (tmp_path / "a.txt").write_text((tmp_path / "corpus.en").read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "b.txt").write_text((tmp_path / "corpus.de").read_text(encoding="utf-8"), encoding="utf-8")
+    report = run_retrieval(RetrievalConfig(pairs=[str(tmp_path / "a.txt"), str(tmp_path / "b.txt")], src_lang="eng",
+                                           tgt_lang="deu", model=spec, progress=False))
+    assert report["scores"] == {"eng": pytest.approx(80.0)} and report["source"] == "deu"
+
+
+def test_cli_retrieve_pairs(tiny, tmp_path, capsys):
+    _, spec = tiny
+    files = user_pairs(tmp_path)
+    out = tmp_path / "report"
+    assert main(["retrieve", "--pairs", *files, "--model", spec, "--method", "csls", "--out", str(out),
+                 "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "de->en" in printed and "en->de" in printed and "80.00" in printed
+    assert "1 of 11 lines skipped" in printed
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["task"] == "pairs" and report["config"]["pairs"] == files and report["scores"]["de"] == 80.0
+    assert (out / "report.md").is_file() and (out / "scores.png").is_file()

@@ -9,10 +9,16 @@ timings.
 ``eval`` is the word-level retrieval diagnostic: each target word with a link asks for its
 nearest English word by cosine, (a) among the words of its own sentence pair and (b) among all
 English words of the evaluation set; precision@1 before and after each aligner, per language
-and layer. Two evaluation sets: held-out NTREX lines (never used for fitting) with the word
-aligner's one-to-one argmax links (computed from prefix-free subword vectors at the aligner's
-layer, not from the probe's features, so not trivially 100% before alignment), and the human
-gold alignments of ``wordalign`` (fr, ro, ja, zh; sure one-to-one links).
+and layer. Two evaluation sets: held-out lines of the parallel corpus (never used for fitting)
+with the word aligner's one-to-one argmax links (computed from prefix-free subword vectors at
+the aligner's layer, not from the probe's features, so not trivially 100% before alignment),
+and the human gold alignments of ``wordalign`` (fr, ro, ja, zh; sure one-to-one links).
+
+The parallel corpus (``parallel``) is NTREX-128 by default or a user's own: two line-aligned
+files, a ``src ||| tgt`` or ``src<TAB>tgt`` file, or a folder of files named by language, all
+read by :func:`xlt.data.parallel.open_parallel`; it must have an English side. Dictionary
+supervision takes the data folder's ``dict/`` or ``bli/`` files or a user's dictionary file
+(:func:`xlt.data.dictionaries.read_dictionary`).
 """
 
 from __future__ import annotations
@@ -43,14 +49,20 @@ def method_paths(out: str | Path, methods: list[str]) -> dict[str, Path]:
     return {m: out.with_name(f"{stem}.{m.replace('+', '-')}.npz") for m in methods}
 
 
-def expand_languages(spec: str, data_dir: str | Path | None = None) -> tuple[str, dict[str, list[str]]]:
-    """Turn task names in a language list into their targets that have NTREX text.
+def expand_languages(spec: str, data_dir: str | Path | None = None,
+                     available: list[str] | None = None) -> tuple[str, dict[str, list[str]]]:
+    """Turn task names in a language list into their targets that have parallel text.
 
-    ``udpos`` stands for every UD-POS target language with an NTREX file (and likewise for any
+    ``udpos`` stands for every UD-POS target language with parallel text (and likewise for any
     task name); other items are language codes, kept as they are.
 
+    Args:
+        spec: ``all`` or comma-separated codes and task names.
+        data_dir: the data folder (the tasks' languages; NTREX when ``available`` is None).
+        available: the languages of the parallel corpus, English left out (None = NTREX's).
+
     Returns:
-        ``(comma-separated codes, {task: [its targets without NTREX text]})``.
+        ``(comma-separated codes, {task: [its targets without parallel text]})``.
     """
     from xlt.data import tasks as task_registry
     from xlt.data.langs import UnknownLanguageError, iso639_3, match_language
@@ -58,7 +70,8 @@ def expand_languages(spec: str, data_dir: str | Path | None = None) -> tuple[str
 
     if spec.strip().lower() == "all":
         return "all", {}
-    ntrex = [k for k in ntrex_languages(data_dir) if k != NTREX_SOURCE]
+    have = (list(available) if available is not None
+             else [k for k in ntrex_languages(data_dir) if k != NTREX_SOURCE])
     out: list[str] = []
     missing: dict[str, list[str]] = {}
     for item in (c.strip() for c in spec.split(",") if c.strip()):
@@ -67,7 +80,7 @@ def expand_languages(spec: str, data_dir: str | Path | None = None) -> tuple[str
                 if iso639_3(lang) == "eng":
                     continue
                 try:
-                    out.append(match_language(lang, ntrex))
+                    out.append(match_language(lang, have))
                 except UnknownLanguageError:
                     missing.setdefault(item.lower(), []).append(lang)
         else:
@@ -85,14 +98,20 @@ class AlignFitConfig:
     Attributes:
         out: output file (``.npz``); with several methods, the stem of one file per method.
         methods: comma-separated :data:`~xlt.align.maps.METHODS`.
-        supervision: ``parallel`` (word-aligned NTREX) or ``dictionary``.
-        langs: comma-separated target codes, task names (their targets with NTREX text) or ``all``.
+        supervision: ``parallel`` (word-aligned parallel text) or ``dictionary``.
+        langs: comma-separated target codes, task names (their targets with parallel text) or ``all``.
         model: model spec. layers: ``all`` or comma-separated hidden-state indices.
-        dictionary: ``wiktionary`` (``dict/``) or ``bli`` (``bli/``, 5k training sets).
+        dictionary: ``wiktionary`` (``dict/``), ``bli`` (``bli/``, 5k training sets) or the path
+            of a user's dictionary file (``english<TAB>foreign`` or ``english foreign``) for the
+            one language of ``langs``.
         align_layer, align_dtype: the word aligner's layer and precision (parallel supervision).
-        max_sentences: NTREX lines used for fitting (None = all but the held-out ones).
-        heldout: final NTREX lines kept for ``xlt align eval``.
+        max_sentences: parallel lines used for fitting (None = all but the held-out ones).
+        heldout: final parallel lines kept for ``xlt align eval``.
         max_pairs: per-language cap on supervision pairs (seeded subsample).
+        parallel: ``ntrex`` or a user's corpus (a path or a list of one or two paths; see
+            :func:`xlt.data.parallel.open_parallel`): the parallel supervision, and the
+            monolingual text of dictionary supervision. It needs an English side.
+        src_lang, tgt_lang: languages of a user's pair whose file names do not give them.
     """
 
     out: str
@@ -111,22 +130,73 @@ class AlignFitConfig:
     data_dir: str | None = None
     cache_dir: str | None = None
     progress: bool = True
+    parallel: str | list[str] = "ntrex"
+    src_lang: str | None = None
+    tgt_lang: str | None = None
+
+
+def open_source(parallel: Any, src_lang: str | None = None, tgt_lang: str | None = None,
+                data_dir: str | Path | None = None):
+    """The parallel corpus of an ``xlt align`` command and the key of its English side.
+
+    Returns:
+        ``(ParallelSource, English key)`` (``eng`` for NTREX, ``en`` for ``en.txt``).
+
+    Raises:
+        UnknownLanguageError: the corpus has no English side (the message lists its languages);
+        and whatever :func:`xlt.data.parallel.open_parallel` raises.
+    """
+    from xlt.align.supervision import PIVOT
+    from xlt.data.langs import UnknownLanguageError, describe_codes, match_language
+    from xlt.data.parallel import open_parallel
+
+    source = open_parallel(parallel, src_lang=src_lang, tgt_lang=tgt_lang, data_dir=data_dir)
+    try:
+        return source, match_language(PIVOT, source.languages)
+    except UnknownLanguageError as exc:
+        raise UnknownLanguageError(PIVOT, f"{source.name} has no English side (it has "
+                                          f"{describe_codes(source.languages)}); xlt align maps every "
+                                          "language into English, so the corpus needs English text",
+                                   source.languages) from exc
 
 
 def _fit_corpus(config):
-    """The NTREX fitting lines of ``config.langs`` (task names expanded) and the task targets without NTREX.
+    """The fitting lines of ``config.langs`` (task names expanded) and the task targets without parallel text.
 
     Raises:
-        AlignerError: no language left; UnknownLanguageError: a code without NTREX text.
+        AlignerError: no language left; UnknownLanguageError: a code without parallel text.
     """
     from xlt.align import supervision as sup
 
-    langs, no_ntrex = expand_languages(config.langs, config.data_dir)
+    source, pivot = open_source(config.parallel, config.src_lang, config.tgt_lang, config.data_dir)
+    langs, no_text = expand_languages(config.langs, config.data_dir,
+                                      available=[k for k in source.languages if k != pivot])
     if not langs:
-        raise AlignerError(f"no target language with NTREX text in {config.langs!r}")
-    corpus = sup.read_ntrex_corpus(langs, config.data_dir, part="fit", heldout=config.heldout,
-                                   max_sentences=config.max_sentences)
-    return corpus, no_ntrex
+        raise AlignerError(f"no target language with parallel text ({source.name}) in {config.langs!r}")
+    corpus = sup.read_parallel_corpus(source, langs, config.data_dir, part="fit", heldout=config.heldout,
+                                      max_sentences=config.max_sentences)
+    return corpus, no_text
+
+
+def _check_user_dictionary(config) -> None:
+    """Fail early (before any text is read) on a user dictionary without exactly one language.
+
+    Raises:
+        FileNotFoundError: no such file; DatasetError: ``--langs`` is not one language code.
+    """
+    from xlt.align import supervision as sup
+    from xlt.data import tasks as task_registry
+    from xlt.data.dataset import DatasetError
+
+    if config.supervision != "dictionary" or config.dictionary in sup.DICTIONARY_KINDS:
+        return
+    if not Path(config.dictionary).is_file():
+        raise FileNotFoundError(f"no such dictionary file: {config.dictionary} "
+                                "(--dictionary takes wiktionary, bli or a file)")
+    codes = [c.strip() for c in config.langs.split(",") if c.strip()]
+    if len(codes) != 1 or codes[0].lower() == "all" or codes[0].lower() in task_registry.TASKS:
+        raise DatasetError(f"the dictionary {config.dictionary} is for one language: give it with --langs "
+                         f"(one language code, got {config.langs!r})")
 
 
 def _word_aligner(encoder, layer: int, dtype: str, progress: bool):
@@ -165,8 +235,10 @@ def run_align_fit(config: AlignFitConfig, command: list[str] | None = None) -> d
 
     Raises:
         AlignerError: unknown method or supervision, a language without supervision pairs or
-        without a dictionary; UnknownLanguageError: a language without NTREX text;
-        DataFormatError: malformed input (file and line named).
+        without a dictionary; UnknownLanguageError: a language without parallel text, a corpus
+        without English; FileLanguageError: a user file whose name gives no language;
+        DataFormatError: malformed input (file and line named); DatasetError: a user dictionary
+        with other than one language, ``heldout`` too large. All before the model is loaded.
     """
     import torch
 
@@ -183,10 +255,11 @@ def run_align_fit(config: AlignFitConfig, command: list[str] | None = None) -> d
     if config.supervision not in SUPERVISION:
         raise AlignerError(f"supervision must be one of {SUPERVISION}, got {config.supervision!r}")
     torch.manual_seed(config.seed)
-    corpus, no_ntrex = _fit_corpus(config)
+    _check_user_dictionary(config)
+    corpus, no_text = _fit_corpus(config)
     dict_files, dictionaries = {}, {}
     if config.supervision == "dictionary":
-        dict_files = {lang: sup.find_dictionary(lang, config.data_dir, config.dictionary) for lang in corpus.targets}
+        dict_files = sup.dictionary_files(config.dictionary, list(corpus.targets), config.data_dir)
         # read now, so that a malformed line fails before any encoding
         dictionaries = {lang: sup.read_dictionary(p) for lang, p in dict_files.items()}
     encoder = load_encoder(config.model, device="auto")
@@ -195,8 +268,9 @@ def run_align_fit(config: AlignFitConfig, command: list[str] | None = None) -> d
     from xlt.models.features import resolve_layers
 
     layer_ids, _ = resolve_layers(layers_spec, encoder.num_layers)
-    info = {"supervision": config.supervision, "langs_requested": config.langs,
-            "ntrex_lines": [corpus.lines[0], corpus.lines[-1]] if corpus.lines else [],
+    info = {"supervision": config.supervision, "langs_requested": config.langs, "parallel": corpus.name,
+            "lines": [corpus.lines[0], corpus.lines[-1]] if corpus.lines else [],  # first and last line used
+            "ntrex_lines": [corpus.lines[0], corpus.lines[-1]] if corpus.lines else [],  # the same, older name
             "n_sentences": len(corpus.source)}
     if config.supervision == "parallel":
         aligner = _word_aligner(encoder, config.align_layer, config.align_dtype, config.progress)
@@ -205,7 +279,8 @@ def run_align_fit(config: AlignFitConfig, command: list[str] | None = None) -> d
                                     seed=config.seed, cache=cache, progress=config.progress)
     else:
         info["dictionary"] = config.dictionary
-        info["monolingual_text"] = "NTREX fitting lines of each language, used as independent monolingual text"
+        info["monolingual_text"] = (f"{corpus.name} fitting lines of each language, used as independent "
+                                    "monolingual text")
         stream = sup.dictionary_pairs(encoder, dictionaries, corpus.source, corpus.targets, layers=layer_ids,
                                       max_pairs=config.max_pairs, seed=config.seed, cache=cache,
                                       progress=config.progress)
@@ -228,11 +303,12 @@ def run_align_fit(config: AlignFitConfig, command: list[str] | None = None) -> d
     files = {m: str(aligners[m].save(paths[m])) for m in methods}
     fit_error = {m: {lang: {str(k): mp.fit_error for k, mp in by.items()} for lang, by in al.maps.items()}
                  for m, al in aligners.items()}
-    data_files = list(corpus.files.values()) + list(dict_files.values())
+    data_files = list(dict.fromkeys(list(corpus.files.values()) + list(dict_files.values())))
     cfg = {k: v for k, v in asdict(config).items() if k != "progress"}
     report = {
         "command": command, "files": files, "methods": methods, "supervision": counts,
-        "languages_without_ntrex": no_ntrex, "layers": layer_ids, "fit_error": fit_error,
+        "languages_without_ntrex": no_text, "languages_without_parallel_text": no_text, "layers": layer_ids,
+        "fit_error": fit_error,
         "seconds": {"supervision": round(t_sup, 1), "fit": round(t_fit, 1), "total": round(time.time() - t0, 1)},
         "n_languages": len(counts), "info": info, "config": cfg,
         "manifest": build_manifest(cfg, data_files, model_info, [config.seed]),
@@ -328,26 +404,34 @@ def word_retrieval(eng: list[np.ndarray], tgt: list[np.ndarray], links: list[lis
 
 def run_align_eval(aligner_files: list[str], *, model: str | None = None, langs: str | None = None,
                    heldout: int = 200, align_layer: int = 8, gold: bool = True, data_dir: str | None = None,
-                   out: str | None = None, progress: bool = True, command: list[str] | None = None) -> dict:
-    """Word retrieval before and after each aligner: held-out NTREX lines, and human gold links.
+                   out: str | None = None, progress: bool = True, command: list[str] | None = None,
+                   parallel: Any = "ntrex", src_lang: str | None = None, tgt_lang: str | None = None) -> dict:
+    """Word retrieval before and after each aligner: held-out parallel lines, and human gold links.
 
     Args:
         aligner_files: saved aligners (all for the same model and layers); may be empty, to
             score a model's own vectors (e.g. a fine-tuning-aligned encoder) at every layer.
         model: the model spec (default: the first aligner's; required without aligners).
         langs: target codes (default: the languages of the first aligner).
-        heldout: the number of final NTREX lines (must match what ``fit`` kept apart).
-        align_layer: the word aligner's layer for the NTREX evaluation links.
+        heldout: the number of final parallel lines (must match what ``fit`` kept apart).
+        align_layer: the word aligner's layer for the held-out evaluation links.
         gold: also score on the human-aligned ``wordalign`` sets (fr, ro, ja, zh) of languages
             every aligner covers (sure one-to-one links; not circular).
         out: JSON report path (None = not written).
+        parallel: ``ntrex`` or a user's corpus with an English side (as :class:`AlignFitConfig`);
+            give the one the maps were fitted on, so that the held-out lines are unseen.
+        src_lang, tgt_lang: languages of a user's pair whose file names do not give them.
 
     Returns:
-        ``{"ntrex": {"before": {lang: {layer: scores}}, "<file>": {...}}, "gold": {...},
-        "summary": {"ntrex"|"gold": {name: {layer: mean scores}}}, ...}``.
+        ``{"results": {"ntrex": {"before": {lang: {layer: scores}}, "<file>": {...}}, "gold":
+        {...}}, "summary": {"ntrex"|"gold": {name: {layer: mean scores}}}, ...}``; the held-out
+        set's key is ``ntrex`` for NTREX and ``parallel`` for a user's corpus
+        (``heldout_set`` says which).
 
     Raises:
         AlignerError: aligners for different models, or a language one of them lacks.
+        UnknownLanguageError, FileLanguageError, DataFormatError, DatasetError: as
+        :func:`run_align_fit`, before the model is loaded.
     """
     from xlt.align import supervision as sup
     from xlt.evaluate.report import write_json
@@ -360,10 +444,12 @@ def run_align_eval(aligner_files: list[str], *, model: str | None = None, langs:
     first = next(iter(aligners.values()), None)
     if first is None and not (model and langs):
         raise AlignerError("without aligner files, give --model and --langs (scores the model's own vectors)")
+    target_langs = langs or ",".join(first.languages)
+    source, _ = open_source(parallel, src_lang, tgt_lang, data_dir)
+    corpus = sup.read_parallel_corpus(source, target_langs, data_dir, part="heldout", heldout=heldout)
+    set_key = "ntrex" if corpus.name == "NTREX" else "parallel"
     encoder = load_encoder(model or first.model["spec"], device="auto")
     layers = first.layers if first else resolve_layers("all", encoder.num_layers)[0]
-    target_langs = langs or ",".join(first.languages)
-    corpus = sup.read_ntrex_corpus(target_langs, data_dir, part="heldout", heldout=heldout)
     for al in aligners.values():
         al.check(encoder.describe(), layers, list(corpus.targets))
     wa = _word_aligner(encoder, align_layer, "float32", progress)
@@ -379,7 +465,7 @@ def run_align_eval(aligner_files: list[str], *, model: str | None = None, langs:
                 table[f][lang] = word_retrieval(eng, tgt, links, layers, transform=al, lang=lang)
         return table
 
-    results = {"ntrex": score_all(corpus, lambda lang, sents: sup.link_pairs(wa, corpus.source, sents)[0])}
+    results = {set_key: score_all(corpus, lambda lang, sents: sup.link_pairs(wa, corpus.source, sents)[0])}
     if gold:
         from xlt.data.langs import same_language
 
@@ -397,10 +483,13 @@ def run_align_eval(aligner_files: list[str], *, model: str | None = None, langs:
                 for k in layers}
 
     report = {"command": command, "aligners": {f: al.describe() for f, al in aligners.items()},
-              "ntrex_heldout_lines": corpus.lines[:1] + corpus.lines[-1:], "align_layer": align_layer,
+              "parallel": corpus.name, "heldout_set": set_key,
+              "heldout_lines": corpus.lines[:1] + corpus.lines[-1:], "align_layer": align_layer,
               "results": results,
               "summary": {src: {name: avg(t) for name, t in tables.items()} for src, tables in results.items()},
               "seconds": round(time.time() - t0, 1)}
+    if set_key == "ntrex":
+        report["ntrex_heldout_lines"] = report["heldout_lines"]
     if out:
         write_json(out, report)
     return report
@@ -416,8 +505,9 @@ class AlignFinetuneConfig:
         langs: target codes or task names, as for :class:`AlignFitConfig`.
         loss: ``l2`` or ``contrastive``. reg_weight: weight of the source-vector regulariser.
         layer: hidden state aligned (-1 = last, as Cao et al.).
-        max_sentences: NTREX lines per language (None = all but the held-out ones).
+        max_sentences: parallel lines per language (None = all but the held-out ones).
         epochs, batch_size, lr: optimisation.
+        parallel, src_lang, tgt_lang: the parallel corpus, as for :class:`AlignFitConfig`.
     """
 
     out: str
@@ -436,10 +526,13 @@ class AlignFinetuneConfig:
     seed: int = 0
     data_dir: str | None = None
     progress: bool = True
+    parallel: str | list[str] = "ntrex"
+    src_lang: str | None = None
+    tgt_lang: str | None = None
 
 
 def run_align_finetune(config: AlignFinetuneConfig, command: list[str] | None = None) -> dict:
-    """Fine-tune the encoder so that word-aligned NTREX words get close vectors, and save it.
+    """Fine-tune the encoder so that word-aligned words of parallel text get close vectors, and save it.
 
     The links are the one-to-one argmax links of :func:`xlt.align.supervision.link_pairs`
     (the same supervision as ``xlt align fit --supervision parallel``).
@@ -450,7 +543,8 @@ def run_align_finetune(config: AlignFinetuneConfig, command: list[str] | None = 
 
     Raises:
         AlignerError: a language without links; ValueError: bad hyperparameters;
-        UnknownLanguageError: a language without NTREX text.
+        UnknownLanguageError: a language without parallel text; FileLanguageError,
+        DataFormatError, DatasetError: a bad user corpus (all input errors before the model loads).
     """
     import torch
 
@@ -462,14 +556,15 @@ def run_align_finetune(config: AlignFinetuneConfig, command: list[str] | None = 
 
     t0 = time.time()
     torch.manual_seed(config.seed)
-    corpus, no_ntrex = _fit_corpus(config)
+    corpus, no_text = _fit_corpus(config)
     encoder = load_encoder(config.model, device="auto")
     wa = _word_aligner(encoder, config.align_layer, config.align_dtype, config.progress)
     examples, counts = [], {}
     for lang, sents in tqdm(corpus.targets.items(), desc="word alignment", disable=not config.progress):
         links, stats = sup.link_pairs(wa, corpus.source, sents)
         if not any(links):
-            raise AlignerError(f"{lang}: no one-to-one links in {len(sents)} NTREX sentence pairs; no supervision")
+            raise AlignerError(f"{lang}: no one-to-one links in {len(sents)} {corpus.name} sentence pairs; "
+                               "no supervision")
         counts[lang] = stats
         examples += [AlignmentExample(lang=lang, source=s, target=t, links=set(l))
                      for s, t, l in zip(corpus.source, sents, links) if l]
@@ -481,12 +576,15 @@ def run_align_finetune(config: AlignFinetuneConfig, command: list[str] | None = 
     cfg = {k: v for k, v in asdict(config).items() if k != "progress"}
     meta = {"method": "finetune", "paper": "Cao, Kitaev & Klein 2020", "loss": config.loss,
             "languages": list(corpus.targets), "base_model": encoder.describe(), "config": cfg,
+            "parallel": corpus.name,
             "links": {l: c["n_links_one_to_one"] for l, c in counts.items()}, "stats": res.stats}
     out = save_aligned_encoder(res, config.out, meta=to_jsonable(meta))
-    report = {"command": command, "out": str(out), "links": counts, "languages_without_ntrex": no_ntrex,
+    report = {"command": command, "out": str(out), "links": counts, "languages_without_ntrex": no_text,
+              "languages_without_parallel_text": no_text, "parallel": corpus.name,
               "history": res.history, "stats": res.stats,
               "seconds": {"word_alignment": round(t_align, 1), "total": round(time.time() - t0, 1)},
-              "config": cfg, "manifest": build_manifest(cfg, list(corpus.files.values()), encoder.describe(),
+              "config": cfg, "manifest": build_manifest(cfg, list(dict.fromkeys(corpus.files.values())),
+                                                        encoder.describe(),
                                                         [config.seed])}
     write_json(Path(out) / "alignment_report.json", to_jsonable(report))
     return report

@@ -5,13 +5,15 @@ requested layer, extracted exactly as ``xlt transfer --mode probe`` extracts its
 (:func:`xlt.models.features.encode_words`, first subword, the model's text prefix), so a map
 fitted on them applies to the probe's features:
 
-* :func:`parallel_pairs`: parallel text (NTREX-128: English and the target language, line by
-  line), split into words with :func:`xlt.data.wordalign.simple_tokenize`, aligned with xlt's
+* :func:`parallel_pairs`: parallel text (NTREX-128 or a user's corpus read by
+  :func:`read_parallel_corpus`: English and the target language, line by line), split into
+  words with :func:`xlt.data.wordalign.simple_tokenize`, aligned with xlt's
   :class:`~xlt.align.words.WordAligner` (SimAlign argmax: the intersection of both directions'
   best matches). Only one-to-one links are kept (a word linked to exactly one word, both ways),
   as confident anchors; each gives one pair of contextual vectors (Schuster et al. 2019; Wang et
   al. 2019; Kulshreshtha et al. 2020).
-* :func:`dictionary_pairs`: a bilingual dictionary (``english<TAB>foreign`` per line) and
+* :func:`dictionary_pairs`: a bilingual dictionary (``english<TAB>foreign`` or ``english
+  foreign`` per line, :func:`xlt.data.dictionaries.read_dictionary`) and
   monolingual text of each language; a word's vector is the mean of its contextual vectors over
   its occurrences in the text (case-folded; Schuster et al. 2019's "anchors"); each dictionary
   entry whose two words both occur gives one pair. Multi-word entries are skipped; entries with
@@ -32,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from xlt.align.maps import AlignerError
+from xlt.data.dictionaries import Dictionary, read_dictionary
 
 log = logging.getLogger(__name__)
 
@@ -141,47 +144,82 @@ class ParallelCorpus:
         source: English word lists (the fitting lines).
         targets: ``{lang: word lists}``, line-aligned with ``source``.
         lines: the 1-based line numbers used (the same for every language).
-        files: ``{lang: path}`` (``eng`` included).
+        files: ``{lang: path}`` (English included, under its key ``pivot``).
+        name: the corpus as messages name it (``NTREX`` or the user's path).
+        pivot: the key of the English side in ``files`` (``eng`` for NTREX, ``en`` for ``en.txt``).
     """
 
     source: list[list[str]]
     targets: dict[str, list[list[str]]]
     lines: list[int]
     files: dict[str, Path]
+    name: str = "NTREX"
+    pivot: str = "eng"
 
 
-def read_ntrex_corpus(langs: str, data_dir: str | Path | None = None, *, part: str = "fit",
-                      heldout: int = 200, max_sentences: int | None = None) -> ParallelCorpus:
-    """NTREX-128 English and target sentences, split into words, for fitting or for diagnostics.
+#: The language parallel supervision aligns every other language to (the maps' source side).
+PIVOT = "en"
 
-    The last ``heldout`` lines are kept apart: ``part='fit'`` gives the lines before them (at
-    most ``max_sentences``), ``part='heldout'`` the held-out lines.
+
+def read_parallel_corpus(parallel: Any, langs: str, data_dir: str | Path | None = None, *, part: str = "fit",
+                         heldout: int = 200, max_sentences: int | None = None, src_lang: str | None = None,
+                         tgt_lang: str | None = None) -> ParallelCorpus:
+    """English and target sentences of a parallel corpus, split into words, for fitting or for diagnostics.
+
+    The corpus is read by :func:`xlt.data.parallel.open_parallel` (NTREX-128, two line-aligned
+    files, a ``|||`` or tab-separated file, a folder of files named by language), so the same
+    text gives the same sentences whichever way it is given; its English side is the pivot.
+    The last ``heldout`` lines (after dropping lines empty in a selected language) are kept
+    apart: ``part='fit'`` gives the lines before them (at most ``max_sentences``),
+    ``part='heldout'`` the held-out lines.
 
     Args:
+        parallel: ``"ntrex"``, a path, a list of one or two paths, or a
+            :class:`~xlt.data.parallel.ParallelSource`.
         langs: comma-separated target codes (any form: ``de``, ``deu``, ``zh``) or ``all``.
-        data_dir: the data folder. part: ``fit`` or ``heldout``.
+        data_dir: the data folder (for NTREX). part: ``fit`` or ``heldout``.
         heldout: number of final lines reserved for diagnostics. max_sentences: cap on ``fit`` lines.
+        src_lang, tgt_lang: languages of a user's pair whose file names do not say them.
 
     Raises:
-        UnknownLanguageError: a language without NTREX text; DataFormatError: files of different
-        lengths or undecodable lines; ValueError: a bad ``part``.
+        UnknownLanguageError: a language the corpus does not have, or no English side;
+        FileLanguageError: a file whose language its name does not give; DataFormatError: files
+        of different lengths, malformed or undecodable lines; DatasetError: ``heldout`` not below
+        the number of lines, or a bad input combination; ValueError: a bad ``part``.
     """
-    from xlt.data.parallel import NTREX_SOURCE, read_multiparallel, select_ntrex
+    from xlt.data.dataset import DatasetError
+    from xlt.data.parallel import ParallelSource, open_parallel
     from xlt.data.wordalign import simple_tokenize
 
     if part not in ("fit", "heldout"):
         raise ValueError(f"part must be 'fit' or 'heldout', got {part!r}")
-    files = select_ntrex(langs, data_dir)
-    mp = read_multiparallel(files)
-    n = len(mp.texts[NTREX_SOURCE])
+    source = (parallel if isinstance(parallel, ParallelSource)
+              else open_parallel(parallel, src_lang=src_lang, tgt_lang=tgt_lang, data_dir=data_dir))
+    chosen = source.select(langs, pivot=PIVOT)
+    mp = chosen.read()
+    pivot = chosen.pivot
+    n = len(mp.texts[pivot])
     if not 0 <= heldout < n:
-        raise ValueError(f"heldout={heldout} must be in [0, {n}) for {n} NTREX lines")
+        raise DatasetError(f"heldout={heldout} must be in [0, {n}) for the {n} usable lines of {source.name}; "
+                         "lower --heldout")
     idx = list(range(n - heldout)) if part == "fit" else list(range(n - heldout, n))
     if part == "fit" and max_sentences is not None:
         idx = idx[:max(1, int(max_sentences))]
-    tok = {lang: [simple_tokenize(mp.texts[lang][i]) for i in idx] for lang in files}
-    return ParallelCorpus(source=tok[NTREX_SOURCE], targets={k: v for k, v in tok.items() if k != NTREX_SOURCE},
-                          lines=[mp.lines[i] for i in idx], files=dict(files))
+    tok = {lang: [simple_tokenize(mp.texts[lang][i]) for i in idx] for lang in chosen.files}
+    return ParallelCorpus(source=tok[pivot], targets={k: v for k, v in tok.items() if k != pivot},
+                          lines=[mp.lines[i] for i in idx], files=dict(chosen.files), name=source.name,
+                          pivot=pivot)
+
+
+def read_ntrex_corpus(langs: str, data_dir: str | Path | None = None, *, part: str = "fit",
+                      heldout: int = 200, max_sentences: int | None = None) -> ParallelCorpus:
+    """NTREX-128 English and target sentences: :func:`read_parallel_corpus` with ``"ntrex"``.
+
+    Raises:
+        as :func:`read_parallel_corpus` (DatasetNotFoundError: no NTREX folder).
+    """
+    return read_parallel_corpus("ntrex", langs, data_dir, part=part, heldout=heldout,
+                                max_sentences=max_sentences)
 
 
 def link_pairs(aligner, source: list[list[str]], target: list[list[str]]) -> tuple[list[list[tuple[int, int]]], dict]:
@@ -214,7 +252,7 @@ def parallel_pairs(encoder, corpus: ParallelCorpus, aligner, *, layers: Any = "a
 
     Args:
         encoder: the model the maps are for.
-        corpus: from :func:`read_ntrex_corpus` (or any :class:`ParallelCorpus`).
+        corpus: from :func:`read_parallel_corpus` (or any :class:`ParallelCorpus`).
         aligner: a :class:`~xlt.align.words.WordAligner` (its first method gives the links).
         layers: the layers to extract (``'all'`` = embeddings and every layer).
         max_pairs: random subsample of at most this many pairs per language (seeded; None = all).
@@ -245,52 +283,8 @@ def parallel_pairs(encoder, corpus: ParallelCorpus, aligner, *, layers: Any = "a
 
 
 # ========================================================================== dictionary
-@dataclass
-class Dictionary:
-    """A bilingual dictionary read by :func:`read_dictionary`.
-
-    Attributes:
-        path: the file. entries: distinct ``(english, foreign)`` single-word pairs, case-folded.
-        stats: ``n_lines``, ``n_entries`` (distinct single-word entries), ``n_multiword``
-            (skipped: a side with a space), ``n_duplicates``, ``n_blank``.
-    """
-
-    path: Path
-    entries: list[tuple[str, str]]
-    stats: dict
-
-
-def read_dictionary(path: str | Path) -> Dictionary:
-    """Read ``english<TAB>foreign`` lines (Wiktionary ``dict/`` and BLI ``bli/`` files).
-
-    Raises:
-        FileNotFoundError: no such file; DataFormatError: a non-blank line without exactly
-        one tab, or undecodable bytes (the message names file and line).
-    """
-    from xlt.data.readers import DataFormatError, read_lines
-
-    path = Path(path)
-    entries, seen = [], set()
-    stats = {"n_lines": 0, "n_entries": 0, "n_multiword": 0, "n_duplicates": 0, "n_blank": 0}
-    for lineno, line in enumerate(read_lines(path), 1):
-        stats["n_lines"] += 1
-        if not line.strip():
-            stats["n_blank"] += 1
-            continue
-        parts = line.rstrip("\r\n").split("\t")
-        if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
-            raise DataFormatError(path, lineno, f"expected 'english<TAB>foreign', got {line.strip()[:80]!r}")
-        e, f = parts[0].strip().casefold(), parts[1].strip().casefold()
-        if " " in e or " " in f:
-            stats["n_multiword"] += 1
-            continue
-        if (e, f) in seen:
-            stats["n_duplicates"] += 1
-            continue
-        seen.add((e, f))
-        entries.append((e, f))
-    stats["n_entries"] = len(entries)
-    return Dictionary(path=path, entries=entries, stats=stats)
+# Dictionary and read_dictionary live in xlt.data.dictionaries (one reader for dict/, bli/ and a
+# user's file); they are re-exported here.
 
 
 def find_dictionary(lang: str, data_dir: str | Path | None = None, kind: str = "wiktionary") -> Path:
@@ -323,6 +317,39 @@ def find_dictionary(lang: str, data_dir: str | Path | None = None, kind: str = "
         raise AlignerError(f"no English-{lang} {kind} dictionary in {root} (there are: {', '.join(have)}); "
                            f"no supervision pairs for {lang}")
     return path
+
+
+#: Dictionaries of the data folder :func:`dictionary_files` knows by name; anything else is a file.
+DICTIONARY_KINDS = ("wiktionary", "bli")
+
+
+def dictionary_files(dictionary: str, langs: Sequence[str], data_dir: str | Path | None = None) -> dict[str, Path]:
+    """The dictionary file of each target language: the data folder's, or a user's for one language.
+
+    Args:
+        dictionary: ``wiktionary`` or ``bli`` (:func:`find_dictionary` for every language), or
+            the path of a user's ``english<TAB>foreign`` / ``english foreign`` file
+            (:func:`xlt.data.dictionaries.read_dictionary`), which serves exactly one language.
+        langs: the target languages. data_dir: the data folder.
+
+    Returns:
+        ``{lang: path}``.
+
+    Raises:
+        AlignerError: no data-folder dictionary for a language; FileNotFoundError: no such
+        user file; DatasetError: a user file with no or several target languages.
+    """
+    if dictionary in DICTIONARY_KINDS:
+        return {lang: find_dictionary(lang, data_dir, dictionary) for lang in langs}
+    from xlt.data.dataset import DatasetError
+
+    path = Path(dictionary)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such dictionary file: {path} (--dictionary takes wiktionary, bli or a file)")
+    if len(langs) != 1:
+        raise DatasetError(f"the dictionary {path} is for one language: give exactly one target language with "
+                         f"--langs (got {', '.join(langs) or 'none'})")
+    return {langs[0]: path}
 
 
 def type_vectors(vectors: Sequence[np.ndarray], sentences: Sequence[Sequence[str]],

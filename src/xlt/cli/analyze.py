@@ -8,14 +8,21 @@ from xlt.models.loading import DEFAULT_MODEL
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("analyze", help="layer-wise cross-lingual alignment on NTREX (MEXA, retrieval, "
-                                       "language neutrality, language similarity)",
-                       description="Encode every selected NTREX language at every layer and report, per "
-                                   "layer, retrieval accuracy to English, MEXA alignment, language-ID "
+    p = sub.add_parser("analyze", help="layer-wise cross-lingual alignment on NTREX or your own parallel text "
+                                       "(MEXA, retrieval, language neutrality, language similarity)",
+                       description="Encode every selected language of NTREX (or of your own multi-parallel "
+                                   "folder or sentence pairs, --parallel) at every layer and report, per "
+                                   "layer, retrieval accuracy to the pivot (English), MEXA alignment, language-ID "
                                    "accuracy before/after mean-centering, plus an mPLM-Sim language "
                                    "similarity matrix and source-language rankings. "
                                    "'xlt analyze correlate' relates alignment to zero-shot transfer.")
-    p.add_argument("--parallel", default="ntrex", choices=["ntrex"], help="multi-parallel set")
+    p.add_argument("--parallel", nargs="+", default=["ntrex"], metavar="ntrex|DIR|FILE",
+                   help="multi-parallel set: ntrex (default); a folder of line-aligned files named by language "
+                        "(en.txt, de.txt, ... or newstest2019-ref.deu.txt); one 'src ||| tgt' or 'src<TAB>tgt' "
+                        "file; or two line-aligned files SRC_FILE TGT_FILE")
+    p.add_argument("--pivot", default="en", help="language the others are scored against (default en)")
+    p.add_argument("--src-lang", help="language of the first file / left side of a --parallel pair")
+    p.add_argument("--tgt-lang", help="language of the second file / right side of a --parallel pair")
     p.add_argument("--langs", default="all", help="'all' or a comma-separated list (de,zh or deu,zho-CN)")
     p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--out", help="report folder (required)")
@@ -70,14 +77,24 @@ def run(args, argv) -> int:
         return 0
     if not args.out:
         args.analyze_parser.error("the following arguments are required: --out")
-    cfg = AnalyzeConfig(parallel=args.parallel, langs=args.langs, model=args.model, pooling=args.pooling,
+    if len(args.parallel) > 2:
+        from xlt.errors import UsageError
+
+        raise UsageError(f"--parallel takes ntrex, one folder or file, or two line-aligned files; "
+                         f"got {len(args.parallel)} paths")
+    parallel = args.parallel[0] if len(args.parallel) == 1 else list(args.parallel)
+    cfg = AnalyzeConfig(parallel=parallel, pivot=args.pivot, src_lang=args.src_lang, tgt_lang=args.tgt_lang,
+                        langs=args.langs, model=args.model, pooling=args.pooling,
                         layers=args.layers, layer=args.layer, batch_size=args.batch_size, limit=args.limit,
                         targets=args.targets, top=args.top, lid_sentences=args.lid_sentences or None,
                         seed=args.seed, data_dir=args.data_dir, out=args.out, progress=not args.no_progress)
     rep = run_analyze(cfg, command=["xlt"] + argv)
-    print(f"\nNTREX alignment, model {args.model}: {rep['n_targets']} languages ↔ eng, "
-          f"{rep['counts']['sentences']} sentences")
-    print(f"{'layer':>5} {'MEXA':>7} {'xx->eng':>8} {'eng->xx':>8} {'langID':>7} {'centred':>8}")
+    where = "NTREX" if rep["parallel_name"] == "NTREX" else " ".join(Path(p).name for p in args.parallel)
+    piv = rep["source"]
+    print(f"\n{where} alignment, model {args.model}: {rep['n_targets']} languages ↔ {piv}, "
+          f"{rep['counts']['sentences']} sentences ({rep['counts']['skipped_empty']} of {rep['counts']['lines']} "
+          "lines skipped: empty in some language)")
+    print(f"{'layer':>5} {'MEXA':>7} {'xx->' + piv:>8} {piv + '->xx':>8} {'langID':>7} {'centred':>8}")
     for r in rep["per_layer_average"]:
         print(f"{r['layer']:>5} {r['mexa']:7.2f} {r['retrieval_xx_to_eng']:8.2f} {r['retrieval_eng_to_xx']:8.2f} "
               f"{r['lid_accuracy']:7.2f} {r['lid_accuracy_centered']:8.2f}")

@@ -1,10 +1,13 @@
 """``xlt analyze``: layer-wise cross-lingual alignment of an encoder on multi-parallel text.
 
 Every language of a multi-parallel set (NTREX-128, Federmann et al. 2022: the same 1,997 news
-sentences in 128 languages and English) is encoded once, mean-pooled at every layer. Per layer:
+sentences in 128 languages and English; or a user's corpus: a folder of files named by language,
+two line-aligned files, a ``|||`` or tab-separated file, read by
+:func:`xlt.data.parallel.open_parallel`) is encoded once, mean-pooled at every layer. Against
+the pivot language (English unless ``pivot`` says otherwise; "eng" below), per layer:
 
 * retrieval accuracy xx→eng and eng→xx (cosine nearest neighbour; gold = the translation);
-* MEXA alignment with English (Kargaran et al. 2024; :func:`~xlt.evaluate.alignment.mexa_score`);
+* MEXA alignment with the pivot (Kargaran et al. 2024; :func:`~xlt.evaluate.alignment.mexa_score`);
 * language identification accuracy of a linear classifier before and after per-language
   mean-centering (Libovický et al. 2020; lower = more language-neutral);
 
@@ -31,7 +34,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from xlt.data.langs import AmbiguousLanguageError, UnknownLanguageError, match_language, same_language
-from xlt.data.parallel import NTREX_SOURCE, read_multiparallel, select_ntrex
+from xlt.data.dataset import DatasetError
+from xlt.data.langs import language_name
+from xlt.data.parallel import open_parallel
 from xlt.data.paths import DatasetNotFoundError
 from xlt.data.readers import DataFormatError
 from xlt.evaluate.alignment import (
@@ -40,10 +45,10 @@ from xlt.evaluate.alignment import (
     mexa_score,
     rank_sources,
 )
-from xlt.errors import UsageError
 from xlt.evaluate.manifest import build_manifest
 from xlt.evaluate.report import _atomic_write, _fmt, _md, _name_resolver, write_json
-from xlt.models.loading import DEFAULT_MODEL, load_encoder
+from xlt.models import loading
+from xlt.models.loading import DEFAULT_MODEL
 from xlt.retrieval.scoring import cosine_scores, retrieval_accuracy
 
 __all__ = ["AnalyzeConfig", "TooFewLanguagesError", "METRIC_KEYS", "run_analyze", "write_analysis",
@@ -56,8 +61,12 @@ METRIC_KEYS = {"mexa": "mexa", "retrieval": "retrieval_xx_to_eng"}
 _FLOAT16_ABOVE = 2 * 1024**3  # store vectors as float16 when float32 would take more bytes
 
 
-class TooFewLanguagesError(UsageError):
-    """Too few languages to analyse or correlate (a user error: the CLI prints it)."""
+class TooFewLanguagesError(DatasetError):
+    """Too few languages to analyse or correlate (a user error: the CLI prints it).
+
+    A :class:`~xlt.data.dataset.DatasetError` (a ``ValueError``): ``xlt.evaluate`` may not
+    import :mod:`xlt.errors`, which sits above it.
+    """
 
     def __init__(self, message: str, available: Iterable[str] = ()) -> None:
         super().__init__(message)
@@ -69,9 +78,13 @@ class AnalyzeConfig:
     """Settings of one ``xlt analyze`` run.
 
     Attributes:
-        parallel: multi-parallel set; only ``ntrex``.
+        parallel: the multi-parallel set: ``ntrex`` (NTREX-128), or a user's corpus - a folder
+            of files named by language, a ``|||``/tab-separated file, or a list of two
+            line-aligned files (see :func:`xlt.data.parallel.open_parallel`).
         langs: ``all`` or a comma-separated list of codes (``de,zh,ar`` or ``deu,zho-CN``);
-            English (the pivot) is always added.
+            the pivot is always added.
+        pivot: the language every other one is scored against (default ``en``).
+        src_lang, tgt_lang: languages of a user's pair whose file names do not give them.
         model: model spec. pooling: ``mean`` (E5 / mPLM-Sim / MEXA encoders), ``mean_nospecial``
             or ``cls``.
         layers: ``all`` or comma-separated hidden-state indices (0 = embeddings).
@@ -105,6 +118,9 @@ class AnalyzeConfig:
     data_dir: str | None = None
     out: str | None = None
     progress: bool = True
+    pivot: str = "en"
+    src_lang: str | None = None
+    tgt_lang: str | None = None
 
 
 def _layer_spec(text: str) -> str | list[int]:
@@ -136,10 +152,11 @@ def _at(values: Sequence[float], layers: Sequence[int], layer: int | str) -> flo
 
 
 def run_analyze(config: AnalyzeConfig, command: list[str] | None = None) -> dict:
-    """Alignment analysis of ``config.model`` on NTREX; writes the report if ``config.out``.
+    """Alignment analysis of ``config.model`` on a multi-parallel set; writes the report if ``config.out``.
 
     Returns:
-        the report dict: ``scores`` (language → MEXA with English at ``layer``, %),
+        the report dict: ``source`` (the pivot's key), ``parallel_name`` (``NTREX`` or the
+        user's path), ``scores`` (language → MEXA with the pivot at ``layer``, %),
         ``average``, ``layers`` (hidden-state ids), ``per_layer`` (``mexa``,
         ``retrieval_xx_to_eng``, ``retrieval_eng_to_xx``: language → one value per layer),
         ``per_layer_average`` (one row per layer: those means and ``lid_accuracy`` /
@@ -148,40 +165,44 @@ def run_analyze(config: AnalyzeConfig, command: list[str] | None = None) -> dict
         and manifest.
 
     Raises:
-        ValueError: bad ``parallel``, ``layers``, ``layer``, ``limit`` or ``pooling``.
-        UnknownLanguageError: an unknown code; TooFewLanguagesError: no language besides
-            English. DatasetNotFoundError: no NTREX folder. DataFormatError: files of
-            different lengths (names the file) or fewer than 2 usable lines; all raised
-            before the model is loaded. ModelLoadError: the model cannot be loaded.
+        ValueError: bad ``layers``, ``layer``, ``limit`` or ``pooling``.
+        UnknownLanguageError: an unknown code, or a pivot the corpus does not have;
+            TooFewLanguagesError: no language besides the pivot. DatasetNotFoundError: no NTREX
+            folder. FileNotFoundError: no such user path. FileLanguageError: a user file whose
+            name gives no language. DataFormatError: files of different lengths (names both),
+            a malformed ``|||``/tab line (file and line), or fewer than 2 usable lines.
+            DatasetError: a bad combination of inputs. All raised before the model is loaded.
+            ModelLoadError: the model cannot be loaded.
     """
-    if config.parallel != "ntrex":
-        raise ValueError(f"parallel must be 'ntrex', got {config.parallel!r}")
     if config.limit is not None and config.limit < 2:
         raise ValueError(f"limit must be at least 2 sentences, got {config.limit}")
     layer_spec = _layer_spec(config.layers)
     if config.layer not in ("best", "mean") and not str(config.layer).lstrip("-").isdigit():
         raise ValueError(f"layer must be 'best', 'mean' or a layer number, got {config.layer!r}")
     t0 = time.time()
-    files = select_ntrex(config.langs, config.data_dir)
+    corpus = open_parallel(config.parallel, src_lang=config.src_lang, tgt_lang=config.tgt_lang,
+                           data_dir=config.data_dir)
+    chosen = corpus.select(config.langs, pivot=config.pivot)
+    files, pivot = chosen.files, chosen.pivot
     if len(files) < 2:
-        raise TooFewLanguagesError(f"xlt analyze needs at least one language besides English, got {list(files)}",
-                                   files)
-    data = read_multiparallel(files)
+        raise TooFewLanguagesError(f"xlt analyze needs at least one language besides {language_name(pivot)} "
+                                   f"({pivot}), got {list(files)}", corpus.languages)
+    data = chosen.read()
     texts = {lang: t[: config.limit] if config.limit else t for lang, t in data.texts.items()}
-    n = len(texts[NTREX_SOURCE])
+    n = len(texts[pivot])
     if n < 2:
-        raise DataFormatError(files[NTREX_SOURCE], 1, f"only {n} line(s) are non-empty in every selected "
+        raise DataFormatError(files[pivot], 1, f"only {n} line(s) are non-empty in every selected "
                               "language; the analysis needs at least 2")
     from xlt.models.features import encode_sentences, resolve_layers
 
-    encoder = load_encoder(config.model, device="auto")
+    encoder = loading.load_encoder(config.model, device="auto")  # looked up now: tests replace it
     layer_ids, _ = resolve_layers(layer_spec, encoder.num_layers)
     if config.layer not in ("best", "mean"):
         _pick_layer(config.layer, layer_ids, [0.0] * len(layer_ids), encoder.num_layers)  # fail before encoding
     big = len(files) * n * len(layer_ids) * encoder.hidden_size * 4 > _FLOAT16_ABOVE
     store = np.float16 if big else np.float32
     langs = list(files)
-    targets = [lang for lang in langs if lang != NTREX_SOURCE]
+    targets = [lang for lang in langs if lang != pivot]
 
     vectors: dict[str, np.ndarray] = {}  # lang → (n_layers, n, dim)
     per_layer: dict[str, dict[str, list[float]]] = {"mexa": {}, "retrieval_xx_to_eng": {},
@@ -194,7 +215,7 @@ def run_analyze(config: AnalyzeConfig, command: list[str] | None = None) -> dict
                                       batch_size=config.batch_size, progress=False, return_stats=True)
         enc_counts[lang] = {"subwords": stats["n_subwords"], "windowed": stats["n_windowed"],
                             "truncated": stats["n_truncated"]}
-        if lang == NTREX_SOURCE:
+        if lang == pivot:
             eng = vec
         else:
             for key in per_layer:
@@ -227,7 +248,7 @@ def run_analyze(config: AnalyzeConfig, command: list[str] | None = None) -> dict
     sim_layers = range(len(layer_ids)) if layer == "mean" else [layer_ids.index(layer)]
     similarity = np.mean([language_similarity({lang: vectors[lang][k].astype(np.float32) for lang in langs})
                           for k in sim_layers], axis=0)
-    rank_for = ([match_language(c.strip(), langs, context="NTREX languages in this analysis")
+    rank_for = ([match_language(c.strip(), langs, context=f"{corpus.name} languages in this analysis")
                  for c in config.targets.split(",") if c.strip()] if config.targets else langs)
     ranking = {t: rank_sources(similarity, langs, t) for t in rank_for}
 
@@ -246,11 +267,12 @@ def run_analyze(config: AnalyzeConfig, command: list[str] | None = None) -> dict
         "command_line": shlex.join(argv),
         "task": "alignment",
         "parallel": config.parallel,
+        "parallel_name": corpus.name,
         "model": config.model,
         "mode": f"alignment analysis ({config.pooling} pooling)",
-        "source": NTREX_SOURCE,
+        "source": pivot,
         "metric": "mexa",
-        "metric_name": f"MEXA alignment with English (%) at layer {layer}",
+        "metric_name": f"MEXA alignment with {language_name(pivot)} (%) at layer {layer}",
         "layer": layer,
         "scores": scores,
         "average": float(np.mean(list(scores.values()))),
@@ -269,11 +291,12 @@ def run_analyze(config: AnalyzeConfig, command: list[str] | None = None) -> dict
         "source_ranking": {t: [[c, s] for c, s in r] for t, r in ranking.items()},
         "counts": {"lines": data.n_lines, "sentences": n, "skipped_empty": data.n_skipped_empty,
                    "skipped_lines": data.skipped_lines, "languages": len(langs),
+                   "ignored_files": [str(f) for f in corpus.ignored],
                    "vector_dtype": np.dtype(store).name, "per_language": enc_counts},
         "seconds": {"encode_and_score": round(t_enc, 1), "language_id": round(t_lid, 1),
                     "total": round(time.time() - t0, 1)},
         "config": cfg,
-        "manifest": build_manifest(cfg, list(files.values()), model_info, [config.seed]),
+        "manifest": build_manifest(cfg, chosen.paths, model_info, [config.seed]),
     }
     if config.out:
         write_analysis(config.out, report)
@@ -331,8 +354,25 @@ def _plot_layers(report: Mapping[str, Any], path: Path) -> None:
     ax.set_ylim(0, 102)
     ax.grid(alpha=0.3)
     fig.legend(fontsize=7, loc="outside right center")
-    ax.set_title(f"{report['model']} · NTREX · {report['counts']['languages'] - 1} languages ↔ eng", fontsize=9)
+    ax.set_title(f"{report['model']} · {_set_name(report)} · {report['counts']['languages'] - 1} languages "
+                 f"↔ {report['source']}", fontsize=9)
     fig.savefig(path, format="png")
+
+
+def _set_name(report: Mapping[str, Any]) -> str:
+    """The multi-parallel set of a report, as titles name it (``NTREX`` or the file/folder name)."""
+    given = report.get("parallel") or "ntrex"
+    given = [given] if isinstance(given, str) else list(given)
+    if len(given) == 1 and str(given[0]).strip().lower() == "ntrex":
+        return "NTREX"
+    return " ".join(Path(str(p)).name for p in given)
+
+
+def _pivot_name(report: Mapping[str, Any]) -> str:
+    try:
+        return language_name(report["source"])
+    except (UnknownLanguageError, KeyError):
+        return str(report.get("source", "English"))
 
 
 def render_analysis_markdown(report: Mapping[str, Any], language_name: Callable[[str], str] | None = None) -> str:
@@ -350,13 +390,14 @@ def render_analysis_markdown(report: Mapping[str, Any], language_name: Callable[
     layers, layer = report["layers"], report["layer"]
     c = report["counts"]
     lid = report["language_id"]
-    out = [f"# Alignment analysis · {report['model']} · NTREX", "", "Command:", "", "```text",
+    out = [f"# Alignment analysis · {report['model']} · {_set_name(report)}", "", "Command:", "", "```text",
            report["command_line"], "```", "",
-           f"- {c['languages'] - 1} languages against English, {c['sentences']} multi-parallel sentences "
+           f"- {c['languages'] - 1} languages against {_pivot_name(report)} ({report['source']}), "
+           f"{c['sentences']} multi-parallel sentences "
            f"({c['skipped_empty']} of {c['lines']} lines skipped because they are empty in some language)",
            f"- Reported layer: **{layer}** (`--layer {report['config']['layer']}`); mean MEXA there "
            f"**{_fmt(report['average'])}** %",
-           f"- Best layer by mean MEXA: {report['best_layer']['mexa']}, by retrieval xx→eng: "
+           f"- Best layer by mean MEXA: {report['best_layer']['mexa']}, by retrieval xx→{report['source']}: "
            f"{report['best_layer']['retrieval_xx_to_eng']}, most language-neutral after centring: "
            f"{report['best_layer']['lid_accuracy_centered']}",
            "", "## Per layer (means over languages, %)", "",
@@ -364,7 +405,8 @@ def render_analysis_markdown(report: Mapping[str, Any], language_name: Callable[
            "both ways (Kargaran et al. 2024). Language ID: accuracy of a linear classifier predicting "
            f"the language of held-out sentences (chance {_fmt(lid['chance'])} %), before and after "
            "subtracting each language's mean vector (Libovický et al. 2020); lower = more neutral.", "",
-           "| layer | MEXA | retrieval xx→eng | retrieval eng→xx | language ID | language ID, centred |",
+           f"| layer | MEXA | retrieval xx→{report['source']} | retrieval {report['source']}→xx | language ID "
+           "| language ID, centred |",
            "|---:|---:|---:|---:|---:|---:|"]
     for r in report["per_layer_average"]:
         out.append(f"| {r['layer']} | {_fmt(r['mexa'])} | {_fmt(r['retrieval_xx_to_eng'])} | "
@@ -373,12 +415,13 @@ def render_analysis_markdown(report: Mapping[str, Any], language_name: Callable[
     pl = report["per_layer"]
     order = sorted(report["scores"], key=lambda lang: (-report["scores"][lang], lang))
     out += ["", f"## Per language at layer {layer} (%)", "",
-            "| code | language | MEXA | retrieval xx→eng | retrieval eng→xx |", "|:---|:---|---:|---:|---:|"]
+            f"| code | language | MEXA | retrieval xx→{report['source']} | retrieval {report['source']}→xx |",
+            "|:---|:---|---:|---:|---:|"]
     for lang in order:
         out.append(f"| {_md(lang)} | {_md(name(lang))} | {_fmt(report['scores'][lang])} | "
                    f"{_fmt(_at(pl['retrieval_xx_to_eng'][lang], layers, layer))} | "
                    f"{_fmt(_at(pl['retrieval_eng_to_xx'][lang], layers, layer))} |")
-    out += ["", "## MEXA per language and layer (%)", "",
+    out += ["", f"## MEXA with {_md(report['source'])} per language and layer (%)", "",
             "| code | " + " | ".join(str(x) for x in layers) + " |", "|:---|" + "---:|" * len(layers)]
     for lang in order:
         out.append(f"| {_md(lang)} | " + " | ".join(f"{v:.1f}" for v in pl["mexa"][lang]) + " |")
@@ -430,7 +473,7 @@ def write_analysis(out_dir: str | Path, report: Mapping[str, Any]) -> dict[str, 
     order = sorted(report["scores"], key=lambda lang: (-report["scores"][lang], lang))
     mexa = np.array([report["per_layer"]["mexa"][lang] for lang in order])
     _atomic_write(paths["mexa_png"], lambda p: _heatmap(
-        p, mexa, order, [str(x) for x in report["layers"]], f"MEXA with English (%) · {report['model']}",
+        p, mexa, order, [str(x) for x in report["layers"]], f"MEXA with {_pivot_name(report)} (%) · {report['model']}",
         "MEXA (%)", 0, 100, xlabel="layer (0 = embeddings)"))
     sim = report["similarity"]
     _atomic_write(paths["similarity_png"], lambda p: _heatmap(

@@ -1,10 +1,16 @@
-"""``xlt retrieve``: bitext retrieval accuracy on Tatoeba, per language and direction.
+"""``xlt retrieve``: bitext retrieval accuracy on Tatoeba or a user's pairs, per language and direction.
 
 For each language, both sides of the Tatoeba test set (Artetxe & Schwenk 2019, "Massively
 Multilingual Sentence Embeddings for Zero-Shot Cross-Lingual Transfer and Beyond") are
 embedded; each sentence retrieves its nearest neighbour on the other side (cosine, CSLS or a
 margin score, see :mod:`xlt.retrieval.scoring`), and accuracy is the share retrieved
 correctly. The xsim error rate is 100 − accuracy (LASER's xsim).
+
+A user's sentence pairs (``pairs``: two line-aligned files, a ``src ||| tgt`` file or a
+``src<TAB>tgt`` file, read by :func:`xlt.data.parallel.open_parallel`) are scored the same
+way, as one language pair: the first file (left side) plays Tatoeba's ``xx``, the second
+(right side) its English, so the report keeps Tatoeba's keys (``scores`` = src→tgt,
+``scores_eng_to_xx`` = tgt→src, ``source`` = the tgt language).
 """
 
 from __future__ import annotations
@@ -16,10 +22,11 @@ from dataclasses import asdict, dataclass
 
 from tqdm.auto import tqdm
 
-from xlt.data.parallel import read_parallel, select_tatoeba
+from xlt.data.parallel import open_parallel, read_parallel, select_tatoeba
 from xlt.evaluate.manifest import build_manifest
 from xlt.evaluate.report import write_report
-from xlt.models.loading import DEFAULT_MODEL, load_encoder
+from xlt.models import loading
+from xlt.models.loading import DEFAULT_MODEL
 from xlt.retrieval.scoring import METHODS, retrieval_accuracy, score_matrix
 
 
@@ -28,12 +35,15 @@ class RetrievalConfig:
     """Settings of one ``xlt retrieve`` run.
 
     Attributes:
-        langs: ``all`` or a comma-separated list of language codes.
+        langs: ``all`` or a comma-separated list of Tatoeba language codes.
         model: model spec. method: one of :data:`xlt.retrieval.scoring.METHODS`.
         k: neighbourhood size for CSLS/margin (None = the method's default: 10 / 4).
         layer: hidden state to pool (``last`` or an int; 0 = embeddings).
         pooling: ``mean`` (over the attention mask, as E5) or ``cls``.
         batch_size: sentences per forward pass. data_dir: data folder. out: report folder.
+        pairs: a user's sentence pairs instead of Tatoeba: one path (``|||`` or tab-separated
+            file) or two (line-aligned files); None = Tatoeba.
+        src_lang, tgt_lang: languages of ``pairs`` (default: from the file names or a TSV header).
     """
 
     langs: str = "all"
@@ -46,6 +56,9 @@ class RetrievalConfig:
     data_dir: str | None = None
     out: str | None = None
     progress: bool = True
+    pairs: list[str] | None = None
+    src_lang: str | None = None
+    tgt_lang: str | None = None
 
 
 def _mean(scores: dict[str, float]) -> float:
@@ -53,25 +66,47 @@ def _mean(scores: dict[str, float]) -> float:
 
 
 def run_retrieval(config: RetrievalConfig, command: list[str] | None = None) -> dict:
-    """Tatoeba retrieval for the selected languages; writes the report if ``config.out``.
+    """Tatoeba (or user-pair) retrieval for the selected languages; writes the report if ``config.out``.
 
     Returns:
         the report dict: ``scores`` = xx→eng accuracy (%), ``scores_eng_to_xx``,
         ``xsim_error`` per language and direction (%), ``average`` over languages (xx→eng),
-        ``average_eng_to_xx``, counts, config and manifest.
+        ``average_eng_to_xx``, ``directions`` (``{"forward": "deu→eng", "reverse": ...}``),
+        ``dataset`` (``tatoeba`` or ``pairs``), counts, config and manifest. With ``pairs``,
+        ``xx`` is the first file's language and ``eng`` the second's.
 
     Raises:
         ValueError: unknown method; UnknownLanguageError: unknown language code;
-        DataFormatError: a file pair with different line counts.
+        DataFormatError: a file pair with different line counts, a malformed ``|||``/tab line,
+        pairs with no non-empty pair; FileLanguageError: a file whose language its name does
+        not give; FileNotFoundError: no such file; DatasetError: bad input paths (see
+        :func:`xlt.data.parallel.open_parallel`); ValueError: ``langs`` given with ``pairs``
+        (the CLI refuses it first).
+        All before the model is loaded.
     """
     if config.method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {config.method!r}")
     t0 = time.time()
-    files = select_tatoeba(config.langs, config.data_dir)
-    data = {lang: read_parallel(*paths) for lang, paths in files.items()}  # check all before encoding
+    if config.pairs:
+        if config.langs not in (None, "all"):
+            raise ValueError("--langs selects Tatoeba languages; with --pairs the languages come from the file "
+                             "names or --src-lang/--tgt-lang")
+        pt = open_parallel(config.pairs, src_lang=config.src_lang, tgt_lang=config.tgt_lang).read_pair()
+        if not pt.src:
+            from xlt.data.readers import DataFormatError
+
+            raise DataFormatError(pt.path_src, 1, f"no sentence pair with two non-empty sides "
+                                                  f"({pt.n_skipped_empty} of {pt.n_lines} lines skipped)")
+        src_lang, tgt_lang = pt.src_lang, pt.tgt_lang
+        files = {src_lang: (pt.path_src, pt.path_tgt)}
+        data = {src_lang: pt}
+    else:
+        src_lang, tgt_lang = None, "eng"
+        files = select_tatoeba(config.langs, config.data_dir)
+        data = {lang: read_parallel(*paths) for lang, paths in files.items()}  # check all before encoding
     from xlt.models.features import encode_sentences, parse_layer
 
-    encoder = load_encoder(config.model, device="auto")
+    encoder = loading.load_encoder(config.model, device="auto")  # looked up now: tests replace it
     layer = parse_layer(config.layer)
     xx2en, en2xx, xsim, counts = {}, {}, {}, {}
     for lang, pt in tqdm(data.items(), desc="languages", disable=not config.progress):
@@ -87,18 +122,24 @@ def run_retrieval(config: RetrievalConfig, command: list[str] | None = None) -> 
         en2xx[lang] = 100.0 * retrieval_accuracy(forward.T)
         xsim[lang] = {"xx_to_eng": 100.0 - xx2en[lang], "eng_to_xx": 100.0 - en2xx[lang]}
         counts[lang] = {"sentences": len(pt.src), "skipped_empty": pt.n_skipped_empty}
+        if config.pairs:
+            counts[lang].update(lines=pt.n_lines, skipped_lines=pt.skipped_lines)
     cfg = {k: v for k, v in asdict(config).items() if k != "progress"}
     model_info = encoder.describe()
     argv = command if command is not None else sys.argv
     report = {
         "command": argv,
         "command_line": shlex.join(argv),
-        "task": "tatoeba",
+        "task": "pairs" if config.pairs else "tatoeba",
+        "dataset": "pairs" if config.pairs else "tatoeba",
         "model": config.model,
         "mode": f"retrieval ({config.method})",
-        "source": "eng",
+        "source": tgt_lang,
         "metric": "accuracy",
-        "metric_name": "xx→eng retrieval accuracy (%)",
+        "metric_name": (f"{src_lang}→{tgt_lang} retrieval accuracy (%)" if config.pairs
+                        else "xx→eng retrieval accuracy (%)"),
+        "directions": ({"forward": f"{src_lang}→{tgt_lang}", "reverse": f"{tgt_lang}→{src_lang}"} if config.pairs
+                       else {"forward": "xx→eng", "reverse": "eng→xx"}),
         "scores": xx2en,
         "scores_eng_to_xx": en2xx,
         "xsim_error": xsim,
@@ -108,7 +149,8 @@ def run_retrieval(config: RetrievalConfig, command: list[str] | None = None) -> 
         "counts": counts,
         "seconds": {"total": round(time.time() - t0, 1)},
         "config": cfg,
-        "manifest": build_manifest(cfg, [p for pair in files.values() for p in pair], model_info, None),
+        "manifest": build_manifest(cfg, list(dict.fromkeys(p for pair in files.values() for p in pair)),
+                                   model_info, None),
     }
     if config.out:
         write_report(config.out, report)
