@@ -24,8 +24,8 @@ from xlt.data.dictionaries import read_dictionary
 from xlt.data.langs import UnknownLanguageError
 from xlt.data.parallel import (
     FileLanguageError,
-    language_from_filename,
-    languages_from_filename,
+    corpus_language_from_filename,
+    pair_languages_from_filename,
     open_parallel,
     read_user_pair,
     read_user_parallel,
@@ -53,7 +53,7 @@ def write(path: Path, lines: list[str]) -> Path:
     ("LANGUAGES.tsv", None), ("notes", None),
 ])
 def test_language_from_filename(name, lang):
-    assert language_from_filename(name) == lang
+    assert corpus_language_from_filename(name) == lang
 
 
 @pytest.mark.parametrize("name, pair", [
@@ -61,7 +61,7 @@ def test_language_from_filename(name, lang):
     ("corpus.de", None), ("zho-CN.txt", None), ("enfr.src-tgt", None),
 ])
 def test_languages_from_filename(name, pair):
-    assert languages_from_filename(name) == pair
+    assert pair_languages_from_filename(name) == pair
 
 
 # --------------------------------------------------------------------------- the four input shapes
@@ -413,11 +413,11 @@ def test_real_file_names_read_back(data_root):
     assert as_folder.files == open_parallel("ntrex", data_dir=data_root).files
     assert len(as_folder.files) == 128 and next(iter(as_folder.files)) == "eng"  # English + 127 references
     for lang, path in as_folder.files.items():
-        assert language_from_filename(path) == lang
+        assert corpus_language_from_filename(path) == lang
     tatoeba = data_root / "tatoeba"
     if tatoeba.is_dir():
         for f in tatoeba.glob("tatoeba.*-eng.*"):
-            assert language_from_filename(f) == f.name.rsplit(".", 1)[1], f.name
+            assert corpus_language_from_filename(f) == f.name.rsplit(".", 1)[1], f.name
 
 
 def _ntrex_and_model(data_root):

@@ -6,7 +6,7 @@
 * :func:`open_parallel` -> :class:`ParallelSource` (``select``, ``read``, ``read_pair``): one
   reader for every parallel input a command takes - two line-aligned files, a ``src ||| tgt``
   file, a ``src<TAB>tgt`` file, a folder of files named by language, or ``ntrex``; languages
-  come from options, a header or the file names (:func:`language_from_filename`), all through
+  come from options, a header or the file names (:func:`corpus_language_from_filename`), all through
   :mod:`xlt.data.langs`. Empty lines and empty sides are skipped and counted; a malformed
   line or files of different lengths raise :class:`~xlt.data.readers.DataFormatError`.
 """
@@ -265,8 +265,11 @@ def _name_parts(path: str | Path) -> list[str]:
     return [parts[-1]] + ([parts[0]] if len(parts) > 1 else [])
 
 
-def language_from_filename(path: str | Path) -> str | None:
-    """The language a file name states, as written there, or None.
+def corpus_language_from_filename(path: str | Path) -> str | None:
+    """The language a parallel-corpus file name states (Moses style, ``corpus.de``), or None.
+
+    Labelled task files follow another convention (``test-de.conll``, ``de.csv``) and are read by
+    :func:`xlt.data.formats.language_from_filename`; both end in :mod:`xlt.data.langs`.
 
     The language is the last dot-separated part of the name, not counting a storage ending
     (``.txt``, ``.text``, ``.tsv``, ``.tok``, ``.raw``); when that part names no language, the first
@@ -292,10 +295,10 @@ def language_from_filename(path: str | Path) -> str | None:
     return None
 
 
-def languages_from_filename(path: str | Path) -> tuple[str, str] | None:
+def pair_languages_from_filename(path: str | Path) -> tuple[str, str] | None:
     """The language pair a file name states (``corpus.en-de.txt``, ``en-de.tsv`` -> ``('en', 'de')``).
 
-    The same parts as :func:`language_from_filename` are looked at; one of them must be two
+    The same parts as :func:`corpus_language_from_filename` are looked at; one of them must be two
     language codes joined by ``-`` or ``_`` (the second lower case, so ``zho-CN`` stays one
     language).
 
@@ -510,7 +513,7 @@ def _one_file(path: Path, src_lang: str | None, tgt_lang: str | None) -> Paralle
             raise DataFormatError(path, 1, f"the header names {header_langs[0]}, {header_langs[1]} but "
                                            f"--src-lang/--tgt-lang say {langs[0]}, {langs[1]}")
     else:
-        langs = header_langs or languages_from_filename(path)
+        langs = header_langs or pair_languages_from_filename(path)
     if langs is None:
         raise FileLanguageError(path, f"{path}: cannot read its two languages from the name; name it like "
                                       f"corpus.en-de.{'tsv' if kind == 'tsv' else 'txt'}"
@@ -534,7 +537,7 @@ def _folder(root: Path) -> ParallelSource:
                     or f.suffix.lower() in _DOC_SUFFIXES):
                 ignored.append(f)
                 continue
-            lang = language_from_filename(f)
+            lang = corpus_language_from_filename(f)
             if lang is None:
                 raise FileLanguageError(f, f"{f}: cannot read its language from the file name; name the files "
                                            "of a multi-parallel folder by language (en.txt, de.txt, or "
@@ -560,7 +563,7 @@ def open_parallel(spec: str | Path | Sequence[str | Path], *, src_lang: str | No
     * ``"ntrex"``: NTREX-128 of the data folder (English ``eng`` first);
     * two paths ``[SRC_FILE, TGT_FILE]``: line-aligned files (line ``i`` of one translates
       line ``i`` of the other); languages from ``src_lang``/``tgt_lang`` or the file names
-      (:func:`language_from_filename`: ``corpus.de``, ``newstest.deu.txt``, ``x.en-de.de``);
+      (:func:`corpus_language_from_filename`: ``corpus.de``, ``newstest.deu.txt``, ``x.en-de.de``);
     * one file of ``source ||| target`` lines, or of ``source<TAB>target`` lines (``.tsv`` or a
       first line with a tab); languages from the options, else a header line naming both
       (``en<TAB>de``: two lower-case language codes, so a first pair like ``Ja<TAB>Yes`` stays
@@ -620,7 +623,7 @@ def open_parallel(spec: str | Path | Sequence[str | Path], *, src_lang: str | No
             raise DatasetError(f"{p} is a folder; give two line-aligned files, or one folder on its own")
     langs = []
     for p, given, option in zip(paths, (src_lang, tgt_lang), ("--src-lang", "--tgt-lang")):
-        code = _check_code(given, option) if given else language_from_filename(p)
+        code = _check_code(given, option) if given else corpus_language_from_filename(p)
         if code is None:
             raise FileLanguageError(p, f"{p}: cannot read its language from the file name; name it like "
                                        f"corpus.de, de.txt or newstest.deu.txt, or give {option}")
