@@ -80,7 +80,7 @@ def main() -> None:
     write_sib_csv(sib / "eng_Latn" / "dev.tsv", d / "dev.csv")
     for lang in SIB_LANGS:
         write_sib_csv(sib / lang / "test.tsv", d / "eval" / f"{lang}.csv")
-    common = ["--mode", "probe", "--seeds", "0"]
+    common = ["--mode", "probe", "--seeds", "1"]
     result["sib200_builtin"] = run(["transfer", "--task", "sib200", "--targets", ",".join(SIB_LANGS)] + common,
                                    work / "sib200-builtin")
     result["sib200_csv"] = run(["transfer", "--train", str(d / "train.csv"), "--dev", str(d / "dev.csv"), "--eval",

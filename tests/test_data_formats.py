@@ -486,3 +486,21 @@ def test_eval_files_in_dir_sib200_layout(tmp_path):
     write(d / "de", "test.tsv", header)
     with pytest.raises(FileLanguageError, match="same language"):
         eval_files_in_dir(d)
+
+
+@pytest.mark.parametrize("name, lang", [
+    ("pcm.tsv", "pcm"),                 # Nigerian Pidgin: ISO 639-3 only, no two-letter code
+    ("fon-test.conll", "fon"),
+    ("pcm/test.txt", "pcm"),            # MasakhaNER layout: the language is the folder
+    ("swa/dev.conll", "swa"),
+    ("es_ancora-ud-test.conllu", "es"),  # UD file names: treebank words are not codes
+    ("en-pcm.tsv", "en"),               # a two-letter code beats a three-letter-only one
+])
+def test_language_from_filename_three_letter_codes_and_folders(name, lang):
+    assert language_from_filename(name) == lang
+
+
+@pytest.mark.parametrize("name", ["ner-test.conll", "new-set.csv", "raw/test.txt", "pcm-fon.tsv"])
+def test_language_from_filename_file_words_are_not_languages(name):
+    with pytest.raises(FileLanguageError):
+        language_from_filename(name)

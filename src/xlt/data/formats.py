@@ -1212,6 +1212,12 @@ _NOT_LANGUAGES = frozenset(
     """in arm bis cat chi cor div geo ger hat her ice lit mac may mon nav per run sag sin slo sun ton
     vol wel""".split()
 )
+#: Three-letter words common in data file names that are also ISO 639-3 codes of languages
+#: without a two-letter code; never taken as a language, not even as a weak candidate.
+_FILE_WORDS = frozenset(
+    """all and bio big dat doc dum ewt gsd iob lab mix new ner out pos raw ref set src tag tgt the
+    tok txt xml""".split()
+)
 _TOKEN_RE = re.compile(r"[^._\-\s@]+")
 
 
@@ -1240,6 +1246,17 @@ def _plain_language(token: str) -> bool:
         # only three-letter codes of languages that also have a two-letter code (deu, fra, swa)
         return len(langcodes.Language.get(low).language or "") == 2
     return False
+
+
+def _weak_language(token: str) -> bool:
+    """A lone three-letter ISO 639-3 code of a language without a two-letter code (``pcm``,
+    ``fon``, ``bam``): used only when the name holds no stronger candidate."""
+    low = token.lower()
+    if len(token) != 3 or not token.isascii() or not token.isalpha() or low in _FILE_WORDS:
+        return False
+    if low in _NOT_LANGUAGES or low in SPLIT_WORDS:
+        return False
+    return _is_code(low)
 
 
 def _code_with_subtag(lang: str, sub: str) -> bool:
@@ -1273,7 +1290,10 @@ def language_from_filename(path: str | Path) -> str:
     ``.``, ``-``, ``_`` and whitespace. A language code with a script or region
     (``deu_Latn``, ``zh-Hans``, ``pt-BR``) is one candidate; otherwise a component is a
     candidate when it is a two-letter language code, or a three-letter code of a language that
-    also has a two-letter one (``deu``, ``swa``; ``ner``, ``set`` or ``pos`` are not). Split
+    also has a two-letter one (``deu``, ``swa``; ``ner``, ``set`` or ``pos`` are not). When the
+    name has no such candidate, one other ISO 639-3 code (``pcm``, ``fon``: languages without a
+    two-letter code) is taken, and failing that the name of the file's folder (``pcm/test.txt``,
+    MasakhaNER's layout). Split
     words (train, dev, test, valid, validation, eval) and a few English words that happen to be
     codes (``cat``, ``per``, ``run``, ``sun``, ``in``, ...) never count. Examples::
 
@@ -1290,20 +1310,9 @@ def language_from_filename(path: str | Path) -> str:
             use ``--eval LANG=FILE``.
     """
     path = Path(path)
-    stem = _name_stem(path)
-    tokens = [m.group(0) for m in _TOKEN_RE.finditer(stem)]
-    spans = [m.span() for m in _TOKEN_RE.finditer(stem)]
-    found: list[str] = []
-    i = 0
-    while i < len(tokens):
-        if i + 1 < len(tokens) and _code_with_subtag(tokens[i], tokens[i + 1]):
-            found.append(stem[spans[i][0] : spans[i + 1][1]])
-            i += 2
-            continue
-        if _plain_language(tokens[i]):
-            found.append(tokens[i])
-        i += 1
-    found = list(dict.fromkeys(found))
+    found = _name_candidates(_name_stem(path))
+    if not found and path.parent.name:  # a language folder: swa/test.txt, pcm/dev.conll
+        found = _name_candidates(path.parent.name, whole=True)
     if len(found) == 1:
         return found[0]
     if not found:
@@ -1315,6 +1324,35 @@ def language_from_filename(path: str | Path) -> str:
         f"{path}: found {what} in the file name; name the language with --eval LANG={path}",
         found,
     )
+
+
+def _name_candidates(stem: str, whole: bool = False) -> list[str]:
+    """Language codes in a name: strong candidates, else (if exactly one) a weak one.
+
+    ``whole=True`` (folder names): only the whole name counts.
+    """
+    tokens = [m.group(0) for m in _TOKEN_RE.finditer(stem)]
+    spans = [m.span() for m in _TOKEN_RE.finditer(stem)]
+    if whole and len(tokens) > 2:
+        return []
+    found: list[str] = []
+    weak: list[str] = []
+    i = 0
+    while i < len(tokens):
+        if i + 1 < len(tokens) and _code_with_subtag(tokens[i], tokens[i + 1]):
+            found.append(stem[spans[i][0] : spans[i + 1][1]])
+            i += 2
+            continue
+        if whole and len(tokens) > 1:
+            return []
+        if _plain_language(tokens[i]):
+            found.append(tokens[i])
+        elif _weak_language(tokens[i]):
+            weak.append(tokens[i])
+        i += 1
+    found = list(dict.fromkeys(found))
+    weak = list(dict.fromkeys(weak))
+    return found or weak  # one weak candidate is taken; several are reported as ambiguous
 
 
 @dataclass
