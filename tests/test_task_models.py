@@ -230,3 +230,24 @@ def test_task_model_fit_predict_score(tiny):
     assert model.predict([test[0].text]) == [model.labels[int(np.argmax(model.predict_proba([test[0].text])[0]))]]
     with pytest.raises(ValueError, match="unknown settings"):
         TaskModel.fit(ds, enc, epochz=3)
+
+
+def test_labels_option_fixes_the_inventory_order(tiny, tmp_path, capsys):
+    _, spec = tiny
+    rng = random.Random(12)
+    (tmp_path / "eval").mkdir()
+    _write_user_ner(tmp_path, rng)
+    order = "O,B-PER,I-PER,B-ORG,I-ORG,B-LOC,I-LOC"
+    base = ["transfer", "--train", str(tmp_path / "train.tsv"), "--eval", str(tmp_path / "eval" / "test-de.tsv"),
+            "--model", spec, "--epochs", "1", "--no-progress"]
+    assert main(base + ["--labels", order, "--out", str(tmp_path / "a")]) == 0
+    assert json.loads((tmp_path / "a" / "report.json").read_text())["labels"] == order.split(",")
+    # default order: O, then per type (sorted) B- before I-
+    assert main(base + ["--out", str(tmp_path / "b")]) == 0
+    labels = json.loads((tmp_path / "b" / "report.json").read_text())["labels"]
+    assert labels[0] == "O" and labels != order.split(",")
+    types = [l[2:] for l in labels[1:]]
+    assert types == sorted(types)  # grouped by entity type, types in alphabetical order
+    capsys.readouterr()
+    assert main(base + ["--labels", "O,B-PER,I-PER", "--out", str(tmp_path / "c")]) == 2
+    assert "outside the fixed inventory" in capsys.readouterr().err

@@ -6,10 +6,9 @@ Options map one to one onto :class:`xlt.jobs.transfer.TransferConfig`, which hol
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from xlt.cli._common import config_from_args, layer_arg, seeds_arg
+from xlt.cli._common import config_from_args, layer_arg, no_progress_to_config, seeds_arg
 
 
 def add_parser(sub) -> None:
@@ -23,7 +22,7 @@ def add_parser(sub) -> None:
                                    "for 'xlt predict'. Data: a built-in --task, or your own files (--train, "
                                    "--dev, --eval) in CoNLL-U, CoNLL columns, XTREME tsv, CSV/TSV/JSONL or a "
                                    "Hugging Face datasets folder.",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter, argument_default=None)
+                       argument_default=None)
     p.add_argument("--config", help="YAML/JSON file of settings (field names of TransferConfig); options win")
     d = p.add_argument_group("data: a built-in task")
     d.add_argument("--task", choices=sorted(TASKS))
@@ -43,6 +42,9 @@ def add_parser(sub) -> None:
     u.add_argument("--dev-fraction", type=float, help="share of --train held out as dev when no --dev (0.1)")
     p.add_argument("--label-map", action="append", metavar="FROM=TO",
                    help="rename a label or BIO entity type in every split (DATE=O); repeat or comma-separate")
+    p.add_argument("--labels", type=lambda t: [x.strip() for x in t.split(",") if x.strip()],
+                   help="your files: the label inventory in this order (a training label outside it is an "
+                        "error); default: the training labels, BIO tags grouped by type")
     p.add_argument("--metric", choices=["accuracy", "f1"], help="default: span F1 for BIO tags, else accuracy")
     p.add_argument("--source", help="source language (en, eng, eng_Latn all work; default en)")
     m = p.add_argument_group("model and training")
@@ -83,7 +85,7 @@ def run(args, argv: list[str]) -> int:
 
     if args.train_embeddings:
         args.freeze_embeddings = False
-    args.progress = not args.no_progress
+    no_progress_to_config(args)
     cfg = config_from_args(TransferConfig, args, config_file=args.config)
     if not cfg.out:
         raise UsageError("--out is required (the report folder)")

@@ -440,6 +440,7 @@ def from_files(
     name: str | None = None,
     metric: str | None = None,
     label_map: Mapping[str, str] | Iterable[str] | None = None,
+    labels: Sequence[str] | None = None,
     train_limit: int | None = None,
     eval_limit: int | None = None,
     dev_fraction: float = 0.1,
@@ -457,7 +458,8 @@ def from_files(
         format: a format name for every file (default: detected per file).
         options: :class:`xlt.data.formats.ReadOptions` (columns, tag column, split).
         name: name in reports (default: the training file's stem).
-        metric, label_map, dev_fraction, seed: as :func:`from_examples`.
+        metric, label_map, labels, dev_fraction, seed: as :func:`from_examples` (``labels`` fixes
+            the label inventory and its order, e.g. to match a published label order).
         train_limit, eval_limit: keep the first N training / dev and evaluation examples.
 
     Raises:
@@ -524,6 +526,7 @@ def from_files(
               "eval": {l: str(p) for l, p in eval_files.items()}, "format": format,
               "options": {k: v for k, v in asdict(opts).items() if v is not None}}
     return from_examples(train_ex, evals, dev=dev_ex, source=src, name=name or _stem(train_path), metric=metric,
+                         labels=labels,
                          label_map=label_map, dev_fraction=dev_fraction, seed=seed, origin=origin, paths=paths,
                          stats=stats)
 

@@ -55,6 +55,9 @@ class TransferConfig:
             for pairs) and of CoNLL column files (0-based, -1 = last).
         metric: ``accuracy`` or ``f1``; default: span F1 for BIO tags, else accuracy.
         label_map: ``["DATE=O", ...]``: rename labels (or BIO entity types) in every split.
+        labels: user files: the label inventory in a fixed order (a label's index is its class
+            id, which seeds the head's initialisation); default: the training labels, ordered by
+            :func:`xlt.data.dataset.order_labels`.
         source: source language code (any form: ``en``, ``eng``, ``eng_Latn``).
         targets: built-in tasks: ``all`` or a comma-separated list of language codes.
     Model and training:
@@ -92,6 +95,7 @@ class TransferConfig:
     tag_column: int | None = None
     metric: str | None = None
     label_map: list[str] = field(default_factory=list)
+    labels: list[str] | None = None
     dev_fraction: float = 0.1
     source: str = "en"
     targets: str = "all"
@@ -158,7 +162,7 @@ def load_dataset_for(config: TransferConfig) -> TaskDataset:
     if bool(config.task) == bool(config.train):
         raise DatasetError("give either --task (udpos, panx, sib200) or --train FILE with --eval")
     if config.task:
-        user_only = [n for n in ("dev", "format", "text_column", "label_column", "tag_column")
+        user_only = [n for n in ("dev", "format", "text_column", "label_column", "tag_column", "labels")
                      if getattr(config, n) is not None] + (["eval"] if config.eval else [])
         if user_only:
             raise DatasetError(f"--{user_only[0].replace('_', '-')} describes user files; it does not go with "
@@ -172,6 +176,7 @@ def load_dataset_for(config: TransferConfig) -> TaskDataset:
         raise DatasetError("--train needs at least one --eval LANG=FILE (or --eval DIR) to transfer to")
     return from_files(config.train, config.eval, dev=config.dev, source=config.source, format=config.format,
                       options=read_options(config), metric=config.metric, label_map=config.label_map,
+                      labels=config.labels,
                       train_limit=config.train_limit, eval_limit=config.eval_limit,
                       dev_fraction=config.dev_fraction, seed=config.seeds[0])
 
