@@ -16,16 +16,11 @@ import pytest
 from helpers import write_ntrex
 
 from xlt.align import supervision as sup
-from xlt.align.fit import (
-    AlignFitConfig,
-    expand_languages,
-    method_paths,
-    retrieval_at_1,
-    run_align_fit,
-)
+from xlt.align.fit import expand_languages, method_paths, retrieval_at_1
 from xlt.align.maps import AlignerError, CrossLingualAligner
 from xlt.cli import main
 from xlt.data.readers import DataFormatError
+from xlt.jobs.align import AlignFitConfig, run_align_fit
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
@@ -425,7 +420,7 @@ def test_cli_dictionary_missing_for_a_language(root, tiny, tmp_path, capsys):
 def test_align_eval_on_identical_text(tmp_path, tiny):
     """A copy of English retrieves every word perfectly before alignment, and a Procrustes map
     fitted on the copy (the identity, up to float error) keeps it perfect."""
-    from xlt.align.fit import run_align_eval
+    from xlt.jobs.align import run_align_eval
 
     _, spec = tiny
     write_ntrex(tmp_path, {"eng": EN, "deu": EN})
@@ -543,7 +538,7 @@ def test_user_dictionary_file(root, user_folder, tiny, tmp_path, capsys):
 
 def test_align_eval_and_finetune_on_a_user_pair_file(tiny, tmp_path):
     """eval on held-out lines of a '|||' file: English copied to German, so 100 % before and after."""
-    from xlt.align.fit import AlignFinetuneConfig, run_align_eval, run_align_finetune
+    from xlt.jobs.align import AlignFinetuneConfig, run_align_eval, run_align_finetune
 
     _, spec = tiny
     pair = tmp_path / "copy.en-de.txt"

@@ -188,3 +188,144 @@ def test_bench_extract(tiny, data, tmp_path, capsys):
     # every sentence fits and has no subword-less word, so all are compared and agree
     assert result["n_compared_sentences"] == 10
     assert result["max_abs_diff"] < 1e-4
+
+
+# --------------------------------------------------------------------------- --config files (defaults in one place)
+
+CORPUS = ["the cat sat on a mat", "a big dog is in the house", "it is happy and small", "the small cat run home",
+          "a dog walk on the mat", "it sat in a big house"]
+
+
+def write_yaml(path, settings: dict):
+    import yaml
+
+    path.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    return str(path)
+
+
+def test_retrieve_config_file_with_an_option_winning(tiny, tmp_path, capsys):
+    _, spec = tiny
+    (tmp_path / "c.de").write_text("\n".join(CORPUS) + "\n", encoding="utf-8")
+    (tmp_path / "c.en").write_text("\n".join(CORPUS) + "\n", encoding="utf-8")
+    out = tmp_path / "report"
+    cfg = write_yaml(tmp_path / "run.yaml", {"pairs": [str(tmp_path / "c.de"), str(tmp_path / "c.en")],
+                                             "model": spec, "method": "csls", "k": 3, "batch-size": 2,
+                                             "out": str(out), "progress": False})
+    assert main(["retrieve", "--config", cfg, "--method", "margin-ratio"]) == 0
+    config = json.loads((out / "report.json").read_text(encoding="utf-8"))["config"]
+    assert config["method"] == "margin-ratio"  # the command line wins
+    assert (config["k"], config["batch_size"], config["model"], config["out"]) == (3, 2, spec, str(out))  # the file's
+    assert config["pooling"] == "mean" and config["layer"] == "last"  # RetrievalConfig's defaults
+    assert "(margin-ratio)" in capsys.readouterr().out
+
+
+@pytest.mark.usefixtures("single_torch_thread")
+def test_mine_config_file_with_an_option_winning(tiny, tmp_path):
+    _, spec = tiny
+    (tmp_path / "a.txt").write_text("\n".join(CORPUS) + "\n", encoding="utf-8")
+    out = tmp_path / "pairs.tsv"
+    cfg = write_yaml(tmp_path / "mine.yaml", {"src": str(tmp_path / "a.txt"), "tgt": str(tmp_path / "a.txt"),
+                                              "out": str(out), "model": spec, "margin": "absolute", "k": 2,
+                                              "threshold": 2.0, "batch_size": 3})
+    assert main(["mine", "--config", cfg, "--threshold", "0.5", "--no-progress"]) == 0
+    report = json.loads((tmp_path / "pairs.report.json").read_text(encoding="utf-8"))
+    assert report["config"]["threshold"] == 0.5  # the command line wins (2.0 would keep no pair)
+    assert (report["config"]["margin"], report["config"]["k"], report["config"]["batch_size"]) == ("absolute", 2, 3)
+    assert report["config"]["strategy"] == "max" and report["n_pairs"] == len(CORPUS)
+
+
+@pytest.mark.parametrize("command,job,key", [
+    (["retrieve"], "xlt.jobs.retrieve.run_retrieval", "methd"),
+    (["mine", "a.txt", "b.txt", "--out", "p.tsv"], "xlt.jobs.mine.run_mine", "margins"),  # MineEvalConfig's, not MineConfig's
+    (["align", "fit", "--out", "m.npz"], "xlt.jobs.align.run_align_fit", "method"),  # the option is --method, the key methods
+    (["analyze", "--out", "o"], "xlt.evaluate.analyze.run_analyze", "pooling_layer"),
+    (["project", "--silver", "ntrex", "--out", "o"], "xlt.jobs.silver.run_silver", "silver"),
+])
+def test_config_file_unknown_key_exit_2(command, job, key, tmp_path, monkeypatch, capsys):
+    def no_run(*args, **kwargs):
+        raise AssertionError("the job ran despite a bad --config file")
+
+    monkeypatch.setattr(job, no_run)
+    cfg = write_yaml(tmp_path / "bad.yaml", {key: 1, "model": "m"})  # one known key, one unknown
+    assert main(command + ["--config", cfg]) == 2
+    (msg,) = error_lines(capsys.readouterr().err)
+    assert f"unknown settings {key};" in msg and cfg in msg
+
+
+def capture(monkeypatch, job: str) -> list:
+    """Replace the job ``module.function`` by one that records its config and returns a minimal report."""
+    seen = []
+
+    def fake(config, *args, **kwargs):
+        seen.append(config)
+        raise SystemExit(0)  # stop before the command prints the (missing) report
+
+    monkeypatch.setattr(job, fake)
+    return seen
+
+
+def test_config_files_of_the_other_commands(tmp_path, monkeypatch):
+    """align fit/finetune, analyze, mine --eval and project --silver: file values, renamed options,
+    the command line winning, and the dataclass's defaults for everything else."""
+    def run(job, argv, settings):
+        seen = capture(monkeypatch, job)
+        with pytest.raises(SystemExit):
+            main(argv + ["--config", write_yaml(tmp_path / "c.yaml", settings)])
+        (config,) = seen
+        return config
+
+    c = run("xlt.jobs.align.run_align_fit", ["align", "fit", "--method", "center", "--no-progress"],
+            {"out": "m.npz", "methods": "procrustes", "langs": "de", "max_pairs": 0, "parallel": ["a.txt", "b.txt"]})
+    assert (c.methods, c.out, c.langs, c.max_pairs, c.parallel) == ("center", "m.npz", "de", None, ["a.txt", "b.txt"])
+    assert (c.supervision, c.heldout, c.progress) == ("parallel", 200, False)
+    c = run("xlt.jobs.align.run_align_fit", ["align", "fit"], {"out": "m.npz", "dictionary": "bli"})
+    assert (c.supervision, c.dictionary, c.progress) == ("dictionary", "bli", True)  # --dictionary implies it
+    c = run("xlt.jobs.align.run_align_finetune", ["align", "finetune", "--epochs", "3"],
+            {"out": "ft", "epochs": 2, "lr": 1e-4, "parallel": "corpus/"})
+    assert (c.out, c.epochs, c.lr, c.parallel, c.batch_size) == ("ft", 3, 1e-4, "corpus/", 16)
+    c = run("xlt.evaluate.analyze.run_analyze", ["analyze", "--layers", "0,1"],
+            {"out": "o", "layers": "all", "lid_sentences": 0, "test_fraction": 0.5, "parallel": ["x.tsv"]})
+    assert (c.out, c.layers, c.lid_sentences, c.test_fraction, c.parallel, c.top) == ("o", "0,1", None, 0.5, "x.tsv", 5)
+    c = run("xlt.jobs.mine.run_mine_eval", ["mine", "--eval", "ntrex", "--k", "8"],
+            {"out": "o", "k": 3, "margins": "ratio", "distractors": 100})
+    assert (c.out, c.k, c.margins, c.distractors, c.langs) == ("o", 8, "ratio", 100, "deu,fra,rus,zho-CN,swa")
+    c = run("xlt.jobs.silver.run_silver", ["project", "--silver", "ntrex", "--langs", "de", "--no-drop-partial"],
+            {"out": "o", "langs": "fr", "seeds": [1, 2], "align_method": "argmax", "drop_partial": True})
+    assert (c.parallel, c.out, c.langs, c.seeds, c.align_method, c.drop_partial) == \
+        ("ntrex", "o", "de", [1, 2], "argmax", False)
+    assert (c.keep_empty, c.train_limit) == (True, 5000)
+
+
+def test_config_file_required_settings_and_checks(tmp_path, capsys):
+    def err(argv) -> str:
+        capsys.readouterr()
+        assert main(argv) == 2
+        (msg,) = error_lines(capsys.readouterr().err)
+        return msg
+
+    assert "--out" in err(["align", "fit", "--langs", "de"])  # neither an option nor a --config key
+    cfg = write_yaml(tmp_path / "c.yaml", {"pairs": ["a", "b", "c"]})
+    assert "got 3" in err(["retrieve", "--config", cfg, "--out", "o"])  # the CLI's checks see the file's values
+    cfg = write_yaml(tmp_path / "d.yaml", {"dictionary": "bli", "out": "m.npz"})
+    assert "--dictionary is for --supervision dictionary" in err(["align", "fit", "--config", cfg,
+                                                                   "--supervision", "parallel"])
+    assert "--config only apply with --silver" in err(["project", "--src-tags", "a", "--tgt", "b", "--align", "c",
+                                                       "--out", "o", "--config", cfg])
+    assert "no such file" in err(["mine", "--eval", "ntrex", "--config", str(tmp_path / "none.yaml")])
+
+
+@pytest.mark.parametrize("command,expected", [
+    (["retrieve"], ["default 64", "default cosine"]),
+    (["mine"], ["default 4", "default 200000", "default deu,fra,rus,zho-CN,swa"]),
+    (["align", "fit"], ["default 50000", "default procrustes"]),
+    (["align", "finetune"], ["default 5e-05", "default l2"]),
+    (["analyze"], ["default best", "default 1000"]),
+    (["project"], ["default itermax", "default 5000"]),
+])
+def test_help_states_the_dataclass_defaults(command, expected, capsys):
+    with pytest.raises(SystemExit):
+        main(command + ["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for phrase in expected:
+        assert phrase in text, phrase
+    assert "(default: None)" not in text and "--config" in text

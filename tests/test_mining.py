@@ -10,8 +10,9 @@ import pytest
 from xlt.cli import main
 from xlt.data.parallel import read_multiparallel
 from xlt.data.readers import DataFormatError
+from xlt.jobs.mine import MineConfig, run_mine
 from xlt.retrieval import bucc
-from xlt.retrieval.mine_run import MineConfig, evaluate_language, run_mine
+from xlt.retrieval.bucc import evaluate_language
 from xlt.retrieval.mining import (Candidates, knn_search, margin_score, mine, read_sentences, select_pairs,
                                   unique_sentences)
 

@@ -10,7 +10,7 @@ from xlt.cli import main
 from xlt.data.langs import UnknownLanguageError
 from xlt.data.parallel import read_parallel, select_tatoeba
 from xlt.data.readers import DataFormatError
-from xlt.retrieval.run import RetrievalConfig, run_retrieval
+from xlt.jobs.retrieve import RetrievalConfig, run_retrieval
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
 

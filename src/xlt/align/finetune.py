@@ -381,8 +381,8 @@ def finetune_alignment(
     from tqdm.auto import tqdm
 
     from xlt.models.features import _special_template, resolve_layers
-    from xlt.transfer.finetune import linear_warmup_decay
     from xlt.models.loading import Encoder
+    from xlt.models.optim import linear_warmup_decay
 
     if loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
@@ -570,7 +570,7 @@ def save_aligned_encoder(result: FinetuneAlignmentResult, out_dir: str | Path, *
         ValueError: ``meta`` is not a dict.
         OSError: the folder cannot be written.
     """
-    from xlt.evaluate.report import write_json
+    from xlt.data.jsonable import write_json
     from xlt.models.export import export_model
 
     if not isinstance(meta, dict):

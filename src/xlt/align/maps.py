@@ -493,7 +493,7 @@ class CrossLingualAligner:
                   "source": self.source, "layers": self.layers, "model": self.model,
                   "languages": list(self.maps), "maps": maps_meta, "supervision": self.supervision,
                   "info": self.info}
-        from xlt.evaluate.manifest import to_jsonable
+        from xlt.data.jsonable import to_jsonable
 
         arrays["__header__"] = np.frombuffer(json.dumps(to_jsonable(header), ensure_ascii=False).encode(),
                                              dtype=np.uint8)

@@ -1,13 +1,20 @@
-"""``xlt analyze``: layer-wise cross-lingual alignment and its correlation with transfer."""
+"""``xlt analyze``: layer-wise cross-lingual alignment and its correlation with transfer.
+
+The options of ``xlt analyze`` map onto :class:`xlt.evaluate.analyze.AnalyzeConfig`, which holds
+every default; ``--config run.yaml`` gives any of its fields, and the command line wins.
+``xlt analyze correlate`` has no config dataclass; its options keep their own defaults.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from xlt.models.loading import DEFAULT_MODEL
+from xlt.cli._common import config_from_args, config_option, default_of, no_progress_to_config
 
 
 def add_parser(sub) -> None:
+    from xlt.evaluate.analyze import AnalyzeConfig as C
+
     p = sub.add_parser("analyze", help="layer-wise cross-lingual alignment on NTREX or your own parallel text "
                                        "(MEXA, retrieval, language neutrality, language similarity)",
                        description="Encode every selected language of NTREX (or of your own multi-parallel "
@@ -15,29 +22,34 @@ def add_parser(sub) -> None:
                                    "layer, retrieval accuracy to the pivot (English), MEXA alignment, language-ID "
                                    "accuracy before/after mean-centering, plus an mPLM-Sim language "
                                    "similarity matrix and source-language rankings. "
-                                   "'xlt analyze correlate' relates alignment to zero-shot transfer.")
-    p.add_argument("--parallel", nargs="+", default=["ntrex"], metavar="ntrex|DIR|FILE",
-                   help="multi-parallel set: ntrex (default); a folder of line-aligned files named by language "
-                        "(en.txt, de.txt, ... or newstest2019-ref.deu.txt); one 'src ||| tgt' or 'src<TAB>tgt' "
-                        "file; or two line-aligned files SRC_FILE TGT_FILE")
-    p.add_argument("--pivot", default="en", help="language the others are scored against (default en)")
+                                   "'xlt analyze correlate' relates alignment to zero-shot transfer.",
+                       argument_default=None)
+    config_option(p, C)
+    p.add_argument("--parallel", nargs="+", metavar="ntrex|DIR|FILE",
+                   help=f"multi-parallel set: {default_of(C, 'parallel')} (default); a folder of line-aligned files "
+                        "named by language (en.txt, de.txt, ... or newstest2019-ref.deu.txt); one 'src ||| tgt' or "
+                        "'src<TAB>tgt' file; or two line-aligned files SRC_FILE TGT_FILE")
+    p.add_argument("--pivot", help=f"language the others are scored against (default {default_of(C, 'pivot')})")
     p.add_argument("--src-lang", help="language of the first file / left side of a --parallel pair")
     p.add_argument("--tgt-lang", help="language of the second file / right side of a --parallel pair")
-    p.add_argument("--langs", default="all", help="'all' or a comma-separated list (de,zh or deu,zho-CN)")
-    p.add_argument("--model", default=DEFAULT_MODEL)
+    p.add_argument("--langs", help=f"'all' or a comma-separated list (de,zh or deu,zho-CN) "
+                                   f"(default {default_of(C, 'langs')})")
+    p.add_argument("--model", help=f"model spec (default {default_of(C, 'model')})")
     p.add_argument("--out", help="report folder (required)")
-    p.add_argument("--layer", default="best",
-                   help="layer behind the scores and similarity matrix: best (highest mean MEXA), mean, or a number")
-    p.add_argument("--layers", default="all", help="layers to analyse: all or a list like 0,6,12")
-    p.add_argument("--pooling", default="mean", choices=["mean", "mean_nospecial", "cls"])
+    p.add_argument("--layer",
+                   help="layer behind the scores and similarity matrix: best (highest mean MEXA), mean, or a number "
+                        f"(default {default_of(C, 'layer')})")
+    p.add_argument("--layers", help=f"layers to analyse: all or a list like 0,6,12 (default {default_of(C, 'layers')})")
+    p.add_argument("--pooling", choices=["mean", "mean_nospecial", "cls"], help=f"default {default_of(C, 'pooling')}")
     p.add_argument("--limit", type=int, help="use the first N multi-parallel sentences")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, help=f"sentences per forward pass (default {default_of(C, 'batch_size')})")
     p.add_argument("--targets", help="languages to rank source languages for (default: all)")
-    p.add_argument("--top", type=int, default=5, help="ranked sources shown per target in report.md")
-    p.add_argument("--lid-sentences", type=int, default=1000,
-                   help="sentences per language for the language-ID probe (0 = all)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data-dir")
+    p.add_argument("--top", type=int, help=f"ranked sources shown per target in report.md (default {default_of(C, 'top')})")
+    p.add_argument("--lid-sentences", type=int,
+                   help=f"sentences per language for the language-ID probe (0 = all; default "
+                        f"{default_of(C, 'lid_sentences')})")
+    p.add_argument("--seed", type=int, help=f"default {default_of(C, 'seed')}")
+    p.add_argument("--data-dir", help="data folder (default: $XLT_DATA, ../shared/data, ~/.cache/xlt/data)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(analyze_parser=p)
     asub = p.add_subparsers(dest="analyze_command", required=False, metavar="{correlate}")
@@ -75,23 +87,24 @@ def run(args, argv) -> int:
         if args.corr_out:
             print(f"report: {Path(args.corr_out) / 'report.md'}")
         return 0
-    if not args.out:
+    no_progress_to_config(args)
+    cfg = config_from_args(AnalyzeConfig, args, config_file=args.config)
+    if not cfg.out:
         args.analyze_parser.error("the following arguments are required: --out")
-    if len(args.parallel) > 2:
-        from xlt.errors import UsageError
+    if isinstance(cfg.parallel, (list, tuple)):
+        if len(cfg.parallel) > 2:
+            from xlt.errors import UsageError
 
-        raise UsageError(f"--parallel takes ntrex, one folder or file, or two line-aligned files; "
-                         f"got {len(args.parallel)} paths")
-    parallel = args.parallel[0] if len(args.parallel) == 1 else list(args.parallel)
-    cfg = AnalyzeConfig(parallel=parallel, pivot=args.pivot, src_lang=args.src_lang, tgt_lang=args.tgt_lang,
-                        langs=args.langs, model=args.model, pooling=args.pooling,
-                        layers=args.layers, layer=args.layer, batch_size=args.batch_size, limit=args.limit,
-                        targets=args.targets, top=args.top, lid_sentences=args.lid_sentences or None,
-                        seed=args.seed, data_dir=args.data_dir, out=args.out, progress=not args.no_progress)
+            raise UsageError(f"--parallel takes ntrex, one folder or file, or two line-aligned files; "
+                             f"got {len(cfg.parallel)} paths")
+        cfg.parallel = cfg.parallel[0] if len(cfg.parallel) == 1 else list(cfg.parallel)
+    if cfg.lid_sentences == 0:
+        cfg.lid_sentences = None  # 0 = every sentence
     rep = run_analyze(cfg, command=["xlt"] + argv)
-    where = "NTREX" if rep["parallel_name"] == "NTREX" else " ".join(Path(p).name for p in args.parallel)
+    paths = [cfg.parallel] if isinstance(cfg.parallel, str) else cfg.parallel
+    where = "NTREX" if rep["parallel_name"] == "NTREX" else " ".join(Path(p).name for p in paths)
     piv = rep["source"]
-    print(f"\n{where} alignment, model {args.model}: {rep['n_targets']} languages ↔ {piv}, "
+    print(f"\n{where} alignment, model {cfg.model}: {rep['n_targets']} languages ↔ {piv}, "
           f"{rep['counts']['sentences']} sentences ({rep['counts']['skipped_empty']} of {rep['counts']['lines']} "
           "lines skipped: empty in some language)")
     print(f"{'layer':>5} {'MEXA':>7} {'xx->' + piv:>8} {piv + '->xx':>8} {'langID':>7} {'centred':>8}")
@@ -99,5 +112,5 @@ def run(args, argv) -> int:
         print(f"{r['layer']:>5} {r['mexa']:7.2f} {r['retrieval_xx_to_eng']:8.2f} {r['retrieval_eng_to_xx']:8.2f} "
               f"{r['lid_accuracy']:7.2f} {r['lid_accuracy_centered']:8.2f}")
     print(f"reported layer {rep['layer']}: mean MEXA {rep['average']:.2f}")
-    print(f"report: {Path(args.out) / 'report.md'}")
+    print(f"report: {Path(cfg.out) / 'report.md'}")
     return 0

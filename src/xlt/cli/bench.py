@@ -35,7 +35,7 @@ def _bench_mine(args) -> int:
 
     from xlt.bench import bench_mine, format_bench_mine, synthetic_sentences
     from xlt.models.loading import load_encoder
-    from xlt.retrieval.mine_run import panx_distractors
+    from xlt.jobs.mine import panx_distractors
 
     sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
     n = max(sizes)

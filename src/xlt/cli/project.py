@@ -1,16 +1,30 @@
-"""``xlt project``: BIO label projection through word alignments, and silver data."""
+"""``xlt project``: BIO label projection through word alignments, and silver data.
+
+With ``--silver`` the options map onto :class:`xlt.jobs.silver.SilverConfig`, which holds every
+default; ``--config run.yaml`` gives any of its fields, and the command line wins. The file mode
+(``--src-tags``/``--tgt``/``--align``) has no config dataclass; unset options take the defaults
+of :func:`xlt.align.projection.project_files`.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from xlt.models.loading import DEFAULT_MODEL
-from xlt.cli._common import option_name, seeds_arg
+from xlt.cli._common import (build_config, config_option, config_values, default_of, no_progress_to_config,
+                             option_name, seeds_arg)
+
+# option name -> SilverConfig field, where they differ
+SILVER_RENAME = {"silver": "parallel"}
+
+
+def _yes(value: bool) -> str:
+    return "yes" if value else "no"
 
 
 def add_parser(sub) -> None:
     from xlt.data.wordalign import WORD_TOKENIZERS
+    from xlt.jobs.silver import SilverConfig as S
 
     p = sub.add_parser("project", help="project BIO spans onto translations through word alignments",
                        description="Label projection: each BIO span of the source sentence goes to the "
@@ -21,40 +35,49 @@ def add_parser(sub) -> None:
                                    "statistics file. With --silver ntrex instead of the file options: the "
                                    "whole silver-data pipeline (tag NTREX English with an English PAN-X "
                                    "probe, align, project, train on the projected data) and its PAN-X dev "
-                                   "F1 next to zero-shot transfer, as a report folder.")
+                                   "F1 next to zero-shot transfer, as a report folder.",
+                       argument_default=None)
     p.add_argument("--src-tags", metavar="FILE.tsv",
                    help="source sentences, XTREME 'token<TAB>TAG' lines (BIO), blank line between sentences")
     p.add_argument("--tgt", metavar="FILE",
                    help="target sentences: tokenised text (one per line) or a 'source ||| target' file")
     p.add_argument("--align", metavar="FILE",
                    help="Pharaoh links (i-j), one line per sentence pair, 0-based unless --one-based")
-    p.add_argument("--out", required=True, metavar="FILE.tsv|DIR",
-                   help="output: the tagged target side (with --silver: the report folder)")
+    p.add_argument("--out", metavar="FILE.tsv|DIR",
+                   help="output: the tagged target side (with --silver: the report folder) (required)")
     p.add_argument("--stats", metavar="FILE.json", help="statistics file (default: --out with .stats.json)")
-    p.add_argument("--one-based", action="store_true", help="the --align file counts words from 1")
+    p.add_argument("--one-based", action="store_true", default=None, help="the --align file counts words from 1")
     p.add_argument("--tgt-format", choices=["auto", "text", "pairs"],
                    help="auto (default): a pairs file when the first line contains '|||'")
     p.add_argument("--tokenizer", choices=sorted(WORD_TOKENIZERS),
                    help="word tokeniser of --tgt (default space); use the one the alignments were made with")
     p.add_argument("--max-gap", type=int, metavar="N",
                    help="drop a projected span with more than N unlinked words inside it (default: no limit)")
-    p.add_argument("--use-possible", action="store_true", help="also use 'ipj' possible links (default: sure only)")
-    p.add_argument("--drop-partial", action=argparse.BooleanOptionalAction, default=True,
-                   help="leave out sentences where some source span could not be projected (default: yes)")
-    p.add_argument("--keep-empty", action=argparse.BooleanOptionalAction, default=True,
-                   help="keep sentences with no source entity, as all-O training data (default: yes)")
+    p.add_argument("--use-possible", action="store_true", default=None,
+                   help="also use 'ipj' possible links (default: sure only)")
+    p.add_argument("--drop-partial", action=argparse.BooleanOptionalAction,
+                   help="leave out sentences where some source span could not be projected "
+                        f"(default: {_yes(default_of(S, 'drop_partial'))})")
+    p.add_argument("--keep-empty", action=argparse.BooleanOptionalAction,
+                   help=f"keep sentences with no source entity, as all-O training data "
+                        f"(default: {_yes(default_of(S, 'keep_empty'))})")
     s = p.add_argument_group("silver-data mode (--silver; not with the file options above)")
     s.add_argument("--silver", choices=["ntrex"],
                    help="build silver NER data from this parallel corpus, train on it and compare with zero-shot")
-    s.add_argument("--langs", help="target languages (default de,fr,es,ru,zh; zho-TW for traditional Chinese)")
-    s.add_argument("--model", help=f"encoder for probes and alignment (default {DEFAULT_MODEL})")
+    config_option(s, S)
+    s.add_argument("--langs", help=f"target languages (default {default_of(S, 'langs')}; zho-TW for traditional "
+                                   "Chinese)")
+    s.add_argument("--model", help=f"encoder for probes and alignment (default {default_of(S, 'model')})")
     s.add_argument("--align-method", choices=["argmax", "itermax", "match", "softmax"],
-                   help="word alignment method (default itermax: more links, fewer unprojectable spans; "
-                        "argmax is the higher-precision choice)")
-    s.add_argument("--align-layer", type=int, help="hidden state for alignment (default 8)")
-    s.add_argument("--train-limit", type=int, help="first N PAN-X English training sentences (default 5000)")
-    s.add_argument("--eval-limit", type=int, help="first N sentences of each PAN-X dev set (default 1000)")
-    s.add_argument("--seeds", type=seeds_arg, help="a count (3 = seeds 0,1,2) or a list (0,5,7); default 0")
+                   help=f"word alignment method (default {default_of(S, 'align_method')}; itermax: more links, "
+                        "fewer unprojectable spans; argmax is the higher-precision choice)")
+    s.add_argument("--align-layer", type=int, help=f"hidden state for alignment (default {default_of(S, 'align_layer')})")
+    s.add_argument("--train-limit", type=int,
+                   help=f"first N PAN-X English training sentences (default {default_of(S, 'train_limit')})")
+    s.add_argument("--eval-limit", type=int,
+                   help=f"first N sentences of each PAN-X dev set (default {default_of(S, 'eval_limit')})")
+    s.add_argument("--seeds", type=seeds_arg,
+                   help=f"a count (3 = seeds 0,1,2) or a list (0,5,7); default {default_of(S, 'seeds')}")
     s.add_argument("--epochs", type=int, help="probe epochs (default: as xlt transfer's probe, 10)")
     s.add_argument("--batch-size", type=int, help="probe batch size (default 256)")
     s.add_argument("--lr", type=float, help="probe learning rate (default 1e-3)")
@@ -67,7 +90,7 @@ _PROJECT_FILE_OPTIONS = ("src_tags", "tgt", "align", "stats", "one_based", "tgt_
 
 
 _PROJECT_SILVER_OPTIONS = ("langs", "model", "align_method", "align_layer", "train_limit", "eval_limit", "seeds",
-                           "epochs", "batch_size", "lr", "data_dir", "cache_dir", "no_progress")
+                           "epochs", "batch_size", "lr", "data_dir", "cache_dir", "config")
 
 
 def _run_silver(args, argv) -> int:
@@ -77,16 +100,19 @@ def _run_silver(args, argv) -> int:
     given = [option_name(n) for n in _PROJECT_FILE_OPTIONS if getattr(args, n) not in (None, False)]
     if given:
         raise UsageError(f"--silver builds its own inputs; it cannot be combined with {', '.join(given)}")
+    no_progress_to_config(args)
+    cfg = build_config(SilverConfig, config_values(SilverConfig, args, rename=SILVER_RENAME,
+                                                   config_file=args.config), rename=SILVER_RENAME)
     for name in ("train_limit", "eval_limit", "epochs", "batch_size"):
-        if getattr(args, name) is not None and getattr(args, name) < 1:
+        if getattr(cfg, name) is not None and getattr(cfg, name) < 1:
             raise UsageError(f"{option_name(name)} must be >= 1")
-    given = {n: getattr(args, n) for n in _PROJECT_SILVER_OPTIONS if n != "no_progress"}
-    cfg = SilverConfig(parallel=args.silver, max_gap=args.max_gap, drop_partial=args.drop_partial,
-                       keep_empty=args.keep_empty, out=args.out, progress=not args.no_progress,
-                       **{n: v for n, v in given.items() if v is not None})  # unset: SilverConfig's defaults
+    if cfg.max_gap is not None and cfg.max_gap < 0:
+        raise UsageError(f"--max-gap must be >= 0, got {cfg.max_gap}")
+    if not cfg.out:
+        raise UsageError("--out is required (the report folder)")
     rep = run_silver(cfg, command=["xlt"] + argv)
     first = str(cfg.seeds[0])
-    print(f"\nPAN-X {rep['metric_name']}, model {rep['model']}, silver data from {args.silver} "
+    print(f"\nPAN-X {rep['metric_name']}, model {rep['model']}, silver data from {cfg.parallel} "
           f"({cfg.align_method}, layer {cfg.align_layer}), seeds {cfg.seeds}")
     print(f"{'lang':<6} {'zero-shot':>9} {'silver':>8} {'delta':>7} {'silver sents':>12} {'spans proj.':>12}")
     for lang, val in rep["scores"].items():
@@ -96,7 +122,7 @@ def _run_silver(args, argv) -> int:
               f"{s['spans']['projected']:5d}/{s['spans']['n_spans']:<6d}")
     print(f"{'avg':<6} {rep['zero_shot_average']:9.2f} {rep['average']:8.2f} "
           f"{rep['average'] - rep['zero_shot_average']:+7.2f}")
-    print(f"report: {Path(args.out) / 'report.md'} (silver data: {Path(args.out) / 'silver'})")
+    print(f"report: {Path(cfg.out) / 'report.md'} (silver data: {Path(cfg.out) / 'silver'})")
     return 0
 
 
@@ -108,22 +134,22 @@ def run(args, argv) -> int:
         raise UsageError(f"--max-gap must be >= 0, got {args.max_gap}")
     if args.silver:
         return _run_silver(args, argv)
-    given = [option_name(n) for n in _PROJECT_SILVER_OPTIONS if n != "no_progress" and getattr(args, n) is not None]
+    given = [option_name(n) for n in _PROJECT_SILVER_OPTIONS if getattr(args, n) is not None]
     if given:
         raise UsageError(f"{', '.join(given)} only apply with --silver")
     missing = [option_name(n) for n in ("src_tags", "tgt", "align") if getattr(args, n) is None]
     if missing:
         raise UsageError(f"give {', '.join(missing)} (or --silver ntrex to build silver data)")
-    args.tgt_format = args.tgt_format or "auto"
-    args.tokenizer = args.tokenizer or "space"
+    if not args.out:
+        raise UsageError("--out is required (the tagged target file)")
     out = Path(args.out).resolve()
     for name in ("src_tags", "tgt", "align"):
         if Path(getattr(args, name)).resolve() == out:
             raise UsageError(f"--out {args.out} would overwrite the --{name.replace('_', '-')} input")
-    rep = project_files(args.src_tags, args.tgt, args.align, args.out, one_based=args.one_based,
-                        tgt_format=args.tgt_format, tokenizer=args.tokenizer, max_gap=args.max_gap,
-                        use_possible=args.use_possible, drop_partial=args.drop_partial,
-                        keep_empty=args.keep_empty, stats_path=args.stats, command=["xlt"] + argv)
+    options = {n: getattr(args, n) for n in ("one_based", "tgt_format", "tokenizer", "max_gap", "use_possible",
+                                             "drop_partial", "keep_empty")}
+    rep = project_files(args.src_tags, args.tgt, args.align, args.out, stats_path=args.stats, command=["xlt"] + argv,
+                        **{n: v for n, v in options.items() if v is not None})  # unset: project_files's defaults
     s, sp = rep["sentences"], rep["spans"]
     pct = f" ({sp['projected_pct']:.1f}%)" if sp["projected_pct"] is not None else ""
     print(f"spans: {sp['n_spans']} source, {sp['projected']} projected{pct}, {sp['unprojectable']} unprojectable, "

@@ -87,7 +87,8 @@ def run(args, argv) -> int:
     missing = [f"--{n}" for n in ("pairs", "out") if not getattr(args, n)]
     if missing:
         args.wordalign_parser.error(f"the following arguments are required: {', '.join(missing)}")
-    from xlt.align.words import parse_methods, run_wordalign
+    from xlt.align.words import parse_methods
+    from xlt.jobs.wordalign import run_wordalign
 
     try:
         methods = parse_methods(args.method)

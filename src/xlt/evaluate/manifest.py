@@ -10,18 +10,18 @@ imports it lazily (only if installed) to record thread count and GPU name.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as _dt
 import hashlib
 import importlib.metadata
-import math
 import os
 import platform
 import subprocess
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any
+
+from xlt.data.jsonable import to_jsonable  # re-exported: the conversion lives in the data layer
 
 __all__ = [
     "DEFAULT_PACKAGES",
@@ -195,52 +195,6 @@ def machine_info(include_torch: bool = True) -> dict[str, Any]:
         except Exception:  # torch missing or broken: leave the fields None
             pass
     return info
-
-
-def to_jsonable(obj: Any) -> Any:
-    """Recursively convert ``obj`` into plain JSON-compatible Python values.
-
-    Conversions: mapping keys -> ``str`` (insertion order kept); paths ->
-    POSIX strings; tuples/lists/sets -> lists (sets sorted by ``repr``);
-    dataclasses -> dicts; numpy/torch scalars (anything with ``.item()``)
-    -> Python scalars; non-finite floats (NaN, +/-inf) -> ``None`` (strict
-    JSON has no NaN); other unknown objects -> ``str(obj)``.
-
-    Args:
-        obj: any value.
-
-    Returns:
-        A structure of dict/list/str/int/float/bool/None.
-    """
-    if obj is None or isinstance(obj, (bool, str)):
-        return obj
-    if isinstance(obj, int):
-        return int(obj)
-    if isinstance(obj, float):
-        return float(obj) if math.isfinite(obj) else None
-    if isinstance(obj, PurePath):
-        return obj.as_posix()
-    if isinstance(obj, Mapping):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (set, frozenset)):
-        return [to_jsonable(v) for v in sorted(obj, key=repr)]
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return to_jsonable(dataclasses.asdict(obj))
-    item = getattr(obj, "item", None)
-    if callable(item):
-        try:
-            return to_jsonable(item())
-        except Exception:
-            pass
-    tolist = getattr(obj, "tolist", None)
-    if callable(tolist):
-        try:
-            return to_jsonable(tolist())
-        except Exception:
-            pass
-    return str(obj)
 
 
 def _expand_files(data_files: Iterable[str | os.PathLike[str]]) -> list[Path]:

@@ -24,16 +24,15 @@ no global backend is touched; torch is never imported.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import shlex
-import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from xlt.evaluate.manifest import to_jsonable
+from xlt.data.jsonable import atomic_write as _atomic_write
+from xlt.data.jsonable import to_jsonable, write_json, write_jsonl, write_text  # noqa: F401 (re-exported)
 from xlt.evaluate.metrics import mean_std
 
 __all__ = [
@@ -538,60 +537,6 @@ def plot_scores(
 # writer
 
 
-def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
-    """Write ``obj`` as pretty-printed UTF-8 JSON (indent 2, no ASCII escaping), atomically.
-
-    Values pass through :func:`xlt.evaluate.manifest.to_jsonable` (paths → str, numpy scalars →
-    numbers, NaN/inf → null). The parent folder is created if needed.
-
-    Returns:
-        the path written.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(to_jsonable(obj), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-    _atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
-    return path
-
-
-def write_jsonl(path: str | os.PathLike[str], rows: Iterable[Any]) -> Path:
-    """Write one JSON object per line (UTF-8, no ASCII escaping), atomically.
-
-    Values pass through :func:`xlt.evaluate.manifest.to_jsonable`. The parent folder is created.
-
-    Returns:
-        the path written.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = "".join(json.dumps(to_jsonable(r), ensure_ascii=False, allow_nan=False) + "\n" for r in rows)
-    _atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
-    return path
-
-
-def write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """Write UTF-8 ``text`` to ``path`` atomically (temporary file + rename).
-
-    Returns:
-        the path written.
-    """
-    path = Path(path)
-    _atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
-    return path
-
-
-def _atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
-    """Call ``write(tmp)`` on a temporary file next to ``path``, then rename."""
-    # Not mkstemp: that creates mode 0600 files; this keeps the umask default.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_report(
     out_dir: str | os.PathLike[str],
     report: Mapping[str, Any],
@@ -601,7 +546,7 @@ def write_report(
 
     * ``report.json``: the report, pretty-printed (indent 2), UTF-8 (no
       ASCII escaping), key order kept; values pass through
-      :func:`xlt.evaluate.manifest.to_jsonable` (paths -> str, numpy
+      :func:`xlt.data.jsonable.to_jsonable` (paths -> str, numpy
       scalars -> Python numbers, dict keys -> str so integer seeds become
       ``"13"``, NaN/inf -> null). If ``average`` is absent it is filled in
       with :func:`summarize_scores`.

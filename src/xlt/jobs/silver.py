@@ -50,9 +50,9 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
 from xlt.data import tasks as task_registry
@@ -60,8 +60,9 @@ from xlt.evaluate.manifest import build_manifest
 from xlt.data.metrics import mean_std, score
 from xlt.evaluate.report import write_report
 from xlt.models.loading import DEFAULT_MODEL, load_encoder
-from xlt.transfer.model import probe_layers, tag_features
-from xlt.transfer.training import decode_tags, train_tagger, with_defaults
+
+if TYPE_CHECKING:  # torch and the trainers load when a run starts, not when `xlt` builds its parser
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +153,8 @@ class SilverConfig:
 
     def resolved(self) -> dict:
         """Config with the probe defaults for token tasks filled in (see ``DEFAULTS``)."""
+        from xlt.transfer.training import with_defaults
+
         return with_defaults(asdict(self), "probe", "token")
 
 
@@ -210,6 +213,8 @@ def _rows(lengths: list[int]) -> np.ndarray:
 
 def _gather(X: torch.Tensor, starts: np.ndarray, sentences: list[int]) -> torch.Tensor:
     """The feature rows of the given sentences (indices into ``starts``), in that order."""
+    import torch
+
     idx = [torch.arange(int(starts[k]), int(starts[k + 1])) for k in sentences]
     return X[torch.cat(idx)] if idx else X[:0]
 
@@ -225,6 +230,7 @@ def _split_dev(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]
 
 def _evaluate(head, X: torch.Tensor, data, labels: list[str]) -> float:
     from xlt.transfer.probe import predict
+    from xlt.transfer.training import decode_tags
 
     gold = [list(e.labels) for e in data.examples]
     return score("f1", gold, decode_tags(predict(head, X), [len(e.tokens) for e in data.examples], labels))
@@ -304,8 +310,12 @@ def run_silver(config: SilverConfig, command: list[str] | None = None) -> dict:
     from xlt.align.words import WordAligner
     from xlt.data.parallel import NTREX_SOURCE, read_multiparallel, select_ntrex
     from xlt.data.wordalign import simple_tokenize
+    import torch
+
     from xlt.models.cache import FeatureCache
+    from xlt.transfer.model import probe_layers, tag_features
     from xlt.transfer.probe import predict
+    from xlt.transfer.training import decode_tags, train_tagger
 
     t0 = time.time()
     _check(config)

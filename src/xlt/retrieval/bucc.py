@@ -8,15 +8,19 @@ against the hidden pairs, with the score threshold chosen on a separate training
 :func:`build_task` makes such a task from line-aligned text (e.g. NTREX-128): the lines are
 split into a parallel share, whose sentences go into both piles, and two disjoint non-parallel
 shares, one per side, so that every distractor has no translation on the other side. Both piles
-are shuffled.
+are shuffled. :func:`evaluate_language` runs the whole evaluation on pre-computed embeddings of
+one language pair (threshold chosen on a dev half, precision/recall/F1 on a test half); the
+``xlt mine --eval ntrex`` job (:mod:`xlt.jobs.mine`) embeds the corpus and calls it per language.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
+
+from xlt.retrieval.mining import score_candidates, select_pairs
 
 
 @dataclass
@@ -149,3 +153,68 @@ def best_threshold(scores: np.ndarray, correct: np.ndarray, n_gold: int) -> tupl
     i = int(np.argmax(f1))
     thr = s[i] if i == len(s) - 1 else (s[i] + s[i + 1]) / 2
     return float(thr), float(f1[i])
+
+
+def evaluate_language(x_all: np.ndarray, y_all: np.ndarray, src_lines: list[str], tgt_lines: list[str],
+                      *, margins: list[str], strategies: list[str], k: int = 4, parallel_fraction: float = 0.2,
+                      seed: int = 0, index: str = "auto", x_extra: np.ndarray | None = None,
+                      y_extra: np.ndarray | None = None) -> dict[str, Any]:
+    """Mining P/R/F1 on one line-aligned pair of sides with pre-computed unit embeddings.
+
+    Args:
+        x_all, y_all: ``(n_lines, dim)`` embeddings of every line of each side.
+        src_lines, tgt_lines: the ``n_lines`` sentences (for de-duplication).
+        margins, strategies: the methods to compare.
+        x_extra, y_extra: optional ``(n_extra, dim)`` embeddings of extra non-parallel
+            distractor sentences for each pile (e.g. monolingual text of each language); the
+            first half of each goes into the dev task, the second into the test task.
+
+    Returns:
+        ``{"dev": {...}, "test": {...}, "methods": {"margin/strategy": {"threshold", "dev_f1",
+        "precision", "recall", "f1", "oracle_f1", "n_pred", "n_gold", "n_correct"}}}`` with
+        scores in percent; the threshold is chosen on the dev half, P/R/F1 are on the test half,
+        and ``oracle_f1`` is the test F1 at the test half's own best threshold.
+
+    Raises:
+        ValueError: sides of different lengths or fewer than 6 lines.
+    """
+    if len(src_lines) != len(tgt_lines) or len(x_all) != len(src_lines) or len(y_all) != len(tgt_lines):
+        raise ValueError("sides and embeddings must all have the same number of lines")
+    if len(src_lines) < 6:
+        raise ValueError(f"need at least 6 lines, got {len(src_lines)}")
+    dev_rows, test_rows = split_lines(len(src_lines), [0.5, 0.5], seed)
+    tasks = {name: build_task(src_lines, tgt_lines, rows, parallel_fraction=parallel_fraction, seed=seed)
+             for name, rows in (("dev", dev_rows), ("test", test_rows))}
+    mined: dict[str, dict[tuple[str, str], Any]] = {"dev": {}, "test": {}}
+    dim = x_all.shape[1]
+    extras = {}
+    for side, e in (("x", x_extra), ("y", y_extra)):
+        e = np.zeros((0, dim), np.float32) if e is None else np.asarray(e, dtype=np.float32)
+        extras[side] = {"dev": e[: len(e) // 2], "test": e[len(e) // 2:]}
+    for name, task in tasks.items():
+        # distractors go after the pile rows, so gold row numbers stay valid
+        x = np.concatenate([x_all[task.src_lines], extras["x"][name]])
+        y = np.concatenate([y_all[task.tgt_lines], extras["y"][name]])
+        for margin in margins:
+            cands = score_candidates(x, y, k=k, margin=margin, index=index)
+            for strategy in strategies:
+                p = select_pairs(cands, strategy)
+                pairs = [(int(a), int(b)) for a, b in zip(p.src, p.tgt)]
+                correct = np.array([pair in task.gold for pair in pairs], dtype=bool)
+                mined[name][(margin, strategy)] = (p.scores, correct, pairs)
+    methods = {}
+    for key in mined["dev"]:
+        dev_scores, dev_correct, _ = mined["dev"][key]
+        thr, dev_f1 = best_threshold(dev_scores, dev_correct, len(tasks["dev"].gold))
+        scores, correct, pairs = mined["test"][key]
+        test = precision_recall_f1([pr for pr, s in zip(pairs, scores) if s >= thr], tasks["test"].gold)
+        _, oracle = best_threshold(scores, correct, test["n_gold"])
+        methods[f"{key[0]}/{key[1]}"] = {
+            "threshold": thr, "dev_f1": 100 * dev_f1, "oracle_f1": 100 * oracle,
+            **{k: 100 * test[k] for k in ("precision", "recall", "f1")},
+            **{k: test[k] for k in ("n_pred", "n_gold", "n_correct")}}
+    sizes = {name: {"src": len(t.src) + len(extras["x"][name]), "tgt": len(t.tgt) + len(extras["y"][name]),
+                    "gold": len(t.gold), "extra_distractors_src": len(extras["x"][name]),
+                    "extra_distractors_tgt": len(extras["y"][name]),
+                    "dropped_duplicates": t.n_dropped_duplicates} for name, t in tasks.items()}
+    return {"tasks": sizes, "methods": methods}

@@ -22,6 +22,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from xlt.models.loading import Encoder
+from xlt.models.optim import linear_warmup_decay
 
 IGNORE = -100
 
@@ -87,19 +88,6 @@ def is_token_model(model: nn.Module) -> bool:
     """Whether a task model classifies tokens (its architecture is ``*ForTokenClassification``)."""
     return any(a.endswith("ForTokenClassification") for a in (getattr(model.config, "architectures", None) or [])) \
         or type(model).__name__.endswith("ForTokenClassification")
-
-
-def linear_warmup_decay(opt: torch.optim.Optimizer, total_steps: int, warmup: float) -> torch.optim.lr_scheduler.LambdaLR:
-    """Learning-rate schedule: linear warm-up over the first ``warmup`` share of ``total_steps``,
-    then linear decay to 0 (BERT's schedule, Devlin et al. 2019)."""
-    n_warm = int(warmup * total_steps)
-
-    def schedule(step: int) -> float:
-        if step < n_warm:
-            return (step + 1) / max(1, n_warm)
-        return max(0.0, (total_steps - step) / max(1, total_steps - n_warm))
-
-    return torch.optim.lr_scheduler.LambdaLR(opt, schedule)
 
 
 @dataclass

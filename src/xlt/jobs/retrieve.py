@@ -1,4 +1,4 @@
-"""``xlt retrieve``: bitext retrieval accuracy on Tatoeba or a user's pairs, per language and direction.
+"""``xlt retrieve`` as a job: bitext retrieval accuracy on Tatoeba or a user's pairs, per language and direction.
 
 For each language, both sides of the Tatoeba test set (Artetxe & Schwenk 2019, "Massively
 Multilingual Sentence Embeddings for Zero-Shot Cross-Lingual Transfer and Beyond") are

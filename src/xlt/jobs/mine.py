@@ -1,11 +1,12 @@
-"""``xlt mine``: mine translation pairs from two text files, and evaluate mining on NTREX.
+"""``xlt mine`` as a job: mine translation pairs from two text files, and evaluate mining on NTREX.
 
 :func:`run_mine` reads two files of sentences (one per line), embeds both sides in chunks,
 mines pairs with :func:`xlt.retrieval.mining.mine` and writes ``score<TAB>src<TAB>tgt`` lines,
 best first, plus a JSON report (counts, timings, manifest) beside them.
 
 :func:`run_mine_eval` measures mining on BUCC-style tasks built from NTREX-128 (see
-:mod:`xlt.retrieval.bucc`): per language, the corpus lines are split in two halves; on each half
+:mod:`xlt.retrieval.bucc`, whose :func:`~xlt.retrieval.bucc.evaluate_language` does the
+computation per language): per language, the corpus lines are split in two halves; on each half
 a task hides 20% true English–target pairs among non-parallel sentences. The score threshold of
 every (margin, strategy) is chosen on the first half (the BUCC "training" split) and precision,
 recall and F1 are measured on the second.
@@ -25,10 +26,11 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from xlt.evaluate.manifest import build_manifest
-from xlt.evaluate.report import write_json
+from xlt.evaluate.report import write_json, write_report
 from xlt.models.features import parse_layer
-from xlt.models.loading import DEFAULT_MODEL, load_encoder
-from xlt.retrieval import bucc
+from xlt.models import loading  # loading.load_encoder is looked up at call time (tests replace it)
+from xlt.models.loading import DEFAULT_MODEL
+from xlt.retrieval.bucc import evaluate_language
 from xlt.retrieval.mining import (DEFAULT_APPROX_ABOVE, DEFAULT_CHUNK_SIZE, MARGINS, STRATEGIES,
                                   embed_to_array, read_sentences, score_candidates, select_pairs)
 
@@ -91,7 +93,7 @@ def run_mine(config: MineConfig, command: list[str] | None = None) -> dict[str, 
     _check_choice("strategy", config.strategy, STRATEGIES)
     t0 = time.perf_counter()
     src, tgt = read_sentences(config.src), read_sentences(config.tgt)
-    encoder = load_encoder(config.model, device="auto")
+    encoder = loading.load_encoder(config.model, device="auto")
     seconds: dict[str, float] = {}
     with tempfile.TemporaryDirectory(dir=config.work_dir, prefix="xlt-mine-") as tmp:
         emb = []
@@ -193,71 +195,6 @@ def _split_list(text: str, options, name: str) -> list[str]:
     return items
 
 
-def evaluate_language(x_all: np.ndarray, y_all: np.ndarray, src_lines: list[str], tgt_lines: list[str],
-                      *, margins: list[str], strategies: list[str], k: int = 4, parallel_fraction: float = 0.2,
-                      seed: int = 0, index: str = "auto", x_extra: np.ndarray | None = None,
-                      y_extra: np.ndarray | None = None) -> dict[str, Any]:
-    """Mining P/R/F1 on one line-aligned pair of sides with pre-computed unit embeddings.
-
-    Args:
-        x_all, y_all: ``(n_lines, dim)`` embeddings of every line of each side.
-        src_lines, tgt_lines: the ``n_lines`` sentences (for de-duplication).
-        margins, strategies: the methods to compare.
-        x_extra, y_extra: optional ``(n_extra, dim)`` embeddings of extra non-parallel
-            distractor sentences for each pile (e.g. monolingual text of each language); the
-            first half of each goes into the dev task, the second into the test task.
-
-    Returns:
-        ``{"dev": {...}, "test": {...}, "methods": {"margin/strategy": {"threshold", "dev_f1",
-        "precision", "recall", "f1", "oracle_f1", "n_pred", "n_gold", "n_correct"}}}`` with
-        scores in percent; the threshold is chosen on the dev half, P/R/F1 are on the test half,
-        and ``oracle_f1`` is the test F1 at the test half's own best threshold.
-
-    Raises:
-        ValueError: sides of different lengths or fewer than 6 lines.
-    """
-    if len(src_lines) != len(tgt_lines) or len(x_all) != len(src_lines) or len(y_all) != len(tgt_lines):
-        raise ValueError("sides and embeddings must all have the same number of lines")
-    if len(src_lines) < 6:
-        raise ValueError(f"need at least 6 lines, got {len(src_lines)}")
-    dev_rows, test_rows = bucc.split_lines(len(src_lines), [0.5, 0.5], seed)
-    tasks = {name: bucc.build_task(src_lines, tgt_lines, rows, parallel_fraction=parallel_fraction, seed=seed)
-             for name, rows in (("dev", dev_rows), ("test", test_rows))}
-    mined: dict[str, dict[tuple[str, str], Any]] = {"dev": {}, "test": {}}
-    dim = x_all.shape[1]
-    extras = {}
-    for side, e in (("x", x_extra), ("y", y_extra)):
-        e = np.zeros((0, dim), np.float32) if e is None else np.asarray(e, dtype=np.float32)
-        extras[side] = {"dev": e[: len(e) // 2], "test": e[len(e) // 2:]}
-    for name, task in tasks.items():
-        # distractors go after the pile rows, so gold row numbers stay valid
-        x = np.concatenate([x_all[task.src_lines], extras["x"][name]])
-        y = np.concatenate([y_all[task.tgt_lines], extras["y"][name]])
-        for margin in margins:
-            cands = score_candidates(x, y, k=k, margin=margin, index=index)
-            for strategy in strategies:
-                p = select_pairs(cands, strategy)
-                pairs = [(int(a), int(b)) for a, b in zip(p.src, p.tgt)]
-                correct = np.array([pair in task.gold for pair in pairs], dtype=bool)
-                mined[name][(margin, strategy)] = (p.scores, correct, pairs)
-    methods = {}
-    for key in mined["dev"]:
-        dev_scores, dev_correct, _ = mined["dev"][key]
-        thr, dev_f1 = bucc.best_threshold(dev_scores, dev_correct, len(tasks["dev"].gold))
-        scores, correct, pairs = mined["test"][key]
-        test = bucc.precision_recall_f1([pr for pr, s in zip(pairs, scores) if s >= thr], tasks["test"].gold)
-        _, oracle = bucc.best_threshold(scores, correct, test["n_gold"])
-        methods[f"{key[0]}/{key[1]}"] = {
-            "threshold": thr, "dev_f1": 100 * dev_f1, "oracle_f1": 100 * oracle,
-            **{k: 100 * test[k] for k in ("precision", "recall", "f1")},
-            **{k: test[k] for k in ("n_pred", "n_gold", "n_correct")}}
-    sizes = {name: {"src": len(t.src) + len(extras["x"][name]), "tgt": len(t.tgt) + len(extras["y"][name]),
-                    "gold": len(t.gold), "extra_distractors_src": len(extras["x"][name]),
-                    "extra_distractors_tgt": len(extras["y"][name]),
-                    "dropped_duplicates": t.n_dropped_duplicates} for name, t in tasks.items()}
-    return {"tasks": sizes, "methods": methods}
-
-
 def panx_distractors(lang: str, n: int, min_words: int = 0, data_dir: str | None = None,
                      seed: int = 0) -> tuple[list[str], dict[str, Any]]:
     """Up to ``n`` unique PAN-X sentences (tokens joined by spaces; no spaces for zh/ja) of ``lang``.
@@ -313,7 +250,6 @@ def run_mine_eval(config: MineEvalConfig, command: list[str] | None = None) -> d
         DataFormatError: files of different lengths; ValueError: bad settings.
     """
     from xlt.data.parallel import NTREX_SOURCE, read_multiparallel, select_ntrex
-    from xlt.evaluate.report import write_report
 
     margins = _split_list(config.margins, MARGINS, "margin")
     strategies = _split_list(config.strategies, STRATEGIES, "strategy")
@@ -324,7 +260,7 @@ def run_mine_eval(config: MineEvalConfig, command: list[str] | None = None) -> d
     if len(files) < 2:
         raise ValueError("give at least one target language with --langs")
     corpus = read_multiparallel(files)
-    encoder = load_encoder(config.model, device="auto")
+    encoder = loading.load_encoder(config.model, device="auto")
     emb_opts = dict(batch_size=config.batch_size, layer=parse_layer(config.layer), pooling=config.pooling, progress=False)
     t = time.perf_counter()
     x_all = embed_to_array(encoder, corpus.texts[NTREX_SOURCE], **emb_opts)
