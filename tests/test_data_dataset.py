@@ -539,3 +539,14 @@ def test_load_task_real_udpos(data_root):
     assert ds.labels == ["ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART",
                          "PRON", "PROPN", "PUNCT", "SCONJ", "SYM", "VERB", "X"]
     assert ds.unseen_labels() == {}
+
+
+def test_integer_tags_are_named_with_a_label_map():
+    """JSONL exports of `ner_tags` carry integers; --label-map 0=O,1=B-PER,2=I-PER names them,
+    which also makes the metric span F1 (the names are BIO)."""
+    from xlt.data.readers import TaggedSentence as T
+
+    train = [T(["Ada", "Lovelace", "wrote"], ["1", "2", "0"])] * 4
+    ds = from_examples(train, {"de": [T(["Ada", "schrieb"], ["1", "0"])]}, label_map="0=O,1=B-PER,2=I-PER")
+    assert ds.labels == ["O", "B-PER", "I-PER"] and ds.metric == "f1"
+    assert ds.eval["de"].examples[0].labels == ["B-PER", "O"]
