@@ -101,11 +101,9 @@ from xlt.data.kinds import Example
 from xlt.data.langs import UnknownLanguageError, iso639_3, script_of
 from xlt.data.readers import (
     BLANK_LINE,
-    BLANK_TOKEN,
     CONLLU_LABEL_FIELDS,
     EMPTY_SENTENCE,
     EMPTY_TEXT,
-    INVISIBLE_TOKEN,
     SIB200_HEADER,
     DataFormatError,
     PairExample,
@@ -113,7 +111,7 @@ from xlt.data.readers import (
     TaggedSentence,
     TextExample,
     _check_limit,
-    _is_invisible,
+    add_token,
     _iter_lines,
     _show,
     read_conllu,
@@ -402,13 +400,7 @@ def read_conll(
             raise DataFormatError(path, lineno, f"empty tag in column {tag_i}: {_show(line)}")
         if any(c.isspace() for c in tag):
             raise DataFormatError(path, lineno, f"tag {tag!r} contains whitespace: {_show(line)}")
-        if not token:
-            stats.skipped[BLANK_TOKEN] += 1
-            continue
-        if _is_invisible(token):
-            stats.notes[INVISIBLE_TOKEN] += 1
-        tokens.append(token)
-        labels.append(tag)
+        add_token(token, tag, tokens, labels, stats)
     else:
         if tokens:
             sentences.append(TaggedSentence(tokens, labels))
@@ -643,14 +635,7 @@ def _token_record(
     labels: list[str] = []
     for i, (tok, tag) in enumerate(zip(raw_tokens, raw_tags)):
         label = _label_value(tag, names, path, line, cols.label, f" (token {i + 1})")
-        token = _text_value(tok, path, line, tok_col)
-        if not token:
-            stats.skipped[BLANK_TOKEN] += 1
-            continue
-        if _is_invisible(token):
-            stats.notes[INVISIBLE_TOKEN] += 1
-        tokens.append(token)
-        labels.append(label)
+        add_token(_text_value(tok, path, line, tok_col), label, tokens, labels, stats)
     if not tokens:
         stats.skipped[EMPTY_SENTENCE] += 1
         return None

@@ -216,6 +216,18 @@ def _is_invisible(token: str) -> bool:
     return all(unicodedata.category(ch) in _INVISIBLE_CATEGORIES for ch in token)
 
 
+def add_token(token: str, label: str, tokens: list[str], labels: list[str], stats: ReadStats) -> None:
+    """Append a stripped token and its label, the way every token reader does: an empty token is
+    skipped and counted (``blank_token``), an invisible one kept and noted (``invisible_token``)."""
+    if not token:
+        stats.skipped[BLANK_TOKEN] += 1
+        return
+    if _is_invisible(token):
+        stats.notes[INVISIBLE_TOKEN] += 1
+    tokens.append(token)
+    labels.append(label)
+
+
 def _show(line: str, width: int = 80) -> str:
     return repr(line if len(line) <= width else line[:width] + "...")
 
@@ -270,13 +282,7 @@ def read_xtreme_tsv(
         token, label = cols[0].strip(), cols[1].strip()
         if not label or any(ch.isspace() for ch in label):
             raise DataFormatError(path, lineno, f"bad label {label!r} in {_show(line)}")
-        if not token:
-            stats.skipped[BLANK_TOKEN] += 1
-            continue
-        if _is_invisible(token):
-            stats.notes[INVISIBLE_TOKEN] += 1
-        tokens.append(token)
-        labels.append(label)
+        add_token(token, label, tokens, labels, stats)
     else:
         if tokens:
             sentences.append(TaggedSentence(tokens, labels))
@@ -356,14 +362,7 @@ def read_conllu(
         label = word[label_field]
         if label is None or label == "_" or not str(label).strip():
             raise DataFormatError(path, lineno, f"word has no {label_field}: {_show(line)}")
-        form = str(word["form"]).strip()
-        if not form:
-            stats.skipped[BLANK_TOKEN] += 1
-            continue
-        if _is_invisible(form):
-            stats.notes[INVISIBLE_TOKEN] += 1
-        tokens.append(form)
-        labels.append(str(label))
+        add_token(str(word["form"]).strip(), str(label), tokens, labels, stats)
     else:
         if tokens:
             sentences.append(TaggedSentence(tokens, labels))
