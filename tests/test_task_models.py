@@ -251,3 +251,21 @@ def test_labels_option_fixes_the_inventory_order(tiny, tmp_path, capsys):
     capsys.readouterr()
     assert main(base + ["--labels", "O,B-PER,I-PER", "--out", str(tmp_path / "c")]) == 2
     assert "outside the fixed inventory" in capsys.readouterr().err
+
+
+def test_predict_cli_csv_input_keeps_other_columns(tiny, tmp_path, capsys):
+    _, spec = tiny
+    rng = random.Random(6)
+    train = [TextExample(i, t, l) for i, l, t in sib_examples(40, rng, 0)]
+    ds = xlt.from_examples(train, {"de": train[:5]})
+    xlt.zero_shot_transfer(ds, model=spec, epochs=3, progress=False, save=str(tmp_path / "m"))
+    (tmp_path / "in.csv").write_text('id,comment,gold\n7,"happy cats, a dog .",health\n8,,x\n', encoding="utf-8")
+    capsys.readouterr()
+    assert main(["predict", "--model", str(tmp_path / "m"), "--input", str(tmp_path / "in.csv"),
+                 "--text-column", "comment", "--out", "-", "--no-progress"]) == 0
+    rows = [json.loads(l) for l in capsys.readouterr().out.splitlines()]
+    assert rows[0]["id"] == "7" and rows[0]["gold"] == "health" and rows[0]["text"] == "happy cats, a dog ."
+    assert rows[0]["label"] in ds.labels and abs(sum(rows[0]["scores"].values()) - 1) < 1e-4
+    assert rows[1]["label"] is None and rows[1]["id"] == "8"  # an empty text keeps its row
+    assert main(["predict", "--model", str(tmp_path / "m"), "--input", str(tmp_path / "in.csv"), "--out", "-"]) == 2
+    assert "text column" in capsys.readouterr().err  # no known text column and no --text-column

@@ -11,6 +11,10 @@ file extension, ``text`` for standard input):
 * ``conll``: one word per line (first column; other columns such as gold tags are ignored), a
   blank line between sentences (``.conll``, ``.conllu`` word lines, XTREME ``.tsv``).
 * ``jsonl``: one object per line with ``tokens`` (a word list) or ``text`` (and ``text_pair``).
+* ``csv``/``tsv``: a table with a header; ``--text-column`` names the text column (two for pair
+  models, ``premise,hypothesis``); default: the first of ``text, sentence, content, review,
+  document`` (pairs: ``premise,hypothesis``, ``sentence1,sentence2``, ...) that the header has.
+  Other columns (ids, gold labels) are carried into the JSONL output.
 
 Output (``--out FILE`` or ``-``), by ``--format``: ``jsonl`` (default; the input plus ``labels``
 and the probability of each chosen label, or ``label`` and every label's probability) or
@@ -26,9 +30,9 @@ import sys
 import time
 from pathlib import Path
 
-INPUT_FORMATS = ("auto", "text", "tokens", "conll", "jsonl")
+INPUT_FORMATS = ("auto", "text", "tokens", "conll", "jsonl", "csv", "tsv")
 _BY_EXT = {".jsonl": "jsonl", ".ndjson": "jsonl", ".conll": "conll", ".conllu": "conll", ".tsv": "conll",
-           ".iob": "conll", ".bio": "conll"}
+           ".iob": "conll", ".bio": "conll", ".csv": "csv"}
 
 
 def add_parser(sub) -> None:
@@ -41,7 +45,9 @@ def add_parser(sub) -> None:
     p.add_argument("--out", required=True, help="output file, or - for standard output")
     p.add_argument("--lang", help="language of the input (word splitting of CJK/Thai text; aligner maps)")
     p.add_argument("--input-format", choices=INPUT_FORMATS, default="auto",
-                   help="auto: jsonl for .jsonl, conll for .conll/.conllu/.tsv, else text")
+                   help="auto: jsonl for .jsonl, csv for .csv, conll for .conll/.conllu/.tsv, else text "
+                        "(tsv: a table with a header)")
+    p.add_argument("--text-column", help="csv/tsv input: the text column(s), e.g. review or premise,hypothesis")
     p.add_argument("--format", choices=["jsonl", "conll"], default="jsonl", help="output format")
     p.add_argument("--batch", type=int, default=1000, help="inputs per batch (bounds memory)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
@@ -52,6 +58,46 @@ def _input_format(args) -> str:
     if args.input_format != "auto":
         return args.input_format
     return "text" if args.input == "-" else _BY_EXT.get(Path(args.input).suffix.lower(), "text")
+
+
+def _read_table(path: str, fmt: str, kind, text_column: str | None) -> tuple[list, list[dict]]:
+    """Inputs and the other columns of each row of a csv/tsv table (see the module docstring)."""
+    import csv
+    import io
+
+    from xlt.data.formats import PAIR_COLUMNS, TEXT_COLUMNS
+    from xlt.data.kinds import PAIR
+    from xlt.data.readers import DataFormatError, read_lines
+
+    name = Path("<stdin>" if path == "-" else path)
+    text = sys.stdin.read() if path == "-" else "\n".join(read_lines(Path(path)))
+    reader = csv.DictReader(io.StringIO(text), delimiter="," if fmt == "csv" else "\t")
+    header = reader.fieldnames or []
+    if not header:
+        raise DataFormatError(name, 1, "empty table: expected a header row")
+    if text_column:
+        cols = [c.strip() for c in text_column.split(",") if c.strip()]
+    elif kind is PAIR:
+        cols = list(next((p for p in PAIR_COLUMNS if set(p) <= set(header)), ()))
+    else:
+        cols = [next((c for c in TEXT_COLUMNS if c in header), "")]
+    want = 2 if kind is PAIR else 1
+    if len(cols) != want or any(c not in header for c in cols):
+        raise DataFormatError(name, 1, f"the {kind.name} model needs {want} text column(s) (--text-column); "
+                                       f"found {cols or 'none'} in the header columns: {', '.join(header)}")
+    inputs, extra = [], []
+    for row in reader:
+        if None in row:
+            raise DataFormatError(name, reader.line_num, "more fields than the header has")
+        values = [(row.get(c) or "").strip() for c in cols]
+        if not any(values):
+            inputs.append(None)
+        elif kind is PAIR:
+            inputs.append((values[0], values[1]))
+        else:
+            inputs.append(values[0])  # raw text; token models split it into words
+        extra.append({k: v for k, v in row.items() if k not in cols})
+    return inputs, extra
 
 
 def read_inputs(path: str, fmt: str, kind) -> list:
@@ -191,7 +237,13 @@ def run(args, argv) -> int:
     meta = read_meta(Path(args.model))  # a wrong folder fails before anything loads
     kind = get_kind(meta["kind"])
     fmt_in = _input_format(args)
-    inputs = read_inputs(args.input, fmt_in, kind)
+    extra: list[dict] | None = None
+    if fmt_in in ("csv", "tsv"):
+        inputs, extra = _read_table(args.input, fmt_in, kind, args.text_column)
+    else:
+        if args.text_column:
+            raise UsageError("--text-column is for csv/tsv input")
+        inputs = read_inputs(args.input, fmt_in, kind)
     model = TaskModel.from_pretrained(args.model, device="auto")
     t0 = time.time()
     rows: list[dict] = []
@@ -211,6 +263,8 @@ def run(args, argv) -> int:
         bar.update(len(chunk))
     bar.close()
     rows = [r if r is not None else _empty_row(kind) for r in results]
+    if extra is not None:  # carry ids, gold labels, ... of table rows along
+        rows = [dict(e, **r) for r, e in zip(rows, extra)]
     text = _format(rows, args.format, kind)
     if args.out == "-":
         sys.stdout.write(text)
