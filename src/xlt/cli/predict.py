@@ -220,7 +220,7 @@ def run(args, argv) -> int:
 
     from xlt.data.kinds import TOKEN, get_kind
     from xlt.errors import UsageError
-    from xlt.transfer.model import TaskModel, read_meta
+    from xlt.transfer.model import TaskModel, as_examples, read_meta
 
     if args.batch < 1:
         raise UsageError(f"--batch must be >= 1, got {args.batch}")
@@ -253,10 +253,8 @@ def run(args, argv) -> int:
     for start in range(0, len(todo), args.batch):
         chunk = todo[start:start + args.batch]
         xs = [x for _, x in chunk]
-        from xlt.transfer.model import as_examples
-
-        examples, _ = as_examples(kind, xs, args.lang)
-        probas = model._proba(examples, args.lang, False) if examples else []
+        examples, _ = as_examples(kind, xs, args.lang)  # raw text split into words once, here
+        probas = model.predict_proba(examples, args.lang)
         shown = [list(e.tokens) for e in examples] if kind is TOKEN else xs
         for (i, _), row in zip(chunk, _rows(model, shown, model.decode(probas), probas)):
             results[i] = row

@@ -1,6 +1,18 @@
-"""xlt.data: data folder resolution, language codes, file readers and the task registry.
+"""xlt.data: data sets as values, file formats, language codes, data-folder resolution.
 
-Nothing here imports ``torch`` or ``transformers``.
+The lowest layer: nothing here imports ``torch``, ``transformers`` or another xlt package.
+
+* :mod:`xlt.data.dataset`: :class:`TaskDataset` (source train/dev, evaluation sets per
+  language, labels, kind, metric) from :func:`load_task` (built-in), :func:`from_files` (a
+  user's files) or :func:`from_examples`;
+* :mod:`xlt.data.kinds`: the task kinds :data:`TOKEN`, :data:`SEQUENCE`, :data:`PAIR`;
+* :mod:`xlt.data.formats`: the format registry (CoNLL-U, CoNLL columns, XTREME tsv, SIB-200,
+  CSV/TSV/JSONL, ``datasets`` folders, ``hf:`` specs), :func:`read_examples`,
+  :func:`detect_format`, :func:`language_from_filename`;
+* :mod:`xlt.data.parallel`, :mod:`xlt.data.dictionaries`: parallel corpora (Tatoeba, NTREX, a
+  user's files) and bilingual dictionaries;
+* :mod:`xlt.data.segment`: word splitting of raw text in every script;
+* :mod:`xlt.data.metrics`: accuracy, span F1 (seqeval), mean ± std (also :mod:`xlt.evaluate.metrics`);
 
 * :mod:`xlt.data.paths`: :func:`resolve_data_dir`, :func:`dataset_dir`;
 * :mod:`xlt.data.langs`: :func:`iso639_3`, :func:`script_of`, :func:`language_name`,
@@ -10,6 +22,9 @@ Nothing here imports ``torch`` or ``transformers``.
   :func:`select_targets`, :func:`load_split`, :func:`label_list`.
 """
 
+from xlt.data.dataset import DatasetError, Split, TaskDataset, from_examples, from_files, load_task
+from xlt.data.formats import FORMATS, ReadOptions, read_examples
+from xlt.data.kinds import PAIR, SEQUENCE, TOKEN, TaskKind
 from xlt.data.langs import (
     AmbiguousLanguageError,
     UnknownLanguageError,
@@ -24,6 +39,7 @@ from xlt.data.langs import (
 from xlt.data.paths import DATASET_SOURCES, DatasetNotFoundError, dataset_dir, resolve_data_dir
 from xlt.data.readers import (
     DataFormatError,
+    PairExample,
     ReadStats,
     TaggedSentence,
     TextExample,
@@ -47,6 +63,20 @@ from xlt.data.tasks import (
 )
 
 __all__ = [
+    "DatasetError",
+    "FORMATS",
+    "PAIR",
+    "PairExample",
+    "ReadOptions",
+    "SEQUENCE",
+    "Split",
+    "TOKEN",
+    "TaskDataset",
+    "TaskKind",
+    "from_examples",
+    "from_files",
+    "load_task",
+    "read_examples",
     "AmbiguousLanguageError",
     "DATASET_SOURCES",
     "DataFormatError",

@@ -489,7 +489,7 @@ def from_files(
     items = list(eval.items()) if isinstance(eval, Mapping) else parse_eval_args(eval)
     for lang, path in items:
         path = Path(path)
-        if lang is None and path.is_dir() and not _is_datasets_folder(path):
+        if lang is None and path.is_dir() and not fmt.is_datasets_folder(path):
             found = fmt.eval_files_in_dir(path, format=format)
             if not found:
                 skipped = f" (skipped: {', '.join(found.skipped)})" if getattr(found, "skipped", None) else ""
@@ -539,10 +539,6 @@ def _data_path(path: Path) -> Path | None:
     if not path.exists() and "@" in path.name:
         return path.with_name(path.name.rsplit("@", 1)[0])
     return path
-
-
-def _is_datasets_folder(path: Path) -> bool:
-    return any((path / f).is_file() for f in ("dataset_info.json", "state.json", "dataset_dict.json"))
 
 
 def _stem(path: Path) -> str:
