@@ -420,3 +420,107 @@ def format_bench_mine(result: dict[str, Any]) -> str:
             cells += [f"{v['seconds']:.2f}{rec}", f"{v['sentences_per_s']:.0f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- fine-tuning
+def _hf_trainer_finetune(encoder: Encoder, train, labels: Sequence[str], *, epochs: int, batch_size: int,
+                         lr: float, seed: int, freeze_embeddings: bool, work_dir: str):
+    """The same fine-tuning as :func:`xlt.transfer.finetune.finetune` done by a plain
+    ``transformers.Trainer``: same model class and initial weights, AdamW with weight decay 0.01
+    off biases and norms, linear warm-up over 10% of the steps then linear decay, gradient
+    clipping at 1.0, the same tokenised examples; padding by ``DataCollatorForTokenClassification``."""
+    import torch
+    from transformers import DataCollatorForTokenClassification, Trainer, TrainingArguments
+
+    from xlt.transfer.finetune import build_classifier
+
+    torch.manual_seed(seed)
+    model = build_classifier(encoder, labels, token_task=True)
+    if freeze_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)
+    rows = [{"input_ids": ids, "attention_mask": [1] * len(ids), "labels": lab}
+            for ids, lab in zip(train.input_ids, train.labels)]
+    args = TrainingArguments(output_dir=work_dir, per_device_train_batch_size=batch_size, num_train_epochs=epochs,
+                             learning_rate=lr, weight_decay=0.01, warmup_steps=0.1, lr_scheduler_type="linear",
+                             max_grad_norm=1.0, logging_strategy="no", save_strategy="no", eval_strategy="no",
+                             report_to=[], seed=seed, use_cpu=encoder.device.type == "cpu",
+                             dataloader_num_workers=0, disable_tqdm=True)
+    trainer = Trainer(model=model, args=args, train_dataset=rows,
+                      data_collator=DataCollatorForTokenClassification(encoder.tokenizer))
+    trainer.train()
+    model.eval()
+    return model
+
+
+def bench_finetune(encoder: Encoder, train_sentences: Sequence[Sequence[str]], train_tags: Sequence[Sequence[str]],
+                   dev_sentences: Sequence[Sequence[str]], dev_tags: Sequence[Sequence[str]], *,
+                   epochs: int = 1, batch_size: int = 32, lr: float = 5e-5, max_length: int = 128, seed: int = 0,
+                   variants: dict[str, dict] | None = None, trainer: bool = True) -> dict[str, Any]:
+    """Time xlt's fine-tuning against a plain Hugging Face ``Trainer`` on the same model, data and settings.
+
+    Every run starts from the same encoder weights, trains a token classifier on the same
+    tokenised sentences (first subword per word labelled) for ``epochs`` epochs, then scores
+    token accuracy on the same dev sentences. Times cover training only (no evaluation).
+
+    Args:
+        encoder: the model (left unchanged).
+        train_sentences, train_tags: words and tags (every tag in the union of train/dev tags).
+        dev_sentences, dev_tags: the dev set for the accuracy check.
+        epochs, batch_size, lr, max_length, seed: the shared settings (embeddings frozen).
+        variants: name -> extra keyword arguments of :func:`xlt.transfer.finetune.finetune`
+            (e.g. ``{"xlt": {}, "xlt bf16": {"bf16": True}}``); default ``{"xlt": {}}``.
+        trainer: also run the ``Trainer`` baseline.
+
+    Returns:
+        ``{"runs": {name: {"seconds", "sentences_per_s", "peak_rss_mib", "dev_accuracy"}},
+        "speedup": {name: sentences/s over the Trainer's}, "settings": {...}}``.
+    """
+    import tempfile
+
+    from xlt.data.metrics import score
+    from xlt.transfer.finetune import encode_token_examples, finetune, predict_logits, word_predictions
+
+    labels = sorted({t for s in list(train_tags) + list(dev_tags) for t in s})
+    index = {l: i for i, l in enumerate(labels)}
+    train = encode_token_examples(encoder, [list(s) for s in train_sentences],
+                                  [[index[t] for t in s] for s in train_tags], max_length)
+    dev = encode_token_examples(encoder, [list(s) for s in dev_sentences], None, encoder.max_length)
+    pad = encoder.tokenizer.pad_token_id
+
+    def accuracy(model) -> float:
+        pred = word_predictions(predict_logits(model, dev, pad), dev, index.get("O", 0))
+        return score("accuracy", [list(s) for s in dev_tags], [[labels[i] for i in s] for s in pred])
+
+    runs: dict[str, dict] = {}
+
+    def record(name: str, fn: Callable[[], Any]) -> None:
+        with _PeakMemory(encoder.device) as mem:
+            t0 = time.perf_counter()
+            model = fn()
+            seconds = time.perf_counter() - t0
+        runs[name] = {"seconds": round(seconds, 2),
+                      "sentences_per_s": round(len(train_sentences) * epochs / seconds, 2),
+                      "peak_rss_mib": round(mem.peak_bytes / _MiB, 1), "dev_accuracy": round(accuracy(model), 2)}
+
+    shared = dict(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, freeze_embeddings=True)
+    for name, extra in (variants or {"xlt": {}}).items():
+        record(name, lambda extra=extra: finetune(encoder, train, labels, True, lambda m: 0.0, progress=False,
+                                                  **shared, **extra).model)
+    if trainer:
+        with tempfile.TemporaryDirectory() as tmp:
+            record("transformers.Trainer", lambda: _hf_trainer_finetune(encoder, train, labels, work_dir=tmp, **shared))
+    base = runs.get("transformers.Trainer", {}).get("sentences_per_s")
+    return {"runs": runs,
+            "speedup": {k: round(v["sentences_per_s"] / base, 2) for k, v in runs.items()} if base else {},
+            "settings": {"train_sentences": len(train_sentences), "dev_sentences": len(dev_sentences),
+                         "labels": len(labels), "max_length": max_length, **shared},
+            "memory": _PeakMemory.method(encoder.device)}
+
+
+def format_bench_finetune(result: dict[str, Any]) -> str:
+    """A table of :func:`bench_finetune`'s runs."""
+    lines = [f"{'run':<28} {'seconds':>8} {'sent/s':>8} {'speed-up':>8} {'peak MiB':>9} {'dev acc':>8}"]
+    for name, r in result["runs"].items():
+        lines.append(f"{name:<28} {r['seconds']:8.1f} {r['sentences_per_s']:8.2f} "
+                     f"{result['speedup'].get(name, float('nan')):8.2f} {r['peak_rss_mib']:9.1f} {r['dev_accuracy']:8.2f}")
+    return "\n".join(lines)

@@ -6,6 +6,9 @@ from pathlib import Path
 
 from xlt.models.loading import DEFAULT_MODEL
 
+#: xlt fine-tuning variants `xlt bench finetune --variants` can time (extra `finetune()` arguments)
+FINETUNE_VARIANTS: dict[str, dict] = {}
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("bench", help="benchmarks")
@@ -20,6 +23,21 @@ def add_parser(sub) -> None:
     e.add_argument("--batch-size", type=int, default=32)
     e.add_argument("--data-dir")
     e.add_argument("--out", help="write the result as JSON here")
+    f = bsub.add_parser("finetune", help="xlt's fine-tuning vs a plain transformers.Trainer on the same model and data")
+    f.add_argument("--model", default=DEFAULT_MODEL)
+    f.add_argument("--task", default="udpos", choices=["udpos", "panx"], help="token task whose English data is used")
+    f.add_argument("--n", type=int, default=1000, help="training sentences (the first N of train-en)")
+    f.add_argument("--dev-n", type=int, default=500, help="dev sentences for the accuracy check")
+    f.add_argument("--epochs", type=int, default=1)
+    f.add_argument("--batch-size", type=int, default=32)
+    f.add_argument("--lr", type=float, default=5e-5)
+    f.add_argument("--max-length", type=int, default=128)
+    f.add_argument("--variants", default="xlt",
+                   help="comma-separated xlt variants to time: xlt (defaults), plus any of "
+                        + ", ".join(FINETUNE_VARIANTS) + "")
+    f.add_argument("--no-trainer", action="store_true", help="skip the transformers.Trainer baseline")
+    f.add_argument("--data-dir")
+    f.add_argument("--out", help="write the result as JSON here")
     m = bsub.add_parser("mine", help="bitext mining time as the input grows (embedding and FAISS search)")
     m.add_argument("--model", default=DEFAULT_MODEL)
     m.add_argument("--sizes", default="1000,10000,100000", help="sentences per side, comma-separated")
@@ -57,11 +75,41 @@ def _bench_mine(args) -> int:
     return 0
 
 
+def _bench_finetune(args) -> int:
+    import json
+
+    from xlt.bench import bench_finetune, format_bench_finetune
+    from xlt.data.tasks import load_split, source_files
+    from xlt.errors import UsageError
+    from xlt.models.loading import load_encoder
+
+    names = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = [v for v in names if v != "xlt" and v not in FINETUNE_VARIANTS]
+    if unknown or not names:
+        raise UsageError(f"--variants: unknown {unknown}; choose from xlt, {', '.join(FINETUNE_VARIANTS)}")
+    files = source_files(args.task, "en", args.data_dir)
+    train, _ = load_split(args.task, files["train"], limit=args.n)
+    dev, _ = load_split(args.task, files["dev"] or files["train"], limit=args.dev_n)
+    enc = load_encoder(args.model)
+    result = bench_finetune(enc, [e.tokens for e in train], [e.labels for e in train], [e.tokens for e in dev],
+                            [e.labels for e in dev], epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                            max_length=args.max_length,
+                            variants={v: FINETUNE_VARIANTS.get(v, {}) for v in names}, trainer=not args.no_trainer)
+    result["input"] = {"task": args.task, "train": str(files["train"]), "dev": str(files["dev"]), "model": args.model}
+    print(format_bench_finetune(result))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
+    return 0
+
+
 def run(args, argv) -> int:
     import json
 
     if args.bench == "mine":
         return _bench_mine(args)
+    if args.bench == "finetune":
+        return _bench_finetune(args)
 
     from xlt.bench import bench_extract, format_bench
     from xlt.data import tasks
