@@ -44,10 +44,13 @@ def score(pred, sure, possible) -> dict:
     return {k: round(s[k], 2) for k in ("aer", "precision", "recall", "f1")}
 
 
+WORD_PIECES = "xtreme"  # set from --word-pieces in main()
+
+
 def run_xlt(model: str, pairs, layer: int, methods, dtype: str = "float32"):
     from xlt.align.words import WordAligner
 
-    aligner = WordAligner(model, layer=layer, methods=methods, dtype=dtype)
+    aligner = WordAligner(model, layer=layer, methods=methods, dtype=dtype, word_pieces=WORD_PIECES)
     t0 = time.perf_counter()
     out = aligner.align_all(pairs, methods)
     return out, time.perf_counter() - t0
@@ -75,8 +78,13 @@ def main(argv=None) -> int:
     p.add_argument("--model", default="bundled:e5-small")
     p.add_argument("--skip-simalign", action="store_true")
     p.add_argument("--limit", type=int, help="use the first N pairs of each set (smoke tests)")
+    p.add_argument("--word-pieces", default="xtreme",
+                   help="xlt's subword units per word (xlt.models.words): xtreme (default here: every piece, "
+                        "as SimAlign, so the comparison is like for like) or first (xlt's default)")
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
+    global WORD_PIECES
+    WORD_PIECES = args.word_pieces
 
     from xlt.data.paths import dataset_dir
     from xlt.models.export import export_model

@@ -82,7 +82,7 @@ def test_bench_finetune_trains_both_ways_on_the_same_data(enc):
     assert set(runs) == {"xlt", "transformers.Trainer"}
     for r in runs.values():
         # embeddings are frozen and the tiny model is random: well above the 1/17 of guessing
-        assert r["dev_accuracy"] > 30 and r["sentences_per_s"] == pytest.approx(40 * 3 / r["seconds"], rel=0.01)
+        assert r["dev_accuracy"] > 30 and r["sentences_per_s"] == pytest.approx(40 * 3 / r["seconds"], rel=0.1)  # both rounded
     assert res["speedup"]["transformers.Trainer"] == 1.0
     assert res["speedup"]["xlt"] == pytest.approx(runs["xlt"]["sentences_per_s"] / runs["transformers.Trainer"]["sentences_per_s"], abs=0.01)
     assert "transformers.Trainer" in format_bench_finetune(res)

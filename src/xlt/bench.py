@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from xlt.models.features import encode_words
+from xlt.models.words import DEFAULT_WORD_PIECES
 
 if TYPE_CHECKING:  # pragma: no cover
     from xlt.models.loading import Encoder
@@ -112,7 +113,7 @@ def _sync(device: Any) -> None:
 
 # --------------------------------------------------------------------------- naive path
 def naive_encode_words(encoder: Encoder, sentences: Sequence[Sequence[str]],
-                       pooling: str = "first") -> list[np.ndarray]:
+                       pooling: str = "first", word_pieces: str = DEFAULT_WORD_PIECES) -> list[np.ndarray]:
     """The per-sentence loop of a typical research script (the benchmark baseline).
 
     Each sentence (with ``encoder.text_prefix`` words in front) goes alone through the
@@ -123,6 +124,9 @@ def naive_encode_words(encoder: Encoder, sentences: Sequence[Sequence[str]],
         encoder: the model and fast tokenizer.
         sentences: lists of words.
         pooling: ``'first'`` subword or ``'mean'`` of subwords.
+        word_pieces: ``first``/``mean`` (default: a bare SentencePiece ``▁`` piece is not pooled
+            when the word has other pieces) or ``xtreme``/``mean_all`` (every piece, as XTREME);
+            only the pieces matter here, ``pooling`` chooses first or mean.
 
     Returns:
         One float32 array ``(n_words_i, dim)`` per sentence. Words that got no subword (empty
@@ -130,7 +134,13 @@ def naive_encode_words(encoder: Encoder, sentences: Sequence[Sequence[str]],
     """
     import torch
 
+    from xlt.models.words import marker_ids, piece_rule
+
+    rule = piece_rule(word_pieces)
+    if rule.markers not in ("keep", "skip") or rule.text:
+        raise ValueError(f"the naive loop does not implement word_pieces={word_pieces!r}")
     tok, model, device = encoder.tokenizer, encoder.model, encoder.device
+    markers = marker_ids(tok) if rule.markers == "skip" else frozenset()
     prefix = encoder.text_prefix.split()
     n_pre = len(prefix)
     out = []
@@ -146,7 +156,9 @@ def naive_encode_words(encoder: Encoder, sentences: Sequence[Sequence[str]],
             for t, w in enumerate(word_ids):
                 if w is not None and w >= n_pre:
                     groups.setdefault(w - n_pre, []).append(t)
+            ids = inputs["input_ids"][0].tolist()
             for w, pos in groups.items():
+                pos = [t for t in pos if ids[t] not in markers] or pos
                 vecs[w] = hidden[pos[0]] if pooling == "first" else hidden[pos].mean(0)
             out.append(vecs)
     return out
@@ -177,7 +189,7 @@ def _timed(fn: Callable[[], Any], device: Any) -> tuple[Any, float, int]:
 
 def bench_extract(encoder: Encoder, sentences: Sequence[Sequence[str]] | Sequence[str],
                   batch_size: int = 32, repeats: int = 1, pooling: str = "first",
-                  warmup: bool = True) -> dict[str, Any]:
+                  warmup: bool = True, word_pieces: str = DEFAULT_WORD_PIECES) -> dict[str, Any]:
     """Time xlt's batched word-feature extraction against a naive per-sentence loop.
 
     Both paths use the same encoder, sentences, pooling and the last layer. Timings are the
@@ -191,6 +203,7 @@ def bench_extract(encoder: Encoder, sentences: Sequence[Sequence[str]] | Sequenc
         repeats: timed runs per path (>= 1).
         pooling: ``'first'`` or ``'mean'`` subword pooling, used by both paths.
         warmup: run both paths on up to 4 sentences before timing.
+        word_pieces: which pieces are pooled, in both paths (:func:`naive_encode_words`).
 
     Returns:
         A dict with ``device``, ``model``, ``n_sentences``, ``n_words``, ``n_subwords``
@@ -218,10 +231,10 @@ def bench_extract(encoder: Encoder, sentences: Sequence[Sequence[str]] | Sequenc
 
     def run_xlt(s: list[list[str]]) -> Any:
         return encode_words(encoder, s, layers="last", pooling=pooling,  # type: ignore[arg-type]
-                            batch_size=batch_size, progress=False, cache=None)
+                            batch_size=batch_size, progress=False, cache=None, word_pieces=word_pieces)
 
     def run_naive(s: list[list[str]]) -> list[np.ndarray]:
-        return naive_encode_words(encoder, s, pooling=pooling)
+        return naive_encode_words(encoder, s, pooling=pooling, word_pieces=word_pieces)
 
     if warmup:
         run_xlt(sents[:4])

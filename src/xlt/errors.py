@@ -10,6 +10,7 @@ from xlt.data.langs import UnknownLanguageError
 from xlt.data.paths import DatasetNotFoundError
 from xlt.data.readers import DataFormatError
 from xlt.models.loading import ModelLoadError
+from xlt.transfer.checkpoint import CheckpointError
 
 
 
@@ -29,6 +30,7 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     NotADirectoryError,  # a file where an output folder is expected
     FileLanguageError,  # an --eval file whose name does not say its language
     DatasetError,  # a data set that cannot be used as given (no examples, bad --label-map, ...)
+    CheckpointError,  # a fine-tuning checkpoint of other settings, or in the way without --resume
 )
 
-__all__ = ["USER_ERRORS", "AlignerError", "DataFormatError", "UnknownLanguageError", "DatasetNotFoundError", "ModelLoadError", "UsageError"]
+__all__ = ["USER_ERRORS", "AlignerError", "CheckpointError", "DataFormatError", "UnknownLanguageError", "DatasetNotFoundError", "ModelLoadError", "UsageError"]

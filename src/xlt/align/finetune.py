@@ -19,9 +19,10 @@ word ``t``; e.g. from :class:`xlt.align.words.WordAligner` argmax), the training
   links) are masked out of the negatives. The same regulariser is added.
 
 Word vectors are exactly those :func:`xlt.models.features.encode_words` gives with
-``pooling='first'``: each sentence is encoded *on its own*, with the words of
-``encoder.text_prefix`` (E5's ``"query:"``) in front and the tokenizer's special tokens around,
-and a word's vector is its *first* subword's hidden state at ``layer`` (``hidden_states[layer]``:
+``pooling='first'`` and the same ``word_pieces`` setting (:mod:`xlt.models.words`): each sentence
+is encoded *on its own*, with the words of ``encoder.text_prefix`` (E5's ``"query:"``) in front and
+the tokenizer's special tokens around, and a word's vector is the hidden state of the piece that
+stands for it (by default its first piece that is not a bare ``▁`` marker) at ``layer`` (``hidden_states[layer]``:
 ``-1`` = last layer, the default as in Cao et al.; ``0`` = embedding output). Sentences longer
 than ``max_length`` tokens are truncated (as ``encode_words(long_inputs='truncate')``); links to
 words that lost their first subword, or whose word produced no subword at all (such a word is
@@ -51,6 +52,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from xlt.models.words import DEFAULT_WORD_PIECES
 
 if TYPE_CHECKING:  # pragma: no cover
     from xlt.models.loading import Encoder
@@ -168,49 +171,40 @@ def _check_links(links: Iterable[Any], m: int, n: int, i: int) -> list[tuple[int
 
 # --------------------------------------------------------------------------- tokenisation
 def _tokenize(encoder: Encoder, sentences: list[list[str]], max_len: int,
-              lead: list[int], trail: list[int]) -> tuple[list[tuple[list[int], list[int]]], int]:
-    """Model inputs built exactly as :func:`xlt.models.features.encode_words` builds them.
+              lead: list[int], trail: list[int],
+              word_pieces: str = DEFAULT_WORD_PIECES) -> tuple[list[tuple[list[int], list[int]]], int]:
+    """Model inputs built exactly as :func:`xlt.models.features.encode_words` builds them
+    (``long_inputs='truncate'``), through the same word ↔ subword mapping
+    (:func:`xlt.models.words.map_words`).
 
     Returns:
-        ``(items, n_truncated)``: per sentence ``(token ids, first-subword position per word)``
-        where the position is ``-1`` for a word without subwords or cut off by truncation.
+        ``(items, n_truncated)``: per sentence ``(token ids, position of the piece that stands
+        for each word)`` where the position is ``-1`` for a word without subwords (fed as the
+        unknown token, never trained on) or whose piece was cut off by truncation.
     """
+    from xlt.models.words import map_words
+
     tok = encoder.tokenizer
-    prefix_words = encoder.text_prefix.split()
-    n_pre = len(prefix_words)
-    unk = getattr(tok, "unk_token_id", None)
     limit = max_len - len(trail)
     items: list[tuple[list[int], list[int]]] = []
     n_truncated = 0
-    chunk = 2048
-    for c in range(0, len(sentences), chunk):
-        part = sentences[c:c + chunk]
-        enc = tok([prefix_words + s for s in part], is_split_into_words=True,
-                  add_special_tokens=False, verbose=False)
-        for j, words in enumerate(part):
-            word_tokens: list[list[int]] = [[] for _ in range(n_pre + len(words))]
-            for t, w in zip(enc["input_ids"][j], enc.word_ids(j)):
-                if w is not None:
-                    word_tokens[w].append(int(t))
-            empty = [not wt for wt in word_tokens]
-            if unk is not None:  # encode_words feeds subword-less words as the unknown token
-                for wt in word_tokens:
-                    if not wt:
-                        wt.append(int(unk))
-            ids = list(lead) + [t for wt in word_tokens[:n_pre] for t in wt]
-            firsts = [-1] * len(words)
-            cut = False
-            for w, wt in enumerate(word_tokens[n_pre:]):
-                take = wt[:max(0, limit - len(ids))]
-                if len(take) < len(wt):
-                    cut = True
-                if not take:
-                    break
-                if not empty[n_pre + w]:
-                    firsts[w] = len(ids)
-                ids.extend(take)
-            n_truncated += cut
-            items.append((ids + list(trail), firsts))
+    mapped = map_words(tok, sentences, word_pieces, encoder.text_prefix.split(),
+                       unk=getattr(tok, "unk_token_id", None) is not None)
+    for wp in mapped:
+        ids = list(lead) + wp.prefix
+        base = len(ids)
+        body = wp.ids
+        room = max(0, limit - base)
+        # encode_words' truncate mode keeps whole leading words and cuts the first word that does
+        # not fit: the same as cutting the piece sequence at the limit
+        n_truncated += len(body) > room
+        body = body[:room]
+        unk = set(wp.unk_words)
+        firsts = []
+        for w in range(len(wp.pieces)):
+            q = wp.first(w)
+            firsts.append(base + q if 0 <= q < len(body) and w not in unk else -1)
+        items.append((ids + body + list(trail), firsts))
     return items, n_truncated
 
 
@@ -337,6 +331,7 @@ def finetune_alignment(
     freeze_embeddings: bool = True,
     seed: int = 0,
     progress: bool = True,
+    word_pieces: str = DEFAULT_WORD_PIECES,
 ) -> FinetuneAlignmentResult:
     """Align ``encoder`` by fine-tuning it on word-aligned sentence pairs (Cao et al. 2020).
 
@@ -366,6 +361,9 @@ def finetune_alignment(
             the parameters, e.g. 250k x 384 in e5-small; training it costs time and memory).
         seed: seeds the data order.
         progress: tqdm progress bars (stderr).
+        word_pieces: which subword piece gives a word its vector
+            (:data:`xlt.models.words.WORD_PIECES`; the probes that will use the aligned model
+            should read words the same way). ``mean`` settings train the first of the pieces.
 
     Returns:
         :class:`FinetuneAlignmentResult` (fine-tuned deep copy, per-epoch history, counts).
@@ -425,8 +423,8 @@ def finetune_alignment(
         sources.append(src)
         targets.append(tgt)
         langs.append(str(getattr(ex, "lang", "")))
-    src_items, n_trunc_s = _tokenize(encoder, sources, max_len, lead, trail)
-    tgt_items, n_trunc_t = _tokenize(encoder, targets, max_len, lead, trail)
+    src_items, n_trunc_s = _tokenize(encoder, sources, max_len, lead, trail, word_pieces)
+    tgt_items, n_trunc_t = _tokenize(encoder, targets, max_len, lead, trail, word_pieces)
 
     pairs: list[_Pair] = []
     n_links = n_used = n_src_words = 0
@@ -450,7 +448,7 @@ def finetune_alignment(
              "temperature": temperature, "epochs": epochs, "batch_size": batch_size, "lr": lr,
              "warmup": warmup, "max_length": max_len, "freeze_embeddings": bool(freeze_embeddings),
              "seed": seed, "weight_decay": WEIGHT_DECAY, "grad_clip": GRAD_CLIP,
-             "dropout": False}
+             "dropout": False, "word_pieces": word_pieces}
 
     device = encoder.device
     base = encoder.model

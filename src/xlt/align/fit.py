@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from xlt.align.maps import AlignerError
+from xlt.models.words import DEFAULT_WORD_PIECES
 
 SUPERVISION = ("parallel", "dictionary")
 
@@ -161,8 +162,10 @@ def check_user_dictionary(supervision: str, dictionary: str, langs: str) -> None
                            f"(one language code, got {langs!r})")
 
 
-def word_aligner(encoder, layer: int, dtype: str = "float32", progress: bool = True):
-    """The argmax :class:`~xlt.align.words.WordAligner` that supervision links come from.
+def word_aligner(encoder, layer: int, dtype: str = "float32", progress: bool = True,
+                 word_pieces: str = DEFAULT_WORD_PIECES):
+    """The argmax :class:`~xlt.align.words.WordAligner` that supervision links come from
+    (``word_pieces``: which subword pieces are a word's units, :mod:`xlt.models.words`).
 
     Raises:
         AlignerError: a layer outside the model or an unknown dtype (a user error, not a bug).
@@ -170,7 +173,8 @@ def word_aligner(encoder, layer: int, dtype: str = "float32", progress: bool = T
     from xlt.align.words import WordAligner
 
     try:
-        return WordAligner(encoder, layer=layer, methods=("argmax",), dtype=dtype, progress=progress)
+        return WordAligner(encoder, layer=layer, methods=("argmax",), dtype=dtype, progress=progress,
+                           word_pieces=word_pieces)
     except ValueError as exc:
         raise AlignerError(f"word aligner (--align-layer {layer}, --align-dtype {dtype}): {exc}") from None
 

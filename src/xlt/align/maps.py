@@ -45,6 +45,7 @@ pickle), refusing to be applied to another model or to layers it was not fitted 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,8 @@ from typing import Any
 import numpy as np
 
 from xlt.data.langs import same_language
+
+log = logging.getLogger(__name__)
 
 #: Map families, in the order reports list them.
 METHODS = ("center", "center+norm", "procrustes", "center+procrustes", "center+norm+procrustes", "linear")
@@ -361,18 +364,37 @@ class CrossLingualAligner:
         hits = [k for k in self.maps if same_language(k, lang)]
         return hits[0] if hits else None
 
-    def check(self, encoder_info: dict, layers: Iterable[int], languages: Iterable[str] = ()) -> None:
+    @property
+    def word_pieces(self) -> str | None:
+        """The ``word_pieces`` setting the supervision vectors were extracted with
+        (:mod:`xlt.models.words`); ``None`` when not recorded (aligners fitted before xlt recorded
+        it read words the ``xtreme`` way)."""
+        return self.info.get("word_pieces")
+
+    def check(self, encoder_info: dict, layers: Iterable[int], languages: Iterable[str] = (),
+              word_pieces: str | None = None) -> None:
         """Refuse to be applied where the maps do not belong.
 
         Args:
             encoder_info: :meth:`Encoder.describe` of the encoder whose features will be mapped.
             layers: the hidden-state indices of those features.
             languages: the languages that will be mapped (the source is always allowed).
+            word_pieces: the features' ``word_pieces`` setting (None = not checked). An aligner
+                that does not record its own gets a warning unless the features are ``xtreme``.
 
         Raises:
             AlignerError: another model (fingerprint or width differs), a layer the maps were not
-            fitted on, or languages without a map (listed).
+            fitted on, languages without a map (listed), or word vectors read from other subword
+            pieces than the maps were fitted on.
         """
+        if word_pieces is not None and self.word_pieces is not None and word_pieces != self.word_pieces:
+            raise AlignerError(f"the aligner's maps were fitted on word vectors of --word-pieces {self.word_pieces}, "
+                               f"the features use {word_pieces}; give --word-pieces {self.word_pieces} or fit maps "
+                               f"with `xlt align fit --word-pieces {word_pieces}`")
+        if word_pieces is not None and self.word_pieces is None and word_pieces != "xtreme":
+            log.warning("the aligner does not record how its word vectors were read from subword pieces (fitted "
+                        "before xlt recorded it: 'xtreme'); the features use --word-pieces %s. Refit it, or give "
+                        "--word-pieces xtreme", word_pieces)
         fp, mine = encoder_info.get("fingerprint"), self.model.get("fingerprint")
         if fp and mine and fp != mine:
             def short(f: str) -> str:

@@ -2,8 +2,9 @@
 
 Two builders, both giving, per target language, a :class:`LanguagePairs` with vectors at every
 requested layer, extracted exactly as ``xlt transfer --mode probe`` extracts its features
-(:func:`xlt.models.features.encode_words`, first subword, the model's text prefix), so a map
-fitted on them applies to the probe's features:
+(:func:`xlt.models.features.encode_words`, the same ``word_pieces`` setting -- by default a word's
+first piece that is not a bare ``▁`` marker -- and the model's text prefix), so a map fitted on
+them applies to the probe's features (the setting is recorded in the aligner's ``info``):
 
 * :func:`parallel_pairs`: parallel text (NTREX-128 or a user's corpus read by
   :func:`read_parallel_corpus`: English and the target language, line by line), split into
@@ -35,6 +36,7 @@ import numpy as np
 
 from xlt.align.maps import AlignerError
 from xlt.data.dictionaries import Dictionary, read_dictionary
+from xlt.models.words import DEFAULT_WORD_PIECES
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +76,15 @@ class LanguagePairs:
 
 
 def word_vectors(encoder, sentences: Sequence[Sequence[str]], layers: Any = "all", *, cache=None,
-                 progress: bool = True) -> tuple[list[np.ndarray], list[int]]:
+                 progress: bool = True, word_pieces: str = DEFAULT_WORD_PIECES
+                 ) -> tuple[list[np.ndarray], list[int]]:
     """Probe-style word vectors per sentence: ``(n_words, n_layers, dim)`` float16 each.
 
     Args:
         encoder: the model. sentences: word lists. layers: as :func:`encode_words` takes them.
         cache: a :class:`~xlt.models.cache.FeatureCache` or None.
+        word_pieces: which subword pieces give a word its vector, as for the probe
+            (:data:`xlt.models.words.WORD_PIECES`).
 
     Returns:
         ``(vectors, layers)``: one array per sentence and the resolved hidden-state indices.
@@ -90,7 +95,7 @@ def word_vectors(encoder, sentences: Sequence[Sequence[str]], layers: Any = "all
     resolved: list[int] = []
     chunk = 1000  # bounds the float32 copy encode_words returns
     for start in range(0, len(sentences), chunk):
-        wf = encode_words(encoder, sentences[start:start + chunk], layers=layers, pooling="first",
+        wf = encode_words(encoder, sentences[start:start + chunk], layers=layers, word_pieces=word_pieces,
                           progress=progress, cache=cache)
         resolved = list(wf.layers)
         for v in wf.vectors:
@@ -244,7 +249,8 @@ def link_pairs(aligner, source: list[list[str]], target: list[list[str]]) -> tup
 
 
 def parallel_pairs(encoder, corpus: ParallelCorpus, aligner, *, layers: Any = "all", max_pairs: int | None = 50000,
-                   seed: int = 0, cache=None, progress: bool = True) -> Iterator[LanguagePairs]:
+                   seed: int = 0, cache=None, progress: bool = True,
+                   word_pieces: str = DEFAULT_WORD_PIECES) -> Iterator[LanguagePairs]:
     """Pairs of contextual vectors from word-aligned parallel text, one language at a time.
 
     English vectors are extracted once; each target language is aligned, encoded, turned into
@@ -257,6 +263,7 @@ def parallel_pairs(encoder, corpus: ParallelCorpus, aligner, *, layers: Any = "a
         layers: the layers to extract (``'all'`` = embeddings and every layer).
         max_pairs: random subsample of at most this many pairs per language (seeded; None = all).
         seed: subsampling seed. cache: feature cache. progress: tqdm bars.
+        word_pieces: which subword pieces give a word its vector (:func:`word_vectors`).
 
     Yields:
         :class:`LanguagePairs` per target language, in corpus order.
@@ -264,11 +271,12 @@ def parallel_pairs(encoder, corpus: ParallelCorpus, aligner, *, layers: Any = "a
     Raises:
         AlignerError: a language with no usable link (never fitted as the identity).
     """
-    eng, resolved = word_vectors(encoder, corpus.source, layers, cache=cache, progress=progress)
+    eng, resolved = word_vectors(encoder, corpus.source, layers, cache=cache, progress=progress,
+                                 word_pieces=word_pieces)
     y_mean = token_mean(eng)
     for lang, sents in corpus.targets.items():
         links, stats = link_pairs(aligner, corpus.source, sents)
-        tgt, _ = word_vectors(encoder, sents, layers, cache=cache, progress=progress)
+        tgt, _ = word_vectors(encoder, sents, layers, cache=cache, progress=progress, word_pieces=word_pieces)
         rows = [(s, i, j) for s, ls in enumerate(links) for i, j in ls]
         if not rows:
             raise AlignerError(f"{lang}: the word aligner found no one-to-one links in {len(sents)} "
@@ -381,7 +389,8 @@ def type_vectors(vectors: Sequence[np.ndarray], sentences: Sequence[Sequence[str
 
 def dictionary_pairs(encoder, dictionaries: dict[str, Dictionary | Path], source_text: list[list[str]],
                      target_text: dict[str, list[list[str]]], *, layers: Any = "all", max_pairs: int | None = 50000,
-                     seed: int = 0, cache=None, progress: bool = True) -> Iterator[LanguagePairs]:
+                     seed: int = 0, cache=None, progress: bool = True,
+                     word_pieces: str = DEFAULT_WORD_PIECES) -> Iterator[LanguagePairs]:
     """Pairs of type-averaged contextual vectors for dictionary entries, one language at a time.
 
     Args:
@@ -389,7 +398,7 @@ def dictionary_pairs(encoder, dictionaries: dict[str, Dictionary | Path], source
         dictionaries: ``{lang: dictionary}``: a :class:`Dictionary` already read, or its file.
         source_text: English word lists (monolingual text the English vectors are averaged over).
         target_text: ``{lang: word lists}`` of each target language.
-        layers, max_pairs, seed, cache, progress: as :func:`parallel_pairs`.
+        layers, max_pairs, seed, cache, progress, word_pieces: as :func:`parallel_pairs`.
 
     Yields:
         :class:`LanguagePairs`; ``stats`` has the dictionary's counts plus ``n_unknown_source``,
@@ -402,14 +411,15 @@ def dictionary_pairs(encoder, dictionaries: dict[str, Dictionary | Path], source
     """
     dicts = {lang: d if isinstance(d, Dictionary) else read_dictionary(d)  # fail before encoding
              for lang, d in dictionaries.items()}
-    eng, resolved = word_vectors(encoder, source_text, layers, cache=cache, progress=progress)
+    eng, resolved = word_vectors(encoder, source_text, layers, cache=cache, progress=progress,
+                                 word_pieces=word_pieces)
     y_mean = token_mean(eng)
     wanted_e = {e for d in dicts.values() for e, _ in d.entries}
     eng_types, _ = type_vectors(eng, source_text, wanted_e)
     del eng
     for lang, d in dicts.items():
         sents = target_text[lang]
-        tgt, _ = word_vectors(encoder, sents, layers, cache=cache, progress=progress)
+        tgt, _ = word_vectors(encoder, sents, layers, cache=cache, progress=progress, word_pieces=word_pieces)
         tgt_types, _ = type_vectors(tgt, sents, {f for _, f in d.entries})
         unk_e = sum(1 for e, _ in d.entries if e not in eng_types)
         unk_f = sum(1 for _, f in d.entries if f not in tgt_types)

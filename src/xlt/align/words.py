@@ -63,6 +63,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from xlt.models.words import DEFAULT_WORD_PIECES, check_word_pieces
+
 if TYPE_CHECKING:  # pragma: no cover
     from xlt.models.loading import Encoder
 
@@ -359,9 +361,10 @@ class SubwordVectors:
 
     Attributes:
         vectors: per input sentence, a float32 torch tensor ``(n_sub, dim)`` on the encoder's
-            device (the sentence's subwords, without special tokens or prefix); identical input
-            sentences share one tensor.
-        word_ids: per sentence, int64 ``(n_sub,)``: the word index of each subword.
+            device (the units: the pieces that stand for each word, in order, without special
+            tokens, prefix or -- by default -- bare ``▁`` markers); identical input sentences
+            share one tensor.
+        word_ids: per sentence, int64 ``(n_sub,)``: the word index of each unit.
         n_words: per sentence, the number of input words.
         layer: the hidden-state index used (``0`` = embeddings).
         stats: ``n_sentences``, ``n_unique`` (sentences encoded), ``n_words``, ``n_subwords``,
@@ -432,13 +435,17 @@ def layer_states(encoder: Encoder, inputs: dict, layer: int, early_exit: bool = 
 
 def encode_subwords(encoder: Encoder, sentences: Sequence[Sequence[str]], layer: int | str = DEFAULT_LAYER,
                     batch_size: int = 32, max_length: int | None = None, use_prefix: bool = False,
-                    early_exit: bool = True, progress: bool = False) -> SubwordVectors:
+                    early_exit: bool = True, progress: bool = False,
+                    word_pieces: str = DEFAULT_WORD_PIECES) -> SubwordVectors:
     """Subword vectors of one layer for pre-tokenised sentences, one encoder pass per distinct sentence.
 
-    Each sentence is tokenised with ``is_split_into_words=True`` (the fast tokenizer's
-    ``word_ids()`` map subwords to words), wrapped in the model's special tokens, and run alone
-    (no sentence pairs); sentences are sorted by length, longest first, into batches of
-    ``batch_size``. A sentence longer than ``max_length`` tokens (default: the model limit) is
+    Each sentence is tokenised word by word (:func:`xlt.models.words.map_words`), wrapped in the
+    model's special tokens, and run alone (no sentence pairs); sentences are sorted by length,
+    longest first, into batches of ``batch_size``. The units returned for a word are the pieces
+    that stand for it under ``word_pieces``: by default every piece but a bare SentencePiece
+    ``▁`` marker (which would otherwise be a near-identical unit in front of most Japanese,
+    Chinese and Thai words); ``'xtreme'``/``'mean_all'`` keep every piece, as SimAlign and
+    awesome-align do. A sentence longer than ``max_length`` tokens (default: the model limit) is
     truncated, as SimAlign's tokenizer call does (counted in the stats).
 
     Args:
@@ -451,6 +458,8 @@ def encode_subwords(encoder: Encoder, sentences: Sequence[Sequence[str]], layer:
             (its vectors are not returned). Off by default: SimAlign feeds raw words.
         early_exit: stop the forward pass at ``layer`` where the model allows it.
         progress: tqdm bar over batches.
+        word_pieces: a setting of :data:`xlt.models.words.WORD_PIECES` (only which pieces are
+            units and, for ``no_marker``/``text``, the input matter here).
 
     Returns:
         :class:`SubwordVectors`, in input order.
@@ -463,6 +472,7 @@ def encode_subwords(encoder: Encoder, sentences: Sequence[Sequence[str]], layer:
     from tqdm.auto import tqdm
 
     from xlt.models.features import _as_word_list, _effective_max_length, _special_template, resolve_layers
+    from xlt.models.words import map_words
 
     if isinstance(layer, (list, tuple)):
         raise ValueError("encode_subwords takes a single layer")
@@ -474,7 +484,6 @@ def encode_subwords(encoder: Encoder, sentences: Sequence[Sequence[str]], layer:
     lead, trail = _special_template(tok)
     max_len = _effective_max_length(encoder, max_length, len(lead) + len(trail))
     prefix_words = encoder.text_prefix.split() if use_prefix else []
-    n_pre = len(prefix_words)
 
     index: dict[tuple[str, ...], int] = {}
     owner = []
@@ -487,39 +496,30 @@ def encode_subwords(encoder: Encoder, sentences: Sequence[Sequence[str]], layer:
              "n_batches": 0, "n_model_tokens": 0, "n_padding_tokens": 0}
 
     seq_ids: list[list[int]] = [[] for _ in uniq]
-    offsets = [0] * len(uniq)
+    unit_pos: list[list[int]] = [[] for _ in uniq]  # model-input positions of each sentence's units
     wids: list[np.ndarray] = [np.zeros(0, dtype=np.int64) for _ in uniq]
     todo = [u for u, s in enumerate(uniq) if s]
-    chunk = 2048
-    for c in range(0, len(todo), chunk):
-        part = todo[c:c + chunk]
-        enc = tok([prefix_words + list(uniq[u]) for u in part], is_split_into_words=True,
-                  add_special_tokens=False, verbose=False)
-        for k, u in enumerate(part):
-            pre, body, body_w = [], [], []
-            for t, w in zip(enc["input_ids"][k], enc.word_ids(k)):
-                if w is None:
-                    continue
-                if w < n_pre:
-                    pre.append(int(t))
-                else:
-                    body.append(int(t))
-                    body_w.append(w - n_pre)
-            n_w = len(uniq[u])
-            had = len(set(body_w))
-            room = max_len - len(lead) - len(trail) - len(pre)
-            if room < 1:
-                raise ValueError(f"max_length={max_len} leaves no room for words after the special tokens "
-                                 f"and the {len(pre)}-token text prefix")
-            if len(body) > room:
-                body, body_w = body[:room], body_w[:room]
-                stats["n_truncated"] += 1
-                stats["n_truncated_words"] += had - len(set(body_w))
-            stats["n_words_without_subwords"] += (n_w - had) * copies[u]
-            stats["n_subwords"] += len(body) * copies[u]
-            seq_ids[u] = lead + pre + body + trail
-            offsets[u] = len(lead) + len(pre)
-            wids[u] = np.asarray(body_w, dtype=np.int64)
+    mapped = map_words(tok, [list(uniq[u]) for u in todo], word_pieces, prefix_words, unk=False)
+    for u, wp in zip(todo, mapped):
+        n_w = len(uniq[u])
+        room = max_len - len(lead) - len(trail) - len(wp.prefix)
+        if room < 1:
+            raise ValueError(f"max_length={max_len} leaves no room for words after the special tokens "
+                             f"and the {len(wp.prefix)}-token text prefix")
+        body = wp.ids
+        units = [(q, w) for w in range(n_w) for q in wp.pooled[w]]
+        had = sum(1 for w in range(n_w) if wp.pooled[w])
+        if len(body) > room:
+            body = body[:room]
+            units = [(q, w) for q, w in units if q < room]
+            stats["n_truncated"] += 1
+            stats["n_truncated_words"] += had - len({w for _, w in units})
+        stats["n_words_without_subwords"] += (n_w - had) * copies[u]
+        stats["n_subwords"] += len(units) * copies[u]
+        base = len(lead) + len(wp.prefix)
+        seq_ids[u] = lead + wp.prefix + body + trail
+        unit_pos[u] = [base + q for q, _ in units]
+        wids[u] = np.asarray([w for _, w in units], dtype=np.int64)
 
     dim = encoder.hidden_size
     device = encoder.device
@@ -546,7 +546,7 @@ def encode_subwords(encoder: Encoder, sentences: Sequence[Sequence[str]], layer:
                     inputs["token_type_ids"] = torch.zeros_like(inputs["input_ids"])
                 h = layer_states(encoder, inputs, layer_id, early_exit=early_exit).float()
                 for r, u in enumerate(batch):
-                    vecs[u] = h[r, offsets[u]:offsets[u] + len(wids[u])]
+                    vecs[u] = h[r, torch.as_tensor(unit_pos[u], dtype=torch.long, device=h.device)]
                 stats["n_batches"] += 1
                 bar.update(len(batch))
     finally:
@@ -614,6 +614,9 @@ class WordAligner:
         device: where to load a model given as a spec (default: CUDA when available); an
             :class:`Encoder` stays where it is.
         chunk_pairs: sentence pairs encoded and aligned at a time (bounds memory).
+        word_pieces: which subword pieces are a word's units (:data:`xlt.models.words.WORD_PIECES`;
+            default: all but bare SentencePiece ``▁`` markers; ``'xtreme'``: every piece, as
+            SimAlign and awesome-align).
         dtype: ``'float32'`` (default) or ``'bfloat16'``: run the encoder in bfloat16 (a copy of
             the model; the given :class:`Encoder` is left as it is). On CPUs with AMX or
             AVX512-BF16 this is several times faster; the vectors differ slightly, so alignments
@@ -631,7 +634,9 @@ class WordAligner:
                  distortion: float = 0.0, softmax_threshold: float = SOFTMAX_THRESHOLD,
                  itermax_max_count: int = ITERMAX_MAX_COUNT, itermax_alpha: float = ITERMAX_ALPHA,
                  use_prefix: bool = False, max_length: int | None = None, device: str | None = None,
-                 chunk_pairs: int = 4096, dtype: str = "float32", progress: bool = False) -> None:
+                 chunk_pairs: int = 4096, dtype: str = "float32", progress: bool = False,
+                 word_pieces: str = DEFAULT_WORD_PIECES) -> None:
+        self.word_pieces = check_word_pieces(word_pieces)
         if dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
         if isinstance(encoder, str):
@@ -679,6 +684,7 @@ class WordAligner:
                 "softmax_threshold": self.softmax_threshold,
                 "itermax": {"max_count": self.itermax_max_count, "alpha_ratio": self.itermax_alpha},
                 "use_prefix": self.use_prefix, "batch_size": self.batch_size, "dtype": self.dtype,
+                "word_pieces": self.word_pieces,
                 "similarity": "(cos + 1) / 2 for argmax/itermax/match; dot product for softmax"}
 
     def align(self, pairs: Sequence[Any], method: str | None = None) -> list[set[Link]]:
@@ -711,7 +717,8 @@ class WordAligner:
             ta = time.perf_counter()
             enc = encode_subwords(self.encoder, [w for k in part for w in items[k]], layer=self.layer,
                                   batch_size=self.batch_size, max_length=self.max_length,
-                                  use_prefix=self.use_prefix, progress=self.progress)
+                                  use_prefix=self.use_prefix, progress=self.progress,
+                                  word_pieces=self.word_pieces)
             for key, v in enc.stats.items():
                 stats[key] = stats.get(key, 0) + v
             vecs, wids = enc.vectors, enc.word_ids

@@ -48,6 +48,7 @@ def add_parser(sub) -> None:
     from xlt.align.maps import METHODS
     from xlt.jobs.align import AlignFinetuneConfig as T
     from xlt.jobs.align import AlignFitConfig as F
+    from xlt.models.words import WORD_PIECES
 
     p = sub.add_parser("align", help="cross-lingual maps (centering, Procrustes, linear) and fine-tuning alignment",
                        description="'fit': per-language, per-layer maps of word vectors into the English space, "
@@ -89,6 +90,9 @@ def add_parser(sub) -> None:
     f.add_argument("--out", help="map file (.npz); with several methods, <stem>.<method>.npz each (required)")
     f.add_argument("--data-dir", help="data folder (default: $XLT_DATA, ../shared/data, ~/.cache/xlt/data)")
     f.add_argument("--cache-dir", help="on-disk feature cache folder")
+    f.add_argument("--word-pieces", choices=list(WORD_PIECES),
+                   help=f"which subword pieces give a word its vector (as 'xlt transfer --word-pieces'; "
+                        f"default {default_of(F, 'word_pieces')})")
     f.add_argument("--no-progress", action="store_true")
     e = asub.add_parser("eval", help="word retrieval P@1 before and after maps, on held-out parallel lines")
     e.add_argument("--aligner", nargs="*", default=[],
@@ -100,6 +104,8 @@ def add_parser(sub) -> None:
     _parallel_options(e, default=["ntrex"])
     e.add_argument("--align-layer", type=int, default=8)
     e.add_argument("--no-gold", action="store_true", help="skip the human-aligned wordalign sets")
+    e.add_argument("--word-pieces", choices=list(WORD_PIECES), help="how words get their vectors "
+                                                                     "(default: the maps' setting)")
     e.add_argument("--data-dir")
     e.add_argument("--out", help="JSON report")
     e.add_argument("--no-progress", action="store_true")
@@ -122,6 +128,8 @@ def add_parser(sub) -> None:
     t.add_argument("--batch-size", type=int, help=f"default {default_of(T, 'batch_size')}")
     t.add_argument("--lr", type=float, help=f"default {default_of(T, 'lr')}")
     t.add_argument("--seed", type=int, help=f"default {default_of(T, 'seed')}")
+    t.add_argument("--word-pieces", choices=list(WORD_PIECES),
+                   help=f"which subword piece gives a word its trained vector (default {default_of(T, 'word_pieces')})")
     t.add_argument("--out", help="output model folder (for 'xlt transfer --model') (required)")
     t.add_argument("--data-dir", help="data folder (default: $XLT_DATA, ../shared/data, ~/.cache/xlt/data)")
     t.add_argument("--no-progress", action="store_true")
@@ -157,7 +165,8 @@ def run(args, argv) -> int:
         rep = af.run_align_eval(args.aligner, model=args.model, langs=args.langs, heldout=args.heldout,
                                 parallel=_parallel(args.parallel), src_lang=args.src_lang, tgt_lang=args.tgt_lang,
                                 align_layer=args.align_layer, gold=not args.no_gold, data_dir=args.data_dir,
-                                out=args.out, progress=not args.no_progress, command=["xlt"] + argv)
+                                out=args.out, progress=not args.no_progress, command=["xlt"] + argv,
+                                word_pieces=args.word_pieces)
         for src, table in rep["summary"].items():
             names = list(table)
             print(f"\n{src}: word retrieval P@1 (%), mean over languages: within sentence / among all English words")

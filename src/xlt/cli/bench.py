@@ -7,7 +7,11 @@ from pathlib import Path
 from xlt.models.loading import DEFAULT_MODEL
 
 #: xlt fine-tuning variants `xlt bench finetune --variants` can time (extra `finetune()` arguments)
-FINETUNE_VARIANTS: dict[str, dict] = {}
+FINETUNE_VARIANTS: dict[str, dict] = {
+    "grouped": {"group_by_length": True},
+    "bf16": {"bf16": True},
+    "grouped+bf16": {"group_by_length": True, "bf16": True},
+}
 
 
 def add_parser(sub) -> None:

@@ -25,6 +25,7 @@ def _yes(value: bool) -> str:
 def add_parser(sub) -> None:
     from xlt.data.wordalign import WORD_TOKENIZERS
     from xlt.jobs.silver import SilverConfig as S
+    from xlt.models.words import WORD_PIECES
 
     p = sub.add_parser("project", help="project BIO spans onto translations through word alignments",
                        description="Label projection: each BIO span of the source sentence goes to the "
@@ -72,6 +73,9 @@ def add_parser(sub) -> None:
                    help=f"word alignment method (default {default_of(S, 'align_method')}; itermax: more links, "
                         "fewer unprojectable spans; argmax is the higher-precision choice)")
     s.add_argument("--align-layer", type=int, help=f"hidden state for alignment (default {default_of(S, 'align_layer')})")
+    s.add_argument("--word-pieces", choices=list(WORD_PIECES),
+                   help=f"which subword pieces stand for a word in probe features and alignment units "
+                        f"(as 'xlt transfer --word-pieces'; default {default_of(S, 'word_pieces')})")
     s.add_argument("--train-limit", type=int,
                    help=f"first N PAN-X English training sentences (default {default_of(S, 'train_limit')})")
     s.add_argument("--eval-limit", type=int,
@@ -90,7 +94,7 @@ _PROJECT_FILE_OPTIONS = ("src_tags", "tgt", "align", "stats", "one_based", "tgt_
 
 
 _PROJECT_SILVER_OPTIONS = ("langs", "model", "align_method", "align_layer", "train_limit", "eval_limit", "seeds",
-                           "epochs", "batch_size", "lr", "data_dir", "cache_dir", "config")
+                           "epochs", "batch_size", "lr", "data_dir", "cache_dir", "config", "word_pieces")
 
 
 def _run_silver(args, argv) -> int:

@@ -6,6 +6,7 @@ Options map one to one onto :class:`xlt.jobs.transfer.TransferConfig`, which hol
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from xlt.cli._common import config_from_args, layer_arg, no_progress_to_config, seeds_arg
@@ -14,6 +15,7 @@ from xlt.cli._common import config_from_args, layer_arg, no_progress_to_config, 
 def add_parser(sub) -> None:
     from xlt.data.formats import FORMATS
     from xlt.data.tasks import TASKS
+    from xlt.models.words import WORD_PIECES
 
     p = sub.add_parser("transfer", help="train on the source language, evaluate zero-shot on targets",
                        description="Zero-shot cross-lingual transfer (XTREME protocol): train a task "
@@ -52,8 +54,18 @@ def add_parser(sub) -> None:
     m.add_argument("--mode", choices=["probe", "finetune"], help="default probe")
     m.add_argument("--layer", type=layer_arg, help="probe features: mix (default), last, or a layer number")
     m.add_argument("--head", choices=["linear", "mlp"], help="probe head (default linear)")
+    m.add_argument("--group-by-length", action=argparse.BooleanOptionalAction, default=None,
+                   help="finetune: batches of similar-length sentences (default on: less padding, faster)")
+    m.add_argument("--bf16", action="store_true", default=None,
+                   help="finetune: bfloat16 autocast (CPUs with AVX512-BF16/AMX, GPUs)")
     m.add_argument("--pooling", choices=["mean", "cls"],
                    help="finetune, sequence/pair tasks: mean pooling (default, XTREME) or the model's CLS head")
+    m.add_argument("--word-pieces", choices=list(WORD_PIECES),
+                   help="token tasks: which subword pieces stand for a word (probe vector, fine-tuned label): "
+                        "first (default: the first piece that is not a bare SentencePiece '▁' marker), mean (of "
+                        "those pieces), xtreme (XTREME's first piece, a bare '▁' included), mean_all, no_marker "
+                        "(bare markers also left out of the input), text (the sentence tokenised as text, words "
+                        "mapped by character offsets)")
     m.add_argument("--epochs", type=int)
     m.add_argument("--batch-size", type=int)
     m.add_argument("--lr", type=float)
@@ -64,6 +76,12 @@ def add_parser(sub) -> None:
     m.add_argument("--max-length", type=int, help="finetune: training length in tokens (128)")
     m.add_argument("--train-embeddings", action="store_true", default=None,
                    help="finetune: also train the word-embedding matrix (frozen by default: much faster on CPU)")
+    m.add_argument("--checkpoint-dir", metavar="DIR",
+                   help="finetune: write a checkpoint at the end of every epoch to DIR/seed-N/ "
+                        "(default with --resume: OUT/checkpoints)")
+    m.add_argument("--resume", action="store_true", default=None,
+                   help="finetune: continue an interrupted run from its checkpoints (same settings and data; "
+                        "seeds without a checkpoint start afresh)")
     m.add_argument("--cache-dir", help="probe: on-disk feature cache folder")
     m.add_argument("--aligner", help="probe: a map file from 'xlt align fit'; every language's features are "
                                      "mapped into the source space before the head")
@@ -90,6 +108,10 @@ def run(args, argv: list[str]) -> int:
     if not cfg.out:
         raise UsageError("--out is required (the report folder)")
     report = run_transfer(cfg, command=["xlt"] + argv)
+    from xlt.jobs.transfer import _is_main_process
+
+    if not _is_main_process():  # accelerate launch: the main process prints
+        return 0
     src = report["source"]
     rows = sorted(report["scores"].items(), key=lambda kv: -kv[1])
     print(f"\n{report['task']} {report['mode']} {report['metric_name']}, model {report['model']}, "

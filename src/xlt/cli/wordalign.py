@@ -10,6 +10,7 @@ from xlt.models.loading import DEFAULT_MODEL
 def add_parser(sub) -> None:
     from xlt.align.words import DEFAULT_LAYER, LEVELS, SOFTMAX_THRESHOLD
     from xlt.data.wordalign import WORD_TOKENIZERS
+    from xlt.models.words import DEFAULT_WORD_PIECES, WORD_PIECES
 
     p = sub.add_parser("wordalign", help="word alignment from a multilingual encoder (SimAlign, awesome-align)",
                        description="Align the words of 'source ||| target' lines with similarity-based "
@@ -28,6 +29,9 @@ def add_parser(sub) -> None:
                    help="word tokeniser: space (pre-tokenised input) or simple (raw text: punctuation split off)")
     p.add_argument("--level", default="subword", choices=list(LEVELS),
                    help="similarities between subwords (SimAlign bpe, default) or mean-pooled words")
+    p.add_argument("--word-pieces", default=DEFAULT_WORD_PIECES, choices=list(WORD_PIECES),
+                   help="which subword pieces are a word's units: first/mean (default: every piece but a bare "
+                        "SentencePiece '▁' marker), xtreme/mean_all (every piece, as SimAlign), no_marker, text")
     p.add_argument("--distortion", type=float, default=0.0, help="SimAlign distortion ratio (0 = off)")
     p.add_argument("--threshold", type=float, default=SOFTMAX_THRESHOLD, help="softmax method threshold")
     p.add_argument("--use-prefix", action="store_true",
@@ -108,7 +112,7 @@ def run(args, argv) -> int:
                         gold=args.gold, one_based=args.one_based, report=args.report, command=["xlt"] + argv,
                         batch_size=args.batch_size, level=args.level, distortion=args.distortion,
                         softmax_threshold=args.threshold, use_prefix=args.use_prefix, dtype=args.dtype,
-                        progress=not args.no_progress)
+                        word_pieces=args.word_pieces, progress=not args.no_progress)
     c = res["counts"]
     print(f"{c['aligned']} sentence pairs aligned ({c['skipped_empty']} lines with an empty side skipped) "
           f"with {args.model}, layer {res['config']['layer']}, in {res['seconds']['total']:.1f} s "

@@ -40,6 +40,14 @@ from xlt.models.cache import FeatureCache
 from xlt.models.features import resolve_layers
 from xlt.models import loading  # loading.load_encoder is looked up at call time (tests replace it)
 from xlt.models.loading import DEFAULT_MODEL
+from xlt.models.words import DEFAULT_WORD_PIECES, check_word_pieces
+
+
+def _check_word_pieces(word_pieces: str) -> None:
+    try:
+        check_word_pieces(word_pieces)
+    except ValueError as exc:
+        raise AlignerError(str(exc)) from None
 
 
 @dataclass
@@ -63,6 +71,9 @@ class AlignFitConfig:
             :func:`xlt.data.parallel.open_parallel`): the parallel supervision, and the
             monolingual text of dictionary supervision. It needs an English side.
         src_lang, tgt_lang: languages of a user's pair whose file names do not give them.
+        word_pieces: which subword pieces give a word its vector and are its word-alignment units
+            (:data:`xlt.models.words.WORD_PIECES`); recorded in the maps, and a probe must read
+            words the same way (``xlt transfer --word-pieces``) to apply them.
     """
 
     out: str
@@ -84,6 +95,7 @@ class AlignFitConfig:
     parallel: str | list[str] = "ntrex"
     src_lang: str | None = None
     tgt_lang: str | None = None
+    word_pieces: str = DEFAULT_WORD_PIECES
 
 
 def _fit_corpus(config):
@@ -117,6 +129,7 @@ def run_align_fit(config: AlignFitConfig, command: list[str] | None = None) -> d
     if config.supervision not in SUPERVISION:
         raise AlignerError(f"supervision must be one of {SUPERVISION}, got {config.supervision!r}")
     torch.manual_seed(config.seed)
+    _check_word_pieces(config.word_pieces)
     check_user_dictionary(config.supervision, config.dictionary, config.langs)
     corpus, no_text = _fit_corpus(config)
     dict_files, dictionaries = {}, {}
@@ -131,19 +144,20 @@ def run_align_fit(config: AlignFitConfig, command: list[str] | None = None) -> d
     info = {"supervision": config.supervision, "langs_requested": config.langs, "parallel": corpus.name,
             "lines": [corpus.lines[0], corpus.lines[-1]] if corpus.lines else [],  # first and last line used
             "ntrex_lines": [corpus.lines[0], corpus.lines[-1]] if corpus.lines else [],  # the same, older name
-            "n_sentences": len(corpus.source)}
+            "n_sentences": len(corpus.source), "word_pieces": config.word_pieces}
     if config.supervision == "parallel":
-        aligner = word_aligner(encoder, config.align_layer, config.align_dtype, config.progress)
+        aligner = word_aligner(encoder, config.align_layer, config.align_dtype, config.progress, config.word_pieces)
         info["word_aligner"] = {k: v for k, v in aligner.describe().items() if k != "model"}
         stream = sup.parallel_pairs(encoder, corpus, aligner, layers=layer_ids, max_pairs=config.max_pairs,
-                                    seed=config.seed, cache=cache, progress=config.progress)
+                                    seed=config.seed, cache=cache, progress=config.progress,
+                                    word_pieces=config.word_pieces)
     else:
         info["dictionary"] = config.dictionary
         info["monolingual_text"] = (f"{corpus.name} fitting lines of each language, used as independent "
                                     "monolingual text")
         stream = sup.dictionary_pairs(encoder, dictionaries, corpus.source, corpus.targets, layers=layer_ids,
                                       max_pairs=config.max_pairs, seed=config.seed, cache=cache,
-                                      progress=config.progress)
+                                      progress=config.progress, word_pieces=config.word_pieces)
     model_info = encoder.describe()
     aligners = {m: CrossLingualAligner(m, "eng", layer_ids, model_info, info=dict(info)) for m in methods}
     t_sup = t_fit = 0.0
@@ -182,7 +196,8 @@ def run_align_fit(config: AlignFitConfig, command: list[str] | None = None) -> d
 def run_align_eval(aligner_files: list[str], *, model: str | None = None, langs: str | None = None,
                    heldout: int = 200, align_layer: int = 8, gold: bool = True, data_dir: str | None = None,
                    out: str | None = None, progress: bool = True, command: list[str] | None = None,
-                   parallel: Any = "ntrex", src_lang: str | None = None, tgt_lang: str | None = None) -> dict:
+                   parallel: Any = "ntrex", src_lang: str | None = None, tgt_lang: str | None = None,
+                   word_pieces: str | None = None) -> dict:
     """Word retrieval before and after each aligner: held-out parallel lines, and human gold links.
 
     Args:
@@ -198,6 +213,8 @@ def run_align_eval(aligner_files: list[str], *, model: str | None = None, langs:
         parallel: ``ntrex`` or a user's corpus with an English side (as :class:`AlignFitConfig`);
             give the one the maps were fitted on, so that the held-out lines are unseen.
         src_lang, tgt_lang: languages of a user's pair whose file names do not give them.
+        word_pieces: how words get their vectors (:data:`xlt.models.words.WORD_PIECES`); default:
+            the aligners' setting (they must agree), without aligners the default setting.
 
     Returns:
         ``{"results": {"ntrex": {"before": {lang: {layer: scores}}, "<file>": {...}}, "gold":
@@ -221,16 +238,19 @@ def run_align_eval(aligner_files: list[str], *, model: str | None = None, langs:
     set_key = "ntrex" if corpus.name == "NTREX" else "parallel"
     encoder = loading.load_encoder(model or first.model["spec"], device="auto")
     layers = first.layers if first else resolve_layers("all", encoder.num_layers)[0]
+    if word_pieces is None:
+        word_pieces = first.word_pieces if first else DEFAULT_WORD_PIECES
+    _check_word_pieces(word_pieces)
     for al in aligners.values():
-        al.check(encoder.describe(), layers, list(corpus.targets))
-    wa = word_aligner(encoder, align_layer, "float32", progress)
+        al.check(encoder.describe(), layers, list(corpus.targets), word_pieces=word_pieces)
+    wa = word_aligner(encoder, align_layer, "float32", progress, word_pieces)
 
     def score_all(corp, links_of) -> dict:
         table: dict[str, dict] = {"before": {}, **{f: {} for f in aligners}}
-        eng, _ = sup.word_vectors(encoder, corp.source, layers, progress=progress)
+        eng, _ = sup.word_vectors(encoder, corp.source, layers, progress=progress, word_pieces=word_pieces)
         for lang, sents in tqdm(corp.targets.items(), desc="languages", disable=not progress):
             links = links_of(lang, sents)
-            tgt, _ = sup.word_vectors(encoder, sents, layers, progress=progress)
+            tgt, _ = sup.word_vectors(encoder, sents, layers, progress=progress, word_pieces=word_pieces)
             table["before"][lang] = word_retrieval(eng, tgt, links, layers)
             for f, al in aligners.items():
                 table[f][lang] = word_retrieval(eng, tgt, links, layers, transform=al, lang=lang)
@@ -278,6 +298,8 @@ class AlignFinetuneConfig:
         max_sentences: parallel lines per language (None = all but the held-out ones).
         epochs, batch_size, lr: optimisation.
         parallel, src_lang, tgt_lang: the parallel corpus, as for :class:`AlignFitConfig`.
+        word_pieces: which subword piece gives a word its trained vector (and its alignment
+            units), as for :class:`AlignFitConfig`.
     """
 
     out: str
@@ -299,6 +321,7 @@ class AlignFinetuneConfig:
     parallel: str | list[str] = "ntrex"
     src_lang: str | None = None
     tgt_lang: str | None = None
+    word_pieces: str = DEFAULT_WORD_PIECES
 
 
 def run_align_finetune(config: AlignFinetuneConfig, command: list[str] | None = None) -> dict:
@@ -320,9 +343,10 @@ def run_align_finetune(config: AlignFinetuneConfig, command: list[str] | None = 
 
     t0 = time.time()
     torch.manual_seed(config.seed)
+    _check_word_pieces(config.word_pieces)
     corpus, no_text = _fit_corpus(config)
     encoder = loading.load_encoder(config.model, device="auto")
-    wa = word_aligner(encoder, config.align_layer, config.align_dtype, config.progress)
+    wa = word_aligner(encoder, config.align_layer, config.align_dtype, config.progress, config.word_pieces)
     examples, counts = [], {}
     for lang, sents in tqdm(corpus.targets.items(), desc="word alignment", disable=not config.progress):
         links, stats = sup.link_pairs(wa, corpus.source, sents)
@@ -336,7 +360,7 @@ def run_align_finetune(config: AlignFinetuneConfig, command: list[str] | None = 
     t_align = time.time() - t0
     res = finetune_alignment(encoder, examples, loss=config.loss, layer=config.layer, reg_weight=config.reg_weight,
                              epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, seed=config.seed,
-                             progress=config.progress)
+                             progress=config.progress, word_pieces=config.word_pieces)
     cfg = {k: v for k, v in asdict(config).items() if k != "progress"}
     meta = {"method": "finetune", "paper": "Cao, Kitaev & Klein 2020", "loss": config.loss,
             "languages": list(corpus.targets), "base_model": encoder.describe(), "config": cfg,

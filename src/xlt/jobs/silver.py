@@ -60,6 +60,7 @@ from xlt.evaluate.manifest import build_manifest
 from xlt.data.metrics import mean_std, score
 from xlt.evaluate.report import write_report
 from xlt.models.loading import DEFAULT_MODEL, load_encoder
+from xlt.models.words import DEFAULT_WORD_PIECES, check_word_pieces
 
 if TYPE_CHECKING:  # torch and the trainers load when a run starts, not when `xlt` builds its parser
     import torch
@@ -115,6 +116,8 @@ class SilverConfig:
             (default 1000); ``None`` = all.
         layer, head, epochs, batch_size, lr: probe settings as ``xlt transfer --mode probe``
             (``None`` = the token-task default: 10 epochs, batch 256, lr 1e-3).
+        word_pieces: which subword pieces stand for a word, in the probe features and as the
+            word aligner's units (:data:`xlt.models.words.WORD_PIECES`).
         seeds: one run of the whole chain per seed (see the module docstring).
         silver_dev_fraction: share of the silver sentences held out to choose the silver probe's
             epoch (at least one sentence).
@@ -141,6 +144,7 @@ class SilverConfig:
     epochs: int | None = None
     batch_size: int | None = None
     lr: float | None = None
+    word_pieces: str = DEFAULT_WORD_PIECES
     seeds: list[int] = field(default_factory=lambda: [0])
     silver_dev_fraction: float = 0.1
     drop_partial: bool = True
@@ -177,6 +181,7 @@ def _check(config: SilverConfig) -> None:
         raise ValueError(f"align_method must be one of {METHODS}, got {config.align_method!r}")
     if not config.seeds:
         raise ValueError("at least one seed is needed")
+    check_word_pieces(config.word_pieces)
     if not 0.0 < config.silver_dev_fraction < 1.0:
         raise ValueError(f"silver_dev_fraction must be between 0 and 1, got {config.silver_dev_fraction}")
     if config.max_gap is not None and config.max_gap < 0:
@@ -358,11 +363,12 @@ def run_silver(config: SilverConfig, command: list[str] | None = None) -> dict:
     layers = probe_layers(cfg["layer"])
     # built now so that a layer outside the model fails before any training
     aligner = WordAligner(encoder, layer=config.align_layer, methods=(config.align_method,),
-                          progress=config.progress)
+                          progress=config.progress, word_pieces=config.word_pieces)
     cache = FeatureCache(config.cache_dir) if config.cache_dir else None
 
     def features(sentences: list[list[str]]) -> tuple[torch.Tensor, int]:
-        return tag_features(encoder, sentences, layers, progress=config.progress, cache=cache)
+        return tag_features(encoder, sentences, layers, progress=config.progress, cache=cache,
+                            word_pieces=config.word_pieces)
 
     # ---- a. English probe, epoch chosen on English dev
     t = time.time()

@@ -14,6 +14,7 @@ values that can be kept (``save``) and applied to new text (``xlt predict``).
 from __future__ import annotations
 
 import logging
+import os
 import shlex
 import sys
 import time
@@ -31,6 +32,7 @@ from xlt.data.metrics import mean_std, score
 from xlt.evaluate.manifest import build_manifest, to_jsonable
 from xlt.evaluate.report import write_report
 from xlt.models.loading import DEFAULT_MODEL, load_encoder
+from xlt.models.words import DEFAULT_WORD_PIECES, check_word_pieces
 from xlt.transfer.model import TaskModel
 from xlt.transfer.training import FinetuneTrainer, ProbeTrainer, with_defaults
 
@@ -67,6 +69,14 @@ class TransferConfig:
             int (0 = embeddings, 1..L = layers, negative counts from the top).
         head: probe head: ``linear`` or ``mlp``.
         pooling: fine-tuned sequence/pair classifiers: ``mean`` (XTREME) or ``cls``.
+        group_by_length: fine-tuning: batches of similar-length examples (less padding; see
+            :func:`xlt.transfer.finetune.length_grouped_batches`); False = uniform shuffling.
+        bf16: fine-tuning: bfloat16 autocast for forward and backward.
+        word_pieces: token tasks: which subword pieces stand for a word -- the probe's word
+            vector and the piece that carries a fine-tuned tagger's label
+            (:data:`xlt.models.words.WORD_PIECES`): ``first`` (default: the first piece that is
+            not a bare SentencePiece ``▁`` marker), ``mean``, ``xtreme`` (XTREME's first piece,
+            marker included), ``mean_all``, ``no_marker``, ``text``. Saved with the task model.
         epochs, batch_size, lr: ``None`` = the default for the mode and task kind (``DEFAULTS``).
         seeds: one run per seed; scores are mean ± sample std over seeds.
         train_limit, eval_limit: keep the first N sentences of training / each evaluation
@@ -74,6 +84,13 @@ class TransferConfig:
         ckpt_avg: fine-tuning: average the last N epochs' weights (Schmidt et al. 2023).
         freeze_embeddings: fine-tuning: keep the word-embedding matrix fixed.
         max_length: fine-tuning training length in tokens (XTREME uses 128).
+        checkpoint_dir: fine-tuning: write a checkpoint at the end of every epoch into
+            ``checkpoint_dir/seed-N/checkpoint.pt`` (weights, optimiser, schedule, RNG states,
+            history, best weights so far; written atomically). None = no checkpoints, or with
+            ``resume`` ``out/checkpoints``.
+        resume: fine-tuning: continue from the checkpoints in ``checkpoint_dir`` (seeds without
+            one start afresh); the scores are those of an uninterrupted run. A checkpoint of other
+            settings or data is refused (:class:`~xlt.transfer.finetune.CheckpointError`).
         aligner: probe mode: a saved :class:`~xlt.align.maps.CrossLingualAligner`.
     Outputs:
         out: report folder (``report.json``, ``report.md``, ``scores.png``); None = no files.
@@ -104,6 +121,9 @@ class TransferConfig:
     layer: str = "mix"
     head: str = "linear"
     pooling: str = "mean"
+    group_by_length: bool = True
+    bf16: bool = False
+    word_pieces: str = DEFAULT_WORD_PIECES
     epochs: int | None = None
     batch_size: int | None = None
     lr: float | None = None
@@ -113,6 +133,8 @@ class TransferConfig:
     ckpt_avg: int = 0
     freeze_embeddings: bool = True
     max_length: int = 128
+    checkpoint_dir: str | None = None
+    resume: bool = False
     data_dir: str | None = None
     cache_dir: str | None = None
     out: str | None = None
@@ -181,10 +203,30 @@ def load_dataset_for(config: TransferConfig) -> TaskDataset:
                       dev_fraction=config.dev_fraction, seed=config.seeds[0])
 
 def _is_main_process() -> bool:
-    """False on the non-main ranks of an ``accelerate launch`` run (they write no report)."""
-    from accelerate import PartialState
+    """False on the non-main ranks of an ``accelerate launch`` run (they write no report and save no model)."""
+    from xlt.transfer.finetune import distributed_state
 
-    return PartialState().is_main_process
+    return distributed_state().is_main_process
+
+
+def checkpoint_dir_of(config: TransferConfig) -> Path | None:
+    """Where a fine-tuning run keeps its checkpoints: ``checkpoint_dir``, or with ``resume``
+    ``out/checkpoints``; None = no checkpoints.
+
+    Raises:
+        CheckpointError: checkpoints asked for in probe mode, or ``resume`` without a folder.
+    """
+    from xlt.transfer.finetune import CheckpointError
+
+    if not (config.checkpoint_dir or config.resume):
+        return None
+    if config.mode != "finetune":
+        raise CheckpointError("--checkpoint-dir and --resume are for --mode finetune (a probe trains in minutes)")
+    if config.checkpoint_dir:
+        return Path(config.checkpoint_dir)
+    if not config.out:
+        raise CheckpointError("--resume needs --checkpoint-dir or --out (checkpoints default to OUT/checkpoints)")
+    return Path(config.out) / "checkpoints"
 
 
 @dataclass
@@ -213,10 +255,20 @@ def check_outputs(config: TransferConfig) -> None:
     """Refuse outputs that would destroy something, before any work starts.
 
     Raises:
-        FileExistsError: ``save`` is a non-empty folder and ``overwrite`` is off.
-        NotADirectoryError: ``save`` or ``out`` is a file.
+        FileExistsError: ``save`` is a non-empty folder and ``overwrite`` is off; the checkpoint
+            folder holds checkpoints and ``resume`` is off.
+        NotADirectoryError: ``save``, ``out`` or the checkpoint folder is a file.
         ValueError: an unknown ``save_which``.
+        CheckpointError: see :func:`checkpoint_dir_of`.
     """
+    from xlt.transfer.finetune import CHECKPOINT_FILE
+
+    ckpt = checkpoint_dir_of(config)
+    if ckpt is not None and ckpt.exists() and not ckpt.is_dir():
+        raise NotADirectoryError(f"--checkpoint-dir {ckpt} is a file, not a folder")
+    if ckpt is not None and not config.resume and any(ckpt.glob(f"seed-*/{CHECKPOINT_FILE}")):
+        raise FileExistsError(f"{ckpt} holds checkpoints of an earlier run; add --resume to continue it, "
+                              "or give another --checkpoint-dir")
     if config.save_which not in SAVE_WHICH:
         raise ValueError(f"save_which must be one of {SAVE_WHICH}, got {config.save_which!r}")
     for name in ("out", "save"):
@@ -263,6 +315,7 @@ def transfer_result(config: TransferConfig, command: list[str] | None = None,
     t0 = time.time()
     if config.mode not in {"probe", "finetune"}:
         raise ValueError(f"mode must be 'probe' or 'finetune', got {config.mode!r}")
+    check_word_pieces(config.word_pieces)
     check_outputs(config)
     aligner = None
     if config.aligner:
@@ -275,6 +328,8 @@ def transfer_result(config: TransferConfig, command: list[str] | None = None,
     # every data file is read before the model loads
     ds = dataset if dataset is not None else load_dataset_for(config)
     cfg = config.resolved(ds.kind.name)
+    ckpt = checkpoint_dir_of(config)
+    cfg["checkpoint_dir"] = str(ckpt) if ckpt is not None else None
     cfg_out = {k: v for k, v in cfg.items() if k != "progress"}
     # hash the data files now, as they were read (and so a vanished file fails before training)
     data_files = ds.files() + ([Path(config.aligner)] if aligner is not None else [])
@@ -286,14 +341,27 @@ def transfer_result(config: TransferConfig, command: list[str] | None = None,
                     lang, sum(unseen.values()), ", ".join(f"{k}×{v}" for k, v in sorted(unseen.items())),
                     next(iter(sorted(unseen))))
 
-    encoder = load_encoder(config.model, device="auto")
+    if config.mode == "finetune":
+        from xlt.transfer.finetune import distributed_state
+
+        distributed_state()  # before anything else sets up accelerate (CPU processes: gloo)
+        # only a source of weights for the task model, which accelerate puts on each process's device
+        encoder = load_encoder(config.model, device="cpu")
+    else:
+        n_proc = int(os.environ.get("WORLD_SIZE") or 1)
+        if n_proc > 1:
+            log.warning("--mode probe is not data-parallel: each of the %d processes trains and evaluates the "
+                        "same probe (only the main one writes); run it without accelerate launch", n_proc)
+        encoder = load_encoder(config.model, device="auto")
     trainer = ProbeTrainer(encoder, ds, cfg, aligner) if config.mode == "probe" else FinetuneTrainer(encoder, ds, cfg)
     if aligner is not None:
-        aligner.check(encoder.describe(), trainer.base.layer_ids, list(ds.eval) + [ds.source])
+        aligner.check(encoder.describe(), trainer.base.layer_ids, list(ds.eval) + [ds.source],
+                      word_pieces=trainer.base.word_pieces if ds.kind is TOKEN else None)
     trainer.train(config.seeds)
     t_train = time.time() - t0
     best_seed = max(config.seeds, key=lambda s: (trainer.dev_scores.get(s, float("-inf")), -config.seeds.index(s)))
-    saved = _save_models(config, trainer.models, best_seed) if config.save and _is_main_process() else {}
+    # only the main process writes; every process reports the same (they hold the same models)
+    saved = _save_models(config, trainer.models, best_seed, write=_is_main_process()) if config.save else {}
 
     per_seed: dict[int, dict[str, float]] = {s: {} for s in config.seeds}
     counts: dict[str, dict] = {}
@@ -374,14 +442,22 @@ def transfer_result(config: TransferConfig, command: list[str] | None = None,
         write_report(config.out, report)
         if config.predictions:
             _write_predictions(Path(config.out) / "predictions", ds, best_preds)
+    if config.mode == "finetune" and (config.out or config.save):
+        from xlt.transfer.finetune import distributed_state
+
+        distributed_state().wait_for_everyone()  # the report and models are on disk when any process returns
     return TransferResult(report=report, models=dict(trainer.models), best_seed=best_seed, dataset=ds)
 
 
-def _save_models(config: TransferConfig, models: dict[int, TaskModel], best_seed: int) -> dict:
+def _save_models(config: TransferConfig, models: dict[int, TaskModel], best_seed: int, write: bool = True) -> dict:
+    """Save the model(s) under ``config.save`` (``write=False``: only say what would be saved)."""
     root = Path(config.save)
     if config.save_which == "best":
-        models[best_seed].save_pretrained(root, overwrite=config.overwrite)
+        if write:
+            models[best_seed].save_pretrained(root, overwrite=config.overwrite)
         return {"path": str(root), "seeds": [best_seed], "which": "best"}
+    if not write:
+        return {"path": str(root), "seeds": list(models), "which": "all", "best_seed": best_seed}
     import shutil
     import tempfile
 

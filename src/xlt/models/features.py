@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Literal, Union
 import numpy as np
 
 from xlt.models.cache import FeatureCache, as_cache
+from xlt.models.words import DEFAULT_WORD_PIECES, map_words, piece_rule
 
 if TYPE_CHECKING:  # pragma: no cover
     import os
@@ -76,6 +77,7 @@ class WordFeatures:
             layer axis.
         single_layer: ``True`` when ``vectors`` have no layer axis.
         pooling: ``'first'`` or ``'mean'``.
+        word_pieces: the word ↔ subword setting (:data:`xlt.models.words.WORD_PIECES`).
         stats: counters for the call --
             ``n_sentences``; ``n_words``; ``n_subwords`` (subword tokens of the input words,
             unk fallbacks included, prefix and specials excluded); ``n_windowed`` (sentences
@@ -93,6 +95,7 @@ class WordFeatures:
     single_layer: bool
     pooling: str
     stats: dict[str, int] = field(default_factory=dict)
+    word_pieces: str = DEFAULT_WORD_PIECES
 
     def __len__(self) -> int:
         return len(self.vectors)
@@ -324,29 +327,34 @@ def encode_words(
     encoder: Encoder,
     sentences: Sequence[Sequence[str]],
     layers: LayerSpec = "last",
-    pooling: WordPooling = "first",
+    pooling: WordPooling | None = None,
     batch_size: int = 32,
     max_length: int | None = None,
     long_inputs: LongInputs = "window",
     progress: bool = True,
     cache: FeatureCache | str | os.PathLike[str] | None = None,
+    word_pieces: str = DEFAULT_WORD_PIECES,
 ) -> WordFeatures:
     """Word-level vectors for pre-tokenised sentences.
 
-    Each sentence is tokenised with ``is_split_into_words=True``; the fast tokenizer's
-    ``word_ids()`` maps subwords to words, and each word's vector is its first subword's
-    hidden state (``pooling='first'``) or the mean over its subwords (``'mean'``). The words
+    Words meet subwords through :func:`xlt.models.words.map_words` (``word_pieces``): by
+    default each sentence is tokenised with ``is_split_into_words=True``, and a word's vector is
+    the hidden state of its first piece that is not a bare SentencePiece ``▁`` marker
+    (``word_pieces='first'``), the mean over those pieces (``'mean'``), or XTREME's first
+    piece, marker included (``'xtreme'``); see :data:`xlt.models.words.WORD_PIECES`. The words
     of ``encoder.text_prefix`` (e.g. ``"query:"``) are put in front and dropped from the
     output. Every input word gets exactly one vector: a word that yields no subwords (empty
-    string, whitespace, control characters removed by normalisation) is encoded as the
-    tokenizer's unknown token (counted in ``stats['n_unk_fallback']``).
+    string, control characters removed by normalisation) is encoded as the tokenizer's unknown
+    token (counted in ``stats['n_unk_fallback']``).
 
     Args:
         encoder: the model and fast tokenizer (see :func:`xlt.models.loading.load_encoder`).
         sentences: ``n_sentences`` lists of word strings (a sentence may be empty).
         layers: ``'last'`` (default), ``'all'``, an int or a list of ints; see
             :func:`resolve_layers`.
-        pooling: ``'first'`` (first subword) or ``'mean'`` (mean of the word's subwords).
+        pooling: ``'first'`` or ``'mean'`` over the pieces ``word_pieces`` gives the word;
+            ``None`` (default): the setting's own (``'mean'`` for ``mean``/``mean_all``, else
+            ``'first'``).
         batch_size: model inputs (sentences or windows) per forward pass.
         max_length: model input limit in tokens, special tokens included; default and
             maximum ``encoder.max_length``.
@@ -357,18 +365,19 @@ def encode_words(
         progress: show a tqdm progress bar (on stderr).
         cache: a :class:`~xlt.models.cache.FeatureCache` or a folder path for one; cached
             sentences are not run through the model again.
+        word_pieces: which subword pieces stand for a word (:data:`xlt.models.words.WORD_PIECES`;
+            default :data:`~xlt.models.words.DEFAULT_WORD_PIECES`).
 
     Returns:
         :class:`WordFeatures`; ``vectors[i]`` is float32 ``(n_words_i, dim)`` for a single
         layer or ``(n_layers_selected, n_words_i, dim)`` for a list of layers / ``'all'``.
 
     Raises:
-        ValueError: bad ``layers``, ``pooling``, ``long_inputs``, ``batch_size`` or
-            ``max_length`` (larger than the model limit, or too small for the special tokens
+        ValueError: bad ``layers``, ``pooling``, ``word_pieces``, ``long_inputs``, ``batch_size``
+            or ``max_length`` (larger than the model limit, or too small for the special tokens
             plus the text prefix in window mode); ``sentences`` not a list of word lists.
     """
-    if pooling not in ("first", "mean"):
-        raise ValueError(f"pooling must be 'first' or 'mean', got {pooling!r}")
+    rule = piece_rule(word_pieces, pooling)
     _check_common(long_inputs, batch_size)
     sentences = [_as_word_list(s, i) for i, s in enumerate(sentences)]
     layer_ids, single = resolve_layers(layers, encoder.num_layers)
@@ -377,7 +386,6 @@ def encode_words(
     max_len = _effective_max_length(encoder, max_length, len(lead) + len(trail))
     budget = max_len - len(lead) - len(trail)
     prefix_words = encoder.text_prefix.split()
-    n_pre = len(prefix_words)
     dim, n_sel = encoder.hidden_size, len(layer_ids)
 
     totals = dict.fromkeys(WORD_ITEM_STATS, 0)
@@ -390,8 +398,8 @@ def encode_words(
     if store is not None:
         keys = store.make_keys({
             "fn": "encode_words", **_identity(encoder), "layers": layer_ids,
-            "pooling": pooling, "max_length": max_len, "long_inputs": long_inputs,
-            "prefix": encoder.text_prefix, "overlap": WINDOW_OVERLAP,
+            "pooling": rule.pool, "word_pieces": [rule.markers, rule.text], "max_length": max_len,
+            "long_inputs": long_inputs, "prefix": encoder.text_prefix, "overlap": WINDOW_OVERLAP,
         }, sentences)
         for i, k in enumerate(keys):
             hit = store.get(k)
@@ -404,37 +412,20 @@ def encode_words(
     todo = [i for i, r in enumerate(results) if r is None]
     item_stats: dict[int, dict[str, int]] = {}
     seqs: list[_Seq] = []
-    unk = tok.unk_token_id
-    nonempty = [i for i in todo if sentences[i] or n_pre]
+    nonempty = [i for i in todo if sentences[i]]
     for i in todo:
         results[i] = np.zeros((n_sel, len(sentences[i]), dim), dtype=np.float32)
         item_stats[i] = dict.fromkeys(WORD_ITEM_STATS, 0)
         item_stats[i]["n_words"] = len(sentences[i])
-    chunk = 2048
-    for c in range(0, len(nonempty), chunk):
-        part = nonempty[c:c + chunk]
-        enc = tok([prefix_words + sentences[i] for i in part], is_split_into_words=True,
-                  add_special_tokens=False, verbose=False)
-        for j, i in enumerate(part):
-            st = item_stats[i]
-            ids = enc["input_ids"][j]
-            word_tokens: list[list[int]] = [[] for _ in range(n_pre + len(sentences[i]))]
-            for t, w in zip(ids, enc.word_ids(j)):
-                if w is not None:
-                    word_tokens[w].append(int(t))
-            for w, wt in enumerate(word_tokens):
-                if not wt:
-                    if unk is None:
-                        raise ValueError("tokenizer has no unk token for empty words")
-                    wt.append(int(unk))
-                    if w >= n_pre:
-                        st["n_unk_fallback"] += 1
-            pre_ids = [t for wt in word_tokens[:n_pre] for t in wt]
-            words = word_tokens[n_pre:]
-            st["n_subwords"] += sum(len(w) for w in words)
-            seqs.extend(_word_seqs(i, lead, trail, pre_ids, words, budget, long_inputs, st))
+    mapped = map_words(tok, [sentences[i] for i in nonempty], rule, prefix_words)
+    for i, wp in zip(nonempty, mapped):
+        st = item_stats[i]
+        st["n_unk_fallback"] += wp.n_unk_fallback
+        st["n_subwords"] += sum(len(w) for w in wp.pieces)
+        seqs.extend(_word_seqs(i, lead, trail, wp.prefix, wp.pieces, wp.pooled_by_word(), budget,
+                               long_inputs, st))
 
-    for s, pooled in _run_batches(encoder, seqs, layer_ids, batch_size, pooling == "mean",
+    for s, pooled in _run_batches(encoder, seqs, layer_ids, batch_size, rule.pool == "mean",
                                   progress, "encode_words", run_stats):
         results[s.item][:, s.targets] = pooled  # type: ignore[index]
 
@@ -448,7 +439,7 @@ def encode_words(
     vectors = [r[0] if single else r for r in results]  # type: ignore[index]
     stats = {"n_sentences": len(sentences), **totals, **run_stats}
     return WordFeatures(vectors=vectors, layers=layer_ids, single_layer=single,
-                        pooling=pooling, stats=stats)
+                        pooling=rule.pool, stats=stats, word_pieces=word_pieces)
 
 
 def _as_word_list(s: Any, i: int) -> list[str]:
@@ -463,9 +454,15 @@ def _as_word_list(s: Any, i: int) -> list[str]:
 
 
 def _word_seqs(item: int, lead: list[int], trail: list[int], pre_ids: list[int],
-               words: list[list[int]], budget: int, long_inputs: str,
-               st: dict[str, int]) -> list[_Seq]:
-    """Model inputs for one sentence; updates the sentence's counters ``st``."""
+               words: list[list[int]], pooled: list[list[tuple[int, int]]], budget: int,
+               long_inputs: str, st: dict[str, int]) -> list[_Seq]:
+    """Model inputs for one sentence; updates the sentence's counters ``st``.
+
+    ``words``: each word's own input pieces; ``pooled``: per word, the pieces it is pooled from
+    as ``(owning word, index among its pieces)`` (the owner is the word itself, or an earlier word
+    whose piece it shares). A word whose pooled pieces were all cut off (truncation, a word
+    longer than a window) is pooled from its own surviving pieces.
+    """
     n = len(words)
     if n == 0:
         return []
@@ -473,12 +470,19 @@ def _word_seqs(item: int, lead: list[int], trail: list[int], pre_ids: list[int],
 
     def build(ws: int, we: int, owned: list[int], word_list: list[list[int]]) -> _Seq:
         ids = lead + pre_ids
-        pos: dict[int, list[int]] = {}
+        start: dict[int, int] = {}
         for w in range(ws, we):
-            pos[w] = list(range(len(ids), len(ids) + len(word_list[w])))
+            start[w] = len(ids)
             ids = ids + word_list[w]
-        ids = ids + trail
-        return _Seq(item, ids, [pos[w] for w in owned], owned)
+        groups, targets = [], []
+        for w in owned:
+            pos = [start[v] + k for v, k in pooled[w] if ws <= v < we and k < len(word_list[v])]
+            if not pos:
+                pos = list(range(start[w], start[w] + len(word_list[w])))
+            if pos:
+                groups.append(pos)
+                targets.append(w)
+        return _Seq(item, ids + trail, groups, targets)
 
     if total <= budget:
         return [build(0, n, list(range(n)), words)]
@@ -490,13 +494,12 @@ def _word_seqs(item: int, lead: list[int], trail: list[int], pre_ids: list[int],
         for w in words:
             take = w[: max(room, 0)]
             room -= len(take)
-            if not take:
+            if w and not take:
                 break
             kept.append(take)
-        st["n_truncated_words"] += n - len(kept)
-        if not kept:
-            return []
-        return [build(0, len(kept), list(range(len(kept))), kept)]
+        seq = build(0, len(kept), list(range(len(kept))), kept)
+        st["n_truncated_words"] += n - len(seq.targets)
+        return [seq] if seq.targets else []
 
     word_budget = budget - len(pre_ids)
     if word_budget < 1:
@@ -511,10 +514,29 @@ def _word_seqs(item: int, lead: list[int], trail: list[int], pre_ids: list[int],
     if len(pre_ids) + sum(len(w) for w in clipped) <= budget:  # only a clipped giant word
         return [build(0, n, list(range(n)), clipped)]
     st["n_windowed"] += 1
-    windows, owner = _plan_word_windows([len(w) for w in clipped], word_budget)
+    # a word that shares an earlier word's piece stays in one window with it: plan over units
+    # (only the ``text`` setting shares pieces; a sharing word has no piece of its own, so a
+    # unit is never longer than its longest word)
+    unit_of = [0] * n
+    for w in range(1, n):
+        back = min((v for v, _ in pooled[w]), default=w)
+        if back < w:
+            for x in range(back + 1, w + 1):
+                unit_of[x] = unit_of[back]
+        else:
+            unit_of[w] = unit_of[w - 1] + 1
+    n_units = unit_of[-1] + 1
+    unit_lens = [0] * n_units
+    first_word = [n] * n_units
+    for w in range(n):
+        unit_lens[unit_of[w]] += len(clipped[w])
+        first_word[unit_of[w]] = min(first_word[unit_of[w]], w)
+    windows, owner = _plan_word_windows(unit_lens, word_budget)
     out = []
-    for k, (ws, we) in enumerate(windows):
-        owned = [w for w in range(ws, we) if owner[w] == k]
+    for k, (us, ue) in enumerate(windows):
+        ws = first_word[us]
+        we = first_word[ue] if ue < n_units else n
+        owned = [w for w in range(ws, we) if owner[unit_of[w]] == k]
         if owned:
             out.append(build(ws, we, owned, clipped))
     return out

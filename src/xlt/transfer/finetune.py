@@ -1,20 +1,26 @@
 """Full fine-tuning of the encoder on the source language, through Hugging Face Accelerate.
 
-Token tasks (UPOS, NER) classify the first subword of every word; sequence tasks (SIB-200)
+Token tasks (UPOS, NER) classify one subword piece of every word (by default its first piece that is not
+a bare SentencePiece ``▁`` marker; ``word_pieces='xtreme'``: the first piece, as XTREME; see
+:func:`encode_token_examples`); sequence tasks (SIB-200)
 classify the attention-masked mean of the last layer, as in XTREME (Hu et al. 2020). The
 optimiser is AdamW with linear warm-up then linear decay. Model selection uses source-language
 dev data only, or, with ``ckpt_avg``, the weights are averaged over the last epochs' end
 points instead ("Free Lunch", Schmidt et al. 2023). Because the loop goes through
-``accelerate.Accelerator``, ``accelerate launch -m xlt.cli transfer ...`` spreads it over
-several GPUs; on a plain machine it runs on the CPU.
+``accelerate.Accelerator``, ``accelerate launch --multi_gpu --num_processes N -m xlt.cli transfer
+...`` spreads it over N GPUs (N CPU processes, gloo, on a machine without one), data-parallel with
+the result of one process (see :func:`finetune`); on a plain machine it runs on the CPU.
+Checkpoints every epoch and exact resumption: :mod:`xlt.transfer.checkpoint`.
 """
 
 from __future__ import annotations
 
 import copy
 import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -22,7 +28,18 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from xlt.models.loading import Encoder
+from xlt.models.words import DEFAULT_WORD_PIECES
 from xlt.models.optim import linear_warmup_decay
+from xlt.transfer.checkpoint import (  # noqa: F401  (CheckpointError, data_digest: re-exported)
+    CHECKPOINT_FILE,
+    CHECKPOINT_FORMAT,
+    CheckpointError,
+    data_digest,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 
 IGNORE = -100
 
@@ -110,40 +127,47 @@ class Encoded:
 
 
 def encode_token_examples(encoder: Encoder, sentences: Sequence[Sequence[str]],
-                          labels: Sequence[Sequence[int]] | None, max_length: int) -> Encoded:
-    """Tokenise pre-split sentences, labelling the first subword of each word.
+                          labels: Sequence[Sequence[int]] | None, max_length: int,
+                          word_pieces: str = DEFAULT_WORD_PIECES) -> Encoded:
+    """Tokenise pre-split sentences, labelling one subword piece of each word.
 
-    The encoder's ``text_prefix`` (e.g. ``query:``) is prepended as extra words that carry no
-    label. Words past ``max_length`` tokens get ``first_subword = -1`` and are counted.
+    Which piece carries a word's label (and gives its prediction) is ``word_pieces``'
+    (:func:`xlt.models.words.map_words`): by default the word's first piece that is not a bare
+    SentencePiece ``▁`` marker; ``xtreme``: the first piece, marker included (XTREME); the mean
+    settings label the first of the pieces they average. The input is the same for every
+    setting but ``no_marker`` and ``text``. The encoder's ``text_prefix`` (e.g. ``query:``) is
+    prepended as extra words that carry no label. Words whose labelled piece lies past
+    ``max_length`` tokens get ``first_subword = -1``, and the cut sentences are counted; a word
+    without any piece (e.g. an invisible PAN-X token) gets ``-1`` too and is not fed to the model.
 
     Args:
         sentences: words per sentence. labels: label ids per word (or None at test time).
         max_length: longest input in tokens, specials included.
+        word_pieces: a setting of :data:`xlt.models.words.WORD_PIECES`.
     """
-    prefix = encoder.text_prefix.split()
-    n_pre = len(prefix)
+    from xlt.models.features import _special_template
+    from xlt.models.words import map_words
+
     tok = encoder.tokenizer
-    batch = tok([prefix + list(s) for s in sentences], is_split_into_words=True, truncation=True,
-                max_length=max_length, add_special_tokens=True)
+    lead, trail = _special_template(tok)
+    room = max(0, max_length - len(lead) - len(trail))
+    mapped = map_words(tok, [list(s) for s in sentences], word_pieces, encoder.text_prefix.split(), unk=False)
     out = Encoded(input_ids=[], labels=[], first_subword=[])
-    for i, words in enumerate(sentences):
-        ids = batch["input_ids"][i]
-        firsts = [-1] * len(words)
-        for pos, w in enumerate(batch.word_ids(i)):
-            if w is not None and w >= n_pre and firsts[w - n_pre] == -1:
-                firsts[w - n_pre] = pos
+    for i, wp in enumerate(mapped):
+        body = wp.prefix + wp.ids
+        cut = len(body) > room
+        body = body[:room]
+        ids = lead + body + trail
+        base = len(lead) + len(wp.prefix)
+        firsts = []
+        for w in range(len(wp.pieces)):
+            q = wp.first(w)
+            firsts.append(base + q if q >= 0 and base + q < len(lead) + len(body) else -1)
         lab = [IGNORE] * len(ids)
         if labels is not None:
             for w, pos in enumerate(firsts):
-                if pos >= 0:
+                if pos >= 0 and lab[pos] == IGNORE:  # a shared piece (``text``) keeps the first word's label
                     lab[pos] = int(labels[i][w])
-        # Truncated = the tokenizer cut tokens off (non-empty overflow). A last word without
-        # any subword (e.g. an invisible PAN-X token) is not a sign of truncation.
-        encoding = batch.encodings[i] if batch.encodings else None
-        if encoding is not None:
-            cut = bool(encoding.overflowing)
-        else:
-            cut = bool(words) and firsts[-1] == -1
         if cut:
             out.n_truncated += 1
         out.input_ids.append(ids)
@@ -183,17 +207,20 @@ def encode_pair_examples(encoder: Encoder, pairs: Sequence[tuple[str, str]], lab
                    n_truncated=sum(len(x) > max_length for x in full))
 
 
-def encode_examples(encoder: Encoder, kind, examples: Sequence, label_ids: Sequence | None, max_length: int) -> Encoded:
+def encode_examples(encoder: Encoder, kind, examples: Sequence, label_ids: Sequence | None, max_length: int,
+                    word_pieces: str = DEFAULT_WORD_PIECES) -> Encoded:
     """Tokenise examples of a task kind: words (:func:`encode_token_examples`), texts
     (:func:`encode_sequence_examples`) or text pairs (:func:`encode_pair_examples`).
 
     Args:
         kind: a :class:`xlt.data.kinds.TaskKind`. label_ids: per example the label id(s), or None.
+        word_pieces: token tasks: which piece carries a word's label (:mod:`xlt.models.words`).
     """
     from xlt.data.kinds import PAIR, TOKEN
 
     if kind is TOKEN:
-        return encode_token_examples(encoder, [list(e.tokens) for e in examples], label_ids, max_length)
+        return encode_token_examples(encoder, [list(e.tokens) for e in examples], label_ids, max_length,
+                                     word_pieces)
     if kind is PAIR:
         return encode_pair_examples(encoder, [(e.text, e.text_pair) for e in examples], label_ids, max_length)
     return encode_sequence_examples(encoder, [e.text for e in examples], label_ids, max_length)
@@ -251,11 +278,100 @@ def word_predictions(logits: list[np.ndarray], data: Encoded, fallback: int) -> 
 
 @dataclass
 class FinetuneResult:
-    """Fine-tuned model (eval mode, on the training device) and training history (per epoch loss and dev score)."""
+    """Fine-tuned model (eval mode, on the training device) and training history (per epoch loss and dev score).
+
+    ``epoch`` is the selected epoch (``None`` when the weights are an average over epochs).
+    """
 
     model: nn.Module
     history: list[dict]
     selected: str
+    epoch: int | None = None
+
+
+# ------------------------------------------------------------------ processes and checkpoints
+def length_grouped_batches(lengths: Sequence[int], batch_size: int, gen: torch.Generator,
+                           mega: int = 50) -> list[list[int]]:
+    """Shuffled batches of similar-length examples (less padding, the same examples per epoch).
+
+    The examples are shuffled, cut into groups of ``mega * batch_size``, each group is sorted by
+    length and cut into batches, and the batch order is shuffled again: the grouping of
+    Hugging Face's ``group_by_length``. Deterministic given ``gen``'s state.
+
+    Returns:
+        index lists, every example exactly once.
+    """
+    n = len(lengths)
+    perm = torch.randperm(n, generator=gen).tolist()
+    size = max(1, mega * batch_size)
+    batches = []
+    for start in range(0, n, size):
+        group = sorted(perm[start:start + size], key=lambda i: -lengths[i])
+        batches += [group[k:k + batch_size] for k in range(0, len(group), batch_size)]
+    return [batches[i] for i in torch.randperm(len(batches), generator=gen).tolist()]
+
+
+def _has_accelerator() -> bool:
+    """Whether torch sees a device that ``torch.distributed`` can use (CUDA, XPU, ...; not MPS)."""
+    current = getattr(getattr(torch, "accelerator", None), "current_accelerator", None)
+    if current is None:
+        return torch.cuda.is_available()
+    device = current()
+    return device is not None and device.type != "mps"
+
+
+def distributed_state():
+    """accelerate's :class:`~accelerate.PartialState` (process index, count, device), set up once.
+
+    A multi-process launch (``accelerate launch --multi_gpu --num_processes N``, ``torchrun
+    --nproc_per_node N``) on a machine without a GPU runs data-parallel on the CPU (gloo backend),
+    as with ``ACCELERATE_USE_CPU=1``, instead of as N unrelated one-process runs.
+
+    Raises:
+        RuntimeError: the launch started several processes but accelerate was already set up
+            for one (something called ``PartialState()`` first).
+    """
+    from accelerate import PartialState
+
+    world = int(os.environ.get("WORLD_SIZE") or 1)
+    if not PartialState._shared_state:
+        PartialState(cpu=world > 1 and not _has_accelerator())
+    state = PartialState()
+    if world > 1 and state.num_processes != world:
+        raise RuntimeError(f"launched as {world} processes, but accelerate sees {state.num_processes}; set "
+                           "ACCELERATE_USE_CPU=1 to train data-parallel on the CPU")
+    return state
+
+
+def main_process_value(fn: Callable[[], float]) -> float:
+    """``fn()`` computed on the main process only and sent to every process.
+
+    With one process this is just ``float(fn())``. An exception in ``fn`` on the main process is
+    raised on every process (a ``RuntimeError`` on the others), so no process waits forever.
+    """
+    state = distributed_state()
+    if state.num_processes == 1:
+        return float(fn())
+    from accelerate.utils import broadcast
+
+    value, error = 0.0, None
+    if state.is_main_process:
+        try:
+            value = float(fn())
+        except Exception as exc:  # noqa: BLE001 - re-raised below, after the others are told
+            error = exc
+    msg = broadcast(torch.tensor([value, float(error is not None)], dtype=torch.float64, device=state.device))
+    if error is not None:
+        raise error
+    if msg[1].item():
+        raise RuntimeError("the main process failed while computing a value for every process (see its error)")
+    return float(msg[0].item())
+
+
+def _cpu_state(model: nn.Module) -> dict:
+    """A CPU copy of the weights, floating-point tensors as float32 (exact for fp32/bf16/fp16)."""
+    return {k: (v.detach().float() if v.is_floating_point() else v.detach()).cpu().clone()
+            for k, v in model.state_dict().items()}
 
 
 def finetune(
@@ -275,15 +391,29 @@ def finetune(
     pooling: str = "mean",
     seed: int = 0,
     progress: bool = True,
+    checkpoint_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+    run_key: dict | None = None,
+    group_by_length: bool = False,
+    bf16: bool = False,
 ) -> FinetuneResult:
     """Fine-tune ``encoder`` with a task head on source-language data.
+
+    Data parallel (``accelerate launch``, N processes): ``batch_size`` is the global batch; every
+    process takes every N-th example of each batch, so a step, the number of steps per epoch and
+    the learning-rate schedule are those of one process. The loss is the sum over this process's
+    labelled tokens (or examples) divided by the whole batch's count, times N, because DDP averages
+    the gradients: the update is the one-process update. ``dev_score`` runs on the main process
+    only and its value is sent to all, so every process keeps the same epoch and ends with the
+    same weights.
 
     Args:
         encoder: its model is deep-copied, so the caller's encoder stays frozen/unchanged.
         train: encoded training data (:func:`encode_token_examples` / :func:`encode_sequence_examples`).
         n_labels: the label names (or their number); they become ``config.id2label``.
         token_task: token vs sequence classification.
-        dev_score: scores a model on source-language dev data (percent, higher is better).
+        dev_score: scores a model on source-language dev data (percent, higher is better); called on
+            the main process only.
         epochs, batch_size, lr, weight_decay: AdamW settings; ``warmup`` = share of steps
             with linearly rising learning rate, then linear decay to 0.
         ckpt_avg: if >= 2, return the average of the weights at the end of the last
@@ -294,13 +424,28 @@ def finetune(
             would move, away from the untouched target-language rows.
         pooling: sequence tasks: ``mean`` (default) or ``cls`` (see :func:`build_classifier`).
         seed: seeds init, dropout and data order.
+        checkpoint_dir: write ``checkpoint.pt`` here at the end of every epoch (atomically, by the
+            main process): weights, optimiser, schedule, data order and RNG states of every
+            process, history, best/averaged weights so far, and ``run_key``.
+        resume: continue from ``checkpoint_dir``'s checkpoint (none there: start afresh); the
+            result is the one of an uninterrupted run.
+        run_key: what else the result depends on (dev data, metric, ...), for the checkpoint check.
+        group_by_length: batches of similar-length examples (:func:`length_grouped_batches`),
+            so less padding is computed; off = uniformly shuffled batches.
+        bf16: run forward and backward under bfloat16 autocast (weights and optimiser stay
+            float32); pays on CPUs with AVX512-BF16/AMX and on GPUs.
 
     Returns:
         :class:`FinetuneResult`; ``selected`` says which weights were kept.
+
+    Raises:
+        CheckpointError: a checkpoint is there but ``resume`` is off, or it belongs to another run.
     """
     from accelerate import Accelerator
-    from accelerate.utils import set_seed
+    from accelerate.utils import gather_object, set_seed
 
+    state = distributed_state()
+    n_proc, rank = state.num_processes, state.process_index
     set_seed(seed)
     accelerator = Accelerator()
     labels = [str(i) for i in range(n_labels)] if isinstance(n_labels, int) else [str(l) for l in n_labels]
@@ -308,11 +453,13 @@ def finetune(
     model = build_classifier(encoder, labels, token_task, pooling)
     if freeze_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
-    pad_id = encoder.tokenizer.pad_token_id
-    items = list(zip(train.input_ids, train.labels))
+    collate = _collate(encoder.tokenizer.pad_token_id, token_task)
+    n_items = len(train.input_ids)
+    # what the loss of a batch is divided by: its labelled tokens (token tasks) or examples
+    counts = [sum(int(l) != IGNORE for l in lab) for lab in train.labels] if token_task else [1] * n_items
     gen = torch.Generator().manual_seed(seed)
-    loader = torch.utils.data.DataLoader(items, batch_size=batch_size, shuffle=True, generator=gen,
-                                         collate_fn=_collate(pad_id, token_task))
+    # the same global batches on every process (same seed); each takes its share of a batch
+    order = torch.utils.data.DataLoader(range(n_items), batch_size=batch_size, shuffle=True, generator=gen)
     no_decay = ("bias", "LayerNorm.weight", "layer_norm", "norm.weight")
     trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     groups = [
@@ -320,47 +467,102 @@ def finetune(
         {"params": [p for n, p in trainable if any(k in n for k in no_decay)], "weight_decay": 0.0},
     ]
     opt = torch.optim.AdamW(groups, lr=lr)
-    total = max(1, epochs * math.ceil(len(items) / batch_size / accelerator.num_processes))
-    sched = linear_warmup_decay(opt, total, warmup)
-    model, opt, loader, sched = accelerator.prepare(model, opt, loader, sched)
-    loss_fn = nn.CrossEntropyLoss(ignore_index=IGNORE)
-    history, best, best_state, avg_state, n_avg = [], -float("inf"), None, None, 0
-    for epoch in range(1, epochs + 1):
+    # one optimiser step per global batch on every process; not prepared by accelerate, whose
+    # scheduler wrapper would step N times per step
+    sched = linear_warmup_decay(opt, max(1, epochs * math.ceil(n_items / batch_size)), warmup)
+    model, opt = accelerator.prepare(model, opt)
+    unwrapped = accelerator.unwrap_model(model)
+    loss_fn = nn.CrossEntropyLoss(ignore_index=IGNORE, reduction="sum")
+    history: list[dict] = []
+    best, best_epoch, best_state, avg_state, n_avg, done = -float("inf"), None, None, None, 0, 0
+
+    ckpt = Path(checkpoint_dir) / CHECKPOINT_FILE if checkpoint_dir is not None else None
+    key = None
+    if ckpt is not None:
+        key = dict(run_key or {}, encoder=encoder.spec, encoder_fingerprint=encoder.fingerprint, labels=labels,
+                   token_task=token_task, pooling=pooling, freeze_embeddings=freeze_embeddings, epochs=epochs,
+                   batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup=warmup, ckpt_avg=ckpt_avg,
+                   seed=seed, train=data_digest(train.input_ids, train.labels), group_by_length=group_by_length,
+                   bf16=bf16)
+        if ckpt.exists():
+            if not resume:
+                raise CheckpointError(f"{ckpt} is a checkpoint of an earlier run; resume it (--resume) or give "
+                                      "another --checkpoint-dir")
+            ck = load_checkpoint(ckpt, key, n_proc)
+            unwrapped.load_state_dict(ck["model"])
+            opt.load_state_dict(ck["optimizer"])
+            sched.load_state_dict(ck["scheduler"])
+            gen.set_state(ck["order"])
+            if ck.get("scaler") is not None and accelerator.scaler is not None:  # fp16 loss scaling
+                accelerator.scaler.load_state_dict(ck["scaler"])
+            set_rng_state(ck["rng"][rank])
+            done, history = ck["epoch"], ck["history"]
+            best, best_epoch, best_state = ck["best"], ck["best_epoch"], ck["best_state"]
+            avg_state, n_avg = ck["avg_state"], ck["n_avg"]
+
+    for epoch in range(done + 1, epochs + 1):
         model.train()
         running, steps = 0.0, 0
-        bar = tqdm(loader, desc=f"finetune epoch {epoch}/{epochs}", disable=not progress or not accelerator.is_main_process, leave=False)
-        for batch in bar:
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-            loss = loss_fn(logits.reshape(-1, n_labels), batch["labels"].reshape(-1))
+        # drawn before tqdm, which would start (and so draw a seed for) a second iterator of ``order``
+        if group_by_length:
+            batches = length_grouped_batches([len(x) for x in train.input_ids], batch_size, gen)
+        else:
+            batches = [b.tolist() for b in order]
+        bar = tqdm(batches, desc=f"finetune epoch {epoch}/{epochs}", disable=not progress or not state.is_main_process,
+                   leave=False)
+        for idx in bar:
+            mine, weight, denom = idx[rank::n_proc], n_proc, max(1, sum(counts[i] for i in idx))
+            if not mine:  # a last batch smaller than N: a zero-weight example keeps this process in the step
+                mine, weight = idx[:1], 0
+            batch = collate([(train.input_ids[i], train.labels[i]) for i in mine])
+            batch = {k: v.to(accelerator.device) for k, v in batch.items()}
+            with torch.autocast(device_type=accelerator.device.type, dtype=torch.bfloat16, enabled=bf16):
+                logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+            logits = logits.float()
+            # (sum * N) / count, in this order: with one process exactly the mean loss
+            loss = loss_fn(logits.reshape(-1, n_labels), batch["labels"].reshape(-1)) * weight / denom
             accelerator.backward(loss)
             accelerator.clip_grad_norm_([p for _, p in trainable], 1.0)
             opt.step()
-            sched.step()
+            if not accelerator.optimizer_step_was_skipped:
+                sched.step()
             opt.zero_grad(set_to_none=True)
-            running += float(loss.detach())
+            running += float(loss.detach()) / n_proc  # this process's share of the batch's mean loss
             steps += 1
             if steps % 20 == 0:
-                bar.set_postfix(loss=f"{running / steps:.3f}")
-        accelerator.wait_for_everyone()
-        unwrapped = accelerator.unwrap_model(model)
-        dev = float(dev_score(unwrapped)) if accelerator.is_main_process else float("nan")
+                bar.set_postfix(loss=f"{running * n_proc / steps:.3f}")
+        if n_proc > 1:
+            running = float(accelerator.reduce(torch.tensor(running, dtype=torch.float64, device=accelerator.device),
+                                               reduction="sum"))
+        dev = main_process_value(lambda: dev_score(unwrapped))
         history.append({"epoch": epoch, "loss": running / max(1, steps), "dev": dev})
-        state = {k: v.detach().float().cpu().clone() for k, v in unwrapped.state_dict().items()}
+        current = _cpu_state(unwrapped)
         if ckpt_avg >= 2 and epoch > epochs - ckpt_avg:
             if avg_state is None:
-                avg_state = state
+                avg_state = {k: v.clone() for k, v in current.items()}
             else:
                 for k in avg_state:
-                    avg_state[k] += state[k]
+                    avg_state[k] += current[k]
             n_avg += 1
-        if dev > best:
-            best, best_state = dev, state
-    final = accelerator.unwrap_model(model)
+        comparable = dev if math.isfinite(dev) else -float("inf")  # a NaN dev score never wins
+        if best_state is None or comparable > best:
+            best, best_epoch, best_state = comparable, epoch, current
+        if ckpt is not None:
+            rngs = gather_object([rng_state()])
+            if state.is_main_process:
+                save_checkpoint(ckpt, {
+                    "format": CHECKPOINT_FORMAT, "key": key, "num_processes": n_proc, "epoch": epoch,
+                    "history": history, "model": current, "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(), "order": gen.get_state(), "rng": rngs,
+                    "scaler": accelerator.scaler.state_dict() if accelerator.scaler is not None else None,
+                    "best": best, "best_epoch": best_epoch, "best_state": best_state,
+                    "avg_state": avg_state, "n_avg": n_avg})
+            accelerator.wait_for_everyone()
     if ckpt_avg >= 2 and n_avg:
-        final.load_state_dict({k: v / n_avg for k, v in avg_state.items()})
-        selected = f"average of the last {n_avg} epochs"
+        unwrapped.load_state_dict({k: v / n_avg for k, v in avg_state.items()})
+        selected, chosen = f"average of the last {n_avg} epochs", None
     else:
-        final.load_state_dict(best_state)
-        selected = f"best source-dev epoch ({max(history, key=lambda h: h['dev'])['epoch']})"
-    final.eval()
-    return FinetuneResult(model=final, history=history, selected=selected)
+        unwrapped.load_state_dict(best_state)
+        selected, chosen = f"best source-dev epoch ({best_epoch})", best_epoch
+    unwrapped.eval()
+    return FinetuneResult(model=unwrapped, history=history, selected=selected, epoch=chosen)

@@ -33,6 +33,7 @@ import torch
 from xlt.data.kinds import PAIR, TOKEN, TaskKind, get_kind
 from xlt.data.readers import PairExample, TaggedSentence, TextExample
 from xlt.models.loading import Encoder, ModelLoadError, load_encoder
+from xlt.models.words import DEFAULT_WORD_PIECES, XTREME_WORD_PIECES, check_word_pieces
 
 MODEL_FILE = "xlt_task.json"
 FORMAT_NAME = "xlt-task-model"
@@ -251,8 +252,9 @@ def probe_layers(layer: str | int) -> str | int:
 
 
 def tag_features(encoder: Encoder, sentences: list[list[str]], layers: str | int = "all", *,
-                 progress: bool = True, cache=None) -> tuple[torch.Tensor, int]:
-    """Probe input for pre-tokenised sentences: one float16 row per word (first subword's vector).
+                 progress: bool = True, cache=None, word_pieces: str = DEFAULT_WORD_PIECES) -> tuple[torch.Tensor, int]:
+    """Probe input for pre-tokenised sentences: one float16 row per word (the vector of the
+    subword piece(s) ``word_pieces`` gives the word: :mod:`xlt.models.words`).
 
     Extracts in chunks of :data:`FEATURE_CHUNK` sentences and keeps only the float16 stack (a
     13-layer float32 copy of a 20k-sentence training set would need ~7 GB on top).
@@ -263,6 +265,7 @@ def tag_features(encoder: Encoder, sentences: list[list[str]], layers: str | int
         layers: as :func:`probe_layers` returns (``'all'`` gives ``(n_words, n_layers, dim)``).
         progress: tqdm bars.
         cache: a :class:`~xlt.models.cache.FeatureCache` (or None).
+        word_pieces: a setting of :data:`xlt.models.words.WORD_PIECES`.
 
     Returns:
         ``(X, truncated)``: ``(sum of sentence lengths, [n_layers,] dim)`` float16 and the number
@@ -279,7 +282,7 @@ def tag_features(encoder: Encoder, sentences: list[list[str]], layers: str | int
     parts, truncated = [], 0
     for start in range(0, len(sentences), FEATURE_CHUNK):
         wf = encode_words(encoder, sentences[start:start + FEATURE_CHUNK], layers=layers,
-                          pooling="first", progress=progress, cache=cache)
+                          word_pieces=word_pieces, progress=progress, cache=cache)
         parts.append(stack_token_features(list(wf.vectors)))
         truncated += int(wf.stats.get("n_truncated", 0))
         del wf
@@ -319,16 +322,21 @@ class ProbeModel(TaskModel):
         aligner: an optional :class:`~xlt.align.maps.CrossLingualAligner` applied to every
             language's features (then ``lang`` must be given to :meth:`predict`).
         aligner_path: the aligner's file (copied into saved folders).
+        word_pieces: which subword pieces give a word its vector (token tasks;
+            :data:`xlt.models.words.WORD_PIECES`). Saved with the model; a folder saved before
+            the setting existed loads as ``xtreme``, the mapping it was trained with.
     """
 
     mode = "probe"
 
     def __init__(self, encoder: Encoder, head, kind: TaskKind | str, labels: Sequence[str], *,
                  layer: str | int = "mix", metric: str = "accuracy", aligner=None,
-                 aligner_path: str | None = None, meta: dict | None = None, cache=None):
+                 aligner_path: str | None = None, meta: dict | None = None, cache=None,
+                 word_pieces: str = DEFAULT_WORD_PIECES):
         super().__init__(kind, labels, metric, meta)
         self.encoder, self.head, self.layer = encoder, head, str(layer)
         self.aligner, self.aligner_path, self.cache = aligner, aligner_path, cache
+        self.word_pieces = check_word_pieces(word_pieces)
 
     @property
     def layer_ids(self) -> list[int]:
@@ -351,7 +359,7 @@ class ProbeModel(TaskModel):
         layers = probe_layers(self.layer)
         if self.kind is TOKEN:
             X, truncated = tag_features(self.encoder, [list(e.tokens) for e in examples], layers,
-                                        progress=progress, cache=self.cache)
+                                        progress=progress, cache=self.cache, word_pieces=self.word_pieces)
         else:
             X, truncated = text_features(self.encoder, self.kind, examples, layers, progress=progress,
                                          cache=self.cache), 0
@@ -390,7 +398,7 @@ class ProbeModel(TaskModel):
                                                    "hidden_size": self.encoder.hidden_size},
                     layer=self.layer, head={"dim": h.dim, "n_labels": h.n_labels, "hidden": h.hidden,
                                             "n_layers": h.n_layers, "dropout": h.dropout},
-                    aligner="aligner.npz" if self.aligner_path else None)
+                    aligner="aligner.npz" if self.aligner_path else None, word_pieces=self.word_pieces)
 
     def _write(self, folder: Path) -> None:
         from safetensors.torch import save_file
@@ -429,7 +437,7 @@ class ProbeModel(TaskModel):
             aligner = CrossLingualAligner.load(aligner_path)
         return cls(encoder, head, meta["kind"], meta["labels"], layer=meta.get("layer", "mix"),
                    metric=meta.get("metric", "accuracy"), aligner=aligner, aligner_path=aligner_path,
-                   meta=meta.get("meta"))
+                   meta=meta.get("meta"), word_pieces=_saved_word_pieces(folder, meta))
 
 
 # ------------------------------------------------------------------------- finetune
@@ -443,16 +451,20 @@ class FinetunedModel(TaskModel):
         text_prefix: text put before every input (``"query: "`` for E5 models).
         kind, labels, metric, meta: as :class:`TaskModel`.
         spec: the encoder spec it was fine-tuned from (for reports).
+        word_pieces: token tasks: which subword piece carries a word's label
+            (:func:`xlt.transfer.finetune.encode_token_examples`); saved with the model, and a
+            folder saved before the setting existed loads as ``xtreme``.
     """
 
     mode = "finetune"
 
     def __init__(self, model, tokenizer, kind: TaskKind | str, labels: Sequence[str], *, text_prefix: str = "",
                  metric: str = "accuracy", spec: str = "", fingerprint: str = "", meta: dict | None = None,
-                 batch_size: int = 64):
+                 batch_size: int = 64, word_pieces: str = DEFAULT_WORD_PIECES):
         super().__init__(kind, labels, metric, meta)
         self.model, self.tokenizer, self.text_prefix, self.spec = model, tokenizer, text_prefix, spec
         self.fingerprint, self.batch_size = fingerprint, batch_size
+        self.word_pieces = check_word_pieces(word_pieces)
 
     @property
     def as_encoder(self) -> Encoder:
@@ -465,7 +477,8 @@ class FinetunedModel(TaskModel):
         from xlt.transfer.finetune import encode_examples
 
         enc = self.as_encoder
-        return encode_examples(enc, self.kind, examples, label_ids, max_length or enc.max_length)
+        return encode_examples(enc, self.kind, examples, label_ids, max_length or enc.max_length,
+                               word_pieces=self.word_pieces)
 
     def proba_from_encoded(self, data, *, progress: bool = False, desc: str = "predict") -> list[np.ndarray]:
         """Probabilities per example from tokenised input: first-subword rows for token tasks
@@ -494,7 +507,8 @@ class FinetunedModel(TaskModel):
 
     def _meta_json(self) -> dict:
         return dict(super()._meta_json(), encoder={"spec": self.spec, "fingerprint": self.fingerprint},
-                    text_prefix=self.text_prefix, architecture=type(self.model).__name__)
+                    text_prefix=self.text_prefix, architecture=type(self.model).__name__,
+                    word_pieces=self.word_pieces)
 
     def _write(self, folder: Path) -> None:
         from xlt.models.modeling_xlt import XltMeanPoolingForSequenceClassification
@@ -538,7 +552,21 @@ class FinetunedModel(TaskModel):
         enc = meta.get("encoder") or {}
         return cls(model, tokenizer, meta["kind"], meta["labels"], text_prefix=meta.get("text_prefix", ""),
                    metric=meta.get("metric", "accuracy"), spec=enc.get("spec", ""),
-                   fingerprint=enc.get("fingerprint", ""), meta=meta.get("meta"))
+                   fingerprint=enc.get("fingerprint", ""), meta=meta.get("meta"),
+                   word_pieces=_saved_word_pieces(folder, meta))
+
+
+def _saved_word_pieces(folder: Path, meta: dict) -> str:
+    """The ``word_pieces`` setting of a saved model (``xtreme`` for folders saved before it existed).
+
+    Raises:
+        TaskModelError: an unknown setting.
+    """
+    value = meta.get("word_pieces", XTREME_WORD_PIECES)
+    try:
+        return check_word_pieces(value)
+    except ValueError as exc:
+        raise TaskModelError(f"{folder / MODEL_FILE}: {exc}") from None
 
 
 def load_task_model(path: str | os.PathLike, device: str = "cpu") -> TaskModel:

@@ -15,6 +15,7 @@ from xlt.data.dataset import Split, TaskDataset
 from xlt.data.kinds import TOKEN
 from xlt.data.metrics import score
 from xlt.models.loading import Encoder
+from xlt.models.words import DEFAULT_WORD_PIECES
 from xlt.transfer.model import FinetunedModel, ProbeModel, TaskModel
 
 # Defaults per (mode, task kind). Token tasks have ~10^5 training words, sequence tasks
@@ -95,8 +96,9 @@ class ProbeTrainer:
 
     Args:
         encoder: the frozen encoder. ds: the data set. cfg: settings with ``layer``, ``head``,
-            ``epochs``, ``batch_size``, ``lr``, ``progress`` and optionally ``cache_dir`` and
-            ``aligner`` (the aligner's file, copied into saved models).
+            ``epochs``, ``batch_size``, ``lr``, ``progress`` and optionally ``cache_dir``,
+            ``aligner`` (the aligner's file, copied into saved models) and ``word_pieces``
+            (:mod:`xlt.models.words`; default :data:`~xlt.models.words.DEFAULT_WORD_PIECES`).
         aligner: a loaded :class:`~xlt.align.maps.CrossLingualAligner` or None.
 
     After :meth:`train`: ``models``, ``histories`` and ``dev_scores`` (best source-dev score,
@@ -111,7 +113,8 @@ class ProbeTrainer:
         # a head-less model that extracts (and maps) features for every seed's model
         self.base = ProbeModel(encoder, None, ds.kind, ds.labels, layer=cfg["layer"], metric=ds.metric,
                                aligner=aligner, aligner_path=cfg.get("aligner"), cache=cache,
-                               meta={"task": ds.name, "source": ds.source})
+                               meta={"task": ds.name, "source": ds.source},
+                               word_pieces=cfg.get("word_pieces") or DEFAULT_WORD_PIECES)
         self.models: dict[int, ProbeModel] = {}
         self.histories: dict[int, list] = {}
         self.dev_scores: dict[int, float] = {}
@@ -119,7 +122,8 @@ class ProbeTrainer:
     def _model(self, head, seed: int) -> ProbeModel:
         b = self.base
         return ProbeModel(b.encoder, head, b.kind, b.labels, layer=b.layer, metric=b.metric, aligner=b.aligner,
-                          aligner_path=b.aligner_path, cache=b.cache, meta=dict(b.meta, seed=seed))
+                          aligner_path=b.aligner_path, cache=b.cache, meta=dict(b.meta, seed=seed),
+                          word_pieces=b.word_pieces)
 
     def features(self, split: Split):
         return self.base.features(split.examples, split.lang, progress=self.cfg["progress"])
@@ -161,13 +165,23 @@ class FinetuneTrainer:
     Args:
         encoder: the starting encoder (left unchanged). ds: the data set. cfg: settings with
             ``epochs``, ``batch_size``, ``lr``, ``ckpt_avg``, ``freeze_embeddings``, ``pooling``,
-            ``max_length``, ``progress``.
+            ``max_length``, ``progress`` and optionally ``word_pieces`` (which subword piece
+            carries a word's label, :mod:`xlt.models.words`), ``checkpoint_dir`` (a checkpoint per seed
+            in ``seed-N/``) and ``resume``.
 
     After :meth:`train`: ``models``, ``histories``, ``selected`` and ``dev_scores`` per seed.
+
+    Under ``accelerate launch`` (N processes) training is data-parallel (see
+    :func:`xlt.transfer.finetune.finetune`) and every process ends with the same models and dev
+    scores; :meth:`evaluate` is sharded: each process predicts every N-th example and the
+    predictions are gathered, so every process returns all of them.
     """
 
     def __init__(self, encoder: Encoder, ds: TaskDataset, cfg: dict):
+        from xlt.models.words import check_word_pieces
+
         self.encoder, self.ds, self.cfg = encoder, ds, cfg
+        self.word_pieces = check_word_pieces(cfg.get("word_pieces") or DEFAULT_WORD_PIECES)
         self.models: dict[int, FinetunedModel] = {}
         self.histories: dict[int, list] = {}
         self.selected: dict[int, str] = {}
@@ -177,7 +191,8 @@ class FinetuneTrainer:
         e = self.encoder
         return FinetunedModel(model, e.tokenizer, self.ds.kind, self.ds.labels, text_prefix=e.text_prefix,
                               metric=self.ds.metric, spec=e.spec, fingerprint=e.fingerprint,
-                              meta={"task": self.ds.name, "source": self.ds.source, "seed": seed})
+                              meta={"task": self.ds.name, "source": self.ds.source, "seed": seed},
+                              word_pieces=self.word_pieces)
 
     def train(self, seeds: list[int]) -> None:
         """Fine-tune one model per seed on the source training split, selecting on source dev."""
@@ -185,8 +200,9 @@ class FinetuneTrainer:
 
         ds = self.ds
         enc_train = encode_examples(self.encoder, ds.kind, ds.train.examples, label_ids(ds, ds.train.examples),
-                                    self.cfg["max_length"])
-        enc_dev = encode_examples(self.encoder, ds.kind, ds.dev.examples, None, self.encoder.max_length)
+                                    self.cfg["max_length"], word_pieces=self.word_pieces)
+        enc_dev = encode_examples(self.encoder, ds.kind, ds.dev.examples, None, self.encoder.max_length,
+                                  word_pieces=self.word_pieces)
         dev_gold = ds.kind.gold(ds.dev.examples)
 
         def dev_score(model) -> float:
@@ -194,24 +210,55 @@ class FinetuneTrainer:
             return score(ds.metric, dev_gold, m.decode(m.proba_from_encoded(enc_dev, progress=self.cfg["progress"],
                                                                             desc=f"predict {ds.source} dev")))
 
+        from pathlib import Path
+
+        from xlt.transfer.finetune import data_digest, main_process_value
+
+        ckpt_root = self.cfg.get("checkpoint_dir")
+        # the selection depends on the dev data and metric too
+        run_key = {"task": ds.name, "source": ds.source, "metric": ds.metric,
+                   "dev": data_digest(enc_dev.input_ids, [str(g) for g in dev_gold])} if ckpt_root else None
         for seed in seeds:
             res = finetune(self.encoder, enc_train, ds.labels, ds.kind is TOKEN, dev_score,
                            epochs=self.cfg["epochs"], batch_size=self.cfg["batch_size"], lr=self.cfg["lr"],
                            ckpt_avg=self.cfg["ckpt_avg"], freeze_embeddings=self.cfg["freeze_embeddings"],
-                           pooling=self.cfg["pooling"], seed=seed, progress=self.cfg["progress"])
+                           pooling=self.cfg["pooling"], seed=seed, progress=self.cfg["progress"],
+                           group_by_length=self.cfg.get("group_by_length", True), bf16=self.cfg.get("bf16", False),
+                           checkpoint_dir=Path(ckpt_root) / f"seed-{seed}" if ckpt_root else None,
+                           resume=bool(self.cfg.get("resume")), run_key=run_key)
             self.models[seed] = self._wrap(res.model, seed)
             self.histories[seed] = res.history
             self.selected[seed] = res.selected
             dev = [h["dev"] for h in res.history if np.isfinite(h["dev"])]
-            self.dev_scores[seed] = dev_score(res.model) if self.cfg["ckpt_avg"] >= 2 else (max(dev) if dev else float("nan"))
+            self.dev_scores[seed] = (main_process_value(lambda: dev_score(res.model)) if self.cfg["ckpt_avg"] >= 2
+                                     else (max(dev) if dev else float("nan")))
 
     def evaluate(self, split: Split) -> tuple[dict[int, list], int]:
         """Predicted labels of every seed's model for ``split``, and the number of truncated inputs."""
         from xlt.transfer.finetune import encode_examples
 
-        enc = encode_examples(self.encoder, self.ds.kind, split.examples, None, self.encoder.max_length)
-        return {s: m.decode(m.proba_from_encoded(enc, progress=self.cfg["progress"], desc=f"predict {split.lang}"))
-                for s, m in self.models.items()}, enc.n_truncated
+        enc = encode_examples(self.encoder, self.ds.kind, split.examples, None, self.encoder.max_length,
+                              word_pieces=self.word_pieces)
+        return {s: m.decode(self._proba(m, enc, f"predict {split.lang}")) for s, m in self.models.items()}, enc.n_truncated
+
+    def _proba(self, model: FinetunedModel, enc, desc: str) -> list:
+        """``model``'s probabilities for ``enc``; with N processes each predicts every N-th example."""
+        from xlt.transfer.finetune import Encoded, distributed_state
+
+        state = distributed_state()
+        if state.num_processes == 1:
+            return model.proba_from_encoded(enc, progress=self.cfg["progress"], desc=desc)
+        from accelerate.utils import gather_object
+
+        mine = list(range(state.process_index, len(enc.input_ids), state.num_processes))
+        part = Encoded(input_ids=[enc.input_ids[i] for i in mine], labels=[enc.labels[i] for i in mine],
+                       first_subword=[enc.first_subword[i] for i in mine] if enc.first_subword else [])
+        proba = model.proba_from_encoded(part, progress=self.cfg["progress"] and state.is_main_process, desc=desc)
+        out: list = [None] * len(enc.input_ids)
+        for idx, probs in gather_object([(mine, proba)]):
+            for i, p in zip(idx, probs):
+                out[i] = p
+        return out
 
 
 def fit_task_model(dataset: TaskDataset, encoder: Encoder | str = "bundled:e5-small", *, mode: str = "probe",
@@ -224,7 +271,7 @@ def fit_task_model(dataset: TaskDataset, encoder: Encoder | str = "bundled:e5-sm
         mode: ``probe`` or ``finetune``.
         seed: the training seed.
         aligner: probe mode: a :class:`~xlt.align.maps.CrossLingualAligner`.
-        settings: ``layer``, ``head``, ``pooling``, ``epochs``, ``batch_size``, ``lr``,
+        settings: ``layer``, ``head``, ``pooling``, ``word_pieces``, ``epochs``, ``batch_size``, ``lr``,
             ``ckpt_avg``, ``freeze_embeddings``, ``max_length``, ``cache_dir``, ``progress``;
             unset ones take the defaults of the mode and task kind (:data:`DEFAULTS`).
 
@@ -236,9 +283,10 @@ def fit_task_model(dataset: TaskDataset, encoder: Encoder | str = "bundled:e5-sm
     """
     from xlt.models.loading import load_encoder
 
-    base = {"layer": "mix", "head": "linear", "pooling": "mean", "epochs": None, "batch_size": None, "lr": None,
+    base = {"layer": "mix", "head": "linear", "pooling": "mean", "group_by_length": True, "bf16": False,
+            "epochs": None, "batch_size": None, "lr": None,
             "ckpt_avg": 0, "freeze_embeddings": True, "max_length": 128, "cache_dir": None, "aligner": None,
-            "progress": False}
+            "progress": False, "word_pieces": DEFAULT_WORD_PIECES}
     unknown = set(settings) - set(base)
     if unknown:
         raise ValueError(f"unknown settings {sorted(unknown)}; known: {sorted(base)}")
