@@ -247,3 +247,17 @@ def test_parallel_readers_name_the_line_that_is_not_utf8(tmp_path):
     b.write_bytes(b"eins\nzw\xe4i\n")
     with pytest.raises(DataFormatError, match=r"b\.txt:2: not valid UTF-8"):
         read_multiparallel({"eng": a, "deu": b})
+
+
+def test_mine_rejects_impossible_settings_and_folders_before_loading(tmp_path, capsys, monkeypatch):
+    import xlt.jobs.mine as mine_module
+
+    monkeypatch.setattr(mine_module.loading, "load_encoder", lambda *a, **k: (_ for _ in ()).throw(AssertionError))
+    (tmp_path / "a.txt").write_text("one\ntwo\n", encoding="utf-8")
+    (tmp_path / "dir").mkdir()
+    assert main(["mine", str(tmp_path / "a.txt"), str(tmp_path / "a.txt"), "--k", "0",
+                 "--out", str(tmp_path / "p.tsv")]) == 2
+    assert "--k must be a whole number >= 1, got 0" in capsys.readouterr().err
+    assert main(["mine", str(tmp_path / "a.txt"), str(tmp_path / "dir"), "--out", str(tmp_path / "p.tsv")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("xlt: error:") and "Is a directory" in err and str(tmp_path / "dir") in err

@@ -304,3 +304,19 @@ def test_config_file_and_command_line(tiny, user_data, tmp_path, capsys):
     assert report["source_counts"]["dev"]["sentences"] == 2
     assert set(report["scores"]) == {"de"} and report["n_targets"] == 1
     assert report["command"] == ["xlt", *argv]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--train-limit", "-5"], "--train-limit must be a whole number >= 1, got -5"),
+    (["--eval-limit", "0"], "--eval-limit must be a whole number >= 1, got 0"),
+    (["--epochs", "0"], "--epochs must be a whole number >= 1, got 0"),
+    (["--lr", "nan"], "--lr must be a positive number, got nan"),
+    (["--dev-fraction", "1.5"], "--dev-fraction must be between 0 and 1, got 1.5"),
+])
+def test_impossible_settings_fail_before_any_work(tmp_path, capsys, monkeypatch, args, message):
+    import xlt.jobs.transfer as run_module
+
+    monkeypatch.setattr(run_module, "load_encoder", lambda *a, **k: (_ for _ in ()).throw(AssertionError("loaded")))
+    monkeypatch.setattr(run_module, "load_task", lambda *a, **k: (_ for _ in ()).throw(AssertionError("read")))
+    assert main(["transfer", "--task", "udpos", "--out", str(tmp_path / "r")] + args) == 2
+    assert capsys.readouterr().err.strip() == f"xlt: error: {message}"

@@ -9,6 +9,7 @@ from xlt.data.formats import FileLanguageError
 from xlt.data.langs import UnknownLanguageError
 from xlt.data.paths import DatasetNotFoundError
 from xlt.data.readers import DataFormatError
+from xlt.jobs import ConfigError
 from xlt.models.loading import ModelLoadError
 from xlt.transfer.checkpoint import CheckpointError
 
@@ -28,9 +29,11 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     FileNotFoundError,  # an input path that does not exist (the message names it)
     FileExistsError,  # an output that exists and may only be replaced with --overwrite
     NotADirectoryError,  # a file where an output folder is expected
+    IsADirectoryError,  # a folder where an input or output file is expected (the message names it)
+    ConfigError,  # a setting that cannot work (--k 0, --train-limit -5), found before any work
     FileLanguageError,  # an --eval file whose name does not say its language
     DatasetError,  # a data set that cannot be used as given (no examples, bad --label-map, ...)
     CheckpointError,  # a fine-tuning checkpoint of other settings, or in the way without --resume
 )
 
-__all__ = ["USER_ERRORS", "AlignerError", "CheckpointError", "DataFormatError", "UnknownLanguageError", "DatasetNotFoundError", "ModelLoadError", "UsageError"]
+__all__ = ["USER_ERRORS", "AlignerError", "CheckpointError", "ConfigError", "DataFormatError", "UnknownLanguageError", "DatasetNotFoundError", "ModelLoadError", "UsageError"]

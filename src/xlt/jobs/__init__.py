@@ -17,3 +17,8 @@ The command modules read the config dataclasses' defaults for their help texts w
 builds its parser, so the job modules other than transfer import torch inside their ``run_*``
 functions, not at module level.
 """
+
+
+class ConfigError(ValueError):
+    """A job setting that cannot work (a count below 1, an unknown choice, a rate that is not a
+    positive number); raised before any data or model is loaded."""

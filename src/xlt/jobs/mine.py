@@ -75,8 +75,19 @@ class MineConfig:
 
 
 def _check_choice(name: str, value: str, options) -> None:
+    from xlt.jobs import ConfigError
+
     if value not in options:
-        raise ValueError(f"{name} must be one of {', '.join(options)}, got {value!r}")
+        raise ConfigError(f"{name} must be one of {', '.join(options)}, got {value!r}")
+
+
+def _check_counts(config, names: tuple[str, ...]) -> None:
+    from xlt.jobs import ConfigError
+
+    for name in names:
+        v = getattr(config, name)
+        if v is not None and (not isinstance(v, int) or v < 1):
+            raise ConfigError(f"--{name.replace('_', '-')} must be a whole number >= 1, got {v!r}")
 
 
 def run_mine(config: MineConfig, command: list[str] | None = None) -> dict[str, Any]:
@@ -91,6 +102,7 @@ def run_mine(config: MineConfig, command: list[str] | None = None) -> dict[str, 
     """
     _check_choice("margin", config.margin, MARGINS)
     _check_choice("strategy", config.strategy, STRATEGIES)
+    _check_counts(config, ("k", "batch_size", "chunk_size", "nprobe", "nlist", "pq_m"))
     t0 = time.perf_counter()
     src, tgt = read_sentences(config.src), read_sentences(config.tgt)
     encoder = loading.load_encoder(config.model, device="auto")

@@ -145,11 +145,41 @@ class TransferConfig:
     aligner: str | None = None
     progress: bool = True
 
+    def validate(self) -> None:
+        """Check every setting that cannot work (counts < 1, a non-positive rate, ...).
+
+        Raises:
+            ConfigError: names the option and the value.
+        """
+        _check_settings(self)
+
     def resolved(self, kind: str | None = None) -> dict:
         """Config with the defaults of the mode and task kind filled in (see ``DEFAULTS``)."""
         if kind is None:
             kind = task_registry.get_task(self.task).kind
         return with_defaults(asdict(self), self.mode, kind)
+
+def _check_settings(config: TransferConfig) -> None:
+    import math
+
+    from xlt.jobs import ConfigError
+
+    for name in ("train_limit", "eval_limit", "epochs", "batch_size"):
+        v = getattr(config, name)
+        if v is not None and (not isinstance(v, int) or v < 1):
+            raise ConfigError(f"--{name.replace('_', '-')} must be a whole number >= 1, got {v!r}")
+    if config.max_length < 1 or config.ckpt_avg < 0:
+        raise ConfigError(f"--max-length must be >= 1 and --ckpt-avg >= 0, got {config.max_length} and "
+                          f"{config.ckpt_avg}")
+    if config.lr is not None and not (math.isfinite(config.lr) and config.lr > 0):
+        raise ConfigError(f"--lr must be a positive number, got {config.lr!r}")
+    if not 0.0 < config.dev_fraction < 1.0:
+        raise ConfigError(f"--dev-fraction must be between 0 and 1, got {config.dev_fraction!r}")
+    if not config.seeds:
+        raise ConfigError("--seeds needs at least one seed")
+    if config.mode not in ("probe", "finetune"):
+        raise ConfigError(f"mode must be 'probe' or 'finetune', got {config.mode!r}")
+
 
 def read_options(config: TransferConfig):
     """The :class:`xlt.data.formats.ReadOptions` a config's column settings give."""
@@ -313,8 +343,7 @@ def transfer_result(config: TransferConfig, command: list[str] | None = None,
                     dataset: TaskDataset | None = None) -> TransferResult:
     """:func:`run_transfer` returning the models too (:class:`TransferResult`)."""
     t0 = time.time()
-    if config.mode not in {"probe", "finetune"}:
-        raise ValueError(f"mode must be 'probe' or 'finetune', got {config.mode!r}")
+    config.validate()
     check_word_pieces(config.word_pieces)
     check_outputs(config)
     aligner = None
