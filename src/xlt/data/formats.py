@@ -545,7 +545,7 @@ def _table_examples(
     stats: ReadStats,
     header_line: int = 1,
     label_names: Mapping[str, Sequence[str]] | None = None,
-) -> list[Example]:
+) -> tuple[list[Example], ReadStats]:
     """Examples from table records: the one code path of csv, tsv, jsonl and Hugging Face data.
 
     Args:
@@ -557,7 +557,17 @@ def _table_examples(
         stats: updated with skipped records.
         header_line: the line reported for unknown column names.
         label_names: column -> ``ClassLabel`` names, to turn integer labels into names.
+
+    Returns:
+        ``(examples, stats)`` with ``stats.n_read`` set, as every reader returns them.
     """
+    examples = _collect_table_examples(path, columns, records, options, limit, stats, header_line, label_names)
+    stats.n_read = len(examples)
+    return examples, stats
+
+
+def _collect_table_examples(path, columns, records, options, limit, stats, header_line, label_names) -> list[Example]:
+    """The body of :func:`_table_examples`: the examples, in record order."""
     label_names = label_names or {}
     first = next(records, None)
     if columns is None:
@@ -691,9 +701,7 @@ def _read_delimited(
                 )
             yield line, str(n), dict(zip(header, row))
 
-    examples = _table_examples(path, header, records(), options, limit, stats, header_line)
-    stats.n_read = len(examples)
-    return examples, stats
+    return _table_examples(path, header, records(), options, limit, stats, header_line)
 
 
 def read_csv(
@@ -809,9 +817,7 @@ def read_jsonl(
                 raise DataFormatError(path, line, f"expected a JSON object, found {type(item).__name__}")
             yield line, fallback, item
 
-    examples = _table_examples(path, None, records(), options, limit, stats)
-    stats.n_read = len(examples)
-    return examples, stats
+    return _table_examples(path, None, records(), options, limit, stats)
 
 
 # --------------------------------------------------------------------------- Hugging Face datasets
@@ -868,9 +874,7 @@ def _dataset_examples(
             stats.n_lines = i
             yield i, str(i), row
 
-    examples = _table_examples(path, keep, records(), fixed, limit, stats, label_names=label_names)
-    stats.n_read = len(examples)
-    return examples, stats
+    return _table_examples(path, keep, records(), fixed, limit, stats, label_names=label_names)
 
 
 def read_hf_disk(
