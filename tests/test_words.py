@@ -331,3 +331,23 @@ def test_bundled_tokenizer_japanese_sentence():
 
     # XTREME's vectors are all the bare "▁" token's and nearly alike; the new ones tell the words apart
     assert mean_cos(vx) > mean_cos(vf) + 0.05, (mean_cos(vx), mean_cos(vf))
+
+
+def test_continue_shared_pieces_turns_b_into_i_inside_one_piece():
+    """Hand-worked: words 1 and 2 share word 0's piece (position 3); word 3 has its own (5)."""
+    from xlt.transfer.model import continue_shared_pieces
+
+    labels = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
+    p = np.array([[0.1, 0.7, 0.1, 0.1, 0.0],   # owner of the piece: B-LOC stays
+                  [0.1, 0.7, 0.1, 0.1, 0.0],   # shares it: B-LOC 0.7 -> I-LOC 0.8
+                  [0.1, 0.7, 0.1, 0.1, 0.0],   # shares it too
+                  [0.1, 0.7, 0.1, 0.1, 0.0]], dtype=np.float32)  # own piece: unchanged
+    out = continue_shared_pieces(p.copy(), [3, 3, 3, 5], labels)
+    names = [labels[i] for i in out.argmax(-1)]
+    assert names == ["B-LOC", "I-LOC", "I-LOC", "B-LOC"]
+    np.testing.assert_allclose(out[1], [0.1, 0.0, 0.8, 0.0, 0.1], atol=1e-6)
+    np.testing.assert_allclose(out.sum(-1), 1.0, atol=1e-6)
+    # labels that are not BIO are left alone
+    upos = ["NOUN", "VERB"]
+    q = np.array([[0.9, 0.1], [0.9, 0.1]], dtype=np.float32)
+    np.testing.assert_array_equal(continue_shared_pieces(q.copy(), [1, 1], upos), q)

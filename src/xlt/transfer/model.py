@@ -86,6 +86,33 @@ def as_examples(kind: TaskKind, inputs: Sequence[Any], lang: str | None = None) 
     return out, n_split
 
 
+def continue_shared_pieces(proba: np.ndarray, firsts: Sequence[int], labels: Sequence[str]) -> np.ndarray:
+    """BIO continuation for words that share their labelled piece with the word before them.
+
+    With ``word_pieces='text'`` one subword piece can cover several words (``'東京'`` for the
+    character words ``東``, ``京``): the later words read the same prediction as the first. A
+    ``B-X`` there would open a new entity inside one piece, so the probability of ``B-X`` of a
+    sharing word is moved to ``I-X`` (the word continues the entity its piece began). Labels that
+    are not BIO are left as they are.
+
+    Args:
+        proba: ``(n_words, n_labels)`` per-word probabilities; changed in place and returned.
+        firsts: per word, the position of its labelled piece (``-1``: none).
+        labels: the label names, in column order.
+    """
+    index = {name: k for k, name in enumerate(labels)}
+    moves = [(k, index["I-" + name[2:]]) for k, name in enumerate(labels)
+             if name.startswith("B-") and "I-" + name[2:] in index]
+    if not moves:
+        return proba
+    for w in range(1, len(firsts)):
+        if firsts[w] >= 0 and firsts[w] == firsts[w - 1]:
+            for b, i in moves:
+                proba[w, i] += proba[w, b]
+                proba[w, b] = 0.0
+    return proba
+
+
 def _softmax(logits: np.ndarray) -> np.ndarray:
     z = logits - logits.max(axis=-1, keepdims=True)
     e = np.exp(z)
@@ -499,7 +526,7 @@ class FinetunedModel(TaskModel):
                     p[w] = _softmax(lg[pos])
                 else:
                     p[w, fallback] = 1.0
-            out.append(p)
+            out.append(continue_shared_pieces(p, firsts, self.labels))
         return out
 
     def _proba(self, examples: list, lang: str | None, progress: bool) -> list[np.ndarray]:
