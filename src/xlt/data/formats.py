@@ -502,13 +502,28 @@ def _resolve_columns(
     return _Columns(mode, tuple(text), label, id_col)
 
 
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _no_surrogate(text: str, path: Path, line: int, column: str, where: str = "") -> str:
+    """``text``, unless it holds a lone surrogate (a JSON escape like ``\\ud800`` without its pair),
+    which is no character: a tokenizer or a UTF-8 output file would fail on it later."""
+    found = _SURROGATE.search(text)
+    if found:
+        raise DataFormatError(
+            path, line, f"column {column!r}{where} holds the lone surrogate {found.group()!r}, which is not "
+            "text (a JSON escape like \\ud800 without the second half of its pair)"
+        )
+    return text
+
+
 def _text_value(value: Any, path: Path, line: int, column: str) -> str:
     """A text cell as a stripped string (``''`` for missing)."""
     if value is None or (isinstance(value, float) and value != value):
         return ""
     if isinstance(value, (list, tuple, dict)):
         raise DataFormatError(path, line, f"column {column!r} holds a {type(value).__name__}, expected text")
-    return str(value).strip()
+    return _no_surrogate(str(value).strip(), path, line, column)
 
 
 def _label_value(
@@ -530,7 +545,7 @@ def _label_value(
                 + ("; -1 marks an unlabelled example" if value == -1 else ""),
             )
         return names[value]
-    label = str(value).strip()
+    label = _no_surrogate(str(value).strip(), path, line, column, where)
     if not label:
         raise DataFormatError(path, line, f"empty label in column {column!r}{where}")
     return label
@@ -731,6 +746,14 @@ def read_tsv_table(
     return _read_delimited(Path(path), options or ReadOptions(), limit, "\t")
 
 
+def _unreadable_json(exc: ValueError | RecursionError) -> str:
+    """What is wrong with JSON that the decoder gave up on without a ``JSONDecodeError``: an integer
+    with more digits than ``int()`` reads, or nesting deeper than the recursion limit."""
+    if isinstance(exc, RecursionError):
+        return "JSON nested too deeply to read"
+    return f"a JSON number that cannot be read ({str(exc).split(';')[0]})"
+
+
 def _json_array_records(path: Path, stats: ReadStats) -> Iterator[tuple[int, str, Any]]:
     """``(line, item number, item)`` of a file holding one JSON list."""
     raw = path.read_bytes()
@@ -758,6 +781,8 @@ def _json_array_records(path: Path, stats: ReadStats) -> Iterator[tuple[int, str
             item, end = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
             raise DataFormatError(path, exc.lineno, f"not valid JSON: {exc.msg}") from exc
+        except (ValueError, RecursionError) as exc:
+            raise DataFormatError(path, line_at(pos), _unreadable_json(exc)) from None
         n += 1
         yield line_at(pos), str(n), item
         pos = ws.match(text, end).end()
@@ -780,6 +805,8 @@ def _jsonl_records(path: Path, stats: ReadStats) -> Iterator[tuple[int, str, Any
             item = json.loads(line)
         except json.JSONDecodeError as exc:
             raise DataFormatError(path, lineno, f"not valid JSON: {exc.msg} (column {exc.colno})") from exc
+        except (ValueError, RecursionError) as exc:
+            raise DataFormatError(path, lineno, _unreadable_json(exc)) from None
         yield lineno, str(lineno), item
 
 
@@ -801,8 +828,9 @@ def read_jsonl(
 
     Raises:
         FileNotFoundError: no such file.
-        DataFormatError: invalid JSON, a record that is not an object, an unknown or missing
-            column, an empty label, tags that do not match the tokens - naming the line.
+        DataFormatError: invalid JSON (also a number too long to read, nesting too deep), a record
+            that is not an object, an unknown or missing column, an empty label, tags that do not
+            match the tokens, a text or label with a lone surrogate (``\\ud800``) - naming the line.
         ValueError: a negative ``limit``.
     """
     options = options or ReadOptions()

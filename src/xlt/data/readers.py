@@ -23,9 +23,10 @@ Labels must be non-empty and contain no whitespace. Tokens made only of invisibl
 PAN-X - and counted under ``ReadStats.notes['invisible_token']``, because a subword tokenizer
 may turn them into zero pieces.
 
-CoNLL-U: parsed with the ``conllu`` package, strict 10-column lines. Multiword-token ranges
-(``1-2``) and empty nodes (``1.1``) are skipped and counted; the label comes from a configurable
-field (``upos`` by default); a missing label (``_``) on a word is malformed. A sentence
+CoNLL-U: strict 10-column lines split at tabs only (FORM and LEMMA may hold spaces), fields parsed
+with the ``conllu`` package. Multiword-token ranges (``1-2``) and empty nodes (``1.1``) are skipped
+and counted; the label comes from a configurable field (``upos`` by default), stripped of
+surrounding whitespace; a missing label (``_``) or ID on a word is malformed. A sentence
 block with no word (only comments, ranges or empty nodes) is counted as ``empty_sentence``;
 extra blank lines between blocks as ``blank_line``.
 
@@ -47,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from conllu.exceptions import ParseException
-from conllu.parser import DEFAULT_FIELDS, parse_line
+from conllu.parser import DEFAULT_FIELD_PARSERS, DEFAULT_FIELDS
 
 SIB200_HEADER = ("index_id", "category", "text")
 CONLLU_LABEL_FIELDS = frozenset({"lemma", "upos", "xpos", "deprel"})
@@ -228,6 +229,26 @@ def add_token(token: str, label: str, tokens: list[str], labels: list[str], stat
     labels.append(label)
 
 
+def _parse_conllu_word(cols: list[str]) -> dict:
+    """The fields of a 10-column CoNLL-U word line, parsed with the ``conllu`` package's field parsers.
+
+    The columns are the line's tab-separated fields as given: ``conllu.parser.parse_line`` also splits at
+    two spaces in a row, which shifts every later column of a FORM or LEMMA holding them (``New  York``).
+
+    Raises:
+        ParseException: a field the ``conllu`` package cannot parse (a bad ID, HEAD or DEPS).
+        ValueError: a number with more digits than ``int()`` reads.
+    """
+    word = {}
+    for i, name in enumerate(DEFAULT_FIELDS):
+        parse = DEFAULT_FIELD_PARSERS.get(name)
+        try:
+            word[name] = parse(cols, i) if parse is not None else cols[i]
+        except ParseException as exc:
+            raise ParseException(f"Failed parsing field '{name}': {exc}") from exc
+    return word
+
+
 def _show(line: str, width: int = 80) -> str:
     return repr(line if len(line) <= width else line[:width] + "...")
 
@@ -309,8 +330,8 @@ def read_conllu(
     Raises:
         FileNotFoundError: no such file.
         DataFormatError: a word line without 10 tab-separated columns, a field the ``conllu``
-            package cannot parse (e.g. a bad ID), a word whose label field is ``_``, or bytes
-            that are not UTF-8.
+            package cannot parse (e.g. a bad ID), a word whose ID or label field is ``_``, or
+            bytes that are not UTF-8.
         ValueError: an unsupported ``label_field`` or a negative ``limit``.
     """
     if label_field not in CONLLU_LABEL_FIELDS:
@@ -351,18 +372,22 @@ def read_conllu(
                 f"{_show(line)}"
             )
         try:
-            word = parse_line(line, fields=DEFAULT_FIELDS)
+            word = _parse_conllu_word(cols)
         except (ParseException, ValueError) as exc:
             raise DataFormatError(path, lineno, f"{exc}: {_show(line)}") from exc
         wid = word["id"]
+        if wid is None:
+            raise DataFormatError(
+                path, lineno, f"word has no ID (the first column is empty or '_'): {_show(line)}"
+            )
         if not isinstance(wid, int):
             # (1, '-', 2) is a multiword range, (1, '.', 1) an empty node
             stats.skipped[MULTIWORD_TOKEN if wid[1] == "-" else EMPTY_NODE] += 1
             continue
-        label = word[label_field]
-        if label is None or label == "_" or not str(label).strip():
+        label = "" if word[label_field] is None else str(word[label_field]).strip()
+        if not label or label == "_":
             raise DataFormatError(path, lineno, f"word has no {label_field}: {_show(line)}")
-        add_token(str(word["form"]).strip(), str(label), tokens, labels, stats)
+        add_token(str(word["form"]).strip(), label, tokens, labels, stats)
     else:
         if tokens:
             sentences.append(TaggedSentence(tokens, labels))

@@ -247,9 +247,10 @@ def read_pharaoh(path: str | Path, one_based: bool = False,
         :class:`PharaohAlignments` (0-based links).
 
     Raises:
-        DataFormatError: a token that is not ``i-j``/``ipj``, index 0 in a 1-based file, a link
-            outside its sentence pair, or a line count different from ``len(lengths)``; the
-            message names the file and 1-based line (and the link, in the file's own numbering).
+        DataFormatError: a token that is not ``i-j``/``ipj`` (or an index too long to read), index 0
+            in a 1-based file, a link outside its sentence pair, or a line count different from
+            ``len(lengths)``; the message names the file and 1-based line (and the link, in the
+            file's own numbering).
         FileNotFoundError: no such file.
     """
     path = Path(path)
@@ -273,7 +274,11 @@ def read_pharaoh(path: str | Path, one_based: bool = False,
             m = _LINK.match(tok)
             if m is None:
                 raise DataFormatError(path, lineno, f"bad link {tok!r}: expected 'i-j' (sure) or 'ipj' (possible)")
-            i, j = int(m.group(1)) - base, int(m.group(3)) - base
+            try:
+                i, j = int(m.group(1)) - base, int(m.group(3)) - base
+            except ValueError:  # more digits than int() reads (4300)
+                raise DataFormatError(path, lineno, f"bad link {tok[:40]!r}{'...' if len(tok) > 40 else ''}: "
+                                                    "an index with more digits than can be read") from None
             if i < 0 or j < 0:
                 raise DataFormatError(path, lineno, f"link {tok!r} has index 0 but the file is read as "
                                                     "1-based (drop --one-based / one_based=True for 0-based files)")
