@@ -39,7 +39,9 @@ aligned ones) when the supervision provides them, else the means of the paired v
 :class:`AffineMap` is one fitted (language, layer) map with a scikit-learn-like ``fit`` /
 ``transform``; :class:`CrossLingualAligner` holds the maps of every language and layer of one
 encoder, applies them to feature arrays, and saves / loads them (``.npz`` with a JSON header; no
-pickle), refusing to be applied to another model or to layers it was not fitted on.
+pickle), refusing to be applied to another model or to layers it was not fitted on. Loading checks
+every array (present, float, the header's shapes, finite), and neither a fit nor a save ever
+produces a map with NaN/inf values: a damaged or impossible map is an :class:`AlignerError`.
 """
 
 from __future__ import annotations
@@ -67,7 +69,49 @@ _EPS = 1e-8
 
 
 class AlignerError(ValueError):
-    """An aligner that cannot be fitted, loaded or applied as asked (wrong model, layer, language)."""
+    """An aligner that cannot be fitted, loaded or applied as asked (wrong model, layer, language,
+    a damaged file)."""
+
+
+#: The parameter arrays each method's map has (an aligner file must hold exactly these).
+METHOD_ARRAYS = {"center": ("a", "b"), "center+norm": ("a", "source_a"), "procrustes": ("W",),
+                 "center+procrustes": ("W", "a", "b"), "center+norm+procrustes": ("W", "a", "source_a"),
+                 "linear": ("W", "b")}
+
+
+def pairs_needed(method: str, dim: int) -> int:
+    """Pairs needed to determine a ``method`` map of dimension ``dim`` (0: any number will do).
+
+    Procrustes solves for an orthogonal ``dim x dim`` matrix from ``X^T Y``, whose rank is at most
+    the number of pairs: with fewer than ``dim`` pairs the rotation of the missing directions is
+    arbitrary. ``linear`` has ``dim + 1`` unknowns per output (the bias), and with fewer pairs
+    its ridge term, not the data, decides the rest. ``center`` and ``center+norm`` only estimate means.
+
+    Raises:
+        AlignerError: an unknown method.
+    """
+    m = parse_method(method)
+    if m == "linear":
+        return dim + 1
+    return dim if "procrustes" in m else 0
+
+
+def few_pairs_warning(method: str, n_pairs: int, dim: int, lang: str | None = None) -> str | None:
+    """The warning for a ``method`` map of dimension ``dim`` fitted on ``n_pairs`` pairs, or None
+    when they are enough (:func:`pairs_needed`).
+
+    Raises:
+        AlignerError: an unknown method.
+    """
+    need = pairs_needed(method, dim)
+    if n_pairs >= need:
+        return None
+    what = ("a full-rank orthogonal map" if "procrustes" in parse_method(method)
+            else "an affine least-squares map")
+    return (f"{lang + ': ' if lang else ''}the {parse_method(method)} map is fitted on {n_pairs} supervision "
+            f"pair(s); {what} of dimension {dim} needs at least {need}, so it is under-determined "
+            "(mostly arbitrary outside the few directions the pairs span); give more parallel text "
+            "or dictionary entries")
 
 
 def parse_method(method: str) -> str:
@@ -107,8 +151,20 @@ def procrustes(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
 
     Returns:
         ``(dim, dim)`` orthogonal matrix (float64).
+
+    Raises:
+        AlignerError: ``X^T Y`` is not finite (vectors too large for their float type) or its
+        SVD does not converge.
     """
-    u, _, vt = np.linalg.svd((X.T @ Y).astype(np.float64))
+    with np.errstate(over="ignore", invalid="ignore"):
+        M = (X.T @ Y).astype(np.float64)
+    if not np.isfinite(M).all():
+        raise AlignerError("the Procrustes cross-covariance X^T Y overflows (NaN or inf); the vectors are too "
+                           "large for float32")
+    try:
+        u, _, vt = np.linalg.svd(M)
+    except np.linalg.LinAlgError as exc:
+        raise AlignerError(f"the Procrustes SVD failed ({exc})") from None
     return u @ vt
 
 
@@ -139,7 +195,7 @@ class AffineMap:
 
     # --------------------------------------------------------------------- fitting
     def fit(self, X: Any, Y: Any, *, x_mean: Any = None, y_mean: Any = None,
-            y_scale: float | None = None) -> AffineMap:
+            y_scale: float | None = None, warn_few_pairs: bool = True) -> AffineMap:
         """Fit the map from paired vectors.
 
         Args:
@@ -149,6 +205,9 @@ class AffineMap:
                 default: the column means of ``X`` and ``Y``.
             y_scale: the ``+norm`` methods' radius ``r`` (default: the mean norm of the centred
                 ``Y``); give the same value to every language's map so the source transform is shared.
+            warn_few_pairs: log a warning when there are fewer pairs than :func:`pairs_needed`
+                (e.g. Procrustes on ``n < dim`` pairs: an under-determined rotation); False when
+                the caller warns itself.
 
         Returns:
             ``self``; ``fit_error`` holds the mean squared distance between mapped target and
@@ -156,7 +215,8 @@ class AffineMap:
 
         Raises:
             AlignerError: shapes that do not match, no pairs (or fewer than 2 for ``linear``),
-            NaN/inf values.
+            NaN/inf values in the inputs (pairs, means, scale), or a fit whose parameters come
+            out non-finite (e.g. float32 overflow of huge vectors): never a map of NaN.
         """
         X, Y = _f32(X, "X"), _f32(Y, "Y")
         if X.shape != Y.shape:
@@ -164,39 +224,78 @@ class AffineMap:
         if len(X) == 0:
             raise AlignerError("no supervision pairs to fit a map on")
         dim = X.shape[1]
+        if warn_few_pairs and (msg := few_pairs_warning(self.method, len(X), dim)):
+            log.warning(msg)
         mx = X.mean(0, dtype=np.float64) if x_mean is None else np.asarray(x_mean, dtype=np.float64).reshape(dim)
         my = Y.mean(0, dtype=np.float64) if y_mean is None else np.asarray(y_mean, dtype=np.float64).reshape(dim)
+        for name, v in (("x_mean", mx), ("y_mean", my), ("y_scale", np.float64(y_scale or 0.0))):
+            if not np.isfinite(v).all():
+                raise AlignerError(f"{name} contains NaN or inf")
         mx32, my32 = mx.astype(np.float32), my.astype(np.float32)
-        m = self.method
-        self.a = self.W = self.b = self.source_a = None
-        self.normalize, self.scale = False, 1.0
-        if m in ("center", "center+procrustes"):
-            self.a, self.b = mx, my
-            if m == "center+procrustes":
-                self.W = procrustes(X - mx32, Y - my32)
-        elif m in ("center+norm", "center+norm+procrustes"):
-            self.a, self.source_a, self.normalize = mx, my, True
-            self.scale = float(y_scale) if y_scale else (float(np.linalg.norm(Y - my32, axis=1).mean()) or 1.0)
-            if m == "center+norm+procrustes":
-                self.W = procrustes(_unit(X - mx32), _unit(Y - my32))
-        elif m == "procrustes":
-            self.W = procrustes(X, Y)
-        elif m == "linear":
-            if len(X) < 2:
-                raise AlignerError("linear needs at least 2 supervision pairs")
-            Xb = np.hstack([X, np.ones((len(X), 1), dtype=np.float32)])
-            G = (Xb.T @ Xb).astype(np.float64)
-            lam = LINEAR_RIDGE * float(np.trace(G[:dim, :dim])) / dim
-            reg = lam * np.eye(dim + 1)
-            reg[dim, dim] = 0.0  # no penalty on the bias
-            A = np.linalg.solve(G + reg, (Xb.T @ Y).astype(np.float64))
-            self.W, self.b = A[:dim], A[dim]
-        self.n_pairs = len(X)
+        try:
+            m = self.method
+            self.a = self.W = self.b = self.source_a = None
+            self.normalize, self.scale = False, 1.0
+            if m in ("center", "center+procrustes"):
+                self.a, self.b = mx, my
+                if m == "center+procrustes":
+                    self.W = procrustes(X - mx32, Y - my32)
+            elif m in ("center+norm", "center+norm+procrustes"):
+                self.a, self.source_a, self.normalize = mx, my, True
+                with np.errstate(over="ignore", invalid="ignore"):  # overflow: caught as a non-finite scale
+                    self.scale = float(y_scale) if y_scale else (float(np.linalg.norm(Y - my32, axis=1).mean()) or 1.0)
+                if m == "center+norm+procrustes":
+                    self.W = procrustes(_unit(X - mx32), _unit(Y - my32))
+            elif m == "procrustes":
+                self.W = procrustes(X, Y)
+            elif m == "linear":
+                if len(X) < 2:
+                    raise AlignerError("linear needs at least 2 supervision pairs")
+                Xb = np.hstack([X, np.ones((len(X), 1), dtype=np.float32)])
+                try:
+                    with np.errstate(over="ignore", invalid="ignore"):
+                        G = (Xb.T @ Xb).astype(np.float64)
+                        lam = LINEAR_RIDGE * float(np.trace(G[:dim, :dim])) / dim
+                        reg = lam * np.eye(dim + 1)
+                        reg[dim, dim] = 0.0  # no penalty on the bias
+                        A = np.linalg.solve(G + reg, (Xb.T @ Y).astype(np.float64))
+                except np.linalg.LinAlgError as exc:
+                    raise AlignerError(f"the linear least-squares solve failed ({exc}); the vectors are degenerate "
+                                       "or too large for float32") from None
+                self.W, self.b = A[:dim], A[dim]
+            self.n_pairs = len(X)
+            bad = self.nonfinite()
+            if bad:
+                raise AlignerError(f"the {m} fit on {len(X)} pairs of dimension {dim} gave non-finite parameters "
+                                   f"({bad}); the vectors are too large for float32 or degenerate")
+        except AlignerError:
+            self.a = self.W = self.b = self.source_a = None
+            self.normalize, self.scale, self.n_pairs = False, 1.0, 0
+            raise
         Ys = self.transform_source(Y)
         before = X if not self.normalize else self.scale * _unit(X - mx32)
         self.fit_error = {"mse_before": float(((before - Ys) ** 2).sum(1).mean()),
                           "mse_after": float(((self.transform(X) - Ys) ** 2).sum(1).mean())}
         return self
+
+    def nonfinite(self) -> str | None:
+        """What is not finite about the parameters, in words (``'W has 3 NaN values'``), or None.
+
+        Checks the float32 values a saved file would hold (a float64 value beyond float32's
+        range would be saved as inf).
+        """
+        from xlt.data.arrayfiles import nonfinite
+
+        if not np.isfinite(np.float32(self.scale)):
+            return f"scale is {self.scale}"
+        for k in ("a", "W", "b", "source_a"):
+            v = getattr(self, k)
+            if v is not None:
+                with np.errstate(over="ignore"):
+                    bad = nonfinite(np.asarray(v, dtype=np.float32))
+                if bad:
+                    return f"{k} has {bad}"
+        return None
 
     # ------------------------------------------------------------------ applying
     def _check_fitted(self) -> None:
@@ -325,9 +424,13 @@ class CrossLingualAligner:
             x_mean, y_mean: ``{layer: (dim,)}`` token means of the two languages' text.
             supervision: counts to record (pairs, sentences, dictionary coverage, ...).
 
+        Fewer pairs than a full-rank map needs (:func:`pairs_needed`: Procrustes on fewer pairs
+        than the vector dimension) is logged as one warning for the language.
+
         Raises:
             AlignerError: the source language itself, a layer missing, or no pairs (a language
-            without supervision never gets a silent identity map).
+            without supervision never gets a silent identity map), NaN/inf inputs, or a fit
+            that gives non-finite parameters (the language then gets no map at all).
         """
         if same_language(lang, self.source):
             raise AlignerError(f"{lang} is the source language; it is not mapped")
@@ -335,14 +438,19 @@ class CrossLingualAligner:
         if missing:
             raise AlignerError(f"{lang}: no supervision vectors for layer(s) {missing}")
         out = {}
-        for k in self.layers:
+        for i, k in enumerate(self.layers):
             X, Y = pairs[k]
             if len(X) == 0:
                 raise AlignerError(f"{lang}: no supervision pairs; cannot fit a {self.method} map "
                                    f"(a language without supervision is never mapped by the identity)")
+            if i == 0 and np.ndim(X) == 2 and (msg := few_pairs_warning(self.method, len(X), np.shape(X)[1], lang)):
+                log.warning(msg)
             my, scale = self._source_stats(k, Y, None if y_mean is None else y_mean[k])
-            out[k] = AffineMap(self.method).fit(X, Y, x_mean=None if x_mean is None else x_mean[k],
-                                               y_mean=my, y_scale=scale)
+            try:
+                out[k] = AffineMap(self.method).fit(X, Y, x_mean=None if x_mean is None else x_mean[k],
+                                                   y_mean=my, y_scale=scale, warn_few_pairs=False)
+            except AlignerError as exc:
+                raise AlignerError(f"{lang}, layer {k}: {exc}") from None
         self.maps[lang] = out
         self.supervision[lang] = dict(supervision or {}, n_pairs=int(len(pairs[self.layers[0]][0])))
         return self
@@ -497,10 +605,19 @@ class CrossLingualAligner:
 
         Returns:
             the path written (``.npz`` appended when missing).
+
+        Raises:
+            AlignerError: a map with NaN/inf parameters (nothing is written: :meth:`load` would
+            refuse the file anyway).
         """
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_name(path.name + ".npz")
+        for lang, by_layer in self.maps.items():
+            for k, m in by_layer.items():
+                bad = m.nonfinite()
+                if bad:
+                    raise AlignerError(f"not writing {path}: the map for {lang!r} layer {k}: {bad}")
         path.parent.mkdir(parents=True, exist_ok=True)
         arrays: dict[str, np.ndarray] = {}
         maps_meta: dict[str, dict[str, dict]] = {}
@@ -520,37 +637,121 @@ class CrossLingualAligner:
         arrays["__header__"] = np.frombuffer(json.dumps(to_jsonable(header), ensure_ascii=False).encode(),
                                              dtype=np.uint8)
         tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, **arrays)
-        tmp.replace(path)
+        try:
+            np.savez(tmp, **arrays)
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
         return path
 
     @classmethod
     def load(cls, path: str | Path) -> CrossLingualAligner:
-        """Read an aligner written by :meth:`save`.
+        """Read an aligner written by :meth:`save`, checking every array before use.
+
+        A file is refused unless its JSON header is complete and every map has exactly the
+        parameters of its method, as float arrays of the header's dimension (``(dim, dim)`` for
+        ``W``, ``(dim,)`` for the others), every value finite, for every (language, layer) the
+        header lists.
 
         Raises:
-            FileNotFoundError: no such file; AlignerError: not an xlt aligner file, or a newer
-            format version.
+            FileNotFoundError: no such file. IsADirectoryError: ``path`` is a folder.
+            AlignerError: not a readable ``.npz`` file (truncated or corrupted), arrays that
+                would need pickle, not an xlt aligner file, a newer format version, a header
+                that is incomplete or inconsistent, or a map whose array is missing, of another
+                dtype or shape, or holds NaN/inf values. The message starts with the path.
         """
+        from xlt.data.arrayfiles import ArrayFileError, read_npz
+
         path = Path(path)
-        if not path.is_file():
+        if not path.exists():
             raise FileNotFoundError(f"aligner file {path} does not exist")
         try:
-            with np.load(path, allow_pickle=False) as z:
-                data = {k: z[k] for k in z.files}
-            header = json.loads(bytes(data.pop("__header__")).decode())
-        except (ValueError, KeyError, OSError, json.JSONDecodeError) as exc:
-            raise AlignerError(f"{path} is not an xlt aligner file ({exc})") from exc
-        if header.get("format") != "xlt-aligner":
+            data = read_npz(path)
+        except ArrayFileError as exc:
+            raise AlignerError(f"{path}: {exc}") from None
+        raw = data.pop("__header__", None)
+        if raw is None:
+            raise AlignerError(f"{path} is not an xlt aligner file (no '__header__' array)")
+        if raw.dtype != np.uint8 or raw.ndim != 1:
+            raise AlignerError(f"{path}: the aligner header has dtype {raw.dtype} and shape {raw.shape}, "
+                               "expected bytes; not an xlt aligner file")
+        try:
+            header = json.loads(raw.tobytes().decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise AlignerError(f"{path}: the aligner header is not valid JSON (corrupted)") from None
+        if not isinstance(header, dict) or header.get("format") != "xlt-aligner":
             raise AlignerError(f"{path} is not an xlt aligner file")
-        if int(header.get("version", 0)) > FORMAT_VERSION:
-            raise AlignerError(f"{path} has aligner format {header['version']}; this xlt reads up to {FORMAT_VERSION}")
+        version = header.get("version")
+        if not isinstance(version, int):
+            raise AlignerError(f"{path}: the aligner header has no format version")
+        if version > FORMAT_VERSION:
+            raise AlignerError(f"{path} has aligner format {version}; this xlt reads up to {FORMAT_VERSION}")
+        try:
+            return cls._from_file(header, data)
+        except AlignerError as exc:
+            raise AlignerError(f"{path}: {exc}") from None
+        except ArrayFileError as exc:
+            raise AlignerError(f"{path}: {exc}") from None
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise AlignerError(f"{path}: the aligner header is incomplete or malformed "
+                               f"({type(exc).__name__}: {exc})") from None
+
+    @classmethod
+    def _from_file(cls, header: dict, data: dict[str, np.ndarray]) -> CrossLingualAligner:
+        # header and arrays of a file, checked (AlignerError / ArrayFileError without the path)
+        from xlt.data.arrayfiles import check_array
+
+        for key, kind in (("method", str), ("source", str), ("layers", list), ("model", dict),
+                          ("languages", list), ("maps", dict)):
+            if not isinstance(header.get(key), kind):
+                raise AlignerError(f"the aligner header has no {key!r} ({kind.__name__})")
+        for key in ("supervision", "info"):
+            if not isinstance(header.get(key) or {}, dict):
+                raise AlignerError(f"the aligner header's {key!r} is not a table")
+        if not all(isinstance(k, int) and not isinstance(k, bool) for k in header["layers"]):
+            raise AlignerError(f"the aligner header's layers {header['layers']!r} are not layer numbers")
         al = cls(method=header["method"], source=header["source"], layers=header["layers"], model=header["model"],
-                 supervision=header.get("supervision", {}), info=header.get("info", {}))
-        for li, lang in enumerate(header["languages"]):
+                 supervision=header.get("supervision") or {}, info=header.get("info") or {})
+        languages = header["languages"]
+        if len(set(map(str, languages))) != len(languages) or set(languages) != set(header["maps"]):
+            raise AlignerError(f"the aligner header lists languages {languages} but has maps for "
+                               f"{sorted(header['maps'])}")
+        want = sorted(METHOD_ARRAYS[al.method])
+        dim = header["model"].get("hidden_size")
+        dim = int(dim) if isinstance(dim, int) and dim > 0 else None
+        for li, lang in enumerate(languages):
+            by_layer = header["maps"][lang]
+            if not isinstance(by_layer, dict):
+                raise AlignerError(f"the aligner header's maps for {lang!r} are not a table of layers")
+            have = sorted(int(k) for k in by_layer)
+            if have != sorted(al.layers):
+                raise AlignerError(f"the maps for {lang!r} cover layers {have}, the aligner's layers are {al.layers}")
             al.maps[lang] = {}
-            for k, meta in header["maps"][lang].items():
-                arrays = {name: data[f"{li}/{k}/{name}"] for name in meta["arrays"]}
+            for k, meta in by_layer.items():
+                what = f"map for {lang!r} layer {int(k)}"
+                if not isinstance(meta, dict):
+                    raise AlignerError(f"the header entry of the {what} is not a table")
+                if parse_method(meta.get("method", "")) != al.method:
+                    raise AlignerError(f"the {what} is a {meta.get('method')!r} map in a {al.method} aligner")
+                if sorted(meta.get("arrays") or []) != want:
+                    raise AlignerError(f"the {what} lists arrays {meta.get('arrays')}; a {al.method} map has {want}")
+                if bool(meta.get("normalize")) != ("norm" in al.method):
+                    raise AlignerError(f"the {what} has normalize={meta.get('normalize')!r}, "
+                                       f"which a {al.method} map cannot have")
+                scale = meta.get("scale")
+                if (isinstance(scale, bool) or not isinstance(scale, (int, float)) or not np.isfinite(scale)
+                        or scale <= 0):
+                    raise AlignerError(f"the {what} has scale {scale!r}, expected a positive number")
+                arrays = {}
+                for name in want:
+                    key = f"{li}/{k}/{name}"
+                    if key not in data:
+                        raise AlignerError(f"the {what} has no {name} (array {key!r} is missing)")
+                    a = data[key]
+                    if dim is None and a.ndim >= 1:
+                        dim = int(a.shape[0])
+                    shape = (dim, dim) if name == "W" else (dim,)
+                    arrays[name] = check_array(a, f"{what}: {name}", shape=shape)
                 al.maps[lang][int(k)] = AffineMap.from_state(meta, arrays)
         return al
 

@@ -47,6 +47,7 @@ from xlt.evaluate.alignment import (
 )
 from xlt.evaluate.manifest import build_manifest
 from xlt.evaluate.report import _atomic_write, _fmt, _md, _name_resolver, write_json
+from xlt.data.outputs import check_output_folder
 from xlt.models import loading
 from xlt.models.loading import DEFAULT_MODEL
 from xlt.retrieval.scoring import cosine_scores, retrieval_accuracy
@@ -117,6 +118,7 @@ class AnalyzeConfig:
     seed: int = 0
     data_dir: str | None = None
     out: str | None = None
+    overwrite: bool = False
     progress: bool = True
     pivot: str = "en"
     src_lang: str | None = None
@@ -195,6 +197,8 @@ def run_analyze(config: AnalyzeConfig, command: list[str] | None = None) -> dict
                               "language; the analysis needs at least 2")
     from xlt.models.features import encode_sentences, resolve_layers
 
+    if config.out:
+        check_output_folder(config.out, overwrite=config.overwrite)
     encoder = loading.load_encoder(config.model, device="auto")  # looked up now: tests replace it
     layer_ids, _ = resolve_layers(layer_spec, encoder.num_layers)
     if config.layer not in ("best", "mean"):
@@ -494,7 +498,9 @@ def _read_report(path: str | Path, what: str) -> tuple[Path, dict]:
     try:
         report = json.loads(p.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise DataFormatError(p, exc.lineno, f"not valid JSON: {exc.msg}") from exc
+        raise DataFormatError(p, exc.lineno, f"not valid JSON (truncated or corrupted?): {exc.msg}") from None
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(p, 1, f"not UTF-8 text ({exc.reason} at byte {exc.start}): not a report") from None
     if not isinstance(report, dict) or not isinstance(report.get("scores"), dict) or not report["scores"]:
         raise DataFormatError(p, 1, f"not an xlt {what} report: no 'scores' {{language: score}} table")
     return p, report

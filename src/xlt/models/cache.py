@@ -14,12 +14,17 @@ Changing any of these gives a different key, so a stale entry can never be retur
 Entries are written atomically (temporary file + ``os.replace``), so several processes may
 share one cache folder. Items are cached individually, so a call that shares only some
 inputs with an earlier one recomputes only the new ones.
+
+Entries are checked when read: an entry that is truncated or corrupted, lacks an array, holds
+arrays of another dtype or shape, or holds NaN/inf values is never served. It counts as a miss
+(the item is recomputed and the entry rewritten) and is logged as a warning that names the file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -29,6 +34,10 @@ from typing import Any
 import numpy as np
 
 CACHE_FORMAT_VERSION = 1
+#: Bad entries named one by one in warnings per :class:`FeatureCache`; later ones are only counted.
+MAX_BAD_WARNINGS = 5
+
+log = logging.getLogger(__name__)
 
 
 def _canonical(obj: Any) -> bytes:
@@ -44,7 +53,8 @@ class FeatureCache:
     Attributes:
         folder: the cache directory as a :class:`~pathlib.Path`.
         hits: number of successful :meth:`get` calls since creation.
-        misses: number of :meth:`get` calls that found nothing (or an unreadable entry).
+        misses: number of :meth:`get` calls that found nothing (or an unusable entry).
+        bad: number of unusable entries found (damaged, wrong arrays, NaN/inf; each also a miss).
 
     Example:
         >>> cache = FeatureCache("~/.cache/xlt/features")        # doctest: +SKIP
@@ -56,6 +66,7 @@ class FeatureCache:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.hits = 0
         self.misses = 0
+        self.bad = 0
 
     # ------------------------------------------------------------------ keys
     @staticmethod
@@ -85,25 +96,43 @@ class FeatureCache:
         return self.folder / key[:2] / f"{key}.npz"
 
     # ------------------------------------------------------------ get / put
-    def get(self, key: str) -> tuple[np.ndarray, np.ndarray] | None:
-        """Load an entry.
+    def get(self, key: str, shape: tuple[int | None, ...] | None = None,
+            n_stats: int | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+        """Load an entry, checked.
 
         Args:
             key: a digest from :meth:`make_keys`.
+            shape: the feature array's expected shape (``None`` entries match any size); an
+                entry of another shape is not served.
+            n_stats: the expected length of the stats array (None: any).
 
         Returns:
-            ``(array, stats)`` as stored by :meth:`put`, or ``None`` when the entry is
-            missing or unreadable (a corrupt entry counts as a miss and is recomputed).
+            ``(array, stats)`` as stored by :meth:`put`, or ``None`` when the entry is missing
+            or unusable: not a readable ``.npz`` file (truncated, corrupted), ``v`` or ``s``
+            missing, ``v`` not floating-point, of another shape or holding NaN/inf, ``s`` not a
+            1-D integer array of ``n_stats`` values. An unusable entry counts as a miss (so it
+            is recomputed and rewritten) and is logged as a warning naming the file.
         """
+        from xlt.data.arrayfiles import ArrayFileError, check_array, read_npz
+
         p = self.path(key)
         try:
-            with np.load(p, allow_pickle=False) as z:
-                out = (z["v"], z["s"])
-        except (OSError, KeyError, ValueError, EOFError):
+            data = read_npz(p, required=("v", "s"))
+            v = check_array(data["v"], "the feature array 'v'", shape=shape)
+            s = check_array(data["s"], "the stats array 's'", shape=(n_stats,), kind="int")
+        except FileNotFoundError:
             self.misses += 1
             return None
+        except (ArrayFileError, OSError) as exc:
+            self.misses += 1
+            self.bad += 1
+            if self.bad <= MAX_BAD_WARNINGS:
+                log.warning("feature cache entry %s is unusable (%s); recomputing it%s", p, exc,
+                            "" if self.bad < MAX_BAD_WARNINGS else
+                            " (further unusable entries of this cache are not listed; see FeatureCache.bad)")
+            return None
         self.hits += 1
-        return out
+        return v, s
 
     def put(self, key: str, array: np.ndarray, stats: np.ndarray | None = None) -> None:
         """Store an entry atomically.

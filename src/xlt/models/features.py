@@ -402,8 +402,8 @@ def encode_words(
             "long_inputs": long_inputs, "prefix": encoder.text_prefix, "overlap": WINDOW_OVERLAP,
         }, sentences)
         for i, k in enumerate(keys):
-            hit = store.get(k)
-            if hit is not None and hit[0].shape == (n_sel, len(sentences[i]), dim):
+            hit = store.get(k, shape=(n_sel, len(sentences[i]), dim), n_stats=len(WORD_ITEM_STATS))
+            if hit is not None:
                 results[i] = hit[0].astype(np.float32, copy=False)
                 for name, v in zip(WORD_ITEM_STATS, hit[1].tolist()):
                     totals[name] += int(v)
@@ -632,8 +632,8 @@ def encode_sentences(
             "prefix": prefix,
         }, texts)
         for i, k in enumerate(keys):
-            hit = store.get(k)
-            if hit is not None and hit[0].shape == (n_sel, dim):
+            hit = store.get(k, shape=(n_sel, dim), n_stats=len(SENT_ITEM_STATS))
+            if hit is not None:
                 out[:, i] = hit[0]
                 for name, v in zip(SENT_ITEM_STATS, hit[1].tolist()):
                     totals[name] += int(v)

@@ -89,8 +89,10 @@ def load_encoder(spec: str = DEFAULT_MODEL, device: str = "cpu") -> Encoder:
         An :class:`Encoder` in eval mode on ``device``.
 
     Raises:
-        ModelLoadError: unknown bundled name, missing folder, or a model/tokenizer that
-            ``transformers`` cannot load (the message says what was tried).
+        ModelLoadError: unknown bundled name, missing folder, a model/tokenizer that
+            ``transformers`` cannot load (the message says what was tried), a truncated or
+            corrupted weight file, weights holding NaN/inf values, or an unreadable
+            ``xlt_export.json``.
     """
     if spec.startswith(BUNDLED_PREFIX):
         from xlt.models.bundled import load_bundled
@@ -107,6 +109,45 @@ def load_encoder(spec: str = DEFAULT_MODEL, device: str = "cpu") -> Encoder:
     return enc
 
 
+def model_num_layers(spec: str) -> int | None:
+    """The number of transformer layers of a model, read from its config without loading weights.
+
+    Args:
+        spec: as for :func:`load_encoder`.
+
+    Returns:
+        the layer count, or None when the config cannot be read here (an unknown name or an
+        uncached Hub id: :func:`load_encoder` then reports the problem).
+    """
+    if spec.startswith(BUNDLED_PREFIX):
+        from xlt.models.bundled import read_e5_header
+
+        try:
+            return int(read_e5_header(spec[len(BUNDLED_PREFIX):])["layers"])
+        except ModelLoadError:
+            return None
+    from transformers import AutoConfig
+
+    path = Path(spec).expanduser()
+    try:
+        config = AutoConfig.from_pretrained(str(path) if path.is_dir() else spec)
+    except (OSError, ValueError):
+        return None
+    n = getattr(config, "num_hidden_layers", None)
+    return int(n) if isinstance(n, int) else None
+
+
+def hub_fingerprint(spec: str, model) -> str:
+    """Cache fingerprint of a Hub model: its id and the commit (revision) its files came from.
+
+    A bare ``hf:<id>`` would let the feature cache serve an old revision's vectors after the
+    model is updated on the Hub; the commit hash that ``transformers`` records while resolving
+    the files (``config._commit_hash``) pins it.
+    """
+    commit = getattr(getattr(model, "config", None), "_commit_hash", None)
+    return f"hf:{spec}@{commit}" if commit else f"hf:{spec}@unknown-revision"
+
+
 def _load_hf(spec: str) -> Encoder:
     from transformers import AutoModel, AutoTokenizer
 
@@ -115,9 +156,14 @@ def _load_hf(spec: str) -> Encoder:
     if looks_local and not path.is_dir():
         raise ModelLoadError(f"model folder {spec!r} does not exist or is not a folder")
     source = str(path) if path.is_dir() else spec
+    from safetensors import SafetensorError
+
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, use_fast=True)
         model = AutoModel.from_pretrained(source)
+    except SafetensorError as exc:
+        raise ModelLoadError(f"model {spec!r}: a weight file is not a readable safetensors file "
+                             f"(truncated or corrupted: {exc})") from None
     except (OSError, ValueError) as exc:
         raise ModelLoadError(
             f"could not load model {spec!r} as a local folder or Hugging Face id "
@@ -125,18 +171,34 @@ def _load_hf(spec: str) -> Encoder:
         ) from exc
     if not getattr(tokenizer, "is_fast", False):
         raise ModelLoadError(f"model {spec!r} has no fast tokenizer; xlt needs word_ids()")
+    from xlt.data.arrayfiles import nonfinite
+
+    for name, param in model.named_parameters():
+        bad = nonfinite(param)
+        if bad:
+            raise ModelLoadError(f"model {spec!r}: the weights are damaged: parameter {name!r} has {bad}")
     prefix = _text_prefix(path if path.is_dir() else None, spec)
-    fingerprint = _folder_fingerprint(path) if path.is_dir() else f"hf:{spec}"
+    fingerprint = _folder_fingerprint(path) if path.is_dir() else hub_fingerprint(spec, model)
     return Encoder(model=model, tokenizer=tokenizer, spec=spec, text_prefix=prefix,
                    fingerprint=fingerprint, info={"source": source})
 
 
 def _text_prefix(folder: Path | None, spec: str) -> str:
-    """The input prefix a model expects: from an xlt export's metadata, else E5 by name."""
+    """The input prefix a model expects: from an xlt export's metadata, else E5 by name.
+
+    Raises:
+        ModelLoadError: an ``xlt_export.json`` that is not valid JSON (the message names it).
+    """
     if folder is not None and (folder / "xlt_export.json").is_file():
         import json
 
-        meta = json.loads((folder / "xlt_export.json").read_text(encoding="utf-8"))
+        f = folder / "xlt_export.json"
+        try:
+            meta = json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelLoadError(f"{f}: not valid JSON (truncated or corrupted?): {exc}") from None
+        if not isinstance(meta, dict):
+            raise ModelLoadError(f"{f}: not an xlt export file (expected a JSON object)")
         return str(meta.get("text_prefix", ""))
     return "query: " if "e5" in spec.lower().rstrip("/").split("/")[-1] else ""
 

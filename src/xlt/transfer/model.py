@@ -234,8 +234,13 @@ class TaskModel:
             device: ``cpu``, ``cuda``, ... or ``auto`` (CUDA when available).
 
         Raises:
-            TaskModelError: no ``xlt_task.json``, an unknown format or version, missing files, or
-                (probe) an encoder whose weights differ from the ones the head was trained on.
+            TaskModelError: no ``xlt_task.json`` or one that is not valid JSON, an unknown format
+                or version, missing files, damaged weights (a truncated or corrupted
+                ``head.safetensors`` / model file, tensors of the wrong shape or dtype, NaN/inf
+                values; see :func:`read_probe_head`), a probe's ``aligner.npz`` that
+                :meth:`~xlt.align.maps.CrossLingualAligner.load` refuses, or (probe) an encoder
+                whose weights differ from the ones the head was trained on. Messages name the file.
+            ModelLoadError: (probe) the encoder the head was trained on cannot be loaded.
         """
         folder = Path(path)
         meta = read_meta(folder)
@@ -251,7 +256,9 @@ def read_meta(folder: Path) -> dict:
     """The ``xlt_task.json`` of a saved task model, checked.
 
     Raises:
-        TaskModelError: missing or unreadable file, or not an xlt task model of a known version.
+        TaskModelError: missing or unreadable file, not valid JSON (truncated or corrupted), not
+            an xlt task model of a known version, or labels / kind / encoder / head entries
+            missing or of the wrong type. The message names the file.
     """
     f = Path(folder) / MODEL_FILE
     if not Path(folder).is_dir():
@@ -260,13 +267,23 @@ def read_meta(folder: Path) -> dict:
         raise TaskModelError(f"{folder} holds no {MODEL_FILE}: not a task model saved by xlt "
                              "(an encoder folder goes to --model of 'xlt transfer', not of 'xlt predict')")
     try:
-        meta = json.loads(f.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise TaskModelError(f"{f}: unreadable ({exc})") from exc
-    if meta.get("format") != FORMAT_NAME or meta.get("version") != FORMAT_VERSION:
+        text = f.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TaskModelError(f"{f}: unreadable ({exc})") from None
+    try:
+        meta = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TaskModelError(f"{f}: not valid JSON (truncated or corrupted?): {exc.msg} at line {exc.lineno} "
+                             f"column {exc.colno}") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME or meta.get("version") != FORMAT_VERSION:
         raise TaskModelError(f"{f}: not an {FORMAT_NAME} v{FORMAT_VERSION} file")
-    if not meta.get("labels") or meta.get("kind") not in ("token", "sequence", "pair"):
-        raise TaskModelError(f"{f}: missing labels or kind")
+    labels = meta.get("labels")
+    if (not isinstance(labels, list) or not labels or not all(isinstance(l, str) for l in labels)
+            or meta.get("kind") not in ("token", "sequence", "pair")):
+        raise TaskModelError(f"{f}: missing labels (a list of names) or kind")
+    for key in ("encoder", "head", "meta"):
+        if not isinstance(meta.get(key) or {}, dict):
+            raise TaskModelError(f"{f}: {key!r} is not a table")
     return meta
 
 
@@ -437,34 +454,83 @@ class ProbeModel(TaskModel):
 
     @classmethod
     def _load(cls, folder: Path, meta: dict, device: str) -> ProbeModel:
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
+        # the head and the aligner are read and checked before the (slow) encoder is loaded
+        enc_meta = meta.get("encoder") or {}
+        head = read_probe_head(folder, meta)
+        aligner, aligner_path = None, None
+        if meta.get("aligner"):
+            from xlt.align.maps import AlignerError, CrossLingualAligner
 
-        from xlt.transfer.heads import ProbeHead
-
-        enc_meta, h = meta.get("encoder") or {}, meta.get("head") or {}
-        try:
-            head = ProbeHead(int(h["dim"]), int(h["n_labels"]), hidden=int(h["hidden"]),
-                             n_layers=int(h["n_layers"]), dropout=float(h["dropout"]))
-            head.load_state_dict(load_file(str(folder / "head.safetensors")))
-        except (KeyError, TypeError, ValueError, RuntimeError, OSError, SafetensorError) as exc:
-            raise TaskModelError(f"{folder}: head.safetensors does not match {MODEL_FILE} ({exc})") from exc
-        if h["n_labels"] != len(meta["labels"]):
-            raise TaskModelError(f"{folder}: the head has {h['n_labels']} outputs for {len(meta['labels'])} labels")
-        head.eval()
+            aligner_path = str(folder / str(meta["aligner"]))
+            try:
+                aligner = CrossLingualAligner.load(aligner_path)
+            except (AlignerError, OSError) as exc:
+                raise TaskModelError(f"{folder}: the probe's aligner cannot be used: {exc}") from None
         encoder = load_encoder(enc_meta.get("spec", ""), device=device)
         if enc_meta.get("fingerprint") and encoder.fingerprint != enc_meta["fingerprint"]:
             raise TaskModelError(f"{folder}: the head was trained on encoder {enc_meta['spec']} with fingerprint "
                                  f"{enc_meta['fingerprint']}, but that spec now loads {encoder.fingerprint}")
-        aligner, aligner_path = None, None
-        if meta.get("aligner"):
-            from xlt.align.maps import CrossLingualAligner
-
-            aligner_path = str(folder / meta["aligner"])
-            aligner = CrossLingualAligner.load(aligner_path)
         return cls(encoder, head, meta["kind"], meta["labels"], layer=meta.get("layer", "mix"),
                    metric=meta.get("metric", "accuracy"), aligner=aligner, aligner_path=aligner_path,
                    meta=meta.get("meta"), word_pieces=_saved_word_pieces(folder, meta))
+
+
+def read_probe_head(folder: str | os.PathLike, meta: dict):
+    """The probe head saved in ``folder/head.safetensors``, checked against ``meta`` (the folder's
+    ``xlt_task.json``, as :func:`read_meta` returns it).
+
+    Returns:
+        a :class:`~xlt.transfer.heads.ProbeHead` in eval mode.
+
+    Raises:
+        TaskModelError: a head description in ``xlt_task.json`` that is missing or impossible,
+            ``head.safetensors`` missing or not a readable safetensors file (truncated or
+            corrupted), a tensor missing, extra, of another dtype or shape than the head
+            described, or holding NaN/inf values. The message names the file.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from xlt.data.arrayfiles import nonfinite
+    from xlt.transfer.heads import ProbeHead
+
+    folder = Path(folder)
+    f, h = folder / "head.safetensors", meta.get("head") or {}
+    try:
+        dims = (int(h["dim"]), int(h["n_labels"]), int(h["hidden"]), int(h["n_layers"]))
+        dropout = float(h["dropout"])
+        if min(dims[0], dims[1], dims[3]) < 1 or dims[2] < 0 or not 0.0 <= dropout < 1.0:
+            raise ValueError(f"impossible sizes {h}")
+        head = ProbeHead(dims[0], dims[1], hidden=dims[2], n_layers=dims[3], dropout=dropout)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise TaskModelError(f"{folder / MODEL_FILE}: no usable head description "
+                             f"({type(exc).__name__}: {exc})") from None
+    if dims[1] != len(meta["labels"]):
+        raise TaskModelError(f"{folder}: the head has {dims[1]} outputs for {len(meta['labels'])} labels")
+    if not f.is_file():
+        raise TaskModelError(f"{folder} holds no head.safetensors (the probe's weights); the folder is incomplete")
+    try:
+        tensors = load_file(str(f))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise TaskModelError(f"{f}: not a readable safetensors file (truncated or corrupted: {exc})") from None
+    want = head.state_dict()
+    missing, extra = sorted(set(want) - set(tensors)), sorted(set(tensors) - set(want))
+    if missing or extra:
+        raise TaskModelError(f"{f}: does not hold the head {MODEL_FILE} describes"
+                             + (f"; missing {', '.join(missing)}" if missing else "")
+                             + (f"; unexpected {', '.join(extra)}" if extra else ""))
+    for name, t in tensors.items():
+        if not t.is_floating_point():
+            raise TaskModelError(f"{f}: tensor {name!r} has dtype {t.dtype}, expected floating-point numbers")
+        if tuple(t.shape) != tuple(want[name].shape):
+            raise TaskModelError(f"{f}: tensor {name!r} has shape {tuple(t.shape)}, the head {MODEL_FILE} "
+                                 f"describes needs {tuple(want[name].shape)}")
+        bad = nonfinite(t)
+        if bad:
+            raise TaskModelError(f"{f}: tensor {name!r} has {bad}")
+    head.load_state_dict(tensors)
+    head.eval()
+    return head
 
 
 # ------------------------------------------------------------------------- finetune
@@ -556,6 +622,7 @@ class FinetunedModel(TaskModel):
     @classmethod
     def _load(cls, folder: Path, meta: dict, device: str) -> FinetunedModel:
         from transformers import AutoConfig, AutoModelForSequenceClassification, AutoModelForTokenClassification
+        from safetensors import SafetensorError
         from transformers import AutoTokenizer
 
         try:
@@ -570,8 +637,12 @@ class FinetunedModel(TaskModel):
             else:
                 model = AutoModelForSequenceClassification.from_pretrained(str(folder))
             tokenizer = AutoTokenizer.from_pretrained(str(folder), use_fast=True)
-        except (OSError, ValueError) as exc:
-            raise TaskModelError(f"{folder}: cannot load the fine-tuned model ({exc})") from exc
+        except (OSError, ValueError, SafetensorError) as exc:
+            raise TaskModelError(f"{folder}: cannot load the fine-tuned model (a missing, truncated or corrupted "
+                                 f"file: {exc})") from None
+        bad = nonfinite_parameters(model)
+        if bad:
+            raise TaskModelError(f"{folder}: the fine-tuned weights are damaged: {bad}")
         if model.config.num_labels != len(meta["labels"]):
             raise TaskModelError(f"{folder}: config.json has {model.config.num_labels} labels, "
                                  f"{MODEL_FILE} {len(meta['labels'])}")
@@ -581,6 +652,18 @@ class FinetunedModel(TaskModel):
                    metric=meta.get("metric", "accuracy"), spec=enc.get("spec", ""),
                    fingerprint=enc.get("fingerprint", ""), meta=meta.get("meta"),
                    word_pieces=_saved_word_pieces(folder, meta))
+
+
+def nonfinite_parameters(model: torch.nn.Module) -> str | None:
+    """The first parameter of ``model`` that holds NaN/inf values, in words
+    (``"parameter 'classifier.weight' has 3 NaN values"``), or None when every value is finite."""
+    from xlt.data.arrayfiles import nonfinite
+
+    for name, p in model.named_parameters():
+        bad = nonfinite(p)
+        if bad:
+            return f"parameter {name!r} has {bad}"
+    return None
 
 
 def _saved_word_pieces(folder: Path, meta: dict) -> str:
@@ -602,4 +685,4 @@ def load_task_model(path: str | os.PathLike, device: str = "cpu") -> TaskModel:
 
 
 __all__ = ["FinetunedModel", "ProbeModel", "TaskModel", "TaskModelError", "as_examples", "load_task_model",
-           "probe_layers", "read_meta", "tag_features", "text_features"]
+           "nonfinite_parameters", "probe_layers", "read_meta", "read_probe_head", "tag_features", "text_features"]
