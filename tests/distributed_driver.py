@@ -35,7 +35,10 @@ def main(config_path: str, record_dir: str) -> None:
     write_report = job.write_report
 
     def counting(*args, **kwargs):
-        written.append(str(args[0]))
+        # the report is written into a staging folder beside --out and renamed into place: record the
+        # folder it is published as
+        folder = Path(args[0])
+        written.append(str(folder.with_name(folder.name.split(".tmp-")[0].lstrip("."))))
         return write_report(*args, **kwargs)
 
     job.write_report = counting

@@ -255,9 +255,11 @@ def test_mine_rejects_impossible_settings_and_folders_before_loading(tmp_path, c
     monkeypatch.setattr(mine_module.loading, "load_encoder", lambda *a, **k: (_ for _ in ()).throw(AssertionError))
     (tmp_path / "a.txt").write_text("one\ntwo\n", encoding="utf-8")
     (tmp_path / "dir").mkdir()
-    assert main(["mine", str(tmp_path / "a.txt"), str(tmp_path / "a.txt"), "--k", "0",
-                 "--out", str(tmp_path / "p.tsv")]) == 2
-    assert "--k must be a whole number >= 1, got 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:  # an argparse error: one line, exit 2
+        main(["mine", str(tmp_path / "a.txt"), str(tmp_path / "a.txt"), "--k", "0", "--out", str(tmp_path / "p.tsv")])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("xlt: error: argument --k: expected a whole number >= 1, got '0'")
     assert main(["mine", str(tmp_path / "a.txt"), str(tmp_path / "dir"), "--out", str(tmp_path / "p.tsv")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("xlt: error:") and "Is a directory" in err and str(tmp_path / "dir") in err

@@ -61,9 +61,12 @@ def test_save_then_predict_reproduces_evaluation_predictions(tiny, tmp_path, mod
     model = TaskModel.from_pretrained(tmp_path / "model")
     ds = xlt.read_dataset(tmp_path / "train.tsv", eval=[str(tmp_path / "eval")])
     assert model.score(ds.eval["de"].examples, "de") == pytest.approx(report["per_seed"][str(best)]["de"])
-    # an existing model folder is not replaced without --overwrite
+    # neither the existing report folder nor the model folder is replaced without --overwrite
     capsys.readouterr()
     assert main(args) == 2
+    assert "--out" in capsys.readouterr().err
+    other_out = [a if a != str(tmp_path / "out") else str(tmp_path / "out2") for a in args]
+    assert main(other_out) == 2
     assert "--save" in capsys.readouterr().err
 
 

@@ -318,5 +318,14 @@ def test_impossible_settings_fail_before_any_work(tmp_path, capsys, monkeypatch,
 
     monkeypatch.setattr(run_module, "load_encoder", lambda *a, **k: (_ for _ in ()).throw(AssertionError("loaded")))
     monkeypatch.setattr(run_module, "load_task", lambda *a, **k: (_ for _ in ()).throw(AssertionError("read")))
-    assert main(["transfer", "--task", "udpos", "--out", str(tmp_path / "r")] + args) == 2
+    # on the command line the argument parser refuses them (one line, exit 2) ...
+    with pytest.raises(SystemExit) as info:
+        main(["transfer", "--task", "udpos", "--out", str(tmp_path / "r")] + args)
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err.startswith(f"xlt: error: argument {args[0]}: expected") and err.count("\n") == 1
+    # ... and from a --config file the config's own check does, before any data or model is read
+    key, value = args[0][2:].replace("-", "_"), args[1]
+    config = tmp_path / "run.yaml"
+    config.write_text(f"{key}: {value}\n", encoding="utf-8")
+    assert main(["transfer", "--task", "udpos", "--out", str(tmp_path / "r"), "--config", str(config)]) == 2
     assert capsys.readouterr().err.strip() == f"xlt: error: {message}"

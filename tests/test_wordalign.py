@@ -421,9 +421,12 @@ def test_cli_wordalign_bad_input(tiny, tmp_path, capsys):
     assert code == 2
     err = error_lines(capsys.readouterr().err)
     assert err and f"{gold}:1:" in err[0] and "outside the sentence pair" in err[0]
-    assert main(["wordalign", "--pairs", str(pairs), "--model", spec, "--method", "inter",
+    assert main(["wordalign", "--pairs", str(pairs), "--model", spec, "--method", "inter", "--layer", "1",
                  "--out", str(tmp_path / "o.txt")]) == 2
     assert "unknown alignment method" in capsys.readouterr().err
+    # the default layer (8) does not exist in a 2-layer model: said before the model loads
+    assert main(["wordalign", "--pairs", str(pairs), "--model", spec, "--out", str(tmp_path / "o.txt")]) == 2
+    assert "--layer 8" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["wordalign", "--pairs", str(pairs)])  # --out missing
 

@@ -6,6 +6,7 @@ The CLI prints these as one ``xlt: error: ...`` line (exit code 2) instead of a 
 from xlt.align.maps import AlignerError
 from xlt.data.dataset import DatasetError
 from xlt.data.formats import FileLanguageError
+from xlt.data.outputs import OutputError
 from xlt.data.langs import UnknownLanguageError
 from xlt.data.paths import DatasetNotFoundError
 from xlt.data.readers import DataFormatError
@@ -30,10 +31,12 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     FileExistsError,  # an output that exists and may only be replaced with --overwrite
     NotADirectoryError,  # a file where an output folder is expected
     IsADirectoryError,  # a folder where an input or output file is expected (the message names it)
+    PermissionError,  # an input that cannot be read or an output that cannot be written (names the path)
+    OutputError,  # an output that is one of the inputs, or in a folder that cannot be written
     ConfigError,  # a setting that cannot work (--k 0, --train-limit -5), found before any work
     FileLanguageError,  # an --eval file whose name does not say its language
     DatasetError,  # a data set that cannot be used as given (no examples, bad --label-map, ...)
     CheckpointError,  # a fine-tuning checkpoint of other settings, or in the way without --resume
 )
 
-__all__ = ["USER_ERRORS", "AlignerError", "CheckpointError", "ConfigError", "DataFormatError", "UnknownLanguageError", "DatasetNotFoundError", "ModelLoadError", "UsageError"]
+__all__ = ["USER_ERRORS", "AlignerError", "CheckpointError", "ConfigError", "DataFormatError", "UnknownLanguageError", "DatasetNotFoundError", "ModelLoadError", "OutputError", "UsageError"]

@@ -545,7 +545,7 @@ def finetune_alignment(
 
 
 def save_aligned_encoder(result: FinetuneAlignmentResult, out_dir: str | Path, *,
-                         meta: dict) -> Path:
+                         meta: dict, overwrite: bool = False) -> Path:
     """Export the aligned encoder as a Hugging Face folder plus ``xlt_alignment.json``.
 
     The folder (written by :func:`xlt.models.export.export_model`) loads back with
@@ -558,22 +558,34 @@ def save_aligned_encoder(result: FinetuneAlignmentResult, out_dir: str | Path, *
 
     Args:
         result: what :func:`finetune_alignment` returned.
-        out_dir: destination folder (created; existing files are overwritten).
+        out_dir: destination folder, written beside and renamed into place.
         meta: extra JSON-able metadata (paths become strings, NaN becomes null).
+        overwrite: replace a non-empty ``out_dir`` (whole).
 
     Returns:
         the folder path.
 
     Raises:
         ValueError: ``meta`` is not a dict.
+        FileExistsError: ``out_dir`` is not empty and ``overwrite`` is off.
         OSError: the folder cannot be written.
     """
-    from xlt.data.jsonable import write_json
-    from xlt.models.export import export_model
+    from xlt.data.outputs import check_output_folder, staged_folder
+    from xlt.models.export import write_export_folder
 
     if not isinstance(meta, dict):
         raise ValueError(f"meta must be a dict, got {type(meta).__name__}")  # noqa: TRY004
-    out = export_model(result.encoder, out_dir)
+    # written whole beside the target and renamed into place, xlt_alignment.json included
+    final = check_output_folder(out_dir, overwrite=overwrite, option="--out")
+    with staged_folder(final) as out:
+        write_export_folder(result.encoder, out)
+        _write_alignment_record(result, out, meta)
+    return final
+
+
+def _write_alignment_record(result: FinetuneAlignmentResult, out: Path, meta: dict) -> None:
+    from xlt.data.jsonable import write_json
+
     info = dict(result.encoder.info.get("alignment", {}))
     record = {"method": "finetune", "paper": PAPER, "loss": info.get("loss"),
               "languages": info.get("languages", sorted(result.stats.get("languages", {}))),
@@ -581,4 +593,3 @@ def save_aligned_encoder(result: FinetuneAlignmentResult, out_dir: str | Path, *
               "history": result.history, "base_model": info.get("base_model", {}),
               "fingerprint": result.encoder.fingerprint, **meta}
     write_json(Path(out) / "xlt_alignment.json", record)
-    return Path(out)

@@ -9,8 +9,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
 
+from xlt.cli._common import XltArgumentParser
 from xlt.cli._common import seeds_arg as _seeds  # noqa: F401  (kept for callers of the old module)
 
 # command name -> module under xlt.cli, in the order ``xlt --help`` lists them
@@ -34,7 +36,7 @@ def _module(command: str):
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``xlt`` argument parser with all subcommands."""
-    parser = argparse.ArgumentParser(prog="xlt", description="zero-shot cross-lingual transfer toolkit")
+    parser = XltArgumentParser(prog="xlt", description="zero-shot cross-lingual transfer toolkit")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
@@ -45,8 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``xlt`` console script. Returns the process exit code.
 
-    Errors users can fix (bad data lines, unknown languages, missing data or models) are
-    printed as one ``xlt: error: ...`` line with exit code 2, without a traceback.
+    Errors users can fix (bad data lines, unknown languages, missing data or models, impossible
+    options) are printed as one ``xlt: error: ...`` line with exit code 2, without a traceback.
+    An interrupt (Ctrl-C, SIGINT or SIGTERM) ends with one line and exit code 130.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
@@ -59,10 +62,35 @@ def main(argv: list[str] | None = None) -> int:
 
         hf_logging.disable_progress_bar()
 
+    previous = signal.signal(signal.SIGTERM, _terminate)  # SIGTERM ends a run like Ctrl-C
     try:
+        _check_layer_options(args)
         return _module(args.command).run(args, argv)
     except USER_ERRORS as exc:
         if args.verbose:
             raise
         print(f"xlt: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        if args.verbose:
+            raise
+        # outputs are written atomically: what was complete before is still there, nothing half-written
+        print("xlt: interrupted (outputs already in place are complete; unfinished ones were not written)",
+              file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _check_layer_options(args) -> None:
+    """``--layer`` / ``--align-layer`` numbers against the model's layer count, before it loads."""
+    from xlt.cli._common import check_layers
+    from xlt.models.loading import DEFAULT_MODEL
+
+    layers = {name: getattr(args, name, None) for name in ("layer", "align_layer")}
+    if any(v is not None for v in layers.values()) and hasattr(args, "model"):
+        check_layers(args.model or DEFAULT_MODEL, **layers)
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt

@@ -11,11 +11,113 @@ from __future__ import annotations
 import argparse
 
 
+class XltArgumentParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one ``xlt: error: ...`` line (exit code 2).
+
+    argparse prints the usage block and ``prog: error: ...``; xlt's contract for every mistake a
+    user can fix is a single line, with ``--help`` for the rest.
+    """
+
+    def error(self, message: str):  # noqa: D102 - argparse's hook
+        import sys
+
+        command = self.prog.split(" ", 1)[1] if " " in self.prog else ""
+        hint = f" (xlt {command} --help)" if command else " (xlt --help)"
+        print(f"xlt: error: {message}{hint}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _number(text: str, kind: type, what: str, ok) -> int | float:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    return value
+
+
+def count_arg(text: str) -> int:
+    """A whole number >= 1 (sentences, neighbours, epochs, batch sizes)."""
+    return _number(text, int, "a whole number >= 1", lambda v: v >= 1)
+
+
+def nonneg_int_arg(text: str) -> int:
+    """A whole number >= 0 (held-out lines, gaps, a size below which something is off)."""
+    return _number(text, int, "a whole number >= 0", lambda v: v >= 0)
+
+
+def positive_float_arg(text: str) -> float:
+    """A finite number > 0 (learning rates, weights)."""
+    import math
+
+    return _number(text, float, "a finite number > 0", lambda v: math.isfinite(v) and v > 0)
+
+
+def nonneg_float_arg(text: str) -> float:
+    """A finite number >= 0 (regularisation weights, distortion)."""
+    import math
+
+    return _number(text, float, "a finite number >= 0", lambda v: math.isfinite(v) and v >= 0)
+
+
+def finite_float_arg(text: str) -> float:
+    """Any finite number (thresholds on scores that may be negative); ``nan`` and ``inf`` are refused."""
+    import math
+
+    return _number(text, float, "a finite number", math.isfinite)
+
+
+def fraction_arg(text: str) -> float:
+    """A number strictly between 0 and 1."""
+    return _number(text, float, "a number between 0 and 1 (exclusive)", lambda v: 0.0 < v < 1.0)
+
+
+def layer_number_arg(text: str) -> int:
+    """A layer number (0 = embeddings, 1..L; negative counts from the top). The model's own
+    range is checked before it loads (:func:`check_layers`)."""
+    return _number(text, int, "a layer number (an integer)", lambda v: True)
+
+
+def check_layers(model: str, **layers) -> None:
+    """Check layer options against the model's number of layers, read without loading weights.
+
+    Args:
+        model: the model spec (``bundled:...``, a folder or a Hugging Face id).
+        layers: option name (``align_layer``) → value (an int, ``'mix'``/``'last'``, a digit
+            string, or None = not given).
+
+    Raises:
+        UsageError: a layer outside ``-(L+1) .. L`` for a model with ``L`` layers.
+    """
+    from xlt.errors import UsageError
+    from xlt.models.loading import model_num_layers
+
+    given = {k: v for k, v in layers.items() if v is not None and str(v).lstrip("-").isdigit()}
+    if not given:
+        return
+    n = model_num_layers(model)
+    if n is None:
+        return
+    for name, value in given.items():
+        v = int(value)
+        if not -(n + 1) <= v <= n:
+            raise UsageError(f"--{name.replace('_', '-')} {v}: {model} has {n} layers (0 = embeddings, 1..{n}; "
+                             f"negative numbers count from the top, down to {-(n + 1)})")
+
+
 def seeds_arg(text: str) -> list[int]:
     """``"0,1,2"`` or ``"3"`` (meaning 0,1,2) → list of seeds."""
-    if "," in text:
-        return [int(s) for s in text.split(",") if s.strip()]
-    n = int(text)
+    try:
+        if "," in text:
+            seeds = [int(s) for s in text.split(",") if s.strip()]
+            if not seeds or min(seeds) < 0:
+                raise ValueError
+            return seeds
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a count (3 = seeds 0,1,2) or a list of seeds >= 0 (0,5,7), "
+                                         f"got {text!r}") from None
     if n < 1:
         raise argparse.ArgumentTypeError("--seeds needs a positive count or a comma-separated list")
     return list(range(n))
@@ -73,12 +175,48 @@ def config_values(cls, args, *, rename: dict[str, str] | None = None, config_fil
     fields = {f.name for f in dataclasses.fields(cls)}
     values: dict = {}
     if config_file:
-        values.update(read_config_file(config_file, fields))
+        values.update(_typed_file_values(cls, read_config_file(config_file, fields), config_file))
     for name, value in vars(args).items():
         field = (rename or {}).get(name, name)
         if field in fields and value is not None:
             values[field] = value
     return values
+
+
+def _typed_file_values(cls, values: dict, path: str) -> dict:
+    """Config-file values checked against the field types of ``cls`` (the command line's types do
+    this for options): numbers for ``int``/``float`` fields (``"1e-3"`` is read as a number),
+    ``true``/``false`` for ``bool`` fields.
+
+    Raises:
+        UsageError: a value of the wrong type, naming the file and the key.
+    """
+    import dataclasses
+
+    from xlt.errors import UsageError
+
+    types = {f.name: str(f.type) for f in dataclasses.fields(cls)}
+    out = {}
+    for key, value in values.items():
+        kind = types.get(key, "")
+        base = {t.strip() for t in kind.split("|")} - {"None"}
+        if value is None or not base:
+            out[key] = value
+            continue
+        if base == {"bool"} and not isinstance(value, bool):
+            raise UsageError(f"--config {path}: {key} must be true or false, got {value!r}")
+        if base == {"int"} and (isinstance(value, bool) or not isinstance(value, int)):
+            raise UsageError(f"--config {path}: {key} must be a whole number, got {value!r}")
+        if base == {"float"}:
+            if isinstance(value, str):
+                try:
+                    value = float(value)
+                except ValueError:
+                    raise UsageError(f"--config {path}: {key} must be a number, got {value!r}") from None
+            elif isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise UsageError(f"--config {path}: {key} must be a number, got {value!r}")
+        out[key] = value
+    return out
 
 
 def build_config(cls, values: dict, *, rename: dict[str, str] | None = None):

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xlt.cli._common import build_config, config_option, config_values, default_of, no_progress_to_config
+from xlt.cli._common import (build_config, config_option, config_values, count_arg, default_of, layer_number_arg,
+                             no_progress_to_config, nonneg_float_arg, nonneg_int_arg, positive_float_arg)
 
 PARALLEL_HELP = ("parallel text with an English side: {default} (default); a folder of line-aligned files named by "
                  "language (en.txt, de.txt, ... or newstest2019-ref.deu.txt); one 'src ||| tgt' or 'src<TAB>tgt' "
@@ -78,15 +79,17 @@ def add_parser(sub) -> None:
                         "'english<TAB>foreign' or 'english foreign' lines for the one language of --langs; "
                         "implies --supervision dictionary")
     _parallel_options(f, shown=default_of(F, "parallel"))
-    f.add_argument("--align-layer", type=int,
+    f.add_argument("--align-layer", type=layer_number_arg,
                    help=f"word aligner layer (parallel supervision; default {default_of(F, 'align_layer')})")
     f.add_argument("--align-dtype", choices=["float32", "bfloat16"], help=f"default {default_of(F, 'align_dtype')}")
-    f.add_argument("--max-sentences", type=int, help="parallel lines used for fitting (default: all but --heldout)")
-    f.add_argument("--heldout", type=int, help=f"final parallel lines kept apart for 'xlt align eval' "
+    f.add_argument("--max-sentences", type=count_arg, help="parallel lines used for fitting (default: all but --heldout)")
+    f.add_argument("--heldout", type=nonneg_int_arg, help=f"final parallel lines kept apart for 'xlt align eval' "
                                                f"(default {default_of(F, 'heldout')})")
-    f.add_argument("--max-pairs", type=int,
+    f.add_argument("--max-pairs", type=count_arg,
                    help=f"per-language cap on pairs (0 = no cap; default {default_of(F, 'max_pairs')})")
-    f.add_argument("--seed", type=int, help=f"default {default_of(F, 'seed')}")
+    f.add_argument("--seed", type=nonneg_int_arg, help=f"default {default_of(F, 'seed')}")
+    f.add_argument("--overwrite", action="store_true", default=None,
+                   help="replace an existing non-empty output (whole; never an input)")
     f.add_argument("--out", help="map file (.npz); with several methods, <stem>.<method>.npz each (required)")
     f.add_argument("--data-dir", help="data folder (default: $XLT_DATA, ../shared/data, ~/.cache/xlt/data)")
     f.add_argument("--cache-dir", help="on-disk feature cache folder")
@@ -100,9 +103,9 @@ def add_parser(sub) -> None:
                         "fine-tuning-aligned encoder; --langs is then required)")
     e.add_argument("--langs", help="target languages (default: the first map file's)")
     e.add_argument("--model", help="model spec (default: the one the maps were fitted on)")
-    e.add_argument("--heldout", type=int, default=200, help="final parallel lines held out (as for fit)")
+    e.add_argument("--heldout", type=nonneg_int_arg, default=200, help="final parallel lines held out (as for fit)")
     _parallel_options(e, default=["ntrex"])
-    e.add_argument("--align-layer", type=int, default=8)
+    e.add_argument("--align-layer", type=layer_number_arg, default=8)
     e.add_argument("--no-gold", action="store_true", help="skip the human-aligned wordalign sets")
     e.add_argument("--word-pieces", choices=list(WORD_PIECES), help="how words get their vectors "
                                                                      "(default: the maps' setting)")
@@ -115,21 +118,23 @@ def add_parser(sub) -> None:
     t.add_argument("--langs", help=f"as for 'fit' (default {default_of(T, 'langs')})")
     t.add_argument("--model", help=f"model spec (default {default_of(T, 'model')})")
     t.add_argument("--loss", choices=["l2", "contrastive"], help=f"default {default_of(T, 'loss')}")
-    t.add_argument("--reg-weight", type=float,
+    t.add_argument("--reg-weight", type=nonneg_float_arg,
                    help=f"weight of the English-vector regulariser (default {default_of(T, 'reg_weight')})")
-    t.add_argument("--layer", type=int,
+    t.add_argument("--layer", type=layer_number_arg,
                    help=f"hidden state to align (-1 = last, as Cao et al.; default {default_of(T, 'layer')})")
-    t.add_argument("--align-layer", type=int, help=f"word aligner layer (default {default_of(T, 'align_layer')})")
+    t.add_argument("--align-layer", type=layer_number_arg, help=f"word aligner layer (default {default_of(T, 'align_layer')})")
     t.add_argument("--align-dtype", choices=["float32", "bfloat16"], help=f"default {default_of(T, 'align_dtype')}")
-    t.add_argument("--max-sentences", type=int, help="parallel lines per language (default: all but --heldout)")
-    t.add_argument("--heldout", type=int, help=f"final parallel lines kept apart (default {default_of(T, 'heldout')})")
+    t.add_argument("--max-sentences", type=count_arg, help="parallel lines per language (default: all but --heldout)")
+    t.add_argument("--heldout", type=nonneg_int_arg, help=f"final parallel lines kept apart (default {default_of(T, 'heldout')})")
     _parallel_options(t, shown=default_of(T, "parallel"))
-    t.add_argument("--epochs", type=int, help=f"default {default_of(T, 'epochs')}")
-    t.add_argument("--batch-size", type=int, help=f"default {default_of(T, 'batch_size')}")
-    t.add_argument("--lr", type=float, help=f"default {default_of(T, 'lr')}")
-    t.add_argument("--seed", type=int, help=f"default {default_of(T, 'seed')}")
+    t.add_argument("--epochs", type=count_arg, help=f"default {default_of(T, 'epochs')}")
+    t.add_argument("--batch-size", type=count_arg, help=f"default {default_of(T, 'batch_size')}")
+    t.add_argument("--lr", type=positive_float_arg, help=f"default {default_of(T, 'lr')}")
+    t.add_argument("--seed", type=nonneg_int_arg, help=f"default {default_of(T, 'seed')}")
     t.add_argument("--word-pieces", choices=list(WORD_PIECES),
                    help=f"which subword piece gives a word its trained vector (default {default_of(T, 'word_pieces')})")
+    t.add_argument("--overwrite", action="store_true", default=None,
+                   help="replace an existing non-empty output (whole; never an input)")
     t.add_argument("--out", help="output model folder (for 'xlt transfer --model') (required)")
     t.add_argument("--data-dir", help="data folder (default: $XLT_DATA, ../shared/data, ~/.cache/xlt/data)")
     t.add_argument("--no-progress", action="store_true")

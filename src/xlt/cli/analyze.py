@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xlt.cli._common import config_from_args, config_option, default_of, no_progress_to_config
+from xlt.cli._common import config_from_args, config_option, count_arg, default_of, no_progress_to_config, nonneg_int_arg
 
 
 def add_parser(sub) -> None:
@@ -35,20 +35,22 @@ def add_parser(sub) -> None:
     p.add_argument("--langs", help=f"'all' or a comma-separated list (de,zh or deu,zho-CN) "
                                    f"(default {default_of(C, 'langs')})")
     p.add_argument("--model", help=f"model spec (default {default_of(C, 'model')})")
+    p.add_argument("--overwrite", action="store_true", default=None,
+                   help="replace an existing non-empty output (whole; never an input)")
     p.add_argument("--out", help="report folder (required)")
     p.add_argument("--layer",
                    help="layer behind the scores and similarity matrix: best (highest mean MEXA), mean, or a number "
                         f"(default {default_of(C, 'layer')})")
     p.add_argument("--layers", help=f"layers to analyse: all or a list like 0,6,12 (default {default_of(C, 'layers')})")
     p.add_argument("--pooling", choices=["mean", "mean_nospecial", "cls"], help=f"default {default_of(C, 'pooling')}")
-    p.add_argument("--limit", type=int, help="use the first N multi-parallel sentences")
-    p.add_argument("--batch-size", type=int, help=f"sentences per forward pass (default {default_of(C, 'batch_size')})")
+    p.add_argument("--limit", type=count_arg, help="use the first N multi-parallel sentences")
+    p.add_argument("--batch-size", type=count_arg, help=f"sentences per forward pass (default {default_of(C, 'batch_size')})")
     p.add_argument("--targets", help="languages to rank source languages for (default: all)")
-    p.add_argument("--top", type=int, help=f"ranked sources shown per target in report.md (default {default_of(C, 'top')})")
-    p.add_argument("--lid-sentences", type=int,
+    p.add_argument("--top", type=count_arg, help=f"ranked sources shown per target in report.md (default {default_of(C, 'top')})")
+    p.add_argument("--lid-sentences", type=nonneg_int_arg,
                    help=f"sentences per language for the language-ID probe (0 = all; default "
                         f"{default_of(C, 'lid_sentences')})")
-    p.add_argument("--seed", type=int, help=f"default {default_of(C, 'seed')}")
+    p.add_argument("--seed", type=nonneg_int_arg, help=f"default {default_of(C, 'seed')}")
     p.add_argument("--data-dir", help="data folder (default: $XLT_DATA, ../shared/data, ~/.cache/xlt/data)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(analyze_parser=p)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from xlt.cli._common import count_arg, positive_float_arg
+from xlt.data.jsonable import write_json
 from xlt.models.loading import DEFAULT_MODEL
 
 #: xlt fine-tuning variants `xlt bench finetune --variants` can time (extra `finetune()` arguments)
@@ -23,38 +25,39 @@ def add_parser(sub) -> None:
                                    "(default: the evaluation file of --task/--lang)")
     e.add_argument("--task", default="udpos", choices=["udpos", "panx", "sib200"])
     e.add_argument("--lang", default="en", help="language of the evaluation file to use")
-    e.add_argument("--n", type=int, default=500, help="number of sentences")
-    e.add_argument("--batch-size", type=int, default=32)
+    e.add_argument("--n", type=count_arg, default=500, help="number of sentences")
+    e.add_argument("--batch-size", type=count_arg, default=32)
     e.add_argument("--data-dir")
+    e.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     e.add_argument("--out", help="write the result as JSON here")
     f = bsub.add_parser("finetune", help="xlt's fine-tuning vs a plain transformers.Trainer on the same model and data")
     f.add_argument("--model", default=DEFAULT_MODEL)
     f.add_argument("--task", default="udpos", choices=["udpos", "panx"], help="token task whose English data is used")
-    f.add_argument("--n", type=int, default=1000, help="training sentences (the first N of train-en)")
-    f.add_argument("--dev-n", type=int, default=500, help="dev sentences for the accuracy check")
-    f.add_argument("--epochs", type=int, default=1)
-    f.add_argument("--batch-size", type=int, default=32)
-    f.add_argument("--lr", type=float, default=5e-5)
-    f.add_argument("--max-length", type=int, default=128)
+    f.add_argument("--n", type=count_arg, default=1000, help="training sentences (the first N of train-en)")
+    f.add_argument("--dev-n", type=count_arg, default=500, help="dev sentences for the accuracy check")
+    f.add_argument("--epochs", type=count_arg, default=1)
+    f.add_argument("--batch-size", type=count_arg, default=32)
+    f.add_argument("--lr", type=positive_float_arg, default=5e-5)
+    f.add_argument("--max-length", type=count_arg, default=128)
     f.add_argument("--variants", default="xlt",
                    help="comma-separated xlt variants to time: xlt (defaults), plus any of "
                         + ", ".join(FINETUNE_VARIANTS) + "")
     f.add_argument("--no-trainer", action="store_true", help="skip the transformers.Trainer baseline")
     f.add_argument("--data-dir")
+    f.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     f.add_argument("--out", help="write the result as JSON here")
     m = bsub.add_parser("mine", help="bitext mining time as the input grows (embedding and FAISS search)")
     m.add_argument("--model", default=DEFAULT_MODEL)
     m.add_argument("--sizes", default="1000,10000,100000", help="sentences per side, comma-separated")
     m.add_argument("--lang", default="de", help="target language (its PAN-X sentences; English is the source)")
     m.add_argument("--indexes", default="flat,ivf", help="FAISS index kinds to time")
-    m.add_argument("--batch-size", type=int, default=64)
+    m.add_argument("--batch-size", type=count_arg, default=64)
     m.add_argument("--data-dir")
+    m.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     m.add_argument("--out", help="write the result as JSON here")
 
 
 def _bench_mine(args) -> int:
-    import json
-
     from xlt.bench import bench_mine, format_bench_mine, synthetic_sentences
     from xlt.models.loading import load_encoder
     from xlt.jobs.mine import panx_distractors
@@ -74,14 +77,11 @@ def _bench_mine(args) -> int:
     result["input"] = {"model": args.model, "sentences": sources}
     print(format_bench_mine(result))
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
+        write_json(args.out, result)
     return 0
 
 
 def _bench_finetune(args) -> int:
-    import json
-
     from xlt.bench import bench_finetune, format_bench_finetune
     from xlt.data.tasks import load_split, source_files
     from xlt.errors import UsageError
@@ -102,14 +102,15 @@ def _bench_finetune(args) -> int:
     result["input"] = {"task": args.task, "train": str(files["train"]), "dev": str(files["dev"]), "model": args.model}
     print(format_bench_finetune(result))
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
+        write_json(args.out, result)
     return 0
 
 
 def run(args, argv) -> int:
-    import json
+    from xlt.data.outputs import check_output_file
 
+    if args.out:  # before any work
+        check_output_file(args.out, overwrite=args.overwrite)
     if args.bench == "mine":
         return _bench_mine(args)
     if args.bench == "finetune":
@@ -134,6 +135,5 @@ def run(args, argv) -> int:
     result["input"] = {"file": str(path), "sentences": len(sentences), "model": args.model}
     print(format_bench(result))
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
+        write_json(args.out, result)
     return 0

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xlt.cli._common import (build_config, config_option, config_values, default_of, layer_arg,
-                             no_progress_to_config)
+from xlt.cli._common import (build_config, config_option, config_values, count_arg, default_of, finite_float_arg,
+                             layer_arg, no_progress_to_config, nonneg_int_arg)
 
 
 def add_parser(sub) -> None:
@@ -35,31 +35,33 @@ def add_parser(sub) -> None:
     p.add_argument("--margin", choices=list(MARGINS),
                    help=f"ratio / distance margin, or absolute (plain cosine) (default {default_of(C, 'margin')})")
     p.add_argument("--strategy", choices=list(STRATEGIES), help=f"default {default_of(C, 'strategy')}")
-    p.add_argument("--k", type=int, help=f"neighbours for the margin (default {default_of(C, 'k')})")
-    p.add_argument("--threshold", type=float, help="keep pairs scoring at least this (default: all)")
+    p.add_argument("--overwrite", action="store_true", default=None,
+                   help="replace an existing --out (never one of the inputs)")
+    p.add_argument("--k", type=count_arg, help=f"neighbours for the margin (default {default_of(C, 'k')})")
+    p.add_argument("--threshold", type=finite_float_arg, help="keep pairs scoring at least this (default: all)")
     p.add_argument("--index", choices=list(INDEX_KINDS),
                    help=f"FAISS index: auto = exact flat up to --approx-above vectors per side, IVF above "
                         f"(default {default_of(C, 'index')})")
-    p.add_argument("--approx-above", type=int, help=f"default {default_of(C, 'approx_above')}")
-    p.add_argument("--nprobe", type=int, help=f"IVF lists visited per query (default {default_of(C, 'nprobe')})")
-    p.add_argument("--nlist", type=int, help="IVF lists (default about 4*sqrt(n))")
-    p.add_argument("--pq-m", type=int, help="ivfpq: bytes per vector (default dim/8)")
-    p.add_argument("--chunk-size", type=int,
+    p.add_argument("--approx-above", type=nonneg_int_arg, help=f"default {default_of(C, 'approx_above')}")
+    p.add_argument("--nprobe", type=count_arg, help=f"IVF lists visited per query (default {default_of(C, 'nprobe')})")
+    p.add_argument("--nlist", type=count_arg, help="IVF lists (default about 4*sqrt(n))")
+    p.add_argument("--pq-m", type=count_arg, help="ivfpq: bytes per vector (default dim/8)")
+    p.add_argument("--chunk-size", type=count_arg,
                    help=f"sentences per embedding/search chunk (default {default_of(C, 'chunk_size')})")
-    p.add_argument("--memmap-above", type=int,
+    p.add_argument("--memmap-above", type=nonneg_int_arg,
                    help=f"embed sides longer than this into disk memmaps (default {default_of(C, 'memmap_above')})")
     p.add_argument("--work-dir", help="folder for on-disk embedding memmaps of large inputs (default: temp)")
     p.add_argument("--layer", type=layer_arg, help=f"hidden state to pool: last or a number "
                                                    f"(default {default_of(C, 'layer')})")
     p.add_argument("--pooling", choices=["mean", "cls"], help=f"default {default_of(C, 'pooling')}")
-    p.add_argument("--batch-size", type=int, help=f"sentences per forward pass (default {default_of(C, 'batch_size')})")
-    p.add_argument("--distractors", type=int,
+    p.add_argument("--batch-size", type=count_arg, help=f"sentences per forward pass (default {default_of(C, 'batch_size')})")
+    p.add_argument("--distractors", type=nonneg_int_arg,
                    help=f"--eval: extra non-parallel PAN-X sentences per side and language "
                         f"(default {default_of(E, 'distractors')})")
-    p.add_argument("--distractor-min-words", type=int,
+    p.add_argument("--distractor-min-words", type=nonneg_int_arg,
                    help=f"--eval: skip PAN-X distractors shorter than this many tokens "
                         f"(default {default_of(E, 'distractor_min_words')})")
-    p.add_argument("--seed", type=int, help=f"default {default_of(C, 'seed')}")
+    p.add_argument("--seed", type=nonneg_int_arg, help=f"default {default_of(C, 'seed')}")
     p.add_argument("--data-dir", help="--eval: data folder (default: $XLT_DATA, ../shared/data, ~/.cache/xlt/data)")
     p.add_argument("--no-progress", action="store_true")
 

@@ -30,6 +30,8 @@ import sys
 import time
 from pathlib import Path
 
+from xlt.cli._common import count_arg
+
 INPUT_FORMATS = ("auto", "text", "tokens", "conll", "jsonl", "csv", "tsv")
 _BY_EXT = {".jsonl": "jsonl", ".ndjson": "jsonl", ".conll": "conll", ".conllu": "conll", ".tsv": "conll",
            ".iob": "conll", ".bio": "conll", ".csv": "csv"}
@@ -49,7 +51,7 @@ def add_parser(sub) -> None:
                         "(tsv: a table with a header)")
     p.add_argument("--text-column", help="csv/tsv input: the text column(s), e.g. review or premise,hypothesis")
     p.add_argument("--format", choices=["jsonl", "conll"], default="jsonl", help="output format")
-    p.add_argument("--batch", type=int, default=1000, help="inputs per batch (bounds memory)")
+    p.add_argument("--batch", type=count_arg, default=1000, help="inputs per batch (bounds memory)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument("--no-progress", action="store_true")
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from xlt.cli._common import (build_config, config_option, config_values, default_of, no_progress_to_config,
-                             option_name, seeds_arg)
+from xlt.cli._common import (build_config, config_option, config_values, count_arg, default_of, layer_number_arg,
+                             no_progress_to_config, nonneg_int_arg, option_name, positive_float_arg, seeds_arg)
 
 # option name -> SilverConfig field, where they differ
 SILVER_RENAME = {"silver": "parallel"}
@@ -44,6 +44,8 @@ def add_parser(sub) -> None:
                    help="target sentences: tokenised text (one per line) or a 'source ||| target' file")
     p.add_argument("--align", metavar="FILE",
                    help="Pharaoh links (i-j), one line per sentence pair, 0-based unless --one-based")
+    p.add_argument("--overwrite", action="store_true", default=None,
+                   help="replace an existing --out (file, or report folder with --silver; never an input)")
     p.add_argument("--out", metavar="FILE.tsv|DIR",
                    help="output: the tagged target side (with --silver: the report folder) (required)")
     p.add_argument("--stats", metavar="FILE.json", help="statistics file (default: --out with .stats.json)")
@@ -52,7 +54,7 @@ def add_parser(sub) -> None:
                    help="auto (default): a pairs file when the first line contains '|||'")
     p.add_argument("--tokenizer", choices=sorted(WORD_TOKENIZERS),
                    help="word tokeniser of --tgt (default space); use the one the alignments were made with")
-    p.add_argument("--max-gap", type=int, metavar="N",
+    p.add_argument("--max-gap", type=nonneg_int_arg, metavar="N",
                    help="drop a projected span with more than N unlinked words inside it (default: no limit)")
     p.add_argument("--use-possible", action="store_true", default=None,
                    help="also use 'ipj' possible links (default: sure only)")
@@ -72,19 +74,19 @@ def add_parser(sub) -> None:
     s.add_argument("--align-method", choices=["argmax", "itermax", "match", "softmax"],
                    help=f"word alignment method (default {default_of(S, 'align_method')}; itermax: more links, "
                         "fewer unprojectable spans; argmax is the higher-precision choice)")
-    s.add_argument("--align-layer", type=int, help=f"hidden state for alignment (default {default_of(S, 'align_layer')})")
+    s.add_argument("--align-layer", type=layer_number_arg, help=f"hidden state for alignment (default {default_of(S, 'align_layer')})")
     s.add_argument("--word-pieces", choices=list(WORD_PIECES),
                    help=f"which subword pieces stand for a word in probe features and alignment units "
                         f"(as 'xlt transfer --word-pieces'; default {default_of(S, 'word_pieces')})")
-    s.add_argument("--train-limit", type=int,
+    s.add_argument("--train-limit", type=count_arg,
                    help=f"first N PAN-X English training sentences (default {default_of(S, 'train_limit')})")
-    s.add_argument("--eval-limit", type=int,
+    s.add_argument("--eval-limit", type=count_arg,
                    help=f"first N sentences of each PAN-X dev set (default {default_of(S, 'eval_limit')})")
     s.add_argument("--seeds", type=seeds_arg,
                    help=f"a count (3 = seeds 0,1,2) or a list (0,5,7); default {default_of(S, 'seeds')}")
-    s.add_argument("--epochs", type=int, help="probe epochs (default: as xlt transfer's probe, 10)")
-    s.add_argument("--batch-size", type=int, help="probe batch size (default 256)")
-    s.add_argument("--lr", type=float, help="probe learning rate (default 1e-3)")
+    s.add_argument("--epochs", type=count_arg, help="probe epochs (default: as xlt transfer's probe, 10)")
+    s.add_argument("--batch-size", type=count_arg, help="probe batch size (default 256)")
+    s.add_argument("--lr", type=positive_float_arg, help="probe learning rate (default 1e-3)")
     s.add_argument("--data-dir", help="data folder (default: $XLT_DATA, ../shared/data, ~/.cache/xlt/data)")
     s.add_argument("--cache-dir", help="on-disk feature cache folder")
     s.add_argument("--no-progress", action="store_true")
@@ -146,10 +148,12 @@ def run(args, argv) -> int:
         raise UsageError(f"give {', '.join(missing)} (or --silver ntrex to build silver data)")
     if not args.out:
         raise UsageError("--out is required (the tagged target file)")
-    out = Path(args.out).resolve()
-    for name in ("src_tags", "tgt", "align"):
-        if Path(getattr(args, name)).resolve() == out:
-            raise UsageError(f"--out {args.out} would overwrite the --{name.replace('_', '-')} input")
+    from xlt.data.outputs import check_output_file
+
+    inputs = [getattr(args, n) for n in ("src_tags", "tgt", "align")]
+    check_output_file(args.out, inputs=inputs, overwrite=bool(args.overwrite))
+    if args.stats:
+        check_output_file(args.stats, inputs=inputs, overwrite=bool(args.overwrite), option="--stats")
     options = {n: getattr(args, n) for n in ("one_based", "tgt_format", "tokenizer", "max_gap", "use_possible",
                                              "drop_partial", "keep_empty")}
     rep = project_files(args.src_tags, args.tgt, args.align, args.out, stats_path=args.stats, command=["xlt"] + argv,

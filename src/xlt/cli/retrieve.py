@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xlt.cli._common import config_from_args, config_option, default_of, layer_arg, no_progress_to_config
+from xlt.cli._common import config_from_args, config_option, count_arg, default_of, layer_arg, no_progress_to_config
 
 
 def add_parser(sub) -> None:
@@ -31,12 +31,14 @@ def add_parser(sub) -> None:
                                    "of languages")
     p.add_argument("--model", help=f"model spec (default {default_of(C, 'model')})")
     p.add_argument("--method", choices=list(METHODS), help=f"similarity score (default {default_of(C, 'method')})")
-    p.add_argument("--k", type=int, help="neighbours for csls (default 10) and margins (default 4)")
+    p.add_argument("--k", type=count_arg, help="neighbours for csls (default 10) and margins (default 4)")
     p.add_argument("--layer", type=layer_arg,
                    help=f"hidden state to pool: last or a number (default {default_of(C, 'layer')})")
     p.add_argument("--pooling", choices=["mean", "cls"], help=f"default {default_of(C, 'pooling')}")
-    p.add_argument("--batch-size", type=int, help=f"sentences per forward pass (default {default_of(C, 'batch_size')})")
+    p.add_argument("--batch-size", type=count_arg, help=f"sentences per forward pass (default {default_of(C, 'batch_size')})")
     p.add_argument("--data-dir", help="data folder (default: $XLT_DATA, ../shared/data, ~/.cache/xlt/data)")
+    p.add_argument("--overwrite", action="store_true", default=None,
+                   help="replace an existing non-empty output (whole; never an input)")
     p.add_argument("--out", help="report folder (required)")
     p.add_argument("--no-progress", action="store_true")
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from xlt.cli._common import config_from_args, layer_arg, no_progress_to_config, seeds_arg
+from xlt.cli._common import (config_from_args, count_arg, fraction_arg, layer_arg, no_progress_to_config,
+                             nonneg_int_arg, positive_float_arg, seeds_arg)
 
 
 def add_parser(sub) -> None:
@@ -41,7 +42,7 @@ def add_parser(sub) -> None:
     u.add_argument("--text-column", help="table column(s) with the text: 'text', or 'premise,hypothesis' for pairs")
     u.add_argument("--label-column", help="table column with the label")
     u.add_argument("--tag-column", type=int, help="CoNLL columns: 0-based column of the tag (-1 = last, default)")
-    u.add_argument("--dev-fraction", type=float, help="share of --train held out as dev when no --dev (0.1)")
+    u.add_argument("--dev-fraction", type=fraction_arg, help="share of --train held out as dev when no --dev (0.1)")
     p.add_argument("--label-map", action="append", metavar="FROM=TO",
                    help="rename a label or BIO entity type in every split (DATE=O); repeat or comma-separate")
     p.add_argument("--labels", type=lambda t: [x.strip() for x in t.split(",") if x.strip()],
@@ -66,14 +67,14 @@ def add_parser(sub) -> None:
                         "those pieces), xtreme (XTREME's first piece, a bare '▁' included), mean_all, no_marker "
                         "(bare markers also left out of the input), text (the sentence tokenised as text, words "
                         "mapped by character offsets)")
-    m.add_argument("--epochs", type=int)
-    m.add_argument("--batch-size", type=int)
-    m.add_argument("--lr", type=float)
+    m.add_argument("--epochs", type=count_arg)
+    m.add_argument("--batch-size", type=count_arg)
+    m.add_argument("--lr", type=positive_float_arg)
     m.add_argument("--seeds", type=seeds_arg, help="a count (3 = seeds 0,1,2) or a list (0,5,7); default 0")
-    m.add_argument("--train-limit", type=int, help="use the first N training sentences")
-    m.add_argument("--eval-limit", type=int, help="use the first N sentences of each dev/evaluation set")
-    m.add_argument("--ckpt-avg", type=int, help="finetune: average the weights of the last N epochs (Schmidt et al. 2023)")
-    m.add_argument("--max-length", type=int, help="finetune: training length in tokens (128)")
+    m.add_argument("--train-limit", type=count_arg, help="use the first N training sentences")
+    m.add_argument("--eval-limit", type=count_arg, help="use the first N sentences of each dev/evaluation set")
+    m.add_argument("--ckpt-avg", type=nonneg_int_arg, help="finetune: average the weights of the last N epochs (Schmidt et al. 2023)")
+    m.add_argument("--max-length", type=count_arg, help="finetune: training length in tokens (128)")
     m.add_argument("--train-embeddings", action="store_true", default=None,
                    help="finetune: also train the word-embedding matrix (frozen by default: much faster on CPU)")
     m.add_argument("--checkpoint-dir", metavar="DIR",
@@ -89,7 +90,7 @@ def add_parser(sub) -> None:
     o.add_argument("--out", help="report folder (required)")
     o.add_argument("--save", metavar="DIR", help="keep the task model chosen on source dev here (for 'xlt predict')")
     o.add_argument("--save-which", choices=["best", "all"], help="best seed (default) or every seed under DIR/seed-N")
-    o.add_argument("--overwrite", action="store_true", default=None, help="replace a non-empty --save folder")
+    o.add_argument("--overwrite", action="store_true", default=None, help="replace a non-empty --out or --save folder (whole)")
     o.add_argument("--predictions", action="store_true", default=None,
                    help="also write the selected model's predictions to OUT/predictions/<lang>.jsonl")
     p.add_argument("--no-progress", action="store_true")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from xlt.cli._common import count_arg, fraction_arg, layer_number_arg, nonneg_float_arg
 from xlt.models.loading import DEFAULT_MODEL
 
 
@@ -21,9 +22,10 @@ def add_parser(sub) -> None:
     p.add_argument("--out", help="output Pharaoh file; with several methods {method} in it is replaced, "
                                  "else the method goes before the suffix (required)")
     p.add_argument("--model", default=DEFAULT_MODEL)
+    p.add_argument("--overwrite", action="store_true", help="replace existing --out/--report files (never an input)")
     p.add_argument("--method", default="argmax",
                    help="argmax, itermax, match, softmax, a comma-separated list or 'all' (one encoder pass)")
-    p.add_argument("--layer", type=int, default=DEFAULT_LAYER,
+    p.add_argument("--layer", type=layer_number_arg, default=DEFAULT_LAYER,
                    help=f"hidden state index (0 = embeddings; default {DEFAULT_LAYER}, as SimAlign)")
     p.add_argument("--tokenizer", default="space", choices=sorted(WORD_TOKENIZERS),
                    help="word tokeniser: space (pre-tokenised input) or simple (raw text: punctuation split off)")
@@ -32,11 +34,11 @@ def add_parser(sub) -> None:
     p.add_argument("--word-pieces", default=DEFAULT_WORD_PIECES, choices=list(WORD_PIECES),
                    help="which subword pieces are a word's units: first/mean (default: every piece but a bare "
                         "SentencePiece '▁' marker), xtreme/mean_all (every piece, as SimAlign), no_marker, text")
-    p.add_argument("--distortion", type=float, default=0.0, help="SimAlign distortion ratio (0 = off)")
-    p.add_argument("--threshold", type=float, default=SOFTMAX_THRESHOLD, help="softmax method threshold")
+    p.add_argument("--distortion", type=nonneg_float_arg, default=0.0, help="SimAlign distortion ratio (0 = off)")
+    p.add_argument("--threshold", type=fraction_arg, default=SOFTMAX_THRESHOLD, help="softmax method threshold")
     p.add_argument("--use-prefix", action="store_true",
                    help="put the model's text prefix (E5: 'query: ') before each sentence (default: raw words)")
-    p.add_argument("--batch-size", type=int, default=32, help="sentences per forward pass")
+    p.add_argument("--batch-size", type=count_arg, default=32, help="sentences per forward pass")
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"],
                    help="encoder precision (bfloat16: much faster on CPUs with AMX/AVX512-BF16)")
     p.add_argument("--gold", help="gold Pharaoh file: print AER, precision, recall and F1 per method")
@@ -102,17 +104,12 @@ def run(args, argv) -> int:
         raise UsageError(f"--threshold must be between 0 and 1, got {args.threshold}")
     if args.distortion < 0 or args.batch_size < 1:
         raise UsageError("--distortion must be >= 0 and --batch-size >= 1")
-    from xlt.models.loading import load_encoder
-
-    encoder = load_encoder(args.model, device="auto")
-    if not -(encoder.num_layers + 1) <= args.layer <= encoder.num_layers:
-        raise UsageError(f"--layer {args.layer} is outside {args.model} (hidden states 0..{encoder.num_layers}, "
-                         "0 = embeddings)")
-    res = run_wordalign(args.pairs, args.out, encoder, methods=methods, layer=args.layer, tokenizer=args.tokenizer,
+    # the model spec goes on: run_wordalign reads and checks every file before the model loads
+    res = run_wordalign(args.pairs, args.out, args.model, methods=methods, layer=args.layer, tokenizer=args.tokenizer,
                         gold=args.gold, one_based=args.one_based, report=args.report, command=["xlt"] + argv,
                         batch_size=args.batch_size, level=args.level, distortion=args.distortion,
                         softmax_threshold=args.threshold, use_prefix=args.use_prefix, dtype=args.dtype,
-                        word_pieces=args.word_pieces, progress=not args.no_progress)
+                        word_pieces=args.word_pieces, progress=not args.no_progress, overwrite=args.overwrite)
     c = res["counts"]
     print(f"{c['aligned']} sentence pairs aligned ({c['skipped_empty']} lines with an empty side skipped) "
           f"with {args.model}, layer {res['config']['layer']}, in {res['seconds']['total']:.1f} s "

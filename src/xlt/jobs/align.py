@@ -36,6 +36,7 @@ from xlt.align.fit import (SUPERVISION, check_user_dictionary, fit_corpus, metho
 from xlt.align.maps import METHODS, AlignerError, CrossLingualAligner, parse_method
 from xlt.evaluate.manifest import build_manifest, to_jsonable
 from xlt.evaluate.report import write_json
+from xlt.data.outputs import check_output_file, check_output_folder
 from xlt.models.cache import FeatureCache
 from xlt.models.features import resolve_layers
 from xlt.models import loading  # loading.load_encoder is looked up at call time (tests replace it)
@@ -77,6 +78,7 @@ class AlignFitConfig:
     """
 
     out: str
+    overwrite: bool = False
     methods: str = "procrustes"
     supervision: str = "parallel"
     langs: str = "all"
@@ -102,6 +104,16 @@ def _fit_corpus(config):
     """:func:`xlt.align.fit.fit_corpus` with a config's settings."""
     return fit_corpus(config.parallel, config.langs, src_lang=config.src_lang, tgt_lang=config.tgt_lang,
                       data_dir=config.data_dir, heldout=config.heldout, max_sentences=config.max_sentences)
+
+
+def _check_fit_outputs(config: AlignFitConfig, methods: list[str], inputs: list) -> None:
+    """Map files and their report may be written (not an input, not there unless ``overwrite``)."""
+    paths = method_paths(config.out, methods)
+    for path in paths.values():
+        check_output_file(path, inputs=inputs, overwrite=config.overwrite)
+    out = Path(config.out)
+    stem = out.name[:-4] if out.name.endswith(".npz") else out.name
+    check_output_file(out.with_name(stem + ".report.json"), inputs=inputs, overwrite=config.overwrite)
 
 
 def run_align_fit(config: AlignFitConfig, command: list[str] | None = None) -> dict:
@@ -137,6 +149,7 @@ def run_align_fit(config: AlignFitConfig, command: list[str] | None = None) -> d
         dict_files = sup.dictionary_files(config.dictionary, list(corpus.targets), config.data_dir)
         # read now, so that a malformed line fails before any encoding
         dictionaries = {lang: sup.read_dictionary(p) for lang, p in dict_files.items()}
+    _check_fit_outputs(config, methods, list(corpus.files.values()) + list(dict_files.values()))
     encoder = loading.load_encoder(config.model, device="auto")
     cache = FeatureCache(config.cache_dir) if config.cache_dir else None
     layers_spec = parse_layers(config.layers)
@@ -303,6 +316,7 @@ class AlignFinetuneConfig:
     """
 
     out: str
+    overwrite: bool = False
     langs: str = "all"
     model: str = DEFAULT_MODEL
     loss: str = "l2"
@@ -345,6 +359,7 @@ def run_align_finetune(config: AlignFinetuneConfig, command: list[str] | None = 
     torch.manual_seed(config.seed)
     _check_word_pieces(config.word_pieces)
     corpus, no_text = _fit_corpus(config)
+    check_output_folder(config.out, overwrite=config.overwrite, inputs=list(corpus.files.values()))
     encoder = loading.load_encoder(config.model, device="auto")
     wa = word_aligner(encoder, config.align_layer, config.align_dtype, config.progress, config.word_pieces)
     examples, counts = [], {}
@@ -366,7 +381,7 @@ def run_align_finetune(config: AlignFinetuneConfig, command: list[str] | None = 
             "languages": list(corpus.targets), "base_model": encoder.describe(), "config": cfg,
             "parallel": corpus.name,
             "links": {l: c["n_links_one_to_one"] for l, c in counts.items()}, "stats": res.stats}
-    out = save_aligned_encoder(res, config.out, meta=to_jsonable(meta))
+    out = save_aligned_encoder(res, config.out, meta=to_jsonable(meta), overwrite=config.overwrite)
     report = {"command": command, "out": str(out), "links": counts, "languages_without_ntrex": no_text,
               "languages_without_parallel_text": no_text, "parallel": corpus.name,
               "history": res.history, "stats": res.stats,

@@ -27,6 +27,8 @@ from tqdm.auto import tqdm
 
 from xlt.evaluate.manifest import build_manifest
 from xlt.evaluate.report import write_json, write_report
+from xlt.data.jsonable import atomic_write
+from xlt.data.outputs import check_output_file, check_output_folder
 from xlt.models.features import parse_layer
 from xlt.models import loading  # loading.load_encoder is looked up at call time (tests replace it)
 from xlt.models.loading import DEFAULT_MODEL
@@ -49,6 +51,7 @@ class MineConfig:
         chunk_size: sentences per embedding/search chunk. memmap_above: sides longer than this
         are embedded into disk memmaps under ``work_dir`` (default: a temporary folder).
         layer, pooling, batch_size: embedding settings (see ``encode_sentences``).
+        overwrite: replace an existing ``out`` (never an input: ``out`` may not be ``src`` or ``tgt``).
     """
 
     src: str
@@ -71,6 +74,7 @@ class MineConfig:
     pooling: str = "mean"
     batch_size: int = 64
     seed: int = 0
+    overwrite: bool = False
     progress: bool = True
 
 
@@ -90,6 +94,15 @@ def _check_counts(config, names: tuple[str, ...]) -> None:
             raise ConfigError(f"--{name.replace('_', '-')} must be a whole number >= 1, got {v!r}")
 
 
+def _check_threshold(threshold) -> None:
+    import math
+
+    from xlt.jobs import ConfigError
+
+    if threshold is not None and not (isinstance(threshold, (int, float)) and math.isfinite(threshold)):
+        raise ConfigError(f"--threshold must be a finite number, got {threshold!r}")
+
+
 def run_mine(config: MineConfig, command: list[str] | None = None) -> dict[str, Any]:
     """Mine ``config.src`` × ``config.tgt`` and write the pairs and ``<out stem>.report.json``.
 
@@ -99,12 +112,16 @@ def run_mine(config: MineConfig, command: list[str] | None = None) -> dict[str, 
 
     Raises:
         FileNotFoundError, DataFormatError: unreadable or empty input; ValueError: bad settings.
+        OutputError: ``out`` is an input; FileExistsError: ``out`` exists and ``overwrite`` is off
+            (both checked before the model loads).
     """
     _check_choice("margin", config.margin, MARGINS)
     _check_choice("strategy", config.strategy, STRATEGIES)
     _check_counts(config, ("k", "batch_size", "chunk_size", "nprobe", "nlist", "pq_m"))
+    _check_threshold(config.threshold)
     t0 = time.perf_counter()
     src, tgt = read_sentences(config.src), read_sentences(config.tgt)
+    check_output_file(config.out, inputs=[config.src, config.tgt], overwrite=config.overwrite)
     encoder = loading.load_encoder(config.model, device="auto")
     seconds: dict[str, float] = {}
     with tempfile.TemporaryDirectory(dir=config.work_dir, prefix="xlt-mine-") as tmp:
@@ -126,9 +143,13 @@ def run_mine(config: MineConfig, command: list[str] | None = None) -> dict[str, 
         del emb
     out = Path(config.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8") as f:
-        for s, i, j in zip(pairs.scores, pairs.src, pairs.tgt):
-            f.write(f"{s:.6f}\t{src.sentences[i]}\t{tgt.sentences[j]}\n")
+
+    def write_pairs(tmp: Path) -> None:
+        with tmp.open("w", encoding="utf-8") as f:
+            for s, i, j in zip(pairs.scores, pairs.src, pairs.tgt):
+                f.write(f"{s:.6f}\t{src.sentences[i]}\t{tgt.sentences[j]}\n")
+
+    atomic_write(out, write_pairs)
     seconds["total"] = round(time.perf_counter() - t0, 3)
     n_emb = len(src.sentences) + len(tgt.sentences)
     cfg = {k: v for k, v in asdict(config).items() if k != "progress"}
@@ -175,7 +196,8 @@ class MineEvalConfig:
         corpora; 0 = only NTREX's own non-parallel lines. distractor_min_words: skip PAN-X
         sentences shorter than this (short fragments such as place names are often identical
         across languages, i.e. accidental translations).
-        seed: task-building seed. data_dir: data folder. out: report folder.
+        seed: task-building seed. data_dir: data folder. out: report folder (an existing non-empty
+            one is replaced only with ``overwrite``).
     """
 
     langs: str = "deu,fra,rus,zho-CN,swa"
@@ -195,6 +217,7 @@ class MineEvalConfig:
     seed: int = 0
     data_dir: str | None = None
     out: str | None = None
+    overwrite: bool = False
     progress: bool = True
 
 
@@ -265,6 +288,8 @@ def run_mine_eval(config: MineEvalConfig, command: list[str] | None = None) -> d
 
     margins = _split_list(config.margins, MARGINS, "margin")
     strategies = _split_list(config.strategies, STRATEGIES, "strategy")
+    if config.out:
+        check_output_folder(config.out, overwrite=config.overwrite)
     _check_choice("report margin", config.report_margin, margins)
     _check_choice("report strategy", config.report_strategy, strategies)
     t0 = time.perf_counter()

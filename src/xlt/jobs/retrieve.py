@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from xlt.data.parallel import open_parallel, read_parallel, select_tatoeba
 from xlt.evaluate.manifest import build_manifest
 from xlt.evaluate.report import write_report
+from xlt.data.outputs import check_output_folder
 from xlt.models import loading
 from xlt.models.loading import DEFAULT_MODEL
 from xlt.retrieval.scoring import METHODS, retrieval_accuracy, score_matrix
@@ -55,6 +56,7 @@ class RetrievalConfig:
     batch_size: int = 64
     data_dir: str | None = None
     out: str | None = None
+    overwrite: bool = False
     progress: bool = True
     pairs: list[str] | None = None
     src_lang: str | None = None
@@ -106,6 +108,8 @@ def run_retrieval(config: RetrievalConfig, command: list[str] | None = None) -> 
         data = {lang: read_parallel(*paths) for lang, paths in files.items()}  # check all before encoding
     from xlt.models.features import encode_sentences, parse_layer
 
+    if config.out:
+        check_output_folder(config.out, overwrite=config.overwrite)
     encoder = loading.load_encoder(config.model, device="auto")  # looked up now: tests replace it
     layer = parse_layer(config.layer)
     xx2en, en2xx, xsim, counts = {}, {}, {}, {}

@@ -59,6 +59,7 @@ from xlt.data import tasks as task_registry
 from xlt.evaluate.manifest import build_manifest
 from xlt.data.metrics import mean_std, score
 from xlt.evaluate.report import write_report
+from xlt.data.outputs import check_output_folder
 from xlt.models.loading import DEFAULT_MODEL, load_encoder
 from xlt.models.words import DEFAULT_WORD_PIECES, check_word_pieces
 
@@ -153,6 +154,7 @@ class SilverConfig:
     data_dir: str | None = None
     cache_dir: str | None = None
     out: str | None = None
+    overwrite: bool = False
     progress: bool = True
 
     def resolved(self) -> dict:
@@ -359,6 +361,8 @@ def run_silver(config: SilverConfig, command: list[str] | None = None) -> dict:
         if not tg.eval_data.examples:
             raise ValueError(f"{tg.lang}: no sentences in {tg.eval_data.path}")
 
+    if config.out:
+        check_output_folder(config.out, overwrite=config.overwrite)
     encoder = load_encoder(config.model, device="auto")
     layers = probe_layers(cfg["layer"])
     # built now so that a layer outside the model fails before any training

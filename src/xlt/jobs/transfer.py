@@ -29,6 +29,7 @@ from xlt.data import tasks as task_registry
 from xlt.data.dataset import TaskDataset, from_files, load_task
 from xlt.data.kinds import TOKEN
 from xlt.data.metrics import mean_std, score
+from xlt.data.outputs import check_output_folder, staged_folder
 from xlt.evaluate.manifest import build_manifest, to_jsonable
 from xlt.evaluate.report import write_report
 from xlt.models.loading import DEFAULT_MODEL, load_encoder
@@ -96,7 +97,7 @@ class TransferConfig:
         out: report folder (``report.json``, ``report.md``, ``scores.png``); None = no files.
         save: folder for the task model(s): the seed with the best source-dev score
             (``save_which='best'``) or every seed under ``seed-N/`` (``'all'``).
-        overwrite: replace an existing non-empty ``save`` folder.
+        overwrite: replace an existing non-empty ``out`` or ``save`` folder (whole).
         predictions: also write the selected model's predictions per language under
             ``out/predictions/<lang>.jsonl``.
         data_dir, cache_dir: data folder and probe feature cache (None = off).
@@ -285,9 +286,11 @@ def check_outputs(config: TransferConfig) -> None:
     """Refuse outputs that would destroy something, before any work starts.
 
     Raises:
-        FileExistsError: ``save`` is a non-empty folder and ``overwrite`` is off; the checkpoint
-            folder holds checkpoints and ``resume`` is off.
+        FileExistsError: ``out`` or ``save`` is a non-empty folder and ``overwrite`` is off (``out``
+            may hold ``checkpoints``; with ``resume`` anything); the checkpoint folder holds
+            checkpoints and ``resume`` is off.
         NotADirectoryError: ``save``, ``out`` or the checkpoint folder is a file.
+        OutputError: an input file lies inside ``out`` or ``save``, or their folder is not writable.
         ValueError: an unknown ``save_which``.
         CheckpointError: see :func:`checkpoint_dir_of`.
     """
@@ -301,12 +304,14 @@ def check_outputs(config: TransferConfig) -> None:
                               "or give another --checkpoint-dir")
     if config.save_which not in SAVE_WHICH:
         raise ValueError(f"save_which must be one of {SAVE_WHICH}, got {config.save_which!r}")
-    for name in ("out", "save"):
-        p = getattr(config, name)
-        if p and Path(p).exists() and not Path(p).is_dir():
-            raise NotADirectoryError(f"--{name} {p} is a file, not a folder")
-    if config.save and Path(config.save).is_dir() and any(Path(config.save).iterdir()) and not config.overwrite:
-        raise FileExistsError(f"--save {config.save} is not empty; choose another folder or add --overwrite")
+    inputs = [p for p in (config.train, config.dev, config.aligner, *config.eval) if p]
+    inputs = [p.split("=", 1)[1] if "=" in p and not Path(p).exists() else p for p in inputs]
+    if config.out:
+        # a resumed run continues its own folder (its checkpoints live there)
+        check_output_folder(config.out, overwrite=bool(config.overwrite or config.resume), option="--out",
+                            allow=("checkpoints",), inputs=inputs)
+    if config.save:
+        check_output_folder(config.save, overwrite=bool(config.overwrite), option="--save", inputs=inputs)
 
 
 def _write_predictions(folder: Path, ds: TaskDataset, preds: dict[str, list]) -> None:
@@ -468,9 +473,11 @@ def transfer_result(config: TransferConfig, command: list[str] | None = None,
     if config.mode == "finetune":
         report["selection"] = {str(s): v for s, v in trainer.selected.items()}
     if config.out and _is_main_process():
-        write_report(config.out, report)
-        if config.predictions:
-            _write_predictions(Path(config.out) / "predictions", ds, best_preds)
+        # the whole folder appears at once: an interrupt leaves the old report or the new one
+        with staged_folder(config.out, keep=("checkpoints",)) as folder:
+            write_report(folder, report)
+            if config.predictions:
+                _write_predictions(folder / "predictions", ds, best_preds)
     if config.mode == "finetune" and (config.out or config.save):
         from xlt.transfer.finetune import distributed_state
 

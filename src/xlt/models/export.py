@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from xlt.data.outputs import check_output_folder, staged_folder
 from xlt.models.loading import Encoder, load_encoder
 
 
-def export_model(spec_or_encoder: str | Encoder, out_dir: str | Path) -> Path:
+def export_model(spec_or_encoder: str | Encoder, out_dir: str | Path, *, overwrite: bool = False) -> Path:
     """Write ``config.json``, ``model.safetensors`` and the tokenizer files to ``out_dir``.
 
     ``AutoModel.from_pretrained(out_dir)`` and ``AutoTokenizer.from_pretrained(out_dir)``
@@ -19,17 +20,28 @@ def export_model(spec_or_encoder: str | Encoder, out_dir: str | Path) -> Path:
     Args:
         spec_or_encoder: a model spec (see :func:`xlt.models.loading.load_encoder`) or an
             already loaded :class:`~xlt.models.loading.Encoder`.
-        out_dir: destination folder (created; existing files are overwritten).
+        out_dir: destination folder (created). It is written beside and renamed into place, so an
+            existing folder is replaced whole (no stale tokenizer files from an earlier export).
+        overwrite: replace a non-empty ``out_dir``.
 
     Returns:
         the folder path.
 
     Raises:
         ModelLoadError: the spec cannot be loaded.
+        FileExistsError: ``out_dir`` is not empty and ``overwrite`` is off (checked before loading).
+        NotADirectoryError: ``out_dir`` is a file.
     """
+    final = check_output_folder(out_dir, overwrite=overwrite, option="export folder")
     enc = load_encoder(spec_or_encoder) if isinstance(spec_or_encoder, str) else spec_or_encoder
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    with staged_folder(final) as out:
+        write_export_folder(enc, out)
+    return final
+
+
+def write_export_folder(enc: Encoder, out: Path) -> None:
+    """Write an encoder's ``config.json``, ``model.safetensors``, tokenizer files and
+    ``xlt_export.json`` into the existing folder ``out`` (no checks; see :func:`export_model`)."""
     model = enc.model
     if not getattr(model.config, "architectures", None):
         model.config.architectures = [type(model).__name__]
@@ -39,4 +51,3 @@ def export_model(spec_or_encoder: str | Encoder, out_dir: str | Path) -> Path:
             "info": enc.info}
     (out / "xlt_export.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n",
                                          encoding="utf-8")
-    return out
