@@ -3,7 +3,7 @@
 # own time limit so that one slow run cannot cost the others. Needs what
 # `python benchmarks/device_pack.py --out .gpu` packs (the bundled model with unused embedding
 # rows zeroed, and the task files) and the wheels of packages the device image lacks in .whl/.
-# Usage there: bash benchmarks/device_run.sh [LIMIT_SCALE]   (results under $OUT)
+# Usage there: bash benchmarks/device_run.sh [full|cjk]   (results under $OUT)
 # Locally (a dry run of the same steps on tiny limits): OUT=/tmp/out DRY=1 bash benchmarks/device_run.sh
 set -u
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false MPLBACKEND=Agg TQDM_MININTERVAL=20
@@ -39,6 +39,12 @@ run() {   # run NAME LIMIT_S ARGS...
 }
 
 T="transfer --source en --targets all"
+if [ "${1:-full}" = "cjk" ]; then   # PAN-X fine-tuning with --word-pieces auto on the scripts it changes
+  run panx-finetune-auto 190 transfer --source en --targets ja,zh,ko,de,ar,my --task panx --mode finetune \
+      --word-pieces auto
+  echo "total $(( $(date +%s) - START ))s" | tee -a $OUT/times.txt
+  exit 0
+fi
 run udpos-finetune 230 $T --task udpos --mode finetune
 run panx-finetune  230 $T --task panx  --mode finetune
 run udpos-probe    150 $T --task udpos --mode probe   

@@ -351,3 +351,44 @@ def test_continue_shared_pieces_turns_b_into_i_inside_one_piece():
     upos = ["NOUN", "VERB"]
     q = np.array([[0.9, 0.1], [0.9, 0.1]], dtype=np.float32)
     np.testing.assert_array_equal(continue_shared_pieces(q.copy(), [1, 1], upos), q)
+
+
+def test_char_segmented_hand_worked():
+    from xlt.models.words import char_segmented
+
+    assert char_segmented(["東", "京", "に", "住", "む", "。"])          # PAN-X ja: every character a word
+    assert not char_segmented(JA)                                       # これ, です: 2 of 4 single
+    assert not char_segmented(["東", "京"])                              # too few to tell
+    assert not char_segmented(EN + ["a", "b", "c"])                      # no script without spaces
+    assert char_segmented(["กิ", "น", "ข้", "า", "ว"])                   # Thai: a vowel mark does not count
+    assert not char_segmented(["東", "京", "に", "住", "んでいる"], share=0.9)  # 4 of 5 single: 0.8 < 0.9
+
+
+def test_auto_reads_character_split_sentences_as_text_and_the_rest_word_by_word(sp):
+    tok = sp.tokenizer
+    thai = list("ภาษาไทย")  # 7 one-character "words"; the vocabulary has the piece ภาษาไทย
+    batch = [EN, thai, JA]
+    auto = map_words(tok, batch, "auto")
+    first, text = map_words(tok, batch, "first"), map_words(tok, [thai], "text")[0]
+    for k in (0, 2):  # word-segmented sentences: exactly `first`
+        assert (auto[k].ids, auto[k].pooled) == (first[k].ids, first[k].pooled)
+    assert (auto[1].ids, auto[1].pooled) == (text.ids, text.pooled)
+    # hand-worked: one piece for the running text, owned by the first character, shared by the rest
+    assert tok.convert_ids_to_tokens(auto[1].ids) == ["▁", "ภาษาไทย"]  # no ▁ภาษาไทย entry: a bare marker first
+    own = [q for q in auto[1].pooled]
+    assert all(q == own[0] for q in own) and len(own) == 7
+    assert auto[1].pieces[0] and all(p == [] for p in auto[1].pieces[1:])
+    # word by word, each character is a word of its own (bare ▁ + an unknown piece)
+    assert len(first[1].ids) > 7
+
+
+def test_default_is_auto_and_it_is_in_the_cache_key(sp, tmp_path):
+    from xlt.models.cache import FeatureCache
+
+    assert DEFAULT_WORD_PIECES == "auto"
+    cache = FeatureCache(tmp_path / "c")
+    encode_words(sp, [list("ภาษาไทย")], word_pieces="first", cache=cache, progress=False)
+    res = encode_words(sp, [list("ภาษาไทย")], word_pieces="auto", cache=cache, progress=False)
+    assert res.stats["n_cache_hits"] == 0  # not served the `first` vectors
+    again = encode_words(sp, [list("ภาษาไทย")], word_pieces="auto", cache=cache, progress=False)
+    assert again.stats["n_cache_hits"] == 1 and np.array_equal(again.vectors[0], res.vectors[0])

@@ -398,7 +398,8 @@ def encode_words(
     if store is not None:
         keys = store.make_keys({
             "fn": "encode_words", **_identity(encoder), "layers": layer_ids,
-            "pooling": rule.pool, "word_pieces": [rule.markers, rule.text], "max_length": max_len,
+            "pooling": rule.pool, "max_length": max_len,
+            "word_pieces": [rule.markers, rule.text] + (["char_text"] if rule.char_text else []),
             "long_inputs": long_inputs, "prefix": encoder.text_prefix, "overlap": WINDOW_OVERLAP,
         }, sentences)
         for i, k in enumerate(keys):
