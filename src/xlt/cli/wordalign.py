@@ -70,8 +70,6 @@ def _print_wordalign_scores(rows: list[tuple[str, dict]]) -> None:
 
 
 def run(args, argv) -> int:
-    import json
-
     from xlt.errors import UsageError
 
     if args.wordalign_command == "eval":
@@ -86,9 +84,9 @@ def run(args, argv) -> int:
               "scores in %")
         _print_wordalign_scores(rows)
         if args.eval_report:
-            Path(args.eval_report).parent.mkdir(parents=True, exist_ok=True)
-            Path(args.eval_report).write_text(json.dumps({"command": ["xlt"] + argv, "scores": dict(rows)},
-                                                         indent=2) + "\n", encoding="utf-8")
+            from xlt.data.jsonable import write_json
+
+            write_json(args.eval_report, {"command": ["xlt"] + argv, "scores": dict(rows)})
         return 0
     missing = [f"--{n}" for n in ("pairs", "out") if not getattr(args, n)]
     if missing:

@@ -23,6 +23,7 @@ Nothing here imports torch.
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
@@ -36,7 +37,9 @@ SEPARATOR = "|||"
 
 Link = tuple[int, int]
 
-_LINK = re.compile(r"^(\d+)([-p])(\d+)$")
+_LINK = re.compile(r"^([0-9]+)([-p])([0-9]+)$")  # ASCII digits only (\d takes any script's)
+
+log = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------- word tokenisers
@@ -293,7 +296,28 @@ def read_pharaoh(path: str | Path, one_based: bool = False,
     if lengths is not None and len(sure) != len(lengths):
         raise DataFormatError(path, len(sure) + 1, f"{path.name} has {len(sure)} lines but there are "
                                                    f"{len(lengths)} sentence pairs")
+    _warn_index_base(path, possible, one_based)
     return PharaohAlignments(sure=sure, possible=possible, path=path)
+
+
+#: Fewest links before a file that never uses the first word is taken for 1-based.
+INDEX_BASE_MIN_LINKS = 20
+
+
+def _warn_index_base(path: Path, links: list[set[Link]], one_based: bool) -> None:
+    """Warn when a file read as 0-based never links the first word of either side.
+
+    Nearly every sentence pair links its first words, so a 0-based file without a single index 0
+    in ``INDEX_BASE_MIN_LINKS`` or more links is almost surely 1-based, and reading it as 0-based
+    shifts every link by one word (labels projected onto the wrong words, AER far too high).
+    """
+    n = sum(len(x) for x in links)
+    if one_based or n < INDEX_BASE_MIN_LINKS:
+        return
+    if not any(i == 0 or j == 0 for x in links for i, j in x):
+        log.warning("%s: none of its %d links uses index 0 on either side; if the file is 1-based (as "
+                    "awesome-align gold files are), read it with --one-based: read as 0-based every link is "
+                    "shifted by one word", path, n)
 
 
 def format_pharaoh(links: Iterable[Link], possible: Iterable[Link] = (), one_based: bool = False) -> str:

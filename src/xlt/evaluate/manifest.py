@@ -50,6 +50,16 @@ DEFAULT_PACKAGES: tuple[str, ...] = (
     "faiss-cpu",
     "scipy",
     "scikit-learn",
+    "sentencepiece",  # builds the bundled tokenizer's normaliser
+    "protobuf",
+    "language-data",  # language names in reports
+    # word segmenters for raw text without spaces (xlt.data.segment): they decide the words
+    "pythainlp",
+    "jieba",
+    "fugashi",
+    "unidic-lite",
+    "khmer-nltk",
+    "laonlp",
 )
 
 _CHUNK = 1 << 20  # 1 MiB

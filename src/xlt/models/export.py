@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from xlt.data.jsonable import write_json
 from xlt.data.outputs import check_output_folder, staged_folder
 from xlt.models.loading import Encoder, load_encoder
 
@@ -49,5 +49,4 @@ def write_export_folder(enc: Encoder, out: Path) -> None:
     enc.tokenizer.save_pretrained(out)
     meta = {"source_spec": enc.spec, "fingerprint": enc.fingerprint, "text_prefix": enc.text_prefix,
             "info": enc.info}
-    (out / "xlt_export.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n",
-                                         encoding="utf-8")
+    write_json(out / "xlt_export.json", meta)

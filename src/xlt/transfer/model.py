@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from xlt.data.jsonable import write_json
 from xlt.data.kinds import PAIR, TOKEN, TaskKind, get_kind
 from xlt.data.readers import PairExample, TaggedSentence, TextExample
 from xlt.models.loading import Encoder, ModelLoadError, load_encoder
@@ -212,8 +213,7 @@ class TaskModel:
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
         try:
             self._write(tmp)
-            (tmp / MODEL_FILE).write_text(json.dumps(self._meta_json(), indent=2, ensure_ascii=False) + "\n",
-                                          encoding="utf-8")
+            write_json(tmp / MODEL_FILE, self._meta_json())
             old = None
             if out.exists():
                 old = out.with_name(f".{out.name}.old-{os.getpid()}")
@@ -615,9 +615,8 @@ class FinetunedModel(TaskModel):
         model.save_pretrained(folder, safe_serialization=True)
         self.tokenizer.save_pretrained(folder)
         # lets `xlt transfer --model FOLDER` reuse the fine-tuned encoder with the right prefix
-        (folder / "xlt_export.json").write_text(json.dumps({"source_spec": self.spec, "text_prefix": self.text_prefix,
-                                                            "fingerprint": self.fingerprint}, indent=2) + "\n",
-                                                encoding="utf-8")
+        write_json(folder / "xlt_export.json", {"source_spec": self.spec, "text_prefix": self.text_prefix,
+                                                "fingerprint": self.fingerprint})
 
     @classmethod
     def _load(cls, folder: Path, meta: dict, device: str) -> FinetunedModel:
