@@ -186,7 +186,7 @@ def test_predict_cli_raw_text_and_bad_input(tiny, tmp_path, capsys, monkeypatch)
     assert f"{tmp_path / 'bad.jsonl'}:2: not JSON" in capsys.readouterr().err
     assert main(["predict", "--model", str(tmp_path / "m"), "--input", str(tmp_path / "in.txt"),
                  "--out", str(tmp_path / "in.txt")]) == 2
-    assert "overwrite the --input" in capsys.readouterr().err
+    assert "is also an input" in capsys.readouterr().err
     assert main(["predict", "--model", str(tmp_path), "--input", str(tmp_path / "in.txt"), "--out", "-"]) == 2
     assert "xlt_task.json" in capsys.readouterr().err
     assert TOKEN.name == "token"

@@ -226,16 +226,15 @@ def run(args, argv) -> int:
 
     if args.batch < 1:
         raise UsageError(f"--batch must be >= 1, got {args.batch}")
-    if args.out != "-":
-        out = Path(args.out)
-        if out.is_dir():
-            raise UsageError(f"--out {out} is a folder; give a file name")
-        if args.input != "-" and out.resolve() == Path(args.input).resolve():
-            raise UsageError(f"--out {out} would overwrite the --input file")
-        if out.exists() and not args.overwrite:
-            raise UsageError(f"--out {out} exists; add --overwrite to replace it")
-        if not out.parent.exists():
-            raise UsageError(f"--out {out}: folder {out.parent} does not exist")
+    from xlt.data.outputs import check_output_file
+
+    if args.input != "-":
+        src = Path(args.input)
+        if not src.exists():
+            raise FileNotFoundError(f"--input {src} does not exist")
+        if src.is_dir():
+            raise IsADirectoryError(f"--input {src} is a folder; give a file (or - for standard input)")
+    check_output_file(args.out, inputs=[args.input], overwrite=args.overwrite)
     meta = read_meta(Path(args.model))  # a wrong folder fails before anything loads
     kind = get_kind(meta["kind"])
     fmt_in = _input_format(args)

@@ -105,7 +105,7 @@ def candidate_data_dirs() -> list[tuple[str, Path]]:
 
 
 def _format_searched(searched: list[tuple[str, Path]]) -> str:
-    return "\n".join(f"  - {p} ({how})" for how, p in searched)
+    return "; ".join(f"{p} ({how})" for how, p in searched)
 
 
 def resolve_data_dir(explicit: str | Path | None = None) -> Path:
@@ -138,7 +138,7 @@ def resolve_data_dir(explicit: str | Path | None = None) -> Path:
     raise DatasetNotFoundError(
         "no data folder found. Pass one explicitly or set "
         f"${ENV_VAR}; looked for a folder holding any of "
-        f"{', '.join(sorted(DATASET_SOURCES))} in:\n{_format_searched(searched)}",
+        f"{', '.join(sorted(DATASET_SOURCES))} in: {_format_searched(searched)}",
         [p for _, p in searched],
     )
 
@@ -171,10 +171,8 @@ def dataset_dir(name: str, data_dir: str | Path | None = None) -> Path:
             return path.resolve()
     source = DATASET_SOURCES.get(name, "unknown data set (no source on record)")
     raise DatasetNotFoundError(
-        f"data set {name!r} not found. Source: {source}. Looked in:\n"
-        f"{_format_searched(searched)}\n"
-        f"Put it there or point ${ENV_VAR} / the data-dir option at a folder holding "
-        f"'{name}/'.",
+        f"data set {name!r} not found in {_format_searched(searched)}; put it there or point "
+        f"${ENV_VAR} / --data-dir at a folder holding '{name}/' (source: {source})",
         [p for _, p in searched],
         dataset=name,
     )
