@@ -263,3 +263,21 @@ def test_a_one_based_link_file_read_as_zero_based_is_warned_about(tmp_path, capl
         read_pharaoh(write(tmp_path / "zero", "0-0 1-1 2-2\n" * 25))
         read_pharaoh(write(tmp_path / "few", "1-1 2-2\n"))  # too few links to tell
     assert caplog.text == ""
+
+
+@pytest.mark.usefixtures("single_torch_thread")
+def test_cut_inputs_are_counted_and_warned_about(tiny, tmp_path, caplog):
+    import json
+    import logging
+
+    _, spec = tiny  # 64 positions
+    train = write(tmp_path / "train.conll", conll(TRAIN))
+    long_de = [[("mat", "O")] * 100]  # 100 words: longer than 64 tokens
+    write(tmp_path / "eval" / "test-de.conll", conll(TEST_DE + long_de))
+    with caplog.at_level(logging.WARNING, logger="xlt.jobs.transfer"):
+        assert main(["transfer", "--train", str(train), "--dev", str(train), "--eval", str(tmp_path / "eval"),
+                     "--source", "en", "--model", spec, "--mode", "finetune", "--epochs", "1", "--no-progress",
+                     "--out", str(tmp_path / "out")]) == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    assert report["counts"]["de"]["truncated"] == 1
+    assert "de: 1 of 3 inputs are longer than the model takes and were cut" in caplog.text

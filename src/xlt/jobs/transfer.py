@@ -412,6 +412,10 @@ def transfer_result(config: TransferConfig, command: list[str] | None = None,
             per_seed[s][lang] = score(ds.metric, gold, p)
         best_preds[lang] = preds[best_seed]
         counts[lang] = dict(c, truncated=int(truncated))
+        if truncated:
+            log.warning("%s: %d of %d inputs are longer than the model takes and were cut (in the report's counts; "
+                        "a token task scores words past the cut as its fallback label)", lang, int(truncated),
+                        len(split.examples))
 
     langs = list(per_seed[config.seeds[0]])
     scores, scores_std = {}, {}
