@@ -46,6 +46,7 @@ Nothing here imports torch.
 from __future__ import annotations
 
 import numbers
+import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -478,6 +479,16 @@ def write_xtreme_tsv(path: str | Path, sentences: Iterable[tuple[Sequence[str], 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     counts = Counter(sentences=0, tokens=0, blank_tokens_dropped=0, empty_sentences_dropped=0)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # written beside, renamed into place
+    try:
+        _write_rows(tmp, sentences, counts)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dict(counts)
+
+
+def _write_rows(path: Path, sentences, counts: Counter) -> None:
     with path.open("w", encoding="utf-8", newline="\n") as fh:
         for tokens, tags in sentences:
             if len(tokens) != len(tags):
@@ -505,7 +516,6 @@ def write_xtreme_tsv(path: str | Path, sentences: Iterable[tuple[Sequence[str], 
             fh.write("".join(f"{tok}\t{tag}\n" for tok, tag in rows) + "\n")
             counts["sentences"] += 1
             counts["tokens"] += len(rows)
-    return dict(counts)
 
 
 def project_files(src_tags: str | Path, tgt: str | Path, align: str | Path, out: str | Path, *,

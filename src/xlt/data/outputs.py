@@ -21,12 +21,13 @@ import shutil
 import signal
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 __all__ = ["OutputError", "check_output_file", "check_output_folder", "commit_files", "signals_deferred",
-           "staged_folder"]
+           "staged_folder", "write_together"]
 
 
 class OutputError(ValueError):
@@ -166,6 +167,32 @@ def commit_files(renames: Iterable[tuple[str | os.PathLike, str | os.PathLike]])
     with signals_deferred():
         for tmp, final in renames:
             os.replace(tmp, final)
+
+
+def write_together(writers: dict[str | os.PathLike, Callable[[Path], Any]]) -> list[Path]:
+    """Write several files of one result so that they appear together (a report's JSON, Markdown
+    and plots): each is written to a temporary name beside it, then all are renamed at once
+    (:func:`commit_files`). An error or interrupt before the renames leaves the old files.
+
+    Args:
+        writers: final path → function that writes the file to the path it is given (which keeps
+            the final suffix, so ``savefig`` picks the format).
+
+    Returns:
+        the final paths, in order.
+    """
+    tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    finals = [Path(p) for p in writers]
+    staged = [p.with_name(f".{p.stem}.{tag}.tmp{p.suffix}") for p in finals]
+    try:
+        for tmp, write in zip(staged, writers.values()):
+            tmp.parent.mkdir(parents=True, exist_ok=True)
+            write(tmp)
+        commit_files(zip(staged, finals))
+    finally:
+        for tmp in staged:
+            tmp.unlink(missing_ok=True)
+    return finals
 
 
 @contextmanager

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from xlt.data.jsonable import write_text
 from xlt.data.readers import DataFormatError, ReadStats, _iter_lines
 from xlt.data.segment import split_words
 
@@ -347,5 +348,5 @@ def write_pharaoh(path: str | Path, alignments: Sequence[Iterable[Link]],
         raise ValueError(f"{len(alignments)} alignments but {len(possible)} possible-link sets")
     lines = [format_pharaoh(a, possible[k] if possible is not None else (), one_based)
              for k, a in enumerate(alignments)]
-    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    write_text(path, "".join(line + "\n" for line in lines))  # atomic: temporary file + rename
     return path

@@ -46,8 +46,8 @@ from xlt.evaluate.alignment import (
     rank_sources,
 )
 from xlt.evaluate.manifest import build_manifest
-from xlt.evaluate.report import _atomic_write, _fmt, _md, _name_resolver, write_json
-from xlt.data.outputs import check_output_folder
+from xlt.evaluate.report import _fmt, _md, _name_resolver, write_json
+from xlt.data.outputs import check_output_folder, write_together
 from xlt.models import loading
 from xlt.models.loading import DEFAULT_MODEL
 from xlt.retrieval.scoring import cosine_scores, retrieval_accuracy
@@ -470,19 +470,22 @@ def write_analysis(out_dir: str | Path, report: Mapping[str, Any]) -> dict[str, 
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "report.json", "markdown": out / "report.md", "layers_png": out / "layers.png",
              "mexa_png": out / "mexa_layers.png", "similarity_png": out / "similarity.png"}
-    write_json(paths["json"], report)
     md = render_analysis_markdown(report)
-    _atomic_write(paths["markdown"], lambda p: p.write_text(md, encoding="utf-8"))
-    _atomic_write(paths["layers_png"], lambda p: _plot_layers(report, p))
     order = sorted(report["scores"], key=lambda lang: (-report["scores"][lang], lang))
     mexa = np.array([report["per_layer"]["mexa"][lang] for lang in order])
-    _atomic_write(paths["mexa_png"], lambda p: _heatmap(
-        p, mexa, order, [str(x) for x in report["layers"]], f"MEXA with {_pivot_name(report)} (%) · {report['model']}",
-        "MEXA (%)", 0, 100, xlabel="layer (0 = embeddings)"))
     sim = report["similarity"]
-    _atomic_write(paths["similarity_png"], lambda p: _heatmap(
-        p, np.array(sim["matrix"]), sim["langs"], sim["langs"],
-        f"mPLM-Sim similarity, layer {sim['layer']} · {report['model']}", "mean cosine", digits=3))
+    write_together({  # all five appear at once (an interrupt leaves the old set)
+        paths["json"]: lambda p: write_json(p, report),
+        paths["markdown"]: lambda p: p.write_text(md, encoding="utf-8"),
+        paths["layers_png"]: lambda p: _plot_layers(report, p),
+        paths["mexa_png"]: lambda p: _heatmap(
+            p, mexa, order, [str(x) for x in report["layers"]],
+            f"MEXA with {_pivot_name(report)} (%) · {report['model']}", "MEXA (%)", 0, 100,
+            xlabel="layer (0 = embeddings)"),
+        paths["similarity_png"]: lambda p: _heatmap(
+            p, np.array(sim["matrix"]), sim["langs"], sim["langs"],
+            f"mPLM-Sim similarity, layer {sim['layer']} · {report['model']}", "mean cosine", digits=3),
+    })
     return paths
 
 
@@ -736,8 +739,8 @@ def write_correlation(out_dir: str | Path, report: Mapping[str, Any]) -> dict[st
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "report.json", "markdown": out / "report.md", "png": out / "correlation.png"}
-    write_json(paths["json"], report)
     md = render_correlation_markdown(report)
-    _atomic_write(paths["markdown"], lambda p: p.write_text(md, encoding="utf-8"))
-    _atomic_write(paths["png"], lambda p: _plot_correlation(report, p))
+    write_together({paths["json"]: lambda p: write_json(p, report),
+                    paths["markdown"]: lambda p: p.write_text(md, encoding="utf-8"),
+                    paths["png"]: lambda p: _plot_correlation(report, p)})
     return paths

@@ -28,14 +28,12 @@ import json
 import math
 import os
 import shlex
-import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from xlt.data.jsonable import atomic_write as _atomic_write
 from xlt.data.jsonable import to_jsonable, write_json, write_jsonl, write_text  # noqa: F401 (re-exported)
-from xlt.data.outputs import commit_files
+from xlt.data.outputs import write_together
 from xlt.evaluate.metrics import mean_std
 
 __all__ = [
@@ -582,15 +580,10 @@ def write_report(
     paths = {"json": out / "report.json", "markdown": out / "report.md", "png": out / "scores.png"}
     # all three are written to temporary names first and renamed together (interrupts held back),
     # so the folder never shows a new report.json beside an old report.md
-    tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    staged = {k: p.with_name(f".{p.stem}.{tag}.tmp{p.suffix}") for k, p in paths.items()}
-    try:
-        text = json.dumps(to_jsonable(data), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-        staged["json"].write_text(text, encoding="utf-8")
-        staged["markdown"].write_text(render_markdown(data, language_name), encoding="utf-8")
-        plot_scores(data, staged["png"], language_name)
-        commit_files((staged[k], paths[k]) for k in paths)
-    finally:
-        for p in staged.values():
-            p.unlink(missing_ok=True)
+    text = json.dumps(to_jsonable(data), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    write_together({
+        paths["json"]: lambda p: p.write_text(text, encoding="utf-8"),
+        paths["markdown"]: lambda p: p.write_text(render_markdown(data, language_name), encoding="utf-8"),
+        paths["png"]: lambda p: plot_scores(data, p, language_name),
+    })
     return paths
