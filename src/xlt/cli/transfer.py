@@ -49,7 +49,12 @@ def add_parser(sub) -> None:
                    help="your files: the label inventory in this order (a training label outside it is an "
                         "error); default: the training labels, BIO tags grouped by type")
     p.add_argument("--metric", choices=["accuracy", "f1"], help="default: span F1 for BIO tags, else accuracy")
-    p.add_argument("--source", help="source language (en, eng, eng_Latn all work; default en)")
+    p.add_argument("--source", help="source language (en, eng, eng_Latn all work; default en); with --matrix a "
+                                    "comma-separated list (en,de,ru): one run per source")
+    p.add_argument("--matrix", action="store_true", default=None,
+                   help="built-in tasks: train on each --source language in turn and score every target: a "
+                        "sources x targets table (matrix.json, matrix.md, matrix.png; each source's report under "
+                        "OUT/by-source/)")
     m = p.add_argument_group("model and training")
     m.add_argument("--model", help="bundled:e5-small (default), a HF id or a local folder")
     m.add_argument("--mode", choices=["probe", "finetune"], help="default probe")
@@ -108,6 +113,8 @@ def run(args, argv: list[str]) -> int:
     cfg = config_from_args(TransferConfig, args, config_file=args.config)
     if not cfg.out:
         raise UsageError("--out is required (the report folder)")
+    if cfg.matrix:
+        return _run_matrix(cfg, argv)
     report = run_transfer(cfg, command=["xlt"] + argv)
     from xlt.jobs.transfer import _is_main_process
 
@@ -134,4 +141,22 @@ def run(args, argv: list[str]) -> int:
     if report.get("saved"):
         print(f"model: {report['saved']['path']} (seed {report['best_seed']}, best on source dev)")
     print(f"report: {Path(cfg.out) / 'report.md'}")
+    return 0
+
+
+def _run_matrix(cfg, argv: list[str]) -> int:
+    from xlt.jobs.matrix import run_matrix
+
+    rep = run_matrix(cfg, command=["xlt"] + argv)
+    print(f"\n{rep['task']} {rep['mode']} {rep['metric_name']}: transfer matrix, model {rep['model']}")
+    print(f"{'source':<8} {'avg over targets':>16} {'source dev':>10}")
+    for s in rep["sources"]:
+        dev = next(iter(rep["source_dev"][s].values()), float("nan"))
+        avg = rep["source_average"][s]
+        print(f"{s:<8} {'–' if avg is None else f'{avg:.2f}':>16} {dev:10.2f}")
+    gains = [b["gain"] for b in rep["best_source"].values() if b["gain"] is not None]
+    if gains:
+        print(f"best source per target instead of {rep['sources'][0]}: {sum(gains) / len(gains):+.2f} on average "
+              f"over {len(gains)} targets (oracle)")
+    print(f"matrix: {Path(cfg.out) / 'matrix.md'}")
     return 0

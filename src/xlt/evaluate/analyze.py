@@ -319,8 +319,15 @@ def _figure(width: float, height: float):
     return fig
 
 
-def _heatmap(path: Path, values: np.ndarray, rows: list[str], cols: list[str], title: str, label: str,
-             vmin: float | None = None, vmax: float | None = None, digits: int = 0, xlabel: str = "") -> None:
+def heatmap(path: Path, values: np.ndarray, rows: list[str], cols: list[str], title: str, label: str,
+            vmin: float | None = None, vmax: float | None = None, digits: int = 0, xlabel: str = "") -> None:
+    """Write a ``(len(rows), len(cols))`` matrix as a PNG heat map (cells annotated up to 400 cells).
+
+    Args:
+        path: output file. values: ``(n_rows, n_cols)`` floats (NaN = no value). rows, cols: tick
+            labels. title, label: plot title and colour-bar label. vmin, vmax: colour range.
+        digits: decimals of the cell annotations. xlabel: x-axis label.
+    """
     n_r, n_c = values.shape
     fs = 8 if max(n_r, n_c) <= 30 else 5
     fig = _figure(max(5.0, 0.35 * n_c + 2.5), max(3.5, 0.25 * n_r + 1.5))
@@ -478,11 +485,11 @@ def write_analysis(out_dir: str | Path, report: Mapping[str, Any]) -> dict[str, 
         paths["json"]: lambda p: write_json(p, report),
         paths["markdown"]: lambda p: p.write_text(md, encoding="utf-8"),
         paths["layers_png"]: lambda p: _plot_layers(report, p),
-        paths["mexa_png"]: lambda p: _heatmap(
+        paths["mexa_png"]: lambda p: heatmap(
             p, mexa, order, [str(x) for x in report["layers"]],
             f"MEXA with {_pivot_name(report)} (%) · {report['model']}", "MEXA (%)", 0, 100,
             xlabel="layer (0 = embeddings)"),
-        paths["similarity_png"]: lambda p: _heatmap(
+        paths["similarity_png"]: lambda p: heatmap(
             p, np.array(sim["matrix"]), sim["langs"], sim["langs"],
             f"mPLM-Sim similarity, layer {sim['layer']} · {report['model']}", "mean cosine", digits=3),
     })

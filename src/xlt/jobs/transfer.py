@@ -93,6 +93,8 @@ class TransferConfig:
             one start afresh); the scores are those of an uninterrupted run. A checkpoint of other
             settings or data is refused (:class:`~xlt.transfer.finetune.CheckpointError`).
         aligner: probe mode: a saved :class:`~xlt.align.maps.CrossLingualAligner`.
+        matrix: train on each language of a comma-separated ``source`` in turn and score every
+            target with each (:func:`xlt.jobs.matrix.run_matrix`): a sources × targets table.
     Outputs:
         out: report folder (``report.json``, ``report.md``, ``scores.png``); None = no files.
         save: folder for the task model(s): the seed with the best source-dev score
@@ -138,6 +140,7 @@ class TransferConfig:
     resume: bool = False
     data_dir: str | None = None
     cache_dir: str | None = None
+    matrix: bool = False
     out: str | None = None
     save: str | None = None
     save_which: str = "best"
@@ -180,6 +183,17 @@ def _check_settings(config: TransferConfig) -> None:
         raise ConfigError("--seeds needs at least one seed")
     if config.mode not in ("probe", "finetune"):
         raise ConfigError(f"mode must be 'probe' or 'finetune', got {config.mode!r}")
+    sources = [x.strip() for x in str(config.source).split(",") if x.strip()]
+    if not sources:
+        raise ConfigError("--source needs a language")
+    if config.matrix and len(sources) < 2:
+        raise ConfigError(f"--matrix needs at least two --source languages (a matrix of one source is one "
+                          f"transfer run), got {config.source!r}")
+    if not config.matrix and len(sources) > 1:
+        raise ConfigError(f"several source languages ({config.source}) need --matrix (one run per source)")
+    if config.matrix and (config.save or config.train or config.resume):
+        raise ConfigError("--matrix runs the built-in tasks' source languages one by one; it takes no --train, "
+                          "--save or --resume")
 
 
 def read_options(config: TransferConfig):
@@ -345,8 +359,13 @@ def run_transfer(config: TransferConfig, command: list[str] | None = None,
 
 
 def transfer_result(config: TransferConfig, command: list[str] | None = None,
-                    dataset: TaskDataset | None = None) -> TransferResult:
-    """:func:`run_transfer` returning the models too (:class:`TransferResult`)."""
+                    dataset: TaskDataset | None = None, encoder=None) -> TransferResult:
+    """:func:`run_transfer` returning the models too (:class:`TransferResult`).
+
+    ``encoder``: an already loaded :class:`~xlt.models.loading.Encoder` of ``config.model`` (runs
+    that share one, such as a transfer matrix); None = load it. It is not changed (fine-tuning
+    copies its weights).
+    """
     t0 = time.time()
     config.validate()
     check_word_pieces(config.word_pieces)
@@ -380,13 +399,13 @@ def transfer_result(config: TransferConfig, command: list[str] | None = None,
 
         distributed_state()  # before anything else sets up accelerate (CPU processes: gloo)
         # only a source of weights for the task model, which accelerate puts on each process's device
-        encoder = load_encoder(config.model, device="cpu")
+        encoder = encoder if encoder is not None else load_encoder(config.model, device="cpu")
     else:
         n_proc = int(os.environ.get("WORLD_SIZE") or 1)
         if n_proc > 1:
             log.warning("--mode probe is not data-parallel: each of the %d processes trains and evaluates the "
                         "same probe (only the main one writes); run it without accelerate launch", n_proc)
-        encoder = load_encoder(config.model, device="auto")
+        encoder = encoder if encoder is not None else load_encoder(config.model, device="auto")
     trainer = ProbeTrainer(encoder, ds, cfg, aligner) if config.mode == "probe" else FinetuneTrainer(encoder, ds, cfg)
     if aligner is not None:
         aligner.check(encoder.describe(), trainer.base.layer_ids, list(ds.eval) + [ds.source],
