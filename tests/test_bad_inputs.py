@@ -39,7 +39,8 @@ def _files(root: Path) -> dict[str, Path]:
         "map_trunc": root / "maps-trunc.npz",
         "map_rand": root / "maps-rand.npz", "yaml_bad_key": root / "bad-key.yaml", "yaml_bad_type": root / "bad-type.yaml",
         "de_file": root / "de.txt", "en_file": root / "en.txt", "short_pairs": root / "short.txt",
-        "unlabeled": root / "eval2" / "test.tsv",
+        "unlabeled": root / "eval2" / "test.tsv", "matrix_one": root / "mx-one" / "matrix.json",
+        "matrix_two": root / "mx-two" / "matrix.json",
     }
     for p in f.values():
         p.parent.mkdir(parents=True, exist_ok=True)
@@ -68,6 +69,10 @@ def _files(root: Path) -> dict[str, Path]:
     f["en_file"].write_text("the cat\nthe dog\n", encoding="utf-8")
     f["short_pairs"].write_text("the cat ||| die Katze\nno separator here\n", encoding="utf-8")
     f["unlabeled"].write_text(TRAIN, encoding="utf-8")
+    f["matrix_one"].write_text('{"task": "udpos", "sources": ["en"], "targets": ["de"], "scores": {"en": {"de": 80}}}',
+                               encoding="utf-8")
+    f["matrix_two"].write_text('{"task": "udpos", "sources": ["en", "de"], "targets": ["fr"], '
+                               '"scores": {"en": {"fr": 70}, "de": {"fr": 60}}}', encoding="utf-8")
     return f
 
 
@@ -185,6 +190,15 @@ CASES: list[tuple[str, list[str], list[str]]] = [
                  "--out", "{root}/o.tsv"], ["links.txt:2"]),
     ("project", ["project", "--src-tags", "{tags}", "--tgt", "{pairs}", "--align", "{links}", "--max-gap", "-1",
                  "--out", "{root}/o.tsv"], ["--max-gap"]),
+    # rank-sources
+    ("rank-sources", ["rank-sources", "--matrix", "{matrix_one}", "--out", "{root}/r"], ["single source"]),
+    ("rank-sources", ["rank-sources", "--matrix", "{root}/none", "--out", "{root}/r"], ["no matrix.json"]),
+    ("rank-sources", ["rank-sources", "--matrix", "{matrix_two}", "--candidates", "en,sw", "--out", "{root}/r"],
+     ["sw"]),
+    ("rank-sources", ["rank-sources", "--matrix", "{matrix_two}", "--target", "yo", "--out", "{root}/r"],
+     ["--target yo"]),
+    ("rank-sources", ["rank-sources", "--matrix", "{bad_jsonl}", "--out", "{root}/r"], ["not a readable"]),
+    ("rank-sources", ["rank-sources", "--matrix", "{matrix_two}", "--out", "{nonempty}"], ["not empty"]),
     # export-model, bench
     ("export-model", ["export-model", "bundled:e5-small", "{nonempty}"], ["not empty"]),
     ("export-model", ["export-model", "bundled:e5-small", "{old_out}"], ["is a file"]),

@@ -13,6 +13,7 @@ from xlt.data.readers import DataFormatError
 from xlt.jobs import ConfigError
 from xlt.models.loading import ModelLoadError
 from xlt.transfer.checkpoint import CheckpointError
+from xlt.transfer.ranking import RankingError
 
 
 
@@ -37,6 +38,7 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     FileLanguageError,  # an --eval file whose name does not say its language
     DatasetError,  # a data set that cannot be used as given (no examples, bad --label-map, ...)
     CheckpointError,  # a fine-tuning checkpoint of other settings, or in the way without --resume
+    RankingError,  # a source ranking that cannot be made: languages missing from URIEL, one source
 )
 
 __all__ = ["USER_ERRORS", "AlignerError", "CheckpointError", "ConfigError", "DataFormatError", "UnknownLanguageError", "DatasetNotFoundError", "ModelLoadError", "OutputError", "UsageError"]

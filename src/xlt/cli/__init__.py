@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "wordalign": "wordalign",
     "project": "project",
     "align": "align",
+    "rank-sources": "rank",
 }
 
 

@@ -1,0 +1,222 @@
+"""Choosing the source language: features of (source, target) pairs and a learned ranker.
+
+LangRank (Lin et al. 2019, "Choosing Transfer Languages for Cross-Lingual Learning") ranks
+candidate source languages for a target with gradient-boosted trees trained with the lambdarank
+objective on observed transfer scores, from features of the pair: typological distances from
+URIEL (Littell et al. 2017, through ``lang2vec``), the overlap of the two languages' subword
+vocabularies, whether they share a script, and how much training data the source has. xlt
+learns the same from transfer matrices (:mod:`xlt.jobs.matrix`) and evaluates it leave one
+target out: the ranker never sees the target's column it ranks for.
+
+URIEL distances here are cosine distances between the languages' URIEL vectors: ``syntax_knn``,
+``phonology_knn``, ``inventory_knn`` (missing values k-NN-imputed by URIEL), ``fam`` (membership
+in every language family: genetic), ``geo`` (distances to fixed points on the globe:
+geographic), and the three typological vectors concatenated (featural).
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: URIEL distance name -> lang2vec feature set(s) whose vectors' cosine distance it is.
+URIEL_DISTANCES: dict[str, tuple[str, ...]] = {
+    "syntactic": ("syntax_knn",),
+    "phonological": ("phonology_knn",),
+    "inventory": ("inventory_knn",),
+    "genetic": ("fam",),
+    "geographic": ("geo",),
+    "featural": ("syntax_knn", "phonology_knn", "inventory_knn"),
+}
+#: Every pair feature, in the ranker's column order.
+FEATURES: tuple[str, ...] = tuple(f"uriel_{k}" for k in URIEL_DISTANCES) + (
+    "subword_overlap", "same_script", "log_train_size")
+
+
+#: ISO 639-3 macrolanguages URIEL lacks -> the individual language it describes them by (the one
+#: the benchmark sets mean: Modern Standard Arabic, Mandarin, Iranian Persian, ...).
+URIEL_INDIVIDUAL: dict[str, str] = {
+    "ara": "arb", "zho": "cmn", "fas": "pes", "msa": "zsm", "swa": "swh", "uzb": "uzn", "aze": "azj",
+    "que": "quy", "orm": "gaz", "sqi": "als", "fil": "tgl", "lav": "lvs", "nep": "npi", "ori": "ory",
+}
+
+
+def uriel_code(iso3: str) -> str:
+    """The URIEL code of an ISO 639-3 code (macrolanguages mapped by :data:`URIEL_INDIVIDUAL`)."""
+    return URIEL_INDIVIDUAL.get(iso3, iso3)
+
+
+class RankingError(ValueError):
+    """A ranking that cannot be made as asked: a language missing from URIEL, too few sources."""
+
+
+def _lang2vec():
+    """The ``lang2vec.lang2vec`` module.
+
+    lang2vec also installs a script ``lang2vec.py`` next to the ``xlt`` console script, and the
+    script's folder comes first on ``sys.path`` there, so a plain import would find the script;
+    folders holding such a file are left out of the path while the package is imported.
+    """
+    import os
+    import sys
+    import warnings
+
+    saved = list(sys.path)
+    sys.path[:] = [p for p in sys.path if not os.path.isfile(os.path.join(p or os.curdir, "lang2vec.py"))]
+    try:
+        with warnings.catch_warnings():  # lang2vec imports pkg_resources, which warns on import
+            warnings.simplefilter("ignore")
+            import lang2vec.lang2vec as l2v
+    finally:
+        sys.path[:] = saved
+    return l2v
+
+
+def uriel_distances(languages: Iterable[str]) -> dict[tuple[str, str], dict[str, float]]:
+    """URIEL distances between every two of ``languages`` (ISO 639-3 codes).
+
+    Returns:
+        ``(a, b)`` → distance name (:data:`URIEL_DISTANCES`) → cosine distance in [0, 2].
+
+    Raises:
+        RankingError: languages missing from URIEL (all named; never a silent zero).
+    """
+    l2v = _lang2vec()
+    asked = sorted(set(languages))
+    code = {l: uriel_code(l) for l in asked}
+    known = set(l2v.available_uriel_languages())
+    missing = [l for l in asked if code[l] not in known]
+    if missing:
+        raise RankingError(f"not in URIEL (lang2vec), so no typological distances: {', '.join(missing)}; "
+                           "drop them from --candidates/--target")
+    langs = asked
+    vectors: dict[str, dict[str, np.ndarray]] = {l: {} for l in langs}
+    for fs in sorted({f for sets in URIEL_DISTANCES.values() for f in sets}):
+        got = l2v.get_features(sorted({code[l] for l in langs}), fs)
+        for l in langs:
+            vectors[l][fs] = np.asarray([0.0 if v == "--" else float(v) for v in got[code[l]]], dtype=float)
+    out: dict[tuple[str, str], dict[str, float]] = {}
+    for a in langs:
+        for b in langs:
+            row = {}
+            for name, sets in URIEL_DISTANCES.items():
+                u = np.concatenate([vectors[a][s] for s in sets])
+                v = np.concatenate([vectors[b][s] for s in sets])
+                nu, nv = np.linalg.norm(u), np.linalg.norm(v)
+                row[name] = 1.0 - float(u @ v / (nu * nv)) if nu > 0 and nv > 0 else 1.0
+            out[(a, b)] = row
+    return out
+
+
+def dominant_script(texts: Iterable[str]) -> str | None:
+    """The Unicode script (first word of the character names, e.g. ``LATIN``, ``CJK``) of most letters."""
+    counts: Counter = Counter()
+    for t in texts:
+        for ch in t:
+            if ch.isalpha():
+                counts[unicodedata.name(ch, "UNKNOWN").split()[0]] += 1
+    return counts.most_common(1)[0][0] if counts else None
+
+
+def piece_set(tokenizer, texts: Sequence[str]) -> set[int]:
+    """The subword piece ids ``tokenizer`` gives ``texts`` (specials left out)."""
+    special = set(getattr(tokenizer, "all_special_ids", []))
+    enc = tokenizer(list(texts), add_special_tokens=False, verbose=False)
+    return {t for ids in enc["input_ids"] for t in ids if t not in special}
+
+
+@dataclass
+class LanguageProfile:
+    """What the pair features need to know about one language.
+
+    Attributes:
+        code: the language code as the matrix writes it. iso3: its ISO 639-3 code.
+        pieces: subword piece ids of a sample of its text. script: its dominant script.
+        train_size: training sentences when it is a source (0 otherwise).
+    """
+
+    code: str
+    iso3: str
+    pieces: set[int] = field(default_factory=set)
+    script: str | None = None
+    train_size: int = 0
+
+
+def pair_features(src: LanguageProfile, tgt: LanguageProfile,
+                  uriel: Mapping[tuple[str, str], Mapping[str, float]]) -> dict[str, float]:
+    """The :data:`FEATURES` of the pair (source, target).
+
+    ``subword_overlap`` is the Jaccard overlap of the two piece sets (LangRank's "word overlap" on
+    subwords); ``same_script`` 1/0; ``log_train_size`` the natural log of 1 + source sentences.
+    """
+    d = uriel[(src.iso3, tgt.iso3)]
+    union = src.pieces | tgt.pieces
+    out = {f"uriel_{k}": d[k] for k in URIEL_DISTANCES}
+    out["subword_overlap"] = len(src.pieces & tgt.pieces) / len(union) if union else 0.0
+    out["same_script"] = float(src.script is not None and src.script == tgt.script)
+    out["log_train_size"] = math.log1p(src.train_size)
+    return out
+
+
+def relevance(scores: Mapping[str, float], levels: int = 10) -> dict[str, int]:
+    """LambdaRank labels for one target: the best source gets ``levels``, the next ``levels - 1``,
+    ..., sources below the top ``levels`` get 0 (graded relevance by rank, as in LangRank)."""
+    order = sorted(scores, key=lambda s: -scores[s])
+    return {s: max(0, levels - i) for i, s in enumerate(order)}
+
+
+def ndcg_at(ranked: Sequence[str], rel: Mapping[str, int], k: int = 3) -> float:
+    """NDCG@k of a ranking against graded relevance (exponential gain ``2^rel - 1``, log2 discount)."""
+    def dcg(items):
+        return sum((2 ** rel.get(s, 0) - 1) / math.log2(i + 2) for i, s in enumerate(items[:k]))
+
+    ideal = dcg(sorted(rel, key=lambda s: -rel[s]))
+    return dcg(list(ranked)) / ideal if ideal > 0 else 0.0
+
+
+class SourceRanker:
+    """A LightGBM lambdarank model over :data:`FEATURES` (LangRank, Lin et al. 2019).
+
+    Args:
+        n_estimators, learning_rate, num_leaves, min_child_samples: LightGBM settings (small trees:
+            a matrix gives only sources × targets examples).
+        seed: LightGBM's seed.
+    """
+
+    def __init__(self, n_estimators: int = 100, learning_rate: float = 0.05, num_leaves: int = 8,
+                 min_child_samples: int = 3, seed: int = 0):
+        self.params = dict(n_estimators=n_estimators, learning_rate=learning_rate, num_leaves=num_leaves,
+                           min_child_samples=min_child_samples, random_state=seed, verbose=-1)
+        self.model = None
+
+    def fit(self, groups: Sequence[tuple[list[dict[str, float]], list[int]]]) -> SourceRanker:
+        """Fit on queries: per target, the candidates' feature dicts and their relevance labels.
+
+        Raises:
+            RankingError: fewer than two queries or a query with fewer than two candidates.
+        """
+        from lightgbm import LGBMRanker
+
+        if len(groups) < 2 or any(len(f) < 2 for f, _ in groups):
+            raise RankingError("a ranker needs at least two targets with at least two sources each")
+        X = np.array([[f[name] for name in FEATURES] for feats, _ in groups for f in feats], dtype=float)
+        y = np.array([r for _, rels in groups for r in rels], dtype=int)
+        self.model = LGBMRanker(objective="lambdarank", **self.params)
+        self.model.fit(X, y, group=[len(f) for f, _ in groups])
+        return self
+
+    def score(self, feats: Sequence[dict[str, float]]) -> np.ndarray:
+        """Ranking scores ``(n_candidates,)`` (higher = better source)."""
+        if self.model is None:
+            raise RankingError("the ranker is not fitted")
+        X = np.array([[f[name] for name in FEATURES] for f in feats], dtype=float)
+        return np.asarray(self.model.predict(X), dtype=float)
+
+
+__all__ = ["FEATURES", "URIEL_DISTANCES", "URIEL_INDIVIDUAL", "uriel_code", "LanguageProfile", "RankingError", "SourceRanker", "dominant_script",
+           "ndcg_at", "pair_features", "piece_set", "relevance", "uriel_distances"]
