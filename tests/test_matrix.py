@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from xlt.cli import main
@@ -76,6 +77,33 @@ def test_matrix_bad_input(tiny, two_sources, tmp_path, capsys, monkeypatch):
         assert main(base + extra) == 2
         err = capsys.readouterr().err
         assert err.startswith("xlt: error:") and words in err, err
-    assert main(["transfer", "--task", "udpos", "--source", "en,fr", "--model", spec, "--out", str(tmp_path / "o"),
-                 "--data-dir", str(two_sources.root)]) == 2
-    assert "need --matrix" in capsys.readouterr().err
+    assert main(["transfer", "--train", str(two_sources.root / "udpos" / "train-en.tsv"), "--source", "en,fr",
+                 "--eval", f"de={two_sources.root / 'udpos' / 'test-de.tsv'}", "--model", spec,
+                 "--out", str(tmp_path / "o")]) == 2
+    assert "one --train file" in capsys.readouterr().err
+
+
+def test_multi_source_union_and_temperature(two_sources):
+    from xlt.data.dataset import load_task, multi_source
+
+    en = load_task("udpos", "en", "all", data_dir=two_sources.root)
+    fr = load_task("udpos", "fr", "all", data_dir=two_sources.root, train_limit=10)
+    n_en, n_fr = len(en.train.examples), len(fr.train.examples)
+    assert (n_en, n_fr) == (80, 10)
+    one = multi_source([en, fr], temperature=1.0, seed=0)
+    assert one.source == "en+fr" and len(one.train.examples) == 90
+    assert sorted(map(id, one.train.examples)) == sorted(map(id, en.train.examples + fr.train.examples))
+    assert len(one.dev.examples) == len(en.dev.examples) + len(fr.dev.examples)
+    assert "en" not in one.eval and "fr" not in one.eval and "de" in one.eval
+    assert {str(p) for p in en.files()} <= {str(p) for p in one.files()}
+    # temperature 1000: p ~ (n/N)^(1/1000), nearly uniform: about 45 draws each (hand: 0.5 * 90)
+    hot = multi_source([en, fr], temperature=1000.0, seed=0)
+    drawn = hot.origin["multi_source"]["drawn"]
+    assert sum(drawn.values()) == 90 and 30 < drawn["fr"] < 60
+    assert hot.origin["multi_source"]["probabilities"]["fr"] == pytest.approx(0.5, abs=0.01)
+    # p_l for temperature 2, by hand: sqrt(80/90) : sqrt(10/90) = 0.7388 : 0.2612
+    assert multi_source([en, fr], 2.0).origin["multi_source"]["probabilities"]["en"] == pytest.approx(
+        np.sqrt(80) / (np.sqrt(80) + np.sqrt(10)), abs=1e-9)
+    assert multi_source([en, fr], 2.0, seed=3).origin == multi_source([en, fr], 2.0, seed=3).origin
+    with pytest.raises(Exception, match="temperature"):
+        multi_source([en, fr], 0.0)

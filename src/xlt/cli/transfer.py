@@ -49,8 +49,12 @@ def add_parser(sub) -> None:
                    help="your files: the label inventory in this order (a training label outside it is an "
                         "error); default: the training labels, BIO tags grouped by type")
     p.add_argument("--metric", choices=["accuracy", "f1"], help="default: span F1 for BIO tags, else accuracy")
-    p.add_argument("--source", help="source language (en, eng, eng_Latn all work; default en); with --matrix a "
-                                    "comma-separated list (en,de,ru): one run per source")
+    p.add_argument("--source", help="source language (en, eng, eng_Latn all work; default en); built-in tasks: a "
+                                    "comma-separated list (en,de,ru) trains on their union (multi-source), or with "
+                                    "--matrix once per source")
+    p.add_argument("--sampling-temperature", type=positive_float_arg,
+                   help="multi-source: draw languages with probability ~ size^(1/T) (1 = natural proportions, "
+                        "default; larger favours small sources)")
     p.add_argument("--matrix", action="store_true", default=None,
                    help="built-in tasks: train on each --source language in turn and score every target: a "
                         "sources x targets table (matrix.json, matrix.md, matrix.png; each source's report under "

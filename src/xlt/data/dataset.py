@@ -206,6 +206,8 @@ class TaskDataset:
     def files(self) -> list[Path]:
         """Every file the data set was read from (for manifests), without repeats."""
         seen: dict[Path, None] = {}
+        for f in self.origin.get("multi_source", {}).get("files", []):  # the sources' own files
+            seen.setdefault(Path(f), None)
         for _, s in self.splits():
             if s.path is not None:
                 seen.setdefault(Path(s.path), None)
@@ -411,6 +413,75 @@ def load_task(
                          origin={"builtin": spec.name, "data_dir": str(data_dir) if data_dir else None})
 
 
+def multi_source(datasets: Sequence[TaskDataset], temperature: float = 1.0, seed: int = 0) -> TaskDataset:
+    """One data set whose training split is the union of several source languages' (multi-source transfer).
+
+    Languages are mixed by temperature sampling (Arivazhagan et al. 2019; Conneau et al. 2020,
+    XLM-R): language ``l`` with ``n_l`` training examples is drawn with probability
+    ``p_l ∝ (n_l / N) ** (1 / temperature)``, for as many draws as there are examples in all
+    (``N``). ``temperature=1`` keeps the natural proportions (each example once, in a seeded
+    shuffle); larger values give small languages more weight (drawn with replacement); each
+    language's count is in :attr:`TaskDataset.origin`. The dev split is the union of the sources'
+    dev splits (model selection on the source languages only); the evaluation sets are the first
+    data set's, without the source languages.
+
+    Args:
+        datasets: single-source data sets of one task (same kind, metric and labels).
+        temperature: > 0.
+        seed: the sampling seed.
+
+    Raises:
+        DatasetError: fewer than two data sets, different tasks or label sets, a bad temperature.
+    """
+    import math
+    import random
+
+    if len(datasets) < 2:
+        raise DatasetError("multi-source training needs at least two source languages")
+    if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature > 0):
+        raise DatasetError(f"--sampling-temperature must be a number > 0, got {temperature!r}")
+    first = datasets[0]
+    for ds in datasets[1:]:
+        if ds.kind is not first.kind or ds.metric != first.metric or set(ds.labels) != set(first.labels):
+            raise DatasetError(f"{ds.source} and {first.source}: different tasks or labels; multi-source training "
+                               "needs one task")
+    sizes = {ds.source: len(ds.train.examples) for ds in datasets}
+    total = sum(sizes.values())
+    weights = {l: (n / total) ** (1.0 / temperature) for l, n in sizes.items()}
+    z = sum(weights.values())
+    probs = {l: w / z for l, w in weights.items()}
+    rng = random.Random(seed)
+    if temperature == 1:
+        drawn = {l: list(ds.train.examples) for l, ds in zip(sizes, datasets)}
+    else:
+        counts = dict.fromkeys(sizes, 0)
+        for l in rng.choices(list(probs), weights=list(probs.values()), k=total):
+            counts[l] += 1
+        drawn = {}
+        for l, ds in zip(sizes, datasets):
+            ex = ds.train.examples
+            k = counts[l]
+            # every example once as far as the draw allows, then with replacement
+            drawn[l] = rng.sample(ex, min(k, len(ex))) + [rng.choice(ex) for _ in range(max(0, k - len(ex)))]
+    union = [e for l in sizes for e in drawn[l]]
+    rng.shuffle(union)
+    name = "+".join(sizes)
+    dev = [e for ds in datasets for e in ds.dev.examples]
+    sources = set(sizes)
+    evals = {l: sp for l, sp in first.eval.items() if l not in sources}
+    return TaskDataset(
+        name=first.name, kind=first.kind, metric=first.metric, source=name,
+        train=Split(lang=name, examples=union, note=f"union of {', '.join(sizes)} (temperature {temperature:g}): "
+                    + ", ".join(f"{l} {len(drawn[l])}" for l in sizes)),
+        dev=Split(lang=name, examples=dev, note="union of the sources' dev sets"),
+        eval=evals, labels=list(first.labels), label_map=dict(first.label_map),
+        origin={"multi_source": {"sources": list(sizes), "train_sizes": sizes, "temperature": temperature,
+                                 "probabilities": probs, "drawn": {l: len(v) for l, v in drawn.items()},
+                                 "files": [str(f) for ds in datasets for f in ds.files()]},
+                **{k: v for k, v in first.origin.items() if k != "source"}},
+    )
+
+
 def parse_eval_args(items: Iterable[str | Path]) -> list[tuple[str | None, Path]]:
     """``--eval`` values -> ``(language or None, path)``: ``LANG=FILE`` or a file/folder alone.
 
@@ -550,5 +621,6 @@ def _stem(path: Path) -> str:
 
 
 __all__ = ["DatasetError", "METRICS", "Split", "TaskDataset", "default_metric", "from_examples", "from_files",
+           "multi_source",
            "hold_out_dev", "is_bio", "label_mapper", "load_task", "order_labels", "parse_eval_args",
            "parse_label_map"]

@@ -26,7 +26,7 @@ import torch
 from tqdm.auto import tqdm
 
 from xlt.data import tasks as task_registry
-from xlt.data.dataset import TaskDataset, from_files, load_task
+from xlt.data.dataset import TaskDataset, from_files, load_task, multi_source
 from xlt.data.kinds import TOKEN
 from xlt.data.metrics import mean_std, score
 from xlt.data.outputs import check_output_folder, staged_folder
@@ -93,6 +93,8 @@ class TransferConfig:
             one start afresh); the scores are those of an uninterrupted run. A checkpoint of other
             settings or data is refused (:class:`~xlt.transfer.finetune.CheckpointError`).
         aligner: probe mode: a saved :class:`~xlt.align.maps.CrossLingualAligner`.
+        sampling_temperature: several sources without ``matrix``: train on their union, languages
+            drawn with probability ∝ size ** (1 / temperature) (:func:`xlt.data.dataset.multi_source`).
         matrix: train on each language of a comma-separated ``source`` in turn and score every
             target with each (:func:`xlt.jobs.matrix.run_matrix`): a sources × targets table.
     Outputs:
@@ -140,6 +142,7 @@ class TransferConfig:
     resume: bool = False
     data_dir: str | None = None
     cache_dir: str | None = None
+    sampling_temperature: float = 1.0
     matrix: bool = False
     out: str | None = None
     save: str | None = None
@@ -189,8 +192,11 @@ def _check_settings(config: TransferConfig) -> None:
     if config.matrix and len(sources) < 2:
         raise ConfigError(f"--matrix needs at least two --source languages (a matrix of one source is one "
                           f"transfer run), got {config.source!r}")
-    if not config.matrix and len(sources) > 1:
-        raise ConfigError(f"several source languages ({config.source}) need --matrix (one run per source)")
+    if not config.matrix and len(sources) > 1 and config.train:
+        raise ConfigError(f"several source languages ({config.source}) are for the built-in tasks (--task); "
+                          "for your own files give one --train file with all of them")
+    if not (math.isfinite(config.sampling_temperature) and config.sampling_temperature > 0):
+        raise ConfigError(f"--sampling-temperature must be a number > 0, got {config.sampling_temperature!r}")
     if config.matrix and (config.save or config.train or config.resume):
         raise ConfigError("--matrix runs the built-in tasks' source languages one by one; it takes no --train, "
                           "--save or --resume")
@@ -234,8 +240,10 @@ def load_dataset_for(config: TransferConfig) -> TaskDataset:
         if user_only:
             raise DatasetError(f"--{user_only[0].replace('_', '-')} describes user files; it does not go with "
                                f"--task {config.task}")
-        ds = load_task(config.task, config.source, config.targets, data_dir=config.data_dir,
-                       train_limit=config.train_limit, eval_limit=config.eval_limit, label_map=config.label_map)
+        sources = [x.strip() for x in str(config.source).split(",") if x.strip()]
+        parts = [load_task(config.task, s, config.targets, data_dir=config.data_dir, train_limit=config.train_limit,
+                           eval_limit=config.eval_limit, label_map=config.label_map) for s in sources]
+        ds = parts[0] if len(parts) == 1 else multi_source(parts, config.sampling_temperature, config.seeds[0])
         if config.metric and config.metric != ds.metric:
             ds.metric = config.metric
         return ds
