@@ -95,7 +95,8 @@ def test_multi_source_union_and_temperature(two_sources):
     assert sorted(map(id, one.train.examples)) == sorted(map(id, en.train.examples + fr.train.examples))
     assert len(one.dev.examples) == len(en.dev.examples) + len(fr.dev.examples)
     assert "en" not in one.eval and "fr" not in one.eval and "de" in one.eval
-    assert {str(p) for p in en.files()} <= {str(p) for p in one.files()}
+    assert {str(en.train.path), str(en.dev.path), str(fr.train.path)} <= {str(p) for p in one.files()}
+    assert len(one.origin["multi_source"]["files"]) == 4  # train and dev of each source, once
     # temperature 1000: p ~ (n/N)^(1/1000), nearly uniform: about 45 draws each (hand: 0.5 * 90)
     hot = multi_source([en, fr], temperature=1000.0, seed=0)
     drawn = hot.origin["multi_source"]["drawn"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from xlt.cli._common import count_arg, nonneg_int_arg
+from xlt.models.loading import DEFAULT_MODEL
 
 
 def add_parser(sub) -> None:
@@ -17,7 +18,7 @@ def add_parser(sub) -> None:
                    help="matrix folder(s) or matrix.json file(s) written by `xlt transfer --matrix`")
     p.add_argument("--target", help="the language to rank sources for (a target or source of the matrix)")
     p.add_argument("--candidates", help="comma-separated sources to rank (default: the matrix's sources)")
-    p.add_argument("--model", default="bundled:e5-small", help="tokenizer for the subword-overlap feature")
+    p.add_argument("--model", default=DEFAULT_MODEL, help="tokenizer for the subword-overlap feature")
     p.add_argument("--text-sentences", type=count_arg, default=300,
                    help="sentences per language for the overlap and script features")
     p.add_argument("--seed", type=nonneg_int_arg, default=0)

@@ -477,7 +477,8 @@ def multi_source(datasets: Sequence[TaskDataset], temperature: float = 1.0, seed
         eval=evals, labels=list(first.labels), label_map=dict(first.label_map),
         origin={"multi_source": {"sources": list(sizes), "train_sizes": sizes, "temperature": temperature,
                                  "probabilities": probs, "drawn": {l: len(v) for l, v in drawn.items()},
-                                 "files": [str(f) for ds in datasets for f in ds.files()]},
+                                 "files": list(dict.fromkeys(str(sp.path) for ds in datasets for sp in (ds.train, ds.dev)
+                                                             if sp.path is not None))},
                 **{k: v for k, v in first.origin.items() if k != "source"}},
     )
 

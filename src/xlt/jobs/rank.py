@@ -10,6 +10,7 @@ accuracy, the score lost against the oracle best source) beside single-feature b
 from __future__ import annotations
 
 import json
+import logging
 import shlex
 import sys
 import time
@@ -21,13 +22,16 @@ import numpy as np
 
 from xlt.data.dataset import load_task
 from xlt.data.langs import iso639_3
-from xlt.data.outputs import check_output_folder, staged_folder
 from xlt.data.jsonable import write_json
+from xlt.data.outputs import check_output_folder, staged_folder
+from xlt.models.loading import DEFAULT_MODEL
 from xlt.models.words import join_words
 from xlt.transfer.ranking import (FEATURES, LanguageProfile, RankingError, SourceRanker, dominant_script,
-                                  ndcg_at, pair_features, piece_set, relevance, uriel_distances)
+                                  in_uriel, ndcg_at, pair_features, piece_set, relevance, uriel_distances)
 
 __all__ = ["RankConfig", "read_matrix", "run_rank"]
+
+log = logging.getLogger(__name__)
 
 #: Baselines: name -> (feature, True when higher is better); "first source" is handled apart.
 BASELINES = {"nearest by URIEL syntax": ("uriel_syntactic", False),
@@ -51,7 +55,7 @@ class RankConfig:
     matrices: list[str]
     target: str | None = None
     candidates: str | None = None
-    model: str = "bundled:e5-small"
+    model: str = DEFAULT_MODEL
     text_sentences: int = 300
     data_dir: str | None = None
     out: str | None = None
@@ -103,7 +107,7 @@ def _texts(task: str, langs: list[str], sources: list[str], n: int, data_dir: st
 
 
 def _profiles(rep: dict, tokenizer, cfg: RankConfig) -> dict[str, LanguageProfile]:
-    langs = list(dict.fromkeys(rep["sources"] + rep["targets"]))
+    langs = list(dict.fromkeys(rep["sources"] + rep["targets"]))  # targets: those in URIEL
     texts = _texts(rep["task"], langs, rep["sources"], cfg.text_sentences, cfg.data_dir)
     profiles = {}
     for lang in langs:
@@ -183,9 +187,18 @@ def run_rank(config: RankConfig, command: list[str] | None = None) -> dict:
                                              for r in reps):
         raise RankingError(f"--target {config.target} is in none of the matrices "
                            f"(targets: {', '.join(sorted({t for r in reps for t in r['targets']}))})")
-    for r in reps:  # URIEL coverage first: a missing language is named before any work
+    skipped: dict[str, list[str]] = {}
+    for r in reps:  # URIEL coverage first: a missing candidate is an error, a missing target is left out
         cands = _candidates(r, config.candidates)
-        uriel_distances(iso639_3(l) for l in dict.fromkeys(cands + r["targets"]))
+        uriel_distances(iso639_3(l) for l in cands)  # names every candidate URIEL lacks
+        if config.target is not None and config.target in r["targets"] + r["sources"] \
+                and not in_uriel(iso639_3(config.target)):
+            uriel_distances([iso639_3(config.target)])  # raises, naming it
+        skipped[r["_path"]] = [t for t in r["targets"] if not in_uriel(iso639_3(t))]
+        if skipped[r["_path"]]:
+            log.warning("%s: %d of %d targets are not in URIEL and are left out of the evaluation: %s",
+                        r["_path"], len(skipped[r["_path"]]), len(r["targets"]), ", ".join(skipped[r["_path"]]))
+        r["targets"] = [t for t in r["targets"] if t not in skipped[r["_path"]]]
     tokenizer = load_encoder(config.model).tokenizer
     out_matrices, ranking = [], None
     for r in reps:
@@ -197,7 +210,8 @@ def run_rank(config: RankConfig, command: list[str] | None = None) -> dict:
         queries = _queries(r, feats, cands)
         ev = evaluate_loto(queries, r["sources"][0], config.seed)
         out_matrices.append({"matrix": r["_path"], "task": r["task"], "mode": r.get("mode"), "sources": cands,
-                             "targets": list(queries), "evaluation": ev})
+                             "targets": list(queries), "targets_not_in_uriel": skipped[r["_path"]],
+                             "evaluation": ev})
         if config.target is not None and ranking is None and config.target in profiles:
             t = config.target
             pool = [s for s in cands if s != t]

@@ -42,8 +42,15 @@ FEATURES: tuple[str, ...] = tuple(f"uriel_{k}" for k in URIEL_DISTANCES) + (
 #: the benchmark sets mean: Modern Standard Arabic, Mandarin, Iranian Persian, ...).
 URIEL_INDIVIDUAL: dict[str, str] = {
     "ara": "arb", "zho": "cmn", "fas": "pes", "msa": "zsm", "swa": "swh", "uzb": "uzn", "aze": "azj",
-    "que": "quy", "orm": "gaz", "sqi": "als", "fil": "tgl", "lav": "lvs", "nep": "npi", "ori": "ory",
+    "que": "quy", "orm": "gaz", "sqi": "als", "fil": "tgl", "lvs": "lav", "npi": "nep", "ory": "ori",
+    "mon": "khk", "pbt": "pst", "pus": "pst", "kau": "knc", "kon": "kng", "din": "dik", "grn": "gug",
+    "nno": "nor", "srd": "sro",
 }
+
+
+def in_uriel(iso3: str) -> bool:
+    """Whether URIEL (lang2vec) has the language (after :func:`uriel_code`)."""
+    return uriel_code(iso3) in set(_lang2vec().available_uriel_languages())
 
 
 def uriel_code(iso3: str) -> str:
@@ -218,5 +225,5 @@ class SourceRanker:
         return np.asarray(self.model.predict(X), dtype=float)
 
 
-__all__ = ["FEATURES", "URIEL_DISTANCES", "URIEL_INDIVIDUAL", "uriel_code", "LanguageProfile", "RankingError", "SourceRanker", "dominant_script",
+__all__ = ["FEATURES", "URIEL_DISTANCES", "URIEL_INDIVIDUAL", "in_uriel", "uriel_code", "LanguageProfile", "RankingError", "SourceRanker", "dominant_script",
            "ndcg_at", "pair_features", "piece_set", "relevance", "uriel_distances"]
