@@ -11,6 +11,7 @@ import importlib
 import logging
 import signal
 import sys
+import threading
 
 from xlt.cli._common import XltArgumentParser
 from xlt.cli._common import seeds_arg as _seeds  # noqa: F401  (kept for callers of the old module)
@@ -63,14 +64,17 @@ def main(argv: list[str] | None = None) -> int:
 
         hf_logging.disable_progress_bar()
 
-    previous = signal.signal(signal.SIGTERM, _terminate)  # SIGTERM ends a run like Ctrl-C
+    # SIGTERM ends a run like Ctrl-C (handlers can only be set in the main thread)
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None
     try:
         _check_layer_options(args)
         return _module(args.command).run(args, argv)
     except USER_ERRORS as exc:
         if args.verbose:
             raise
-        print(f"xlt: error: {exc}", file=sys.stderr)
+        message = str(exc).replace("\r\n", " ").replace("\n", " ").replace("\r", " ")  # always one line
+        print(f"xlt: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         if args.verbose:
@@ -80,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 130
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _check_layer_options(args) -> None:
