@@ -72,10 +72,11 @@ def add_parser(sub) -> None:
                    help="finetune, sequence/pair tasks: mean pooling (default, XTREME) or the model's CLS head")
     m.add_argument("--word-pieces", choices=list(WORD_PIECES),
                    help="token tasks: which subword pieces stand for a word (probe vector, fine-tuned label): "
-                        "first (default: the first piece that is not a bare SentencePiece '▁' marker), mean (of "
-                        "those pieces), xtreme (XTREME's first piece, a bare '▁' included), mean_all, no_marker "
-                        "(bare markers also left out of the input), text (the sentence tokenised as text, words "
-                        "mapped by character offsets)")
+                        "auto (default: as first, but a sentence split into single characters, as PAN-X's "
+                        "Japanese and Chinese, is tokenised as text), first (the first piece that is not a bare "
+                        "SentencePiece '▁' marker), mean (of those pieces), xtreme (XTREME's first piece, a bare "
+                        "'▁' included), mean_all, no_marker (bare markers also left out of the input), text (the "
+                        "sentence tokenised as text, words mapped by character offsets)")
     m.add_argument("--epochs", type=count_arg)
     m.add_argument("--batch-size", type=count_arg)
     m.add_argument("--lr", type=positive_float_arg)
