@@ -108,3 +108,17 @@ def test_multi_source_union_and_temperature(two_sources):
     assert multi_source([en, fr], 2.0, seed=3).origin == multi_source([en, fr], 2.0, seed=3).origin
     with pytest.raises(Exception, match="temperature"):
         multi_source([en, fr], 0.0)
+
+
+def test_matrix_markdown_turns_when_there_are_many_targets():
+    from xlt.evaluate.matrix import MAX_COLUMNS, render_matrix_markdown
+
+    targets = [f"t{i:02d}" for i in range(MAX_COLUMNS + 1)]
+    scores = {"en": {t: 50.0 for t in targets}, "de": {t: 60.0 for t in targets}}
+    rep = {"task": "x", "mode": "probe", "metric_name": "accuracy (%)", "model": "m", "sources": ["en", "de"],
+           "targets": targets, "scores": scores, "source_average": {"en": 50.0, "de": 60.0},
+           "shared_targets": targets, "best_source": best_sources(scores)}
+    md = render_matrix_markdown(rep)
+    assert "| target \\ source | en | de |" in md and "| t20 | 50.0 | 60.0 |" in md
+    rep["targets"] = targets[:2]
+    assert "| source \\ target | t00 | t01 |" in render_matrix_markdown(rep)

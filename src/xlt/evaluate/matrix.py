@@ -20,7 +20,10 @@ import numpy as np
 from xlt.data.jsonable import write_json
 from xlt.data.outputs import write_together
 
-__all__ = ["best_sources", "render_matrix_markdown", "write_matrix_report"]
+__all__ = ["MAX_COLUMNS", "best_sources", "render_matrix_markdown", "write_matrix_report"]
+
+#: Up to this many targets the table has one column per target; above it, one row per target.
+MAX_COLUMNS = 20
 
 
 def best_sources(scores: Mapping[str, Mapping[str, float]], exclude_self: bool = True) -> dict[str, dict]:
@@ -56,18 +59,29 @@ def render_matrix_markdown(report: Mapping[str, Any]) -> str:
     sources, targets = report["sources"], report["targets"]
     scores = report["scores"]
     lines = [f"# Transfer matrix: {report['task']} ({report['mode']}, {report['metric_name']})", "",
-             f"Model `{report['model']}`; rows are source languages (trained on), columns are targets "
-             f"(zero-shot; a source's own language is shown in brackets, not transfer). "
+             f"Model `{report['model']}`; each cell is a target language's score (zero-shot) under the model "
+             f"trained on a source language (a source's own language is in brackets: that is not transfer). "
              f"Command: `{report.get('command_line', '')}`", ""]
-    lines.append("| source \\ target | " + " | ".join(targets) + f" | average ({len(report.get('shared_targets', []))} shared) |")
-    lines.append("|:---|" + "---:|" * (len(targets) + 1))
-    for s in sources:
-        cells = []
+    def cell(s: str, t: str) -> str:
+        v = scores[s].get(t)
+        return "–" if v is None else (f"({v:.1f})" if t == s else f"{v:.1f}")
+
+    n_shared = len(report.get("shared_targets", []))
+    if len(targets) <= MAX_COLUMNS:  # sources as rows
+        lines.append("| source \\ target | " + " | ".join(targets) + f" | average ({n_shared} shared) |")
+        lines.append("|:---|" + "---:|" * (len(targets) + 1))
+        for s in sources:
+            avg = report["source_average"].get(s)
+            lines.append(f"| {s} | " + " | ".join(cell(s, t) for t in targets)
+                         + f" | {'–' if avg is None else f'{avg:.2f}'} |")
+    else:  # many targets: one row per target, so the table stays readable
+        lines.append("| target \\ source | " + " | ".join(sources) + " |")
+        lines.append("|:---|" + "---:|" * len(sources))
         for t in targets:
-            v = scores[s].get(t)
-            cells.append("–" if v is None else (f"({v:.1f})" if t == s else f"{v:.1f}"))
-        avg = report["source_average"].get(s)
-        lines.append(f"| {s} | " + " | ".join(cells) + f" | {'–' if avg is None else f'{avg:.2f}'} |")
+            lines.append(f"| {t} | " + " | ".join(cell(s, t) for s in sources) + " |")
+        lines.append(f"| **average ({n_shared} shared)** | " + " | ".join(
+            "–" if report["source_average"].get(s) is None else f"**{report['source_average'][s]:.2f}**"
+            for s in sources) + " |")
     lines += ["", "## Best source per target", "",
               f"| target | best source | score | {sources[0]} | gain |", "|:---|:---|---:|---:|---:|"]
     for t, b in report["best_source"].items():
