@@ -281,3 +281,33 @@ def test_cut_inputs_are_counted_and_warned_about(tiny, tmp_path, caplog):
     report = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
     assert report["counts"]["de"]["truncated"] == 1
     assert "de: 1 of 3 inputs are longer than the model takes and were cut" in caplog.text
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_a_signal_ends_a_run_with_one_line_and_exit_130(tmp_path, sig):
+    import subprocess
+    import sys
+    import time
+
+    src = write(tmp_path / "a.txt", "one\ntwo\n")
+    ready = tmp_path / "ready"
+    script = (
+        "import pathlib, sys, time\n"
+        "import xlt.jobs.mine as m\n"
+        "def slow(*a, **k):\n"
+        f"    pathlib.Path({str(ready)!r}).write_text('x')\n"
+        "    time.sleep(60)\n"
+        "m.run_mine = slow\n"
+        "from xlt.cli import main\n"
+        f"sys.exit(main(['mine', {str(src)!r}, {str(src)!r}, '--out', {str(tmp_path / 'p.tsv')!r}]))\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
+    for _ in range(600):  # wait until the run is under way
+        if ready.exists() or proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    proc.send_signal(getattr(signal, sig))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert lines == [lines[-1]] and lines[-1].startswith("xlt: interrupted"), err
+    assert not (tmp_path / "p.tsv").exists()
