@@ -128,6 +128,12 @@ def _queries(rep: dict, feats: dict, candidates: list[str]) -> dict[str, tuple[l
     return out
 
 
+def _training_groups(queries: dict, rels: dict[str, dict[str, int]], leave_out: str) -> list:
+    """The ranker's training queries: every target's candidates' features and relevance labels,
+    but ``leave_out``'s (the target being ranked is never seen)."""
+    return [(feats, [rels[u][s] for s in cands]) for u, (cands, feats, _) in queries.items() if u != leave_out]
+
+
 def evaluate_loto(queries: dict, first: str, seed: int = 0) -> dict:
     """Leave-one-target-out evaluation of the ranker and the baselines.
 
@@ -137,10 +143,11 @@ def evaluate_loto(queries: dict, first: str, seed: int = 0) -> dict:
     """
     methods: dict[str, list[tuple[float, float, float, str]]] = {}
     per_target: dict[str, dict] = {}
+    rels = {t: relevance(q[2]) for t, q in queries.items()}  # the labels of every query, once
     for t, (cands, feats, scores) in queries.items():
-        rel = relevance(scores)
+        rel = rels[t]
         best = max(scores.values())
-        train = [(f, [relevance(sc)[s] for s in c]) for u, (c, f, sc) in queries.items() if u != t]
+        train = _training_groups(queries, rels, leave_out=t)
         rankings = {}
         ranker = SourceRanker(seed=seed).fit(train)
         pred = ranker.score(feats)
@@ -215,7 +222,7 @@ def run_rank(config: RankConfig, command: list[str] | None = None) -> dict:
         if config.target is not None and ranking is None and config.target in profiles:
             t = config.target
             pool = [s for s in cands if s != t]
-            train = [(f, [relevance(sc)[s] for s in c]) for u, (c, f, sc) in queries.items() if u != t]
+            train = _training_groups(queries, {u: relevance(q[2]) for u, q in queries.items()}, leave_out=t)
             ranker = SourceRanker(seed=config.seed).fit(train)
             scores = ranker.score([feats[(s, t)] for s in pool])
             order = [pool[i] for i in np.argsort(-scores, kind="stable")]

@@ -16,6 +16,7 @@ geographic), and the three typological vectors concatenated (featural).
 
 from __future__ import annotations
 
+import functools
 import math
 import unicodedata
 from collections import Counter
@@ -50,7 +51,7 @@ URIEL_INDIVIDUAL: dict[str, str] = {
 
 def in_uriel(iso3: str) -> bool:
     """Whether URIEL (lang2vec) has the language (after :func:`uriel_code`)."""
-    return uriel_code(iso3) in set(_lang2vec().available_uriel_languages())
+    return uriel_code(iso3) in _uriel_languages()
 
 
 def uriel_code(iso3: str) -> str:
@@ -84,6 +85,12 @@ def _lang2vec():
     return l2v
 
 
+@functools.lru_cache(maxsize=1)
+def _uriel_languages() -> frozenset[str]:
+    """The languages URIEL has (lang2vec reads its data file on every call: about 1 s; read once)."""
+    return frozenset(_lang2vec().available_uriel_languages())
+
+
 def uriel_distances(languages: Iterable[str]) -> dict[tuple[str, str], dict[str, float]]:
     """URIEL distances between every two of ``languages`` (ISO 639-3 codes).
 
@@ -96,7 +103,7 @@ def uriel_distances(languages: Iterable[str]) -> dict[tuple[str, str], dict[str,
     l2v = _lang2vec()
     asked = sorted(set(languages))
     code = {l: uriel_code(l) for l in asked}
-    known = set(l2v.available_uriel_languages())
+    known = _uriel_languages()
     missing = [l for l in asked if code[l] not in known]
     if missing:
         raise RankingError(f"not in URIEL (lang2vec), so no typological distances: {', '.join(missing)}; "
