@@ -525,16 +525,9 @@ def _save_models(config: TransferConfig, models: dict[int, TaskModel], best_seed
         return {"path": str(root), "seeds": [best_seed], "which": "best"}
     if not write:
         return {"path": str(root), "seeds": list(models), "which": "all", "best_seed": best_seed}
-    import shutil
-    import tempfile
-
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
-    for s, m in models.items():
-        m.save_pretrained(tmp / f"seed-{s}")
-    if root.exists():
-        shutil.rmtree(root)
-    tmp.rename(root)
+    with staged_folder(root) as tmp:  # all seeds appear at once, replacing an old folder whole
+        for s, m in models.items():
+            m.save_pretrained(tmp / f"seed-{s}")
     return {"path": str(root), "seeds": list(models), "which": "all", "best_seed": best_seed}
 
 

@@ -19,10 +19,10 @@ strings; pair tasks take ``(text, text_pair)`` tuples. Examples from a reader
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -87,6 +87,14 @@ def as_examples(kind: TaskKind, inputs: Sequence[Any], lang: str | None = None) 
     return out, n_split
 
 
+@functools.lru_cache(maxsize=16)
+def _bio_moves(labels: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
+    """``(column of B-X, column of I-X)`` for every entity type with both (computed once per label set)."""
+    index = {name: k for k, name in enumerate(labels)}
+    return tuple((k, index["I-" + name[2:]]) for k, name in enumerate(labels)
+                 if name.startswith("B-") and "I-" + name[2:] in index)
+
+
 def continue_shared_pieces(proba: np.ndarray, firsts: Sequence[int], labels: Sequence[str]) -> np.ndarray:
     """BIO continuation for words that share their labelled piece with the word before them.
 
@@ -101,9 +109,7 @@ def continue_shared_pieces(proba: np.ndarray, firsts: Sequence[int], labels: Seq
         firsts: per word, the position of its labelled piece (``-1``: none).
         labels: the label names, in column order.
     """
-    index = {name: k for k, name in enumerate(labels)}
-    moves = [(k, index["I-" + name[2:]]) for k, name in enumerate(labels)
-             if name.startswith("B-") and "I-" + name[2:] in index]
+    moves = _bio_moves(tuple(labels))
     if not moves:
         return proba
     for w in range(1, len(firsts)):
@@ -203,27 +209,14 @@ class TaskModel:
         Raises:
             FileExistsError: ``path`` exists and is not empty, and ``overwrite`` is False.
             NotADirectoryError: ``path`` is a file.
+            OutputError: the folder above ``path`` cannot be written.
         """
-        out = Path(path)
-        if out.exists() and not out.is_dir():
-            raise NotADirectoryError(f"{out} exists and is not a folder")
-        if out.is_dir() and any(out.iterdir()) and not overwrite:
-            raise FileExistsError(f"{out} is not empty; choose another folder or pass overwrite")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-        try:
+        from xlt.data.outputs import check_output_folder, staged_folder
+
+        out = check_output_folder(path, overwrite=overwrite, option="model folder")
+        with staged_folder(out) as tmp:  # the folder appears whole, replacing an old one whole
             self._write(tmp)
             write_json(tmp / MODEL_FILE, self._meta_json())
-            old = None
-            if out.exists():
-                old = out.with_name(f".{out.name}.old-{os.getpid()}")
-                out.rename(old)
-            tmp.rename(out)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         return out
 
     @classmethod
