@@ -46,7 +46,6 @@ Nothing here imports torch.
 from __future__ import annotations
 
 import numbers
-import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -54,7 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from xlt.data.readers import DataFormatError, ReadStats, _iter_lines, read_xtreme_tsv
-from xlt.data.jsonable import write_json
+from xlt.data.jsonable import atomic_write, write_json
 from xlt.data.wordalign import SEPARATOR, WORD_TOKENIZERS, Link, read_pairs, read_pharaoh
 
 Span = tuple[int, int, str]
@@ -479,12 +478,7 @@ def write_xtreme_tsv(path: str | Path, sentences: Iterable[tuple[Sequence[str], 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     counts = Counter(sentences=0, tokens=0, blank_tokens_dropped=0, empty_sentences_dropped=0)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # written beside, renamed into place
-    try:
-        _write_rows(tmp, sentences, counts)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write(path, lambda tmp: _write_rows(tmp, sentences, counts))  # written beside, renamed into place
     return dict(counts)
 
 
