@@ -224,8 +224,6 @@ def run(args, argv) -> int:
     from xlt.errors import UsageError
     from xlt.transfer.model import TaskModel, as_examples, read_meta
 
-    if args.batch < 1:
-        raise UsageError(f"--batch must be >= 1, got {args.batch}")
     from xlt.data.outputs import check_output_file
 
     if args.input != "-":

@@ -136,8 +136,6 @@ def run(args, argv) -> int:
     from xlt.align.projection import project_files
     from xlt.errors import UsageError
 
-    if args.max_gap is not None and args.max_gap < 0:
-        raise UsageError(f"--max-gap must be >= 0, got {args.max_gap}")
     if args.silver:
         return _run_silver(args, argv)
     given = [option_name(n) for n in _PROJECT_SILVER_OPTIONS if getattr(args, n) is not None]

@@ -98,10 +98,6 @@ def run(args, argv) -> int:
         methods = parse_methods(args.method)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if not 0.0 < args.threshold < 1.0:
-        raise UsageError(f"--threshold must be between 0 and 1, got {args.threshold}")
-    if args.distortion < 0 or args.batch_size < 1:
-        raise UsageError("--distortion must be >= 0 and --batch-size >= 1")
     # the model spec goes on: run_wordalign reads and checks every file before the model loads
     res = run_wordalign(args.pairs, args.out, args.model, methods=methods, layer=args.layer, tokenizer=args.tokenizer,
                         gold=args.gold, one_based=args.one_based, report=args.report, command=["xlt"] + argv,
