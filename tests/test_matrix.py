@@ -80,7 +80,67 @@ def test_matrix_bad_input(tiny, two_sources, tmp_path, capsys, monkeypatch):
     assert main(["transfer", "--train", str(two_sources.root / "udpos" / "train-en.tsv"), "--source", "en,fr",
                  "--eval", f"de={two_sources.root / 'udpos' / 'test-de.tsv'}", "--model", spec,
                  "--out", str(tmp_path / "o")]) == 2
-    assert "one --train file" in capsys.readouterr().err
+    assert "--train LANG=FILE per source" in capsys.readouterr().err
+
+
+def _user_files_args(root) -> list[str]:
+    """The en and fr sources and the de/fr evaluation sets of the built-in fixture, as a user's files."""
+    ud = root / "udpos"
+    return ["--train", f"en={ud / 'train-en.tsv'}", "--train", f"fr={ud / 'train-fr.tsv'}",
+            "--dev", f"en={ud / 'dev-en.tsv'}", "--dev", f"fr={ud / 'dev-fr.tsv'}",
+            "--eval", f"de={ud / 'test-de.tsv'}", "--eval", f"fr={ud / 'test-fr.tsv'}"]
+
+
+def test_user_files_give_the_built_in_matrix_and_union(tiny, two_sources, tmp_path):
+    """A user's per-language training files (--train LANG=FILE, repeated) make the same matrix and the
+    same multi-source model as the built-in task over the same files (same labels, same settings)."""
+    from xlt.data.tasks import UPOS_TAGS
+
+    _, spec = tiny
+    common = ["--model", spec, "--mode", "probe", "--epochs", "3", "--no-progress"]
+    builtin = ["transfer", "--task", "udpos", "--source", "en,fr", "--targets", "de,fr",
+               "--data-dir", str(two_sources.root)] + common
+    user = ["transfer", *_user_files_args(two_sources.root), "--labels", ",".join(UPOS_TAGS)] + common
+    assert main(builtin + ["--matrix", "--out", str(tmp_path / "mb")]) == 0
+    assert main(user + ["--matrix", "--out", str(tmp_path / "mu")]) == 0
+    mb = json.loads((tmp_path / "mb" / "matrix.json").read_text(encoding="utf-8"))
+    mu = json.loads((tmp_path / "mu" / "matrix.json").read_text(encoding="utf-8"))
+    assert mu["sources"] == ["en", "fr"]
+    for s in ("en", "fr"):  # the built-in run also scores English's own test set; the user gave none
+        assert {t: mu["scores"][s][t] for t in ("de", "fr")} == pytest.approx(
+            {t: mb["scores"][s][t] for t in ("de", "fr")})
+    assert mu["config"]["train"] == [f"en={two_sources.root / 'udpos' / 'train-en.tsv'}",
+                                     f"fr={two_sources.root / 'udpos' / 'train-fr.tsv'}"]
+    # without --matrix: one model on the union of both languages, as for the built-in task
+    assert main(builtin + ["--out", str(tmp_path / "ub")]) == 0
+    assert main(user + ["--out", str(tmp_path / "uu")]) == 0
+    ub = json.loads((tmp_path / "ub" / "report.json").read_text(encoding="utf-8"))
+    uu = json.loads((tmp_path / "uu" / "report.json").read_text(encoding="utf-8"))
+    assert uu["source"] == ub["source"] == "en+fr"
+    assert uu["scores"] == pytest.approx(ub["scores"]) and list(uu["scores"]) == ["de"]
+
+
+def test_user_files_matrix_bad_input(tiny, two_sources, tmp_path, capsys, monkeypatch):
+    import xlt.jobs.matrix as matrix
+
+    monkeypatch.setattr(matrix, "load_encoder", lambda *a, **k: pytest.fail("the model was loaded"))
+    _, spec = tiny
+    ud = two_sources.root / "udpos"
+    ev = ["--eval", f"de={ud / 'test-de.tsv'}", "--model", spec, "--matrix", "--out", str(tmp_path / "o")]
+    odd = tmp_path / "data.tsv"
+    shutil.copy(ud / "train-fr.tsv", odd)
+    for extra, words in ((["--train", f"en={ud / 'train-en.tsv'}"], "at least two source languages"),
+                         (["--train", f"en={ud / 'train-en.tsv'}", "--train", f"eng={ud / 'train-fr.tsv'}"], "twice"),
+                         (["--train", f"en={ud / 'train-en.tsv'}", "--train", str(odd)], "LANG=FILE"),
+                         (["--train", f"en={ud / 'train-en.tsv'}", "--train", f"fr={ud / 'train-fr.tsv'}",
+                           "--dev", f"de={ud / 'test-de.tsv'}"], "not one of the --train languages"),
+                         (["--train", f"en={ud / 'train-en.tsv'}", "--train", f"fr={ud / 'train-fr.tsv'}",
+                           "--source", "en,de"], "does not match"),
+                         (["--train", f"en={ud / 'train-en.tsv'}", "--train", f"fr={tmp_path / 'none.tsv'}"],
+                          "none.tsv")):
+        assert main(["transfer", *extra, *ev]) == 2, extra
+        err = capsys.readouterr().err
+        assert err.startswith("xlt: error:") and words in err and err.count("\n") == 1, err
 
 
 def test_multi_source_union_and_temperature(two_sources):

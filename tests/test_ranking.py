@@ -100,3 +100,31 @@ def test_rank_sources_bad_input(tmp_path, capsys, monkeypatch):
         assert main(["rank-sources", *args, "--out", str(tmp_path / "out")]) == 2
         err = capsys.readouterr().err
         assert err.startswith("xlt: error:") and words in err and "Traceback" not in err, err
+
+
+def test_rank_sources_on_a_matrix_of_user_files(tiny, tmp_path):
+    """A matrix made from a user's files (--train LANG=FILE) is ranked from those same files: the
+    features of each language come from its own text (a copy of German's test set named Spanish has
+    exactly German's pieces: overlap 1)."""
+    import shutil
+
+    from fixtures import make_synthetic_data
+
+    _, spec = tiny
+    ud = make_synthetic_data(tmp_path / "data").root / "udpos"
+    for src, dst in (("test-fr.tsv", "train-fr.tsv"), ("test-de.tsv", "train-de.tsv"), ("test-de.tsv", "test-es.tsv")):
+        shutil.copy(ud / src, ud / dst)
+    args = ["--train", f"en={ud / 'train-en.tsv'}", "--train", f"fr={ud / 'train-fr.tsv'}",
+            "--train", f"de={ud / 'train-de.tsv'}", "--dev", f"fr={ud / 'test-fr.tsv'}"]  # en, de: 10% held out
+    args += [x for lang in ("en", "de", "fr", "es") for x in ("--eval", f"{lang}={ud / f'test-{lang}.tsv'}")]
+    assert main(["transfer", *args, "--matrix", "--model", spec, "--mode", "probe", "--epochs", "2", "--no-progress",
+                 "--out", str(tmp_path / "mx")]) == 0
+    assert main(["rank-sources", "--matrix", str(tmp_path / "mx"), "--target", "es", "--model", spec,
+                 "--out", str(tmp_path / "rk")]) == 0
+    rep = json.loads((tmp_path / "rk" / "report.json").read_text(encoding="utf-8"))
+    ranked = {r["source"]: r for r in rep["ranking"]["ranked"]}
+    assert set(ranked) == {"en", "fr", "de"}
+    assert ranked["de"]["features"]["subword_overlap"] == pytest.approx(1.0)
+    n_fr = sum(1 for block in (ud / "train-fr.tsv").read_text(encoding="utf-8").split("\n\n") if block.strip())
+    assert ranked["fr"]["features"]["log_train_size"] == pytest.approx(np.log1p(n_fr))  # its whole training file (its dev is its own file)
+    assert rep["matrices"][0]["evaluation"]["methods"]["oracle"]["n_targets"] == 4  # en, de, fr, es: 2+ sources each

@@ -32,9 +32,12 @@ def add_parser(sub) -> None:
     d.add_argument("--targets", help="'all' (default) or a comma-separated list of languages")
     d.add_argument("--data-dir", help="data folder (default: $XLT_DATA, ../shared/data, ~/.cache/xlt/data)")
     u = p.add_argument_group("data: your own files")
-    u.add_argument("--train", metavar="FILE", help="source-language training file (or datasets folder, hf:NAME spec)")
-    u.add_argument("--dev", metavar="FILE", help="source-language dev file for model selection "
-                                                  "(default: --dev-fraction of --train held out)")
+    u.add_argument("--train", metavar="FILE|LANG=FILE", action="append",
+                   help="source-language training file (or datasets folder, hf:NAME spec); for several source "
+                        "languages (multi-source, --matrix) repeat it as LANG=FILE (or files named by language)")
+    u.add_argument("--dev", metavar="FILE|LANG=FILE", action="append",
+                   help="source-language dev file for model selection (default: --dev-fraction of --train held "
+                        "out); with several --train languages LANG=FILE, repeated")
     u.add_argument("--eval", metavar="LANG=FILE|FILE|DIR", action="append",
                    help="an evaluation set; repeat it. Without LANG= the language is read from the file name "
                         "(test-de.conll, sw.csv); a folder gives every data file in it")
@@ -51,12 +54,13 @@ def add_parser(sub) -> None:
     p.add_argument("--metric", choices=["accuracy", "f1"], help="default: span F1 for BIO tags, else accuracy")
     p.add_argument("--source", help="source language (en, eng, eng_Latn all work; default en); built-in tasks: a "
                                     "comma-separated list (en,de,ru) trains on their union (multi-source), or with "
-                                    "--matrix once per source")
+                                    "--matrix once per source (your files: --train LANG=FILE per source)")
     p.add_argument("--sampling-temperature", type=positive_float_arg,
                    help="multi-source: draw languages with probability ~ size^(1/T) (1 = natural proportions, "
                         "default; larger favours small sources)")
     p.add_argument("--matrix", action="store_true", default=None,
-                   help="built-in tasks: train on each --source language in turn and score every target: a "
+                   help="train on each source language (--source a,b,... or --train LANG=FILE, repeated) in turn and "
+                        "score every target: a "
                         "sources x targets table (matrix.json, matrix.md, matrix.png; each source's report under "
                         "OUT/by-source/)")
     m = p.add_argument_group("model and training")
@@ -115,6 +119,10 @@ def run(args, argv: list[str]) -> int:
     if args.train_embeddings:
         args.freeze_embeddings = False
     no_progress_to_config(args)
+    for name in ("train", "dev"):  # one file stays a plain string (as in a --config file)
+        value = getattr(args, name)
+        if value is not None and len(value) == 1:
+            setattr(args, name, value[0])
     cfg = config_from_args(TransferConfig, args, config_file=args.config)
     if not cfg.out:
         raise UsageError("--out is required (the report folder)")

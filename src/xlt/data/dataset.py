@@ -430,8 +430,10 @@ def multi_source(datasets: Sequence[TaskDataset], temperature: float = 1.0, seed
         temperature: > 0.
         seed: the sampling seed.
 
+    The label inventory is the union of the sources' (the first's order when they agree).
+
     Raises:
-        DatasetError: fewer than two data sets, different tasks or label sets, a bad temperature.
+        DatasetError: fewer than two data sets, different task kinds or metrics, a bad temperature.
     """
     import math
     import random
@@ -442,9 +444,12 @@ def multi_source(datasets: Sequence[TaskDataset], temperature: float = 1.0, seed
         raise DatasetError(f"--sampling-temperature must be a number > 0, got {temperature!r}")
     first = datasets[0]
     for ds in datasets[1:]:
-        if ds.kind is not first.kind or ds.metric != first.metric or set(ds.labels) != set(first.labels):
-            raise DatasetError(f"{ds.source} and {first.source}: different tasks or labels; multi-source training "
-                               "needs one task")
+        if ds.kind is not first.kind or ds.metric != first.metric:
+            raise DatasetError(f"{ds.source} and {first.source}: different task kinds or metrics; multi-source "
+                               "training needs one task")
+    # every source's labels (a user's sources may each lack a rare one); the first's order when equal
+    same_labels = all(set(ds.labels) == set(first.labels) for ds in datasets)
+    labels = list(first.labels) if same_labels else order_labels({l for ds in datasets for l in ds.labels})
     sizes = {ds.source: len(ds.train.examples) for ds in datasets}
     total = sum(sizes.values())
     weights = {l: (n / total) ** (1.0 / temperature) for l, n in sizes.items()}
@@ -474,7 +479,7 @@ def multi_source(datasets: Sequence[TaskDataset], temperature: float = 1.0, seed
         train=Split(lang=name, examples=union, note=f"union of {', '.join(sizes)} (temperature {temperature:g}): "
                     + ", ".join(f"{l} {len(drawn[l])}" for l in sizes)),
         dev=Split(lang=name, examples=dev, note="union of the sources' dev sets"),
-        eval=evals, labels=list(first.labels), label_map=dict(first.label_map),
+        eval=evals, labels=labels, label_map=dict(first.label_map),
         origin={"multi_source": {"sources": list(sizes), "train_sizes": sizes, "temperature": temperature,
                                  "probabilities": probs, "drawn": {l: len(v) for l, v in drawn.items()},
                                  "files": list(dict.fromkeys(str(sp.path) for ds in datasets for sp in (ds.train, ds.dev)

@@ -21,15 +21,16 @@ from xlt.data.outputs import check_output_folder, staged_folder
 from xlt.evaluate.manifest import build_manifest
 from xlt.evaluate.matrix import best_sources, write_matrix_report
 from xlt.evaluate.report import write_report
-from xlt.jobs.transfer import TransferConfig, load_dataset_for, transfer_result
+from xlt.jobs.transfer import TransferConfig, load_dataset_for, source_configs, transfer_result
 from xlt.models.loading import load_encoder
 
 __all__ = ["matrix_sources", "run_matrix"]
 
 
 def matrix_sources(config: TransferConfig) -> list[str]:
-    """The source languages of a matrix config, in the order given, without repeats."""
-    return list(dict.fromkeys(s.strip() for s in str(config.source).split(",") if s.strip()))
+    """The source languages of a matrix config, in the order given, without repeats (``--source a,b``
+    of a built-in task, or the languages of a user's ``--train LANG=FILE`` values)."""
+    return list(source_configs(config))
 
 
 def run_matrix(config: TransferConfig, command: list[str] | None = None) -> dict:
@@ -37,7 +38,8 @@ def run_matrix(config: TransferConfig, command: list[str] | None = None) -> dict
 
     Args:
         config: a :class:`~xlt.jobs.transfer.TransferConfig` with ``matrix=True`` and a
-            comma-separated ``source`` (at least two languages with training data); ``targets``
+            comma-separated ``source`` of a built-in task, or a user's ``train`` list of
+            ``LANG=FILE`` values (at least two languages with training data); ``targets``/``eval``
             as for one run. The first source is the baseline of the "gain" columns.
         command: the command line, recorded in the report.
 
@@ -53,15 +55,17 @@ def run_matrix(config: TransferConfig, command: list[str] | None = None) -> dict
     """
     t0 = time.time()
     config.validate()
-    sources = matrix_sources(config)
-    given = [x.strip() for x in str(config.source).split(",") if x.strip()]
-    if len(given) != len(sources):
-        from xlt.jobs import ConfigError
+    if config.train is None:
+        given = [x.strip() for x in str(config.source).split(",") if x.strip()]
+        if len(given) != len(set(given)):
+            from xlt.jobs import ConfigError
 
-        raise ConfigError(f"--source names a language twice: {config.source}")
+            raise ConfigError(f"--source names a language twice: {config.source}")
     if config.out:
         check_output_folder(config.out, overwrite=config.overwrite)
-    singles = {s: replace(config, source=s, matrix=False, out=None, save=None, predictions=False) for s in sources}
+    singles = {s: replace(c, matrix=False, out=None, save=None, predictions=False)
+               for s, c in source_configs(config).items()}
+    sources = list(singles)
     datasets = {s: load_dataset_for(c) for s, c in singles.items()}  # every file read before the model loads
     codes = {s: ds.source for s, ds in datasets.items()}
     if len(set(codes.values())) < len(codes):

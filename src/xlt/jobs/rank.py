@@ -29,7 +29,7 @@ from xlt.models.words import join_words
 from xlt.transfer.ranking import (FEATURES, LanguageProfile, RankingError, SourceRanker, dominant_script,
                                   in_uriel, ndcg_at, pair_features, piece_set, relevance, uriel_distances)
 
-__all__ = ["RankConfig", "read_matrix", "run_rank"]
+__all__ = ["RankConfig", "matrix_config", "read_matrix", "run_rank"]
 
 log = logging.getLogger(__name__)
 
@@ -86,29 +86,56 @@ def read_matrix(path: str | Path) -> dict:
     return rep
 
 
-def _texts(task: str, langs: list[str], sources: list[str], n: int, data_dir: str | None) -> dict[str, list[str]]:
-    """Up to ``n`` sentences of text per language from the task's data (evaluation sets; a
-    source's training file where it has no evaluation set)."""
+def matrix_config(rep: dict, data_dir: str | None = None):
+    """The :class:`~xlt.jobs.transfer.TransferConfig` a matrix was made with (its data: a built-in
+    task or the user's files), from ``matrix.json``; ``data_dir`` overrides the recorded folder."""
+    import dataclasses
+
+    from xlt.jobs.transfer import TransferConfig
+
+    names = {f.name for f in dataclasses.fields(TransferConfig)}
+    values = {k: v for k, v in (rep.get("config") or {}).items() if k in names}
+    values.setdefault("task", rep["task"] if rep.get("task") in ("udpos", "panx", "sib200") else None)
+    if data_dir is not None:
+        values["data_dir"] = data_dir
+    return TransferConfig(**{**values, "progress": False})
+
+
+def _texts(rep: dict, n: int, data_dir: str | None) -> dict[str, list[str]]:
+    """Up to ``n`` sentences of text per language of a matrix, read from the data it was made with
+    (a built-in task or the user's files): the evaluation sets, and each source's training file."""
+    from dataclasses import replace
+
+    from xlt.data.dataset import from_files
+    from xlt.jobs.transfer import load_dataset_for, read_options, source_configs
+
     def as_text(e) -> str:
         if hasattr(e, "tokens"):
             return join_words(e.tokens)[0]
-        return e.text
+        return f"{e.text} {e.text_pair}" if hasattr(e, "text_pair") else e.text
 
-    out: dict[str, list[str]] = {}
-    ds = load_task(task, sources[0], targets="all", data_dir=data_dir, eval_limit=n)
-    for lang in langs:
-        if lang in ds.eval:
-            out[lang] = [as_text(e) for e in ds.eval[lang].examples]
-    for s in sources:
-        if s not in out:
-            src = load_task(task, s, targets=[], data_dir=data_dir, train_limit=n)
-            out[s] = [as_text(e) for e in src.train.examples]
+    cfg = replace(matrix_config(rep, data_dir), matrix=False, train_limit=n, eval_limit=n)
+    singles = list(source_configs(cfg).values())
+    if len(singles) != len(rep["sources"]):
+        raise RankingError(f"{rep['_path']}: its config names {len(singles)} sources, its table "
+                           f"{len(rep['sources'])}; was it edited?")
+    first = load_dataset_for(singles[0])
+    out = {lang: [as_text(e) for e in split.examples] for lang, split in first.eval.items()}
+    for code, c in zip(rep["sources"], singles):
+        if code in out:
+            continue
+        if c.task:
+            ds = load_task(c.task, c.source, targets=[], data_dir=c.data_dir, train_limit=n)
+        else:
+            ds = from_files(c.train, (), source=c.source, format=c.format, options=read_options(c),
+                            label_map=c.label_map, train_limit=n)
+        out[code] = [as_text(e) for e in ds.train.examples]
     return out
 
 
 def _profiles(rep: dict, tokenizer, cfg: RankConfig) -> dict[str, LanguageProfile]:
     langs = list(dict.fromkeys(rep["sources"] + rep["targets"]))  # targets: those in URIEL
-    texts = _texts(rep["task"], langs, rep["sources"], cfg.text_sentences, cfg.data_dir)
+    texts = _texts(rep, cfg.text_sentences, cfg.data_dir)
     profiles = {}
     for lang in langs:
         t = texts.get(lang, [])

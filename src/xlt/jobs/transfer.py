@@ -18,7 +18,7 @@ import os
 import shlex
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +50,9 @@ class TransferConfig:
         task: ``udpos``, ``panx`` or ``sib200``.
         train, dev: the user's source training / dev file (any format of
             :mod:`xlt.data.formats`); without ``dev`` a seeded ``dev_fraction`` of the training
-            data is held out for model selection.
+            data is held out for model selection. Several source languages (multi-source or
+            ``matrix``): a list of ``LANG=FILE`` values (or files named by language) for each
+            (:func:`user_sources`).
         eval: evaluation sets: ``LANG=FILE`` strings, or files/folders whose language is read
             from the file name.
         format: the format of the user's files (default: detected per file).
@@ -108,8 +110,8 @@ class TransferConfig:
     """
 
     task: str | None = None
-    train: str | None = None
-    dev: str | None = None
+    train: str | list[str] | None = None
+    dev: str | list[str] | None = None
     eval: list[str] = field(default_factory=list)
     format: str | None = None
     text_column: str | None = None
@@ -189,17 +191,116 @@ def _check_settings(config: TransferConfig) -> None:
     sources = [x.strip() for x in str(config.source).split(",") if x.strip()]
     if not sources:
         raise ConfigError("--source needs a language")
-    if config.matrix and len(sources) < 2:
-        raise ConfigError(f"--matrix needs at least two --source languages (a matrix of one source is one "
-                          f"transfer run), got {config.source!r}")
-    if not config.matrix and len(sources) > 1 and config.train:
-        raise ConfigError(f"several source languages ({config.source}) are for the built-in tasks (--task); "
-                          "for your own files give one --train file with all of them")
+    trains = _as_list(config.train)
+    if len(sources) > 1 and len(trains) == 1:
+        raise ConfigError(f"several source languages ({config.source}) with your own files: give one --train "
+                          "LANG=FILE per source language instead (--train en=train-en.conll --train de=...)")
+    n_sources = len(trains) if trains else len(sources)
+    if config.matrix and n_sources < 2:
+        raise ConfigError(f"--matrix needs at least two source languages (a matrix of one source is one "
+                          f"transfer run): --source a,b,... or --train LANG=FILE for each; got "
+                          f"{', '.join(trains) if trains else config.source}")
     if not (math.isfinite(config.sampling_temperature) and config.sampling_temperature > 0):
         raise ConfigError(f"--sampling-temperature must be a number > 0, got {config.sampling_temperature!r}")
-    if config.matrix and (config.save or config.train or config.resume):
-        raise ConfigError("--matrix runs the built-in tasks' source languages one by one; it takes no --train, "
-                          "--save or --resume")
+    if config.matrix and (config.save or config.resume):
+        raise ConfigError("--matrix runs its source languages one by one; it takes no --save or --resume")
+
+
+def _as_list(value) -> list[str]:
+    """A ``train``/``dev`` setting as a list of its values (None -> [], one string -> [it])."""
+    if value is None:
+        return []
+    return [value] if isinstance(value, (str, Path)) else [str(v) for v in value]
+
+
+@dataclass(frozen=True)
+class SourceFiles:
+    """One source language's files in a user's data set.
+
+    Attributes:
+        lang: the language code as given (``de``, ``deu_Latn``).
+        train: its training file. dev: its dev file (None: held out from ``train``).
+    """
+
+    lang: str
+    train: str
+    dev: str | None = None
+
+
+def user_sources(config: TransferConfig) -> list[SourceFiles]:
+    """The source languages of a user's files and the files of each.
+
+    One ``--train FILE`` is the language of ``--source``. Several training files (multi-source
+    training, or ``--matrix``) each name their language: ``LANG=FILE``, or a file name holding the
+    code (``train-de.conll``); ``--dev`` then takes ``LANG=FILE`` values for any of them (the others
+    hold ``dev_fraction`` of their training data out).
+
+    Raises:
+        DatasetError: a training file whose language cannot be told, a language given twice, a
+        dev file of no source language, or ``--source`` naming other languages than the files.
+    """
+    from xlt.data.dataset import DatasetError, parse_eval_args
+    from xlt.data.formats import FileLanguageError, language_from_filename
+    from xlt.data.langs import UnknownLanguageError, same_language
+
+    def same(a: str, b: str) -> bool:
+        try:
+            return a == b or same_language(a, b)
+        except UnknownLanguageError:
+            return False
+
+    trains = parse_eval_args(_as_list(config.train))
+    devs = parse_eval_args(_as_list(config.dev))
+    if len(trains) == 1 and trains[0][0] is None:
+        if len(devs) > 1:
+            raise DatasetError("one --train file takes one --dev file")
+        dev = str(devs[0][1]) if devs else None
+        return [SourceFiles(str(config.source), str(trains[0][1]), dev)]
+
+    def language(lang: str | None, path: Path, option: str) -> str:
+        if lang is not None:
+            return lang
+        try:
+            return language_from_filename(path)
+        except FileLanguageError:
+            raise DatasetError(f"{option} {path}: with several source languages every file needs its language: "
+                               f"{option} LANG=FILE") from None
+
+    out: list[SourceFiles] = []
+    for lang, path in trains:
+        code = language(lang, path, "--train")
+        twice = [s for s in out if same(s.lang, code)]
+        if twice:
+            raise DatasetError(f"--train: source language {code} given twice ({twice[0].train} and {path})")
+        out.append(SourceFiles(code, str(path)))
+    for lang, path in devs:
+        code = language(lang, path, "--dev")
+        hit = [i for i, s in enumerate(out) if same(s.lang, code)]
+        if not hit:
+            raise DatasetError(f"--dev {path}: {code} is not one of the --train languages "
+                               f"({', '.join(s.lang for s in out)})")
+        if out[hit[0]].dev is not None:
+            raise DatasetError(f"--dev: source language {code} given twice")
+        out[hit[0]] = replace(out[hit[0]], dev=str(path))
+    given = [x.strip() for x in str(config.source).split(",") if x.strip()]
+    if given != [TransferConfig.source] and not (
+            len(given) == len(out) and all(any(same(g, s.lang) for s in out) for g in given)):
+        raise DatasetError(f"--source {config.source} does not match the languages of the --train files "
+                           f"({', '.join(s.lang for s in out)}); leave --source out")
+    return out
+
+
+def source_configs(config: TransferConfig) -> dict[str, TransferConfig]:
+    """One single-source config per source language of ``config`` (built-in ``--source a,b`` or one
+    user ``--train LANG=FILE`` each), keyed by the language as given; every other setting is kept.
+
+    Raises:
+        DatasetError: see :func:`user_sources`.
+    """
+    if config.train is None:
+        return {s: replace(config, source=s) for s in dict.fromkeys(x.strip() for x in str(config.source).split(",")
+                                                                      if x.strip())}
+    return {sf.lang: replace(config, source=sf.lang, train=sf.train, dev=sf.dev) for sf in user_sources(config)}
 
 
 def read_options(config: TransferConfig):
@@ -249,11 +350,12 @@ def load_dataset_for(config: TransferConfig) -> TaskDataset:
         return ds
     if not config.eval:
         raise DatasetError("--train needs at least one --eval LANG=FILE (or --eval DIR) to transfer to")
-    return from_files(config.train, config.eval, dev=config.dev, source=config.source, format=config.format,
-                      options=read_options(config), metric=config.metric, label_map=config.label_map,
-                      labels=config.labels,
-                      train_limit=config.train_limit, eval_limit=config.eval_limit,
-                      dev_fraction=config.dev_fraction, seed=config.seeds[0])
+    parts = [from_files(sf.train, config.eval, dev=sf.dev, source=sf.lang, format=config.format,
+                        options=read_options(config), metric=config.metric, label_map=config.label_map,
+                        labels=config.labels, train_limit=config.train_limit, eval_limit=config.eval_limit,
+                        dev_fraction=config.dev_fraction, seed=config.seeds[0])
+             for sf in user_sources(config)]
+    return parts[0] if len(parts) == 1 else multi_source(parts, config.sampling_temperature, config.seeds[0])
 
 def _is_main_process() -> bool:
     """False on the non-main ranks of an ``accelerate launch`` run (they write no report and save no model)."""
@@ -326,7 +428,7 @@ def check_outputs(config: TransferConfig) -> None:
                               "or give another --checkpoint-dir")
     if config.save_which not in SAVE_WHICH:
         raise ValueError(f"save_which must be one of {SAVE_WHICH}, got {config.save_which!r}")
-    inputs = [p for p in (config.train, config.dev, config.aligner, *config.eval) if p]
+    inputs = [p for p in (*_as_list(config.train), *_as_list(config.dev), config.aligner, *config.eval) if p]
     inputs = [p.split("=", 1)[1] if "=" in p and not Path(p).exists() else p for p in inputs]
     if config.out:
         # a resumed run continues its own folder (its checkpoints live there)
