@@ -182,3 +182,56 @@ def test_matrix_markdown_turns_when_there_are_many_targets():
     assert "| target \\ source | en | de |" in md and "| t20 | 50.0 | 60.0 |" in md
     rep["targets"] = targets[:2]
     assert "| source \\ target | t00 | t01 |" in render_matrix_markdown(rep)
+
+
+class _Fixed:
+    """A stand-in task model whose probabilities are fixed (ensemble arithmetic by hand)."""
+
+    def __init__(self, labels, probs):
+        from xlt.data.kinds import SEQUENCE
+
+        self.kind, self.labels, self.probs = SEQUENCE, labels, np.asarray(probs, dtype=float)
+
+    def predict_proba(self, inputs, lang=None, *, progress=False):
+        return [self.probs for _ in inputs]
+
+
+def test_ensemble_proba_hand_worked():
+    from xlt.transfer.ensemble import EnsembleError, ensemble_proba, top_k_weights
+
+    a = _Fixed(["pos", "neg"], [0.9, 0.1])
+    b = _Fixed(["neg", "pos", "mixed"], [0.2, 0.2, 0.6])  # another label order and one more label
+    c = _Fixed(["pos", "neg"], [0.0, 1.0])
+    labels, probas = ensemble_proba([a, b, c], [1.0, 3.0, 0.0], ["x", "y"])
+    assert labels == ["pos", "neg", "mixed"] and len(probas) == 2
+    # (1 * [0.9, 0.1, 0] + 3 * [0.2, 0.2, 0.6]) / 4 = [0.375, 0.175, 0.45]; c has weight 0
+    assert probas[0] == pytest.approx([0.375, 0.175, 0.45])
+    assert top_k_weights(["c", "a", "b"], ["a", "b", "c"], k=2) == [1.0, 0.0, 1.0]
+    for bad in ([1.0, -1.0, 0.0], [0.0, 0.0, 0.0], [1.0, float("nan"), 0.0], [1.0]):
+        with pytest.raises(EnsembleError):
+            ensemble_proba([a, b, c], bad, ["x"])
+    with pytest.raises(EnsembleError, match="without a model"):
+        top_k_weights(["zz"], ["a"], 1)
+
+
+def test_matrix_ensembles(tiny, two_sources, tmp_path):
+    """--ensemble K: a top-1 ensemble is the ranked-first source's own model, so it scores what that
+    source's row says; the all-sources ensemble and the ranker's choice are reported per target."""
+    _, spec = tiny
+    ud = two_sources.root / "udpos"
+    shutil.copy(ud / "test-de.tsv", ud / "train-de.tsv")
+    shutil.copy(ud / "test-de.tsv", ud / "test-es.tsv")
+    args = [x for lang in ("en", "fr", "de") for x in ("--train", f"{lang}={ud / f'train-{lang}.tsv'}")]
+    args += [x for lang in ("en", "de", "fr", "es") for x in ("--eval", f"{lang}={ud / f'test-{lang}.tsv'}")]
+    out = tmp_path / "mx"
+    assert main(["transfer", *args, "--matrix", "--ensemble", "1", "--model", spec, "--mode", "probe",
+                 "--epochs", "2", "--no-progress", "--out", str(out)]) == 0
+    rep = json.loads((out / "matrix.json").read_text(encoding="utf-8"))
+    ens = rep["ensembles"]
+    assert ens["k"] == 1 and set(ens["all"]) == {"es"} and ens["targets"] == ["es"]
+    top = ens["top_sources"]["es"][0]
+    assert top in ("en", "fr", "de")
+    assert ens["top"]["es"] == pytest.approx(rep["scores"][top]["es"])
+    assert 0.0 <= ens["all"]["es"] <= 100.0
+    assert "Ensembles of the source models" in (out / "matrix.md").read_text(encoding="utf-8")
+    assert main(["transfer", *args, "--ensemble", "2", "--model", spec, "--out", str(tmp_path / "o2")]) == 2

@@ -10,12 +10,15 @@ from xlt.models.loading import DEFAULT_MODEL
 
 def add_parser(sub) -> None:
     p = sub.add_parser("rank-sources", help="rank source languages for a target from transfer matrices "
-                                            "(LightGBM lambdarank on URIEL, subword-overlap, script and size features)",
+                                            "(LightGBM lambdarank on URIEL, subword-overlap, script, size, dev-score and mPLM-Sim/MEXA features)",
                        description="Learn from transfer matrices (`xlt transfer --source a,b,... --matrix`) which "
                                    "source transfers best, evaluate that leave one target out against simple "
                                    "baselines, and rank the candidate sources for --target.")
     p.add_argument("--matrix", nargs="+", required=True, metavar="DIR",
                    help="matrix folder(s) or matrix.json file(s) written by `xlt transfer --matrix`")
+    p.add_argument("--analysis", metavar="DIR",
+                   help="an `xlt analyze` report on parallel text of the matrix's languages: adds mPLM-Sim and "
+                        "MEXA features and the 'nearest by mPLM-Sim' baseline (targets it lacks are left out)")
     p.add_argument("--target", help="the language to rank sources for (a target or source of the matrix)")
     p.add_argument("--candidates", help="comma-separated sources to rank (default: the matrix's sources)")
     p.add_argument("--model", default=DEFAULT_MODEL, help="tokenizer for the subword-overlap feature")
@@ -30,7 +33,7 @@ def add_parser(sub) -> None:
 def run(args, argv) -> int:
     from xlt.jobs.rank import RankConfig, run_rank
 
-    cfg = RankConfig(matrices=args.matrix, target=args.target, candidates=args.candidates, model=args.model,
+    cfg = RankConfig(matrices=args.matrix, analysis=args.analysis, target=args.target, candidates=args.candidates, model=args.model,
                      text_sentences=args.text_sentences, data_dir=args.data_dir, out=args.out,
                      overwrite=args.overwrite, seed=args.seed)
     rep = run_rank(cfg, command=["xlt"] + argv)
@@ -50,6 +53,6 @@ def run(args, argv) -> int:
             f = row["features"]
             print(f"{i:>3}. {row['source']:<10} score {row['ranker_score']:+.3f}{obs}  syntax {f['uriel_syntactic']:.2f} "
                   f"genetic {f['uriel_genetic']:.2f} overlap {f['subword_overlap']:.2f} same script "
-                  f"{int(f['same_script'])}")
+                  f"{int(f['same_script'])}" + (f" mPLM-Sim {f['mplm_sim']:.3f}" if "mplm_sim" in f else ""))
     print(f"report: {Path(args.out) / 'report.md'}")
     return 0

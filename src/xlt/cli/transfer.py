@@ -63,6 +63,10 @@ def add_parser(sub) -> None:
                         "score every target: a "
                         "sources x targets table (matrix.json, matrix.md, matrix.png; each source's report under "
                         "OUT/by-source/)")
+    p.add_argument("--ensemble", type=nonneg_int_arg, metavar="K",
+                   help="with --matrix: also score every target with ensembles of the source models: all "
+                        "sources, equally weighted, and the K sources a ranker trained on the other targets' "
+                        "columns puts first (LangRank features; 0 = off, default)")
     m = p.add_argument_group("model and training")
     m.add_argument("--model", help="bundled:e5-small (default), a HF id or a local folder")
     m.add_argument("--mode", choices=["probe", "finetune"], help="default probe")

@@ -92,6 +92,13 @@ def render_matrix_markdown(report: Mapping[str, Any]) -> str:
     if gains:
         lines += ["", f"Choosing each target's best source instead of {sources[0]}: {np.mean(gains):+.2f} on "
                       f"average over {len(gains)} targets (the oracle; a ranker has to find it without labels)."]
+    ens = report.get("ensembles")
+    if ens and ens.get("average"):
+        lines += ["", f"## Ensembles of the source models ({len(ens['targets'])} targets)", "",
+                  "| predictor | average |", "|:---|---:|"]
+        lines += [f"| {name} | {value:.2f} |" for name, value in ens["average"].items()]
+        if ens.get("not_ranked"):
+            lines += ["", f"Not ranked (no URIEL data, so no top-{ens['k']} ensemble): {', '.join(ens['not_ranked'])}"]
     return "\n".join(lines) + "\n"
 
 

@@ -24,7 +24,7 @@ from xlt.evaluate.report import write_report
 from xlt.jobs.transfer import TransferConfig, load_dataset_for, source_configs, transfer_result
 from xlt.models.loading import load_encoder
 
-__all__ = ["matrix_sources", "run_matrix"]
+__all__ = ["matrix_sources", "run_matrix", "score_ensembles"]
 
 
 def matrix_sources(config: TransferConfig) -> list[str]:
@@ -63,7 +63,7 @@ def run_matrix(config: TransferConfig, command: list[str] | None = None) -> dict
             raise ConfigError(f"--source names a language twice: {config.source}")
     if config.out:
         check_output_folder(config.out, overwrite=config.overwrite)
-    singles = {s: replace(c, matrix=False, out=None, save=None, predictions=False)
+    singles = {s: replace(c, matrix=False, ensemble=0, out=None, save=None, predictions=False)
                for s, c in source_configs(config).items()}
     sources = list(singles)
     datasets = {s: load_dataset_for(c) for s, c in singles.items()}  # every file read before the model loads
@@ -76,11 +76,14 @@ def run_matrix(config: TransferConfig, command: list[str] | None = None) -> dict
     argv = command if command is not None else sys.argv
     reports: dict[str, dict] = {}
     seconds: dict[str, float] = {}
+    models: dict[str, object] = {}  # the chosen model of each source, kept for ensembles only
     for s in tqdm(sources, desc="sources", disable=not config.progress):
         t = time.time()
         res = transfer_result(singles[s], command=argv, dataset=datasets[s], encoder=encoder)
         reports[codes[s]] = res.report
         seconds[codes[s]] = round(time.time() - t, 1)
+        if config.ensemble:
+            models[codes[s]] = res.model
     order = [codes[s] for s in sources]
     targets = sorted(dict.fromkeys(t for r in reports.values() for t in r["scores"]))
     scores = {s: dict(reports[s]["scores"]) for s in order}
@@ -103,9 +106,67 @@ def run_matrix(config: TransferConfig, command: list[str] | None = None) -> dict
         "config": cfg,
         "manifest": build_manifest(cfg, [Path(f) for f in files], encoder.describe(), config.seeds),
     }
+    if config.ensemble:
+        t = time.time()
+        report["ensembles"] = score_ensembles(report, models, datasets[sources[0]], encoder.tokenizer, config)
+        report["seconds"]["ensembles"] = round(time.time() - t, 1)
     if config.out:
         with staged_folder(config.out) as folder:  # the whole folder appears at once
             write_matrix_report(folder, report)
             for s in order:
                 write_report(folder / "by-source" / s, reports[s])
     return report
+
+
+def score_ensembles(report: dict, models: dict, dataset, tokenizer, config: TransferConfig) -> dict:
+    """Score every target that is no source's language with two ensembles of the source models.
+
+    ``all``: every source, equal weights. ``top``: the ``config.ensemble`` sources that a LangRank-style
+    ranker, trained on the other targets' columns of this matrix (leave one target out), ranks first
+    for the target (:func:`xlt.jobs.rank.loto_rankings`); targets it cannot rank (not in URIEL) are
+    listed and get no ``top`` score.
+
+    Returns:
+        ``{"k", "all": {target: %}, "top": {target: %}, "top_sources": {target: [sources]},
+        "not_ranked": [targets], "average": {...}, "targets"}``: averages over the targets both
+        ensembles scored, next to the first source, the best single source on average, and the
+        oracle best source per target over those targets.
+    """
+    from xlt.data.metrics import score
+    from xlt.jobs.rank import loto_rankings
+    from xlt.transfer.ensemble import ensemble_proba, top_k_weights
+    from xlt.transfer.model import decode_probas
+
+    sources = report["sources"]
+    k = min(config.ensemble, len(sources))
+    targets = [t for t in report["targets"] if t not in sources and t in dataset.eval]
+    # every column trains the ranker (a source's language too, scored by the other sources)
+    rankings, not_ranked = loto_rankings(report, tokenizer, data_dir=config.data_dir, seed=config.seeds[0])
+    not_ranked = [t for t in not_ranked if t in targets]
+    order = [models[s] for s in sources]
+    out: dict = {"k": k, "all": {}, "top": {}, "top_sources": {}, "not_ranked": not_ranked}
+    for t in tqdm(targets, desc="ensembles", disable=not config.progress):
+        examples = dataset.eval[t].examples
+        gold = dataset.kind.gold(examples)
+        weight_sets = {"all": [1.0] * len(sources)}
+        if t in rankings:
+            out["top_sources"][t] = rankings[t][:k]
+            weight_sets["top"] = top_k_weights(rankings[t], sources, k)
+        for name, weights in weight_sets.items():
+            labels, probas = ensemble_proba(order, weights, examples, t)
+            out[name][t] = score(report["metric"], gold, decode_probas(dataset.kind, labels, probas))
+    both = [t for t in targets if t in out["top"]]
+    if both:
+        first = sources[0]
+        singles = {s: sum(report["scores"][s][t] for t in both) / len(both) for s in sources}
+        best_single = max(singles, key=singles.get)
+        out["targets"] = both
+        out["average"] = {
+            f"first source ({first})": singles[first],
+            f"best single source on average ({best_single})": singles[best_single],
+            "ensemble of all sources": sum(out["all"][t] for t in both) / len(both),
+            f"ensemble of the ranker's top {k}": sum(out["top"][t] for t in both) / len(both),
+            "oracle single source per target": sum(max(report["scores"][s][t] for s in sources)
+                                                   for t in both) / len(both)}
+    return out
+

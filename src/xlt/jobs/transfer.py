@@ -99,6 +99,10 @@ class TransferConfig:
             drawn with probability ∝ size ** (1 / temperature) (:func:`xlt.data.dataset.multi_source`).
         matrix: train on each language of a comma-separated ``source`` in turn and score every
             target with each (:func:`xlt.jobs.matrix.run_matrix`): a sources × targets table.
+        ensemble: with ``matrix``: also score each target with ensembles of the source models
+            (:func:`xlt.transfer.ensemble.ensemble_proba`): all sources with equal weights, and the
+            ``ensemble`` sources a ranker trained on the other targets' columns puts first
+            (:func:`xlt.jobs.rank.loto_rankings`); 0 = no ensembles.
     Outputs:
         out: report folder (``report.json``, ``report.md``, ``scores.png``); None = no files.
         save: folder for the task model(s): the seed with the best source-dev score
@@ -146,6 +150,7 @@ class TransferConfig:
     cache_dir: str | None = None
     sampling_temperature: float = 1.0
     matrix: bool = False
+    ensemble: int = 0
     out: str | None = None
     save: str | None = None
     save_which: str = "best"
@@ -202,6 +207,10 @@ def _check_settings(config: TransferConfig) -> None:
                           f"{', '.join(trains) if trains else config.source}")
     if not (math.isfinite(config.sampling_temperature) and config.sampling_temperature > 0):
         raise ConfigError(f"--sampling-temperature must be a number > 0, got {config.sampling_temperature!r}")
+    if config.ensemble and not config.matrix:
+        raise ConfigError("--ensemble combines the models of a transfer matrix: add --matrix")
+    if not isinstance(config.ensemble, int) or config.ensemble < 0:
+        raise ConfigError(f"--ensemble must be a whole number >= 0, got {config.ensemble!r}")
     if config.matrix and (config.save or config.resume):
         raise ConfigError("--matrix runs its source languages one by one; it takes no --save or --resume")
 

@@ -127,6 +127,14 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- base
+def decode_probas(kind: TaskKind, labels: Sequence[str], probas: list[np.ndarray]) -> list:
+    """Label probabilities -> label names: per input a list of word labels (token tasks, from
+    ``(n_words, n_labels)``) or one label (from ``(n_labels,)``), the most probable each."""
+    if kind is TOKEN:
+        return [[labels[i] for i in p.argmax(-1)] if len(p) else [] for p in probas]
+    return [labels[int(p.argmax())] for p in probas]
+
+
 class TaskModel:
     """A trained task model: labels, kind, and the ways to apply, score and keep it.
 
@@ -185,9 +193,7 @@ class TaskModel:
 
     def decode(self, probas: list[np.ndarray]) -> list:
         """Probabilities (as :meth:`predict_proba` returns them) -> label names."""
-        if self.kind is TOKEN:
-            return [[self.labels[i] for i in p.argmax(-1)] if len(p) else [] for p in probas]
-        return [self.labels[int(p.argmax())] for p in probas]
+        return decode_probas(self.kind, self.labels, probas)
 
     def score(self, examples: Sequence[Any], lang: str | None = None) -> float:
         """The task metric (percent) of this model on labelled examples."""

@@ -34,9 +34,14 @@ URIEL_DISTANCES: dict[str, tuple[str, ...]] = {
     "geographic": ("geo",),
     "featural": ("syntax_knn", "phonology_knn", "inventory_knn"),
 }
-#: Every pair feature, in the ranker's column order.
+#: The pair features every ranking has, in the ranker's column order.
 FEATURES: tuple[str, ...] = tuple(f"uriel_{k}" for k in URIEL_DISTANCES) + (
     "subword_overlap", "same_script", "log_train_size")
+#: Features a ranking has when their inputs are there: the source model's score on its own dev set
+#: (from the matrix); from an ``xlt analyze`` report on parallel text, the mPLM-Sim similarity of
+#: source and target (Lin et al. 2023) and the source's MEXA alignment with the pivot (Kargaran et
+#: al. 2024).
+OPTIONAL_FEATURES: tuple[str, ...] = ("source_dev", "mplm_sim", "mexa_source")
 
 
 #: ISO 639-3 macrolanguages URIEL lacks -> the individual language it describes them by (the one
@@ -152,6 +157,8 @@ class LanguageProfile:
         code: the language code as the matrix writes it. iso3: its ISO 639-3 code.
         pieces: subword piece ids of a sample of its text. script: its dominant script.
         train_size: training sentences when it is a source (0 otherwise).
+        dev_score: as a source, its model's score on its own dev set (percent; None = unknown).
+        mexa: its MEXA alignment with the analysis pivot (percent, the pivot 100; None = unknown).
     """
 
     code: str
@@ -159,14 +166,21 @@ class LanguageProfile:
     pieces: set[int] = field(default_factory=set)
     script: str | None = None
     train_size: int = 0
+    dev_score: float | None = None
+    mexa: float | None = None
 
 
 def pair_features(src: LanguageProfile, tgt: LanguageProfile,
-                  uriel: Mapping[tuple[str, str], Mapping[str, float]]) -> dict[str, float]:
-    """The :data:`FEATURES` of the pair (source, target).
+                  uriel: Mapping[tuple[str, str], Mapping[str, float]],
+                  similarity: Mapping[tuple[str, str], float] | None = None) -> dict[str, float]:
+    """The :data:`FEATURES` of the pair (source, target), plus those of :data:`OPTIONAL_FEATURES`
+    whose inputs are known.
 
     ``subword_overlap`` is the Jaccard overlap of the two piece sets (LangRank's "word overlap" on
-    subwords); ``same_script`` 1/0; ``log_train_size`` the natural log of 1 + source sentences.
+    subwords); ``same_script`` 1/0; ``log_train_size`` the natural log of 1 + source sentences;
+    ``source_dev`` the source's :attr:`~LanguageProfile.dev_score`; ``mplm_sim`` the mean cosine of
+    the two languages' parallel sentence vectors, ``similarity[(src.code, tgt.code)]``;
+    ``mexa_source`` the source's :attr:`~LanguageProfile.mexa`.
     """
     d = uriel[(src.iso3, tgt.iso3)]
     union = src.pieces | tgt.pieces
@@ -174,6 +188,12 @@ def pair_features(src: LanguageProfile, tgt: LanguageProfile,
     out["subword_overlap"] = len(src.pieces & tgt.pieces) / len(union) if union else 0.0
     out["same_script"] = float(src.script is not None and src.script == tgt.script)
     out["log_train_size"] = math.log1p(src.train_size)
+    if src.dev_score is not None:
+        out["source_dev"] = float(src.dev_score)
+    if similarity is not None and (src.code, tgt.code) in similarity:
+        out["mplm_sim"] = float(similarity[(src.code, tgt.code)])
+    if src.mexa is not None:
+        out["mexa_source"] = float(src.mexa)
     return out
 
 
@@ -200,12 +220,15 @@ class SourceRanker:
         n_estimators, learning_rate, num_leaves, min_child_samples: LightGBM settings (small trees:
             a matrix gives only sources × targets examples).
         seed: LightGBM's seed.
+        features: the feature columns (default :data:`FEATURES`; add any of
+            :data:`OPTIONAL_FEATURES` that every pair has).
     """
 
     def __init__(self, n_estimators: int = 100, learning_rate: float = 0.05, num_leaves: int = 8,
-                 min_child_samples: int = 3, seed: int = 0):
+                 min_child_samples: int = 3, seed: int = 0, features: Sequence[str] = FEATURES):
         self.params = dict(n_estimators=n_estimators, learning_rate=learning_rate, num_leaves=num_leaves,
                            min_child_samples=min_child_samples, random_state=seed, verbose=-1)
+        self.features = tuple(features)
         self.model = None
 
     def fit(self, groups: Sequence[tuple[list[dict[str, float]], list[int]]]) -> SourceRanker:
@@ -218,7 +241,7 @@ class SourceRanker:
 
         if len(groups) < 2 or any(len(f) < 2 for f, _ in groups):
             raise RankingError("a ranker needs at least two targets with at least two sources each")
-        X = np.array([[f[name] for name in FEATURES] for feats, _ in groups for f in feats], dtype=float)
+        X = np.array([[f[name] for name in self.features] for feats, _ in groups for f in feats], dtype=float)
         y = np.array([r for _, rels in groups for r in rels], dtype=int)
         self.model = LGBMRanker(objective="lambdarank", **self.params)
         self.model.fit(X, y, group=[len(f) for f, _ in groups])
@@ -228,9 +251,9 @@ class SourceRanker:
         """Ranking scores ``(n_candidates,)`` (higher = better source)."""
         if self.model is None:
             raise RankingError("the ranker is not fitted")
-        X = np.array([[f[name] for name in FEATURES] for f in feats], dtype=float)
+        X = np.array([[f[name] for name in self.features] for f in feats], dtype=float)
         return np.asarray(self.model.predict(X), dtype=float)
 
 
-__all__ = ["FEATURES", "URIEL_DISTANCES", "URIEL_INDIVIDUAL", "in_uriel", "uriel_code", "LanguageProfile", "RankingError", "SourceRanker", "dominant_script",
+__all__ = ["FEATURES", "OPTIONAL_FEATURES", "URIEL_DISTANCES", "URIEL_INDIVIDUAL", "in_uriel", "uriel_code", "LanguageProfile", "RankingError", "SourceRanker", "dominant_script",
            "ndcg_at", "pair_features", "piece_set", "relevance", "uriel_distances"]
