@@ -104,6 +104,12 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("transfer", T + ["--out", "{root}/r", "--config", "{yaml_bad_key}"], ["epochz"]),
     ("transfer", T + ["--out", "{root}/r", "--config", "{yaml_bad_type}"], ["epochs must be a whole number"]),
     ("transfer", T + ["--out", "{root}/r", "--mode", "probe", "--resume"], ["--mode finetune"]),
+    ("transfer", T + ["--out", "{root}/r", "--peft", "lora"], ["--peft", "--mode finetune"]),
+    ("transfer", T + ["--out", "{root}/r", "--mode", "finetune", "--peft", "adapter", "--save", "{root}/m"],
+     ["--peft adapter", "saved"]),
+    ("transfer", T + ["--out", "{root}/r", "--ensemble", "2"], ["--ensemble", "--matrix"]),
+    ("transfer", ["transfer", "--train", "en={train}", "--train", "eng={dev}", "--eval", "de={test_de}",
+                  "--out", "{root}/r"], ["given twice"]),
     ("transfer", ["transfer", "--task", "udpos", "--targets", "xx-nonsense", "--out", "{root}/r",
                   "--data-dir", "{root}/no-data"], ["no-data"]),
     # predict

@@ -85,6 +85,11 @@ def add_parser(sub) -> None:
                         "SentencePiece '▁' marker), mean (of those pieces), xtreme (XTREME's first piece, a bare "
                         "'▁' included), mean_all, no_marker (bare markers also left out of the input), text (the "
                         "sentence tokenised as text, words mapped by character offsets)")
+    m.add_argument("--peft", choices=["lora", "bitfit", "adapter"],
+                   help="finetune: train few parameters: lora (low-rank query/value updates, merged after "
+                        "training), bitfit (biases only) or adapter (bottleneck adapters); the head is always trained")
+    m.add_argument("--lora-r", type=count_arg, help="--peft lora: rank (default 8; alpha = 2r)")
+    m.add_argument("--adapter-size", type=count_arg, help="--peft adapter: bottleneck size (default 48)")
     m.add_argument("--epochs", type=count_arg)
     m.add_argument("--batch-size", type=count_arg)
     m.add_argument("--lr", type=positive_float_arg)

@@ -99,6 +99,10 @@ class TransferConfig:
             drawn with probability ∝ size ** (1 / temperature) (:func:`xlt.data.dataset.multi_source`).
         matrix: train on each language of a comma-separated ``source`` in turn and score every
             target with each (:func:`xlt.jobs.matrix.run_matrix`): a sources × targets table.
+        peft: fine-tuning: train few parameters (:mod:`xlt.adapt.peft`): ``lora`` (rank ``lora_r``
+            updates of the attention's query and value, merged after training), ``bitfit`` (biases),
+            ``adapter`` (bottleneck adapters of ``adapter_size`` after every feed-forward block);
+            the head is always trained. None = full fine-tuning.
         ensemble: with ``matrix``: also score each target with ensembles of the source models
             (:func:`xlt.transfer.ensemble.ensemble_proba`): all sources with equal weights, and the
             ``ensemble`` sources a ranker trained on the other targets' columns puts first
@@ -151,6 +155,9 @@ class TransferConfig:
     sampling_temperature: float = 1.0
     matrix: bool = False
     ensemble: int = 0
+    peft: str | None = None
+    lora_r: int = 8
+    adapter_size: int = 48
     out: str | None = None
     save: str | None = None
     save_which: str = "best"
@@ -207,6 +214,18 @@ def _check_settings(config: TransferConfig) -> None:
                           f"{', '.join(trains) if trains else config.source}")
     if not (math.isfinite(config.sampling_temperature) and config.sampling_temperature > 0):
         raise ConfigError(f"--sampling-temperature must be a number > 0, got {config.sampling_temperature!r}")
+    if config.peft is not None:
+        from xlt.adapt.peft import PEFT_METHODS
+
+        if config.peft not in PEFT_METHODS:
+            raise ConfigError(f"--peft must be one of {', '.join(PEFT_METHODS)}, got {config.peft!r}")
+        if config.mode != "finetune":
+            raise ConfigError("--peft chooses what fine-tuning trains: add --mode finetune")
+        if config.peft == "adapter" and config.save:
+            raise ConfigError("--peft adapter: a model with bottleneck adapters cannot be saved for `xlt predict` "
+                              "yet; use --peft lora (merged into the weights) or bitfit to keep the model")
+    if config.lora_r < 1 or config.adapter_size < 1:
+        raise ConfigError(f"--lora-r and --adapter-size must be >= 1, got {config.lora_r} and {config.adapter_size}")
     if config.ensemble and not config.matrix:
         raise ConfigError("--ensemble combines the models of a transfer matrix: add --matrix")
     if not isinstance(config.ensemble, int) or config.ensemble < 0:
@@ -614,6 +633,12 @@ def transfer_result(config: TransferConfig, command: list[str] | None = None,
         report["extra_markdown"] = extra
     if config.mode == "finetune":
         report["selection"] = {str(s): v for s, v in trainer.selected.items()}
+        params = next(iter(trainer.parameters.values()), None)
+        if params:
+            report["parameters"] = dict(params, method=config.peft or "full fine-tuning")
+            extra.append(f"## Trained parameters\n\n{config.peft or 'full fine-tuning'}: {params['trainable']:,} of "
+                         f"{params['total']:,} ({params['share']:.2f}%).")
+            report["extra_markdown"] = extra
     if config.out and _is_main_process():
         # the whole folder appears at once: an interrupt leaves the old report or the new one
         with staged_folder(config.out, keep=("checkpoints",)) as folder:

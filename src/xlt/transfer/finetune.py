@@ -16,6 +16,7 @@ Checkpoints every epoch and exact resumption: :mod:`xlt.transfer.checkpoint`.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -102,7 +103,10 @@ def build_classifier(encoder: Encoder, labels: Sequence[str], token_task: bool, 
 
 
 def is_token_model(model: nn.Module) -> bool:
-    """Whether a task model classifies tokens (its architecture is ``*ForTokenClassification``)."""
+    """Whether a task model classifies tokens (its architecture is ``*ForTokenClassification``; a
+    ``peft`` wrapper is looked through)."""
+    if hasattr(model, "get_base_model"):
+        model = model.get_base_model()
     return any(a.endswith("ForTokenClassification") for a in (getattr(model.config, "architectures", None) or [])) \
         or type(model).__name__.endswith("ForTokenClassification")
 
@@ -280,13 +284,15 @@ def word_predictions(logits: list[np.ndarray], data: Encoded, fallback: int) -> 
 class FinetuneResult:
     """Fine-tuned model (eval mode, on the training device) and training history (per epoch loss and dev score).
 
-    ``epoch`` is the selected epoch (``None`` when the weights are an average over epochs).
+    ``epoch`` is the selected epoch (``None`` when the weights are an average over epochs);
+    ``parameters`` the trained parameter counts (:func:`xlt.adapt.peft.count_parameters`).
     """
 
     model: nn.Module
     history: list[dict]
     selected: str
     epoch: int | None = None
+    parameters: dict = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------ processes and checkpoints
@@ -396,6 +402,7 @@ def finetune(
     run_key: dict | None = None,
     group_by_length: bool = False,
     bf16: bool = False,
+    peft=None,
 ) -> FinetuneResult:
     """Fine-tune ``encoder`` with a task head on source-language data.
 
@@ -434,6 +441,9 @@ def finetune(
             so less padding is computed; off = uniformly shuffled batches.
         bf16: run forward and backward under bfloat16 autocast (weights and optimiser stay
             float32); pays on CPUs with AVX512-BF16/AMX and on GPUs.
+        peft: a :class:`xlt.adapt.peft.PeftSettings`: train only LoRA updates, biases (BitFit) or
+            bottleneck adapters, plus the head (None: every parameter but frozen embeddings). LoRA
+            updates are merged into the returned model.
 
     Returns:
         :class:`FinetuneResult`; ``selected`` says which weights were kept.
@@ -453,6 +463,13 @@ def finetune(
     model = build_classifier(encoder, labels, token_task, pooling)
     if freeze_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
+    if peft is not None:
+        from xlt.adapt.peft import apply_peft
+
+        model = apply_peft(model, peft)
+    from xlt.adapt.peft import count_parameters
+
+    parameters = count_parameters(model)
     collate = _collate(encoder.tokenizer.pad_token_id, token_task)
     n_items = len(train.input_ids)
     # what the loss of a batch is divided by: its labelled tokens (token tasks) or examples
@@ -483,7 +500,7 @@ def finetune(
                    token_task=token_task, pooling=pooling, freeze_embeddings=freeze_embeddings, epochs=epochs,
                    batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup=warmup, ckpt_avg=ckpt_avg,
                    seed=seed, train=data_digest(train.input_ids, train.labels), group_by_length=group_by_length,
-                   bf16=bf16)
+                   bf16=bf16, peft=None if peft is None else dataclasses.asdict(peft))
         if ckpt.exists():
             if not resume:
                 raise CheckpointError(f"{ckpt} is a checkpoint of an earlier run; resume it (--resume) or give "
@@ -564,5 +581,8 @@ def finetune(
     else:
         unwrapped.load_state_dict(best_state)
         selected, chosen = f"best source-dev epoch ({best_epoch})", best_epoch
+    from xlt.adapt.peft import finish_peft
+
+    unwrapped = finish_peft(unwrapped)
     unwrapped.eval()
-    return FinetuneResult(model=unwrapped, history=history, selected=selected, epoch=chosen)
+    return FinetuneResult(model=unwrapped, history=history, selected=selected, epoch=chosen, parameters=parameters)

@@ -167,9 +167,11 @@ class FinetuneTrainer:
             ``epochs``, ``batch_size``, ``lr``, ``ckpt_avg``, ``freeze_embeddings``, ``pooling``,
             ``max_length``, ``progress`` and optionally ``word_pieces`` (which subword piece
             carries a word's label, :mod:`xlt.models.words`), ``checkpoint_dir`` (a checkpoint per seed
-            in ``seed-N/``) and ``resume``.
+            in ``seed-N/``), ``resume``, ``peft`` (``lora``, ``bitfit`` or ``adapter``: see
+            :mod:`xlt.adapt.peft`) with ``lora_r`` and ``adapter_size``.
 
-    After :meth:`train`: ``models``, ``histories``, ``selected`` and ``dev_scores`` per seed.
+    After :meth:`train`: ``models``, ``histories``, ``selected``, ``dev_scores`` and ``parameters``
+    (trainable/total counts) per seed.
 
     Under ``accelerate launch`` (N processes) training is data-parallel (see
     :func:`xlt.transfer.finetune.finetune`) and every process ends with the same models and dev
@@ -186,6 +188,14 @@ class FinetuneTrainer:
         self.histories: dict[int, list] = {}
         self.selected: dict[int, str] = {}
         self.dev_scores: dict[int, float] = {}
+        self.parameters: dict[int, dict] = {}
+        self.peft = None
+        if cfg.get("peft"):
+            from xlt.adapt.peft import PeftSettings
+
+            self.peft = PeftSettings(cfg["peft"], r=int(cfg.get("lora_r") or 8),
+                                     alpha=2 * int(cfg.get("lora_r") or 8),
+                                     bottleneck=int(cfg.get("adapter_size") or 48))
 
     def _wrap(self, model, seed: int) -> FinetunedModel:
         e = self.encoder
@@ -225,8 +235,9 @@ class FinetuneTrainer:
                            pooling=self.cfg["pooling"], seed=seed, progress=self.cfg["progress"],
                            group_by_length=self.cfg.get("group_by_length", True), bf16=self.cfg.get("bf16", False),
                            checkpoint_dir=Path(ckpt_root) / f"seed-{seed}" if ckpt_root else None,
-                           resume=bool(self.cfg.get("resume")), run_key=run_key)
+                           resume=bool(self.cfg.get("resume")), run_key=run_key, peft=self.peft)
             self.models[seed] = self._wrap(res.model, seed)
+            self.parameters[seed] = res.parameters
             self.histories[seed] = res.history
             self.selected[seed] = res.selected
             dev = [h["dev"] for h in res.history if np.isfinite(h["dev"])]

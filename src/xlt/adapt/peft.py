@@ -1,0 +1,183 @@
+"""Parameter-efficient fine-tuning: train a small share of a task model's parameters.
+
+Three methods, each applied to a task model (an encoder with a classification head) before
+training; the classification head is always trained:
+
+* ``lora`` -- low-rank updates ``W + (alpha / r) B A`` of the attention's query and value
+  projections (Hu et al. 2022, "LoRA: Low-Rank Adaptation of Large Language Models"), through the
+  Hugging Face ``peft`` library. After training the update is merged into ``W``
+  (:func:`finish_peft`), so the result is a plain model of the original architecture: saved, loaded
+  and applied like a fully fine-tuned one, at no extra inference cost.
+* ``bitfit`` -- only the bias terms (Ben Zaken et al. 2022, "BitFit: Simple Parameter-efficient
+  Fine-tuning for Transformer-based Masked Language-models"). No new parameters.
+* ``adapter`` -- a bottleneck adapter after every layer's feed-forward block (Houlsby et al.
+  2019; placed as in Pfeiffer et al. 2021, MAD-X): ``h + W_up relu(W_down h)``, ``W_up`` zero at
+  the start so training starts from the pre-trained function. Written here (the ``adapters``
+  library pins transformers 4.x); the adapter modules stay in the model.
+
+Only the parameters named above are trainable; :func:`count_parameters` reports the share.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+__all__ = ["PEFT_METHODS", "BottleneckAdapter", "PeftError", "PeftSettings", "apply_peft", "count_parameters",
+           "finish_peft", "has_adapters"]
+
+#: The methods :func:`apply_peft` knows.
+PEFT_METHODS = ("lora", "bitfit", "adapter")
+#: Linear layers LoRA adapts by default: attention query and value, under the names of the common
+#: encoder families (BERT/XLM-R ``query``/``value``, DistilBERT ``q_lin``/``v_lin``, others
+#: ``q_proj``/``v_proj``).
+LORA_TARGETS = ("query", "value", "q_lin", "v_lin", "q_proj", "v_proj")
+#: The feed-forward output layer of every transformer layer, where an adapter goes (BERT/XLM-R
+#: ``layer.N.output.dense`` -- not ``attention.output.dense`` --, DistilBERT ``ffn.lin2``), as patterns
+#: matched against the end of a module name.
+ADAPTER_AFTER = (r"layer\.\d+\.output\.dense", r"ffn\.lin2")
+
+
+class PeftError(ValueError):
+    """A parameter-efficient method that cannot be applied as asked (unknown method, no layers to adapt)."""
+
+
+@dataclass(frozen=True)
+class PeftSettings:
+    """Settings of a parameter-efficient method.
+
+    Attributes:
+        method: one of :data:`PEFT_METHODS`.
+        r: LoRA rank. alpha: LoRA scaling numerator (the update is scaled by ``alpha / r``).
+        dropout: LoRA dropout on the adapted layer's input.
+        bottleneck: adapter hidden size (MAD-X uses hidden size / 16 = 48 for a 768-wide model;
+            here 48 by default too).
+    """
+
+    method: str
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.1
+    bottleneck: int = 48
+
+    def __post_init__(self) -> None:
+        if self.method not in PEFT_METHODS:
+            raise PeftError(f"--peft must be one of {', '.join(PEFT_METHODS)}, got {self.method!r}")
+        if self.r < 1 or self.bottleneck < 1 or not 0.0 <= self.dropout < 1.0:
+            raise PeftError(f"bad PEFT settings: r={self.r}, bottleneck={self.bottleneck}, dropout={self.dropout}")
+
+
+class BottleneckAdapter(nn.Module):
+    """A linear layer followed by a residual bottleneck adapter: ``y + up(relu(down(y)))``, ``y = base(x)``.
+
+    Args:
+        base: the wrapped ``nn.Linear`` (frozen by :func:`apply_peft`), output width ``d``.
+        bottleneck: the adapter's hidden size ``m``; ``down``: ``d -> m``, ``up``: ``m -> d``
+            (zero-initialised, so the wrapped layer's output is unchanged before training).
+
+    Shapes: input ``(..., in_features)``, output ``(..., d)``.
+    """
+
+    def __init__(self, base: nn.Linear, bottleneck: int):
+        super().__init__()
+        d = base.out_features
+        self.base = base
+        self.down = nn.Linear(d, bottleneck)
+        self.up = nn.Linear(bottleneck, d)
+        nn.init.normal_(self.down.weight, std=1e-2)
+        nn.init.zeros_(self.down.bias)
+        nn.init.zeros_(self.up.weight)
+        nn.init.zeros_(self.up.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.base(x)
+        return y + self.up(torch.relu(self.down(y)))
+
+
+def _head_names(model: nn.Module) -> list[str]:
+    """Names of the task head's modules (``classifier``), which every method trains."""
+    return [n for n, _ in model.named_children() if n in ("classifier", "score", "qa_outputs")]
+
+
+def count_parameters(model: nn.Module) -> dict[str, float]:
+    """``{"trainable", "total", "share"}``: parameter counts and the trainable percentage."""
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return {"trainable": trainable, "total": total, "share": 100.0 * trainable / max(1, total)}
+
+
+def has_adapters(model: nn.Module) -> bool:
+    """Whether ``model`` holds :class:`BottleneckAdapter` modules (they cannot be merged away)."""
+    return any(isinstance(m, BottleneckAdapter) for m in model.modules())
+
+
+def _linear_names(model: nn.Module, suffixes: Sequence[str]) -> list[str]:
+    return [n for n, m in model.named_modules() if isinstance(m, nn.Linear)
+            and any(n == s or n.endswith("." + s) for s in suffixes)]
+
+
+def apply_peft(model: nn.Module, settings: PeftSettings) -> nn.Module:
+    """Make only ``settings.method``'s parameters (and the task head) trainable.
+
+    Args:
+        model: a task model (Hugging Face ``...ForTokenClassification`` / sequence classifier)
+            whose head is a child named ``classifier``.
+        settings: the method and its sizes.
+
+    Returns:
+        the model to train: for ``lora`` a ``peft`` wrapper (call :func:`finish_peft` after
+        training), else ``model`` itself, changed in place.
+
+    Raises:
+        PeftError: no layers of the kind the method adapts (e.g. an architecture whose attention
+        projections have other names), or no task head.
+    """
+    heads = _head_names(model)
+    if not heads:
+        raise PeftError("the task model has no 'classifier' head to train")
+    if settings.method == "lora":
+        from peft import LoraConfig, get_peft_model
+
+        targets = sorted({n.rsplit(".", 1)[-1] for n in _linear_names(model, LORA_TARGETS)})
+        if not targets:
+            raise PeftError(f"LoRA: no attention projections named {', '.join(LORA_TARGETS)} in this model")
+        config = LoraConfig(r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout,
+                            target_modules=targets, modules_to_save=heads, bias="none")
+        return get_peft_model(model, config)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    if settings.method == "bitfit":
+        for n, p in model.named_parameters():
+            if n.endswith(".bias"):
+                p.requires_grad_(True)
+    else:
+        names = [n for n, m in model.named_modules() if isinstance(m, nn.Linear)
+                 and any(re.search(r"(^|\.)" + pat + "$", n) for pat in ADAPTER_AFTER)]
+        if not names:
+            raise PeftError("adapter: no feed-forward output layers (layer.N.output.dense, ffn.lin2) in this model")
+        for name in names:
+            parent_name, _, child = name.rpartition(".")
+            parent = model.get_submodule(parent_name)
+            setattr(parent, child, BottleneckAdapter(getattr(parent, child), settings.bottleneck))
+        for m in model.modules():
+            if isinstance(m, BottleneckAdapter):
+                for p in list(m.down.parameters()) + list(m.up.parameters()):
+                    p.requires_grad_(True)
+    for h in heads:
+        for p in getattr(model, h).parameters():
+            p.requires_grad_(True)
+    return model
+
+
+def finish_peft(model: nn.Module) -> nn.Module:
+    """The trained model without PEFT wrappers: LoRA updates merged into the weights (a plain model of
+    the base architecture); BitFit and adapter models are returned as they are."""
+    from peft import PeftModel
+
+    if isinstance(model, PeftModel):
+        return model.merge_and_unload()
+    return model
