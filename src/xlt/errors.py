@@ -3,6 +3,8 @@
 The CLI prints these as one ``xlt: error: ...`` line (exit code 2) instead of a traceback.
 """
 
+from xlt.adapt.peft import PeftError
+from xlt.adapt.vocab import VocabularyError
 from xlt.align.maps import AlignerError
 from xlt.data.dataset import DatasetError
 from xlt.data.formats import FileLanguageError
@@ -39,6 +41,8 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     DatasetError,  # a data set that cannot be used as given (no examples, bad --label-map, ...)
     CheckpointError,  # a fine-tuning checkpoint of other settings, or in the way without --resume
     RankingError,  # a source ranking that cannot be made: languages missing from URIEL, one source
+    VocabularyError,  # a vocabulary that cannot be trimmed as asked: too little text, a BPE tokenizer
+    PeftError,  # a parameter-efficient method that does not fit the model
 )
 
 __all__ = ["USER_ERRORS", "AlignerError", "CheckpointError", "ConfigError", "DataFormatError", "UnknownLanguageError", "DatasetNotFoundError", "ModelLoadError", "OutputError", "UsageError"]

@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "project": "project",
     "align": "align",
     "rank-sources": "rank",
+    "adapt": "adapt",
 }
 
 

@@ -79,7 +79,7 @@ import logging
 import re
 import unicodedata
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -90,6 +90,7 @@ __all__ = [
     "SegmenterWarning",
     "available_segmenters",
     "is_separator",
+    "join_words",
     "split_words",
     "word_spans",
 ]
@@ -558,3 +559,31 @@ def word_spans(text: str, words: list[str]) -> list[tuple[int, int]]:
         pos = start + len(w)
         spans.append((start, pos))
     return spans
+
+
+def _spaceless(ch: str) -> bool:
+    return _is_word_char(ch) and _script_class(ch) in _SPACELESS
+
+
+def join_words(words: Sequence[str]) -> tuple[str, list[tuple[int, int]]]:
+    """Words as running text, for the ``text`` setting.
+
+    A sentence with no character of a script written without spaces (Han/kana, Thai, Lao, Khmer,
+    Myanmar) is joined with single spaces. One with such characters is joined without spaces,
+    except between two letters/digits of other scripts (``['東京', 'で', 'New', 'York', '。']`` →
+    ``'東京でNew York。'``).
+
+    Returns:
+        ``(text, spans)``: the text and each word's ``(start, end)`` character offsets.
+    """
+    spaceless = any(_spaceless(ch) for w in words for ch in w)
+    text, spans = "", []
+    for w in words:
+        if text and w:
+            left, right = text[-1], w[0]
+            if not spaceless or (_is_word_char(left) and _is_word_char(right)
+                                 and not _spaceless(left) and not _spaceless(right)):
+                text += " "
+        spans.append((len(text), len(text) + len(w)))
+        text += w
+    return text, spans

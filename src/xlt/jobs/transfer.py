@@ -385,6 +385,26 @@ def load_dataset_for(config: TransferConfig) -> TaskDataset:
              for sf in user_sources(config)]
     return parts[0] if len(parts) == 1 else multi_source(parts, config.sampling_temperature, config.seeds[0])
 
+def _warn_outside_trimmed(encoder, ds: TaskDataset) -> dict[str, float]:
+    """Warn about every language of the run that a trimmed model's vocabulary was not kept for
+    (:func:`xlt.adapt.vocab.outside_trimmed`); returns language -> percent of ``<unk>`` tokens."""
+    from xlt.adapt.vocab import outside_trimmed
+    from xlt.data.kinds import TOKEN as _TOKEN
+    from xlt.models.words import join_words
+
+    def text(e) -> str:
+        return join_words(e.tokens)[0] if ds.kind is _TOKEN else (
+            f"{e.text} {e.text_pair}" if hasattr(e, "text_pair") else e.text)
+
+    splits = {ds.source: ds.train, **ds.eval}
+    outside = outside_trimmed(encoder, {l: [text(e) for e in sp.examples[:200]] for l, sp in splits.items()})
+    for lang, unk in outside.items():
+        log.warning("%s is not among the languages this model's vocabulary was trimmed for (%s): %.1f%% of its "
+                    "tokens are unknown pieces, and its words may split into smaller pieces than the full model "
+                    "gives; use the untrimmed model for it", lang, ", ".join(encoder.info["trimmed_for"]), unk)
+    return outside
+
+
 def _is_main_process() -> bool:
     """False on the non-main ranks of an ``accelerate launch`` run (they write no report and save no model)."""
     from xlt.transfer.finetune import distributed_state
@@ -544,6 +564,7 @@ def transfer_result(config: TransferConfig, command: list[str] | None = None,
             log.warning("--mode probe is not data-parallel: each of the %d processes trains and evaluates the "
                         "same probe (only the main one writes); run it without accelerate launch", n_proc)
         encoder = encoder if encoder is not None else load_encoder(config.model, device="auto")
+    outside = _warn_outside_trimmed(encoder, ds)
     trainer = ProbeTrainer(encoder, ds, cfg, aligner) if config.mode == "probe" else FinetuneTrainer(encoder, ds, cfg)
     if aligner is not None:
         aligner.check(encoder.describe(), trainer.base.layer_ids, list(ds.eval) + [ds.source],
@@ -631,6 +652,8 @@ def transfer_result(config: TransferConfig, command: list[str] | None = None,
             + ", ".join(f"{l} {n}" for l, n in report["aligner"]["supervision"].items()) + ".")
     if extra:
         report["extra_markdown"] = extra
+    if outside:
+        report["outside_trimmed_vocabulary"] = {"trimmed_for": encoder.info["trimmed_for"], "unknown_percent": outside}
     if config.mode == "finetune":
         report["selection"] = {str(s): v for s, v in trainer.selected.items()}
         params = next(iter(trainer.parameters.values()), None)

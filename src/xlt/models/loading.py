@@ -179,8 +179,32 @@ def _load_hf(spec: str) -> Encoder:
             raise ModelLoadError(f"model {spec!r}: the weights are damaged: parameter {name!r} has {bad}")
     prefix = _text_prefix(path if path.is_dir() else None, spec)
     fingerprint = _folder_fingerprint(path) if path.is_dir() else hub_fingerprint(spec, model)
+    info = {"source": source}
+    exported = _export_meta(path) if path.is_dir() else {}
+    if isinstance(exported.get("info"), dict) and exported["info"].get("trimmed_for"):
+        info["trimmed_for"] = list(exported["info"]["trimmed_for"])  # see xlt.adapt.vocab
     return Encoder(model=model, tokenizer=tokenizer, spec=spec, text_prefix=prefix,
-                   fingerprint=fingerprint, info={"source": source})
+                   fingerprint=fingerprint, info=info)
+
+
+def _export_meta(folder: Path) -> dict:
+    """The ``xlt_export.json`` of a model folder (``{}`` when there is none).
+
+    Raises:
+        ModelLoadError: a file that is not a JSON object (the message names it).
+    """
+    import json
+
+    f = folder / "xlt_export.json"
+    if not f.is_file():
+        return {}
+    try:
+        meta = json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelLoadError(f"{f}: not valid JSON (truncated or corrupted?): {exc}") from None
+    if not isinstance(meta, dict):
+        raise ModelLoadError(f"{f}: not an xlt export file (expected a JSON object)")
+    return meta
 
 
 def _text_prefix(folder: Path | None, spec: str) -> str:
@@ -190,16 +214,7 @@ def _text_prefix(folder: Path | None, spec: str) -> str:
         ModelLoadError: an ``xlt_export.json`` that is not valid JSON (the message names it).
     """
     if folder is not None and (folder / "xlt_export.json").is_file():
-        import json
-
-        f = folder / "xlt_export.json"
-        try:
-            meta = json.loads(f.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ModelLoadError(f"{f}: not valid JSON (truncated or corrupted?): {exc}") from None
-        if not isinstance(meta, dict):
-            raise ModelLoadError(f"{f}: not an xlt export file (expected a JSON object)")
-        return str(meta.get("text_prefix", ""))
+        return str(_export_meta(folder).get("text_prefix", ""))
     return "query: " if "e5" in spec.lower().rstrip("/").split("/")[-1] else ""
 
 

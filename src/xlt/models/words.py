@@ -206,36 +206,7 @@ class WordPieces:
 
 
 # --------------------------------------------------------------------------- joining
-def _spaceless(ch: str) -> bool:
-    from xlt.data.segment import _SPACELESS, _is_word_char, _script_class
-
-    return _is_word_char(ch) and _script_class(ch) in _SPACELESS
-
-
-def join_words(words: Sequence[str]) -> tuple[str, list[tuple[int, int]]]:
-    """Words as running text, for the ``text`` setting.
-
-    A sentence with no character of a script written without spaces (Han/kana, Thai, Lao, Khmer,
-    Myanmar) is joined with single spaces. One with such characters is joined without spaces,
-    except between two letters/digits of other scripts (``['東京', 'で', 'New', 'York', '。']`` →
-    ``'東京でNew York。'``).
-
-    Returns:
-        ``(text, spans)``: the text and each word's ``(start, end)`` character offsets.
-    """
-    from xlt.data.segment import _is_word_char
-
-    spaceless = any(_spaceless(ch) for w in words for ch in w)
-    text, spans = "", []
-    for w in words:
-        if text and w:
-            left, right = text[-1], w[0]
-            if not spaceless or (_is_word_char(left) and _is_word_char(right)
-                                 and not _spaceless(left) and not _spaceless(right)):
-                text += " "
-        spans.append((len(text), len(text) + len(w)))
-        text += w
-    return text, spans
+from xlt.data.segment import _spaceless, join_words  # noqa: E402,F401  (moved to the data layer)
 
 
 # --------------------------------------------------------------------------- mapping

@@ -1,0 +1,101 @@
+"""Vocabulary trimming (issue 14): `xlt adapt trim` and :mod:`xlt.adapt.vocab`."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pytest
+
+from xlt.adapt.vocab import VocabularyError, trim_vocabulary, unknown_rate
+from xlt.cli import main
+from xlt.models.features import encode_sentences
+
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
+
+EN = ["the cat sat on the mat", "a big dog is happy", "the small house of the cat", "it is walking to the house"]
+OTHER = ["un query passage", "xyz qqq"]
+
+
+def _cos(a, b):
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+
+
+def test_trim_wordpiece_keeps_what_the_text_uses(tiny):
+    encoder, _ = tiny
+    trimmed, res = trim_vocabulary(encoder, {"en": EN}, min_sentences=1)
+    tok, new = encoder.tokenizer, trimmed.tokenizer
+    used = {i for t in EN for i in tok(t)["input_ids"]}
+    assert set(res.kept_ids) == used | set(tok.all_special_ids)  # the text's pieces and the specials, no more
+    assert len(new) == res.vocab_after == len(res.kept_ids) < len(tok)
+    assert trimmed.model.get_input_embeddings().weight.shape[0] == len(res.kept_ids)
+    # the same pieces, renumbered, and the same vectors: the model computes what it did
+    for t in EN:
+        assert new.convert_ids_to_tokens(new(t)["input_ids"]) == tok.convert_ids_to_tokens(tok(t)["input_ids"])
+    full = encode_sentences(encoder, EN, progress=False)
+    small = encode_sentences(trimmed, EN, progress=False)
+    assert np.array_equal(full, small)
+    assert encoder.model.get_input_embeddings().weight.shape[0] > len(res.kept_ids)  # the original is untouched
+    # text with pieces outside the kept set: unknown pieces are counted
+    assert unknown_rate(tok, OTHER) < unknown_rate(new, OTHER)
+
+
+def test_trim_refuses_too_little_text_and_bpe(tiny):
+    encoder, _ = tiny
+    with pytest.raises(VocabularyError, match=r"en \(4 sentences\).*at least 10"):
+        trim_vocabulary(encoder, {"en": EN}, min_sentences=10)
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    bpe = Tokenizer(models.BPE(vocab={"a": 0, "b": 1, "ab": 2, "<unk>": 3}, merges=[("a", "b")], unk_token="<unk>"))
+    bpe.pre_tokenizer = pre_tokenizers.Whitespace()
+    from dataclasses import replace
+
+    other = replace(encoder, tokenizer=PreTrainedTokenizerFast(tokenizer_object=bpe, unk_token="<unk>"))
+    with pytest.raises(VocabularyError, match="BPE"):
+        trim_vocabulary(other, {"en": ["ab ab", "a b"]}, min_sentences=1)
+
+
+def test_adapt_trim_command_and_the_warning_outside_the_set(tiny, data, tmp_path, caplog):
+    """`xlt adapt trim` writes a model folder that `xlt transfer --model` loads; the report says what
+    was kept; a language outside the kept set is warned about, with its unknown-piece share."""
+    _, spec = tiny
+    text = tmp_path / "en.txt"
+    text.write_text("\n".join(EN * 3) + "\n\n", encoding="utf-8")
+    out = tmp_path / "trimmed"
+    assert main(["adapt", "trim", "--model", spec, "--langs", "en", "--text", f"en={text}", "--min-sentences", "5",
+                 "--out", str(out)]) == 0
+    rep = json.loads((out / "trim_report.json").read_text(encoding="utf-8"))
+    assert rep["text"]["en"]["sentences"] == 12 and rep["text"]["en"]["skipped_empty"] == 1
+    assert rep["vocab_after"] < rep["vocab_before"] and rep["parameters_after"] < rep["parameters_before"]
+    from xlt.models.loading import load_encoder
+
+    loaded = load_encoder(str(out))
+    assert loaded.info["trimmed_for"] == ["en"]
+    assert np.allclose(_cos(encode_sentences(load_encoder(spec), EN, progress=False),
+                            encode_sentences(loaded, EN, progress=False)), 1.0, atol=1e-6)
+    with caplog.at_level(logging.WARNING):
+        assert main(["transfer", "--task", "udpos", "--data-dir", str(data.root), "--targets", "de", "--model",
+                     str(out), "--epochs", "1", "--no-progress", "--out", str(tmp_path / "run")]) == 0
+    assert "de is not among the languages this model's vocabulary was trimmed for (en)" in caplog.text
+    run = json.loads((tmp_path / "run" / "report.json").read_text(encoding="utf-8"))
+    assert set(run["outside_trimmed_vocabulary"]["unknown_percent"]) == {"de"}
+
+
+def test_adapt_trim_bad_input(tiny, tmp_path, capsys, monkeypatch):
+    import xlt.models.loading as loading
+
+    _, spec = tiny
+    short = tmp_path / "short.txt"
+    short.write_text("one line\n", encoding="utf-8")
+    monkeypatch.setattr(loading, "_load_hf", lambda *a, **k: pytest.fail("the model was loaded"))
+    cases = [(["--langs", "en", "--text", f"en={short}"], "at least 200 sentences"),
+             (["--langs", "qqq-nonsense"], "qqq-nonsense"),
+             (["--langs", "en", "--text", f"de={short}"], "not among --langs"),
+             (["--langs", "en", "--text", f"en={tmp_path / 'none.txt'}"], "none.txt")]
+    for extra, words in cases:
+        assert main(["adapt", "trim", "--model", spec, *extra, "--out", str(tmp_path / "o")]) == 2, extra
+        err = capsys.readouterr().err
+        assert err.startswith("xlt: error:") and words in err and err.count("\n") == 1, err
