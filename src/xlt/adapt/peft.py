@@ -27,8 +27,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-__all__ = ["PEFT_METHODS", "BottleneckAdapter", "PeftError", "PeftSettings", "apply_peft", "count_parameters",
-           "finish_peft", "has_adapters"]
+__all__ = ["PEFT_METHODS", "BottleneckAdapter", "PeftError", "PeftSettings", "apply_lora_to", "apply_peft",
+           "count_parameters", "finish_peft", "has_adapters"]
 
 #: The methods :func:`apply_peft` knows.
 PEFT_METHODS = ("lora", "bitfit", "adapter")
@@ -140,14 +140,7 @@ def apply_peft(model: nn.Module, settings: PeftSettings) -> nn.Module:
     if not heads:
         raise PeftError("the task model has no 'classifier' head to train")
     if settings.method == "lora":
-        from peft import LoraConfig, get_peft_model
-
-        targets = sorted({n.rsplit(".", 1)[-1] for n in _linear_names(model, LORA_TARGETS)})
-        if not targets:
-            raise PeftError(f"LoRA: no attention projections named {', '.join(LORA_TARGETS)} in this model")
-        config = LoraConfig(r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout,
-                            target_modules=targets, modules_to_save=heads, bias="none")
-        return get_peft_model(model, config)
+        return apply_lora_to(model, settings, train_also=heads)
     for p in model.parameters():
         p.requires_grad_(False)
     if settings.method == "bitfit":
@@ -171,6 +164,29 @@ def apply_peft(model: nn.Module, settings: PeftSettings) -> nn.Module:
         for p in getattr(model, h).parameters():
             p.requires_grad_(True)
     return model
+
+
+def apply_lora_to(model: nn.Module, settings: PeftSettings, train_also: Sequence[str] = ()) -> nn.Module:
+    """LoRA on ``model``'s attention query and value projections (any model: an encoder alone too).
+
+    Args:
+        model: the model. settings: rank, alpha, dropout. train_also: child modules trained in full
+            (a task head).
+
+    Returns:
+        a ``peft`` wrapper whose only trainable parameters are the LoRA matrices and ``train_also``.
+
+    Raises:
+        PeftError: no projections named as in :data:`LORA_TARGETS`.
+    """
+    from peft import LoraConfig, get_peft_model
+
+    targets = sorted({n.rsplit(".", 1)[-1] for n in _linear_names(model, LORA_TARGETS)})
+    if not targets:
+        raise PeftError(f"LoRA: no attention projections named {', '.join(LORA_TARGETS)} in this model")
+    config = LoraConfig(r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout,
+                        target_modules=targets, modules_to_save=list(train_also) or None, bias="none")
+    return get_peft_model(model, config)
 
 
 def finish_peft(model: nn.Module) -> nn.Module:

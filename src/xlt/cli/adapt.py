@@ -1,12 +1,17 @@
-"""``xlt adapt``: adapt an encoder to the languages you serve (``trim``: keep only their vocabulary)."""
+"""``xlt adapt``: adapt an encoder to the languages you serve (``trim``: keep only their vocabulary;
+``mlm``: continued pretraining on their text)."""
 
 from __future__ import annotations
 
-from xlt.cli._common import count_arg
+from xlt.cli._common import count_arg, fraction_arg, positive_float_arg
+
+TEXT_HELP = ("a text file for one of them (one sentence per line); repeat it. Default: every sentence the data "
+             "folder holds in the language (NTREX, SIB-200, UD-POS, PAN-X)")
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("adapt", help="adapt an encoder to your languages (trim: keep only their vocabulary)",
+    p = sub.add_parser("adapt", help="adapt an encoder to your languages (trim: keep only their vocabulary; mlm: "
+                                     "continued pretraining on their text)",
                        description="Each subcommand writes a model folder that 'xlt transfer --model' and 'xlt "
                                    "predict' load.")
     asub = p.add_subparsers(dest="adapt_command", required=True)
@@ -15,9 +20,7 @@ def add_parser(sub) -> None:
                                     "tokens), and re-index the tokenizer and the embedding matrix. On that text the "
                                     "trimmed model computes exactly what the full one does.")
     t.add_argument("--langs", required=True, help="comma-separated languages to keep (en,de,sw)")
-    t.add_argument("--text", action="append", metavar="LANG=FILE",
-                   help="a text file for one of them (one sentence per line); repeat it. Default: every sentence "
-                        "the data folder holds in the language (NTREX, SIB-200, UD-POS, PAN-X)")
+    t.add_argument("--text", action="append", metavar="LANG=FILE", help=TEXT_HELP)
     t.add_argument("--model", default="bundled:e5-small", help="the model to trim (default bundled:e5-small)")
     t.add_argument("--min-count", type=count_arg, default=1,
                    help="keep pieces seen at least this often (default 1: every piece the text uses)")
@@ -25,9 +28,34 @@ def add_parser(sub) -> None:
     t.add_argument("--data-dir", help="data folder")
     t.add_argument("--out", required=True, help="the trimmed model's folder")
     t.add_argument("--overwrite", action="store_true", help="replace a non-empty --out (whole)")
+    m = asub.add_parser("mlm", help="continued pretraining: masked language modelling on your languages' text",
+                        description="Train the encoder further with BERT's masked language modelling on the given "
+                                    "languages' text (an MLM head tied to the word embeddings is added for "
+                                    "training and dropped after); full training or LoRA. Reports the MLM loss on "
+                                    "held-out text before and after.")
+    m.add_argument("--langs", required=True, help="comma-separated languages to train on (yo, or yo,ha)")
+    m.add_argument("--text", action="append", metavar="LANG=FILE", help=TEXT_HELP)
+    m.add_argument("--model", default="bundled:e5-small", help="the model to adapt (default bundled:e5-small)")
+    m.add_argument("--steps", type=count_arg, default=500, help="optimiser steps (default 500)")
+    m.add_argument("--batch-size", type=count_arg, default=16, help="sentences per step (default 16)")
+    m.add_argument("--lr", type=positive_float_arg, default=5e-5, help="peak learning rate (default 5e-5)")
+    m.add_argument("--max-length", type=count_arg, default=128, help="tokens per sentence (default 128)")
+    m.add_argument("--lora", action="store_true", help="train LoRA updates of query/value only (merged after)")
+    m.add_argument("--lora-r", type=count_arg, default=8, help="LoRA rank (default 8)")
+    m.add_argument("--freeze-embeddings", action="store_true", help="keep the word embeddings fixed")
+    m.add_argument("--dev-fraction", type=fraction_arg, default=0.05, help="held-out share for the loss (0.05)")
+    m.add_argument("--limit", type=count_arg, help="at most this many sentences per language")
+    m.add_argument("--min-sentences", type=count_arg, default=200, help="least text per language (default 200)")
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--data-dir", help="data folder")
+    m.add_argument("--out", required=True, help="the adapted model's folder")
+    m.add_argument("--overwrite", action="store_true", help="replace a non-empty --out (whole)")
+    m.add_argument("--no-progress", action="store_true")
 
 
 def run(args, argv) -> int:
+    if args.adapt_command == "mlm":
+        return _run_mlm(args, argv)
     from xlt.jobs.adapt import TrimConfig, run_trim
 
     cfg = TrimConfig(langs=args.langs, out=args.out, text=args.text or [], model=args.model,
@@ -42,3 +70,21 @@ def run(args, argv) -> int:
         print(f"  {lang}: {t['sentences']:,} sentences, {t['tokens']:,} tokens, {t['pieces']:,} distinct pieces")
     print(f"model: {rep['out']} (use it with --model)")
     return 0
+
+
+def _run_mlm(args, argv) -> int:
+    from xlt.jobs.adapt import MlmConfig, run_mlm
+
+    cfg = MlmConfig(langs=args.langs, out=args.out, text=args.text or [], model=args.model, steps=args.steps,
+                    batch_size=args.batch_size, lr=args.lr, max_length=args.max_length, lora=args.lora,
+                    lora_r=args.lora_r, freeze_embeddings=args.freeze_embeddings, dev_fraction=args.dev_fraction,
+                    limit=args.limit, min_sentences=args.min_sentences, seed=args.seed, data_dir=args.data_dir,
+                    overwrite=args.overwrite, progress=not args.no_progress)
+    rep = run_mlm(cfg, command=["xlt"] + argv)
+    for lang, t in rep["text"].items():
+        print(f"  {lang}: {t['sentences']:,} sentences")
+    print(f"MLM loss on held-out text: {rep['dev_loss_before']:.3f} -> {rep['dev_loss_after']:.3f} "
+          f"({rep['trainable_parameters']:,} parameters trained, {rep['seconds']:.0f} s)")
+    print(f"model: {rep['out']} (use it with --model)")
+    return 0
+

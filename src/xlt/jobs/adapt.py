@@ -3,6 +3,8 @@ that ``xlt transfer --model`` and ``xlt predict`` load.
 
 ``trim``: :func:`run_trim` keeps the vocabulary pieces of the given languages' text
 (:func:`xlt.adapt.vocab.trim_vocabulary`) and writes the smaller model with its report.
+``mlm``: :func:`run_mlm` trains the encoder further with masked language modelling on a target
+language's text (:func:`xlt.adapt.mlm.continue_pretraining`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 from xlt.data.jsonable import write_json
 from xlt.data.outputs import check_output_folder, staged_folder
 
-__all__ = ["TrimConfig", "run_trim"]
+__all__ = ["MlmConfig", "TrimConfig", "run_mlm", "run_trim"]
 
 
 @dataclass
@@ -57,33 +59,14 @@ def run_trim(config: TrimConfig, command: list[str] | None = None) -> dict:
         VocabularyError: too little text, a tokenizer that cannot be trimmed; FileNotFoundError,
         DataFormatError: a bad text file; FileExistsError: ``out`` is not empty (no --overwrite).
     """
-    from xlt.adapt.vocab import VocabularyError, trim_vocabulary
-    from xlt.data.langs import iso639_3
-    from xlt.data.text import parse_text_args, texts_for
+    from xlt.adapt.vocab import trim_vocabulary
     from xlt.models.export import write_export_folder
     from xlt.models.loading import load_encoder
 
     t0 = time.time()
-    langs = list(dict.fromkeys(l.strip() for l in config.langs.split(",") if l.strip()))
-    if not langs:
-        raise VocabularyError("--langs needs at least one language")
-    for l in langs:
-        iso639_3(l)  # an unknown code is named here
-    try:
-        files = parse_text_args(config.text)
-    except ValueError as exc:
-        raise VocabularyError(str(exc)) from None
-    extra = [l for l in files if l not in langs]
-    if extra:
-        raise VocabularyError(f"--text {', '.join(extra)}: not among --langs ({', '.join(langs)})")
+    langs, files, texts = _read_texts(config.langs, config.text, config.data_dir, config.min_sentences)
     final = check_output_folder(config.out, overwrite=config.overwrite, option="--out",
                                 inputs=[str(p) for p in files.values()])
-    texts = texts_for(langs, files, config.data_dir)
-    short = {l: len(t.sentences) for l, t in texts.items() if len(t.sentences) < config.min_sentences}
-    if short:
-        raise VocabularyError("too little text to trim the vocabulary for: " + ", ".join(
-            f"{l} ({n} sentences)" for l, n in short.items()) + f"; give at least {config.min_sentences} sentences "
-            "per language (a text file, one sentence per line: --text LANG=FILE)")
     t_load = time.time()
     encoder = load_encoder(config.model)
     t_load = time.time() - t_load
@@ -102,3 +85,118 @@ def run_trim(config: TrimConfig, command: list[str] | None = None) -> dict:
         write_json(folder / "trim_report.json", report)
     report["out"] = str(final)
     return report
+
+
+@dataclass
+class MlmConfig:
+    """Settings of ``xlt adapt mlm``.
+
+    Attributes:
+        langs: comma-separated languages whose text the model is trained on (mixed, each sentence
+            once per pass). text: ``LANG=FILE`` text files; other languages take the data folder's text.
+        model: the model to adapt. steps, batch_size, lr, max_length: training (AdamW, linear warm-up
+            and decay). lora, lora_r: LoRA instead of full training. freeze_embeddings: keep the word
+            embeddings fixed. dev_fraction: held-out share for the loss before/after.
+        limit: use at most this many sentences per language. min_sentences: least text per language.
+        seed, data_dir, out, overwrite, progress: as elsewhere.
+    """
+
+    langs: str
+    out: str
+    text: list[str] = field(default_factory=list)
+    model: str = "bundled:e5-small"
+    steps: int = 500
+    batch_size: int = 16
+    lr: float = 5e-5
+    max_length: int = 128
+    lora: bool = False
+    lora_r: int = 8
+    freeze_embeddings: bool = False
+    dev_fraction: float = 0.05
+    limit: int | None = None
+    min_sentences: int = 200
+    seed: int = 0
+    data_dir: str | None = None
+    overwrite: bool = False
+    progress: bool = True
+
+
+def _read_texts(langs_spec: str, text_args: list[str], data_dir, min_sentences: int, limit: int | None = None):
+    """``(langs, files, texts)`` for an adapt command: the languages, their ``--text`` files and every
+    language's :class:`~xlt.data.text.LanguageText` (read before any model loads).
+
+    Raises:
+        VocabularyError: no language, a --text language not in --langs, too little text (says how much
+        is needed); UnknownLanguageError, FileNotFoundError, DataFormatError: see the readers.
+    """
+    from xlt.adapt.vocab import VocabularyError
+    from xlt.data.langs import iso639_3
+    from xlt.data.text import parse_text_args, texts_for
+
+    langs = list(dict.fromkeys(l.strip() for l in langs_spec.split(",") if l.strip()))
+    if not langs:
+        raise VocabularyError("--langs needs at least one language")
+    for l in langs:
+        iso639_3(l)  # an unknown code is named here
+    try:
+        files = parse_text_args(text_args)
+    except ValueError as exc:
+        raise VocabularyError(str(exc)) from None
+    extra = [l for l in files if l not in langs]
+    if extra:
+        raise VocabularyError(f"--text {', '.join(extra)}: not among --langs ({', '.join(langs)})")
+    texts = texts_for(langs, files, data_dir, limit)
+    short = {l: len(t.sentences) for l, t in texts.items() if len(t.sentences) < min_sentences}
+    if short:
+        raise VocabularyError("too little text for: " + ", ".join(f"{l} ({n} sentences)" for l, n in short.items())
+                              + f"; give at least {min_sentences} sentences per language (a text file, one "
+                              "sentence per line: --text LANG=FILE)")
+    return langs, files, texts
+
+
+def run_mlm(config: MlmConfig, command: list[str] | None = None) -> dict:
+    """Continue pretraining ``config.model`` with MLM on the languages' text and write the model folder.
+
+    Returns:
+        the report: text sizes and sources, the loss curve, the held-out MLM loss before and after,
+        trained parameters, seconds, command.
+
+    Raises:
+        as :func:`run_trim` (text and output checks come before the model loads); ConfigError: bad
+        training settings.
+    """
+    from xlt.adapt.mlm import continue_pretraining
+    from xlt.jobs import ConfigError
+    from xlt.models.export import write_export_folder
+    from xlt.models.loading import load_encoder
+
+    t0 = time.time()
+    for name in ("steps", "batch_size", "max_length", "lora_r", "min_sentences"):
+        if getattr(config, name) < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(config, name)}")
+    if not (config.lr > 0 and 0 < config.dev_fraction < 1):
+        raise ConfigError(f"--lr must be > 0 and --dev-fraction between 0 and 1, got {config.lr}, {config.dev_fraction}")
+    langs, files, texts = _read_texts(config.langs, config.text, config.data_dir, config.min_sentences, config.limit)
+    final = check_output_folder(config.out, overwrite=config.overwrite, option="--out",
+                                inputs=[str(p) for p in files.values()])
+    encoder = load_encoder(config.model)
+    sentences = [s for t in texts.values() for s in t.sentences]
+    adapted, result = continue_pretraining(
+        encoder, sentences, steps=config.steps, batch_size=config.batch_size, lr=config.lr,
+        max_length=config.max_length, dev_fraction=config.dev_fraction, lora=config.lora, lora_r=config.lora_r,
+        freeze_embeddings=config.freeze_embeddings, seed=config.seed, progress=config.progress)
+    argv = command if command is not None else sys.argv
+    report = {"command": argv, "command_line": shlex.join(argv), "model": config.model, "langs": langs,
+              "text": {l: {"sentences": len(t.sentences), "words": t.n_words, "sources": t.sources,
+                           "skipped_empty": t.skipped_empty} for l, t in texts.items()},
+              "training_sequences": result.sequences, "trainable_parameters": result.trainable,
+              "total_parameters": result.total, "dev_loss_before": result.dev_loss_before,
+              "dev_loss_after": result.dev_loss_after, "loss_curve": result.history,
+              "config": {k: v for k, v in asdict(config).items() if k != "progress"},
+              "seconds": round(time.time() - t0, 1)}
+    with staged_folder(final) as folder:
+        write_export_folder(adapted, folder)
+        write_json(folder / "mlm_report.json", report)
+    report["out"] = str(final)
+    return report
+
