@@ -99,3 +99,33 @@ def test_adapt_trim_bad_input(tiny, tmp_path, capsys, monkeypatch):
         assert main(["adapt", "trim", "--model", spec, *extra, "--out", str(tmp_path / "o")]) == 2, extra
         err = capsys.readouterr().err
         assert err.startswith("xlt: error:") and words in err and err.count("\n") == 1, err
+
+
+def test_transliteration_pairs_link_each_word_to_its_romanisation():
+    pytest.importorskip("uroman")
+    from xlt.adapt.translit import TransliterationError, romanize_words, transliteration_pairs
+
+    # Russian by hand: uroman writes Cyrillic letter by letter (привет -> privet, мир -> mir)
+    assert romanize_words(["привет", "мир"], "ru") == ["privet", "mir"]
+    pairs, skipped = transliteration_pairs(["привет мир", "hello world", "мир"], "ru")
+    assert skipped == 1  # the Latin-script sentence
+    assert [(p.source, p.target) for p in pairs] == [(["privet", "mir"], ["привет", "мир"]), (["mir"], ["мир"])]
+    assert pairs[0].links == {(0, 0), (1, 1)}
+    with pytest.raises(TransliterationError, match="non-Latin"):
+        transliteration_pairs(["hello world"], "en")
+
+
+def test_adapt_translit_command(tiny, tmp_path):
+    """`xlt adapt translit` writes a loadable model whose vectors moved; its report counts the pairs."""
+    pytest.importorskip("uroman")
+    _, spec = tiny
+    text = tmp_path / "ru.txt"
+    text.write_text("\n".join(["привет мир", "мир дом", "дом кот сидит"] * 4), encoding="utf-8")
+    out = tmp_path / "tl"
+    assert main(["adapt", "translit", "--model", spec, "--langs", "ru", "--text", f"ru={text}", "--min-sentences", "5",
+                 "--batch-size", "4", "--lr", "1e-3", "--no-progress", "--out", str(out)]) == 0
+    rep = json.loads((out / "translit_report.json").read_text(encoding="utf-8"))
+    assert rep["pairs"]["ru"] == {"pairs": 12, "skipped": 0, "words": 28}
+    from xlt.models.loading import load_encoder
+
+    assert load_encoder(str(out)).model.config.hidden_size == 32

@@ -4,6 +4,7 @@ The CLI prints these as one ``xlt: error: ...`` line (exit code 2) instead of a 
 """
 
 from xlt.adapt.peft import PeftError
+from xlt.adapt.translit import TransliterationError
 from xlt.adapt.vocab import VocabularyError
 from xlt.align.maps import AlignerError
 from xlt.data.dataset import DatasetError
@@ -43,6 +44,7 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     RankingError,  # a source ranking that cannot be made: languages missing from URIEL, one source
     VocabularyError,  # a vocabulary that cannot be trimmed as asked: too little text, a BPE tokenizer
     PeftError,  # a parameter-efficient method that does not fit the model
+    TransliterationError,  # uroman missing, or no non-Latin-script text to transliterate
 )
 
 __all__ = ["USER_ERRORS", "AlignerError", "CheckpointError", "ConfigError", "DataFormatError", "UnknownLanguageError", "DatasetNotFoundError", "ModelLoadError", "OutputError", "UsageError"]

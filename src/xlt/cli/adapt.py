@@ -51,11 +51,33 @@ def add_parser(sub) -> None:
     m.add_argument("--out", required=True, help="the adapted model's folder")
     m.add_argument("--overwrite", action="store_true", help="replace a non-empty --out (whole)")
     m.add_argument("--no-progress", action="store_true")
+    r = asub.add_parser("translit", help="align non-Latin-script text with its romanisation (uroman; TransliCo-style)",
+                        description="Romanise each language's text word by word with uroman and fine-tune the encoder "
+                                    "so that every original-script word's vector moves to its romanised word's "
+                                    "(contrastive or L2 loss of 'xlt align finetune'; the romanised side is kept in "
+                                    "place by a regulariser).")
+    r.add_argument("--langs", required=True, help="comma-separated non-Latin-script languages (th,ur,am)")
+    r.add_argument("--text", action="append", metavar="LANG=FILE", help=TEXT_HELP)
+    r.add_argument("--model", default="bundled:e5-small", help="the model to adapt (default bundled:e5-small)")
+    r.add_argument("--loss", choices=["contrastive", "l2"], default="contrastive")
+    r.add_argument("--reg-weight", type=float, default=1.0, help="weight of the regulariser (default 1)")
+    r.add_argument("--epochs", type=count_arg, default=1)
+    r.add_argument("--batch-size", type=count_arg, default=16)
+    r.add_argument("--lr", type=positive_float_arg, default=5e-5)
+    r.add_argument("--limit", type=count_arg, default=2000, help="sentences per language (default 2000)")
+    r.add_argument("--min-sentences", type=count_arg, default=200, help="least text per language (default 200)")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--data-dir", help="data folder")
+    r.add_argument("--out", required=True, help="the adapted model's folder")
+    r.add_argument("--overwrite", action="store_true", help="replace a non-empty --out (whole)")
+    r.add_argument("--no-progress", action="store_true")
 
 
 def run(args, argv) -> int:
     if args.adapt_command == "mlm":
         return _run_mlm(args, argv)
+    if args.adapt_command == "translit":
+        return _run_translit(args, argv)
     from xlt.jobs.adapt import TrimConfig, run_trim
 
     cfg = TrimConfig(langs=args.langs, out=args.out, text=args.text or [], model=args.model,
@@ -85,6 +107,22 @@ def _run_mlm(args, argv) -> int:
         print(f"  {lang}: {t['sentences']:,} sentences")
     print(f"MLM loss on held-out text: {rep['dev_loss_before']:.3f} -> {rep['dev_loss_after']:.3f} "
           f"({rep['trainable_parameters']:,} parameters trained, {rep['seconds']:.0f} s)")
+    print(f"model: {rep['out']} (use it with --model)")
+    return 0
+
+
+def _run_translit(args, argv) -> int:
+    from xlt.jobs.adapt import TranslitConfig, run_translit
+
+    cfg = TranslitConfig(langs=args.langs, out=args.out, text=args.text or [], model=args.model, loss=args.loss,
+                         reg_weight=args.reg_weight, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                         limit=args.limit, min_sentences=args.min_sentences, seed=args.seed, data_dir=args.data_dir,
+                         overwrite=args.overwrite, progress=not args.no_progress)
+    rep = run_translit(cfg, command=["xlt"] + argv)
+    for lang, c in rep["pairs"].items():
+        print(f"  {lang}: {c['pairs']:,} sentence pairs ({c['words']:,} linked words; {c['skipped']} sentences left out)")
+    last = rep["history"][-1] if rep["history"] else {}
+    print(f"loss {last.get('loss', float('nan')):.4f} after {rep['stats'].get('steps', 0)} steps, {rep['seconds']:.0f} s")
     print(f"model: {rep['out']} (use it with --model)")
     return 0
 

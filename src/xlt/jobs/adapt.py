@@ -5,6 +5,8 @@ that ``xlt transfer --model`` and ``xlt predict`` load.
 (:func:`xlt.adapt.vocab.trim_vocabulary`) and writes the smaller model with its report.
 ``mlm``: :func:`run_mlm` trains the encoder further with masked language modelling on a target
 language's text (:func:`xlt.adapt.mlm.continue_pretraining`).
+``translit``: :func:`run_translit` fine-tunes it so that words of non-Latin-script text and of
+their romanisations get close vectors (TransliCo-style, through ``align finetune``'s training).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 from xlt.data.jsonable import write_json
 from xlt.data.outputs import check_output_folder, staged_folder
 
-__all__ = ["MlmConfig", "TrimConfig", "run_mlm", "run_trim"]
+__all__ = ["MlmConfig", "TranslitConfig", "TrimConfig", "run_mlm", "run_translit", "run_trim"]
 
 
 @dataclass
@@ -198,5 +200,81 @@ def run_mlm(config: MlmConfig, command: list[str] | None = None) -> dict:
         write_export_folder(adapted, folder)
         write_json(folder / "mlm_report.json", report)
     report["out"] = str(final)
+    return report
+
+
+@dataclass
+class TranslitConfig:
+    """Settings of ``xlt adapt translit``.
+
+    Attributes:
+        langs: comma-separated non-Latin-script languages. text: ``LANG=FILE`` text files; other
+            languages take the data folder's text. limit: sentences per language.
+        model: the model to adapt. loss: ``contrastive`` (default, as TransliCo) or ``l2``;
+            reg_weight: weight of the regulariser that keeps the romanised side's vectors in place.
+        epochs, batch_size, lr: training. min_sentences, seed, data_dir, out, overwrite, progress: as elsewhere.
+    """
+
+    langs: str
+    out: str
+    text: list[str] = field(default_factory=list)
+    model: str = "bundled:e5-small"
+    loss: str = "contrastive"
+    reg_weight: float = 1.0
+    epochs: int = 1
+    batch_size: int = 16
+    lr: float = 5e-5
+    limit: int | None = 2000
+    min_sentences: int = 200
+    seed: int = 0
+    data_dir: str | None = None
+    overwrite: bool = False
+    progress: bool = True
+
+
+def run_translit(config: TranslitConfig, command: list[str] | None = None) -> dict:
+    """Transliteration alignment: romanise each language's text word by word (uroman) and fine-tune the
+    encoder on the word-aligned (romanised, original) pairs (:func:`xlt.adapt.translit.transliteration_pairs`,
+    :func:`xlt.align.finetune.finetune_alignment`), then write the model folder.
+
+    Returns:
+        the report: pairs per language, sentences left out, training history, seconds.
+
+    Raises:
+        TransliterationError: uroman missing, a language without non-Latin text; plus the text and
+        output errors of :func:`run_trim`, all before the model loads.
+    """
+    from xlt.adapt.translit import transliteration_pairs
+    from xlt.align.finetune import finetune_alignment, save_aligned_encoder
+    from xlt.jobs import ConfigError
+    from xlt.models.loading import load_encoder
+
+    t0 = time.time()
+    if config.loss not in ("contrastive", "l2") or config.epochs < 1 or config.batch_size < 1 or not config.lr > 0:
+        raise ConfigError(f"bad training settings: loss {config.loss!r} (contrastive or l2), epochs {config.epochs}, "
+                          f"batch size {config.batch_size}, lr {config.lr}")
+    langs, files, texts = _read_texts(config.langs, config.text, config.data_dir, config.min_sentences, config.limit)
+    final = check_output_folder(config.out, overwrite=config.overwrite, option="--out",
+                                inputs=[str(p) for p in files.values()])
+    examples, counts = [], {}
+    for lang, t in texts.items():
+        pairs, skipped = transliteration_pairs(t.sentences, lang)
+        examples += pairs
+        counts[lang] = {"pairs": len(pairs), "skipped": skipped, "words": sum(len(p.target) for p in pairs)}
+    encoder = load_encoder(config.model)
+    res = finetune_alignment(encoder, examples, loss=config.loss, reg_weight=config.reg_weight, epochs=config.epochs,
+                             batch_size=config.batch_size, lr=config.lr, seed=config.seed, progress=config.progress)
+    cfg = {k: v for k, v in asdict(config).items() if k != "progress"}
+    argv = command if command is not None else sys.argv
+    meta = {"method": "transliteration", "paper": "Liu et al. 2024 (TransliCo); uroman, Hermjakob et al. 2018",
+            "loss": config.loss, "languages": langs, "base_model": encoder.describe(), "config": cfg,
+            "pairs": counts, "stats": res.stats}
+    from xlt.evaluate.manifest import to_jsonable
+
+    save_aligned_encoder(res, final, meta=to_jsonable(meta), overwrite=config.overwrite)
+    report = {"command": argv, "command_line": shlex.join(argv), "out": str(final), "pairs": counts,
+              "text": {l: {"sentences": len(t.sentences), "sources": t.sources} for l, t in texts.items()},
+              "history": res.history, "stats": res.stats, "config": cfg, "seconds": round(time.time() - t0, 1)}
+    write_json(Path(final) / "translit_report.json", to_jsonable(report))
     return report
 
