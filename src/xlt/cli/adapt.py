@@ -51,6 +51,28 @@ def add_parser(sub) -> None:
     m.add_argument("--out", required=True, help="the adapted model's folder")
     m.add_argument("--overwrite", action="store_true", help="replace a non-empty --out (whole)")
     m.add_argument("--no-progress", action="store_true")
+    e = asub.add_parser("extend", help="a vocabulary learnt on your language's text, new pieces initialised from "
+                                       "the old embeddings (FOCUS-style), then MLM",
+                        description="Learn a Unigram tokenizer on the languages' text, add its new pieces to the "
+                                    "vocabulary (--mode extend) or use it alone (--mode replace), initialise the new "
+                                    "pieces' embeddings from similar old pieces (--init focus) or at random, and "
+                                    "train with MLM (--steps; 0 = none).")
+    e.add_argument("--langs", required=True, help="comma-separated languages (usually one)")
+    e.add_argument("--text", action="append", metavar="LANG=FILE", help=TEXT_HELP)
+    e.add_argument("--model", default="bundled:e5-small", help="the model to adapt (default bundled:e5-small)")
+    e.add_argument("--vocab-size", type=count_arg, default=8000, help="the new tokenizer's size (default 8000)")
+    e.add_argument("--mode", choices=["extend", "replace"], default="extend")
+    e.add_argument("--init", choices=["focus", "random"], default="focus")
+    e.add_argument("--steps", type=int, default=500, help="MLM steps after (default 500; 0 = none)")
+    e.add_argument("--batch-size", type=count_arg, default=16)
+    e.add_argument("--lr", type=positive_float_arg, default=5e-5)
+    e.add_argument("--limit", type=count_arg, help="at most this many sentences per language")
+    e.add_argument("--min-sentences", type=count_arg, default=200, help="least text per language (default 200)")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--data-dir", help="data folder")
+    e.add_argument("--out", required=True, help="the adapted model's folder")
+    e.add_argument("--overwrite", action="store_true", help="replace a non-empty --out (whole)")
+    e.add_argument("--no-progress", action="store_true")
     r = asub.add_parser("translit", help="align non-Latin-script text with its romanisation (uroman; TransliCo-style)",
                         description="Romanise each language's text word by word with uroman and fine-tune the encoder "
                                     "so that every original-script word's vector moves to its romanised word's "
@@ -78,6 +100,8 @@ def run(args, argv) -> int:
         return _run_mlm(args, argv)
     if args.adapt_command == "translit":
         return _run_translit(args, argv)
+    if args.adapt_command == "extend":
+        return _run_extend(args, argv)
     from xlt.jobs.adapt import TrimConfig, run_trim
 
     cfg = TrimConfig(langs=args.langs, out=args.out, text=args.text or [], model=args.model,
@@ -123,6 +147,24 @@ def _run_translit(args, argv) -> int:
         print(f"  {lang}: {c['pairs']:,} sentence pairs ({c['words']:,} linked words; {c['skipped']} sentences left out)")
     last = rep["history"][-1] if rep["history"] else {}
     print(f"loss {last.get('loss', float('nan')):.4f} after {rep['stats'].get('steps', 0)} steps, {rep['seconds']:.0f} s")
+    print(f"model: {rep['out']} (use it with --model)")
+    return 0
+
+
+def _run_extend(args, argv) -> int:
+    from xlt.jobs.adapt import ExtendConfig, run_extend
+
+    cfg = ExtendConfig(langs=args.langs, out=args.out, text=args.text or [], model=args.model, steps=args.steps,
+                       batch_size=args.batch_size, lr=args.lr, limit=args.limit, min_sentences=args.min_sentences,
+                       seed=args.seed, data_dir=args.data_dir, overwrite=args.overwrite,
+                       progress=not args.no_progress, vocab_size=args.vocab_size, mode=args.mode, init=args.init)
+    rep = run_extend(cfg, command=["xlt"] + argv)
+    v = rep["vocabulary"]
+    print(f"vocabulary {v['vocab_before']:,} -> {v['vocab_after']:,} ({v['mode']}); {v['overlap']:,} pieces shared "
+          f"with the old vocabulary, {v['initialised']:,} initialised ({v['init']}); pieces per word "
+          f"{v['tokens_per_word']['old']:.2f} -> {v['tokens_per_word']['new']:.2f}")
+    if rep["dev_loss_before"] is not None:
+        print(f"MLM loss on held-out text: {rep['dev_loss_before']:.3f} -> {rep['dev_loss_after']:.3f}")
     print(f"model: {rep['out']} (use it with --model)")
     return 0
 

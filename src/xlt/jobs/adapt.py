@@ -5,6 +5,8 @@ that ``xlt transfer --model`` and ``xlt predict`` load.
 (:func:`xlt.adapt.vocab.trim_vocabulary`) and writes the smaller model with its report.
 ``mlm``: :func:`run_mlm` trains the encoder further with masked language modelling on a target
 language's text (:func:`xlt.adapt.mlm.continue_pretraining`).
+``extend``: :func:`run_extend` learns a vocabulary on a language's text, initialises the new
+pieces from the old embeddings (:func:`xlt.adapt.extend.extend_vocabulary`) and trains with MLM.
 ``translit``: :func:`run_translit` fine-tunes it so that words of non-Latin-script text and of
 their romanisations get close vectors (TransliCo-style, through ``align finetune``'s training).
 """
@@ -20,7 +22,8 @@ from pathlib import Path
 from xlt.data.jsonable import write_json
 from xlt.data.outputs import check_output_folder, staged_folder
 
-__all__ = ["MlmConfig", "TranslitConfig", "TrimConfig", "run_mlm", "run_translit", "run_trim"]
+__all__ = ["ExtendConfig", "MlmConfig", "TranslitConfig", "TrimConfig", "run_extend", "run_mlm", "run_translit",
+           "run_trim"]
 
 
 @dataclass
@@ -276,5 +279,75 @@ def run_translit(config: TranslitConfig, command: list[str] | None = None) -> di
               "text": {l: {"sentences": len(t.sentences), "sources": t.sources} for l, t in texts.items()},
               "history": res.history, "stats": res.stats, "config": cfg, "seconds": round(time.time() - t0, 1)}
     write_json(Path(final) / "translit_report.json", to_jsonable(report))
+    return report
+
+
+@dataclass
+class ExtendConfig(MlmConfig):
+    """Settings of ``xlt adapt extend``: those of :class:`MlmConfig` (the MLM training after the new
+    vocabulary; ``steps=0`` skips it) plus ``vocab_size`` (the new tokenizer's size), ``mode``
+    (``extend``: old vocabulary + new pieces; ``replace``: the new tokenizer alone) and ``init``
+    (``focus`` or ``random``; :mod:`xlt.adapt.extend`)."""
+
+    vocab_size: int = 8000
+    mode: str = "extend"
+    init: str = "focus"
+
+
+def run_extend(config: ExtendConfig, command: list[str] | None = None) -> dict:
+    """Learn a vocabulary on the languages' text, initialise its new pieces, train with MLM, write the model.
+
+    Returns:
+        the report: vocabulary sizes, overlap, pieces per word before/after, the MLM loss before and
+        after and the loss curve, seconds.
+
+    Raises:
+        as :func:`run_mlm`; ConfigError: an unknown mode or init, a vocabulary size below 10.
+    """
+    from xlt.adapt.extend import INITS, MODES, extend_vocabulary
+    from xlt.adapt.mlm import continue_pretraining
+    from xlt.jobs import ConfigError
+    from xlt.models.export import write_export_folder
+    from xlt.models.loading import load_encoder
+
+    t0 = time.time()
+    if config.mode not in MODES or config.init not in INITS or config.vocab_size < 10:
+        raise ConfigError(f"--mode must be one of {', '.join(MODES)}, --init one of {', '.join(INITS)} and "
+                          f"--vocab-size >= 10; got {config.mode}, {config.init}, {config.vocab_size}")
+    if config.steps < 0 or config.batch_size < 1 or not config.lr > 0:
+        raise ConfigError(f"--steps must be >= 0, --batch-size >= 1 and --lr > 0; got {config.steps}, "
+                          f"{config.batch_size}, {config.lr}")
+    langs, files, texts = _read_texts(config.langs, config.text, config.data_dir, config.min_sentences, config.limit)
+    final = check_output_folder(config.out, overwrite=config.overwrite, option="--out",
+                                inputs=[str(p) for p in files.values()])
+    encoder = load_encoder(config.model)
+    sentences = [s for t in texts.values() for s in t.sentences]
+    try:
+        extended, ext = extend_vocabulary(encoder, sentences, vocab_size=config.vocab_size, mode=config.mode,
+                                          init=config.init, seed=config.seed)
+    except ValueError as exc:
+        from xlt.adapt.vocab import VocabularyError
+
+        raise VocabularyError(str(exc)) from None
+    t_vocab = time.time() - t0
+    mlm = None
+    if config.steps:
+        extended, mlm = continue_pretraining(
+            extended, sentences, steps=config.steps, batch_size=config.batch_size, lr=config.lr,
+            max_length=config.max_length, dev_fraction=config.dev_fraction, lora=config.lora, lora_r=config.lora_r,
+            freeze_embeddings=config.freeze_embeddings, seed=config.seed, progress=config.progress)
+    argv = command if command is not None else sys.argv
+    report = {"command": argv, "command_line": shlex.join(argv), "model": config.model, "langs": langs,
+              "text": {l: {"sentences": len(t.sentences), "sources": t.sources} for l, t in texts.items()},
+              "vocabulary": asdict(ext),
+              "dev_loss_before": mlm.dev_loss_before if mlm else None,
+              "dev_loss_after": mlm.dev_loss_after if mlm else None,
+              "loss_curve": mlm.history if mlm else [],
+              "config": {k: v for k, v in asdict(config).items() if k != "progress"},
+              "seconds": {"vocabulary": round(t_vocab, 1), "total": round(time.time() - t0, 1)}}
+    with staged_folder(final) as folder:
+        write_export_folder(extended, folder)
+        write_json(folder / "extend_report.json", report)
+    report["out"] = str(final)
     return report
 
