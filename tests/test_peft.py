@@ -108,3 +108,61 @@ def test_transfer_with_peft_trains_only_its_parameters(tiny, data, tmp_path, met
         assert moved and all(n.endswith(".bias") for n in moved)
     else:  # LoRA changes exactly the query and value weights (merged); biases stay
         assert moved == {f"encoder.layer.{i}.attention.self.{w}.weight" for i in range(LAYERS) for w in ("query", "value")}
+
+
+def test_language_adapters_swap_exactly(tiny):
+    """MAD-X: language adapter weights load into a model with adapters; swapping back restores the output."""
+    from xlt.adapt.peft import language_adapter_state, load_language_adapter
+
+    _, m = _model(tiny)
+    model = apply_peft(m, PeftSettings("adapter", bottleneck=4, language_bottleneck=3)).eval()
+    lang = [p for n, p in model.named_parameters() if ".lang_" in n]
+    assert lang and not any(p.requires_grad for p in lang)  # language adapters stay frozen under the task one
+    ids = torch.tensor([[2, 5, 6, 7, 3]])
+    a = language_adapter_state(model)
+    assert all(k.startswith("encoder.layer.") for k in a)  # relative to the encoder: fits any task model
+    b = {k: torch.randn_like(v) * 0.3 for k, v in a.items()}
+    out_a = _logits(model, ids)
+    load_language_adapter(model, b)
+    out_b = _logits(model, ids)
+    load_language_adapter(model, a)
+    assert not torch.allclose(out_a, out_b) and torch.equal(_logits(model, ids), out_a)
+    with pytest.raises(PeftError, match="does not fit"):
+        load_language_adapter(model, {"encoder.layer.9.output.dense.lang_up.weight": torch.zeros(1)})
+
+
+def test_madx_language_adapters_from_mlm_to_transfer(tiny, data, tmp_path, capsys):
+    """`xlt adapt mlm --language-adapter` writes adapters; `xlt transfer --peft adapter --language-adapters`
+    trains the task adapter over the source's and evaluates each target with its own (or the source's)."""
+    from xlt.adapt.mlm import continue_pretraining
+
+    encoder, spec = tiny
+    texts = ["the cat sat on the mat", "a big dog is happy", "the small house of the cat"] * 10
+    before = {n: p.detach().clone() for n, p in encoder.model.named_parameters()}
+    same, res = continue_pretraining(encoder, texts, steps=20, batch_size=4, lr=1e-2, progress=False,
+                                     language_adapter=4)
+    assert same is encoder and all(torch.equal(p, before[n]) for n, p in encoder.model.named_parameters())
+    assert res.language_adapter and res.dev_loss_after < res.dev_loss_before
+    folders = {}
+    for lang in ("en", "fr"):
+        text = tmp_path / f"{lang}.txt"
+        text.write_text("\n".join(texts), encoding="utf-8")
+        folders[lang] = tmp_path / f"la-{lang}"
+        assert main(["adapt", "mlm", "--model", spec, "--langs", lang, "--text", f"{lang}={text}", "--steps", "5",
+                     "--batch-size", "4", "--min-sentences", "10", "--language-adapter", "4", "--no-progress",
+                     "--out", str(folders[lang])]) == 0
+    assert (folders["en"] / "language_adapter.safetensors").is_file()
+    out = tmp_path / "run"
+    common = ["transfer", "--task", "udpos", "--data-dir", str(data.root), "--targets", "de,fr", "--model", spec,
+              "--mode", "finetune", "--epochs", "1", "--no-progress"]
+    assert main(common + ["--peft", "adapter", "--language-adapters", f"en={folders['en']}", f"fr={folders['fr']}",
+                          "--out", str(out)]) == 0
+    rep = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert rep["language_adapters"]["evaluated_with_the_source_adapter"] == ["de"]
+    assert set(rep["scores"]) >= {"de", "fr"}
+    capsys.readouterr()
+    assert main(common + ["--language-adapters", f"en={folders['en']}", "--out", str(tmp_path / "r2")]) == 2
+    assert "--peft adapter" in capsys.readouterr().err
+    assert main(common + ["--peft", "adapter", "--language-adapters", f"fr={folders['fr']}",
+                          "--out", str(tmp_path / "r3")]) == 2
+    assert "source language" in capsys.readouterr().err

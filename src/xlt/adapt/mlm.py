@@ -64,6 +64,7 @@ class MlmResult:
         dev_loss_before, dev_loss_after: MLM loss (nats per masked token) on the held-out text.
         trainable, total: parameters trained / in the encoder and head.
         sequences: training sequences (sentences, cut to ``max_length`` tokens).
+        language_adapter: the trained language adapter's weights (``language_adapter`` runs only).
     """
 
     history: list[dict] = field(default_factory=list)
@@ -72,6 +73,7 @@ class MlmResult:
     trainable: int = 0
     total: int = 0
     sequences: int = 0
+    language_adapter: dict | None = None
 
 
 def _batches(ids: list[list[int]], batch_size: int, rng: random.Random):
@@ -117,7 +119,7 @@ def mlm_loss(model: nn.Module, head: MlmHead, collator, ids: Sequence[Sequence[i
 def continue_pretraining(encoder, texts: Sequence[str], *, steps: int = 500, batch_size: int = 16, lr: float = 5e-5,
                          max_length: int = 128, dev_fraction: float = 0.05, lora: bool = False, lora_r: int = 8,
                          freeze_embeddings: bool = False, warmup: float = 0.06, seed: int = 0,
-                         progress: bool = True, log_every: int = 10):
+                         progress: bool = True, log_every: int = 10, language_adapter: int | None = None):
     """Train ``encoder`` further with masked language modelling on ``texts``.
 
     Args:
@@ -130,6 +132,10 @@ def continue_pretraining(encoder, texts: Sequence[str], *, steps: int = 500, bat
         lora: train LoRA updates of query/value (rank ``lora_r``) and the MLM head only; merged.
         freeze_embeddings: keep the word embeddings (and so the tied output layer) fixed.
         seed: seeds the split, the masking and the order.
+        language_adapter: train only a MAD-X language adapter of this bottleneck size in every
+            layer (and the MLM head's dense layer, norm and bias); the encoder and embeddings stay
+            fixed. The adapter's weights are in :attr:`MlmResult.language_adapter`; the returned
+            encoder is then the input one.
 
     Returns:
         ``(adapted_encoder, MlmResult)``.
@@ -167,6 +173,15 @@ def continue_pretraining(encoder, texts: Sequence[str], *, steps: int = 500, bat
     result.dev_loss_before = mlm_loss(model, head, collator, dev_ids, seed=seed)
     if lora:
         model = apply_lora_to(model, PeftSettings("lora", r=lora_r, alpha=2 * lora_r, dropout=0.0))
+    if language_adapter:
+        from xlt.adapt.peft import insert_adapters
+
+        for p in model.parameters():
+            p.requires_grad_(False)
+        insert_adapters(model, None, language_adapter)
+        for n, p in model.named_parameters():
+            if ".lang_down." in n or ".lang_up." in n:
+                p.requires_grad_(True)
     params = [p for p in list(model.parameters()) + [head.dense.weight, head.dense.bias, head.norm.weight,
                                                      head.norm.bias, head.bias] if p.requires_grad]
     seen: set[int] = set()
@@ -198,6 +213,11 @@ def continue_pretraining(encoder, texts: Sequence[str], *, steps: int = 500, bat
             running, n_run = 0.0, 0
     model = finish_peft(model)
     result.dev_loss_after = mlm_loss(model, head, collator, dev_ids, seed=seed)
+    if language_adapter:
+        from xlt.adapt.peft import language_adapter_state
+
+        result.language_adapter = language_adapter_state(model)
+        return encoder, result
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)

@@ -43,6 +43,9 @@ def add_parser(sub) -> None:
     m.add_argument("--lora", action="store_true", help="train LoRA updates of query/value only (merged after)")
     m.add_argument("--lora-r", type=count_arg, default=8, help="LoRA rank (default 8)")
     m.add_argument("--freeze-embeddings", action="store_true", help="keep the word embeddings fixed")
+    m.add_argument("--language-adapter", type=count_arg, metavar="SIZE",
+                   help="train a MAD-X language adapter of this bottleneck size (e.g. 48) instead of the model; "
+                        "--out then holds the adapter for 'xlt transfer --language-adapters'")
     m.add_argument("--dev-fraction", type=fraction_arg, default=0.05, help="held-out share for the loss (0.05)")
     m.add_argument("--limit", type=count_arg, help="at most this many sentences per language")
     m.add_argument("--min-sentences", type=count_arg, default=200, help="least text per language (default 200)")
@@ -125,13 +128,14 @@ def _run_mlm(args, argv) -> int:
                     batch_size=args.batch_size, lr=args.lr, max_length=args.max_length, lora=args.lora,
                     lora_r=args.lora_r, freeze_embeddings=args.freeze_embeddings, dev_fraction=args.dev_fraction,
                     limit=args.limit, min_sentences=args.min_sentences, seed=args.seed, data_dir=args.data_dir,
-                    overwrite=args.overwrite, progress=not args.no_progress)
+                    overwrite=args.overwrite, progress=not args.no_progress, language_adapter=args.language_adapter)
     rep = run_mlm(cfg, command=["xlt"] + argv)
     for lang, t in rep["text"].items():
         print(f"  {lang}: {t['sentences']:,} sentences")
     print(f"MLM loss on held-out text: {rep['dev_loss_before']:.3f} -> {rep['dev_loss_after']:.3f} "
           f"({rep['trainable_parameters']:,} parameters trained, {rep['seconds']:.0f} s)")
-    print(f"model: {rep['out']} (use it with --model)")
+    print(f"{'language adapter' if args.language_adapter else 'model'}: {rep['out']} (use it with "
+          f"{'--language-adapters LANG=DIR' if args.language_adapter else '--model'})")
     return 0
 
 

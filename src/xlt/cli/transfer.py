@@ -88,6 +88,9 @@ def add_parser(sub) -> None:
     m.add_argument("--peft", choices=["lora", "bitfit", "adapter"],
                    help="finetune: train few parameters: lora (low-rank query/value updates, merged after "
                         "training), bitfit (biases only) or adapter (bottleneck adapters); the head is always trained")
+    m.add_argument("--language-adapters", nargs="+", metavar="LANG=DIR",
+                   help="--peft adapter: MAD-X language adapters from 'xlt adapt mlm --language-adapter' (the "
+                        "source's is needed; each target's is swapped in when it is evaluated)")
     m.add_argument("--lora-r", type=count_arg, help="--peft lora: rank (default 8; alpha = 2r)")
     m.add_argument("--adapter-size", type=count_arg, help="--peft adapter: bottleneck size (default 48)")
     m.add_argument("--epochs", type=count_arg)

@@ -104,6 +104,8 @@ class MlmConfig:
             embeddings fixed. dev_fraction: held-out share for the loss before/after.
         limit: use at most this many sentences per language. min_sentences: least text per language.
         seed, data_dir, out, overwrite, progress: as elsewhere.
+        language_adapter: train a MAD-X language adapter of this bottleneck size instead of the
+            model; ``out`` then holds the adapter (for ``xlt transfer --language-adapters``).
     """
 
     langs: str
@@ -124,6 +126,7 @@ class MlmConfig:
     data_dir: str | None = None
     overwrite: bool = False
     progress: bool = True
+    language_adapter: int | None = None
 
 
 def _read_texts(langs_spec: str, text_args: list[str], data_dir, min_sentences: int, limit: int | None = None):
@@ -189,7 +192,8 @@ def run_mlm(config: MlmConfig, command: list[str] | None = None) -> dict:
     adapted, result = continue_pretraining(
         encoder, sentences, steps=config.steps, batch_size=config.batch_size, lr=config.lr,
         max_length=config.max_length, dev_fraction=config.dev_fraction, lora=config.lora, lora_r=config.lora_r,
-        freeze_embeddings=config.freeze_embeddings, seed=config.seed, progress=config.progress)
+        freeze_embeddings=config.freeze_embeddings, seed=config.seed, progress=config.progress,
+        language_adapter=config.language_adapter)
     argv = command if command is not None else sys.argv
     report = {"command": argv, "command_line": shlex.join(argv), "model": config.model, "langs": langs,
               "text": {l: {"sentences": len(t.sentences), "words": t.n_words, "sources": t.sources,
@@ -200,7 +204,15 @@ def run_mlm(config: MlmConfig, command: list[str] | None = None) -> dict:
               "config": {k: v for k, v in asdict(config).items() if k != "progress"},
               "seconds": round(time.time() - t0, 1)}
     with staged_folder(final) as folder:
-        write_export_folder(adapted, folder)
+        if config.language_adapter:
+            from xlt.adapt.peft import write_language_adapter
+
+            write_language_adapter(folder, result.language_adapter, {
+                "language": langs[0] if len(langs) == 1 else ",".join(langs), "size": config.language_adapter,
+                "base_model": config.model, "base_fingerprint": encoder.fingerprint,
+                "dev_loss_before": result.dev_loss_before, "dev_loss_after": result.dev_loss_after})
+        else:
+            write_export_folder(adapted, folder)
         write_json(folder / "mlm_report.json", report)
     report["out"] = str(final)
     return report
@@ -335,7 +347,8 @@ def run_extend(config: ExtendConfig, command: list[str] | None = None) -> dict:
         extended, mlm = continue_pretraining(
             extended, sentences, steps=config.steps, batch_size=config.batch_size, lr=config.lr,
             max_length=config.max_length, dev_fraction=config.dev_fraction, lora=config.lora, lora_r=config.lora_r,
-            freeze_embeddings=config.freeze_embeddings, seed=config.seed, progress=config.progress)
+            freeze_embeddings=config.freeze_embeddings, seed=config.seed, progress=config.progress,
+        language_adapter=config.language_adapter)
     argv = command if command is not None else sys.argv
     report = {"command": argv, "command_line": shlex.join(argv), "model": config.model, "langs": langs,
               "text": {l: {"sentences": len(t.sentences), "sources": t.sources} for l, t in texts.items()},

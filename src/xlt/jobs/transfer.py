@@ -103,6 +103,9 @@ class TransferConfig:
             updates of the attention's query and value, merged after training), ``bitfit`` (biases),
             ``adapter`` (bottleneck adapters of ``adapter_size`` after every feed-forward block);
             the head is always trained. None = full fine-tuning.
+        language_adapters: with ``peft='adapter'``: MAD-X language adapters, ``LANG=DIR`` (from
+            ``xlt adapt mlm --language-adapter``); the source's is required and sits under the task
+            adapter in training; each target's replaces it in evaluation.
         ensemble: with ``matrix``: also score each target with ensembles of the source models
             (:func:`xlt.transfer.ensemble.ensemble_proba`): all sources with equal weights, and the
             ``ensemble`` sources a ranker trained on the other targets' columns puts first
@@ -158,6 +161,7 @@ class TransferConfig:
     peft: str | None = None
     lora_r: int = 8
     adapter_size: int = 48
+    language_adapters: list[str] = field(default_factory=list)
     out: str | None = None
     save: str | None = None
     save_which: str = "best"
@@ -224,6 +228,8 @@ def _check_settings(config: TransferConfig) -> None:
         if config.peft == "adapter" and config.save:
             raise ConfigError("--peft adapter: a model with bottleneck adapters cannot be saved for `xlt predict` "
                               "yet; use --peft lora (merged into the weights) or bitfit to keep the model")
+    if config.language_adapters and config.peft != "adapter":
+        raise ConfigError("--language-adapters (MAD-X) go under task adapters: add --mode finetune --peft adapter")
     if config.lora_r < 1 or config.adapter_size < 1:
         raise ConfigError(f"--lora-r and --adapter-size must be >= 1, got {config.lora_r} and {config.adapter_size}")
     if config.ensemble and not config.matrix:
@@ -385,6 +391,43 @@ def load_dataset_for(config: TransferConfig) -> TaskDataset:
              for sf in user_sources(config)]
     return parts[0] if len(parts) == 1 else multi_source(parts, config.sampling_temperature, config.seeds[0])
 
+def read_language_adapters(config: TransferConfig, source: str) -> dict[str, tuple[dict, dict]]:
+    """The ``--language-adapters LANG=DIR`` of a config, read: language -> ``(weights, meta)``.
+
+    Raises:
+        ConfigError: a value without ``LANG=``, a language twice, no adapter for the source, adapters
+        of different sizes; FileNotFoundError / PeftError: a folder without a readable adapter.
+    """
+    from xlt.adapt.peft import read_language_adapter
+    from xlt.data.langs import UnknownLanguageError, same_language
+    from xlt.jobs import ConfigError
+
+    out: dict[str, tuple[dict, dict]] = {}
+    for item in config.language_adapters:
+        lang, sep, folder = str(item).partition("=")
+        if not sep or not lang.strip() or not folder.strip():
+            raise ConfigError(f"--language-adapters {item}: expected LANG=DIR")
+        if lang.strip() in out:
+            raise ConfigError(f"--language-adapters: {lang.strip()} given twice")
+        out[lang.strip()] = read_language_adapter(folder.strip())
+    if not out:
+        return out
+
+    def same(a: str, b: str) -> bool:
+        try:
+            return a == b or same_language(a, b)
+        except UnknownLanguageError:
+            return False
+
+    if not any(same(l, source) for l in out):
+        raise ConfigError(f"--language-adapters has none for the source language {source}: MAD-X trains the task "
+                          "adapter on top of the source's language adapter")
+    sizes = {int(meta["size"]) for _, meta in out.values()}
+    if len(sizes) > 1:
+        raise ConfigError(f"--language-adapters of different sizes ({sorted(sizes)}) cannot share one model")
+    return out
+
+
 def _warn_outside_trimmed(encoder, ds: TaskDataset) -> dict[str, float]:
     """Warn about every language of the run that a trimmed model's vocabulary was not kept for
     (:func:`xlt.adapt.vocab.outside_trimmed`); returns language -> percent of ``<unk>`` tokens."""
@@ -538,6 +581,7 @@ def transfer_result(config: TransferConfig, command: list[str] | None = None,
         aligner = CrossLingualAligner.load(config.aligner)
     # every data file is read before the model loads
     ds = dataset if dataset is not None else load_dataset_for(config)
+    adapters = read_language_adapters(config, ds.source)
     cfg = config.resolved(ds.kind.name)
     ckpt = checkpoint_dir_of(config)
     cfg["checkpoint_dir"] = str(ckpt) if ckpt is not None else None
@@ -565,7 +609,8 @@ def transfer_result(config: TransferConfig, command: list[str] | None = None,
                         "same probe (only the main one writes); run it without accelerate launch", n_proc)
         encoder = encoder if encoder is not None else load_encoder(config.model, device="auto")
     outside = _warn_outside_trimmed(encoder, ds)
-    trainer = ProbeTrainer(encoder, ds, cfg, aligner) if config.mode == "probe" else FinetuneTrainer(encoder, ds, cfg)
+    trainer = (ProbeTrainer(encoder, ds, cfg, aligner) if config.mode == "probe"
+               else FinetuneTrainer(encoder, ds, cfg, language_adapters=adapters))
     if aligner is not None:
         aligner.check(encoder.describe(), trainer.base.layer_ids, list(ds.eval) + [ds.source],
                       word_pieces=trainer.base.word_pieces if ds.kind is TOKEN else None)
@@ -652,6 +697,12 @@ def transfer_result(config: TransferConfig, command: list[str] | None = None,
             + ", ".join(f"{l} {n}" for l, n in report["aligner"]["supervision"].items()) + ".")
     if extra:
         report["extra_markdown"] = extra
+    if adapters:
+        report["language_adapters"] = {"given": {l: meta for l, (_, meta) in adapters.items()},
+                                       "evaluated_with_the_source_adapter": sorted(trainer.missing_adapters)}
+        if trainer.missing_adapters:
+            log.warning("no language adapter for %s: evaluated with the source's (%s)",
+                        ", ".join(sorted(trainer.missing_adapters)), ds.source)
     if outside:
         report["outside_trimmed_vocabulary"] = {"trimmed_for": encoder.info["trimmed_for"], "unknown_percent": outside}
     if config.mode == "finetune":

@@ -403,6 +403,7 @@ def finetune(
     group_by_length: bool = False,
     bf16: bool = False,
     peft=None,
+    language_state: dict | None = None,
 ) -> FinetuneResult:
     """Fine-tune ``encoder`` with a task head on source-language data.
 
@@ -444,6 +445,9 @@ def finetune(
         peft: a :class:`xlt.adapt.peft.PeftSettings`: train only LoRA updates, biases (BitFit) or
             bottleneck adapters, plus the head (None: every parameter but frozen embeddings). LoRA
             updates are merged into the returned model.
+        language_state: with ``peft`` adapters that have a language part (MAD-X): the source
+            language adapter's weights (:func:`xlt.adapt.peft.language_adapter_state`), loaded
+            before training and kept frozen.
 
     Returns:
         :class:`FinetuneResult`; ``selected`` says which weights were kept.
@@ -467,6 +471,10 @@ def finetune(
         from xlt.adapt.peft import apply_peft
 
         model = apply_peft(model, peft)
+        if language_state is not None:
+            from xlt.adapt.peft import load_language_adapter
+
+            load_language_adapter(model, language_state)
     from xlt.adapt.peft import count_parameters
 
     parameters = count_parameters(model)

@@ -169,6 +169,10 @@ class FinetuneTrainer:
             carries a word's label, :mod:`xlt.models.words`), ``checkpoint_dir`` (a checkpoint per seed
             in ``seed-N/``), ``resume``, ``peft`` (``lora``, ``bitfit`` or ``adapter``: see
             :mod:`xlt.adapt.peft`) with ``lora_r`` and ``adapter_size``.
+        language_adapters: MAD-X: language -> ``(weights, meta)`` of its language adapter
+            (:func:`xlt.adapt.peft.read_language_adapter`); with ``peft='adapter'`` the source's is
+            under the task adapter in training and each evaluated language's in evaluation (the
+            source's where a language has none; listed in ``missing_adapters``).
 
     After :meth:`train`: ``models``, ``histories``, ``selected``, ``dev_scores`` and ``parameters``
     (trainable/total counts) per seed.
@@ -179,23 +183,26 @@ class FinetuneTrainer:
     predictions are gathered, so every process returns all of them.
     """
 
-    def __init__(self, encoder: Encoder, ds: TaskDataset, cfg: dict):
+    def __init__(self, encoder: Encoder, ds: TaskDataset, cfg: dict, language_adapters: dict | None = None):
         from xlt.models.words import check_word_pieces
 
         self.encoder, self.ds, self.cfg = encoder, ds, cfg
+        self.language_adapters = dict(language_adapters or {})
         self.word_pieces = check_word_pieces(cfg.get("word_pieces") or DEFAULT_WORD_PIECES)
         self.models: dict[int, FinetunedModel] = {}
         self.histories: dict[int, list] = {}
         self.selected: dict[int, str] = {}
         self.dev_scores: dict[int, float] = {}
         self.parameters: dict[int, dict] = {}
+        self.missing_adapters: set[str] = set()
         self.peft = None
         if cfg.get("peft"):
             from xlt.adapt.peft import PeftSettings
 
+            size = next((int(meta["size"]) for _, meta in self.language_adapters.values()), None)
             self.peft = PeftSettings(cfg["peft"], r=int(cfg.get("lora_r") or 8),
                                      alpha=2 * int(cfg.get("lora_r") or 8),
-                                     bottleneck=int(cfg.get("adapter_size") or 48))
+                                     bottleneck=int(cfg.get("adapter_size") or 48), language_bottleneck=size)
 
     def _wrap(self, model, seed: int) -> FinetunedModel:
         e = self.encoder
@@ -235,7 +242,8 @@ class FinetuneTrainer:
                            pooling=self.cfg["pooling"], seed=seed, progress=self.cfg["progress"],
                            group_by_length=self.cfg.get("group_by_length", True), bf16=self.cfg.get("bf16", False),
                            checkpoint_dir=Path(ckpt_root) / f"seed-{seed}" if ckpt_root else None,
-                           resume=bool(self.cfg.get("resume")), run_key=run_key, peft=self.peft)
+                           resume=bool(self.cfg.get("resume")), run_key=run_key, peft=self.peft,
+                           language_state=self._language_state(ds.source))
             self.models[seed] = self._wrap(res.model, seed)
             self.parameters[seed] = res.parameters
             self.histories[seed] = res.history
@@ -250,7 +258,32 @@ class FinetuneTrainer:
 
         enc = encode_examples(self.encoder, self.ds.kind, split.examples, None, self.encoder.max_length,
                               word_pieces=self.word_pieces)
+        state = self._language_state(split.lang)
+        if state is not None:  # MAD-X: the evaluated language's adapter in place of the source's
+            from xlt.adapt.peft import load_language_adapter
+
+            for m in self.models.values():
+                load_language_adapter(m.model, state)
         return {s: m.decode(self._proba(m, enc, f"predict {split.lang}")) for s, m in self.models.items()}, enc.n_truncated
+
+    def _language_state(self, lang: str) -> dict | None:
+        """The language adapter weights for ``lang`` (None without MAD-X adapters); a language without
+        its own adapter gets the source's (see :attr:`missing_adapters`)."""
+        if not self.language_adapters:
+            return None
+        from xlt.data.langs import UnknownLanguageError, same_language
+
+        def same(a: str, b: str) -> bool:
+            try:
+                return a == b or same_language(a, b)
+            except UnknownLanguageError:
+                return False
+
+        for code, (state, _) in self.language_adapters.items():
+            if same(code, lang):
+                return state
+        self.missing_adapters.add(lang)
+        return self._language_state(self.ds.source)
 
     def _proba(self, model: FinetunedModel, enc, desc: str) -> list:
         """``model``'s probabilities for ``enc``; with N processes each predicts every N-th example."""
