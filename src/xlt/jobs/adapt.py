@@ -201,6 +201,7 @@ def run_mlm(config: MlmConfig, command: list[str] | None = None) -> dict:
               "training_sequences": result.sequences, "trainable_parameters": result.trainable,
               "total_parameters": result.total, "dev_loss_before": result.dev_loss_before,
               "dev_loss_after": result.dev_loss_after, "loss_curve": result.history,
+              "language_adapter": config.language_adapter,
               "config": {k: v for k, v in asdict(config).items() if k != "progress"},
               "seconds": round(time.time() - t0, 1)}
     with staged_folder(final) as folder:
