@@ -7,7 +7,8 @@ Usage::
 ``MATRIX_DIR`` is an ``xlt transfer --source a,b,... --matrix`` folder, ``REPORT_DIR`` the report of
 ``xlt transfer --source a,b,...`` (the union of the same sources) with the same settings, and
 ``RANK_DIR`` optionally an ``xlt rank-sources --matrix MATRIX_DIR`` report (its leave-one-target-out
-choice per target becomes a column). Targets are grouped by URIEL's family vector
+choice per target becomes a column). A matrix made with ``--ensemble K`` adds the two ensembles'
+columns. Targets are grouped by URIEL's family vector
 (Indo-European or not); sources' own languages are left out. Prints a Markdown table.
 """
 
@@ -54,6 +55,10 @@ def main() -> None:
             "oracle single source": lambda t: mx["best_source"][t]["score"]}
     if chosen:
         cols["ranker's single source"] = lambda t: mx["scores"][chosen[t]][t] if t in chosen else None
+    ens = mx.get("ensembles")
+    if ens:  # a matrix made with --ensemble K
+        cols["ensemble, all sources"] = lambda t: ens["all"].get(t)
+        cols[f"ensemble, ranker's top {ens['k']}"] = lambda t: ens["top"].get(t)
     print("| targets | n | " + " | ".join(cols) + " |")
     print("|:---|---:|" + "---:|" * len(cols))
     for name, members in (("Indo-European", [t for t in targets if group[t]]),

@@ -619,10 +619,20 @@ def _data_path(path: Path) -> Path | None:
 
 
 def _stem(path: Path) -> str:
+    """A data set's name from its training file: the file name without data extensions; for a file
+    named only by its split in a language folder (MasakhaNER's ``hau/train.txt``), the folder above."""
     name = path.name
     for suffix in (".gz", ".jsonl", ".json", ".csv", ".tsv", ".conllu", ".conll", ".txt"):
         if name.endswith(suffix):
             name = name[: -len(suffix)]
+    if name.lower() in ("train", "training") and path.parent.parent.name:
+        from xlt.data.formats import FileLanguageError, language_from_filename
+
+        try:
+            language_from_filename(path)  # the language comes from the folder: name the set by its parent
+            return path.parent.parent.name
+        except FileLanguageError:
+            pass
     return name or "custom"
 
 
