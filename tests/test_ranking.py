@@ -93,6 +93,7 @@ def test_rank_sources_bad_input(tmp_path, capsys, monkeypatch):
              (["--matrix", str(tmp_path / "none")], "no matrix.json"),
              (["--matrix", str(two), "--candidates", "en,sw"], "sw"),
              (["--matrix", str(two), "--target", "yo"], "--target yo"),
+             (["--matrix", str(two), "--task", "panx"], "--task panx: no matrix of that task"),
              (["--matrix", str(_matrix(tmp_path / "q", ["en", "qya"], ["fr"], {"en": {"fr": 1.0},
                                                                                  "qya": {"fr": 2.0}}))],
               "not in URIEL")]

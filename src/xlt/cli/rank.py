@@ -19,6 +19,8 @@ def add_parser(sub) -> None:
     p.add_argument("--analysis", metavar="DIR",
                    help="an `xlt analyze` report on parallel text of the matrix's languages: adds mPLM-Sim and "
                         "MEXA features and the 'nearest by mPLM-Sim' baseline (targets it lacks are left out)")
+    p.add_argument("--task", help="use only the --matrix folders of this task (udpos, panx, sib200, or your data "
+                                  "set's name)")
     p.add_argument("--target", help="the language to rank sources for (a target or source of the matrix)")
     p.add_argument("--candidates", help="comma-separated sources to rank (default: the matrix's sources)")
     p.add_argument("--model", default=DEFAULT_MODEL, help="tokenizer for the subword-overlap feature")
@@ -33,7 +35,8 @@ def add_parser(sub) -> None:
 def run(args, argv) -> int:
     from xlt.jobs.rank import RankConfig, run_rank
 
-    cfg = RankConfig(matrices=args.matrix, analysis=args.analysis, target=args.target, candidates=args.candidates, model=args.model,
+    cfg = RankConfig(matrices=args.matrix, analysis=args.analysis, task=args.task, target=args.target,
+                     candidates=args.candidates, model=args.model,
                      text_sentences=args.text_sentences, data_dir=args.data_dir, out=args.out,
                      overwrite=args.overwrite, seed=args.seed)
     rep = run_rank(cfg, command=["xlt"] + argv)

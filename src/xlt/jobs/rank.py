@@ -53,6 +53,8 @@ class RankConfig:
         candidates: comma-separated source languages to rank (default: the matrix's sources).
         model: whose tokenizer measures subword overlap. text_sentences: sentences per language
             for the overlap and script features. data_dir: data folder of the matrix's task.
+        task: use only the matrices of this task (their ``task`` field: ``udpos``, or a user data
+            set's name); None = all.
         analysis: an ``xlt analyze`` report folder (or its ``report.json``) on parallel text of the
             matrix's languages: adds the mPLM-Sim and MEXA features and the "nearest by mPLM-Sim"
             baseline (None: without them).
@@ -61,6 +63,7 @@ class RankConfig:
 
     matrices: list[str]
     analysis: str | None = None
+    task: str | None = None
     target: str | None = None
     candidates: str | None = None
     model: str = DEFAULT_MODEL
@@ -344,6 +347,11 @@ def run_rank(config: RankConfig, command: list[str] | None = None) -> dict:
     if config.out:
         check_output_folder(config.out, overwrite=config.overwrite)
     reps = [read_matrix(m) for m in config.matrices]
+    if config.task is not None:
+        tasks = sorted({r["task"] for r in reps})
+        reps = [r for r in reps if r["task"] == config.task]
+        if not reps:
+            raise RankingError(f"--task {config.task}: no matrix of that task (the matrices are of {', '.join(tasks)})")
     analysis = read_analysis(config.analysis) if config.analysis else None
     if config.target is not None and not any(config.target in r["targets"] or config.target in r["sources"]
                                              for r in reps):
