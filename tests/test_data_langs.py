@@ -197,3 +197,11 @@ def test_is_distant_follows_family_and_script():
         assert is_distant(code), code
     # the script compared is the source's: from Russian, Ukrainian (Indo-European, Cyrillic) is close
     assert not is_distant("uk", source="ru") and is_distant("uk")
+
+
+def test_denote_same_never_raises():
+    from xlt.data.langs import denote_same
+
+    assert denote_same("de", "deu_Latn") and denote_same("zh", "cmn")
+    assert denote_same("my-folder", "my-folder") and not denote_same("my-folder", "de")
+    assert not denote_same("de", "fr")

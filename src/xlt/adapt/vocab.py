@@ -230,21 +230,12 @@ def outside_trimmed(encoder, texts: Mapping[str, Sequence[str]], sample: int = 2
     """For an encoder whose vocabulary was trimmed (``info["trimmed_for"]``), the languages of
     ``texts`` outside that set and the share (percent) of their tokens that become ``<unk>``
     (on up to ``sample`` sentences each). An untrimmed encoder gives ``{}``."""
-    from xlt.data.langs import UnknownLanguageError, same_language
+    from xlt.data.langs import denote_same
 
     kept = encoder.info.get("trimmed_for") or []
     if not kept:
         return {}
 
-    def covered(lang: str) -> bool:
-        for k in kept:
-            try:
-                if k == lang or same_language(k, lang):
-                    return True
-            except UnknownLanguageError:
-                continue
-        return False
-
     return {lang: unknown_rate(encoder.tokenizer, list(t)[:sample], encoder.text_prefix)
-            for lang, t in texts.items() if not covered(lang)}
+            for lang, t in texts.items() if not any(denote_same(k, lang) for k in kept)}
 

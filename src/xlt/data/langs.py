@@ -215,6 +215,17 @@ def same_language(a: str, b: str) -> bool:
     return iso639_3(a) == iso639_3(b)
 
 
+def denote_same(a: str, b: str) -> bool:
+    """Whether two codes are equal or denote the same language (:func:`same_language`); a code that
+    is no known language only equals itself (folder names, custom codes). Never raises."""
+    if a == b:
+        return True
+    try:
+        return same_language(a, b)
+    except UnknownLanguageError:
+        return False
+
+
 def describe_codes(codes: Iterable[str]) -> str:
     """Human-readable list of codes with their names, for messages and reports.
 

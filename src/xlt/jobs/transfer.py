@@ -275,13 +275,8 @@ def user_sources(config: TransferConfig) -> list[SourceFiles]:
     """
     from xlt.data.dataset import DatasetError, parse_eval_args
     from xlt.data.formats import FileLanguageError, language_from_filename
-    from xlt.data.langs import UnknownLanguageError, same_language
+    from xlt.data.langs import denote_same as same
 
-    def same(a: str, b: str) -> bool:
-        try:
-            return a == b or same_language(a, b)
-        except UnknownLanguageError:
-            return False
 
     trains = parse_eval_args(_as_list(config.train))
     devs = parse_eval_args(_as_list(config.dev))
@@ -399,7 +394,7 @@ def read_language_adapters(config: TransferConfig, source: str) -> dict[str, tup
         of different sizes; FileNotFoundError / PeftError: a folder without a readable adapter.
     """
     from xlt.adapt.peft import read_language_adapter
-    from xlt.data.langs import UnknownLanguageError, same_language
+    from xlt.data.langs import denote_same as same
     from xlt.jobs import ConfigError
 
     out: dict[str, tuple[dict, dict]] = {}
@@ -413,11 +408,6 @@ def read_language_adapters(config: TransferConfig, source: str) -> dict[str, tup
     if not out:
         return out
 
-    def same(a: str, b: str) -> bool:
-        try:
-            return a == b or same_language(a, b)
-        except UnknownLanguageError:
-            return False
 
     if not any(same(l, source) for l in out):
         raise ConfigError(f"--language-adapters has none for the source language {source}: MAD-X trains the task "

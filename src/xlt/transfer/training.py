@@ -271,13 +271,8 @@ class FinetuneTrainer:
         its own adapter gets the source's (see :attr:`missing_adapters`)."""
         if not self.language_adapters:
             return None
-        from xlt.data.langs import UnknownLanguageError, same_language
+        from xlt.data.langs import denote_same as same
 
-        def same(a: str, b: str) -> bool:
-            try:
-                return a == b or same_language(a, b)
-            except UnknownLanguageError:
-                return False
 
         for code, (state, _) in self.language_adapters.items():
             if same(code, lang):
