@@ -35,7 +35,8 @@ def test_mlm_lowers_the_held_out_loss(tiny, lora):
     before = {n: p.detach().clone() for n, p in encoder.model.named_parameters()}
     adapted, res = continue_pretraining(encoder, TEXT, steps=80, batch_size=8, lr=3e-3 if lora else 1e-3,
                                         progress=False, lora=lora, dev_fraction=0.2)
-    assert res.dev_loss_after < res.dev_loss_before - 0.2
+    assert res.head_steps == 20 and res.dev_loss_before < res.dev_loss_random_head  # the head learnt first
+    assert res.dev_loss_after < res.dev_loss_before - 0.1  # then the encoder
     assert all(torch.equal(p, before[n]) for n, p in encoder.model.named_parameters())  # the input model is kept
     assert type(adapted.model) is type(encoder.model)  # LoRA merged: the same architecture
     changed = {n for n, p in adapted.model.named_parameters() if not torch.equal(p, before[n])}

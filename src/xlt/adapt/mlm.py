@@ -65,6 +65,8 @@ class MlmResult:
         trainable, total: parameters trained / in the encoder and head.
         sequences: training sequences (sentences, cut to ``max_length`` tokens).
         language_adapter: the trained language adapter's weights (``language_adapter`` runs only).
+        dev_loss_random_head: the held-out loss with the freshly initialised head.
+        head_steps: steps that trained the head alone first.
     """
 
     history: list[dict] = field(default_factory=list)
@@ -74,6 +76,8 @@ class MlmResult:
     total: int = 0
     sequences: int = 0
     language_adapter: dict | None = None
+    dev_loss_random_head: float = float("nan")
+    head_steps: int = 0
 
 
 def _batches(ids: list[list[int]], batch_size: int, rng: random.Random):
@@ -119,7 +123,8 @@ def mlm_loss(model: nn.Module, head: MlmHead, collator, ids: Sequence[Sequence[i
 def continue_pretraining(encoder, texts: Sequence[str], *, steps: int = 500, batch_size: int = 16, lr: float = 5e-5,
                          max_length: int = 128, dev_fraction: float = 0.05, lora: bool = False, lora_r: int = 8,
                          freeze_embeddings: bool = False, warmup: float = 0.06, seed: int = 0,
-                         progress: bool = True, log_every: int = 10, language_adapter: int | None = None):
+                         progress: bool = True, log_every: int = 10, language_adapter: int | None = None,
+                         head_steps: int | None = None, head_lr: float = 1e-3):
     """Train ``encoder`` further with masked language modelling on ``texts``.
 
     Args:
@@ -132,6 +137,11 @@ def continue_pretraining(encoder, texts: Sequence[str], *, steps: int = 500, bat
         lora: train LoRA updates of query/value (rank ``lora_r``) and the MLM head only; merged.
         freeze_embeddings: keep the word embeddings (and so the tied output layer) fixed.
         seed: seeds the split, the masking and the order.
+        head_steps: steps that train the new MLM head alone (the encoder frozen, AdamW at
+            ``head_lr``) before the encoder is touched; default ``steps // 4``. Without them the
+            first updates of the encoder follow the gradients of a random head: on Yoruba, 80 full
+            steps at 1e-5..1e-4 that way took the UD-POS probe from 66.5 to 36.1.
+            ``dev_loss_before`` is measured after them, so before/after compares the encoder.
         language_adapter: train only a MAD-X language adapter of this bottleneck size in every
             layer (and the MLM head's dense layer, norm and bias); the encoder and embeddings stay
             fixed. The adapter's weights are in :attr:`MlmResult.language_adapter`; the returned
@@ -170,6 +180,24 @@ def continue_pretraining(encoder, texts: Sequence[str], *, steps: int = 500, bat
     if freeze_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
     result = MlmResult(sequences=len(train_ids))
+    result.dev_loss_random_head = mlm_loss(model, head, collator, dev_ids, seed=seed)
+    n_head = steps // 4 if head_steps is None else head_steps
+    head_params = [head.dense.weight, head.dense.bias, head.norm.weight, head.norm.bias, head.bias]
+    if n_head:
+        head_opt = torch.optim.AdamW(head_params, lr=head_lr, weight_decay=0.0)
+        head_batches = _batches(train_ids, min(batch_size, len(train_ids)), random.Random(seed + 1))
+        for _ in tqdm(range(n_head), desc="MLM head", disable=not progress, leave=False):
+            batch = collator([{"input_ids": x} for x in next(head_batches)])
+            with torch.no_grad():
+                hidden = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+            picked = batch["labels"] != -100
+            if picked.any():
+                loss = nn.functional.cross_entropy(head(hidden[picked]).float(), batch["labels"][picked])
+                loss.backward()
+                head_opt.step()
+                head_opt.zero_grad(set_to_none=True)
+        head.embeddings.weight.grad = None
+        result.head_steps = n_head
     result.dev_loss_before = mlm_loss(model, head, collator, dev_ids, seed=seed)
     if lora:
         model = apply_lora_to(model, PeftSettings("lora", r=lora_r, alpha=2 * lora_r, dropout=0.0))

@@ -67,6 +67,8 @@ def add_parser(sub) -> None:
     m.add_argument("--lora-r", type=count_arg, help="LoRA rank (default 8)")
     m.add_argument("--freeze-embeddings", action="store_true", default=None, help="keep the word embeddings fixed")
     m.add_argument("--dev-fraction", type=fraction_arg, help="held-out share for the loss (default 0.05)")
+    m.add_argument("--head-steps", type=nonneg_int_arg,
+                   help="steps that train the new MLM head alone before the encoder (default: a quarter of --steps)")
     m.add_argument("--language-adapter", type=count_arg, metavar="SIZE",
                    help="train a MAD-X language adapter of this bottleneck size (e.g. 48) instead of the model; "
                         "--out then holds the adapter for 'xlt transfer --language-adapters'")

@@ -106,6 +106,7 @@ class MlmConfig:
         seed, data_dir, out, overwrite, progress: as elsewhere.
         language_adapter: train a MAD-X language adapter of this bottleneck size instead of the
             model; ``out`` then holds the adapter (for ``xlt transfer --language-adapters``).
+        head_steps: steps that train the new MLM head alone first (default: a quarter of ``steps``).
     """
 
     langs: str
@@ -127,6 +128,7 @@ class MlmConfig:
     overwrite: bool = False
     progress: bool = True
     language_adapter: int | None = None
+    head_steps: int | None = None
 
 
 def _read_texts(langs_spec: str, text_args: list[str], data_dir, min_sentences: int, limit: int | None = None):
@@ -193,7 +195,7 @@ def run_mlm(config: MlmConfig, command: list[str] | None = None) -> dict:
         encoder, sentences, steps=config.steps, batch_size=config.batch_size, lr=config.lr,
         max_length=config.max_length, dev_fraction=config.dev_fraction, lora=config.lora, lora_r=config.lora_r,
         freeze_embeddings=config.freeze_embeddings, seed=config.seed, progress=config.progress,
-        language_adapter=config.language_adapter)
+        language_adapter=config.language_adapter, head_steps=config.head_steps)
     argv = command if command is not None else sys.argv
     report = {"command": argv, "command_line": shlex.join(argv), "model": config.model, "langs": langs,
               "text": {l: {"sentences": len(t.sentences), "words": t.n_words, "sources": t.sources,
@@ -201,6 +203,7 @@ def run_mlm(config: MlmConfig, command: list[str] | None = None) -> dict:
               "training_sequences": result.sequences, "trainable_parameters": result.trainable,
               "total_parameters": result.total, "dev_loss_before": result.dev_loss_before,
               "dev_loss_after": result.dev_loss_after, "loss_curve": result.history,
+              "dev_loss_random_head": result.dev_loss_random_head, "head_steps": result.head_steps,
               "language_adapter": config.language_adapter,
               "config": {k: v for k, v in asdict(config).items() if k != "progress"},
               "seconds": round(time.time() - t0, 1)}
@@ -349,7 +352,7 @@ def run_extend(config: ExtendConfig, command: list[str] | None = None) -> dict:
             extended, sentences, steps=config.steps, batch_size=config.batch_size, lr=config.lr,
             max_length=config.max_length, dev_fraction=config.dev_fraction, lora=config.lora, lora_r=config.lora_r,
             freeze_embeddings=config.freeze_embeddings, seed=config.seed, progress=config.progress,
-        language_adapter=config.language_adapter)
+        language_adapter=config.language_adapter, head_steps=config.head_steps)
     argv = command if command is not None else sys.argv
     report = {"command": argv, "command_line": shlex.join(argv), "model": config.model, "langs": langs,
               "text": {l: {"sentences": len(t.sentences), "sources": t.sources} for l, t in texts.items()},
