@@ -26,6 +26,15 @@ __all__ = ["ExtendConfig", "MlmConfig", "TranslitConfig", "TrimConfig", "run_ext
            "run_trim"]
 
 
+def _report_head(command: list[str] | None, config, langs: list[str], texts: dict) -> dict:
+    """The fields every ``adapt`` report starts with: the command, the model, the languages and
+    what text each had (sentences, words, where from, empty lines skipped)."""
+    argv = command if command is not None else sys.argv
+    return {"command": argv, "command_line": shlex.join(argv), "model": config.model, "langs": langs,
+            "text": {l: {"sentences": len(t.sentences), "words": t.n_words, "sources": t.sources,
+                         "skipped_empty": t.skipped_empty} for l, t in texts.items()}}
+
+
 @dataclass
 class TrimConfig:
     """Settings of ``xlt adapt trim``.
@@ -79,11 +88,7 @@ def run_trim(config: TrimConfig, command: list[str] | None = None) -> dict:
     trimmed, result = trim_vocabulary(encoder, {l: t.sentences for l, t in texts.items()},
                                       min_count=config.min_count, min_sentences=config.min_sentences)
     t_trim = time.time() - t_trim
-    argv = command if command is not None else sys.argv
-    report = {"command": argv, "command_line": shlex.join(argv), "model": config.model, "langs": langs,
-              "text": {l: {"sentences": len(t.sentences), "words": t.n_words, "sources": t.sources,
-                           "skipped_empty": t.skipped_empty} for l, t in texts.items()},
-              **result.describe(), "config": asdict(config),
+    report = {**_report_head(command, config, langs, texts), **result.describe(), "config": asdict(config),
               "seconds": {"load": round(t_load, 2), "trim": round(t_trim, 1), "total": round(time.time() - t0, 1)}}
     with staged_folder(final) as folder:
         write_export_folder(trimmed, folder)
@@ -196,11 +201,7 @@ def run_mlm(config: MlmConfig, command: list[str] | None = None) -> dict:
         max_length=config.max_length, dev_fraction=config.dev_fraction, lora=config.lora, lora_r=config.lora_r,
         freeze_embeddings=config.freeze_embeddings, seed=config.seed, progress=config.progress,
         language_adapter=config.language_adapter, head_steps=config.head_steps)
-    argv = command if command is not None else sys.argv
-    report = {"command": argv, "command_line": shlex.join(argv), "model": config.model, "langs": langs,
-              "text": {l: {"sentences": len(t.sentences), "words": t.n_words, "sources": t.sources,
-                           "skipped_empty": t.skipped_empty} for l, t in texts.items()},
-              "training_sequences": result.sequences, "trainable_parameters": result.trainable,
+    report = {**_report_head(command, config, langs, texts), "training_sequences": result.sequences, "trainable_parameters": result.trainable,
               "total_parameters": result.total, "dev_loss_before": result.dev_loss_before,
               "dev_loss_after": result.dev_loss_after, "loss_curve": result.history,
               "dev_loss_random_head": result.dev_loss_random_head, "head_steps": result.head_steps,
@@ -284,15 +285,13 @@ def run_translit(config: TranslitConfig, command: list[str] | None = None) -> di
     res = finetune_alignment(encoder, examples, loss=config.loss, reg_weight=config.reg_weight, epochs=config.epochs,
                              batch_size=config.batch_size, lr=config.lr, seed=config.seed, progress=config.progress)
     cfg = {k: v for k, v in asdict(config).items() if k != "progress"}
-    argv = command if command is not None else sys.argv
     meta = {"method": "transliteration", "paper": "Liu et al. 2024 (TransliCo); uroman, Hermjakob et al. 2018",
             "loss": config.loss, "languages": langs, "base_model": encoder.describe(), "config": cfg,
             "pairs": counts, "stats": res.stats}
     from xlt.evaluate.manifest import to_jsonable
 
     save_aligned_encoder(res, final, meta=to_jsonable(meta), overwrite=config.overwrite)
-    report = {"command": argv, "command_line": shlex.join(argv), "out": str(final), "pairs": counts,
-              "text": {l: {"sentences": len(t.sentences), "sources": t.sources} for l, t in texts.items()},
+    report = {**_report_head(command, config, langs, texts), "out": str(final), "pairs": counts,
               "history": res.history, "stats": res.stats, "config": cfg, "seconds": round(time.time() - t0, 1)}
     write_json(Path(final) / "translit_report.json", to_jsonable(report))
     return report
@@ -353,10 +352,7 @@ def run_extend(config: ExtendConfig, command: list[str] | None = None) -> dict:
             max_length=config.max_length, dev_fraction=config.dev_fraction, lora=config.lora, lora_r=config.lora_r,
             freeze_embeddings=config.freeze_embeddings, seed=config.seed, progress=config.progress,
         language_adapter=config.language_adapter, head_steps=config.head_steps)
-    argv = command if command is not None else sys.argv
-    report = {"command": argv, "command_line": shlex.join(argv), "model": config.model, "langs": langs,
-              "text": {l: {"sentences": len(t.sentences), "sources": t.sources} for l, t in texts.items()},
-              "vocabulary": asdict(ext),
+    report = {**_report_head(command, config, langs, texts), "vocabulary": asdict(ext),
               "dev_loss_before": mlm.dev_loss_before if mlm else None,
               "dev_loss_after": mlm.dev_loss_after if mlm else None,
               "loss_curve": mlm.history if mlm else [],
