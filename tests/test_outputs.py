@@ -159,6 +159,9 @@ def _digest(folder: Path) -> dict[str, str]:
 @pytest.mark.usefixtures("single_torch_thread")
 def test_interrupted_transfer_never_leaves_a_mixed_report_folder(tiny, tmp_path, monkeypatch, capsys):
     _, spec = tiny
+    # a shell's background job starts with SIGINT ignored, and Python then keeps it so: a Ctrl-C here
+    # must raise KeyboardInterrupt as it does in a terminal
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     train = write(tmp_path / "data" / "train.conll", conll(TRAIN))
     dev = write(tmp_path / "data" / "dev.conll", conll(DEV))
     write(tmp_path / "data" / "eval" / "test-en.conll", conll(TEST_EN))
@@ -300,7 +303,10 @@ def test_a_signal_ends_a_run_with_one_line_and_exit_130(tmp_path, sig):
         "m.run_mine = slow\n"
         "from xlt.cli import main\n"
         f"sys.exit(main(['mine', {str(src)!r}, {str(src)!r}, '--out', {str(tmp_path / 'p.tsv')!r}]))\n")
-    proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
+    # the default SIGINT disposition, also when these tests run as a shell's background job (which
+    # starts its children with SIGINT ignored)
+    proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     for _ in range(600):  # wait until the run is under way
         if ready.exists() or proc.poll() is not None:
             break
