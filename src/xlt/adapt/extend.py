@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import copy
 import json
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 

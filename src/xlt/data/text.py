@@ -18,7 +18,7 @@ from xlt.data.langs import UnknownLanguageError, match_language
 from xlt.data.readers import DataFormatError
 from xlt.data.segment import join_words
 
-__all__ = ["LanguageText", "builtin_text", "parse_text_args", "read_text_file", "texts_for"]
+__all__ = ["LanguageText", "builtin_text", "example_text", "parse_text_args", "read_text_file", "texts_for"]
 
 
 @dataclass
@@ -41,6 +41,14 @@ class LanguageText:
         """Whitespace-separated words in all sentences (a size that means something for every script
         but the unsegmented ones, where it counts runs)."""
         return sum(len(s.split()) for s in self.sentences)
+
+
+def example_text(example) -> str:
+    """The running text of a labelled example: a tagged sentence's words joined as text
+    (:func:`xlt.data.segment.join_words`), a pair's two texts with a space between, or the text."""
+    if hasattr(example, "tokens"):
+        return join_words(example.tokens)[0]
+    return f"{example.text} {example.text_pair}" if hasattr(example, "text_pair") else example.text
 
 
 def read_text_file(path: str | Path, lang: str, limit: int | None = None) -> LanguageText:
@@ -114,7 +122,7 @@ def builtin_text(lang: str, data_dir: str | Path | None = None, limit: int | Non
             except UnknownLanguageError:
                 continue
             examples, _ = registry.load_split(spec, split[code])
-            add(str(split[code]), (join_words(e.tokens)[0] if hasattr(e, "tokens") else e.text for e in examples))
+            add(str(split[code]), (example_text(e) for e in examples))
     if not seen:
         raise UnknownLanguageError(lang, f"no built-in data set holds text in {lang!r}; give a text file with "
                                          f"--text {lang}=FILE", ())
@@ -124,8 +132,9 @@ def builtin_text(lang: str, data_dir: str | Path | None = None, limit: int | Non
     return LanguageText(lang, sentences, sources)
 
 
-def parse_text_args(items: Sequence[str] | None) -> dict[str, Path]:
-    """``--text LANG=FILE`` values -> ``{lang: path}``.
+def parse_text_args(items: Sequence[str] | None, option: str = "--text", what: str = "FILE") -> dict[str, Path]:
+    """``LANG=PATH`` option values (``--text sw=swahili.txt``, ``--language-adapters yo=DIR``) ->
+    ``{lang: path}``; ``option`` and ``what`` name them in messages.
 
     Raises:
         ValueError: a value without ``LANG=``, or a language given twice.
@@ -134,9 +143,9 @@ def parse_text_args(items: Sequence[str] | None) -> dict[str, Path]:
     for item in items or ():
         lang, sep, path = str(item).partition("=")
         if not sep or not lang.strip() or not path.strip():
-            raise ValueError(f"--text {item}: expected LANG=FILE (e.g. sw=swahili.txt)")
+            raise ValueError(f"{option} {item}: expected LANG={what} (e.g. sw=...)")
         if lang.strip() in out:
-            raise ValueError(f"--text: language {lang.strip()} given twice")
+            raise ValueError(f"{option}: language {lang.strip()} given twice")
         out[lang.strip()] = Path(path.strip())
     return out
 

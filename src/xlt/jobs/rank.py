@@ -25,7 +25,6 @@ from xlt.data.langs import iso639_3
 from xlt.data.jsonable import write_json
 from xlt.data.outputs import check_output_folder, staged_folder
 from xlt.models.loading import DEFAULT_MODEL
-from xlt.models.words import join_words
 from xlt.transfer.ranking import (FEATURES, OPTIONAL_FEATURES, LanguageProfile, RankingError, SourceRanker,
                                   dominant_script,
                                   in_uriel, ndcg_at, pair_features, piece_set, relevance, uriel_distances)
@@ -171,12 +170,8 @@ def _texts(rep: dict, n: int, data_dir: str | None) -> dict[str, list[str]]:
     from dataclasses import replace
 
     from xlt.data.dataset import from_files
+    from xlt.data.text import example_text as as_text
     from xlt.jobs.transfer import load_dataset_for, read_options, source_configs
-
-    def as_text(e) -> str:
-        if hasattr(e, "tokens"):
-            return join_words(e.tokens)[0]
-        return f"{e.text} {e.text_pair}" if hasattr(e, "text_pair") else e.text
 
     cfg = replace(matrix_config(rep, data_dir), matrix=False, train_limit=n, eval_limit=n)
     singles = list(source_configs(cfg).values())

@@ -386,6 +386,7 @@ def load_dataset_for(config: TransferConfig) -> TaskDataset:
              for sf in user_sources(config)]
     return parts[0] if len(parts) == 1 else multi_source(parts, config.sampling_temperature, config.seeds[0])
 
+
 def read_language_adapters(config: TransferConfig, source: str) -> dict[str, tuple[dict, dict]]:
     """The ``--language-adapters LANG=DIR`` of a config, read: language -> ``(weights, meta)``.
 
@@ -395,20 +396,16 @@ def read_language_adapters(config: TransferConfig, source: str) -> dict[str, tup
     """
     from xlt.adapt.peft import read_language_adapter
     from xlt.data.langs import denote_same as same
+    from xlt.data.text import parse_text_args
     from xlt.jobs import ConfigError
 
-    out: dict[str, tuple[dict, dict]] = {}
-    for item in config.language_adapters:
-        lang, sep, folder = str(item).partition("=")
-        if not sep or not lang.strip() or not folder.strip():
-            raise ConfigError(f"--language-adapters {item}: expected LANG=DIR")
-        if lang.strip() in out:
-            raise ConfigError(f"--language-adapters: {lang.strip()} given twice")
-        out[lang.strip()] = read_language_adapter(folder.strip())
+    try:
+        folders = parse_text_args(config.language_adapters, "--language-adapters", "DIR")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    out = {lang: read_language_adapter(folder) for lang, folder in folders.items()}
     if not out:
         return out
-
-
     if not any(same(l, source) for l in out):
         raise ConfigError(f"--language-adapters has none for the source language {source}: MAD-X trains the task "
                           "adapter on top of the source's language adapter")
@@ -422,15 +419,12 @@ def _warn_outside_trimmed(encoder, ds: TaskDataset) -> dict[str, float]:
     """Warn about every language of the run that a trimmed model's vocabulary was not kept for
     (:func:`xlt.adapt.vocab.outside_trimmed`); returns language -> percent of ``<unk>`` tokens."""
     from xlt.adapt.vocab import outside_trimmed
-    from xlt.data.kinds import TOKEN as _TOKEN
-    from xlt.models.words import join_words
+    from xlt.data.text import example_text
 
-    def text(e) -> str:
-        return join_words(e.tokens)[0] if ds.kind is _TOKEN else (
-            f"{e.text} {e.text_pair}" if hasattr(e, "text_pair") else e.text)
-
+    if not encoder.info.get("trimmed_for"):  # an untrimmed model: nothing to check, no text to build
+        return {}
     splits = {ds.source: ds.train, **ds.eval}
-    outside = outside_trimmed(encoder, {l: [text(e) for e in sp.examples[:200]] for l, sp in splits.items()})
+    outside = outside_trimmed(encoder, {l: [example_text(e) for e in sp.examples[:200]] for l, sp in splits.items()})
     for lang, unk in outside.items():
         log.warning("%s is not among the languages this model's vocabulary was trimmed for (%s): %.1f%% of its "
                     "tokens are unknown pieces, and its words may split into smaller pieces than the full model "
