@@ -129,3 +129,70 @@ def test_adapt_translit_command(tiny, tmp_path):
     from xlt.models.loading import load_encoder
 
     assert load_encoder(str(out)).model.config.hidden_size == 32
+
+
+def test_romanize_examples_keeps_labels_and_inputs():
+    """Each kind of example is romanised (Russian by hand, as above); labels, ids and the inputs stay."""
+    pytest.importorskip("uroman")
+    from xlt.adapt.translit import is_non_latin, romanize_examples
+    from xlt.data.readers import PairExample, TaggedSentence, TextExample
+
+    tagged = [TaggedSentence(["привет", "мир"], ["INTJ", "NOUN"])]
+    out = romanize_examples(tagged, "ru")
+    assert (out[0].tokens, out[0].labels) == (["privet", "mir"], ["INTJ", "NOUN"])
+    assert tagged[0].tokens == ["привет", "мир"]
+    text = romanize_examples([TextExample("7", "мир", "geo")], "ru")[0]
+    assert (text.id, text.text, text.label) == ("7", "mir", "geo")
+    pair = romanize_examples([PairExample("1", "мир", "привет", "yes")], "ru")[0]
+    assert (pair.text, pair.text_pair, pair.label) == ("mir", "privet", "yes")
+    # two Cyrillic letters of six: not mostly non-Latin
+    assert is_non_latin(tagged) and not is_non_latin([TextExample("1", "mир abcd", "x")])
+
+
+def test_transfer_romanize_evaluates_non_latin_targets_romanised(tiny, tmp_path):
+    """`romanize=True`: the Russian target is evaluated (and its predictions written) in Latin letters,
+    the German one as it is; the data set handed in is not changed."""
+    pytest.importorskip("uroman")
+    import xlt
+    from xlt.data.dataset import from_examples
+    from xlt.data.readers import TaggedSentence as T
+
+    _, spec = tiny
+    train = [T(["der", "Hund"], ["DET", "NOUN"]), T(["ein", "Haus"], ["DET", "NOUN"])] * 6
+    ds = from_examples(train, {"ru": [T(["привет", "мир"], ["INTJ", "NOUN"])], "de": [T(["der", "Hund"], ["DET", "NOUN"])]},
+                       dev=train[:2], source="de")
+    res = xlt.zero_shot_transfer(ds, model=spec, mode="probe", romanize=True, progress=False, predictions=True,
+                                 out=str(tmp_path / "r"))
+    assert res.report["romanized"] == {"ru": 1}
+    rows = [json.loads(l) for l in (tmp_path / "r" / "predictions" / "ru.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert rows[0]["tokens"] == ["privet", "mir"] and rows[0]["gold"] == ["INTJ", "NOUN"]
+    de = json.loads((tmp_path / "r" / "predictions" / "de.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    assert de["tokens"] == ["der", "Hund"]
+    assert ds.eval["ru"].examples[0].tokens == ["привет", "мир"]
+
+
+def test_predict_romanize_predicts_from_the_romanisation(tiny, tmp_path, capsys):
+    """`xlt predict --romanize` on Cyrillic input gives the labels the model gives the romanised words
+    (written by hand), and the output keeps the original words."""
+    pytest.importorskip("uroman")
+    import xlt
+    from xlt.data.dataset import from_examples
+    from xlt.data.readers import TaggedSentence as T
+
+    _, spec = tiny
+    train = [T(["privet", "mir"], ["INTJ", "NOUN"]), T(["mir", "dom"], ["NOUN", "NOUN"]),
+             T(["privet", "dom"], ["INTJ", "NOUN"])] * 5
+    xlt.zero_shot_transfer(from_examples(train, dev=train[:3], source="ru"), model=spec, mode="probe", epochs=20,
+                           lr=1e-2, progress=False, save=str(tmp_path / "m"))
+    (tmp_path / "cyr.txt").write_text("привет мир\nмир дом\n", encoding="utf-8")
+    (tmp_path / "lat.txt").write_text("privet mir\nmir dom\n", encoding="utf-8")
+
+    def predict(name, *extra):
+        assert main(["predict", "--model", str(tmp_path / "m"), "--input", str(tmp_path / name), "--out", "-",
+                     "--lang", "ru", "--no-progress", *extra]) == 0
+        return [json.loads(l) for l in capsys.readouterr().out.splitlines()]
+
+    roman, plain = predict("cyr.txt", "--romanize"), predict("lat.txt")
+    assert [r["tokens"] for r in roman] == [["привет", "мир"], ["мир", "дом"]]
+    assert [r["labels"] for r in roman] == [r["labels"] for r in plain]
+    assert [r["scores"] for r in roman] == [r["scores"] for r in plain]

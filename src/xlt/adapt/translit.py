@@ -17,7 +17,8 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 
-__all__ = ["TransliterationError", "romanize", "romanize_words", "transliteration_pairs"]
+__all__ = ["TransliterationError", "is_non_latin", "non_latin_share", "romanize", "romanize_examples", "romanize_words",
+           "transliteration_pairs"]
 
 
 class TransliterationError(ValueError):
@@ -61,7 +62,9 @@ def romanize_words(words: Sequence[str], lang: str | None = None) -> list[str]:
     return out
 
 
-def _non_latin_share(text: str) -> float:
+def non_latin_share(text: str) -> float:
+    """The share of ``text``'s letters (``str.isalpha``) that are not Latin script, in [0, 1]; 0 for
+    text without letters."""
     import unicodedata
 
     letters = [ch for ch in text if ch.isalpha()]
@@ -94,7 +97,7 @@ def transliteration_pairs(texts: Sequence[str], lang: str, *, min_non_latin: flo
     out, skipped = [], 0
     for t in texts:
         words = split_words(t, lang)
-        if not words or _non_latin_share(t) < min_non_latin:
+        if not words or non_latin_share(t) < min_non_latin:
             skipped += 1
             continue
         roman = romanize_words(words, lang)
@@ -107,3 +110,35 @@ def transliteration_pairs(texts: Sequence[str], lang: str, *, min_non_latin: flo
         raise TransliterationError(f"{lang}: no sentence in a non-Latin script to transliterate "
                                    f"({skipped} left out); transliteration is for languages such as th, ur, am")
     return out, skipped
+
+
+def _example_text(ex) -> str:
+    return " ".join(ex.tokens) if hasattr(ex, "tokens") else ex.text + " " + getattr(ex, "text_pair", "")
+
+
+def is_non_latin(examples: Sequence, min_non_latin: float = 0.5) -> bool:
+    """Whether the letters of ``examples`` (tagged sentences, texts or text pairs, all of one kind)
+    are mostly (at least ``min_non_latin``) in scripts other than Latin."""
+    return non_latin_share(" ".join(_example_text(ex) for ex in examples)) >= min_non_latin
+
+
+def romanize_examples(examples: Sequence, lang: str | None = None) -> list:
+    """The examples with their text romanised by uroman (the "extra view" of TransliCo, Liu et al.
+    2024): a tagged sentence word by word (:func:`romanize_words`, so its labels still fit), a text
+    or both texts of a pair whole. Labels and ids are unchanged; the inputs are not modified.
+
+    Raises:
+        TransliterationError: uroman is not installed.
+    """
+    import dataclasses
+
+    out = []
+    for ex in examples:
+        if hasattr(ex, "tokens"):
+            out.append(dataclasses.replace(ex, tokens=romanize_words(ex.tokens, lang), labels=list(ex.labels)))
+        elif hasattr(ex, "text_pair"):
+            a, b = romanize([ex.text, ex.text_pair], lang)
+            out.append(dataclasses.replace(ex, text=a.strip() or ex.text, text_pair=b.strip() or ex.text_pair))
+        else:
+            out.append(dataclasses.replace(ex, text=romanize([ex.text], lang)[0].strip() or ex.text))
+    return out

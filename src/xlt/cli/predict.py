@@ -51,6 +51,10 @@ def add_parser(sub) -> None:
                         "(tsv: a table with a header)")
     p.add_argument("--text-column", help="csv/tsv input: the text column(s), e.g. review or premise,hypothesis")
     p.add_argument("--format", choices=["jsonl", "conll"], default="jsonl", help="output format")
+    p.add_argument("--romanize", action="store_true",
+                   help="predict from the uroman romanisation of the input (for a model trained or aligned on "
+                        "Latin script: 'xlt transfer --romanize', 'xlt adapt translit'); the output keeps the "
+                        "original words")
     p.add_argument("--batch", type=count_arg, default=1000, help="inputs per batch (bounds memory)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument("--no-progress", action="store_true")
@@ -243,6 +247,10 @@ def run(args, argv) -> int:
         if args.text_column:
             raise UsageError("--text-column is for csv/tsv input")
         inputs = read_inputs(args.input, fmt_in, kind)
+    if args.romanize:
+        from xlt.adapt.translit import romanize, romanize_examples
+
+        romanize([])  # uroman missing: the error comes before the model loads
     model = TaskModel.from_pretrained(args.model, device="auto")
     t0 = time.time()
     rows: list[dict] = []
@@ -253,7 +261,8 @@ def run(args, argv) -> int:
         chunk = todo[start:start + args.batch]
         xs = [x for _, x in chunk]
         examples, _ = as_examples(kind, xs, args.lang)  # raw text split into words once, here
-        probas = model.predict_proba(examples, args.lang)
+        seen = romanize_examples(examples, args.lang) if args.romanize else examples
+        probas = model.predict_proba(seen, args.lang)
         shown = [list(e.tokens) for e in examples] if kind is TOKEN else xs
         for (i, _), row in zip(chunk, _rows(model, shown, model.decode(probas), probas)):
             results[i] = row

@@ -99,6 +99,9 @@ def add_parser(sub) -> None:
     m.add_argument("--seeds", type=seeds_arg, help="a count (3 = seeds 0,1,2) or a list (0,5,7); default 0")
     m.add_argument("--train-limit", type=count_arg, help="use the first N training sentences")
     m.add_argument("--eval-limit", type=count_arg, help="use the first N sentences of each dev/evaluation set")
+    m.add_argument("--romanize", action="store_true", default=None,
+                   help="evaluate targets written mostly in a non-Latin script on their uroman romanisation "
+                        "(token tasks word by word)")
     m.add_argument("--ckpt-avg", type=nonneg_int_arg, help="finetune: average the weights of the last N epochs (Schmidt et al. 2023)")
     m.add_argument("--max-length", type=count_arg, help="finetune: training length in tokens (128)")
     m.add_argument("--train-embeddings", action="store_true", default=None,

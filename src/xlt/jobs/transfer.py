@@ -110,6 +110,9 @@ class TransferConfig:
             (:func:`xlt.transfer.ensemble.ensemble_proba`): all sources with equal weights, and the
             ``ensemble`` sources a ranker trained on the other targets' columns puts first
             (:func:`xlt.jobs.rank.loto_rankings`); 0 = no ensembles.
+        romanize: evaluate every target whose text is mostly in a non-Latin script on its uroman
+            romanisation instead (:func:`xlt.adapt.translit.romanize_examples`; token tasks word by
+            word, so the gold labels still fit); the source and Latin-script targets are unchanged.
     Outputs:
         out: report folder (``report.json``, ``report.md``, ``scores.png``); None = no files.
         save: folder for the task model(s): the seed with the best source-dev score
@@ -162,6 +165,7 @@ class TransferConfig:
     lora_r: int = 8
     adapter_size: int = 48
     language_adapters: list[str] = field(default_factory=list)
+    romanize: bool = False
     out: str | None = None
     save: str | None = None
     save_which: str = "best"
@@ -432,6 +436,29 @@ def _warn_outside_trimmed(encoder, ds: TaskDataset) -> dict[str, float]:
     return outside
 
 
+def romanize_targets(ds: TaskDataset) -> tuple[TaskDataset, dict[str, int]]:
+    """A copy of ``ds`` whose non-Latin-script targets are romanised (``TransferConfig.romanize``),
+    and ``{lang: examples romanised}``; ``ds`` itself is not changed.
+
+    Raises:
+        TransliterationError: uroman is not installed.
+    """
+    import dataclasses
+
+    from xlt.adapt.translit import is_non_latin, romanize_examples
+
+    evals, done = {}, {}
+    for lang, split in ds.eval.items():
+        if lang != ds.source and split.examples and is_non_latin(split.examples):
+            split = dataclasses.replace(split, examples=romanize_examples(split.examples, lang),
+                                        note="romanised with uroman")
+            done[lang] = len(split.examples)
+        evals[lang] = split
+    if not done:
+        log.warning("--romanize: no target is in a non-Latin script; nothing was romanised")
+    return dataclasses.replace(ds, eval=evals), done
+
+
 def _is_main_process() -> bool:
     """False on the non-main ranks of an ``accelerate launch`` run (they write no report and save no model)."""
     from xlt.transfer.finetune import distributed_state
@@ -565,6 +592,9 @@ def transfer_result(config: TransferConfig, command: list[str] | None = None,
         aligner = CrossLingualAligner.load(config.aligner)
     # every data file is read before the model loads
     ds = dataset if dataset is not None else load_dataset_for(config)
+    romanized = {}
+    if config.romanize:
+        ds, romanized = romanize_targets(ds)
     adapters = read_language_adapters(config, ds.source)
     cfg = config.resolved(ds.kind.name)
     ckpt = checkpoint_dir_of(config)
@@ -687,6 +717,11 @@ def transfer_result(config: TransferConfig, command: list[str] | None = None,
         if trainer.missing_adapters:
             log.warning("no language adapter for %s: evaluated with the source's (%s)",
                         ", ".join(sorted(trainer.missing_adapters)), ds.source)
+    if romanized:
+        report["romanized"] = romanized
+        extra.append("## Romanised targets\n\nEvaluated on their uroman romanisation: " + ", ".join(
+            f"{l} ({n} examples)" for l, n in romanized.items()) + ".")
+        report["extra_markdown"] = extra
     if outside:
         report["outside_trimmed_vocabulary"] = {"trimmed_for": encoder.info["trimmed_for"], "unknown_percent": outside}
     if config.mode == "finetune":
