@@ -145,8 +145,8 @@ def test_madx_language_adapters_from_mlm_to_transfer(tiny, data, tmp_path, capsy
     assert res.language_adapter and res.dev_loss_after < res.dev_loss_before
     folders = {}
     for lang in ("en", "fr"):
-        text = tmp_path / f"{lang}.txt"
-        text.write_text("\n".join(texts), encoding="utf-8")
+        text = tmp_path / f"{lang}.txt"  # different text: different adapters
+        text.write_text("\n".join(texts if lang == "en" else [t[::-1] for t in texts]), encoding="utf-8")
         folders[lang] = tmp_path / f"la-{lang}"
         assert main(["adapt", "mlm", "--model", spec, "--langs", lang, "--text", f"{lang}={text}", "--steps", "5",
                      "--batch-size", "4", "--min-sentences", "10", "--language-adapter", "4", "--no-progress",
@@ -156,10 +156,27 @@ def test_madx_language_adapters_from_mlm_to_transfer(tiny, data, tmp_path, capsy
     common = ["transfer", "--task", "udpos", "--data-dir", str(data.root), "--targets", "de,fr", "--model", spec,
               "--mode", "finetune", "--epochs", "1", "--no-progress"]
     assert main(common + ["--peft", "adapter", "--language-adapters", f"en={folders['en']}", f"fr={folders['fr']}",
-                          "--out", str(out)]) == 0
+                          "--out", str(out), "--predictions", "--save", str(tmp_path / "model")]) == 0
     rep = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert rep["language_adapters"]["evaluated_with_the_source_adapter"] == ["de"]
     assert set(rep["scores"]) >= {"de", "fr"}
+    # the saved model (adapters and all) predicts what the run did: fr with the fr adapter swapped in
+    rows = [json.loads(l) for l in (out / "predictions" / "fr.jsonl").read_text(encoding="utf-8").splitlines()]
+    (tmp_path / "fr.jsonl").write_text("".join(json.dumps({"tokens": r["tokens"]}) + "\n" for r in rows),
+                                       encoding="utf-8")
+    capsys.readouterr()
+
+    def predict(*extra):
+        assert main(["predict", "--model", str(tmp_path / "model"), "--input", str(tmp_path / "fr.jsonl"),
+                     "--out", "-", "--no-progress", *extra]) == 0
+        return [json.loads(l) for l in capsys.readouterr().out.splitlines()]
+
+    with_fr, with_en = predict("--language-adapter", str(folders["fr"])), predict()
+    assert [r["labels"] for r in with_fr] == [r["pred"] for r in rows]
+    assert [r["scores"] for r in with_fr] != [r["scores"] for r in with_en]
+    assert main(["transfer", "--model", str(tmp_path / "model"), "--task", "udpos", "--data-dir", str(data.root),
+                 "--targets", "de", "--out", str(tmp_path / "r4")]) == 2
+    assert "bottleneck adapters" in capsys.readouterr().err
     capsys.readouterr()
     assert main(common + ["--language-adapters", f"en={folders['en']}", "--out", str(tmp_path / "r2")]) == 2
     assert "--peft adapter" in capsys.readouterr().err

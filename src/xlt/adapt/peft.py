@@ -203,6 +203,24 @@ def has_adapters(model: nn.Module) -> bool:
     return any(isinstance(m, BottleneckAdapter) for m in model.modules())
 
 
+def adapter_sizes(model: nn.Module) -> dict[str, int | None] | None:
+    """``{"bottleneck": m, "language": l}``: the hidden sizes of ``model``'s task and language
+    adapters (None for one it lacks), or None when it holds no :class:`BottleneckAdapter`.
+
+    Raises:
+        PeftError: adapters of different sizes in one model (not built by :func:`insert_adapters`).
+    """
+    found = {(m.down.out_features if m.down is not None else None,
+              m.lang_down.out_features if m.lang_down is not None else None)
+             for m in model.modules() if isinstance(m, BottleneckAdapter)}
+    if not found:
+        return None
+    if len(found) > 1:
+        raise PeftError(f"adapters of different sizes in one model: {sorted(found, key=str)}")
+    bottleneck, language = found.pop()
+    return {"bottleneck": bottleneck, "language": language}
+
+
 def _linear_names(model: nn.Module, suffixes: Sequence[str]) -> list[str]:
     return [n for n, m in model.named_modules() if isinstance(m, nn.Linear)
             and any(n == s or n.endswith("." + s) for s in suffixes)]

@@ -55,6 +55,9 @@ def add_parser(sub) -> None:
                    help="predict from the uroman romanisation of the input (for a model trained or aligned on "
                         "Latin script: 'xlt transfer --romanize', 'xlt adapt translit'); the output keeps the "
                         "original words")
+    p.add_argument("--language-adapter", metavar="DIR",
+                   help="a model trained with MAD-X language adapters ('xlt transfer --language-adapters'): the "
+                        "input language's adapter ('xlt adapt mlm --language-adapter') in place of the source's")
     p.add_argument("--batch", type=count_arg, default=1000, help="inputs per batch (bounds memory)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument("--no-progress", action="store_true")
@@ -251,7 +254,22 @@ def run(args, argv) -> int:
         from xlt.adapt.translit import romanize, romanize_examples
 
         romanize([])  # uroman missing: the error comes before the model loads
+    lang_adapter = None
+    if args.language_adapter:
+        from xlt.adapt.peft import read_language_adapter
+
+        lang_adapter, lmeta = read_language_adapter(args.language_adapter)
+        size = (meta.get("adapters") or {}).get("language")
+        if size is None:
+            raise UsageError(f"--language-adapter: {args.model} was trained without language adapters")
+        if int(lmeta["size"]) != int(size):
+            raise UsageError(f"--language-adapter {args.language_adapter} has size {lmeta['size']}, the model's "
+                             f"language adapters {size}")
     model = TaskModel.from_pretrained(args.model, device="auto")
+    if lang_adapter is not None:
+        from xlt.adapt.peft import load_language_adapter
+
+        load_language_adapter(model.model, lang_adapter)
     t0 = time.time()
     rows: list[dict] = []
     todo = [(i, x) for i, x in enumerate(inputs) if x is not None]

@@ -229,9 +229,6 @@ def _check_settings(config: TransferConfig) -> None:
             raise ConfigError(f"--peft must be one of {', '.join(PEFT_METHODS)}, got {config.peft!r}")
         if config.mode != "finetune":
             raise ConfigError("--peft chooses what fine-tuning trains: add --mode finetune")
-        if config.peft == "adapter" and config.save:
-            raise ConfigError("--peft adapter: a model with bottleneck adapters cannot be saved for `xlt predict` "
-                              "yet; use --peft lora (merged into the weights) or bitfit to keep the model")
     if config.language_adapters and config.peft != "adapter":
         raise ConfigError("--language-adapters (MAD-X) go under task adapters: add --mode finetune --peft adapter")
     if config.lora_r < 1 or config.adapter_size < 1:

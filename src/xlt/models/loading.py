@@ -156,6 +156,10 @@ def _load_hf(spec: str) -> Encoder:
     if looks_local and not path.is_dir():
         raise ModelLoadError(f"model folder {spec!r} does not exist or is not a folder")
     source = str(path) if path.is_dir() else spec
+    if path.is_dir() and _export_meta(path).get("adapters"):
+        raise ModelLoadError(f"model folder {spec!r} holds a task model with bottleneck adapters ('xlt transfer "
+                             "--peft adapter --save'): use it with 'xlt predict'; as an encoder its adapters "
+                             "would be dropped")
     from safetensors import SafetensorError
 
     try:

@@ -598,9 +598,15 @@ class FinetunedModel(TaskModel):
         return self.proba_from_encoded(self.encode(examples), progress=progress)
 
     def _meta_json(self) -> dict:
-        return dict(super()._meta_json(), encoder={"spec": self.spec, "fingerprint": self.fingerprint},
-                    text_prefix=self.text_prefix, architecture=type(self.model).__name__,
-                    word_pieces=self.word_pieces)
+        from xlt.adapt.peft import adapter_sizes
+
+        out = dict(super()._meta_json(), encoder={"spec": self.spec, "fingerprint": self.fingerprint},
+                   text_prefix=self.text_prefix, architecture=type(self.model).__name__,
+                   word_pieces=self.word_pieces)
+        sizes = adapter_sizes(self.model)
+        if sizes:  # bottleneck adapters (xlt.adapt.peft): rebuilt around the weights when loaded
+            out["adapters"] = sizes
+        return out
 
     def _write(self, folder: Path) -> None:
         from xlt.models.modeling_xlt import XltMeanPoolingForSequenceClassification
@@ -614,8 +620,13 @@ class FinetunedModel(TaskModel):
         model.save_pretrained(folder, safe_serialization=True)
         self.tokenizer.save_pretrained(folder)
         # lets `xlt transfer --model FOLDER` reuse the fine-tuned encoder with the right prefix
-        write_json(folder / "xlt_export.json", {"source_spec": self.spec, "text_prefix": self.text_prefix,
-                                                "fingerprint": self.fingerprint})
+        from xlt.adapt.peft import adapter_sizes
+
+        export = {"source_spec": self.spec, "text_prefix": self.text_prefix, "fingerprint": self.fingerprint}
+        sizes = adapter_sizes(model)
+        if sizes:  # not a plain encoder: its loader refuses it rather than drop the adapters
+            export["adapters"] = sizes
+        write_json(folder / "xlt_export.json", export)
 
     @classmethod
     def _load(cls, folder: Path, meta: dict, device: str) -> FinetunedModel:
@@ -626,7 +637,9 @@ class FinetunedModel(TaskModel):
         try:
             config = AutoConfig.from_pretrained(str(folder))
             arch = (getattr(config, "architectures", None) or [""])[0]
-            if arch == "XltMeanPoolingForSequenceClassification":
+            if meta.get("adapters"):
+                model = _load_with_adapters(folder, config, arch, meta)
+            elif arch == "XltMeanPoolingForSequenceClassification":
                 from xlt.models.modeling_xlt import XltMeanPoolingForSequenceClassification
 
                 model = XltMeanPoolingForSequenceClassification.from_pretrained(str(folder), config=config)
@@ -650,6 +663,43 @@ class FinetunedModel(TaskModel):
                    metric=meta.get("metric", "accuracy"), spec=enc.get("spec", ""),
                    fingerprint=enc.get("fingerprint", ""), meta=meta.get("meta"),
                    word_pieces=_saved_word_pieces(folder, meta))
+
+
+def _load_with_adapters(folder: Path, config, arch: str, meta: dict) -> torch.nn.Module:
+    """A fine-tuned model saved with bottleneck adapters (``meta["adapters"]``): the architecture
+    built from ``config``, the adapters inserted (:func:`xlt.adapt.peft.insert_adapters`), then
+    every weight of ``model.safetensors`` loaded, none missing and none left over.
+
+    Raises:
+        TaskModelError: a bad ``adapters`` entry, no ``model.safetensors``, or weights that do not fit.
+    """
+    from safetensors.torch import load_file
+    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
+
+    from xlt.adapt.peft import PeftError, insert_adapters
+
+    sizes = meta["adapters"]
+    if not isinstance(sizes, dict) or not all(isinstance(sizes.get(k), (int, type(None))) for k in ("bottleneck", "language")):
+        raise TaskModelError(f"{folder / MODEL_FILE}: 'adapters' must be a table of sizes, got {sizes!r}")
+    if arch == "XltMeanPoolingForSequenceClassification":
+        from xlt.models.modeling_xlt import XltMeanPoolingForSequenceClassification
+
+        model = XltMeanPoolingForSequenceClassification(config)
+    else:
+        auto = AutoModelForTokenClassification if meta["kind"] == "token" else AutoModelForSequenceClassification
+        model = auto.from_config(config)
+    try:
+        insert_adapters(model, sizes.get("bottleneck"), sizes.get("language"))
+    except PeftError as exc:
+        raise TaskModelError(f"{folder}: {exc}") from None
+    f = folder / "model.safetensors"
+    if not f.is_file():
+        raise TaskModelError(f"{folder}: no model.safetensors (a model with adapters is saved in one file)")
+    missing, unexpected = model.load_state_dict(load_file(str(f)), strict=False)
+    if missing or unexpected:
+        raise TaskModelError(f"{f}: the weights do not fit the model with adapters {sizes} "
+                             f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+    return model
 
 
 def nonfinite_parameters(model: torch.nn.Module) -> str | None:
