@@ -40,8 +40,8 @@ def add_parser(sub) -> None:
     f.add_argument("--lr", type=positive_float_arg, default=5e-5)
     f.add_argument("--max-length", type=count_arg, default=128)
     f.add_argument("--variants", default="xlt",
-                   help="comma-separated xlt variants to time: xlt (defaults), plus any of "
-                        + ", ".join(FINETUNE_VARIANTS) + "")
+                   help="comma-separated xlt variants to time: xlt (uniformly shuffled batches, as the Trainer), "
+                        "plus any of " + ", ".join(FINETUNE_VARIANTS) + " ('xlt transfer' groups by length by default)")
     f.add_argument("--no-trainer", action="store_true", help="skip the transformers.Trainer baseline")
     f.add_argument("--data-dir")
     f.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
