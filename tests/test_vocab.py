@@ -196,3 +196,16 @@ def test_predict_romanize_predicts_from_the_romanisation(tiny, tmp_path, capsys)
     assert [r["tokens"] for r in roman] == [["привет", "мир"], ["мир", "дом"]]
     assert [r["labels"] for r in roman] == [r["labels"] for r in plain]
     assert [r["scores"] for r in roman] == [r["scores"] for r in plain]
+
+
+def test_builtin_text_limit_counts_only_the_sentences_kept(data):
+    """With a limit, the sources name only the files whose sentences were kept, with the kept counts
+    (the fixture holds 30 German SIB-200 texts, then 29 non-empty UD-POS and 30 PAN-X sentences)."""
+    from xlt.data.text import builtin_text
+
+    root = data.root
+    full = builtin_text("de", root)
+    assert len(full.sentences) == sum(full.sources.values()) == 89
+    cut = builtin_text("de", root, limit=35)
+    assert cut.sentences == full.sentences[:35]
+    assert cut.sources == {str(root / "sib200" / "deu_Latn" / "test.tsv"): 30, str(root / "udpos" / "test-de.tsv"): 5}

@@ -94,9 +94,14 @@ def builtin_text(lang: str, data_dir: str | Path | None = None, limit: int | Non
     seen: dict[str, None] = {}
     sources: dict[str, int] = {}
 
+    def full() -> bool:
+        return limit is not None and len(seen) >= limit
+
     def add(name: str, texts: Iterable[str]) -> None:
         n = 0
         for t in texts:
+            if full():  # ``sources`` counts only the sentences kept
+                break
             t = t.strip()
             if t and t not in seen:
                 seen[t] = None
@@ -117,6 +122,8 @@ def builtin_text(lang: str, data_dir: str | Path | None = None, limit: int | Non
         except DatasetNotFoundError:
             continue
         for split in split_files.values():
+            if full():
+                break
             try:
                 code = match_language(lang, split)
             except UnknownLanguageError:
@@ -126,10 +133,7 @@ def builtin_text(lang: str, data_dir: str | Path | None = None, limit: int | Non
     if not seen:
         raise UnknownLanguageError(lang, f"no built-in data set holds text in {lang!r}; give a text file with "
                                          f"--text {lang}=FILE", ())
-    sentences = list(seen)
-    if limit is not None:
-        sentences = sentences[:limit]
-    return LanguageText(lang, sentences, sources)
+    return LanguageText(lang, list(seen), sources)
 
 
 def parse_text_args(items: Sequence[str] | None, option: str = "--text", what: str = "FILE") -> dict[str, Path]:
