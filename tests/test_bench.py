@@ -86,3 +86,22 @@ def test_bench_finetune_trains_both_ways_on_the_same_data(enc):
     assert res["speedup"]["transformers.Trainer"] == 1.0
     assert res["speedup"]["xlt"] == pytest.approx(runs["xlt"]["sentences_per_s"] / runs["transformers.Trainer"]["sentences_per_s"], abs=0.01)
     assert "transformers.Trainer" in format_bench_finetune(res)
+
+
+def test_bench_finetune_command_passes_its_seed(tmp_path, data, tiny):
+    """`xlt bench finetune --seed N` trains with seed N (recorded in the result), repeatably."""
+    import json
+
+    from xlt.cli import main
+
+    _, spec = tiny
+
+    def run(seed, name):
+        out = tmp_path / name
+        assert main(["bench", "finetune", "--model", spec, "--data-dir", str(data.root), "--n", "30", "--dev-n", "10",
+                     "--batch-size", "8", "--lr", "3e-3", "--no-trainer", "--seed", str(seed), "--out", str(out)]) == 0
+        return json.loads(out.read_text(encoding="utf-8"))
+
+    a, again = run(3, "a.json"), run(3, "b.json")
+    assert a["settings"]["seed"] == 3
+    assert a["runs"]["xlt"]["dev_accuracy"] == again["runs"]["xlt"]["dev_accuracy"]

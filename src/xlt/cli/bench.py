@@ -39,6 +39,7 @@ def add_parser(sub) -> None:
     f.add_argument("--batch-size", type=count_arg, default=32)
     f.add_argument("--lr", type=positive_float_arg, default=5e-5)
     f.add_argument("--max-length", type=count_arg, default=128)
+    f.add_argument("--seed", type=int, default=0, help="seed of the head's initialisation and the batch order")
     f.add_argument("--variants", default="xlt",
                    help="comma-separated xlt variants to time: xlt (uniformly shuffled batches, as the Trainer), "
                         "plus any of " + ", ".join(FINETUNE_VARIANTS) + " ('xlt transfer' groups by length by default)")
@@ -97,7 +98,7 @@ def _bench_finetune(args) -> int:
     enc = load_encoder(args.model)
     result = bench_finetune(enc, [e.tokens for e in train], [e.labels for e in train], [e.tokens for e in dev],
                             [e.labels for e in dev], epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                            max_length=args.max_length,
+                            max_length=args.max_length, seed=args.seed,
                             variants={v: FINETUNE_VARIANTS.get(v, {}) for v in names}, trainer=not args.no_trainer)
     result["input"] = {"task": args.task, "train": str(files["train"]), "dev": str(files["dev"]), "model": args.model}
     print(format_bench_finetune(result))
