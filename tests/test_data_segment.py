@@ -278,3 +278,11 @@ else:  # pragma: no cover
     @needs_hypothesis
     def test_property_fallback():
         pass
+
+
+def test_fallback_keeps_the_character_after_a_zwj_in_thai_runs():
+    """A ZWJ glues the next character to its cluster in Thai runs too, so splitting the words again
+    gives them back (found by test_property_fallback: a digit glued after ก + ZWJ, then a following vowel)."""
+    words = _none("ก\u200d0ะ")
+    assert words == ["ก\u200d0ะ"]
+    assert _none(" ".join(words)) == words

@@ -288,7 +288,8 @@ def _clusters(run: str) -> list[str]:
             if ch in _THAI_PREPOSED:
                 pending, cur = cur, ""
             continue
-        if cur and (_joins_previous(ch) or ch in _THAI_FOLLOWING or cur[-1] == _COENG):
+        # after a ZWJ the next character joins, whatever it is (as in _scan and _characters)
+        if cur and (_joins_previous(ch) or ch in _THAI_FOLLOWING or cur[-1] in (_COENG, _ZWJ)):
             cur += ch
             continue
         if cur:
