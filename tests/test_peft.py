@@ -183,3 +183,26 @@ def test_madx_language_adapters_from_mlm_to_transfer(tiny, data, tmp_path, capsy
     assert main(common + ["--peft", "adapter", "--language-adapters", f"fr={folders['fr']}",
                           "--out", str(tmp_path / "r3")]) == 2
     assert "source language" in capsys.readouterr().err
+
+
+def test_adapter_text_classifier_saves_and_loads(tiny, tmp_path):
+    """A mean-pooling text classifier with adapters (xlt's own architecture) comes back from its folder
+    with the same probabilities."""
+    import random
+
+    import numpy as np
+    from fixtures import sib_examples
+
+    import xlt
+    from xlt.data.readers import TextExample
+    from xlt.transfer.model import TaskModel
+
+    _, spec = tiny
+    train = [TextExample(str(i), t, l) for i, l, t in sib_examples(40, random.Random(5), 0)]
+    res = xlt.zero_shot_transfer(xlt.from_examples(train, {"fr": train[:6]}), model=spec, mode="finetune", epochs=1,
+                                 lr=3e-3, batch_size=8, peft="adapter", adapter_size=4, progress=False,
+                                 save=str(tmp_path / "m"))
+    back = TaskModel.from_pretrained(tmp_path / "m")
+    assert type(back.model).__name__ == "XltMeanPoolingForSequenceClassification"
+    texts = [e.text for e in train[:6]]
+    np.testing.assert_allclose(np.stack(back.predict_proba(texts)), np.stack(res.model.predict_proba(texts)), atol=1e-6)

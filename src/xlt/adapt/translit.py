@@ -112,14 +112,12 @@ def transliteration_pairs(texts: Sequence[str], lang: str, *, min_non_latin: flo
     return out, skipped
 
 
-def _example_text(ex) -> str:
-    return " ".join(ex.tokens) if hasattr(ex, "tokens") else ex.text + " " + getattr(ex, "text_pair", "")
-
-
 def is_non_latin(examples: Sequence, min_non_latin: float = 0.5) -> bool:
     """Whether the letters of ``examples`` (tagged sentences, texts or text pairs, all of one kind)
     are mostly (at least ``min_non_latin``) in scripts other than Latin."""
-    return non_latin_share(" ".join(_example_text(ex) for ex in examples)) >= min_non_latin
+    from xlt.data.text import example_text
+
+    return non_latin_share(" ".join(example_text(ex) for ex in examples)) >= min_non_latin
 
 
 def romanize_examples(examples: Sequence, lang: str | None = None) -> list:

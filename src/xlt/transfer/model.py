@@ -630,23 +630,17 @@ class FinetunedModel(TaskModel):
 
     @classmethod
     def _load(cls, folder: Path, meta: dict, device: str) -> FinetunedModel:
-        from transformers import AutoConfig, AutoModelForSequenceClassification, AutoModelForTokenClassification
         from safetensors import SafetensorError
-        from transformers import AutoTokenizer
+        from transformers import AutoConfig, AutoTokenizer
 
         try:
             config = AutoConfig.from_pretrained(str(folder))
             arch = (getattr(config, "architectures", None) or [""])[0]
+            model_cls = _task_model_class(arch, meta["kind"])
             if meta.get("adapters"):
-                model = _load_with_adapters(folder, config, arch, meta)
-            elif arch == "XltMeanPoolingForSequenceClassification":
-                from xlt.models.modeling_xlt import XltMeanPoolingForSequenceClassification
-
-                model = XltMeanPoolingForSequenceClassification.from_pretrained(str(folder), config=config)
-            elif meta["kind"] == "token":
-                model = AutoModelForTokenClassification.from_pretrained(str(folder))
+                model = _load_with_adapters(folder, model_cls, config, meta)
             else:
-                model = AutoModelForSequenceClassification.from_pretrained(str(folder))
+                model = model_cls.from_pretrained(str(folder), config=config)
             tokenizer = AutoTokenizer.from_pretrained(str(folder), use_fast=True)
         except (OSError, ValueError, SafetensorError) as exc:
             raise TaskModelError(f"{folder}: cannot load the fine-tuned model (a missing, truncated or corrupted "
@@ -665,29 +659,35 @@ class FinetunedModel(TaskModel):
                    word_pieces=_saved_word_pieces(folder, meta))
 
 
-def _load_with_adapters(folder: Path, config, arch: str, meta: dict) -> torch.nn.Module:
-    """A fine-tuned model saved with bottleneck adapters (``meta["adapters"]``): the architecture
-    built from ``config``, the adapters inserted (:func:`xlt.adapt.peft.insert_adapters`), then
-    every weight of ``model.safetensors`` loaded, none missing and none left over.
+def _task_model_class(arch: str, kind: str):
+    """The class a saved fine-tuned model is rebuilt with: xlt's mean-pooling classifier when
+    ``config.json`` names it, else the ``transformers`` auto class of the task kind."""
+    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
+
+    if arch == "XltMeanPoolingForSequenceClassification":
+        from xlt.models.modeling_xlt import XltMeanPoolingForSequenceClassification
+
+        return XltMeanPoolingForSequenceClassification
+    return AutoModelForTokenClassification if kind == "token" else AutoModelForSequenceClassification
+
+
+def _load_with_adapters(folder: Path, cls, config, meta: dict) -> torch.nn.Module:
+    """A fine-tuned model saved with bottleneck adapters (``meta["adapters"]``): ``cls`` built from
+    ``config``, the adapters inserted (:func:`xlt.adapt.peft.insert_adapters`), then every weight of
+    ``model.safetensors`` loaded, none missing and none left over.
 
     Raises:
         TaskModelError: a bad ``adapters`` entry, no ``model.safetensors``, or weights that do not fit.
     """
     from safetensors.torch import load_file
-    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
 
     from xlt.adapt.peft import PeftError, insert_adapters
 
     sizes = meta["adapters"]
     if not isinstance(sizes, dict) or not all(isinstance(sizes.get(k), (int, type(None))) for k in ("bottleneck", "language")):
         raise TaskModelError(f"{folder / MODEL_FILE}: 'adapters' must be a table of sizes, got {sizes!r}")
-    if arch == "XltMeanPoolingForSequenceClassification":
-        from xlt.models.modeling_xlt import XltMeanPoolingForSequenceClassification
-
-        model = XltMeanPoolingForSequenceClassification(config)
-    else:
-        auto = AutoModelForTokenClassification if meta["kind"] == "token" else AutoModelForSequenceClassification
-        model = auto.from_config(config)
+    # an auto class builds through from_config; a model class is its own constructor
+    model = cls.from_config(config) if hasattr(cls, "from_config") else cls(config)
     try:
         insert_adapters(model, sizes.get("bottleneck"), sizes.get("language"))
     except PeftError as exc:
