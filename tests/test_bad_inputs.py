@@ -87,6 +87,7 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("transfer", T + ["--out", "{root}/r", "--epochs", "0"], ["--epochs"]),
     ("transfer", T + ["--out", "{root}/r", "--lr", "nan"], ["--lr"]),
     ("transfer", T + ["--out", "{root}/r", "--batch-size", "-1"], ["--batch-size"]),
+    ("transfer", T + ["--out", "{root}/r", "--mode", "finetune", "--micro-batch-size", "-2"], ["--micro-batch-size"]),
     ("transfer", T + ["--out", "{root}/r", "--train-limit", "0"], ["--train-limit"]),
     ("transfer", T + ["--out", "{root}/r", "--eval-limit", "-5"], ["--eval-limit"]),
     ("transfer", T + ["--out", "{root}/r", "--dev-fraction", "1.5"], ["--dev-fraction"]),

@@ -4,7 +4,8 @@
   as a subprocess with a time limit, so a hang fails the test instead of stalling the suite) run
   ``tests/distributed_driver.py``; both must end with the same dev scores, selection and weights
   as each other, the same dev score as one process (within 0.5 points), one report and one saved
-  model that loads.
+  model that loads. The two processes run their shares of each batch as micro-batches (gradients
+  synced once per step), the one process each batch in one pass: the update must be the same.
 * An interrupted fine-tuning run (an exception injected after the first checkpoint) resumed with
   ``resume=True`` must end with exactly the scores, history and weights of an uninterrupted run;
   a resume with other settings is refused.
@@ -82,8 +83,9 @@ def two_processes(tiny, data, tmp_path_factory):
         pytest.skip("torch.distributed with gloo is not available")
     _, spec = tiny
     root = tmp_path_factory.mktemp("dp")
+    # micro-batches of 3: each process accumulates 1-2 parts per step and syncs gradients once
     config = _ft_config(spec, data, out=str(root / "out"), save=str(root / "model"),
-                        checkpoint_dir=str(root / "ckpt"))
+                        checkpoint_dir=str(root / "ckpt"), micro_batch_size=3)
     _launch(config, root / "records", root)
     records = [json.loads((root / "records" / f"rank-{r}.json").read_text(encoding="utf-8")) for r in (0, 1)]
     return config, records, root
@@ -107,9 +109,10 @@ def test_two_processes_train_data_parallel_like_one(two_processes, tiny, data):
     on_disk = json.loads((Path(config["out"]) / "report.json").read_text(encoding="utf-8"))
     assert on_disk["scores"] == pytest.approx(r0["report"]["scores"])
 
-    # one process, same settings: same dev score (the same global batches, loss scaling and
-    # schedule; only float rounding differs), same losses
-    one = transfer_result(TransferConfig(**dict(config, out=None, save=None, checkpoint_dir=None)))
+    # one process, whole batches in one pass: same dev score (the same global batches, loss scaling
+    # and schedule; only float rounding differs), same losses
+    one = transfer_result(TransferConfig(**dict(config, out=None, save=None, checkpoint_dir=None,
+                                                micro_batch_size=0)))
     h = one.report["training"]["0"]
     assert abs(one.report["dev_scores"]["0"] - r0["report"]["dev_scores"]["0"]) <= 0.5
     assert [x["loss"] for x in h0] == pytest.approx([x["loss"] for x in h], rel=1e-4)

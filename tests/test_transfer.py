@@ -30,6 +30,7 @@ from xlt.transfer.finetune import (
     encode_token_examples,
     finetune,
     length_batches,
+    length_sorted_chunks,
     predict_logits,
     word_predictions,
 )
@@ -340,6 +341,39 @@ def test_finetune_ckpt_avg_is_mean_of_last_epochs(tiny, data):
         torch.testing.assert_close(v, expected, rtol=0, atol=1e-6)
         differs |= not torch.allclose(v, states[2][k])
     assert differs  # the average is not just the last epoch
+
+
+def test_length_sorted_chunks_cover_the_batch_longest_first():
+    lengths = [5, 1, 9, 3, 3, 7, 2, 9, 4, 6, 1]
+    chunks = length_sorted_chunks([10, 2, 4, 7, 0, 3], lengths, 4)
+    # lengths of 10, 2, 4, 7, 0, 3: 1, 9, 3, 9, 5, 3 -> 9 9 5 3 | 3 1 (ties keep their order)
+    assert chunks == [[2, 7, 0, 4], [3, 10]]
+    assert length_sorted_chunks([1, 0], lengths, 1) == [[0], [1]]
+    assert length_sorted_chunks([], lengths, 3) == []
+
+
+def test_finetune_micro_batches_give_the_whole_batch_update(tiny, data):
+    """Gradient accumulation over length-sorted parts of a batch is the whole batch's gradient.
+
+    The tiny model has no dropout, so with the same seed (same batches, same head) the two runs
+    must end at the same weights up to float rounding, although they pad differently.
+    """
+    enc, _ = tiny
+    sents, train = _udpos_train(enc, data, n=30)
+    lengths = {len(x) for x in train.input_ids}
+    assert len(lengths) > 3  # examples of different lengths, so the parts are padded differently
+    kw = dict(epochs=2, batch_size=8, lr=3e-3, freeze_embeddings=False, progress=False, seed=3)
+    whole = finetune(enc, train, len(UPOS_TAGS), True, lambda m: 0.0, **kw)
+    parts = finetune(enc, train, len(UPOS_TAGS), True, lambda m: 0.0, micro_batch_size=3, **kw)
+    a, b, start = _state(whole.model), _state(parts.model), _state(enc.model)
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], rtol=0, atol=2e-5)
+    moved = max(float((a[k] - start[k.split(".", 1)[1]]).abs().max()) for k in a if k.split(".", 1)[1] in start)
+    assert moved > 1e-3  # the comparison is between trained weights, not two untouched copies
+    for h1, h2 in zip(whole.history, parts.history):
+        assert h2["loss"] == pytest.approx(h1["loss"], rel=1e-5)
+    with pytest.raises(ValueError, match="micro_batch_size"):
+        finetune(enc, train, len(UPOS_TAGS), True, lambda m: 0.0, micro_batch_size=-1, **kw)
 
 
 def test_finetune_keeps_best_dev_epoch(tiny, data):

@@ -13,6 +13,9 @@ FINETUNE_VARIANTS: dict[str, dict] = {
     "grouped": {"group_by_length": True},
     "bf16": {"bf16": True},
     "grouped+bf16": {"group_by_length": True, "bf16": True},
+    "micro4": {"micro_batch_size": 4},
+    "micro8": {"micro_batch_size": 8},
+    "micro8+bf16": {"micro_batch_size": 8, "bf16": True},
 }
 
 
@@ -42,7 +45,8 @@ def add_parser(sub) -> None:
     f.add_argument("--seed", type=int, default=0, help="seed of the head's initialisation and the batch order")
     f.add_argument("--variants", default="xlt",
                    help="comma-separated xlt variants to time: xlt (uniformly shuffled batches, as the Trainer), "
-                        "plus any of " + ", ".join(FINETUNE_VARIANTS) + " ('xlt transfer' groups by length by default)")
+                        "plus any of " + ", ".join(FINETUNE_VARIANTS) + " (microN: length-sorted micro-batches of N, "
+                        "'xlt transfer''s default on a CPU is micro8)")
     f.add_argument("--no-trainer", action="store_true", help="skip the transformers.Trainer baseline")
     f.add_argument("--data-dir")
     f.add_argument("--overwrite", action="store_true", help="replace an existing --out file")

@@ -72,9 +72,15 @@ class TransferConfig:
             int (0 = embeddings, 1..L = layers, negative counts from the top).
         head: probe head: ``linear`` or ``mlp``.
         pooling: fine-tuned sequence/pair classifiers: ``mean`` (XTREME) or ``cls``.
-        group_by_length: fine-tuning: batches of similar-length examples (less padding; see
-            :func:`xlt.transfer.finetune.length_grouped_batches`); False = uniform shuffling.
         bf16: fine-tuning: bfloat16 autocast for forward and backward.
+        group_by_length: fine-tuning: batches of similar-length examples (less padding; see
+            :func:`xlt.transfer.finetune.length_grouped_batches`); off (default) = uniformly
+            shuffled batches. Faster, but on short budgets less accurate (docs/benchmarks.md).
+        micro_batch_size: fine-tuning: run each batch as length-sorted micro-batches of at most
+            this many sentences with accumulated gradients (the same update, less padding; see
+            :func:`xlt.transfer.finetune.finetune`); 0 = each batch in one pass; None = the
+            device's default (:func:`xlt.transfer.finetune.resolve_micro_batch_size`: 8 on a CPU,
+            0 on a GPU).
         word_pieces: token tasks: which subword pieces stand for a word -- the probe's word
             vector and the piece that carries a fine-tuned tagger's label
             (:data:`xlt.models.words.WORD_PIECES`): ``first`` (default: the first piece that is
@@ -142,8 +148,9 @@ class TransferConfig:
     layer: str = "mix"
     head: str = "linear"
     pooling: str = "mean"
-    group_by_length: bool = True
+    group_by_length: bool = False
     bf16: bool = False
+    micro_batch_size: int | None = None
     word_pieces: str = DEFAULT_WORD_PIECES
     epochs: int | None = None
     batch_size: int | None = None
@@ -193,6 +200,10 @@ def _check_settings(config: TransferConfig) -> None:
 
     from xlt.jobs import ConfigError
 
+    if config.micro_batch_size is not None and (not isinstance(config.micro_batch_size, int)
+                                                or config.micro_batch_size < 0):
+        raise ConfigError(f"--micro-batch-size must be a whole number >= 0 (0: whole batches), "
+                          f"got {config.micro_batch_size!r}")
     for name in ("train_limit", "eval_limit", "epochs", "batch_size"):
         v = getattr(config, name)
         if v is not None and (not isinstance(v, int) or v < 1):
@@ -596,6 +607,10 @@ def transfer_result(config: TransferConfig, command: list[str] | None = None,
     cfg = config.resolved(ds.kind.name)
     ckpt = checkpoint_dir_of(config)
     cfg["checkpoint_dir"] = str(ckpt) if ckpt is not None else None
+    if config.mode == "finetune":  # the size used goes into the report (the default depends on the device)
+        from xlt.transfer.finetune import resolve_micro_batch_size
+
+        cfg["micro_batch_size"] = resolve_micro_batch_size(cfg.get("micro_batch_size"))
     cfg_out = {k: v for k, v in cfg.items() if k != "progress"}
     # hash the data files now, as they were read (and so a vanished file fails before training)
     data_files = ds.files() + ([Path(config.aligner)] if aligner is not None else [])

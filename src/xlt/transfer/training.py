@@ -229,7 +229,7 @@ class FinetuneTrainer:
 
         from pathlib import Path
 
-        from xlt.transfer.finetune import data_digest, main_process_value
+        from xlt.transfer.finetune import data_digest, main_process_value, resolve_micro_batch_size
 
         ckpt_root = self.cfg.get("checkpoint_dir")
         # the selection depends on the dev data and metric too
@@ -240,7 +240,8 @@ class FinetuneTrainer:
                            epochs=self.cfg["epochs"], batch_size=self.cfg["batch_size"], lr=self.cfg["lr"],
                            ckpt_avg=self.cfg["ckpt_avg"], freeze_embeddings=self.cfg["freeze_embeddings"],
                            pooling=self.cfg["pooling"], seed=seed, progress=self.cfg["progress"],
-                           group_by_length=self.cfg.get("group_by_length", True), bf16=self.cfg.get("bf16", False),
+                           group_by_length=self.cfg.get("group_by_length", False), bf16=self.cfg.get("bf16", False),
+                           micro_batch_size=resolve_micro_batch_size(self.cfg.get("micro_batch_size")),
                            checkpoint_dir=Path(ckpt_root) / f"seed-{seed}" if ckpt_root else None,
                            resume=bool(self.cfg.get("resume")), run_key=run_key, peft=self.peft,
                            language_state=self._language_state(ds.source))
@@ -322,7 +323,8 @@ def fit_task_model(dataset: TaskDataset, encoder: Encoder | str = "bundled:e5-sm
     """
     from xlt.models.loading import load_encoder
 
-    base = {"layer": "mix", "head": "linear", "pooling": "mean", "group_by_length": True, "bf16": False,
+    base = {"layer": "mix", "head": "linear", "pooling": "mean", "group_by_length": False, "bf16": False,
+            "micro_batch_size": None,
             "epochs": None, "batch_size": None, "lr": None,
             "ckpt_avg": 0, "freeze_embeddings": True, "max_length": 128, "cache_dir": None, "aligner": None,
             "progress": False, "word_pieces": DEFAULT_WORD_PIECES}
