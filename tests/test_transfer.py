@@ -359,7 +359,7 @@ def test_finetune_micro_batches_give_the_whole_batch_update(tiny, data):
     must end at the same weights up to float rounding, although they pad differently.
     """
     enc, _ = tiny
-    sents, train = _udpos_train(enc, data, n=30)
+    _, train = _udpos_train(enc, data, n=30)
     lengths = {len(x) for x in train.input_ids}
     assert len(lengths) > 3  # examples of different lengths, so the parts are padded differently
     kw = dict(epochs=2, batch_size=8, lr=3e-3, freeze_embeddings=False, progress=False, seed=3)
