@@ -498,11 +498,14 @@ def finetune(
         :class:`FinetuneResult`; ``selected`` says which weights were kept.
 
     Raises:
+        ValueError: a negative ``micro_batch_size`` (before any model is built).
         CheckpointError: a checkpoint is there but ``resume`` is off, or it belongs to another run.
     """
     from accelerate import Accelerator
     from accelerate.utils import gather_object, set_seed
 
+    if micro_batch_size is not None and micro_batch_size < 0:
+        raise ValueError(f"micro_batch_size must be >= 0 (0: whole batches), not {micro_batch_size}")
     state = distributed_state()
     n_proc, rank = state.num_processes, state.process_index
     set_seed(seed)
@@ -527,8 +530,6 @@ def finetune(
     n_items = len(train.input_ids)
     # what the loss of a batch is divided by: its labelled tokens (token tasks) or examples
     counts = [sum(int(l) != IGNORE for l in lab) for lab in train.labels] if token_task else [1] * n_items
-    if micro_batch_size is not None and micro_batch_size < 0:
-        raise ValueError(f"micro_batch_size must be >= 0 (0: whole batches), not {micro_batch_size}")
     lengths = [len(x) for x in train.input_ids]
     gen = torch.Generator().manual_seed(seed)
     # the same global batches on every process (same seed); each takes its share of a batch
