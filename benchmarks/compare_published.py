@@ -7,7 +7,8 @@ Usage::
 
 ``--report NAME=FILE`` adds a column per xlt report (``report.json`` of ``xlt transfer``);
 ``--override NAME=BASE`` fills the languages a report lacks from report ``BASE`` (a run that
-re-evaluated only some targets with the same trained model). The table ends with the averages
+re-evaluated only some targets with the same trained model). ``NAME=FILE@VARIANT`` takes one variant
+of a ``benchmarks/ckpt_avg_compare.py eval`` output instead. The table ends with the averages
 over the targets every column has (the shared languages) and, per report, over all its targets.
 """
 
@@ -31,7 +32,10 @@ def main() -> None:
     sources: dict[str, str] = {}
     for spec in args.report:
         name, path = spec.split("=", 1)
+        path, _, variant = path.partition("@")
         rep = json.loads(Path(path).read_text(encoding="utf-8"))
+        if variant:  # ckpt_avg_compare.py: {"train": {"source": ...}, "variants": {name: {"scores": ...}}}
+            rep = dict(rep["variants"][variant], source=rep["train"]["source"])
         reports[name] = {l: v for l, v in rep["scores"].items() if l != rep["source"]}
         sources[name] = rep["source"]
     for spec in args.override:

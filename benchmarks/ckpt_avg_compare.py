@@ -1,0 +1,222 @@
+"""Best-epoch selection vs checkpoint averaging for zero-shot fine-tuning, from one training run.
+
+Checkpoint averaging (Schmidt, Vulić and Glavaš 2023, "Free Lunch: Robust Cross-Lingual Transfer
+via Model Checkpoint Averaging", ACL) returns the mean of the weights at several points of one
+fine-tuning run instead of the single checkpoint that scores best on source-language dev data.
+``xlt transfer --ckpt-avg N`` averages the last N epoch ends; this script trains once, exactly as
+``xlt transfer --mode finetune`` does (:class:`xlt.transfer.training.FinetuneTrainer`, same data,
+encoding, seed and schedule), keeps the weights at every epoch end, and then scores several ways of
+combining them on the source dev set and every target, so they are compared on the same run:
+
+* ``best``: the epoch with the best source-dev score (``xlt transfer``'s default);
+* ``last``: the last epoch;
+* ``avg:A-B``: the mean of the epoch-end weights of epochs A..B (``avg:3-5`` after 5 epochs is
+  ``xlt transfer --epochs 5 --ckpt-avg 3``).
+
+Two phases, so a long training run is not repeated to score other variants or more data::
+
+    python benchmarks/ckpt_avg_compare.py train --task panx --epochs 5 --bf16 --work runs/ca-panx
+    python benchmarks/ckpt_avg_compare.py eval --work runs/ca-panx --eval-limit 1000 \\
+        --variants best,last,avg:1-5,avg:3-5 --out runs/ca-panx/limit1000.json
+
+``eval --work A,B,...`` averages each variant's weights over several runs of the same settings with
+other seeds (``train --seed N``): run averaging, the paper's "CA + RA".
+
+``train`` writes ``snapshot-E.pt`` (the trained parameters, without the frozen word embeddings)
+for every epoch E and ``train.json`` (settings, per-epoch loss and source-dev score, times) into
+``--work``; ``eval`` writes one JSON with each variant's source-dev score, per-target scores and
+average over the targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def _config(args, eval_limit):
+    """The ``xlt transfer --mode finetune`` settings of this comparison."""
+    from xlt.jobs.transfer import TransferConfig
+
+    return TransferConfig(task=args.task, source=args.source, targets=args.targets, mode="finetune",
+                          epochs=args.epochs, lr=args.lr, bf16=args.bf16, seeds=[args.seed],
+                          train_limit=args.train_limit, eval_limit=eval_limit, data_dir=args.data_dir,
+                          progress=True)
+
+
+def _trainer(cfg_obj, ds, encoder):
+    """A :class:`FinetuneTrainer` set up as ``xlt transfer`` sets it up (no checkpoints)."""
+    from xlt.transfer.finetune import resolve_micro_batch_size
+    from xlt.transfer.training import FinetuneTrainer
+
+    cfg = cfg_obj.resolved(ds.kind.name)
+    cfg["micro_batch_size"] = resolve_micro_batch_size(cfg.get("micro_batch_size"))
+    cfg["checkpoint_dir"] = None
+    return FinetuneTrainer(encoder, ds, cfg), cfg
+
+
+def train(args) -> None:
+    """Fine-tune once and keep the trained parameters at every epoch end."""
+    import xlt.transfer.finetune as ft
+    from xlt.jobs.transfer import load_dataset_for
+    from xlt.models.loading import load_encoder
+
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    if (work / "train.json").exists():
+        raise SystemExit(f"{work / 'train.json'} exists: this work folder holds a finished run")
+    config = _config(args, args.dev_limit)
+    ds = load_dataset_for(config)
+    encoder = load_encoder(config.model, device="cpu")
+    trainer, cfg = _trainer(config, ds, encoder)
+    original, epoch_times = ft.finetune, []
+    t0 = time.time()
+
+    def finetune_keeping_snapshots(encoder, train, n_labels, token_task, dev_score, **kw):
+        def scored(model):
+            epoch = len(epoch_times) + 1
+            # called at every epoch end with the model being trained: keep its trained parameters
+            state = {n: p.detach().cpu().clone() for n, p in model.named_parameters() if p.requires_grad}
+            torch.save(state, work / f"snapshot-{epoch}.pt")
+            epoch_times.append(time.time() - t0)
+            return dev_score(model)
+
+        return original(encoder, train, n_labels, token_task, scored, **kw)
+
+    ft.finetune = finetune_keeping_snapshots
+    try:
+        trainer.train([args.seed])
+    finally:
+        ft.finetune = original
+    out = {"settings": {k: v for k, v in cfg.items() if k != "progress"}, "task": ds.name, "source": ds.source, "seed": args.seed,
+           "dev_limit": args.dev_limit,
+           "history": trainer.histories[args.seed], "epoch_end_seconds": epoch_times,
+           "seconds": time.time() - t0, "train_sentences": len(ds.train.examples)}
+    (work / "train.json").write_text(json.dumps(out, indent=1, default=str))
+    print(json.dumps(out, indent=1, default=str))
+
+
+def _variant_state(work: Path, variant: str, history: list[dict]) -> tuple[dict, list[int]]:
+    """The trained parameters of ``variant`` (mean over its epochs' snapshots) and those epochs."""
+    epochs = [h["epoch"] for h in history]
+    if variant == "best":
+        chosen = [max(history, key=lambda h: h["dev"])["epoch"]]
+    elif variant == "last":
+        chosen = [epochs[-1]]
+    elif variant.startswith("avg:"):
+        a, b = (int(x) for x in variant[4:].split("-"))
+        chosen = list(range(a, b + 1))
+        if not set(chosen) <= set(epochs):
+            raise SystemExit(f"{variant}: epochs {chosen} not all in 1..{epochs[-1]}")
+    else:
+        raise SystemExit(f"unknown variant {variant!r} (best, last, avg:A-B)")
+    states = [torch.load(work / f"snapshot-{e}.pt") for e in chosen]
+    return {k: sum(s[k] for s in states) / len(states) for k in states[0]}, chosen
+
+
+def _soup(works: list[Path], variant: str) -> tuple[dict, dict]:
+    """``variant``'s parameters averaged over the runs in ``works`` (run averaging, Schmidt et al.
+    2023: the runs differ in seed only), and the epochs used in each run."""
+    states, chosen = {}, {}
+    for w in works:
+        info = json.loads((w / "train.json").read_text())
+        states[w], chosen[str(w)] = _variant_state(w, variant, info["history"])
+    first = next(iter(states.values()))
+    return {k: sum(st[k] for st in states.values()) / len(states) for k in first}, chosen
+
+
+def evaluate(args) -> None:
+    """Score every variant on the source dev set and the (limited) target sets."""
+    from xlt.data.metrics import score
+    from xlt.jobs.transfer import load_dataset_for
+    from xlt.models.loading import load_encoder
+    from xlt.data.kinds import TOKEN
+    from xlt.transfer.finetune import build_classifier
+
+    works = [Path(w) for w in args.work.split(",")]
+    work = works[0]
+    info = json.loads((work / "train.json").read_text())
+    s = info["settings"]
+    for w in works[1:]:  # run averaging: the same settings and data, another seed
+        other = json.loads((w / "train.json").read_text())["settings"]
+        diff = {k for k in set(s) | set(other) if k != "seeds" and s.get(k) != other.get(k)}
+        if diff:
+            raise SystemExit(f"{w} was trained with other settings ({', '.join(sorted(diff))}) than {work}")
+    for k in ("epochs", "lr", "bf16", "train_limit"):
+        setattr(args, k, s.get(k))
+    args.task, args.source, args.seed = info["task"], info["source"], info["seed"]
+    config = _config(args, args.eval_limit)
+    ds = load_dataset_for(config)
+    # the source dev set as in training (the whole set unless training limited it)
+    dev_limit = info.get("dev_limit")
+    full_dev = load_dataset_for(_config(args, dev_limit)).dev if args.eval_limit != dev_limit else ds.dev
+    encoder = load_encoder(config.model, device="cpu")
+    trainer, _ = _trainer(config, ds, encoder)
+    model = build_classifier(encoder, ds.labels, ds.kind is TOKEN, s.get("pooling", "mean"))
+    trainer.models[0] = trainer._wrap(model, 0)
+    results = {"work": [str(w) for w in works], "eval_limit": args.eval_limit, "train": info, "variants": {}}
+    for variant in args.variants.split(","):
+        state, chosen = _soup(works, variant) if len(works) > 1 else _variant_state(work, variant, info["history"])
+        missing = model.load_state_dict(state, strict=False)
+        assert not missing.unexpected_keys, missing.unexpected_keys
+        model.eval()
+        t0 = time.time()
+        scores, first = {}, {}
+        # ``ds.eval`` holds the source too (its limited dev set): the full one is scored instead
+        for lang, split in [(ds.source, full_dev)] + [(l, sp) for l, sp in ds.eval.items() if l != ds.source]:
+            if not split.examples:
+                continue
+            preds, _ = trainer.evaluate(split)
+            gold = ds.kind.gold(split.examples)
+            scores[lang] = score(ds.metric, gold, preds[0])
+            if args.also_limit and lang != ds.source:  # what ``--eval-limit N`` would have scored
+                first[lang] = score(ds.metric, gold[:args.also_limit], preds[0][:args.also_limit])
+        targets = [l for l in scores if l != ds.source]
+        results["variants"][variant] = {"epochs": chosen, "source_dev": scores[ds.source],
+                                        "average": float(np.mean([scores[l] for l in targets])),
+                                        "n_targets": len(targets), "scores": scores,
+                                        "seconds": time.time() - t0}
+        if first:
+            results["variants"][variant][f"first_{args.also_limit}"] = {
+                "average": float(np.mean(list(first.values()))), "scores": first}
+        print(f"{variant:>10} epochs {chosen}: source dev {scores[ds.source]:.2f}, "
+              f"average over {len(targets)} targets {results['variants'][variant]['average']:.2f}", flush=True)
+        Path(args.out).write_text(json.dumps(results, indent=1, default=str))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="phase", required=True)
+    t = sub.add_parser("train")
+    t.add_argument("--task", default="panx")
+    t.add_argument("--source", default="en")
+    t.add_argument("--epochs", type=int, default=5)
+    t.add_argument("--lr", type=float, default=5e-5)
+    t.add_argument("--bf16", action="store_true")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--train-limit", type=int)
+    t.add_argument("--dev-limit", type=int, help="first N source dev sentences only (quick checks)")
+    for q in (t, sub.add_parser("eval")):
+        q.add_argument("--work", required=True, help="the run's folder; eval: several, comma-separated, "
+                       "average the variant over those runs (run averaging; same settings, other seeds)")
+        q.add_argument("--targets", default="all")
+        q.add_argument("--data-dir")
+    e = sub.choices["eval"]
+    e.add_argument("--eval-limit", type=int)
+    e.add_argument("--variants", default="best,last")
+    e.add_argument("--also-limit", type=int, help="also score each target's first N sentences (as --eval-limit N)")
+    e.add_argument("--out", required=True)
+    args = p.parse_args()
+    train(args) if args.phase == "train" else evaluate(args)
+
+
+if __name__ == "__main__":
+    main()
