@@ -96,9 +96,8 @@ def train(args) -> None:
         trainer.train([args.seed])
     finally:
         ft.finetune = original
-    out = {"settings": {k: v for k, v in cfg.items() if k != "progress"}, "task": ds.name, "source": ds.source, "seed": args.seed,
-           "dev_limit": args.dev_limit,
-           "history": trainer.histories[args.seed], "epoch_end_seconds": epoch_times,
+    out = {"settings": {k: v for k, v in cfg.items() if k != "progress"}, "task": ds.name, "source": ds.source,
+           "seed": args.seed, "dev_limit": args.dev_limit, "history": trainer.histories[args.seed], "epoch_end_seconds": epoch_times,
            "seconds": time.time() - t0, "train_sentences": len(ds.train.examples)}
     (work / "train.json").write_text(json.dumps(out, indent=1, default=str))
     print(json.dumps(out, indent=1, default=str))
@@ -125,12 +124,12 @@ def _variant_state(work: Path, variant: str, history: list[dict]) -> tuple[dict,
 def _soup(works: list[Path], variant: str) -> tuple[dict, dict]:
     """``variant``'s parameters averaged over the runs in ``works`` (run averaging, Schmidt et al.
     2023: the runs differ in seed only), and the epochs used in each run."""
-    states, chosen = {}, {}
+    states, chosen = [], {}
     for w in works:
         info = json.loads((w / "train.json").read_text())
-        states[w], chosen[str(w)] = _variant_state(w, variant, info["history"])
-    first = next(iter(states.values()))
-    return {k: sum(st[k] for st in states.values()) / len(states) for k in first}, chosen
+        state, chosen[str(w)] = _variant_state(w, variant, info["history"])
+        states.append(state)
+    return {k: sum(st[k] for st in states) / len(states) for k in states[0]}, chosen
 
 
 def evaluate(args) -> None:
