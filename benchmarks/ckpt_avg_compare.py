@@ -91,6 +91,8 @@ def train(args) -> None:
 
         return original(encoder, train, n_labels, token_task, scored, **kw)
 
+    # FinetuneTrainer.train imports ``finetune`` from its module when it runs, so replacing the
+    # module attribute for the duration of the call is enough; nothing else in xlt changes
     ft.finetune = finetune_keeping_snapshots
     try:
         trainer.train([args.seed])
@@ -117,8 +119,12 @@ def _variant_state(work: Path, variant: str, history: list[dict]) -> tuple[dict,
             raise SystemExit(f"{variant}: epochs {chosen} not all in 1..{epochs[-1]}")
     else:
         raise SystemExit(f"unknown variant {variant!r} (best, last, avg:A-B)")
-    states = [torch.load(work / f"snapshot-{e}.pt") for e in chosen]
-    return {k: sum(s[k] for s in states) / len(states) for k in states[0]}, chosen
+    return _mean([torch.load(work / f"snapshot-{e}.pt") for e in chosen]), chosen
+
+
+def _mean(states: list[dict]) -> dict:
+    """The parameter-wise mean of several state dicts with the same keys and shapes."""
+    return {k: sum(st[k] for st in states) / len(states) for k in states[0]}
 
 
 def _soup(works: list[Path], variant: str) -> tuple[dict, dict]:
@@ -129,15 +135,15 @@ def _soup(works: list[Path], variant: str) -> tuple[dict, dict]:
         info = json.loads((w / "train.json").read_text())
         state, chosen[str(w)] = _variant_state(w, variant, info["history"])
         states.append(state)
-    return {k: sum(st[k] for st in states) / len(states) for k in states[0]}, chosen
+    return _mean(states), chosen
 
 
 def evaluate(args) -> None:
     """Score every variant on the source dev set and the (limited) target sets."""
+    from xlt.data.kinds import TOKEN
     from xlt.data.metrics import score
     from xlt.jobs.transfer import load_dataset_for
     from xlt.models.loading import load_encoder
-    from xlt.data.kinds import TOKEN
     from xlt.transfer.finetune import build_classifier
 
     works = [Path(w) for w in args.work.split(",")]
