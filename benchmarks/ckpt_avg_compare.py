@@ -20,7 +20,10 @@ Two phases, so a long training run is not repeated to score other variants or mo
         --variants best,last,avg:1-5,avg:3-5 --out runs/ca-panx/limit1000.json
 
 ``eval --work A,B,...`` averages each variant's weights over several runs of the same settings with
-other seeds (``train --seed N``): run averaging, the paper's "CA + RA".
+other seeds (``train --seed N``): run averaging, the paper's "CA + RA". ``eval --work A,B,...
+--ensemble`` keeps the runs apart instead: each run's variant is scored on its own, and their
+ensemble averages the runs' label probabilities (the equal-weight linear opinion pool of
+:func:`xlt.transfer.ensemble.ensemble_proba`), from the same forward passes.
 
 ``train`` writes ``snapshot-E.pt`` (the trained parameters, without the frozen word embeddings)
 for every epoch E and ``train.json`` (settings, per-epoch loss and source-dev score, times) into
@@ -168,6 +171,11 @@ def evaluate(args) -> None:
     model = build_classifier(encoder, ds.labels, ds.kind is TOKEN, s.get("pooling", "mean"))
     trainer.models[0] = trainer._wrap(model, 0)
     results = {"work": [str(w) for w in works], "eval_limit": args.eval_limit, "train": info, "variants": {}}
+    if args.ensemble:
+        if len(works) < 2:
+            raise SystemExit("--ensemble needs two or more --work folders")
+        _evaluate_ensemble(args, works, ds, full_dev, encoder, trainer, results)
+        return
     for variant in args.variants.split(","):
         state, chosen = _soup(works, variant) if len(works) > 1 else _variant_state(work, variant, info["history"])
         missing = model.load_state_dict(state, strict=False)
@@ -197,6 +205,73 @@ def evaluate(args) -> None:
         Path(args.out).write_text(json.dumps(results, indent=1, default=str))
 
 
+def _cached_proba(work: Path, variant: str, lang: str, limit, compute) -> list[np.ndarray]:
+    """One run's probabilities for one language, kept in ``work/probas-VARIANT-LIMIT/LANG.npz`` so an
+    ensemble with a later run only runs the new member (rows of all examples stacked, plus lengths)."""
+    f = work / f"probas-{variant.replace(':', '')}-{limit or 'full'}" / f"{lang}.npz"
+    if f.exists():
+        z = np.load(f)
+        return np.split(z["rows"], np.cumsum(z["lengths"])[:-1]) if z["token"] else list(z["rows"])
+    probas = compute()
+    f.parent.mkdir(exist_ok=True)
+    token = probas[0].ndim == 2
+    rows = np.concatenate(probas) if token else np.stack(probas)
+    tmp = f.with_suffix(".tmp.npz")
+    np.savez(tmp, rows=rows, lengths=np.array([len(p) for p in probas]), token=token)
+    tmp.replace(f)
+    return probas
+
+
+def _evaluate_ensemble(args, works, ds, full_dev, encoder, trainer, results) -> None:
+    """Score each run's variant alone and the ensemble of the runs (mean of their probabilities)."""
+    from xlt.data.kinds import TOKEN
+    from xlt.data.metrics import score
+    from xlt.transfer.finetune import build_classifier, encode_examples
+
+    s = results["train"]["settings"]
+    for variant in args.variants.split(","):
+        members, chosen = [], {}
+        for i, w in enumerate(works):
+            state, chosen[str(w)] = _variant_state(w, variant, json.loads((w / "train.json").read_text())["history"])
+            model = build_classifier(encoder, ds.labels, ds.kind is TOKEN, s.get("pooling", "mean"))
+            missing = model.load_state_dict(state, strict=False)
+            assert not missing.unexpected_keys, missing.unexpected_keys
+            model.eval()
+            members.append(trainer._wrap(model, i))
+        t0 = time.time()
+        names = [f"run{i}" for i in range(len(members))] + ["ensemble"]
+        scores: dict[str, dict] = {n: {} for n in names}
+        first: dict[str, dict] = {n: {} for n in names}
+        for lang, split in [(ds.source, full_dev)] + [(l, sp) for l, sp in ds.eval.items() if l != ds.source]:
+            if not split.examples:
+                continue
+            enc = encode_examples(encoder, ds.kind, split.examples, None, encoder.max_length,
+                                  word_pieces=trainer.word_pieces)
+            probas = [_cached_proba(w, variant, lang, args.eval_limit, lambda: trainer._proba(m, enc, f"predict {lang} ({n})"))
+                      for w, m, n in zip(works, members, names)]
+            # equal weights: the linear opinion pool of xlt.transfer.ensemble.ensemble_proba
+            pooled = [sum(ps) / len(ps) for ps in zip(*probas)]
+            gold = ds.kind.gold(split.examples)
+            for n, p in zip(names, probas + [pooled]):
+                preds = members[0].decode(p)
+                scores[n][lang] = score(ds.metric, gold, preds)
+                if args.also_limit and lang != ds.source:
+                    first[n][lang] = score(ds.metric, gold[:args.also_limit], preds[:args.also_limit])
+        out = {}
+        for n in names:
+            targets = [l for l in scores[n] if l != ds.source]
+            out[n] = {"source_dev": scores[n][ds.source], "average": float(np.mean([scores[n][l] for l in targets])),
+                      "n_targets": len(targets), "scores": scores[n]}
+            if first[n]:
+                out[n][f"first_{args.also_limit}"] = {"average": float(np.mean(list(first[n].values()))),
+                                                     "scores": first[n]}
+            print(f"{variant:>10} {n:>8}: source dev {out[n]['source_dev']:.2f}, "
+                  f"average over {len(targets)} targets {out[n]['average']:.2f}", flush=True)
+        results["variants"][variant] = {"epochs": chosen, "members": [str(w) for w in works], **out,
+                                        "seconds": time.time() - t0}
+        Path(args.out).write_text(json.dumps(results, indent=1, default=str))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="phase", required=True)
@@ -217,6 +292,8 @@ def main() -> None:
     e = sub.choices["eval"]
     e.add_argument("--eval-limit", type=int)
     e.add_argument("--variants", default="best,last")
+    e.add_argument("--ensemble", action="store_true", help="with several --work runs: score each run and the "
+                   "ensemble of their probabilities instead of averaging their weights")
     e.add_argument("--also-limit", type=int, help="also score each target's first N sentences (as --eval-limit N)")
     e.add_argument("--out", required=True)
     args = p.parse_args()

@@ -8,7 +8,8 @@ Usage::
 ``--report NAME=FILE`` adds a column per xlt report (``report.json`` of ``xlt transfer``);
 ``--override NAME=BASE`` fills the languages a report lacks from report ``BASE`` (a run that
 re-evaluated only some targets with the same trained model). ``NAME=FILE@VARIANT`` takes one variant
-of a ``benchmarks/ckpt_avg_compare.py eval`` output instead. The table ends with the averages
+of a ``benchmarks/ckpt_avg_compare.py eval`` output instead, ``NAME=FILE@VARIANT/MEMBER`` one member
+(``run0``, ``run1``, ..., ``ensemble``) of its ``--ensemble`` output. The table ends with the averages
 over the targets every column has (the shared languages) and, per report, over all its targets.
 """
 
@@ -35,7 +36,9 @@ def main() -> None:
         path, _, variant = path.partition("@")
         rep = json.loads(Path(path).read_text(encoding="utf-8"))
         if variant:  # ckpt_avg_compare.py: {"train": {"source": ...}, "variants": {name: {"scores": ...}}}
-            rep = dict(rep["variants"][variant], source=rep["train"]["source"])
+            variant, _, member = variant.partition("/")
+            picked = rep["variants"][variant]
+            rep = dict(picked[member] if member else picked, source=rep["train"]["source"])
         reports[name] = {l: v for l, v in rep["scores"].items() if l != rep["source"]}
         sources[name] = rep["source"]
     for spec in args.override:

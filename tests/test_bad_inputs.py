@@ -109,6 +109,7 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("transfer", T + ["--out", "{root}/r", "--mode", "finetune", "--peft", "adapter", "--language-adapters",
                       "en={root}"], ["no language adapter", "--language-adapter"]),
     ("transfer", T + ["--out", "{root}/r", "--ensemble", "2"], ["--ensemble", "--matrix"]),
+    ("transfer", T + ["--out", "{root}/r", "--seed-ensemble"], ["--seed-ensemble", "--seeds 2"]),
     ("transfer", ["transfer", "--train", "en={train}", "--train", "eng={dev}", "--eval", "de={test_de}",
                   "--out", "{root}/r"], ["given twice"]),
     ("transfer", ["transfer", "--task", "udpos", "--targets", "xx-nonsense", "--out", "{root}/r",

@@ -70,6 +70,51 @@ def test_save_then_predict_reproduces_evaluation_predictions(tiny, tmp_path, mod
     assert "--save" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("mode", ["probe", "finetune"])
+def test_seed_ensemble_saved_and_predicted(tiny, tmp_path, mode, capsys):
+    """``xlt transfer --seed-ensemble --save-which all`` then ``xlt predict`` with every seed's folder:
+    the ensemble's predictions score what the run reported for its seed ensemble (two code paths:
+    the trainer's pooled probabilities, and the saved models pooled by ensemble_proba)."""
+    from xlt.data.metrics import score
+
+    _, spec = tiny
+    rng = random.Random(11)
+    (tmp_path / "eval").mkdir()
+    _write_user_ner(tmp_path, rng)
+    assert main(["transfer", "--train", str(tmp_path / "train.tsv"), "--eval", str(tmp_path / "eval"),
+                 "--model", spec, "--mode", mode, "--epochs", "3", "--lr", "1e-2" if mode == "probe" else "3e-3",
+                 "--batch-size", "16", "--seeds", "0,1", "--seed-ensemble", "--out", str(tmp_path / "out"),
+                 "--save", str(tmp_path / "m"), "--save-which", "all", "--no-progress"]) == 0
+    assert "ensemble of the 2 seeds" in capsys.readouterr().out
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    ens = report["seed_ensemble"]["scores"]
+    ds = xlt.read_dataset(tmp_path / "train.tsv", eval=[str(tmp_path / "eval")])
+    members = [str(tmp_path / "m" / f"seed-{s}") for s in (0, 1)]
+    for lang in ("de", "ja"):
+        out = tmp_path / f"ens-{lang}.jsonl"
+        argv = ["predict", "--input", str(tmp_path / "eval" / f"test-{lang}.tsv"), "--out", str(out), "--no-progress"]
+        assert main(argv[:1] + ["--model", members[0], "--model", members[1]] + argv[1:]) == 0
+        assert "an ensemble of 2 models" in capsys.readouterr().err
+        pred = [r["labels"] for r in _read_jsonl(out)]
+        assert score("f1", ds.kind.gold(ds.eval[lang].examples), pred) == pytest.approx(ens[lang])
+        # each member alone scores its own seed's figure
+        for s, m in zip((0, 1), members):
+            one = tmp_path / f"one-{s}-{lang}.jsonl"
+            assert main(["predict", "--model", m] + argv[1:3] + ["--out", str(one), "--no-progress"]) == 0
+            pred = [r["labels"] for r in _read_jsonl(one)]
+            assert score("f1", ds.kind.gold(ds.eval[lang].examples), pred) == pytest.approx(
+                report["per_seed"][str(s)][lang])
+    # members of different task kinds are refused before any model loads
+    import shutil
+
+    shutil.copytree(members[1], tmp_path / "other")
+    meta = json.loads((tmp_path / "other" / "xlt_task.json").read_text())
+    (tmp_path / "other" / "xlt_task.json").write_text(json.dumps(dict(meta, kind="sequence")))
+    assert main(["predict", "--model", members[0], "--model", str(tmp_path / "other"), "--input",
+                 str(tmp_path / "eval" / "test-de.tsv"), "--out", "-"]) == 2
+    assert "one task kind" in capsys.readouterr().err
+
+
 def test_finetuned_folder_loads_in_transformers_pipeline(tiny, tmp_path):
     from transformers import pipeline
 

@@ -573,3 +573,42 @@ def test_malformed_target_file_fails_before_the_model_is_loaded(tiny, tmp_path, 
     with pytest.raises(DataFormatError) as info:
         run_transfer(cfg)
     assert info.value.line == 4 and info.value.path == bad
+
+
+@pytest.mark.parametrize("mode", ["probe", "finetune"])
+def test_seed_ensemble_is_the_mean_of_the_seeds_probabilities(tiny, data, tmp_path, mode):
+    """--seed-ensemble scores each language with the seeds' models pooled; the reference is the
+    library's weighted opinion pool (``ensemble_proba``, hand-checked in test_matrix) over the
+    returned models, applied through ``predict_proba`` (the saved-model path, not the trainer's)."""
+    from xlt.data.metrics import score
+    from xlt.jobs.transfer import transfer_result
+    from xlt.transfer.ensemble import ensemble_proba
+    from xlt.transfer.model import decode_probas
+
+    _, spec = tiny
+    kw = (dict(epochs=3, lr=1e-2, batch_size=32) if mode == "probe"
+          else dict(epochs=2, lr=3e-3, batch_size=8, max_length=32, train_limit=40))
+    cfg = TransferConfig(task="panx", targets="de", model=spec, data_dir=str(data.root), mode=mode,
+                         seeds=[0, 1], seed_ensemble=True, progress=False, out=str(tmp_path / "out"), **kw)
+    res = transfer_result(cfg)
+    ens = res.report["seed_ensemble"]
+    assert ens["seeds"] == [0, 1] and set(ens["scores"]) == {"en", "de"}
+    assert ens["average"] == pytest.approx(ens["scores"]["de"])
+    models = [res.models[0], res.models[1]]
+    for lang, split in res.dataset.eval.items():
+        labels, pooled = ensemble_proba(models, [1.0, 1.0], split.examples, lang)
+        expected = score(res.report["metric"], res.dataset.kind.gold(split.examples),
+                         decode_probas(res.dataset.kind, labels, pooled))
+        assert ens["scores"][lang] == pytest.approx(expected, abs=1e-9)
+        one = [m.predict_proba(split.examples, lang) for m in models]
+        assert any(not np.allclose(a, b) for a, b in zip(*one))  # two different models were pooled
+    md = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    assert "Ensemble of the 2 seeds" in md and f"{ens['average']:.2f}" in md
+
+
+@pytest.mark.parametrize("bad", [dict(seeds=[0]), dict(seeds=[0, 1], matrix=True, source="en,de")])
+def test_seed_ensemble_needs_several_seeds_of_one_run(bad):
+    from xlt.jobs import ConfigError
+
+    with pytest.raises(ConfigError, match="--seed-ensemble"):
+        TransferConfig(task="panx", seed_ensemble=True, out="x", **bad).validate()

@@ -16,6 +16,11 @@ file extension, ``text`` for standard input):
   document`` (pairs: ``premise,hypothesis``, ``sentence1,sentence2``, ...) that the header has.
   Other columns (ids, gold labels) are carried into the JSONL output.
 
+Several ``--model`` folders (e.g. the ``seed-N/`` folders of ``xlt transfer --seeds 3 --save-which
+all``) predict as one ensemble: the mean of the models' label probabilities
+(:func:`xlt.transfer.ensemble.ensemble_proba`; what ``xlt transfer --seed-ensemble`` scores). They
+must be models of one task kind.
+
 Output (``--out FILE`` or ``-``), by ``--format``: ``jsonl`` (default; the input plus ``labels``
 and the probability of each chosen label, or ``label`` and every label's probability) or
 ``conll`` (``word<TAB>label`` lines and a blank line per sentence; ``label<TAB>text`` lines for
@@ -42,7 +47,9 @@ def add_parser(sub) -> None:
                        description=__doc__.split("\n\n", 1)[0] + " Input: raw text lines (any script), "
                                    "pre-tokenised lines, CoNLL or JSONL; output JSONL with per-label "
                                    "probabilities, or CoNLL.")
-    p.add_argument("--model", required=True, help="folder written by 'xlt transfer --save'")
+    p.add_argument("--model", required=True, action="append",
+                   help="folder written by 'xlt transfer --save'; repeated: an ensemble (mean of the models' "
+                        "label probabilities), e.g. the seed-N folders of --save-which all")
     p.add_argument("--input", required=True, help="input file, or - for standard input")
     p.add_argument("--out", required=True, help="output file, or - for standard output")
     p.add_argument("--lang", help="language of the input (word splitting of CJK/Thai text; aligner maps)")
@@ -194,17 +201,17 @@ def read_inputs(path: str, fmt: str, kind) -> list:
     return out
 
 
-def _rows(model, inputs: list, preds: list, probas: list) -> list[dict]:
+def _rows(kind, labels: list[str], inputs: list, preds: list, probas: list) -> list[dict]:
     from xlt.data.kinds import PAIR, TOKEN
 
     rows = []
     for x, lab, p in zip(inputs, preds, probas):
-        if model.kind is TOKEN:
+        if kind is TOKEN:
             rows.append({"tokens": x, "labels": lab, "scores": [round(float(r.max()), 6) for r in p]})
         else:
-            row = {"text": x[0], "text_pair": x[1]} if model.kind is PAIR else {"text": x}
+            row = {"text": x[0], "text_pair": x[1]} if kind is PAIR else {"text": x}
             rows.append(dict(row, label=lab, score=round(float(p.max()), 6),
-                             scores={l: round(float(v), 6) for l, v in zip(model.labels, p)}))
+                             scores={l: round(float(v), 6) for l, v in zip(labels, p)}))
     return rows
 
 
@@ -229,7 +236,8 @@ def run(args, argv) -> int:
 
     from xlt.data.kinds import TOKEN, get_kind
     from xlt.errors import UsageError
-    from xlt.transfer.model import TaskModel, as_examples, read_meta
+    from xlt.transfer.ensemble import ensemble_labels, ensemble_proba
+    from xlt.transfer.model import TaskModel, as_examples, decode_probas, read_meta
 
     from xlt.data.outputs import check_output_file
 
@@ -240,8 +248,14 @@ def run(args, argv) -> int:
         if src.is_dir():
             raise IsADirectoryError(f"--input {src} is a folder; give a file (or - for standard input)")
     check_output_file(args.out, inputs=[args.input], overwrite=args.overwrite)
-    meta = read_meta(Path(args.model))  # a wrong folder fails before anything loads
+    paths = list(dict.fromkeys(args.model))  # a folder given twice is one member, not a double weight
+    metas = [read_meta(Path(m)) for m in paths]  # a wrong folder fails before anything loads
+    meta = metas[0]
     kind = get_kind(meta["kind"])
+    other = [m for m, mt in zip(paths, metas) if mt["kind"] != meta["kind"]]
+    if other:
+        raise UsageError(f"--model: an ensemble needs models of one task kind; {paths[0]} is a {meta['kind']} "
+                         f"model, {other[0]} a {metas[paths.index(other[0])]['kind']} one")
     fmt_in = _input_format(args)
     extra: list[dict] | None = None
     if fmt_in in ("csv", "tsv"):
@@ -259,17 +273,20 @@ def run(args, argv) -> int:
         from xlt.adapt.peft import read_language_adapter
 
         lang_adapter, lmeta = read_language_adapter(args.language_adapter)
-        size = (meta.get("adapters") or {}).get("language")
-        if size is None:
-            raise UsageError(f"--language-adapter: {args.model} was trained without language adapters")
-        if int(lmeta["size"]) != int(size):
-            raise UsageError(f"--language-adapter {args.language_adapter} has size {lmeta['size']}, the model's "
-                             f"language adapters {size}")
-    model = TaskModel.from_pretrained(args.model, device="auto")
+        for path, mt in zip(paths, metas):
+            size = (mt.get("adapters") or {}).get("language")
+            if size is None:
+                raise UsageError(f"--language-adapter: {path} was trained without language adapters")
+            if int(lmeta["size"]) != int(size):
+                raise UsageError(f"--language-adapter {args.language_adapter} has size {lmeta['size']}, the "
+                                 f"language adapters of {path} {size}")
+    models = [TaskModel.from_pretrained(m, device="auto") for m in paths]
     if lang_adapter is not None:
         from xlt.adapt.peft import load_language_adapter
 
-        load_language_adapter(model.model, lang_adapter)
+        for model in models:
+            load_language_adapter(model.model, lang_adapter)
+    labels = ensemble_labels(models)
     t0 = time.time()
     rows: list[dict] = []
     todo = [(i, x) for i, x in enumerate(inputs) if x is not None]
@@ -280,9 +297,13 @@ def run(args, argv) -> int:
         xs = [x for _, x in chunk]
         examples, _ = as_examples(kind, xs, args.lang)  # raw text split into words once, here
         seen = romanize_examples(examples, args.lang) if args.romanize else examples
-        probas = model.predict_proba(seen, args.lang)
+        if len(models) == 1:
+            probas = models[0].predict_proba(seen, args.lang)
+        else:
+            probas = ensemble_proba(models, [1.0] * len(models), seen, args.lang)[1]
         shown = [list(e.tokens) for e in examples] if kind is TOKEN else xs
-        for (i, _), row in zip(chunk, _rows(model, shown, model.decode(probas), probas)):
+        preds = decode_probas(kind, labels, probas)
+        for (i, _), row in zip(chunk, _rows(kind, labels, shown, preds, probas)):
             results[i] = row
         bar.update(len(chunk))
     bar.close()
@@ -299,7 +320,8 @@ def run(args, argv) -> int:
     n_empty = sum(x is None for x in inputs)
     n_words = sum(len(r["tokens"]) for r in rows) if kind is TOKEN else None
     what = f"{len(todo)} inputs" + (f" ({n_words} words)" if n_words is not None else "")
-    print(f"xlt predict: {what} with {args.model} ({meta['mode']}, {kind.name}) in {time.time() - t0:.1f} s"
+    used = paths[0] if len(paths) == 1 else f"an ensemble of {len(paths)} models ({', '.join(paths)})"
+    print(f"xlt predict: {what} with {used} ({meta['mode']}, {kind.name}) in {time.time() - t0:.1f} s"
           + (f"; {n_empty} empty lines kept as empty predictions" if n_empty else "")
           + ("" if args.out == "-" else f" -> {args.out}"), file=sys.stderr)
     return 0

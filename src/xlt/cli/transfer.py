@@ -102,6 +102,9 @@ def add_parser(sub) -> None:
     m.add_argument("--batch-size", type=count_arg)
     m.add_argument("--lr", type=positive_float_arg)
     m.add_argument("--seeds", type=seeds_arg, help="a count (3 = seeds 0,1,2) or a list (0,5,7); default 0")
+    m.add_argument("--seed-ensemble", action="store_true", default=None,
+                   help="with --seeds 2 or more: also score every language with the ensemble of the seeds' "
+                        "models (mean of their label probabilities)")
     m.add_argument("--train-limit", type=count_arg, help="use the first N training sentences")
     m.add_argument("--eval-limit", type=count_arg, help="use the first N sentences of each dev/evaluation set")
     m.add_argument("--romanize", action="store_true", default=None,
@@ -168,6 +171,10 @@ def run(args, argv: list[str]) -> int:
               f"{report['counts'][lang]['sentences']:7d}")
     print(f"{'average over ' + str(report['n_targets']) + ' targets':<39} {report['average']:8.2f} "
           f"{report['average_std']:7.2f}")
+    if "seed_ensemble" in report:
+        ens = report["seed_ensemble"]
+        print(f"{'ensemble of the ' + str(len(ens['seeds'])) + ' seeds':<39} {ens['average']:8.2f} "
+              f"(source {ens['scores'].get(src, float('nan')):.2f})")
     for lang, unseen in report.get("unseen_labels", {}).items():
         print(f"warning: {lang}: gold labels never seen in training, scored as they are: "
               + ", ".join(f"{k} ×{v}" for k, v in sorted(unseen.items())) + " (map them with --label-map)")

@@ -116,6 +116,10 @@ class TransferConfig:
             (:func:`xlt.transfer.ensemble.ensemble_proba`): all sources with equal weights, and the
             ``ensemble`` sources a ranker trained on the other targets' columns puts first
             (:func:`xlt.jobs.rank.loto_rankings`); 0 = no ensembles.
+        seed_ensemble: with two or more ``seeds``: also score every language with the ensemble of
+            the seeds' models, the mean of their label probabilities (an equal-weight linear opinion
+            pool, as :func:`xlt.transfer.ensemble.ensemble_proba`; deep ensembles, Lakshminarayanan
+            et al. 2017), reported under ``seed_ensemble`` next to the per-seed scores.
         romanize: evaluate every target whose text is mostly in a non-Latin script on its uroman
             romanisation instead (:func:`xlt.adapt.translit.romanize_examples`; token tasks word by
             word, so the gold labels still fit); the source and Latin-script targets are unchanged.
@@ -168,6 +172,7 @@ class TransferConfig:
     sampling_temperature: float = 1.0
     matrix: bool = False
     ensemble: int = 0
+    seed_ensemble: bool = False
     peft: str | None = None
     lora_r: int = 8
     adapter_size: int = 48
@@ -248,6 +253,10 @@ def _check_settings(config: TransferConfig) -> None:
         raise ConfigError("--ensemble combines the models of a transfer matrix: add --matrix")
     if not isinstance(config.ensemble, int) or config.ensemble < 0:
         raise ConfigError(f"--ensemble must be a whole number >= 0, got {config.ensemble!r}")
+    if config.seed_ensemble and (len(config.seeds) < 2 or config.matrix):
+        raise ConfigError("--seed-ensemble combines the models of several seeds of one run: give --seeds 2 or "
+                          f"more, without --matrix (got seeds {list(config.seeds)}"
+                          f"{', --matrix' if config.matrix else ''})")
     if config.matrix and (config.save or config.resume):
         raise ConfigError("--matrix runs its source languages one by one; it takes no --save or --resume")
 
@@ -649,16 +658,21 @@ def transfer_result(config: TransferConfig, command: list[str] | None = None,
     per_seed: dict[int, dict[str, float]] = {s: {} for s in config.seeds}
     counts: dict[str, dict] = {}
     best_preds: dict[str, list] = {}
+    pooled: dict[str, float] = {}  # --seed-ensemble: language -> score of the seeds' mean probabilities
     for lang, split in tqdm(ds.eval.items(), desc="languages", disable=not config.progress):
         c = split.counts(ds.kind)
         if not split.examples:
             log.warning("%s: no examples in %s, skipped", lang, split.path)
             counts[lang] = dict(c, truncated=0)
             continue
-        preds, truncated = trainer.evaluate(split)
+        probas, truncated = trainer.evaluate_proba(split)
+        preds = {s: trainer.models[s].decode(p) for s, p in probas.items()}
         gold = ds.kind.gold(split.examples)
         for s, p in preds.items():
             per_seed[s][lang] = score(ds.metric, gold, p)
+        if config.seed_ensemble:
+            mean = [sum(ps) / len(ps) for ps in zip(*probas.values())]
+            pooled[lang] = score(ds.metric, gold, trainer.models[best_seed].decode(mean))
         best_preds[lang] = preds[best_seed]
         counts[lang] = dict(c, truncated=int(truncated))
         if truncated:
@@ -729,6 +743,15 @@ def transfer_result(config: TransferConfig, command: list[str] | None = None,
         if trainer.missing_adapters:
             log.warning("no language adapter for %s: evaluated with the source's (%s)",
                         ", ".join(sorted(trainer.missing_adapters)), ds.source)
+    if config.seed_ensemble:
+        avg_pooled = float(np.mean([pooled[l] for l in target_langs])) if target_langs else float("nan")
+        report["seed_ensemble"] = {"seeds": list(config.seeds), "scores": pooled, "average": avg_pooled}
+        extra.append(f"## Ensemble of the {len(config.seeds)} seeds\n\nMean of the seeds' label probabilities "
+                     f"(seeds {', '.join(map(str, config.seeds))}); average over the targets "
+                     f"**{avg_pooled:.2f}** against {average:.2f} for one seed on average.\n\n"
+                     "| language | ensemble | mean of the seeds |\n|:---|---:|---:|\n"
+                     + "\n".join(f"| {l} | {pooled[l]:.2f} | {scores[l]:.2f} |" for l in pooled))
+        report["extra_markdown"] = extra
     if romanized:
         report["romanized"] = romanized
         extra.append("## Romanised targets\n\nEvaluated on their uroman romanisation: " + ", ".join(

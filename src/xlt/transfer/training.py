@@ -153,10 +153,16 @@ class ProbeTrainer:
             if res.head.mix is not None:
                 self.histories[seed].append({"layer_weights": res.head.mix.layer_weights()})
 
+    def evaluate_proba(self, split: Split) -> tuple[dict[int, list], int]:
+        """Label probabilities of every seed's model for ``split`` (per example ``(n_words, n_labels)``
+        for token tasks, else ``(n_labels,)``), and the number of truncated inputs."""
+        X, truncated = self.features(split)
+        return {s: m.proba_from_features(X, split.examples) for s, m in self.models.items()}, truncated
+
     def evaluate(self, split: Split) -> tuple[dict[int, list], int]:
         """Predicted labels of every seed's model for ``split``, and the number of truncated inputs."""
-        X, truncated = self.features(split)
-        return {s: m.decode(m.proba_from_features(X, split.examples)) for s, m in self.models.items()}, truncated
+        probas, truncated = self.evaluate_proba(split)
+        return {s: self.models[s].decode(p) for s, p in probas.items()}, truncated
 
 
 class FinetuneTrainer:
@@ -255,6 +261,12 @@ class FinetuneTrainer:
 
     def evaluate(self, split: Split) -> tuple[dict[int, list], int]:
         """Predicted labels of every seed's model for ``split``, and the number of truncated inputs."""
+        probas, truncated = self.evaluate_proba(split)
+        return {s: self.models[s].decode(p) for s, p in probas.items()}, truncated
+
+    def evaluate_proba(self, split: Split) -> tuple[dict[int, list], int]:
+        """Label probabilities of every seed's model for ``split`` (per example ``(n_words, n_labels)``
+        for token tasks, else ``(n_labels,)``), and the number of truncated inputs."""
         from xlt.transfer.finetune import encode_examples
 
         enc = encode_examples(self.encoder, self.ds.kind, split.examples, None, self.encoder.max_length,
@@ -265,7 +277,7 @@ class FinetuneTrainer:
 
             for m in self.models.values():
                 load_language_adapter(m.model, state)
-        return {s: m.decode(self._proba(m, enc, f"predict {split.lang}")) for s, m in self.models.items()}, enc.n_truncated
+        return {s: self._proba(m, enc, f"predict {split.lang}") for s, m in self.models.items()}, enc.n_truncated
 
     def _language_state(self, lang: str) -> dict | None:
         """The language adapter weights for ``lang`` (None without MAD-X adapters); a language without
