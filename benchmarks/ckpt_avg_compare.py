@@ -153,9 +153,16 @@ def evaluate(args) -> None:
     work = works[0]
     info = json.loads((work / "train.json").read_text())
     s = info["settings"]
+    from dataclasses import fields
+
+    from xlt.jobs.transfer import TransferConfig
+
+    # a setting added to xlt after a run was trained is absent from its train.json: read it as the default
+    default = {f.name: f.default for f in fields(TransferConfig) if not callable(f.default_factory)}
     for w in works[1:]:  # run averaging: the same settings and data, another seed
         other = json.loads((w / "train.json").read_text())["settings"]
-        diff = {k for k in set(s) | set(other) if k != "seeds" and s.get(k) != other.get(k)}
+        diff = {k for k in set(s) | set(other)
+                if k != "seeds" and s.get(k, default.get(k)) != other.get(k, default.get(k))}
         if diff:
             raise SystemExit(f"{w} was trained with other settings ({', '.join(sorted(diff))}) than {work}")
     for k in ("epochs", "lr", "bf16", "train_limit"):
