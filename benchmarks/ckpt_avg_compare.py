@@ -34,6 +34,7 @@ average over the targets.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import time
@@ -233,6 +234,7 @@ def _evaluate_ensemble(args, works, ds, full_dev, encoder, trainer, results) -> 
     """Score each run's variant alone and the ensemble of the runs (mean of their probabilities)."""
     from xlt.data.kinds import TOKEN
     from xlt.data.metrics import score
+    from xlt.transfer.ensemble import mean_proba
     from xlt.transfer.finetune import build_classifier, encode_examples
 
     s = results["train"]["settings"]
@@ -252,12 +254,15 @@ def _evaluate_ensemble(args, works, ds, full_dev, encoder, trainer, results) -> 
         for lang, split in [(ds.source, full_dev)] + [(l, sp) for l, sp in ds.eval.items() if l != ds.source]:
             if not split.examples:
                 continue
-            enc = encode_examples(encoder, ds.kind, split.examples, None, encoder.max_length,
-                                  word_pieces=trainer.word_pieces)
-            probas = [_cached_proba(w, variant, lang, args.eval_limit, lambda: trainer._proba(m, enc, f"predict {lang} ({n})"))
+            @functools.cache  # tokenised only when a member's probabilities are not cached
+            def enc(split=split):
+                return encode_examples(encoder, ds.kind, split.examples, None, encoder.max_length,
+                                       word_pieces=trainer.word_pieces)
+
+            probas = [_cached_proba(w, variant, lang, args.eval_limit,
+                                    lambda m=m, n=n: trainer._proba(m, enc(), f"predict {lang} ({n})"))
                       for w, m, n in zip(works, members, names)]
-            # equal weights: the linear opinion pool of xlt.transfer.ensemble.ensemble_proba
-            pooled = [sum(ps) / len(ps) for ps in zip(*probas)]
+            pooled = mean_proba(probas)
             gold = ds.kind.gold(split.examples)
             for n, p in zip(names, probas + [pooled]):
                 preds = members[0].decode(p)

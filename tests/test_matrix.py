@@ -214,6 +214,20 @@ def test_ensemble_proba_hand_worked():
         top_k_weights(["zz"], ["a"], 1)
 
 
+def test_mean_proba_hand_worked():
+    from xlt.transfer.ensemble import EnsembleError, mean_proba
+
+    a = [np.array([[0.2, 0.8], [1.0, 0.0]]), np.array([0.5, 0.5])]
+    b = [np.array([[0.6, 0.4], [0.0, 1.0]]), np.array([0.1, 0.9])]
+    out = mean_proba([a, b])
+    np.testing.assert_allclose(out[0], [[0.4, 0.6], [0.5, 0.5]])
+    np.testing.assert_allclose(out[1], [0.3, 0.7])
+    with pytest.raises(EnsembleError):
+        mean_proba([a, b[:1]])
+    with pytest.raises(EnsembleError):
+        mean_proba([])
+
+
 def test_matrix_ensembles(tiny, two_sources, tmp_path):
     """--ensemble K: a top-1 ensemble is the ranked-first source's own model, so it scores what that
     source's row says; the all-sources ensemble and the ranker's choice are reported per target."""

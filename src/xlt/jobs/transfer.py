@@ -34,6 +34,7 @@ from xlt.evaluate.manifest import build_manifest, to_jsonable
 from xlt.evaluate.report import write_report
 from xlt.models.loading import DEFAULT_MODEL, load_encoder
 from xlt.models.words import DEFAULT_WORD_PIECES, check_word_pieces
+from xlt.transfer.ensemble import mean_proba
 from xlt.transfer.model import TaskModel
 from xlt.transfer.training import FinetuneTrainer, ProbeTrainer, with_defaults
 
@@ -666,13 +667,12 @@ def transfer_result(config: TransferConfig, command: list[str] | None = None,
             counts[lang] = dict(c, truncated=0)
             continue
         probas, truncated = trainer.evaluate_proba(split)
-        preds = {s: trainer.models[s].decode(p) for s, p in probas.items()}
+        preds = trainer.decode(probas)
         gold = ds.kind.gold(split.examples)
         for s, p in preds.items():
             per_seed[s][lang] = score(ds.metric, gold, p)
         if config.seed_ensemble:
-            mean = [sum(ps) / len(ps) for ps in zip(*probas.values())]
-            pooled[lang] = score(ds.metric, gold, trainer.models[best_seed].decode(mean))
+            pooled[lang] = score(ds.metric, gold, trainer.models[best_seed].decode(mean_proba(list(probas.values()))))
         best_preds[lang] = preds[best_seed]
         counts[lang] = dict(c, truncated=int(truncated))
         if truncated:

@@ -17,7 +17,7 @@ import numpy as np
 
 from xlt.data.kinds import TOKEN
 
-__all__ = ["EnsembleError", "ensemble_labels", "ensemble_proba", "top_k_weights"]
+__all__ = ["EnsembleError", "ensemble_labels", "ensemble_proba", "mean_proba", "top_k_weights"]
 
 
 class EnsembleError(ValueError):
@@ -100,6 +100,28 @@ def ensemble_proba(models: Sequence, weights: Sequence[float], inputs: Sequence,
         for acc, p in zip(out, probas):
             acc[..., cols] += (x / total) * np.asarray(p, dtype=np.float64)
     return labels, out or []
+
+
+def mean_proba(per_model: Sequence[Sequence[np.ndarray]]) -> list[np.ndarray]:
+    """Equal-weight mean of several models' probabilities for the same inputs and label order.
+
+    The pool of :func:`ensemble_proba` with weights 1 when the models already share one label list
+    (the seeds of one run), from probabilities computed once.
+
+    Args:
+        per_model: per model, per input ``(n_words, n_labels)`` or ``(n_labels,)`` arrays.
+
+    Returns:
+        per input, the mean over the models (same shape).
+
+    Raises:
+        EnsembleError: no models, or models with different numbers of inputs.
+    """
+    if not per_model:
+        raise EnsembleError("an ensemble needs at least one model")
+    if len({len(p) for p in per_model}) > 1:
+        raise EnsembleError(f"models with different numbers of inputs: {[len(p) for p in per_model]}")
+    return [sum(ps) / len(ps) for ps in zip(*per_model)]
 
 
 def top_k_weights(ranked: Sequence[str], sources: Sequence[str], k: int = 3) -> list[float]:

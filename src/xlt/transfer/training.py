@@ -91,7 +91,25 @@ def label_ids(ds: TaskDataset, examples: list) -> list:
     return [index[e.label] for e in examples]
 
 
-class ProbeTrainer:
+class _SeedTrainer:
+    """What both trainers share: one model per seed in ``models``, scored through ``evaluate_proba``."""
+
+    models: dict[int, TaskModel]
+
+    def evaluate_proba(self, split: Split) -> tuple[dict[int, list], int]:
+        raise NotImplementedError
+
+    def decode(self, probas: dict[int, list]) -> dict[int, list]:
+        """Seed -> probabilities (as :meth:`evaluate_proba` gives them) to seed -> predicted labels."""
+        return {s: self.models[s].decode(p) for s, p in probas.items()}
+
+    def evaluate(self, split: Split) -> tuple[dict[int, list], int]:
+        """Predicted labels of every seed's model for ``split``, and the number of truncated inputs."""
+        probas, truncated = self.evaluate_proba(split)
+        return self.decode(probas), truncated
+
+
+class ProbeTrainer(_SeedTrainer):
     """Frozen features + one head per seed; features are extracted once for all seeds.
 
     Args:
@@ -159,13 +177,8 @@ class ProbeTrainer:
         X, truncated = self.features(split)
         return {s: m.proba_from_features(X, split.examples) for s, m in self.models.items()}, truncated
 
-    def evaluate(self, split: Split) -> tuple[dict[int, list], int]:
-        """Predicted labels of every seed's model for ``split``, and the number of truncated inputs."""
-        probas, truncated = self.evaluate_proba(split)
-        return {s: self.models[s].decode(p) for s, p in probas.items()}, truncated
 
-
-class FinetuneTrainer:
+class FinetuneTrainer(_SeedTrainer):
     """One fine-tuned model per seed (see :func:`xlt.transfer.finetune.finetune`).
 
     Args:
@@ -258,11 +271,6 @@ class FinetuneTrainer:
             dev = [h["dev"] for h in res.history if np.isfinite(h["dev"])]
             self.dev_scores[seed] = (main_process_value(lambda: dev_score(res.model)) if self.cfg["ckpt_avg"] >= 2
                                      else (max(dev) if dev else float("nan")))
-
-    def evaluate(self, split: Split) -> tuple[dict[int, list], int]:
-        """Predicted labels of every seed's model for ``split``, and the number of truncated inputs."""
-        probas, truncated = self.evaluate_proba(split)
-        return {s: self.models[s].decode(p) for s, p in probas.items()}, truncated
 
     def evaluate_proba(self, split: Split) -> tuple[dict[int, list], int]:
         """Label probabilities of every seed's model for ``split`` (per example ``(n_words, n_labels)``
