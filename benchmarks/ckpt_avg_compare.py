@@ -20,8 +20,10 @@ Two phases, so a long training run is not repeated to score other variants or mo
         --variants best,last,avg:1-5,avg:3-5 --out runs/ca-panx/limit1000.json
 
 ``eval --work A,B,...`` averages each variant's weights over several runs of the same settings with
-other seeds (``train --seed N``): run averaging, the paper's "CA + RA". ``eval --work A,B,...
---ensemble`` keeps the runs apart instead: each run's variant is scored on its own, and their
+other seeds (``train --seed N``): run averaging, the paper's "CA + RA". Runs trained with one
+``--seed`` and other ``--data-seed`` values start from the same weights, task head included, and
+differ only in the order of the data: their average is a model soup (Wortsman et al. 2022).
+``eval --work A,B,... --ensemble`` keeps the runs apart instead: each run's variant is scored on its own, and their
 ensemble averages the runs' label probabilities (the equal-weight linear opinion pool of
 :func:`xlt.transfer.ensemble.ensemble_proba`), from the same forward passes.
 
@@ -56,20 +58,22 @@ def _config(args, eval_limit):
                           progress=True)
 
 
-def _trainer(cfg_obj, ds, encoder):
-    """A :class:`FinetuneTrainer` set up as ``xlt transfer`` sets it up (no checkpoints)."""
+def _trainer(cfg_obj, ds, encoder, on_epoch_end=None, data_seed=None):
+    """A :class:`FinetuneTrainer` set up as ``xlt transfer`` sets it up (no checkpoints; ``data_seed``:
+    the data order's own seed, see :func:`xlt.transfer.finetune.finetune`)."""
     from xlt.transfer.finetune import resolve_micro_batch_size
     from xlt.transfer.training import FinetuneTrainer
 
     cfg = cfg_obj.resolved(ds.kind.name)
     cfg["micro_batch_size"] = resolve_micro_batch_size(cfg.get("micro_batch_size"))
     cfg["checkpoint_dir"] = None
-    return FinetuneTrainer(encoder, ds, cfg), cfg
+    if data_seed is not None:
+        cfg["data_seed"] = data_seed
+    return FinetuneTrainer(encoder, ds, cfg, on_epoch_end=on_epoch_end), cfg
 
 
 def train(args) -> None:
     """Fine-tune once and keep the trained parameters at every epoch end."""
-    import xlt.transfer.finetune as ft
     from xlt.jobs.transfer import load_dataset_for
     from xlt.models.loading import load_encoder
 
@@ -80,28 +84,17 @@ def train(args) -> None:
     config = _config(args, args.dev_limit)
     ds = load_dataset_for(config)
     encoder = load_encoder(config.model, device="cpu")
-    trainer, cfg = _trainer(config, ds, encoder)
-    original, epoch_times = ft.finetune, []
+    epoch_times = []
     t0 = time.time()
 
-    def finetune_keeping_snapshots(encoder, train, n_labels, token_task, dev_score, **kw):
-        def scored(model):
-            epoch = len(epoch_times) + 1
-            # called at every epoch end with the model being trained: keep its trained parameters
-            state = {n: p.detach().cpu().clone() for n, p in model.named_parameters() if p.requires_grad}
-            torch.save(state, work / f"snapshot-{epoch}.pt")
-            epoch_times.append(time.time() - t0)
-            return dev_score(model)
+    def keep_snapshot(seed, epoch, record, model):
+        # the trained parameters only (the frozen word embeddings are the encoder's)
+        state = {n: p.detach().cpu().clone() for n, p in model.named_parameters() if p.requires_grad}
+        torch.save(state, work / f"snapshot-{epoch}.pt")
+        epoch_times.append(time.time() - t0)
 
-        return original(encoder, train, n_labels, token_task, scored, **kw)
-
-    # FinetuneTrainer.train imports ``finetune`` from its module when it runs, so replacing the
-    # module attribute for the duration of the call is enough; nothing else in xlt changes
-    ft.finetune = finetune_keeping_snapshots
-    try:
-        trainer.train([args.seed])
-    finally:
-        ft.finetune = original
+    trainer, cfg = _trainer(config, ds, encoder, on_epoch_end=keep_snapshot, data_seed=args.data_seed)
+    trainer.train([args.seed])
     out = {"settings": {k: v for k, v in cfg.items() if k != "progress"}, "task": ds.name, "source": ds.source,
            "seed": args.seed, "dev_limit": args.dev_limit, "history": trainer.histories[args.seed], "epoch_end_seconds": epoch_times,
            "seconds": time.time() - t0, "train_sentences": len(ds.train.examples)}
@@ -160,10 +153,10 @@ def evaluate(args) -> None:
 
     # a setting added to xlt after a run was trained is absent from its train.json: read it as the default
     default = {f.name: f.default for f in fields(TransferConfig) if not callable(f.default_factory)}
-    for w in works[1:]:  # run averaging: the same settings and data, another seed
+    for w in works[1:]:  # run averaging: the same settings and data, another seed or data order
         other = json.loads((w / "train.json").read_text())["settings"]
         diff = {k for k in set(s) | set(other)
-                if k != "seeds" and s.get(k, default.get(k)) != other.get(k, default.get(k))}
+                if k not in ("seeds", "data_seed") and s.get(k, default.get(k)) != other.get(k, default.get(k))}
         if diff:
             raise SystemExit(f"{w} was trained with other settings ({', '.join(sorted(diff))}) than {work}")
     for k in ("epochs", "lr", "bf16", "train_limit"):
@@ -294,6 +287,8 @@ def main() -> None:
     t.add_argument("--lr", type=float, default=5e-5)
     t.add_argument("--bf16", action="store_true")
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--data-seed", type=int, help="seed of the data order alone (default: --seed); runs with "
+                   "one --seed and other --data-seed values share their initial weights, head included")
     t.add_argument("--train-limit", type=int)
     t.add_argument("--dev-limit", type=int, help="first N source dev sentences only (quick checks)")
     for q in (t, sub.add_parser("eval")):

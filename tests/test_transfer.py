@@ -343,6 +343,70 @@ def test_finetune_ckpt_avg_is_mean_of_last_epochs(tiny, data):
     assert differs  # the average is not just the last epoch
 
 
+def test_finetune_on_epoch_end_sees_every_epochs_weights(tiny, data):
+    enc, _ = tiny
+    _, train = _udpos_train(enc, data, n=24)
+    seen_by_dev, calls = [], []
+
+    def dev_score(model):
+        seen_by_dev.append(_state(model))
+        return 50.0 - len(seen_by_dev)  # epoch 1 is the best on dev
+
+    def on_epoch_end(epoch, record, model):
+        calls.append((epoch, record, _state(model)))
+
+    res = finetune(enc, train, len(UPOS_TAGS), True, dev_score, epochs=3, batch_size=8, lr=3e-3,
+                   ckpt_avg=3, progress=False, on_epoch_end=on_epoch_end)
+    assert [c[0] for c in calls] == [1, 2, 3]
+    assert [c[1] for c in calls] == res.history and [c[1]["dev"] for c in calls] == [49.0, 48.0, 47.0]
+    for (_, _, hooked), dev_state in zip(calls, seen_by_dev):  # the epoch's weights, as dev scored them
+        assert all(torch.equal(hooked[k], dev_state[k]) for k in hooked)
+    assert not all(torch.equal(calls[0][2][k], calls[2][2][k]) for k in calls[0][2])
+    # checkpoint averaging over all 3 epochs is the mean of what the hook was given
+    final = _state(res.model)
+    for k, v in final.items():
+        torch.testing.assert_close(v, sum(c[2][k] for c in calls) / 3, rtol=0, atol=1e-6)
+
+
+def test_finetune_data_seed_changes_the_order_alone(tiny, data, monkeypatch):
+    """``data_seed`` takes the data order from another seed and leaves the initial weights."""
+    import xlt.transfer.finetune as ft
+
+    enc, _ = tiny
+    _, train = _udpos_train(enc, data, n=24)
+    built, batches = [], []
+    original_build, original_collate = ft.build_classifier, ft._collate
+
+    def recording_build(*a, **kw):
+        model = original_build(*a, **kw)
+        built.append(_state(model))  # the weights training starts from
+        return model
+
+    def recording_collate(pad_id, token_task):
+        collate = original_collate(pad_id, token_task)
+
+        def record(items):
+            batches[-1].append([tuple(ids) for ids, _ in items])
+            return collate(items)
+
+        return record
+
+    monkeypatch.setattr(ft, "build_classifier", recording_build)
+    monkeypatch.setattr(ft, "_collate", recording_collate)
+    finals = {}
+    for seed, data_seed in ((0, None), (1, None), (0, 1)):
+        batches.append([])
+        res = finetune(enc, train, len(UPOS_TAGS), True, lambda m: 0.0, epochs=2, batch_size=8, lr=3e-3,
+                       seed=seed, data_seed=data_seed, progress=False)
+        finals[seed, data_seed] = _state(res.model)
+    start = dict(zip([(0, None), (1, None), (0, 1)], built))
+    order = dict(zip([(0, None), (1, None), (0, 1)], batches))
+    same = lambda a, b: all(torch.equal(a[k], b[k]) for k in a)  # noqa: E731
+    assert same(start[0, 1], start[0, None]) and not same(start[0, 1], start[1, None])
+    assert order[0, 1] == order[1, None] and order[0, 1] != order[0, None]
+    assert not same(finals[0, 1], finals[0, None])
+
+
 def test_length_sorted_chunks_cover_the_batch_longest_first():
     lengths = [5, 1, 9, 3, 3, 7, 2, 9, 4, 6, 1]
     chunks = length_sorted_chunks([10, 2, 4, 7, 0, 3], lengths, 4)

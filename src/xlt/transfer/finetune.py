@@ -434,6 +434,7 @@ def finetune(
     freeze_embeddings: bool = True,
     pooling: str = "mean",
     seed: int = 0,
+    data_seed: int | None = None,
     progress: bool = True,
     checkpoint_dir: str | os.PathLike | None = None,
     resume: bool = False,
@@ -443,6 +444,7 @@ def finetune(
     micro_batch_size: int | None = None,
     peft=None,
     language_state: dict | None = None,
+    on_epoch_end: Callable[[int, dict, nn.Module], None] | None = None,
 ) -> FinetuneResult:
     """Fine-tune ``encoder`` with a task head on source-language data.
 
@@ -470,7 +472,12 @@ def finetune(
             every AdamW step several times slower on a CPU, and only source-language rows
             would move, away from the untouched target-language rows.
         pooling: sequence tasks: ``mean`` (default) or ``cls`` (see :func:`build_classifier`).
-        seed: seeds init, dropout and data order.
+        seed: seeds the head's initialisation, dropout and (unless ``data_seed`` is set) the
+            data order.
+        data_seed: seeds the data order alone (None: ``seed``). Runs with one ``seed`` and other
+            ``data_seed`` values start from the same weights, head included, and see the data in
+            other orders: the runs that a model soup averages (Wortsman et al. 2022, "Model
+            soups", ICML).
         checkpoint_dir: write ``checkpoint.pt`` here at the end of every epoch (atomically, by the
             main process): weights, optimiser, schedule, data order and RNG states of every
             process, history, best/averaged weights so far, and ``run_key``.
@@ -493,6 +500,13 @@ def finetune(
         language_state: with ``peft`` adapters that have a language part (MAD-X): the source
             language adapter's weights (:func:`xlt.adapt.peft.language_adapter_state`), loaded
             before training and kept frozen.
+        on_epoch_end: called as ``on_epoch_end(epoch, record, model)`` at the end of every epoch
+            (1-based), on the main process only, after ``dev_score`` and before the epoch's
+            checkpoint is written: ``record`` is the epoch's history entry (``epoch``, ``loss``,
+            ``dev``) and ``model`` the model being trained, with this epoch's weights (e.g. to keep
+            every epoch's weights, or to log). It must not change the model. With ``resume`` it is
+            called for the epochs that run after the checkpoint; an epoch interrupted after the
+            call and before its checkpoint runs again, so the call may repeat for that epoch.
 
     Returns:
         :class:`FinetuneResult`; ``selected`` says which weights were kept.
@@ -531,7 +545,7 @@ def finetune(
     # what the loss of a batch is divided by: its labelled tokens (token tasks) or examples
     counts = [sum(int(l) != IGNORE for l in lab) for lab in train.labels] if token_task else [1] * n_items
     lengths = [len(x) for x in train.input_ids]
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed if data_seed is None else data_seed)
     # the same global batches on every process (same seed); each takes its share of a batch
     order = torch.utils.data.DataLoader(range(n_items), batch_size=batch_size, shuffle=True, generator=gen)
     no_decay = ("bias", "LayerNorm.weight", "layer_norm", "norm.weight")
@@ -558,8 +572,11 @@ def finetune(
                    batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup=warmup, ckpt_avg=ckpt_avg,
                    seed=seed, train=data_digest(train.input_ids, train.labels), group_by_length=group_by_length,
                    bf16=bf16, peft=None if peft is None else dataclasses.asdict(peft))
-        if micro_batch_size:  # only when set, so checkpoints written before the option still resume
+        # only when set, so checkpoints written before these options still resume
+        if micro_batch_size:
             key["micro_batch_size"] = micro_batch_size
+        if data_seed is not None:
+            key["data_seed"] = data_seed
         if ckpt.exists():
             if not resume:
                 raise CheckpointError(f"{ckpt} is a checkpoint of an earlier run; resume it (--resume) or give "
@@ -616,6 +633,8 @@ def finetune(
                                                reduction="sum"))
         dev = main_process_value(lambda: dev_score(unwrapped))
         history.append({"epoch": epoch, "loss": running / max(1, steps), "dev": dev})
+        if on_epoch_end is not None and state.is_main_process:
+            on_epoch_end(epoch, dict(history[-1]), unwrapped)
         current = _cpu_state(unwrapped)
         if ckpt_avg >= 2 and epoch > epochs - ckpt_avg:
             if avg_state is None:

@@ -8,6 +8,10 @@ set only (zero-shot) and give :class:`~xlt.transfer.model.TaskModel` values.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import torch
 
@@ -187,7 +191,8 @@ class FinetuneTrainer(_SeedTrainer):
             ``max_length``, ``progress`` and optionally ``word_pieces`` (which subword piece
             carries a word's label, :mod:`xlt.models.words`), ``checkpoint_dir`` (a checkpoint per seed
             in ``seed-N/``), ``resume``, ``peft`` (``lora``, ``bitfit`` or ``adapter``: see
-            :mod:`xlt.adapt.peft`) with ``lora_r`` and ``adapter_size``.
+            :mod:`xlt.adapt.peft`) with ``lora_r`` and ``adapter_size``, ``data_seed`` (one data
+            order for every seed; see :func:`xlt.transfer.finetune.finetune`).
         language_adapters: MAD-X: language -> ``(weights, meta)`` of its language adapter
             (:func:`xlt.adapt.peft.read_language_adapter`); with ``peft='adapter'`` the source's is
             under the task adapter in training and each evaluated language's in evaluation (the
@@ -202,10 +207,12 @@ class FinetuneTrainer(_SeedTrainer):
     predictions are gathered, so every process returns all of them.
     """
 
-    def __init__(self, encoder: Encoder, ds: TaskDataset, cfg: dict, language_adapters: dict | None = None):
+    def __init__(self, encoder: Encoder, ds: TaskDataset, cfg: dict, language_adapters: dict | None = None,
+                 on_epoch_end: Callable[[int, int, dict, Any], None] | None = None):
         from xlt.models.words import check_word_pieces
 
         self.encoder, self.ds, self.cfg = encoder, ds, cfg
+        self.on_epoch_end = on_epoch_end
         self.language_adapters = dict(language_adapters or {})
         self.word_pieces = check_word_pieces(cfg.get("word_pieces") or DEFAULT_WORD_PIECES)
         self.models: dict[int, FinetunedModel] = {}
@@ -258,12 +265,14 @@ class FinetuneTrainer(_SeedTrainer):
             res = finetune(self.encoder, enc_train, ds.labels, ds.kind is TOKEN, dev_score,
                            epochs=self.cfg["epochs"], batch_size=self.cfg["batch_size"], lr=self.cfg["lr"],
                            ckpt_avg=self.cfg["ckpt_avg"], freeze_embeddings=self.cfg["freeze_embeddings"],
-                           pooling=self.cfg["pooling"], seed=seed, progress=self.cfg["progress"],
+                           pooling=self.cfg["pooling"], seed=seed, data_seed=self.cfg.get("data_seed"),
+                           progress=self.cfg["progress"],
                            group_by_length=self.cfg.get("group_by_length", False), bf16=self.cfg.get("bf16", False),
                            micro_batch_size=resolve_micro_batch_size(self.cfg.get("micro_batch_size")),
                            checkpoint_dir=Path(ckpt_root) / f"seed-{seed}" if ckpt_root else None,
                            resume=bool(self.cfg.get("resume")), run_key=run_key, peft=self.peft,
-                           language_state=self._language_state(ds.source))
+                           language_state=self._language_state(ds.source),
+                           on_epoch_end=None if self.on_epoch_end is None else functools.partial(self.on_epoch_end, seed))
             self.models[seed] = self._wrap(res.model, seed)
             self.parameters[seed] = res.parameters
             self.histories[seed] = res.history
