@@ -23,9 +23,9 @@ Two phases, so a long training run is not repeated to score other variants or mo
 other seeds (``train --seed N``): run averaging, the paper's "CA + RA". Runs trained with one
 ``--seed`` and other ``--data-seed`` values start from the same weights, task head included, and
 differ only in the order of the data: their average is a model soup (Wortsman et al. 2022).
-``eval --work A,B,... --ensemble`` keeps the runs apart instead: each run's variant is scored on its own, and their
-ensemble averages the runs' label probabilities (the equal-weight linear opinion pool of
-:func:`xlt.transfer.ensemble.ensemble_proba`), from the same forward passes.
+``eval --work A,B,... --ensemble`` keeps the runs apart instead: each run's variant is scored on
+its own, and their ensemble averages the runs' label probabilities (the equal-weight linear
+opinion pool of :func:`xlt.transfer.ensemble.ensemble_proba`), from the same forward passes.
 
 ``train`` writes ``snapshot-E.pt`` (the trained parameters, without the frozen word embeddings)
 for every epoch E and ``train.json`` (settings, per-epoch loss and source-dev score, times) into

@@ -272,7 +272,8 @@ class FinetuneTrainer(_SeedTrainer):
                            checkpoint_dir=Path(ckpt_root) / f"seed-{seed}" if ckpt_root else None,
                            resume=bool(self.cfg.get("resume")), run_key=run_key, peft=self.peft,
                            language_state=self._language_state(ds.source),
-                           on_epoch_end=None if self.on_epoch_end is None else functools.partial(self.on_epoch_end, seed))
+                           on_epoch_end=(None if self.on_epoch_end is None
+                                         else functools.partial(self.on_epoch_end, seed)))
             self.models[seed] = self._wrap(res.model, seed)
             self.parameters[seed] = res.parameters
             self.histories[seed] = res.history
