@@ -27,6 +27,11 @@ differ only in the order of the data: their average is a model soup (Wortsman et
 its own, and their ensemble averages the runs' label probabilities (the equal-weight linear
 opinion pool of :func:`xlt.transfer.ensemble.ensemble_proba`), from the same forward passes.
 
+Every variant is scored from one set of label probabilities per language (kept under
+``probas-VARIANT-LIMIT/`` in the run's folder, or in ``soup-...`` beside it for a soup) in each of
+the ``--decodings`` (:mod:`xlt.transfer.decoding`): ``argmax`` (reported under the variant's own
+name) and ``bio``, the Viterbi path under the BIO constraints (under ``VARIANT+bio``).
+
 ``train`` writes ``snapshot-E.pt`` (the trained parameters, without the frozen word embeddings)
 for every epoch E and ``train.json`` (settings, per-epoch loss and source-dev score, times) into
 ``--work``; ``eval`` writes one JSON with each variant's source-dev score, per-target scores and
@@ -141,8 +146,12 @@ def evaluate(args) -> None:
     from xlt.data.metrics import score
     from xlt.jobs.transfer import load_dataset_for
     from xlt.models.loading import load_encoder
+    from xlt.transfer.decoding import check_decoding
     from xlt.transfer.finetune import build_classifier
+    from xlt.transfer.model import decode_probas
 
+    for d in args.decodings.split(","):
+        check_decoding(d)
     works = [Path(w) for w in args.work.split(",")]
     work = works[0]
     info = json.loads((work / "train.json").read_text())
@@ -177,39 +186,55 @@ def evaluate(args) -> None:
             raise SystemExit("--ensemble needs two or more --work folders")
         _evaluate_ensemble(args, works, ds, full_dev, encoder, trainer, results)
         return
+    decodings = args.decodings.split(",")
+    # a soup's probabilities are kept beside its first run, under the names of the others
+    cache_root = work if len(works) == 1 else work / ("soup-" + "+".join(w.name for w in works[1:]))
     for variant in args.variants.split(","):
         state, chosen = _soup(works, variant) if len(works) > 1 else _variant_state(work, variant, info["history"])
         missing = model.load_state_dict(state, strict=False)
         assert not missing.unexpected_keys, missing.unexpected_keys
         model.eval()
         t0 = time.time()
-        scores, first = {}, {}
+        scores: dict[str, dict] = {d: {} for d in decodings}
+        first: dict[str, dict] = {d: {} for d in decodings}
         # ``ds.eval`` holds the source too (its limited dev set): the full one is scored instead
         for lang, split in [(ds.source, full_dev)] + [(l, sp) for l, sp in ds.eval.items() if l != ds.source]:
             if not split.examples:
                 continue
-            preds, _ = trainer.evaluate(split)
+            probas = _cached_proba(cache_root, variant, lang, args.eval_limit,
+                                   lambda split=split: trainer.evaluate_proba(split)[0][0])
             gold = ds.kind.gold(split.examples)
-            scores[lang] = score(ds.metric, gold, preds[0])
-            if args.also_limit and lang != ds.source:  # what ``--eval-limit N`` would have scored
-                first[lang] = score(ds.metric, gold[:args.also_limit], preds[0][:args.also_limit])
-        targets = [l for l in scores if l != ds.source]
-        results["variants"][variant] = {"epochs": chosen, "source_dev": scores[ds.source],
-                                        "average": float(np.mean([scores[l] for l in targets])),
-                                        "n_targets": len(targets), "scores": scores,
+            for d in decodings:
+                preds = decode_probas(ds.kind, ds.labels, probas, d)
+                scores[d][lang] = score(ds.metric, gold, preds)
+                if args.also_limit and lang != ds.source:  # what ``--eval-limit N`` would have scored
+                    first[d][lang] = score(ds.metric, gold[:args.also_limit], preds[:args.also_limit])
+        for d in decodings:
+            key = _key(variant, d)
+            targets = [l for l in scores[d] if l != ds.source]
+            results["variants"][key] = {"epochs": chosen, "decoding": d, "source_dev": scores[d][ds.source],
+                                        "average": float(np.mean([scores[d][l] for l in targets])),
+                                        "n_targets": len(targets), "scores": scores[d],
                                         "seconds": time.time() - t0}
-        if first:
-            results["variants"][variant][f"first_{args.also_limit}"] = {
-                "average": float(np.mean(list(first.values()))), "scores": first}
-        print(f"{variant:>10} epochs {chosen}: source dev {scores[ds.source]:.2f}, "
-              f"average over {len(targets)} targets {results['variants'][variant]['average']:.2f}", flush=True)
+            if first[d]:
+                results["variants"][key][f"first_{args.also_limit}"] = {
+                    "average": float(np.mean(list(first[d].values()))), "scores": first[d]}
+            print(f"{key:>14} epochs {chosen}: source dev {scores[d][ds.source]:.2f}, "
+                  f"average over {len(targets)} targets {results['variants'][key]['average']:.2f}", flush=True)
         Path(args.out).write_text(json.dumps(results, indent=1, default=str))
+
+
+def _key(variant: str, decoding: str) -> str:
+    """The results entry of a variant decoded one way: the variant's name for ``argmax`` (what this
+    script reported before decodings were compared), ``VARIANT+DECODING`` otherwise."""
+    return variant if decoding == "argmax" else f"{variant}+{decoding}"
 
 
 def _cached_proba(work: Path, variant: str, lang: str, limit, compute) -> list[np.ndarray]:
     """One run's probabilities for one language, kept in ``work/probas-VARIANT-LIMIT/LANG.npz`` so an
     ensemble with a later run only runs the new member (rows of all examples stacked, plus lengths)."""
     f = work / f"probas-{variant.replace(':', '')}-{limit or 'full'}" / f"{lang}.npz"
+    f.parent.parent.mkdir(exist_ok=True)
     if f.exists():
         z = np.load(f)
         return np.split(z["rows"], np.cumsum(z["lengths"])[:-1]) if z["token"] else list(z["rows"])
@@ -229,6 +254,7 @@ def _evaluate_ensemble(args, works, ds, full_dev, encoder, trainer, results) -> 
     from xlt.data.metrics import score
     from xlt.transfer.ensemble import mean_proba
     from xlt.transfer.finetune import build_classifier, encode_examples
+    from xlt.transfer.model import decode_probas
 
     s = results["train"]["settings"]
     for variant in args.variants.split(","):
@@ -242,8 +268,9 @@ def _evaluate_ensemble(args, works, ds, full_dev, encoder, trainer, results) -> 
             members.append(trainer._wrap(model, i))
         t0 = time.time()
         names = [f"run{i}" for i in range(len(members))] + ["ensemble"]
-        scores: dict[str, dict] = {n: {} for n in names}
-        first: dict[str, dict] = {n: {} for n in names}
+        keys = [_key(n, d) for n in names for d in args.decodings.split(",")]
+        scores: dict[str, dict] = {k: {} for k in keys}
+        first: dict[str, dict] = {k: {} for k in keys}
         for lang, split in [(ds.source, full_dev)] + [(l, sp) for l, sp in ds.eval.items() if l != ds.source]:
             if not split.examples:
                 continue
@@ -258,12 +285,13 @@ def _evaluate_ensemble(args, works, ds, full_dev, encoder, trainer, results) -> 
             pooled = mean_proba(probas)
             gold = ds.kind.gold(split.examples)
             for n, p in zip(names, probas + [pooled]):
-                preds = members[0].decode(p)
-                scores[n][lang] = score(ds.metric, gold, preds)
-                if args.also_limit and lang != ds.source:
-                    first[n][lang] = score(ds.metric, gold[:args.also_limit], preds[:args.also_limit])
+                for d in args.decodings.split(","):
+                    preds = decode_probas(ds.kind, ds.labels, p, d)
+                    scores[_key(n, d)][lang] = score(ds.metric, gold, preds)
+                    if args.also_limit and lang != ds.source:
+                        first[_key(n, d)][lang] = score(ds.metric, gold[:args.also_limit], preds[:args.also_limit])
         out = {}
-        for n in names:
+        for n in scores:
             targets = [l for l in scores[n] if l != ds.source]
             out[n] = {"source_dev": scores[n][ds.source], "average": float(np.mean([scores[n][l] for l in targets])),
                       "n_targets": len(targets), "scores": scores[n]}
@@ -302,6 +330,9 @@ def main() -> None:
     e.add_argument("--ensemble", action="store_true", help="with several --work runs: score each run and the "
                    "ensemble of their probabilities instead of averaging their weights")
     e.add_argument("--also-limit", type=int, help="also score each target's first N sentences (as --eval-limit N)")
+    e.add_argument("--decodings", default="argmax,bio",
+                   help="comma-separated decodings (xlt.transfer.decoding) scored from the same probabilities; "
+                        "results of VARIANT decoded as argmax are under VARIANT, others under VARIANT+DECODING")
     e.add_argument("--out", required=True)
     args = p.parse_args()
     train(args) if args.phase == "train" else evaluate(args)

@@ -317,3 +317,55 @@ def test_predict_cli_csv_input_keeps_other_columns(tiny, tmp_path, capsys):
     assert rows[1]["label"] is None and rows[1]["id"] == "8"  # an empty text keeps its row
     assert main(["predict", "--model", str(tmp_path / "m"), "--input", str(tmp_path / "in.csv"), "--out", "-"]) == 2
     assert "text column" in capsys.readouterr().err  # no known text column and no --text-column
+
+
+def _iob2_well_formed(tags: list[str]) -> bool:
+    prev = "O"
+    for t in tags:
+        if t.startswith("I-") and prev[2:] != t[2:]:
+            return False
+        prev = t
+    return True
+
+
+def test_decoding_saved_with_the_model_and_chosen_in_predict(tiny, tmp_path, capsys):
+    """``--decoding argmax`` is saved with the model and used by ``xlt predict``; ``--decoding bio``
+    there gives well-formed BIO sequences, the argmax ones wherever those already are."""
+    _, spec = tiny
+    rng = random.Random(5)
+    (tmp_path / "eval").mkdir()
+    _write_user_ner(tmp_path, rng)
+    assert main(["transfer", "--train", str(tmp_path / "train.tsv"),
+                 "--eval", f"de={tmp_path / 'eval' / 'test-de.tsv'}",
+                 "--model", spec, "--mode", "finetune", "--epochs", "3", "--lr", "3e-3", "--batch-size", "16",
+                 "--decoding", "argmax", "--save", str(tmp_path / "m"), "--out", str(tmp_path / "out"),
+                 "--no-progress"]) == 0
+    assert json.loads((tmp_path / "m" / "xlt_task.json").read_text())["decoding"] == "argmax"
+    model = TaskModel.from_pretrained(tmp_path / "m")
+    assert model.decoding == "argmax"
+    # push the inside tags up until argmax emits stray ones, so the two decodings must differ
+    import torch
+
+    with torch.no_grad():
+        for k, name in enumerate(model.labels):
+            if name.startswith("I-"):
+                model.model.classifier.bias[k] += 2.0
+    model.save_pretrained(tmp_path / "m", overwrite=True)
+    ds = xlt.read_dataset(tmp_path / "train.tsv", eval=[str(tmp_path / "eval")])
+    examples = ds.eval["de"].examples + ds.eval["fr"].examples
+    argmax = [[model.labels[i] for i in p.argmax(-1)] for p in model.predict_proba(examples)]
+    src = tmp_path / "in.tsv"
+    write_token_file(src, [list(zip(e.tokens, e.labels)) for e in examples])
+    outs = {}
+    for flag in ([], ["--decoding", "bio"]):
+        out = tmp_path / f"pred{len(flag)}.jsonl"
+        assert main(["predict", "--model", str(tmp_path / "m"), "--input", str(src), "--out", str(out),
+                     "--no-progress", *flag]) == 0
+        outs[tuple(flag)] = [r["labels"] for r in _read_jsonl(out)]
+    assert outs[()] == argmax  # the saved setting
+    bio = outs[("--decoding", "bio")]
+    assert all(_iob2_well_formed(t) for t in bio)
+    assert all(b == a for a, b in zip(argmax, bio) if _iob2_well_formed(a))
+    assert any(not _iob2_well_formed(a) for a in argmax)  # the comparison is not empty
+    model.decoding = "bio"
+    assert model.predict(examples) == bio

@@ -43,6 +43,8 @@ _BY_EXT = {".jsonl": "jsonl", ".ndjson": "jsonl", ".conll": "conll", ".conllu": 
 
 
 def add_parser(sub) -> None:
+    from xlt.transfer.decoding import DECODINGS
+
     p = sub.add_parser("predict", help="tag or classify new text with a model saved by 'xlt transfer --save'",
                        description=__doc__.split("\n\n", 1)[0] + " Input: raw text lines (any script), "
                                    "pre-tokenised lines, CoNLL or JSONL; output JSONL with per-label "
@@ -65,6 +67,10 @@ def add_parser(sub) -> None:
     p.add_argument("--language-adapter", metavar="DIR",
                    help="a model trained with MAD-X language adapters ('xlt transfer --language-adapters'): the "
                         "input language's adapter ('xlt adapt mlm --language-adapter') in place of the source's")
+    p.add_argument("--decoding", choices=list(DECODINGS),
+                   help="token tasks: how word probabilities become tags (default: the model's saved setting; "
+                        "auto: Viterbi under the BIO constraints for BIO labels; argmax: each word's most "
+                        "probable label)")
     p.add_argument("--batch", type=count_arg, default=1000, help="inputs per batch (bounds memory)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument("--no-progress", action="store_true")
@@ -207,7 +213,10 @@ def _rows(kind, labels: list[str], inputs: list, preds: list, probas: list) -> l
     rows = []
     for x, lab, p in zip(inputs, preds, probas):
         if kind is TOKEN:
-            rows.append({"tokens": x, "labels": lab, "scores": [round(float(r.max()), 6) for r in p]})
+            index = {l: k for k, l in enumerate(labels)}  # the chosen label's probability (Viterbi
+            # decoding may choose another label than the most probable one)
+            rows.append({"tokens": x, "labels": lab,
+                         "scores": [round(float(r[index[l]]), 6) for r, l in zip(p, lab)]})
         else:
             row = {"text": x[0], "text_pair": x[1]} if kind is PAIR else {"text": x}
             rows.append(dict(row, label=lab, score=round(float(p.max()), 6),
@@ -287,6 +296,7 @@ def run(args, argv) -> int:
         for model in models:
             load_language_adapter(model.model, lang_adapter)
     labels = ensemble_labels(models)
+    decoding = args.decoding or models[0].decoding
     t0 = time.time()
     rows: list[dict] = []
     todo = [(i, x) for i, x in enumerate(inputs) if x is not None]
@@ -302,7 +312,7 @@ def run(args, argv) -> int:
         else:
             probas = ensemble_proba(models, [1.0] * len(models), seen, args.lang)[1]
         shown = [list(e.tokens) for e in examples] if kind is TOKEN else xs
-        preds = decode_probas(kind, labels, probas)
+        preds = decode_probas(kind, labels, probas, decoding)
         for (i, _), row in zip(chunk, _rows(kind, labels, shown, preds, probas)):
             results[i] = row
         bar.update(len(chunk))

@@ -17,6 +17,7 @@ def add_parser(sub) -> None:
     from xlt.data.formats import FORMATS
     from xlt.data.tasks import TASKS
     from xlt.models.words import WORD_PIECES
+    from xlt.transfer.decoding import DECODINGS
 
     p = sub.add_parser("transfer", help="train on the source language, evaluate zero-shot on targets",
                        description="Zero-shot cross-lingual transfer (XTREME protocol): train a task "
@@ -90,6 +91,11 @@ def add_parser(sub) -> None:
                         "SentencePiece '▁' marker), mean (of those pieces), xtreme (XTREME's first piece, a bare "
                         "'▁' included), mean_all, no_marker (bare markers also left out of the input), text (the "
                         "sentence tokenised as text, words mapped by character offsets)")
+    m.add_argument("--decoding", choices=list(DECODINGS),
+                   help="token tasks: how word probabilities become tags: auto (default: for BIO labels the "
+                        "most probable well-formed sequence, a Viterbi search under the BIO constraints; "
+                        "else each word's most probable label), bio, argmax (each word's most probable "
+                        "label, as XTREME)")
     m.add_argument("--peft", choices=["lora", "bitfit", "adapter"],
                    help="finetune: train few parameters: lora (low-rank query/value updates, merged after "
                         "training), bitfit (biases only) or adapter (bottleneck adapters); the head is always trained")

@@ -154,7 +154,8 @@ def score_ensembles(report: dict, models: dict, dataset, tokenizer, config: Tran
             weight_sets["top"] = top_k_weights(rankings[t], sources, k)
         for name, weights in weight_sets.items():
             labels, probas = ensemble_proba(order, weights, examples, t)
-            out[name][t] = score(report["metric"], gold, decode_probas(dataset.kind, labels, probas))
+            preds = decode_probas(dataset.kind, labels, probas, config.decoding)
+            out[name][t] = score(report["metric"], gold, preds)
     both = [t for t in targets if t in out["top"]]
     if both:
         first = sources[0]

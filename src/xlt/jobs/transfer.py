@@ -34,6 +34,7 @@ from xlt.evaluate.manifest import build_manifest, to_jsonable
 from xlt.evaluate.report import write_report
 from xlt.models.loading import DEFAULT_MODEL, load_encoder
 from xlt.models.words import DEFAULT_WORD_PIECES, check_word_pieces
+from xlt.transfer.decoding import DEFAULT_DECODING, check_decoding
 from xlt.transfer.ensemble import mean_proba
 from xlt.transfer.model import TaskModel
 from xlt.transfer.training import FinetuneTrainer, ProbeTrainer, with_defaults
@@ -87,6 +88,10 @@ class TransferConfig:
             (:data:`xlt.models.words.WORD_PIECES`): ``first`` (default: the first piece that is
             not a bare SentencePiece ``▁`` marker), ``mean``, ``xtreme`` (XTREME's first piece,
             marker included), ``mean_all``, ``no_marker``, ``text``. Saved with the task model.
+        decoding: token tasks: word probabilities to tags (:mod:`xlt.transfer.decoding`): ``auto``
+            (default: Viterbi under the BIO constraints for BIO labels, argmax otherwise), ``bio``,
+            ``argmax`` (each word's most probable label, as XTREME). Used for source-dev model
+            selection and every score; saved with the task model.
         epochs, batch_size, lr: ``None`` = the default for the mode and task kind (``DEFAULTS``).
         seeds: one run per seed; scores are mean ± sample std over seeds.
         train_limit, eval_limit: keep the first N sentences of training / each evaluation
@@ -157,6 +162,7 @@ class TransferConfig:
     bf16: bool = False
     micro_batch_size: int | None = None
     word_pieces: str = DEFAULT_WORD_PIECES
+    decoding: str = DEFAULT_DECODING
     epochs: int | None = None
     batch_size: int | None = None
     lr: float | None = None
@@ -225,6 +231,10 @@ def _check_settings(config: TransferConfig) -> None:
         raise ConfigError("--seeds needs at least one seed")
     if config.mode not in ("probe", "finetune"):
         raise ConfigError(f"mode must be 'probe' or 'finetune', got {config.mode!r}")
+    try:
+        check_decoding(config.decoding)
+    except ValueError as exc:
+        raise ConfigError(f"--decoding: {exc}") from None
     sources = [x.strip() for x in str(config.source).split(",") if x.strip()]
     if not sources:
         raise ConfigError("--source needs a language")

@@ -35,6 +35,7 @@ from xlt.data.kinds import PAIR, TOKEN, TaskKind, get_kind
 from xlt.data.readers import PairExample, TaggedSentence, TextExample
 from xlt.models.loading import Encoder, ModelLoadError, load_encoder
 from xlt.models.words import DEFAULT_WORD_PIECES, XTREME_WORD_PIECES, check_word_pieces
+from xlt.transfer.decoding import DEFAULT_DECODING, check_decoding, decode_tags
 
 MODEL_FILE = "xlt_task.json"
 FORMAT_NAME = "xlt-task-model"
@@ -127,11 +128,17 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- base
-def decode_probas(kind: TaskKind, labels: Sequence[str], probas: list[np.ndarray]) -> list:
+def decode_probas(kind: TaskKind, labels: Sequence[str], probas: list[np.ndarray],
+                  decoding: str = DEFAULT_DECODING) -> list:
     """Label probabilities -> label names: per input a list of word labels (token tasks, from
-    ``(n_words, n_labels)``) or one label (from ``(n_labels,)``), the most probable each."""
+    ``(n_words, n_labels)``, decoded as ``decoding`` says: :func:`xlt.transfer.decoding.decode_tags`)
+    or the most probable label (from ``(n_labels,)``).
+
+    Raises:
+        ValueError: an unknown ``decoding``.
+    """
     if kind is TOKEN:
-        return [[labels[i] for i in p.argmax(-1)] if len(p) else [] for p in probas]
+        return decode_tags(probas, list(labels), decoding)
     return [labels[int(p.argmax())] for p in probas]
 
 
@@ -143,16 +150,21 @@ class TaskModel:
         labels: label names; a label's index is its class id.
         metric: ``accuracy`` or ``f1``, used by :meth:`score`.
         meta: what the run recorded (task, source language, seed, dev score, ...), saved along.
+        decoding: token tasks: how word probabilities become tags (:data:`xlt.transfer.decoding.DECODINGS`;
+            ``auto``: Viterbi under the BIO constraints for BIO label sets, else argmax). Saved
+            with the model; a folder saved before the setting existed loads with the default.
+            It may be changed after loading (``xlt predict --decoding``).
     """
 
     mode = ""
 
     def __init__(self, kind: TaskKind | str, labels: Sequence[str], metric: str = "accuracy",
-                 meta: dict | None = None):
+                 meta: dict | None = None, decoding: str = DEFAULT_DECODING):
         self.kind = get_kind(kind)
         self.labels = [str(l) for l in labels]
         self.metric = metric
         self.meta = dict(meta or {})
+        self.decoding = check_decoding(decoding)
 
     @classmethod
     def fit(cls, dataset, encoder="bundled:e5-small", *, mode: str = "probe", seed: int = 0, **settings) -> TaskModel:
@@ -193,7 +205,7 @@ class TaskModel:
 
     def decode(self, probas: list[np.ndarray]) -> list:
         """Probabilities (as :meth:`predict_proba` returns them) -> label names."""
-        return decode_probas(self.kind, self.labels, probas)
+        return decode_probas(self.kind, self.labels, probas, self.decoding)
 
     def score(self, examples: Sequence[Any], lang: str | None = None) -> float:
         """The task metric (percent) of this model on labelled examples."""
@@ -204,7 +216,7 @@ class TaskModel:
     # -------------------------------------------------------------- saving
     def _meta_json(self) -> dict:
         return {"format": FORMAT_NAME, "version": FORMAT_VERSION, "mode": self.mode, "kind": self.kind.name,
-                "labels": self.labels, "metric": self.metric, "meta": self.meta}
+                "labels": self.labels, "metric": self.metric, "meta": self.meta, "decoding": self.decoding}
 
     def _write(self, folder: Path) -> None:
         raise NotImplementedError
@@ -360,7 +372,7 @@ class ProbeModel(TaskModel):
     Args:
         encoder: the frozen encoder.
         head: a trained :class:`~xlt.transfer.heads.ProbeHead`.
-        kind, labels, metric, meta: as :class:`TaskModel`.
+        kind, labels, metric, meta, decoding: as :class:`TaskModel`.
         layer: ``mix`` (scalar mix of every hidden state), ``last`` or a layer number.
         aligner: an optional :class:`~xlt.align.maps.CrossLingualAligner` applied to every
             language's features (then ``lang`` must be given to :meth:`predict`).
@@ -375,8 +387,8 @@ class ProbeModel(TaskModel):
     def __init__(self, encoder: Encoder, head, kind: TaskKind | str, labels: Sequence[str], *,
                  layer: str | int = "mix", metric: str = "accuracy", aligner=None,
                  aligner_path: str | None = None, meta: dict | None = None, cache=None,
-                 word_pieces: str = DEFAULT_WORD_PIECES):
-        super().__init__(kind, labels, metric, meta)
+                 word_pieces: str = DEFAULT_WORD_PIECES, decoding: str = DEFAULT_DECODING):
+        super().__init__(kind, labels, metric, meta, decoding)
         self.encoder, self.head, self.layer = encoder, head, str(layer)
         self.aligner, self.aligner_path, self.cache = aligner, aligner_path, cache
         self.word_pieces = check_word_pieces(word_pieces)
@@ -471,7 +483,8 @@ class ProbeModel(TaskModel):
                                  f"{enc_meta['fingerprint']}, but that spec now loads {encoder.fingerprint}")
         return cls(encoder, head, meta["kind"], meta["labels"], layer=meta.get("layer", "mix"),
                    metric=meta.get("metric", "accuracy"), aligner=aligner, aligner_path=aligner_path,
-                   meta=meta.get("meta"), word_pieces=_saved_word_pieces(folder, meta))
+                   meta=meta.get("meta"), word_pieces=_saved_word_pieces(folder, meta),
+                   decoding=_saved_decoding(folder, meta))
 
 
 def read_probe_head(folder: str | os.PathLike, meta: dict):
@@ -541,7 +554,7 @@ class FinetunedModel(TaskModel):
             :func:`xlt.transfer.finetune.build_classifier`).
         tokenizer: its fast tokenizer.
         text_prefix: text put before every input (``"query: "`` for E5 models).
-        kind, labels, metric, meta: as :class:`TaskModel`.
+        kind, labels, metric, meta, decoding: as :class:`TaskModel`.
         spec: the encoder spec it was fine-tuned from (for reports).
         word_pieces: token tasks: which subword piece carries a word's label
             (:func:`xlt.transfer.finetune.encode_token_examples`); saved with the model, and a
@@ -552,8 +565,8 @@ class FinetunedModel(TaskModel):
 
     def __init__(self, model, tokenizer, kind: TaskKind | str, labels: Sequence[str], *, text_prefix: str = "",
                  metric: str = "accuracy", spec: str = "", fingerprint: str = "", meta: dict | None = None,
-                 batch_size: int = 64, word_pieces: str = DEFAULT_WORD_PIECES):
-        super().__init__(kind, labels, metric, meta)
+                 batch_size: int = 64, word_pieces: str = DEFAULT_WORD_PIECES, decoding: str = DEFAULT_DECODING):
+        super().__init__(kind, labels, metric, meta, decoding)
         self.model, self.tokenizer, self.text_prefix, self.spec = model, tokenizer, text_prefix, spec
         self.fingerprint, self.batch_size = fingerprint, batch_size
         self.word_pieces = check_word_pieces(word_pieces)
@@ -656,7 +669,7 @@ class FinetunedModel(TaskModel):
         return cls(model, tokenizer, meta["kind"], meta["labels"], text_prefix=meta.get("text_prefix", ""),
                    metric=meta.get("metric", "accuracy"), spec=enc.get("spec", ""),
                    fingerprint=enc.get("fingerprint", ""), meta=meta.get("meta"),
-                   word_pieces=_saved_word_pieces(folder, meta))
+                   word_pieces=_saved_word_pieces(folder, meta), decoding=_saved_decoding(folder, meta))
 
 
 def _task_model_class(arch: str, kind: str):
@@ -723,6 +736,19 @@ def _saved_word_pieces(folder: Path, meta: dict) -> str:
     value = meta.get("word_pieces", XTREME_WORD_PIECES)
     try:
         return check_word_pieces(value)
+    except ValueError as exc:
+        raise TaskModelError(f"{folder / MODEL_FILE}: {exc}") from None
+
+
+def _saved_decoding(folder: Path, meta: dict) -> str:
+    """The ``decoding`` setting of a saved model (the default for folders saved before it existed:
+    decoding is not learned, so the weights are the same either way).
+
+    Raises:
+        TaskModelError: an unknown setting.
+    """
+    try:
+        return check_decoding(meta.get("decoding", DEFAULT_DECODING))
     except ValueError as exc:
         raise TaskModelError(f"{folder / MODEL_FILE}: {exc}") from None
 

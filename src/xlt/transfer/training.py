@@ -20,6 +20,7 @@ from xlt.data.kinds import TOKEN
 from xlt.data.metrics import score
 from xlt.models.loading import Encoder
 from xlt.models.words import DEFAULT_WORD_PIECES
+from xlt.transfer.decoding import DEFAULT_DECODING, check_decoding
 from xlt.transfer.model import FinetunedModel, ProbeModel, TaskModel
 
 # Defaults per (mode, task kind). Token tasks have ~10^5 training words, sequence tasks
@@ -136,7 +137,8 @@ class ProbeTrainer(_SeedTrainer):
         self.base = ProbeModel(encoder, None, ds.kind, ds.labels, layer=cfg["layer"], metric=ds.metric,
                                aligner=aligner, aligner_path=cfg.get("aligner"), cache=cache,
                                meta={"task": ds.name, "source": ds.source},
-                               word_pieces=cfg.get("word_pieces") or DEFAULT_WORD_PIECES)
+                               word_pieces=cfg.get("word_pieces") or DEFAULT_WORD_PIECES,
+                               decoding=cfg.get("decoding") or DEFAULT_DECODING)
         self.models: dict[int, ProbeModel] = {}
         self.histories: dict[int, list] = {}
         self.dev_scores: dict[int, float] = {}
@@ -145,7 +147,7 @@ class ProbeTrainer(_SeedTrainer):
         b = self.base
         return ProbeModel(b.encoder, head, b.kind, b.labels, layer=b.layer, metric=b.metric, aligner=b.aligner,
                           aligner_path=b.aligner_path, cache=b.cache, meta=dict(b.meta, seed=seed),
-                          word_pieces=b.word_pieces)
+                          word_pieces=b.word_pieces, decoding=b.decoding)
 
     def features(self, split: Split):
         return self.base.features(split.examples, split.lang, progress=self.cfg["progress"])
@@ -189,10 +191,12 @@ class FinetuneTrainer(_SeedTrainer):
         encoder: the starting encoder (left unchanged). ds: the data set. cfg: settings with
             ``epochs``, ``batch_size``, ``lr``, ``ckpt_avg``, ``freeze_embeddings``, ``pooling``,
             ``max_length``, ``progress`` and optionally ``word_pieces`` (which subword piece
-            carries a word's label, :mod:`xlt.models.words`), ``checkpoint_dir`` (a checkpoint per seed
-            in ``seed-N/``), ``resume``, ``peft`` (``lora``, ``bitfit`` or ``adapter``: see
-            :mod:`xlt.adapt.peft`) with ``lora_r`` and ``adapter_size``, ``data_seed`` (one data
-            order for every seed; see :func:`xlt.transfer.finetune.finetune`).
+            carries a word's label, :mod:`xlt.models.words`), ``decoding`` (how word probabilities
+            become tags, in dev selection and evaluation: :mod:`xlt.transfer.decoding`),
+            ``checkpoint_dir`` (a checkpoint per seed in ``seed-N/``), ``resume``, ``peft``
+            (``lora``, ``bitfit`` or ``adapter``: see :mod:`xlt.adapt.peft`) with ``lora_r`` and
+            ``adapter_size``, ``data_seed`` (one data order for every seed; see
+            :func:`xlt.transfer.finetune.finetune`).
         language_adapters: MAD-X: language -> ``(weights, meta)`` of its language adapter
             (:func:`xlt.adapt.peft.read_language_adapter`); with ``peft='adapter'`` the source's is
             under the task adapter in training and each evaluated language's in evaluation (the
@@ -215,6 +219,7 @@ class FinetuneTrainer(_SeedTrainer):
         self.on_epoch_end = on_epoch_end
         self.language_adapters = dict(language_adapters or {})
         self.word_pieces = check_word_pieces(cfg.get("word_pieces") or DEFAULT_WORD_PIECES)
+        self.decoding = check_decoding(cfg.get("decoding") or DEFAULT_DECODING)
         self.models: dict[int, FinetunedModel] = {}
         self.histories: dict[int, list] = {}
         self.selected: dict[int, str] = {}
@@ -235,7 +240,7 @@ class FinetuneTrainer(_SeedTrainer):
         return FinetunedModel(model, e.tokenizer, self.ds.kind, self.ds.labels, text_prefix=e.text_prefix,
                               metric=self.ds.metric, spec=e.spec, fingerprint=e.fingerprint,
                               meta={"task": self.ds.name, "source": self.ds.source, "seed": seed},
-                              word_pieces=self.word_pieces)
+                              word_pieces=self.word_pieces, decoding=self.decoding)
 
     def train(self, seeds: list[int]) -> None:
         """Fine-tune one model per seed on the source training split, selecting on source dev."""
@@ -258,8 +263,8 @@ class FinetuneTrainer(_SeedTrainer):
         from xlt.transfer.finetune import data_digest, main_process_value, resolve_micro_batch_size
 
         ckpt_root = self.cfg.get("checkpoint_dir")
-        # the selection depends on the dev data and metric too
-        run_key = {"task": ds.name, "source": ds.source, "metric": ds.metric,
+        # the selection depends on the dev data, metric and decoding too
+        run_key = {"task": ds.name, "source": ds.source, "metric": ds.metric, "decoding": self.decoding,
                    "dev": data_digest(enc_dev.input_ids, [str(g) for g in dev_gold])} if ckpt_root else None
         for seed in seeds:
             res = finetune(self.encoder, enc_train, ds.labels, ds.kind is TOKEN, dev_score,
@@ -341,8 +346,8 @@ def fit_task_model(dataset: TaskDataset, encoder: Encoder | str = "bundled:e5-sm
         mode: ``probe`` or ``finetune``.
         seed: the training seed.
         aligner: probe mode: a :class:`~xlt.align.maps.CrossLingualAligner`.
-        settings: ``layer``, ``head``, ``pooling``, ``word_pieces``, ``epochs``, ``batch_size``, ``lr``,
-            ``ckpt_avg``, ``freeze_embeddings``, ``max_length``, ``cache_dir``, ``progress``;
+        settings: ``layer``, ``head``, ``pooling``, ``word_pieces``, ``decoding``, ``epochs``, ``batch_size``,
+            ``lr``, ``ckpt_avg``, ``freeze_embeddings``, ``max_length``, ``cache_dir``, ``progress``;
             unset ones take the defaults of the mode and task kind (:data:`DEFAULTS`).
 
     Returns:
@@ -357,7 +362,7 @@ def fit_task_model(dataset: TaskDataset, encoder: Encoder | str = "bundled:e5-sm
             "micro_batch_size": None,
             "epochs": None, "batch_size": None, "lr": None,
             "ckpt_avg": 0, "freeze_embeddings": True, "max_length": 128, "cache_dir": None, "aligner": None,
-            "progress": False, "word_pieces": DEFAULT_WORD_PIECES}
+            "progress": False, "word_pieces": DEFAULT_WORD_PIECES, "decoding": DEFAULT_DECODING}
     unknown = set(settings) - set(base)
     if unknown:
         raise ValueError(f"unknown settings {sorted(unknown)}; known: {sorted(base)}")
