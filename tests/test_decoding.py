@@ -74,7 +74,7 @@ def test_hand_worked_type_change_inside_an_entity():
                   [0.0, 0.0, 0.6, 0.0, 0.4],
                   [0.0, 0.0, 0.6, 0.0, 0.4]]) + 1e-9
     assert decode_tags([p], IOB2, "argmax") == [["B-ORG", "I-PER", "I-PER"]]
-    assert decode_tags([p], IOB2, "auto") == [["B-PER", "I-PER", "I-PER"]]
+    assert decode_tags([p], IOB2) == [["B-PER", "I-PER", "I-PER"]]
 
 
 def test_well_formed_argmax_is_kept():

@@ -69,7 +69,7 @@ def add_parser(sub) -> None:
                         "input language's adapter ('xlt adapt mlm --language-adapter') in place of the source's")
     p.add_argument("--decoding", choices=list(DECODINGS),
                    help="token tasks: how word probabilities become tags (default: the model's saved setting; "
-                        "auto: Viterbi under the BIO constraints for BIO labels; argmax: each word's most "
+                        "bio: Viterbi under the BIO constraints, for BIO labels; argmax: each word's most "
                         "probable label)")
     p.add_argument("--batch", type=count_arg, default=1000, help="inputs per batch (bounds memory)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")

@@ -92,9 +92,9 @@ def add_parser(sub) -> None:
                         "'▁' included), mean_all, no_marker (bare markers also left out of the input), text (the "
                         "sentence tokenised as text, words mapped by character offsets)")
     m.add_argument("--decoding", choices=list(DECODINGS),
-                   help="token tasks: how word probabilities become tags: auto (default: for BIO labels the "
+                   help="token tasks: how word probabilities become tags: bio (default: for BIO labels the "
                         "most probable well-formed sequence, a Viterbi search under the BIO constraints; "
-                        "else each word's most probable label), bio, argmax (each word's most probable "
+                        "for other labels each word's most probable one), argmax (each word's most probable "
                         "label, as XTREME)")
     m.add_argument("--peft", choices=["lora", "bitfit", "adapter"],
                    help="finetune: train few parameters: lora (low-rank query/value updates, merged after "

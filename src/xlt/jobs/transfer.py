@@ -88,8 +88,8 @@ class TransferConfig:
             (:data:`xlt.models.words.WORD_PIECES`): ``first`` (default: the first piece that is
             not a bare SentencePiece ``▁`` marker), ``mean``, ``xtreme`` (XTREME's first piece,
             marker included), ``mean_all``, ``no_marker``, ``text``. Saved with the task model.
-        decoding: token tasks: word probabilities to tags (:mod:`xlt.transfer.decoding`): ``auto``
-            (default: Viterbi under the BIO constraints for BIO labels, argmax otherwise), ``bio``,
+        decoding: token tasks: word probabilities to tags (:mod:`xlt.transfer.decoding`): ``bio``
+            (default: Viterbi under the BIO constraints for BIO labels, argmax otherwise) or
             ``argmax`` (each word's most probable label, as XTREME). Used for source-dev model
             selection and every score; saved with the task model.
         epochs, batch_size, lr: ``None`` = the default for the mode and task kind (``DEFAULTS``).

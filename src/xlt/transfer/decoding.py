@@ -14,11 +14,9 @@ the same constraints in their CRF decoder). It needs no training and no target-l
 Settings (:data:`DECODINGS`):
 
 * ``argmax``: each word's most probable label (what every ``*ForTokenClassification`` does).
-* ``bio``: Viterbi under the constraints of the label set's scheme (IOB2 or BIOES, from the label
-  names); a label set that is not BIO-tagged (UPOS, ...) has no constraints, and ``bio`` is then
-  the same as ``argmax``.
-* ``auto`` (default): ``bio`` for BIO label sets, ``argmax`` otherwise -- the same as ``bio``,
-  spelled for clarity in reports.
+* ``bio`` (default): Viterbi under the constraints of the label set's scheme (IOB2 or BIOES, from
+  the label names); a label set that is not BIO-tagged (UPOS, ...) has no constraints, and ``bio``
+  is then the same as ``argmax``.
 """
 
 from __future__ import annotations
@@ -29,9 +27,9 @@ from collections.abc import Sequence
 import numpy as np
 
 #: The decoding settings (see the module docstring).
-DECODINGS = ("auto", "bio", "argmax")
+DECODINGS = ("bio", "argmax")
 #: The default setting of every task model and of ``xlt transfer`` / ``xlt predict``.
-DEFAULT_DECODING = "auto"
+DEFAULT_DECODING = "bio"
 #: Log-probability given to a probability of 0 (a label a word cannot have, e.g. ``B-X`` of a
 #: character that shares its piece with the one before it): far below any real one, but finite, so
 #: a sentence whose every well-formed path needs such a label still gets a path.

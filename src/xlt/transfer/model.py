@@ -151,7 +151,7 @@ class TaskModel:
         metric: ``accuracy`` or ``f1``, used by :meth:`score`.
         meta: what the run recorded (task, source language, seed, dev score, ...), saved along.
         decoding: token tasks: how word probabilities become tags (:data:`xlt.transfer.decoding.DECODINGS`;
-            ``auto``: Viterbi under the BIO constraints for BIO label sets, else argmax). Saved
+            ``bio``: Viterbi under the BIO constraints for BIO label sets, else argmax). Saved
             with the model; a folder saved before the setting existed loads with the default.
             It may be changed after loading (``xlt predict --decoding``).
     """
