@@ -211,10 +211,11 @@ def _rows(kind, labels: list[str], inputs: list, preds: list, probas: list) -> l
     from xlt.data.kinds import PAIR, TOKEN
 
     rows = []
+    # a word's score is its chosen label's probability (Viterbi decoding may choose another label
+    # than the most probable one)
+    index = {l: k for k, l in enumerate(labels)}
     for x, lab, p in zip(inputs, preds, probas):
         if kind is TOKEN:
-            index = {l: k for k, l in enumerate(labels)}  # the chosen label's probability (Viterbi
-            # decoding may choose another label than the most probable one)
             rows.append({"tokens": x, "labels": lab,
                          "scores": [round(float(r[index[l]]), 6) for r, l in zip(p, lab)]})
         else:
