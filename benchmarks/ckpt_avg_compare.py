@@ -150,8 +150,7 @@ def evaluate(args) -> None:
     from xlt.transfer.finetune import build_classifier
     from xlt.transfer.model import decode_probas
 
-    for d in args.decodings.split(","):
-        check_decoding(d)
+    args.decodings = [check_decoding(d) for d in args.decodings.split(",")]
     works = [Path(w) for w in args.work.split(",")]
     work = works[0]
     info = json.loads((work / "train.json").read_text())
@@ -186,7 +185,6 @@ def evaluate(args) -> None:
             raise SystemExit("--ensemble needs two or more --work folders")
         _evaluate_ensemble(args, works, ds, full_dev, encoder, trainer, results)
         return
-    decodings = args.decodings.split(",")
     # a soup's probabilities are kept beside its first run, under the names of the others
     cache_root = work if len(works) == 1 else work / ("soup-" + "+".join(w.name for w in works[1:]))
     for variant in args.variants.split(","):
@@ -195,8 +193,8 @@ def evaluate(args) -> None:
         assert not missing.unexpected_keys, missing.unexpected_keys
         model.eval()
         t0 = time.time()
-        scores: dict[str, dict] = {d: {} for d in decodings}
-        first: dict[str, dict] = {d: {} for d in decodings}
+        scores: dict[str, dict] = {d: {} for d in args.decodings}
+        first: dict[str, dict] = {d: {} for d in args.decodings}
         # ``ds.eval`` holds the source too (its limited dev set): the full one is scored instead
         for lang, split in [(ds.source, full_dev)] + [(l, sp) for l, sp in ds.eval.items() if l != ds.source]:
             if not split.examples:
@@ -204,12 +202,12 @@ def evaluate(args) -> None:
             probas = _cached_proba(cache_root, variant, lang, args.eval_limit,
                                    lambda split=split: trainer.evaluate_proba(split)[0][0])
             gold = ds.kind.gold(split.examples)
-            for d in decodings:
+            for d in args.decodings:
                 preds = decode_probas(ds.kind, ds.labels, probas, d)
                 scores[d][lang] = score(ds.metric, gold, preds)
                 if args.also_limit and lang != ds.source:  # what ``--eval-limit N`` would have scored
                     first[d][lang] = score(ds.metric, gold[:args.also_limit], preds[:args.also_limit])
-        for d in decodings:
+        for d in args.decodings:
             key = _key(variant, d)
             targets = [l for l in scores[d] if l != ds.source]
             results["variants"][key] = {"epochs": chosen, "decoding": d, "source_dev": scores[d][ds.source],
@@ -268,7 +266,7 @@ def _evaluate_ensemble(args, works, ds, full_dev, encoder, trainer, results) -> 
             members.append(trainer._wrap(model, i))
         t0 = time.time()
         names = [f"run{i}" for i in range(len(members))] + ["ensemble"]
-        keys = [_key(n, d) for n in names for d in args.decodings.split(",")]
+        keys = [_key(n, d) for n in names for d in args.decodings]
         scores: dict[str, dict] = {k: {} for k in keys}
         first: dict[str, dict] = {k: {} for k in keys}
         for lang, split in [(ds.source, full_dev)] + [(l, sp) for l, sp in ds.eval.items() if l != ds.source]:
@@ -285,7 +283,7 @@ def _evaluate_ensemble(args, works, ds, full_dev, encoder, trainer, results) -> 
             pooled = mean_proba(probas)
             gold = ds.kind.gold(split.examples)
             for n, p in zip(names, probas + [pooled]):
-                for d in args.decodings.split(","):
+                for d in args.decodings:
                     preds = decode_probas(ds.kind, ds.labels, p, d)
                     scores[_key(n, d)][lang] = score(ds.metric, gold, preds)
                     if args.also_limit and lang != ds.source:

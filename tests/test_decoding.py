@@ -18,7 +18,7 @@ from xlt.transfer.decoding import (
     DECODINGS,
     bio_constraints,
     check_decoding,
-    decode_tags,
+    decode_word_labels,
     viterbi_paths,
 )
 
@@ -62,8 +62,8 @@ def test_hand_worked_stray_inside_tag():
     #   O B-PER      0.6 * 0.0
     p = np.array([[0.6, 0.3, 0.1, 0.0, 0.0],
                   [0.3, 0.0, 0.7, 0.0, 0.0]]) + 1e-9
-    assert decode_tags([p], IOB2, "argmax") == [["O", "I-PER"]]
-    assert decode_tags([p], IOB2, "bio") == [["B-PER", "I-PER"]]
+    assert decode_word_labels([p], IOB2, "argmax") == [["O", "I-PER"]]
+    assert decode_word_labels([p], IOB2, "bio") == [["B-PER", "I-PER"]]
 
 
 def test_hand_worked_type_change_inside_an_entity():
@@ -73,22 +73,22 @@ def test_hand_worked_type_change_inside_an_entity():
     p = np.array([[0.1, 0.3, 0.1, 0.5, 0.0],
                   [0.0, 0.0, 0.6, 0.0, 0.4],
                   [0.0, 0.0, 0.6, 0.0, 0.4]]) + 1e-9
-    assert decode_tags([p], IOB2, "argmax") == [["B-ORG", "I-PER", "I-PER"]]
-    assert decode_tags([p], IOB2) == [["B-PER", "I-PER", "I-PER"]]
+    assert decode_word_labels([p], IOB2, "argmax") == [["B-ORG", "I-PER", "I-PER"]]
+    assert decode_word_labels([p], IOB2) == [["B-PER", "I-PER", "I-PER"]]
 
 
 def test_well_formed_argmax_is_kept():
     rng = np.random.default_rng(0)
     p = rng.dirichlet(np.ones(5), size=6)
     p[:, 2] = p[:, 4] = 0.0  # no I- tags at all: every argmax sequence is well formed
-    assert decode_tags([p], IOB2, "bio") == decode_tags([p], IOB2, "argmax")
+    assert decode_word_labels([p], IOB2, "bio") == decode_word_labels([p], IOB2, "argmax")
 
 
 def test_no_bio_labels_means_argmax():
     labels = ["NOUN", "VERB", "ADJ"]
     assert bio_constraints(tuple(labels)) is None
     p = np.array([[0.2, 0.5, 0.3], [0.9, 0.05, 0.05]])
-    assert decode_tags([p], labels, "bio") == [["VERB", "NOUN"]]
+    assert decode_word_labels([p], labels, "bio") == [["VERB", "NOUN"]]
 
 
 def test_bioes_rules():
@@ -107,7 +107,7 @@ def test_viterbi_matches_exhaustive_search(seed, n, scheme):
     labels = IOB2 if scheme == "iob2" else BIOES[:5]  # O + one BIOES type keeps enumeration small
     rng = np.random.default_rng(seed)
     p = rng.dirichlet(np.full(len(labels), 0.5), size=n) + 1e-12
-    [tags] = decode_tags([p], labels, "bio")
+    [tags] = decode_word_labels([p], labels, "bio")
     assert well_formed(tags, scheme == "bioes")
     best, _ = brute_force(p, labels, scheme == "bioes")
     assert path_logp(p, tags, labels) == pytest.approx(best, abs=1e-9)
@@ -127,7 +127,7 @@ def test_zero_probabilities_stay_decodable():
     # a word whose only non-zero label is I-PER after an O-only word: no well-formed path has
     # positive probability; the decoder still returns a well-formed path
     p = np.array([[1.0, 0, 0, 0, 0], [0, 0, 1.0, 0, 0]])
-    [tags] = decode_tags([p], IOB2, "bio")
+    [tags] = decode_word_labels([p], IOB2, "bio")
     assert well_formed(tags) and len(tags) == 2
 
 

@@ -132,7 +132,7 @@ def viterbi_paths(probas: Sequence[np.ndarray], allowed: np.ndarray, start: np.n
     return out  # type: ignore[return-value]
 
 
-def decode_tags(probas: Sequence[np.ndarray], labels: Sequence[str], decoding: str = DEFAULT_DECODING
+def decode_word_labels(probas: Sequence[np.ndarray], labels: Sequence[str], decoding: str = DEFAULT_DECODING
                 ) -> list[list[str]]:
     """Per-word label probabilities to label names, one list per sentence.
 

@@ -35,7 +35,7 @@ from xlt.data.kinds import PAIR, TOKEN, TaskKind, get_kind
 from xlt.data.readers import PairExample, TaggedSentence, TextExample
 from xlt.models.loading import Encoder, ModelLoadError, load_encoder
 from xlt.models.words import DEFAULT_WORD_PIECES, XTREME_WORD_PIECES, check_word_pieces
-from xlt.transfer.decoding import DEFAULT_DECODING, check_decoding, decode_tags
+from xlt.transfer.decoding import DEFAULT_DECODING, check_decoding, decode_word_labels
 
 MODEL_FILE = "xlt_task.json"
 FORMAT_NAME = "xlt-task-model"
@@ -131,14 +131,14 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 def decode_probas(kind: TaskKind, labels: Sequence[str], probas: list[np.ndarray],
                   decoding: str = DEFAULT_DECODING) -> list:
     """Label probabilities -> label names: per input a list of word labels (token tasks, from
-    ``(n_words, n_labels)``, decoded as ``decoding`` says: :func:`xlt.transfer.decoding.decode_tags`)
+    ``(n_words, n_labels)``, decoded as ``decoding`` says: :func:`xlt.transfer.decoding.decode_word_labels`)
     or the most probable label (from ``(n_labels,)``).
 
     Raises:
         ValueError: an unknown ``decoding``.
     """
     if kind is TOKEN:
-        return decode_tags(probas, list(labels), decoding)
+        return decode_word_labels(probas, list(labels), decoding)
     return [labels[int(p.argmax())] for p in probas]
 
 
@@ -727,30 +727,30 @@ def nonfinite_parameters(model: torch.nn.Module) -> str | None:
     return None
 
 
-def _saved_word_pieces(folder: Path, meta: dict) -> str:
-    """The ``word_pieces`` setting of a saved model (``xtreme`` for folders saved before it existed).
+def _saved_setting(folder: Path, meta: dict, key: str, missing: str, check) -> str:
+    """The setting ``key`` of a saved model, checked by ``check``; ``missing`` for folders saved
+    before the setting existed.
 
     Raises:
-        TaskModelError: an unknown setting.
+        TaskModelError: a value ``check`` refuses (the message names the file).
     """
-    value = meta.get("word_pieces", XTREME_WORD_PIECES)
     try:
-        return check_word_pieces(value)
+        return check(meta.get(key, missing))
     except ValueError as exc:
         raise TaskModelError(f"{folder / MODEL_FILE}: {exc}") from None
+
+
+def _saved_word_pieces(folder: Path, meta: dict) -> str:
+    """The ``word_pieces`` setting of a saved model (``xtreme``, the mapping it was trained with,
+    for folders saved before it existed). Raises TaskModelError: an unknown setting."""
+    return _saved_setting(folder, meta, "word_pieces", XTREME_WORD_PIECES, check_word_pieces)
 
 
 def _saved_decoding(folder: Path, meta: dict) -> str:
     """The ``decoding`` setting of a saved model (the default for folders saved before it existed:
-    decoding is not learned, so the weights are the same either way).
-
-    Raises:
-        TaskModelError: an unknown setting.
-    """
-    try:
-        return check_decoding(meta.get("decoding", DEFAULT_DECODING))
-    except ValueError as exc:
-        raise TaskModelError(f"{folder / MODEL_FILE}: {exc}") from None
+    decoding is not learned, so the weights are the same either way). Raises TaskModelError: an
+    unknown setting."""
+    return _saved_setting(folder, meta, "decoding", DEFAULT_DECODING, check_decoding)
 
 
 def load_task_model(path: str | os.PathLike, device: str = "cpu") -> TaskModel:
