@@ -45,6 +45,7 @@ Nothing here imports torch.
 
 from __future__ import annotations
 
+import logging
 import numbers
 import re
 from collections import Counter
@@ -55,6 +56,8 @@ from pathlib import Path
 from xlt.data.readers import DataFormatError, ReadStats, _iter_lines, read_xtreme_tsv
 from xlt.data.jsonable import atomic_write, write_json
 from xlt.data.wordalign import SEPARATOR, WORD_TOKENIZERS, Link, read_pairs, read_pharaoh
+
+log = logging.getLogger(__name__)
 
 Span = tuple[int, int, str]
 
@@ -545,7 +548,8 @@ def project_files(src_tags: str | Path, tgt: str | Path, align: str | Path, out:
         the statistics dict (also written to ``stats_path``): ``sentences`` (read, written,
         empty_target, dropped_partial, dropped_no_entity, ...), ``spans``
         (:meth:`ProjectionStats.to_dict` over the projected pairs), ``tokens``, ``config``,
-        ``outputs``.
+        ``outputs`` and ``warnings`` (the messages also logged: an output without sentences, see
+        :func:`_empty_output_warning`).
 
     Raises:
         DataFormatError: a malformed line in any input (file and line named), a tag that is not
@@ -653,9 +657,34 @@ def project_files(src_tags: str | Path, tgt: str | Path, align: str | Path, out:
         "links": {"sure": aligns.n_sure, "possible_only": aligns.n_possible_only,
                   "used": sum(len(link_sets[k]) for k in active)},
         "outputs": {"tsv": str(out_path), "stats": str(stats_file)},
+        "warnings": [],
     }
+    empty = _empty_output_warning(report)
+    if empty:
+        log.warning("%s", empty)
+        report["warnings"].append(empty)
     write_json(stats_file, report)  # atomic, NaN-checked
     return report
+
+
+def _empty_output_warning(report: dict) -> str | None:
+    """Why :func:`project_files` wrote no sentence, or ``None`` when it wrote some.
+
+    An empty output is not an error (a filter may rightly leave nothing), but it is never what a
+    user wants to find out later from a training run on an empty file.
+    """
+    s, inputs, out = report["sentences"], report["inputs"], report["outputs"]["tsv"]
+    if s["written"]:
+        return None
+    if not s["read"]:
+        return f"{inputs['src_tags']} has no sentences: nothing to project, the output {out} is empty"
+    reasons = [f"{n} {why}" for n, why in ((s["empty_target"], "with an empty target"),
+                                           (s["dropped_partial"], "dropped as partial (--no-drop-partial keeps them)"),
+                                           (s["dropped_no_entity"], "dropped without entities (--keep-empty "
+                                                                    "keeps them)"),
+                                           (s["empty_after_blank_tokens"], "with only blank tokens")) if n]
+    return (f"no sentence was written: all {s['read']} sentences of {inputs['src_tags']} were left out "
+            f"({', '.join(reasons)}); the output {out} is empty")
 
 
 __all__ = [

@@ -85,6 +85,8 @@ ITERMAX_MAX_COUNT = 2
 ITERMAX_ALPHA = 0.9
 #: Cells (pairs x rows x columns) per batch of similarity matrices.
 MATRIX_BUDGET = 1 << 22
+#: Pair indices of cut pairs :attr:`WordAligner.stats` lists (``truncated_pairs``); the count is always whole.
+TRUNCATED_LISTED = 100
 #: Model types whose ``model.encoder.layer`` list yields ``hidden_states[k]`` as the output of
 #: layer ``k - 1`` (and the input of layer 0 as ``hidden_states[0]``), so the forward pass can stop there.
 _EARLY_EXIT_TYPES = frozenset({"bert", "roberta", "xlm-roberta", "camembert", "electra"})
@@ -369,9 +371,10 @@ class SubwordVectors:
         layer: the hidden-state index used (``0`` = embeddings).
         stats: ``n_sentences``, ``n_unique`` (sentences encoded), ``n_words``, ``n_subwords``,
             ``n_words_without_subwords`` (words the tokenizer turns into nothing: never aligned),
-            ``n_truncated`` (sentences cut at the model's length limit) and
-            ``n_truncated_words`` (words lost entirely by that cut: never aligned),
-            ``n_batches``, ``n_model_tokens``, ``n_padding_tokens``.
+            ``n_truncated`` (input sentences cut at the model's length limit, repeated ones
+            counted each time) and ``n_truncated_words`` (words lost entirely by that cut:
+            never aligned), ``n_batches``, ``n_model_tokens``, ``n_padding_tokens``.
+        truncated: indices (in input order) of the sentences that were cut.
     """
 
     vectors: list
@@ -379,6 +382,7 @@ class SubwordVectors:
     n_words: list[int]
     layer: int
     stats: dict[str, int] = field(default_factory=dict)
+    truncated: list[int] = field(default_factory=list)
 
 
 class _StopForward(Exception):
@@ -446,7 +450,7 @@ def encode_subwords(encoder: Encoder, sentences: Sequence[Sequence[str]], layer:
     ``▁`` marker (which would otherwise be a near-identical unit in front of most Japanese,
     Chinese and Thai words); ``'xtreme'``/``'mean_all'`` keep every piece, as SimAlign and
     awesome-align do. A sentence longer than ``max_length`` tokens (default: the model limit) is
-    truncated, as SimAlign's tokenizer call does (counted in the stats).
+    truncated, as SimAlign's tokenizer call does (counted in the stats, listed in ``truncated``).
 
     Args:
         encoder: the model and fast tokenizer.
@@ -498,6 +502,7 @@ def encode_subwords(encoder: Encoder, sentences: Sequence[Sequence[str]], layer:
     seq_ids: list[list[int]] = [[] for _ in uniq]
     unit_pos: list[list[int]] = [[] for _ in uniq]  # model-input positions of each sentence's units
     wids: list[np.ndarray] = [np.zeros(0, dtype=np.int64) for _ in uniq]
+    cut: set[int] = set()  # distinct sentences cut at max_len
     todo = [u for u, s in enumerate(uniq) if s]
     mapped = map_words(tok, [list(uniq[u]) for u in todo], word_pieces, prefix_words, unk=False)
     for u, wp in zip(todo, mapped):
@@ -512,8 +517,9 @@ def encode_subwords(encoder: Encoder, sentences: Sequence[Sequence[str]], layer:
         if len(body) > room:
             body = body[:room]
             units = [(q, w) for q, w in units if q < room]
-            stats["n_truncated"] += 1
-            stats["n_truncated_words"] += had - len({w for _, w in units})
+            cut.add(u)
+            stats["n_truncated"] += copies[u]
+            stats["n_truncated_words"] += (had - len({w for _, w in units})) * copies[u]
         stats["n_words_without_subwords"] += (n_w - had) * copies[u]
         stats["n_subwords"] += len(units) * copies[u]
         base = len(lead) + len(wp.prefix)
@@ -552,7 +558,8 @@ def encode_subwords(encoder: Encoder, sentences: Sequence[Sequence[str]], layer:
     finally:
         bar.close()
     return SubwordVectors(vectors=[vecs[o] for o in owner], word_ids=[wids[o] for o in owner],
-                          n_words=[len(s) for s in sents], layer=layer_id, stats=stats)
+                          n_words=[len(s) for s in sents], layer=layer_id, stats=stats,
+                          truncated=[i for i, o in enumerate(owner) if o in cut])
 
 
 # =========================================================================== aligner
@@ -625,8 +632,11 @@ class WordAligner:
 
     After :meth:`align_all` (or :meth:`align`), :attr:`stats` holds counts and timings of the
     call: ``n_pairs``, ``n_empty`` (pairs with an empty side, or whose words all lost their
-    subwords: no links), the encoding counters of :class:`SubwordVectors`, and ``seconds``
-    (``encode``, ``align``, ``total``).
+    subwords: no links), the encoding counters of :class:`SubwordVectors` (``n_truncated``:
+    sentences cut at the model's length limit, ``n_truncated_words``: words lost by that cut,
+    never linked), ``n_truncated_pairs`` (pairs with a side cut), ``truncated_pairs`` (the
+    0-based indices of the first :data:`TRUNCATED_LISTED` of them), ``max_length`` (the limit in
+    tokens, special tokens included) and ``seconds`` (``encode``, ``align``, ``total``).
     """
 
     def __init__(self, encoder: Encoder | str, layer: int | str = DEFAULT_LAYER,
@@ -711,6 +721,7 @@ class WordAligner:
         results: dict[str, list[set[Link]]] = {m: [set() for _ in items] for m in methods}
         live = [k for k, (s, t) in enumerate(items) if s and t]
         stats: dict[str, Any] = {"n_pairs": len(items), "n_empty": len(items) - len(live)}
+        cut_pairs: list[int] = []
         t_enc = t_align = 0.0
         for c in range(0, len(live), self.chunk_pairs):
             part = live[c:c + self.chunk_pairs]
@@ -721,6 +732,7 @@ class WordAligner:
                                   word_pieces=self.word_pieces)
             for key, v in enc.stats.items():
                 stats[key] = stats.get(key, 0) + v
+            cut_pairs.extend(sorted({part[x // 2] for x in enc.truncated}))  # sentence 2x / 2x + 1: pair x
             vecs, wids = enc.vectors, enc.word_ids
             if self.level == "word":
                 pooled = [mean_pool_words(v, w) if len(w) else (v, w) for v, w in zip(vecs, wids)]
@@ -730,6 +742,9 @@ class WordAligner:
             stats["n_empty"] += self._align_units(part, units, methods, results)
             t_enc += tb - ta
             t_align += time.perf_counter() - tb
+        stats["n_truncated_pairs"] = len(cut_pairs)
+        stats["truncated_pairs"] = cut_pairs[:TRUNCATED_LISTED]
+        stats["max_length"] = self.max_length or self.encoder.max_length
         stats["seconds"] = {"encode": t_enc, "align": t_align, "total": time.perf_counter() - t0}
         self.stats = stats
         return results

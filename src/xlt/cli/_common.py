@@ -297,3 +297,19 @@ def read_config_file(path: str, fields: set[str]) -> dict:
     if unknown:
         raise UsageError(f"--config {path}: unknown settings {', '.join(unknown)}; known: {', '.join(sorted(fields))}")
     return data
+
+
+def first_few(numbers, total: int | None = None, shown: int = 5) -> str:
+    """``3, 7, 12`` or, with more than ``shown`` numbers (or a larger ``total``), ``3, 7, 12, 15, 20 and 8 more``.
+
+    Args:
+        numbers: the numbers to show (line numbers, pair numbers), in order; only the first
+            ``shown`` are printed.
+        total: how many there are in all (default ``len(numbers)``; a list may hold only the first few).
+        shown: how many to print.
+    """
+    numbers = list(numbers)
+    total = len(numbers) if total is None else total
+    text = ", ".join(str(n) for n in numbers[:shown])
+    more = total - min(shown, len(numbers))
+    return f"{text} and {more} more" if more > 0 else text

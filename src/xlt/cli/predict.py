@@ -38,6 +38,8 @@ from pathlib import Path
 from xlt.cli._common import count_arg
 
 INPUT_FORMATS = ("auto", "text", "tokens", "conll", "jsonl", "csv", "tsv")
+#: What input i is, by input format (warnings number inputs from 1 in these units).
+_INPUT_UNITS = {"conll": "sentence", "csv": "row", "tsv": "row"}
 _BY_EXT = {".jsonl": "jsonl", ".ndjson": "jsonl", ".conll": "conll", ".conllu": "conll", ".tsv": "conll",
            ".iob": "conll", ".bio": "conll", ".csv": "csv"}
 
@@ -274,6 +276,12 @@ def run(args, argv) -> int:
         if args.text_column:
             raise UsageError("--text-column is for csv/tsv input")
         inputs = read_inputs(args.input, fmt_in, kind)
+    unit = _INPUT_UNITS.get(fmt_in, "line")
+    if all(x is None for x in inputs):  # nothing to predict: said, not left to an empty output file
+        name = "standard input" if args.input == "-" else f"--input {args.input}"
+        found = (f", only {len(inputs)} empty {unit}{'s' if len(inputs) > 1 else ''}: the output is {len(inputs)} "
+                 "empty predictions" if inputs else ": the output is empty")
+        print(f"warning: {name} has no {'sentences' if kind is TOKEN else 'texts'}{found}", file=sys.stderr)
     if args.romanize:
         from xlt.adapt.translit import romanize, romanize_examples
 
@@ -302,18 +310,22 @@ def run(args, argv) -> int:
     rows: list[dict] = []
     todo = [(i, x) for i, x in enumerate(inputs) if x is not None]
     results: list = [None] * len(inputs)
+    cut: list[int] = []  # indices of inputs cut at a model's length limit
     bar = tqdm(total=len(todo), desc="predict", unit="input", disable=args.no_progress, file=sys.stderr)
     for start in range(0, len(todo), args.batch):
         chunk = todo[start:start + args.batch]
         xs = [x for _, x in chunk]
         examples, _ = as_examples(kind, xs, args.lang)  # raw text split into words once, here
         seen = romanize_examples(examples, args.lang) if args.romanize else examples
+        for model in models:
+            model.stats = {}
         if len(models) == 1:
             probas = models[0].predict_proba(seen, args.lang)
         else:
             probas = ensemble_proba(models, [1.0] * len(models), seen, args.lang)[1]
         shown = [list(e.tokens) for e in examples] if kind is TOKEN else xs
         preds = decode_probas(kind, labels, probas, decoding)
+        cut.extend(chunk[j][0] for j in sorted({j for m in models for j in m.stats.get("truncated", [])}))
         for (i, _), row in zip(chunk, _rows(kind, labels, shown, preds, probas)):
             results[i] = row
         bar.update(len(chunk))
@@ -332,6 +344,13 @@ def run(args, argv) -> int:
     n_words = sum(len(r["tokens"]) for r in rows) if kind is TOKEN else None
     what = f"{len(todo)} inputs" + (f" ({n_words} words)" if n_words is not None else "")
     used = paths[0] if len(paths) == 1 else f"an ensemble of {len(paths)} models ({', '.join(paths)})"
+    if cut:
+        from xlt.cli._common import first_few
+
+        effect = (f"words past the cut get the label {labels[0] if 'O' not in labels else 'O'}" if kind is TOKEN
+                  else "only the part that fits was classified")
+        print(f"warning: {len(cut)} of {len(todo)} inputs are longer than the model takes and were cut: {effect} "
+              f"({unit}{'s' if len(cut) > 1 else ''} {first_few([i + 1 for i in cut])})", file=sys.stderr)
     print(f"xlt predict: {what} with {used} ({meta['mode']}, {kind.name}) in {time.time() - t0:.1f} s"
           + (f"; {n_empty} empty lines kept as empty predictions" if n_empty else "")
           + ("" if args.out == "-" else f" -> {args.out}"), file=sys.stderr)

@@ -69,6 +69,22 @@ def _print_wordalign_scores(rows: list[tuple[str, dict]]) -> None:
               f"{s['counts']['pred']:7d}")
 
 
+def _warn_truncated(stats: dict, n_aligned: int) -> None:
+    """One stderr line when sentence pairs were cut at the model's length limit: how many, and their lines."""
+    import sys
+
+    from xlt.cli._common import first_few
+
+    n = stats.get("n_truncated_pairs", 0)
+    if not n:
+        return
+    # pair k of the job is line k + 1 of --pairs (skipped lines keep their place)
+    lines = first_few([k + 1 for k in stats["truncated_pairs"]], n)
+    print(f"warning: {n} of {n_aligned} sentence pairs are longer than the model takes ({stats['max_length']} "
+          f"tokens) and were cut: {stats['n_truncated_words']} words past the cut have no links "
+          f"(line{'s' if n > 1 else ''} {lines})", file=sys.stderr)
+
+
 def run(args, argv) -> int:
     from xlt.errors import UsageError
 
@@ -108,6 +124,7 @@ def run(args, argv) -> int:
     print(f"{c['aligned']} sentence pairs aligned ({c['skipped_empty']} lines with an empty side skipped) "
           f"with {args.model}, layer {res['config']['layer']}, in {res['seconds']['total']:.1f} s "
           f"({res['pairs_per_second']:.1f} pairs/s)")
+    _warn_truncated(res["stats"], c["aligned"])
     for m, path in res["outputs"].items():
         print(f"{m}: {path}")
     if res["scores"]:

@@ -236,8 +236,12 @@ class PharaohAlignments:
 
 
 def read_pharaoh(path: str | Path, one_based: bool = False,
-                 lengths: Sequence[tuple[int, int] | None] | None = None) -> PharaohAlignments:
+                 lengths: Sequence[tuple[int, int] | None] | None = None,
+                 option: str = "--one-based") -> PharaohAlignments:
     """Read a Pharaoh-format alignment file (``i-j`` sure links, ``ipj`` possible links).
+
+    A file read as 0-based that looks 1-based is warned about (see :func:`_warn_index_base`),
+    and a link outside its pair in a file without index 0 gets a hint to read it as 1-based.
 
     Args:
         path: the file; line ``k`` holds the links of sentence pair ``k``.
@@ -246,6 +250,8 @@ def read_pharaoh(path: str | Path, one_based: bool = False,
         lengths: optional ``(source words, target words)`` per line (e.g.
             :attr:`AlignmentPairs.lengths`); then the file must have exactly that many lines and
             every link must fall inside its sentence pair. ``None`` entries are not checked.
+        option: the command-line option that reads this file as 1-based, named in hints and
+            warnings (``--pred-one-based`` for the predictions of ``xlt wordalign eval``).
 
     Returns:
         :class:`PharaohAlignments` (0-based links).
@@ -285,40 +291,66 @@ def read_pharaoh(path: str | Path, one_based: bool = False,
                                                     "an index with more digits than can be read") from None
             if i < 0 or j < 0:
                 raise DataFormatError(path, lineno, f"link {tok!r} has index 0 but the file is read as "
-                                                    "1-based (drop --one-based / one_based=True for 0-based files)")
+                                                    f"1-based (drop {option} / one_based=True for 0-based files)")
             if size is not None and (i >= size[0] or j >= size[1]):
+                # a 1-based file read as 0-based: its last words fall outside, and it has no index 0
+                hint = "" if one_based or _has_index_zero(path) else \
+                    f"; if the file counts words from 1, add {option}"
                 raise DataFormatError(path, lineno, f"link {tok!r} is outside the sentence pair: source has "
                                                     f"{size[0]} words, target {size[1]} ({numbering} indices"
-                                                    + ("" if one_based else "; a 1-based file needs --one-based")
-                                                    + ")")
+                                                    f"{hint})")
             (s if m.group(2) == "-" else p).add((i, j))
         sure.append(s)
         possible.append(p | s)
     if lengths is not None and len(sure) != len(lengths):
         raise DataFormatError(path, len(sure) + 1, f"{path.name} has {len(sure)} lines but there are "
                                                    f"{len(lengths)} sentence pairs")
-    _warn_index_base(path, possible, one_based)
+    _warn_index_base(path, possible, one_based, lengths, option)
     return PharaohAlignments(sure=sure, possible=possible, path=path)
 
 
 #: Fewest links before a file that never uses the first word is taken for 1-based.
 INDEX_BASE_MIN_LINKS = 20
+#: With fewer links, the most words a side of a linked pair may have for a file without index 0
+#: to be taken for 1-based (in short sentences the first words are nearly always linked).
+INDEX_BASE_SHORT_WORDS = 10
 
 
-def _warn_index_base(path: Path, links: list[set[Link]], one_based: bool) -> None:
+def _has_index_zero(path: Path) -> bool:
+    """Whether any well-formed link of the file has index 0 on either side (a second, cheap pass)."""
+    for _, line in _iter_lines(path, ReadStats(path=path)):
+        for tok in line.split():
+            m = _LINK.match(tok)
+            if m is not None and (not m.group(1).strip("0") or not m.group(3).strip("0")):
+                return True
+    return False
+
+
+def _warn_index_base(path: Path, links: list[set[Link]], one_based: bool,
+                     lengths: Sequence[tuple[int, int] | None] | None = None, option: str = "--one-based") -> None:
     """Warn when a file read as 0-based never links the first word of either side.
 
     Nearly every sentence pair links its first words, so a 0-based file without a single index 0
     in ``INDEX_BASE_MIN_LINKS`` or more links is almost surely 1-based, and reading it as 0-based
     shifts every link by one word (labels projected onto the wrong words, AER far too high).
+    With fewer links the file is taken for 1-based only when the sentence lengths are known and
+    every pair with links has at most ``INDEX_BASE_SHORT_WORDS`` words on each side (a 1-based
+    file that links a last word never gets here: that link is outside its pair, an error that
+    carries the same hint).
     """
     n = sum(len(x) for x in links)
-    if one_based or n < INDEX_BASE_MIN_LINKS:
+    if one_based or not n or any(i == 0 or j == 0 for x in links for i, j in x):
         return
-    if not any(i == 0 or j == 0 for x in links for i, j in x):
+    if n >= INDEX_BASE_MIN_LINKS:
         log.warning("%s: none of its %d links uses index 0 on either side; if the file is 1-based (as "
-                    "awesome-align gold files are), read it with --one-based: read as 0-based every link is "
-                    "shifted by one word", path, n)
+                    "awesome-align gold files are), read it with %s: read as 0-based every link is "
+                    "shifted by one word", path, n, option)
+        return
+    if lengths is None:
+        return  # too few links to tell
+    sizes = [lengths[k] if k < len(lengths) else None for k, x in enumerate(links) if x]
+    if all(size is not None and max(size) <= INDEX_BASE_SHORT_WORDS for size in sizes):
+        log.warning("links file %s: no index 0 in %d links; if it counts words from 1, add %s", path, n, option)
 
 
 def format_pharaoh(links: Iterable[Link], possible: Iterable[Link] = (), one_based: bool = False) -> str:

@@ -115,7 +115,7 @@ def evaluate_alignment_files(pred: str | Path, gold: str | Path, one_based: bool
 
     lengths = read_pairs(pairs, tokenizer=tokenizer).lengths if pairs is not None else None
     g = read_pharaoh(gold, one_based=one_based, lengths=lengths)
-    p = read_pharaoh(pred, one_based=pred_one_based, lengths=lengths)
+    p = read_pharaoh(pred, one_based=pred_one_based, lengths=lengths, option="--pred-one-based")
     if len(p) != len(g):
         longer = Path(pred) if len(p) > len(g) else Path(gold)
         raise DataFormatError(longer, min(len(p), len(g)) + 1,

@@ -123,12 +123,14 @@ class Encoded:
         first_subword: token tasks only, per example the position of each word's first
             subword (``-1`` for words cut off by truncation).
         n_truncated: examples that did not fit into ``max_length``.
+        truncated: their indices, in input order.
     """
 
     input_ids: list[list[int]]
     labels: list
     first_subword: list[list[int]] = field(default_factory=list)
     n_truncated: int = 0
+    truncated: list[int] = field(default_factory=list)
 
 
 def encode_token_examples(encoder: Encoder, sentences: Sequence[Sequence[str]],
@@ -175,6 +177,7 @@ def encode_token_examples(encoder: Encoder, sentences: Sequence[Sequence[str]],
                     lab[pos] = int(labels[i][w])
         if cut:
             out.n_truncated += 1
+            out.truncated.append(i)
         out.input_ids.append(ids)
         out.labels.append(lab)
         out.first_subword.append(firsts)
@@ -187,9 +190,9 @@ def encode_sequence_examples(encoder: Encoder, texts: Sequence[str], labels: Seq
     tok = encoder.tokenizer
     full = tok([encoder.text_prefix + t for t in texts], truncation=False, add_special_tokens=True)
     ids = [x[:max_length - 1] + [x[-1]] if len(x) > max_length else x for x in full["input_ids"]]
-    n_trunc = sum(len(x) > max_length for x in full["input_ids"])
+    cut = [i for i, x in enumerate(full["input_ids"]) if len(x) > max_length]
     return Encoded(input_ids=ids, labels=list(labels) if labels is not None else [0] * len(ids),
-                   n_truncated=n_trunc)
+                   n_truncated=len(cut), truncated=cut)
 
 
 def encode_pair_examples(encoder: Encoder, pairs: Sequence[tuple[str, str]], labels: Sequence[int] | None,
@@ -208,8 +211,9 @@ def encode_pair_examples(encoder: Encoder, pairs: Sequence[tuple[str, str]], lab
     seconds = [b for _, b in pairs]
     full = tok(firsts, seconds, truncation=False, add_special_tokens=True)["input_ids"]
     cut = tok(firsts, seconds, truncation="longest_first", max_length=max_length, add_special_tokens=True)["input_ids"]
+    long = [i for i, x in enumerate(full) if len(x) > max_length]
     return Encoded(input_ids=list(cut), labels=list(labels) if labels is not None else [0] * len(cut),
-                   n_truncated=sum(len(x) > max_length for x in full))
+                   n_truncated=len(long), truncated=long)
 
 
 def encode_examples(encoder: Encoder, kind, examples: Sequence, label_ids: Sequence | None, max_length: int,

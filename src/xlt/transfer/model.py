@@ -154,6 +154,10 @@ class TaskModel:
             ``bio``: Viterbi under the BIO constraints for BIO label sets, else argmax). Saved
             with the model; a folder saved before the setting existed loads with the default.
             It may be changed after loading (``xlt predict --decoding``).
+        stats: after :meth:`predict_proba`, counts of that call: ``n_inputs``, ``n_truncated``
+            (inputs longer than the model takes, cut at its length limit: fine-tuned models;
+            probes encode long inputs in windows and cut none) and ``truncated`` (their
+            indices in the call's input order).
     """
 
     mode = ""
@@ -165,6 +169,7 @@ class TaskModel:
         self.metric = metric
         self.meta = dict(meta or {})
         self.decoding = check_decoding(decoding)
+        self.stats: dict[str, Any] = {}
 
     @classmethod
     def fit(cls, dataset, encoder="bundled:e5-small", *, mode: str = "probe", seed: int = 0, **settings) -> TaskModel:
@@ -195,8 +200,11 @@ class TaskModel:
         Args:
             inputs: see the module docstring; ``lang``: language of the inputs (segmenter choice,
                 and the aligner's map for probe models with one).
+
+        Afterwards :attr:`stats` says which inputs were cut at the model's length limit.
         """
         examples, _ = as_examples(self.kind, inputs, lang)
+        self.stats = {"n_inputs": len(examples), "n_truncated": 0, "truncated": []}
         return self._proba(examples, lang, progress) if examples else []
 
     def predict(self, inputs: Sequence[Any], lang: str | None = None, *, progress: bool = False) -> list:
@@ -608,7 +616,9 @@ class FinetunedModel(TaskModel):
         return out
 
     def _proba(self, examples: list, lang: str | None, progress: bool) -> list[np.ndarray]:
-        return self.proba_from_encoded(self.encode(examples), progress=progress)
+        data = self.encode(examples)
+        self.stats = {"n_inputs": len(examples), "n_truncated": data.n_truncated, "truncated": list(data.truncated)}
+        return self.proba_from_encoded(data, progress=progress)
 
     def _meta_json(self) -> dict:
         from xlt.adapt.peft import adapter_sizes
