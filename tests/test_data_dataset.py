@@ -303,8 +303,10 @@ def test_from_examples_pair_labels_and_explicit_metric():
     ds = from_examples(train, {"de": [PairExample("1", "x", "y", "neutral")]}, dev=train[:1], source="en")
     assert ds.kind is PAIR
     assert ds.labels == ["contradiction", "entailment", "neutral"]
-    ds = from_examples(train, dev=train[:1], metric="f1")
-    assert ds.metric == "f1"
+    # f1 is span F1 over BIO tags of a token task: for a pair task it could only fail after training
+    with pytest.raises(DatasetError, match="--metric accuracy"):
+        from_examples(train, dev=train[:1], metric="f1")
+    assert from_examples(train, dev=train[:1], metric="accuracy").metric == "accuracy"
     with pytest.raises(DatasetError):
         from_examples(train, dev=train[:1], metric="bleu")
 

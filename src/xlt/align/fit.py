@@ -145,14 +145,17 @@ def check_user_dictionary(supervision: str, dictionary: str, langs: str) -> None
     one of :data:`xlt.align.supervision.DICTIONARY_KINDS`).
 
     Raises:
-        FileNotFoundError: no such file; DatasetError: ``langs`` is not one language code.
+        FileNotFoundError: no such file; IsADirectoryError: ``dictionary`` is a folder; DatasetError:
+        ``langs`` is not one language code.
     """
     from xlt.align import supervision as sup
     from xlt.data import tasks as task_registry
     from xlt.data.dataset import DatasetError
+    from xlt.data.readers import check_not_folder
 
     if supervision != "dictionary" or dictionary in sup.DICTIONARY_KINDS:
         return
+    check_not_folder(dictionary, "a dictionary file (--dictionary takes wiktionary, bli or a file)")
     if not Path(dictionary).is_file():
         raise FileNotFoundError(f"no such dictionary file: {dictionary} "
                                 "(--dictionary takes wiktionary, bli or a file)")

@@ -53,7 +53,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xlt.data.readers import DataFormatError, ReadStats, _iter_lines, read_xtreme_tsv
+from xlt.data.readers import DataFormatError, ReadStats, _iter_lines, check_not_folder, read_xtreme_tsv
 from xlt.data.jsonable import atomic_write, write_json
 from xlt.data.wordalign import SEPARATOR, WORD_TOKENIZERS, Link, read_pairs, read_pharaoh
 
@@ -400,12 +400,13 @@ def read_token_lines(path: str | Path, tokenizer: str | Callable[[str], list[str
         ``stats.skipped['empty_line']``), so index ``k`` is line ``k + 1``.
 
     Raises:
-        FileNotFoundError: no such file.
+        FileNotFoundError: no such file. IsADirectoryError: ``path`` is a folder (the message says so).
         DataFormatError: a line that is not UTF-8.
         ValueError: an unknown tokenizer name.
     """
     tokenize = _tokenizer(tokenizer)
     path = Path(path)
+    check_not_folder(path, "a target file")
     if not path.is_file():
         raise FileNotFoundError(f"target file {path} does not exist")
     stats = ReadStats(path=path)
@@ -556,7 +557,7 @@ def project_files(src_tags: str | Path, tgt: str | Path, align: str | Path, out:
             BIO (tsv line named), different sentence counts across the inputs (the file that
             disagrees with the tsv is named), a link outside its sentence pair (links file and
             line), a pairs-file source side whose word count differs from the tsv sentence.
-        FileNotFoundError: a missing input.
+        FileNotFoundError: a missing input. IsADirectoryError: a folder given as an input file.
         ValueError: bad ``tgt_format``/``tokenizer``/``max_gap``.
     """
     src_path, tgt_path, align_path, out_path = Path(src_tags), Path(tgt), Path(align), Path(out)
@@ -571,6 +572,7 @@ def project_files(src_tags: str | Path, tgt: str | Path, align: str | Path, out:
     empty_note = (f" ({src_stats.skipped['empty_sentence']} empty sentences - consecutive blank lines - "
                   "were skipped in it)") if src_stats.skipped["empty_sentence"] else ""
 
+    check_not_folder(tgt_path, "a target file")
     if not tgt_path.is_file():
         raise FileNotFoundError(f"target file {tgt_path} does not exist")
     is_pairs = tgt_format == "pairs" or (tgt_format == "auto" and _detect_pairs(tgt_path))

@@ -36,6 +36,7 @@ import numpy as np
 
 from xlt.align.maps import AlignerError
 from xlt.data.dictionaries import Dictionary, read_dictionary
+from xlt.data.readers import check_not_folder
 from xlt.models.words import DEFAULT_WORD_PIECES
 
 log = logging.getLogger(__name__)
@@ -345,13 +346,15 @@ def dictionary_files(dictionary: str, langs: Sequence[str], data_dir: str | Path
 
     Raises:
         AlignerError: no data-folder dictionary for a language; FileNotFoundError: no such
-        user file; DatasetError: a user file with no or several target languages.
+        user file; IsADirectoryError: a folder given as the user file; DatasetError: a user file
+        with no or several target languages.
     """
     if dictionary in DICTIONARY_KINDS:
         return {lang: find_dictionary(lang, data_dir, dictionary) for lang in langs}
     from xlt.data.dataset import DatasetError
 
     path = Path(dictionary)
+    check_not_folder(path, "a dictionary file (--dictionary takes wiktionary, bli or a file)")
     if not path.is_file():
         raise FileNotFoundError(f"no such dictionary file: {path} (--dictionary takes wiktionary, bli or a file)")
     if len(langs) != 1:

@@ -9,6 +9,11 @@ Help texts read the defaults back with :func:`default_of`.
 from __future__ import annotations
 
 import argparse
+import re
+
+
+#: A negative number as an option value: ``-1``, ``-0.5``, ``-.5``, ``-1e-3``, ``-2E+4``.
+NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
 class XltArgumentParser(argparse.ArgumentParser):
@@ -16,7 +21,16 @@ class XltArgumentParser(argparse.ArgumentParser):
 
     argparse prints the usage block and ``prog: error: ...``; xlt's contract for every mistake a
     user can fix is a single line, with ``--help`` for the rest.
+
+    Negative numbers in scientific notation (``--lr -1e-3``) are values, as ``-0.5`` is: argparse's
+    own pattern misses them and reads them as an unknown option ("expected one argument"), so the
+    option's type check, which says what is wrong with the value, never ran. Subparsers made with
+    ``add_subparsers`` are of this class too (argparse's default ``parser_class`` is the parent's).
     """
+
+    def __init__(self, *args, **kwargs) -> None:  # noqa: D107 - as argparse.ArgumentParser
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = NEGATIVE_NUMBER
 
     def error(self, message: str):  # noqa: D102 - argparse's hook
         import sys

@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 
 METRICS = ("accuracy", "f1")
 _BIO = re.compile(r"^[BIES]-\S+$")
+_INTEGER = re.compile(r"-?\d+")
+#: The tag names of WikiANN / PAN-X in the order of their ``ner_tags`` ids, for hints on integer tags.
+_EXAMPLE_TAG_NAMES = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
 
 
 class DatasetError(ValueError):
@@ -184,6 +187,9 @@ class TaskDataset:
         self.kind = get_kind(self.kind)
         if self.metric not in METRICS:
             raise DatasetError(f"metric must be one of {METRICS}, got {self.metric!r}")
+        if self.metric == "f1" and self.kind is not TOKEN:
+            raise DatasetError(f"{self.name}: --metric f1 is entity-level span F1 over BIO tags of a token task; "
+                               f"this is a {self.kind.name} task (one label per example): use --metric accuracy")
         if not self.train.examples:
             where = f" in {self.train.path}" if self.train.path else ""
             raise DatasetError(f"{self.name}: no training examples{where}")
@@ -257,6 +263,54 @@ def _check_map_used(label_map: Mapping[str, str], splits: Sequence[Split], kind:
                            f"(labels seen: {', '.join(order_labels(seen))})")
 
 
+def integer_tags(labels: Iterable[str]) -> list[str]:
+    """The labels, in numeric order, when every one is an integer (``0``, ``1``, ``-1``); else ``[]``.
+
+    Token files that store tag ids instead of tag names (a Hugging Face ``ner_tags`` column exported
+    to CSV/CoNLL without its ``ClassLabel`` names) look like this.
+    """
+    labels = set(labels)
+    if not labels or not all(_INTEGER.fullmatch(l) for l in labels):
+        return []
+    return sorted(labels, key=int)
+
+
+def integer_tag_hint(tags: Sequence[str]) -> str:
+    """A ``--label-map`` that names integer tags, as an example: ``--label-map 0=O,1=B-PER,2=I-PER,...``
+    (the first tags given the WikiANN / PAN-X names in id order), with where the real names come from.
+
+    Args:
+        tags: integer tags in numeric order (:func:`integer_tags`).
+
+    Returns:
+        A phrase for messages.
+    """
+    shown = ",".join(f"{t}={n}" for t, n in zip(tags, _EXAMPLE_TAG_NAMES[:3]))
+    more = ",..." if len(tags) > 3 else ""
+    return (f"--label-map {shown}{more} (each id's name in the order of the data set's tag names, e.g. its "
+            f"ClassLabel names; WikiANN/PAN-X: {', '.join(_EXAMPLE_TAG_NAMES)})")
+
+
+def _check_inventory(labels: Sequence[str] | str, name: str) -> list[str]:
+    """A fixed label inventory (``--labels``; a comma-separated string, as a config file may give it,
+    is split) as a list, each label once.
+
+    Raises:
+        DatasetError: a label listed more than once (named, with its count), or an empty one.
+    """
+    if isinstance(labels, str):
+        labels = [l.strip() for l in labels.split(",") if l.strip()]
+    labels = [str(l) for l in labels]
+    if any(not l.strip() for l in labels):
+        raise DatasetError(f"{name}: --labels holds an empty label: {labels}")
+    counts = Counter(labels)
+    twice = [f"{l!r} ({counts[l]} times)" for l in dict.fromkeys(labels) if counts[l] > 1]
+    if twice:
+        raise DatasetError(f"{name}: --labels lists {', '.join(twice)}; each label once, since a label's "
+                           f"position is its class id (got {','.join(labels)})")
+    return labels
+
+
 def default_metric(kind: TaskKind, labels: Iterable[str]) -> str:
     """``f1`` (span F1) for token tasks with BIO tags, else ``accuracy``."""
     return "f1" if kind is TOKEN and is_bio(labels) else "accuracy"
@@ -314,16 +368,23 @@ def from_examples(
         source: the source language code.
         name: the data set's name in reports.
         metric: ``accuracy`` or ``f1``; default :func:`default_metric`.
-        labels: a fixed label inventory (training labels outside it are an error); default: the
-            labels of ``train`` in :func:`order_labels` order.
+        labels: a fixed label inventory (training labels outside it are an error; each label
+            once); default: the labels of ``train`` in :func:`order_labels` order.
         label_map: renaming applied to every split first (see :func:`label_mapper`).
         paths, stats: per role (``train``, ``dev``, ``eval:<lang>``) the file and reader statistics.
 
+    A token task whose tags are all integers (tag ids without their names) is logged as a warning
+    with a ``--label-map`` hint (:func:`integer_tag_hint`); with ``metric="f1"`` it is an error, since
+    span F1 finds no entity in integer tags.
+
     Raises:
         DatasetError: no training examples, a label map naming no label, training labels outside
-            a fixed inventory, a bad metric.
+            a fixed inventory, a label listed twice in ``labels``, a bad metric (``f1`` for a
+            classification task, or for integer tags).
         TypeError: examples of mixed kinds.
     """
+    if labels is not None:
+        labels = _check_inventory(labels, name)
     train = list(train)
     if not train:
         raise DatasetError(f"{name}: no training examples")
@@ -357,6 +418,17 @@ def from_examples(
         inventory = list(labels)
     else:
         inventory = order_labels(seen)
+    tags = integer_tags(inventory) if kind is TOKEN else []
+    if tags:  # the hint names the tags of every split, so that one map covers them all
+        tags = integer_tags(l for s in (tr, dv, *ev.values()) for e in s.examples for l in kind.labels_of(e)) or tags
+    if tags and metric == "f1":
+        raise DatasetError(f"{name}: --metric f1 scores entity spans of BIO tags (O, B-PER, I-PER, ...), but every "
+                           f"tag is an integer ({', '.join(tags)}): name them with {integer_tag_hint(tags)}, or "
+                           f"score them as classes with --metric accuracy")
+    if tags:
+        log.warning("%s: every tag is an integer (%s); if they are ids of named tags, name them with %s so that "
+                    "NER is scored by entity F1 - as they are, they are classes scored by token accuracy",
+                    name, ", ".join(tags), integer_tag_hint(tags))
     return TaskDataset(name=name, kind=kind, metric=metric or default_metric(kind, inventory), source=source,
                        train=tr, dev=dv, eval=ev, labels=inventory, label_map=lmap, origin=dict(origin or {}))
 
@@ -489,18 +561,27 @@ def multi_source(datasets: Sequence[TaskDataset], temperature: float = 1.0, seed
 
 
 def parse_eval_args(items: Iterable[str | Path]) -> list[tuple[str | None, Path]]:
-    """``--eval`` values -> ``(language or None, path)``: ``LANG=FILE`` or a file/folder alone.
+    """``--eval`` (and ``--train``/``--dev``) values -> ``(language or None, path)``: ``LANG=FILE`` or
+    a file/folder alone.
 
     A value whose part before the first ``=`` contains a path separator or names an existing
-    path is taken as a path (so ``a=b.tsv`` files still work when they exist).
+    path is taken as a path (so ``a=b.tsv`` files still work when they exist). ``LANG`` is a
+    language code, kept as written, or a language name, turned into its code
+    (:func:`xlt.data.langs.resolve_language`: ``German=test.tsv`` -> ``('de', test.tsv)``).
+
+    Raises:
+        UnknownLanguageError: a ``LANG`` that is neither a known code nor a language name; the
+            message names the value and suggests the nearest known codes.
     """
+    from xlt.data.langs import resolve_language
+
     out = []
     for item in items:
         text = str(item)
         if "=" in text and not Path(text).exists():
             lang, path = text.split("=", 1)
             if lang and "/" not in lang and "\\" not in lang:
-                out.append((lang.strip(), Path(path)))
+                out.append((resolve_language(lang, context=text), Path(path)))
                 continue
         out.append((None, Path(text)))
     return out
@@ -529,7 +610,8 @@ def from_files(
         train: source training file (or ``save_to_disk`` folder, or ``hf:`` spec).
         eval: ``LANG=FILE`` strings, files/folders whose language is read from the name
             (``test-de.conll``, ``de.csv``; a folder gives every data file in it), or a
-            ``{lang: path}`` mapping.
+            ``{lang: path}`` mapping; ``LANG`` is a code or a language name (``German``), see
+            :func:`parse_eval_args`.
         dev: source dev file; ``None`` holds out ``dev_fraction`` of the training data.
         source: source language code.
         format: a format name for every file (default: detected per file).
@@ -542,13 +624,17 @@ def from_files(
     Raises:
         DataFormatError: a malformed line, unknown column, ... (names file and line);
         FileNotFoundError: a missing file; DatasetError: no training examples, kinds that differ
-        between files, an evaluation language given twice, a label map naming no label.
+        between files, an evaluation language given twice, a label map naming no label, a folder
+        where a file is expected (says so), and the errors of :func:`from_examples`;
+        UnknownLanguageError: an evaluation ``LANG`` that is no known code or language name.
     """
     from xlt.data import formats as fmt
-    from xlt.data.langs import UnknownLanguageError, same_language
+    from xlt.data.langs import UnknownLanguageError, resolve_language, same_language
 
     opts = options if options is not None else fmt.ReadOptions()
     train_path = Path(str(train))
+    if labels is not None:  # a bad inventory fails before any file is read
+        labels = _check_inventory(labels, name or _stem(train_path))
     paths: dict[str, Path | None] = {}
     stats: dict[str, ReadStats | None] = {}
 
@@ -558,12 +644,16 @@ def from_files(
         except (DataFormatError, FileNotFoundError, fmt.FileLanguageError):
             raise
         except ValueError as exc:  # an unknown extension, options that do not fit the file, ...
-            raise DatasetError(f"{path}: {exc}") from None
+            message = str(exc)  # most messages name the path already: "PATH is a folder, ..."
+            raise DatasetError(message if message.startswith(str(path)) else f"{path}: {message}") from None
         paths[role], stats[role] = _data_path(path), st
         return examples
 
     eval_files: dict[str, Path] = {}
-    items = list(eval.items()) if isinstance(eval, Mapping) else parse_eval_args(eval)
+    if isinstance(eval, Mapping):
+        items = [(resolve_language(str(l), context=f"{l}={p}"), p) for l, p in eval.items()]
+    else:
+        items = parse_eval_args(eval)
     for lang, path in items:
         path = Path(path)
         if lang is None and path.is_dir() and not fmt.is_datasets_folder(path):
@@ -638,5 +728,6 @@ def _stem(path: Path) -> str:
 
 __all__ = ["DatasetError", "METRICS", "Split", "TaskDataset", "default_metric", "from_examples", "from_files",
            "multi_source",
-           "hold_out_dev", "is_bio", "label_mapper", "load_task", "order_labels", "parse_eval_args",
+           "hold_out_dev", "integer_tag_hint", "integer_tags", "is_bio", "label_mapper", "load_task", "order_labels",
+           "parse_eval_args",
            "parse_label_map"]

@@ -34,7 +34,8 @@ Formats
     that changes inside the file. With tabs, tokens may contain spaces (``10 000<TAB>NUM``).
 ``csv`` / ``tsv``
     Tables with a header row, read with Python's :mod:`csv` module (quoted fields with commas,
-    quotes or line breaks work; TSV tables follow the same quoting)::
+    quotes or line breaks work, and fields of any length - the module's 131072-character limit is
+    raised, see :func:`allow_long_csv_fields`; TSV tables follow the same quoting)::
 
         id,premise,hypothesis,label
         1,"He said ""hi"", then left.",He left.,entailment
@@ -90,6 +91,7 @@ import csv
 import errno
 import json
 import re
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -667,10 +669,35 @@ def _token_record(
     return TaggedSentence(tokens, labels)
 
 
+def allow_long_csv_fields() -> int:
+    """Raise the :mod:`csv` module's field size limit to the largest value the platform takes.
+
+    Python's default limit is 131072 characters per field, so a table with one long text (a whole
+    document in a cell) fails with "field larger than field limit". The limit is process-wide: it
+    is raised when this module is imported (so every reader of tables in xlt has it) and again
+    before each table is read (in case other code lowered it).
+
+    Returns:
+        The limit now in force (``sys.maxsize`` where the C ``long`` holds it, else the largest
+        power-of-two fraction of it that does).
+    """
+    limit = sys.maxsize
+    while True:
+        try:
+            csv.field_size_limit(limit)
+            return limit
+        except OverflowError:  # a 32-bit C long (Windows)
+            limit //= 2
+
+
+allow_long_csv_fields()
+
+
 def _read_delimited(
     path: Path, options: ReadOptions, limit: int | None, delimiter: str
 ) -> tuple[list, ReadStats]:
     _check_limit(limit)
+    allow_long_csv_fields()
     path = Path(path)
     stats = ReadStats(path=path)
     lines = (text + "\n" for _, text in _iter_lines(path, stats))
@@ -1504,6 +1531,7 @@ __all__ = [
     "SPLIT_WORDS",
     "TEXT_COLUMNS",
     "TOKEN_COLUMNS",
+    "allow_long_csv_fields",
     "detect_format",
     "eval_files_in_dir",
     "get_format",

@@ -29,7 +29,9 @@ Unknown codes
 -------------
 A code is *known* when it is a well-formed tag whose language subtag is a registered language
 (not ``und``, ``mis``, ``mul``, ``zxx`` or the private-use range ``qaa``-``qtz``). Anything else
-raises :class:`UnknownLanguageError`. Language *names* (``German``) are not accepted.
+raises :class:`UnknownLanguageError`. Language *names* (``German``) are not codes; only
+:func:`resolve_language`, for languages users type (``--eval German=FILE``), turns a name into its
+code, and suggests the nearest known codes and names for anything it cannot resolve.
 
 All per-code work is cached with :func:`functools.lru_cache`, so calling these functions once
 per file or per example is cheap.
@@ -37,6 +39,9 @@ per file or per example is cheap.
 
 from __future__ import annotations
 
+import difflib
+import re
+import string
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
@@ -53,12 +58,16 @@ class UnknownLanguageError(ValueError):
     Attributes:
         code: the code that was requested.
         available: the codes that were on offer (empty when the code itself is unknown).
+        suggestions: known codes near the requested one (:func:`suggest_languages`), for
+            :func:`resolve_language`; empty elsewhere.
     """
 
-    def __init__(self, code: str, message: str, available: Iterable[str] = ()) -> None:
+    def __init__(self, code: str, message: str, available: Iterable[str] = (),
+                 suggestions: Iterable[str] = ()) -> None:
         super().__init__(message)
         self.code = code
         self.available = tuple(available)
+        self.suggestions = tuple(suggestions)
 
 
 class AmbiguousLanguageError(UnknownLanguageError):
@@ -334,6 +343,122 @@ def match_language(
             candidates,
         )
     return candidates[0]
+
+
+@lru_cache(maxsize=1)
+def _suggestion_pool() -> dict[str, str]:
+    """Lower-case keys users might mean -> two-letter code: for every language with an ISO 639-1 code
+    (183), the code itself, its three-letter code and its English name (``deu``/``german`` -> ``de``)."""
+    pool: dict[str, str] = {}
+    for a in string.ascii_lowercase:
+        for b in string.ascii_lowercase:
+            code = a + b
+            lang = Language.get(code)
+            if not lang.is_valid() or lang.language != code:  # unassigned, or an alias (iw -> he)
+                continue
+            try:
+                name = language_name(code)
+                alpha3 = lang.to_alpha3()
+            except (UnknownLanguageError, LookupError):
+                continue
+            for key in (code, alpha3, name.lower()):
+                pool.setdefault(key, code)
+    return pool
+
+
+def suggest_languages(text: str, n: int = 3) -> list[str]:
+    """Known language codes near something that is neither a code nor a language name.
+
+    Close matches (:func:`difflib.get_close_matches`, ratio >= 0.6) among the codes and English
+    names of the languages with a two-letter code (``Gernan`` -> ``de``, ``englsh`` -> ``en``);
+    failing that, the codes that share a letter at least (ratio >= 0.3: ``qqq`` -> ``sq``, ``qu``). A
+    code whose language part is known but whose script or region is not (``deu_Latm``) gets that
+    language and its likely script, spelled the same way (``deu``, ``deu_Latn``).
+
+    Args:
+        text: what the user typed.
+        n: at most this many codes.
+
+    Returns:
+        Codes, nearest first (two-letter codes, or the user's own spelling for the case of a bad
+        subtag); empty when nothing is near.
+    """
+    typed = text.strip()
+    out: list[str] = []
+    parts = re.split(r"[-_]", typed)
+    if len(parts) > 1 and parts[0]:
+        try:
+            iso639_3(parts[0])
+        except UnknownLanguageError:
+            pass
+        else:
+            out.append(parts[0])
+            script = _likely_script(parts[0])
+            sep = "_" if "_" in typed else "-"
+            if script and f"{parts[0]}{sep}{script}" != typed:
+                out.append(f"{parts[0]}{sep}{script}")
+    pool = _suggestion_pool()
+    key = typed.lower()
+    near = difflib.get_close_matches(key, list(pool), n=4 * n, cutoff=0.6)
+    if not near and not out:
+        codes = [k for k in pool if len(k) <= 3]
+        near = difflib.get_close_matches(key, codes, n=4 * n, cutoff=0.3)
+    out.extend(pool[k] for k in near)
+    return list(dict.fromkeys(out))[:n]
+
+
+def resolve_language(text: str, context: str | None = None) -> str:
+    """The language code for a language a user named: a code (kept as typed) or a language name.
+
+    ``LANG`` of ``--eval LANG=FILE`` (and ``--train``/``--dev LANG=FILE``) may be any known code
+    (``de``, ``deu``, ``deu_Latn``, ``pt-BR``), kept as written so reports use the user's spelling,
+    or a language name, which :func:`langcodes.find` turns into its code (``German``, ``indonesian``,
+    ``Deutsch`` -> ``de``, ``id``, ``de``); reports then show the code and its English name
+    (:func:`language_name`). A code wins over a name (``ewe`` is the code of Ewe).
+
+    Args:
+        text: what the user typed.
+        context: a prefix for the error message (the option value, ``"qqq=test.tsv"``).
+
+    Returns:
+        The code: ``text`` stripped when it is a known code, else the BCP 47 tag of the named
+        language (``'de'``, ``'id'``, ``'zh-Hant'`` for ``Chinese (Traditional)``).
+
+    Raises:
+        UnknownLanguageError: neither a known code nor a language name; the message suggests
+            the nearest known codes (:func:`suggest_languages`, also in ``suggestions``) and says
+            what forms are accepted.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"language must be a str, got {type(text).__name__}")
+    typed = text.strip()
+    try:
+        _parse(typed)
+        return typed
+    except UnknownLanguageError as exc:
+        error = exc
+    found = None
+    if typed and not any(ch.isdigit() for ch in typed):
+        try:
+            found = langcodes.find(typed)
+        except (LookupError, ValueError, ImportError):  # no such name; language_data missing
+            found = None
+    if found is not None:
+        code = found.to_tag()
+        try:
+            _parse(code)
+            return code
+        except UnknownLanguageError:
+            pass
+    near = suggest_languages(typed)
+    prefix = f"{context}: " if context else ""
+    hint = f" (nearest known: {describe_codes(near)})" if near else ""
+    raise UnknownLanguageError(
+        text,
+        f"{prefix}{typed!r} is not a known language code or language name{hint}; give an ISO 639 code "
+        f"(de, deu), a FLORES-200 code (deu_Latn) or an English language name (German)",
+        suggestions=near,
+    ) from error
 
 
 def names_for(codes: Iterable[str]) -> Mapping[str, str]:

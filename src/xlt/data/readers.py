@@ -185,8 +185,29 @@ def _check_limit(limit: int | None) -> None:
         raise ValueError(f"limit must be None or a non-negative int, got {limit!r}")
 
 
+def check_not_folder(path: str | Path, what: str = "a file") -> None:
+    """Refuse a folder given where a file is expected, with a message that says so (opening a folder
+    would otherwise fail with a bare "Is a directory", and ``is_file()`` checks with "does not exist").
+
+    Args:
+        path: the path as given.
+        what: what was expected, for the message (``"a file"``, ``"a sentence-pair file"``).
+
+    Raises:
+        IsADirectoryError: ``path`` is a folder; the message names it: ``"PATH is a folder, not a file"``.
+    """
+    if Path(path).is_dir():
+        raise IsADirectoryError(f"{path} is a folder, not {what}")
+
+
 def _iter_lines(path: Path, stats: ReadStats) -> Iterator[tuple[int, str]]:
-    """Yield ``(line_number, text)`` with ``\\n``/``\\r\\n`` removed; counts lines in stats."""
+    """Yield ``(line_number, text)`` with ``\\n``/``\\r\\n`` removed; counts lines in stats.
+
+    Raises:
+        FileNotFoundError: no such file. IsADirectoryError: ``path`` is a folder (says so).
+        DataFormatError: a line that is not valid UTF-8.
+    """
+    check_not_folder(path)
     with path.open("rb") as fh:
         for lineno, raw in enumerate(fh, 1):
             if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
@@ -203,7 +224,7 @@ def read_lines(path: str | Path) -> list[str]:
     """Every line of a UTF-8 text file, without its line end (a leading byte-order mark dropped).
 
     Raises:
-        FileNotFoundError: no such file.
+        FileNotFoundError: no such file. IsADirectoryError: ``path`` is a folder (the message says so).
         DataFormatError: a line that is not valid UTF-8 (names the file and line).
     """
     path = Path(path)
@@ -481,6 +502,7 @@ __all__ = [
     "ReadStats",
     "TaggedSentence",
     "TextExample",
+    "check_not_folder",
     "read_conllu",
     "read_lines",
     "read_sib200",

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from xlt.data.langs import UnknownLanguageError, match_language
-from xlt.data.readers import DataFormatError
+from xlt.data.readers import DataFormatError, check_not_folder
 from xlt.data.segment import join_words
 
 __all__ = ["LanguageText", "builtin_text", "example_text", "parse_text_args", "read_text_file", "texts_for"]
@@ -55,9 +55,11 @@ def read_text_file(path: str | Path, lang: str, limit: int | None = None) -> Lan
     """A text file, one sentence or paragraph per line (UTF-8).
 
     Raises:
-        FileNotFoundError: no such file; DataFormatError: not UTF-8 (names the line).
+        FileNotFoundError: no such file; IsADirectoryError: ``path`` is a folder (the message says so);
+        DataFormatError: not UTF-8 (names the line).
     """
     p = Path(path)
+    check_not_folder(p, "a text file")
     if not p.is_file():
         raise FileNotFoundError(f"{p}: no such text file")
     out, empty = [], 0

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from xlt.data.jsonable import write_text
-from xlt.data.readers import DataFormatError, ReadStats, _iter_lines
+from xlt.data.readers import DataFormatError, ReadStats, _iter_lines, check_not_folder
 from xlt.data.segment import split_words
 
 SEPARATOR = "|||"
@@ -173,7 +173,7 @@ def read_pairs(path: str | Path, tokenizer: str | Callable[[str], list[str]] = "
     Raises:
         DataFormatError: a non-blank line without the ``|||`` separator or with more than one
             (the message gives ``path:line:`` and the line); a line that is not UTF-8.
-        FileNotFoundError: no such file.
+        FileNotFoundError: no such file. IsADirectoryError: ``path`` is a folder (the message says so).
         ValueError: an unknown tokenizer name.
     """
     if isinstance(tokenizer, str):
@@ -183,6 +183,7 @@ def read_pairs(path: str | Path, tokenizer: str | Callable[[str], list[str]] = "
     else:
         tokenize = tokenizer
     path = Path(path)
+    check_not_folder(path, "a sentence-pair file")
     if not path.is_file():
         raise FileNotFoundError(f"sentence-pair file {path} does not exist")
     stats = ReadStats(path=path)
@@ -261,9 +262,10 @@ def read_pharaoh(path: str | Path, one_based: bool = False,
             in a 1-based file, a link outside its sentence pair, or a line count different from
             ``len(lengths)``; the message names the file and 1-based line (and the link, in the
             file's own numbering).
-        FileNotFoundError: no such file.
+        FileNotFoundError: no such file. IsADirectoryError: ``path`` is a folder (the message says so).
     """
     path = Path(path)
+    check_not_folder(path, "an alignment file")
     if not path.is_file():
         raise FileNotFoundError(f"alignment file {path} does not exist")
     base = 1 if one_based else 0
