@@ -107,7 +107,7 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("transfer", T + ["--out", "{root}/r", "--mode", "probe", "--resume"], ["--mode finetune"]),
     ("transfer", T + ["--out", "{root}/r", "--peft", "lora"], ["--peft", "--mode finetune"]),
     ("transfer", T + ["--out", "{root}/r", "--mode", "finetune", "--peft", "adapter", "--language-adapters",
-                      "en={root}"], ["no language adapter", "--language-adapter"]),
+                      "en={folder}"], ["no language adapter", "--language-adapter"]),
     ("transfer", T + ["--out", "{root}/r", "--ensemble", "2"], ["--ensemble", "--matrix"]),
     ("transfer", T + ["--out", "{root}/r", "--seed-ensemble"], ["--seed-ensemble", "--seeds 2"]),
     ("transfer", ["transfer", "--train", "en={train}", "--train", "eng={dev}", "--eval", "de={test_de}",

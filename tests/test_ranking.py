@@ -129,3 +129,26 @@ def test_rank_sources_on_a_matrix_of_user_files(tiny, tmp_path):
     n_fr = sum(1 for block in (ud / "train-fr.tsv").read_text(encoding="utf-8").split("\n\n") if block.strip())
     assert ranked["fr"]["features"]["log_train_size"] == pytest.approx(np.log1p(n_fr))  # its whole training file (its dev is its own file)
     assert rep["matrices"][0]["evaluation"]["methods"]["oracle"]["n_targets"] == 4  # en, de, fr, es: 2+ sources each
+
+
+def test_rank_sources_on_a_builtin_matrix_whose_sources_are_not_targets(tiny, tmp_path):
+    """A built-in task's matrix whose second source (de) is no target of the first source's run: its
+    text comes from its training file (before: "udpos: empty target list" from the text lookup)."""
+    import shutil
+
+    from fixtures import make_synthetic_data
+
+    _, spec = tiny
+    data = make_synthetic_data(tmp_path / "data").root
+    shutil.copy(data / "udpos" / "test-de.tsv", data / "udpos" / "train-de.tsv")
+    assert main(["transfer", "--task", "udpos", "--source", "en,de", "--targets", "fr", "--matrix",
+                 "--data-dir", str(data), "--model", spec, "--epochs", "1", "--no-progress",
+                 "--out", str(tmp_path / "mx")]) == 0
+    mx = json.loads((tmp_path / "mx" / "matrix.json").read_text(encoding="utf-8"))
+    assert mx["sources"] == ["en", "de"]  # en's run scores en and fr: de has no evaluation set in it
+    from xlt.jobs.rank import RankConfig, _texts
+
+    texts = _texts(dict(mx, _path=str(tmp_path / "mx")), 5, str(data))
+    assert len(texts["de"]) == 5  # German's own (training) text, the first five sentences
+    assert set(texts) >= {"en", "de", "fr"}
+    assert RankConfig(matrices=[]).text_sentences == 300

@@ -111,6 +111,7 @@ def add_parser(sub) -> None:
                                                                      "(default: the maps' setting)")
     e.add_argument("--data-dir")
     e.add_argument("--out", help="JSON report")
+    e.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     e.add_argument("--no-progress", action="store_true")
     t = asub.add_parser("finetune", help="fine-tuning alignment (Cao et al. 2020): a new encoder folder",
                         argument_default=None)
@@ -171,7 +172,7 @@ def run(args, argv) -> int:
                                 parallel=_parallel(args.parallel), src_lang=args.src_lang, tgt_lang=args.tgt_lang,
                                 align_layer=args.align_layer, gold=not args.no_gold, data_dir=args.data_dir,
                                 out=args.out, progress=not args.no_progress, command=["xlt"] + argv,
-                                word_pieces=args.word_pieces)
+                                word_pieces=args.word_pieces, overwrite=args.overwrite)
         for src, table in rep["summary"].items():
             names = list(table)
             print(f"\n{src}: word retrieval P@1 (%), mean over languages: within sentence / among all English words")

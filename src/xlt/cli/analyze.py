@@ -65,6 +65,8 @@ def add_parser(sub) -> None:
     c.add_argument("--layer", dest="corr_layer", metavar="LAYER",
                    help="a layer number or mean (default: the layer of the alignment report)")
     c.add_argument("--out", dest="corr_out", metavar="DIR", help="folder for report.json, report.md and correlation.png")
+    c.add_argument("--overwrite", dest="corr_overwrite", action="store_true",
+                   help="replace a non-empty --out folder (whole)")
 
 
 def run(args, argv) -> int:
@@ -78,7 +80,7 @@ def run(args, argv) -> int:
             except ValueError:
                 args.analyze_parser.error(f"--layer must be a number or 'mean', got {layer!r}")
         rep = correlate(args.alignment, args.transfer, metric=args.metric, layer=layer, out=args.corr_out,
-                        command=["xlt"] + argv)
+                        command=["xlt"] + argv, overwrite=args.corr_overwrite)
         print(f"\n{rep['metric_name']} (layer {rep['layer']}) vs zero-shot {rep['transfer_task']} "
               f"{rep['transfer_metric']}, n = {rep['n']}")
         print(f"Pearson r = {rep['pearson']['r']:.3f} (p = {rep['pearson']['p']:.2g}), "

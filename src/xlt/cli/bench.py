@@ -112,10 +112,11 @@ def _bench_finetune(args) -> int:
 
 
 def run(args, argv) -> int:
-    from xlt.data.outputs import check_output_file
+    from xlt.data.outputs import Output, OutputPlan
 
-    if args.out:  # before any work
-        check_output_file(args.out, overwrite=args.overwrite)
+    # before any work
+    inputs = [("--model", args.model), ("--file", getattr(args, "file", None)), ("--data-dir", args.data_dir)]
+    OutputPlan(inputs=inputs, outputs=[Output("--out", args.out, "file")], overwrite=args.overwrite).check()
     if args.bench == "mine":
         return _bench_mine(args)
     if args.bench == "finetune":

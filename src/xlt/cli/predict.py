@@ -251,7 +251,7 @@ def run(args, argv) -> int:
     from xlt.transfer.ensemble import ensemble_labels, ensemble_proba
     from xlt.transfer.model import TaskModel, as_examples, decode_probas, read_meta
 
-    from xlt.data.outputs import check_output_file
+    from xlt.data.outputs import Output, OutputPlan
 
     if args.input != "-":
         src = Path(args.input)
@@ -259,7 +259,8 @@ def run(args, argv) -> int:
             raise FileNotFoundError(f"--input {src} does not exist")
         if src.is_dir():
             raise IsADirectoryError(f"--input {src} is a folder; give a file (or - for standard input)")
-    check_output_file(args.out, inputs=[args.input], overwrite=args.overwrite)
+    OutputPlan(inputs=[("--input", args.input), ("--model", args.model), ("--language-adapter", args.language_adapter)],
+               outputs=[Output("--out", args.out, "file")], overwrite=args.overwrite).check()
     paths = list(dict.fromkeys(args.model))  # a folder given twice is one member, not a double weight
     metas = [read_meta(Path(m)) for m in paths]  # a wrong folder fails before anything loads
     meta = metas[0]

@@ -146,12 +146,11 @@ def run(args, argv) -> int:
         raise UsageError(f"give {', '.join(missing)} (or --silver ntrex to build silver data)")
     if not args.out:
         raise UsageError("--out is required (the tagged target file)")
-    from xlt.data.outputs import check_output_file
+    from xlt.data.outputs import Output, OutputPlan
 
-    inputs = [getattr(args, n) for n in ("src_tags", "tgt", "align")]
-    check_output_file(args.out, inputs=inputs, overwrite=bool(args.overwrite))
-    if args.stats:
-        check_output_file(args.stats, inputs=inputs, overwrite=bool(args.overwrite), option="--stats")
+    OutputPlan(inputs=[(option_name(n), getattr(args, n)) for n in ("src_tags", "tgt", "align")],
+               outputs=[Output("--out", args.out, "file"), Output("--stats", args.stats, "file")],
+               overwrite=bool(args.overwrite)).check()
     options = {n: getattr(args, n) for n in ("one_based", "tgt_format", "tokenizer", "max_gap", "use_possible",
                                              "drop_partial", "keep_empty")}
     rep = project_files(args.src_tags, args.tgt, args.align, args.out, stats_path=args.stats, command=["xlt"] + argv,

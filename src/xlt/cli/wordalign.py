@@ -60,6 +60,7 @@ def add_parser(sub) -> None:
                    help="'source ||| target' file: check that every link lies inside its sentence pair")
     e.add_argument("--tokenizer", dest="eval_tokenizer", default="space", choices=sorted(WORD_TOKENIZERS))
     e.add_argument("--report", dest="eval_report", metavar="FILE", help="write the scores as JSON here")
+    e.add_argument("--overwrite", dest="eval_overwrite", action="store_true", help="replace an existing --report file")
 
 
 def _print_wordalign_scores(rows: list[tuple[str, dict]]) -> None:
@@ -89,7 +90,11 @@ def run(args, argv) -> int:
     from xlt.errors import UsageError
 
     if args.wordalign_command == "eval":
+        from xlt.data.outputs import Output, OutputPlan
         from xlt.evaluate.wordalign import evaluate_alignment_files
+
+        OutputPlan(inputs=[("--gold", args.eval_gold), ("--pred", args.eval_pred), ("--pairs", args.eval_pairs)],
+                   outputs=[Output("--report", args.eval_report, "file")], overwrite=args.eval_overwrite).check()
 
         rows = [(Path(f).name, evaluate_alignment_files(f, args.eval_gold, one_based=args.eval_one_based,
                                                         pred_one_based=args.eval_pred_one_based,

@@ -23,11 +23,13 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["OutputError", "check_output_file", "check_output_folder", "commit_files", "signals_deferred",
-           "staged_folder", "write_together"]
+__all__ = ["Output", "OutputError", "OutputPlan", "check_output_file", "check_output_folder", "commit_files",
+           "input_paths", "path_identity", "path_relation", "signals_deferred", "staged_folder", "staged_folders",
+           "write_together"]
 
 
 class OutputError(ValueError):
@@ -74,9 +76,12 @@ def check_output_file(path: str | os.PathLike, *, inputs: Iterable[str | os.Path
     p = Path(path)
     if str(path) == "-":
         return p
-    for i in inputs:
-        if i is not None and str(i) != "-" and (_same_file(p, Path(i)) or p.resolve() == Path(i).resolve()):
+    for i in input_paths(list(inputs)):
+        rel = path_relation(p, i)
+        if rel == "same":
             raise OutputError(f"{option} {p} is also an input ({i}); xlt never writes over its inputs")
+        if rel == "inside":
+            raise OutputError(f"{option} {p} lies inside the input {i}; xlt writes nothing into its inputs")
     if p.is_dir():
         raise IsADirectoryError(f"{option} {p} is a folder; give a file name")
     if p.exists() and not overwrite:
@@ -109,13 +114,12 @@ def check_output_folder(path: str | os.PathLike, *, overwrite: bool = False, opt
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise NotADirectoryError(f"{option} {p} is a file, not a folder")
-    root = p.resolve()
-    for i in inputs:
-        if i is None or str(i) == "-":
-            continue
-        ri = Path(i).resolve()
-        if ri == root or root in ri.parents:
+    for i in input_paths(list(inputs)):
+        rel = path_relation(p, i)
+        if rel in ("same", "contains"):
             raise OutputError(f"{option} {p} contains the input {i}; replacing the folder would delete it")
+        if rel == "inside":
+            raise OutputError(f"{option} {p} lies inside the input {i}; xlt writes nothing into its inputs")
     if p.is_dir():
         extra = sorted(e.name for e in p.iterdir() if e.name not in set(allow))
         if extra and not overwrite:
@@ -195,6 +199,129 @@ def write_together(writers: dict[str | os.PathLike, Callable[[Path], Any]]) -> l
     return finals
 
 
+class _Stage:
+    """One folder being built for :func:`staged_folders`: where it is built and how it is published.
+
+    A folder is built in a hidden sibling and swapped in with two renames. A mount point (a mounted
+    volume given as ``--out``) cannot be renamed, so its new content is built inside it and its
+    entries are moved one by one. Every rename is journalled so that a failed publication can be
+    undone.
+    """
+
+    def __init__(self, final: Path, keep: Iterable[str], tag: str) -> None:
+        self.final = final
+        self.keep = tuple(keep)
+        self.in_place = final.is_dir() and os.path.ismount(final)
+        if self.in_place:
+            self.tmp, self.old = final / f".xlt-new-{tag}", final / f".xlt-old-{tag}"
+        else:
+            self.tmp, self.old = final.with_name(f".{final.name}.tmp-{tag}"), final.with_name(f".{final.name}.old-{tag}")
+        self.journal: list[tuple[Path, Path]] = []
+
+    def _move(self, src: Path, dst: Path) -> None:
+        os.replace(src, dst)
+        self.journal.append((src, dst))
+
+    def publish(self) -> None:
+        """Put the built folder in place of ``final`` (its ``keep`` entries carried over)."""
+        if self.in_place:
+            self.old.mkdir()
+            new_names = {e.name for e in self.tmp.iterdir()}
+            for e in sorted(self.final.iterdir()):
+                if e.name in (self.tmp.name, self.old.name) or (e.name in self.keep and e.name not in new_names):
+                    continue
+                self._move(e, self.old / e.name)
+            for e in sorted(self.tmp.iterdir()):
+                self._move(e, self.final / e.name)
+            return
+        for name in self.keep:
+            if (self.final / name).exists() and not (self.tmp / name).exists():
+                self._move(self.final / name, self.tmp / name)
+        if self.final.exists():
+            self._move(self.final, self.old)
+        self._move(self.tmp, self.final)
+
+    def undo(self) -> None:
+        """Reverse the renames made so far (a later folder of the same publication failed)."""
+        while self.journal:
+            src, dst = self.journal.pop()
+            os.replace(dst, src)
+
+    def clean(self) -> None:
+        """Remove what is left of the old folder (and an empty building folder)."""
+        shutil.rmtree(self.old, ignore_errors=True)
+        if self.in_place:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+@contextmanager
+def staged_folders(paths: Iterable[str | os.PathLike], *,
+                   keep: Iterable[Iterable[str]] | None = None) -> Iterator[list[Path]]:
+    """Build several folders (a report and the model it describes) and publish them together.
+
+    Whatever the block writes into the yielded folders appears at their final paths in one step
+    with signals held back (:func:`signals_deferred`): an interrupt leaves every folder as it was
+    or every folder new, never a new report beside an old model. An existing folder is replaced
+    whole (its entries named in ``keep``, e.g. ``checkpoints``, carried into the new one). A folder
+    that is a mount point is filled in place, entry by entry (a mount point cannot be renamed).
+    If the block raises, the building folders are removed and nothing changes. If publishing
+    fails, the renames already made are undone and the finished folders are kept where they were
+    built (the error names them): results are never lost to a rename. Check the outputs first
+    (:class:`OutputPlan`).
+
+    Args:
+        paths: the final folders.
+        keep: per folder, entry names to carry over (default: none).
+
+    Yields:
+        the building folders, in the order of ``paths``.
+
+    Raises:
+        NotADirectoryError: a path is a file.
+        OutputError: the finished folders could not be moved into place (the message says where
+            they are).
+    """
+    finals = [Path(p) for p in paths]
+    keeps = list(keep) if keep is not None else [()] * len(finals)
+    for p in finals:
+        if p.exists() and not p.is_dir():
+            raise NotADirectoryError(f"{p} is a file, not a folder")
+    tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    stages = []
+    try:
+        for p, k in zip(finals, keeps):
+            p.parent.mkdir(parents=True, exist_ok=True)
+            stage = _Stage(p, k, tag)
+            stage.tmp.mkdir()
+            stages.append(stage)
+        yield [s.tmp for s in stages]
+    except BaseException:
+        for s in stages:
+            shutil.rmtree(s.tmp, ignore_errors=True)
+        raise
+    done: list[_Stage] = []
+    published = False
+    try:
+        with signals_deferred():
+            try:
+                for s in stages:
+                    done.append(s)
+                    s.publish()
+                published = True
+            except OSError as exc:
+                for s in reversed(done):
+                    s.undo()
+                where = ", ".join(str(s.tmp) for s in stages)
+                raise OutputError(f"could not move the finished output into {done[-1].final} ({exc}); nothing was "
+                                  f"replaced, and the complete results are kept in {where}") from exc
+    finally:  # also when an interrupt held back during the renames is delivered
+        for s in stages:
+            if published:
+                s.clean()
+            elif s.old.is_dir() and not any(s.old.iterdir()):
+                s.old.rmdir()
+
+
 @contextmanager
 def staged_folder(path: str | os.PathLike, *, keep: Iterable[str] = ()) -> Iterator[Path]:
     """Build a folder beside ``path`` and rename it into place when the block ends without error.
@@ -202,45 +329,232 @@ def staged_folder(path: str | os.PathLike, *, keep: Iterable[str] = ()) -> Itera
     Whatever the block writes into the yielded folder appears at ``path`` at once: an existing
     ``path`` is replaced whole (its entries named in ``keep``, e.g. ``checkpoints``, are moved into
     the new folder first). If the block raises (or is interrupted), the staging folder is removed
-    and ``path`` is left as it was. Check the output first with :func:`check_output_folder`.
+    and ``path`` is left as it was. One folder of :func:`staged_folders` (which see for mount
+    points and failed renames). Check the output first with :class:`OutputPlan`.
 
     Yields:
-        the staging folder (a hidden sibling of ``path``).
+        the staging folder (a hidden sibling of ``path``, or inside it for a mount point).
 
     Raises:
         NotADirectoryError: ``path`` is a file.
+        OutputError: the finished folder could not be moved into place (it is kept; the message
+            says where).
     """
-    p = Path(path)
-    if p.exists() and not p.is_dir():
-        raise NotADirectoryError(f"{p} is a file, not a folder")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    tmp = p.with_name(f".{p.name}.tmp-{tag}")
-    tmp.mkdir()
-    try:
+    with staged_folders([path], keep=[keep]) as (tmp,):
         yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = p.with_name(f".{p.name}.old-{tag}")
+
+# --------------------------------------------------------------------------- the output plan
+# A path's identity: the (device, inode) pairs of its real path's existing folders from the root
+# down, then the names of the parts that do not exist yet (case-folded where the folder that holds
+# them ignores case). Two spellings of one place (``./x``, ``a/../x``, a symlink, ``X`` on a
+# case-insensitive file system, a bind mount) get the same identity; a prefix is a containing folder.
+_Node = tuple
+
+
+def _case_insensitive(folder: Path) -> bool:
+    """Whether names inside the existing ``folder`` ignore case (probed with an entry of it, or with
+    the folder's own name; False when neither has a cased letter)."""
+    def same_swapped(p: Path) -> bool | None:
+        swapped = p.name.swapcase()
+        if swapped == p.name:
+            return None
+        try:
+            return os.path.samefile(p, p.with_name(swapped))
+        except OSError:
+            return False
+
     try:
-        with signals_deferred():
-            for name in keep:
-                if (p / name).exists() and not (tmp / name).exists():
-                    os.replace(p / name, tmp / name)
-            if p.exists():
-                os.replace(p, old)
-                try:
-                    os.replace(tmp, p)
-                except OSError:
-                    os.replace(old, p)  # put the old folder back
-                    raise
+        with os.scandir(folder) as entries:
+            for i, entry in enumerate(entries):
+                found = same_swapped(Path(entry.path))
+                if found is not None:
+                    return found
+                if i > 50:
+                    break
+    except OSError:
+        pass
+    return bool(same_swapped(folder)) if folder.parent != folder else False
+
+
+def path_identity(path: str | os.PathLike) -> tuple[_Node, ...]:
+    """The identity of ``path`` on this machine, for comparing outputs with inputs and each other.
+
+    Args:
+        path: any spelling of a file or folder, existing or not (relative paths are taken from
+            the working directory).
+
+    Returns:
+        ``((dev, ino), ..., ('name', part), ...)``: one ``(st_dev, st_ino)`` pair per existing folder
+        (and the path itself, if it exists) of its real path, root first, then the names of the
+        parts that do not exist yet. ``a`` lies inside ``b`` exactly when ``path_identity(b)`` is a
+        prefix of ``path_identity(a)``.
+    """
+    real = Path(os.path.realpath(os.path.abspath(os.fspath(path))))
+    tail: list[str] = []
+    existing = real
+    while True:
+        try:
+            os.stat(existing)
+            break
+        except OSError:
+            if existing.parent == existing:
+                break
+            tail.append(existing.name)
+            existing = existing.parent
+    nodes: list[_Node] = []
+    for p in reversed([existing, *existing.parents]):
+        try:
+            st = os.stat(p)
+            nodes.append((st.st_dev, st.st_ino))
+        except OSError:  # unreadable on the way up: fall back on the name
+            nodes.append(("name", str(p)))
+    if tail:
+        fold = _case_insensitive(existing)
+        nodes += [("name", n.casefold() if fold else n) for n in reversed(tail)]
+    return tuple(nodes)
+
+
+def path_relation(a: str | os.PathLike, b: str | os.PathLike) -> str | None:
+    """How the places ``a`` and ``b`` relate: ``'same'``, ``'inside'`` (``a`` lies inside the folder
+    ``b``), ``'contains'`` (``a`` is a folder holding ``b``) or None (apart). Symlinks, ``.``/``..``,
+    hard links to one file and case variants on case-insensitive file systems are seen through."""
+    ia, ib = path_identity(a), path_identity(b)
+    if ia == ib or _same_file(Path(a), Path(b)):
+        return "same"
+    if len(ia) > len(ib) and ia[:len(ib)] == ib:
+        return "inside"
+    if len(ib) > len(ia) and ib[:len(ia)] == ia:
+        return "contains"
+    return None
+
+
+def input_paths(value: Any) -> list[Path]:
+    """The existing files and folders named by an input setting, for the output plan.
+
+    ``value`` may be a path, a string, ``LANG=PATH`` (the part after ``=`` unless the whole string
+    names a file), a list or tuple of these, or a dict (its values). Strings that name nothing on
+    disk (``bundled:e5-small``, a Hugging Face id, ``ntrex``, ``hf:NAME``) are left out: a run
+    cannot harm what is not there.
+    """
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        return [p for v in value.values() for p in input_paths(v)]
+    if isinstance(value, (list, tuple, set)):
+        return [p for v in value for p in input_paths(v)]
+    text = os.fspath(value) if isinstance(value, os.PathLike) else str(value)
+    if text in ("", "-"):
+        return []
+    candidates = [text]
+    if "=" in text and not os.path.lexists(text):
+        candidates.append(text.split("=", 1)[1])
+    return [Path(c) for c in candidates if os.path.lexists(c)][:1]
+
+
+@dataclass(frozen=True)
+class Output:
+    """One output of a run, as declared in its :class:`OutputPlan`.
+
+    Attributes:
+        option: the option that names it (``--out``), for messages.
+        path: where it goes.
+        kind: ``'file'``; ``'folder'`` (written whole: an existing non-empty one is replaced only
+            with ``overwrite``); or ``'store'`` (a folder the run adds to and reads back: a feature
+            cache, checkpoints, a work folder; kept as it is).
+        allow: entries a ``'folder'`` may already hold without ``overwrite`` (``checkpoints``).
+        overwrite: this output's own ``--overwrite`` (None: the plan's).
+    """
+
+    option: str
+    path: Path
+    kind: str = "folder"
+    allow: tuple[str, ...] = ()
+    overwrite: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("file", "folder", "store"):
+            raise ValueError(f"Output.kind must be 'file', 'folder' or 'store', got {self.kind!r}")
+
+
+@dataclass
+class OutputPlan:
+    """Every input and output of one run, checked together before any work (xlt's output rule).
+
+    The rule: no output may equal, contain or lie inside an input, and no two outputs may equal or
+    contain each other, whatever ``overwrite`` says and however the paths are spelled (symlinks,
+    ``./``, ``..``, case variants on case-insensitive file systems: :func:`path_relation`). Then
+    each output gets its own checks (:func:`check_output_file`, :func:`check_output_folder`).
+
+    Attributes:
+        inputs: ``(option, value)`` pairs; a value is anything :func:`input_paths` reads (a path,
+            ``LANG=PATH``, a list or dict of them, a model id that names no folder).
+        outputs: the run's :class:`Output` values (``None`` paths are left out).
+        overwrite: the run's ``--overwrite``.
+
+    Example::
+
+        OutputPlan(inputs=[("--model", "models/enc"), ("--train", ["en=train.conll"])],
+                   outputs=[Output("--out", Path("runs/r")), Output("--save", Path("models/ner"))],
+                   overwrite=False).check()
+    """
+
+    inputs: list[tuple[str, Any]] = field(default_factory=list)
+    outputs: list[Output] = field(default_factory=list)
+    overwrite: bool = False
+
+    def conflicts(self) -> list[str]:
+        """Every way the plan breaks the output rule, as messages (empty: none)."""
+        found: list[str] = []
+        outs = [o for o in self.outputs if o.path is not None and str(o.path) != "-"]
+        ins = [(opt, p) for opt, value in self.inputs for p in input_paths(value)]
+        for o in outs:
+            for opt, p in ins:
+                rel = path_relation(o.path, p)
+                if rel == "same":
+                    found.append(f"{o.option} {o.path} is also an input ({opt} {p}); xlt never writes over its inputs, "
+                                 "even with --overwrite")
+                elif rel == "contains":
+                    found.append(f"{o.option} {o.path} contains the input {opt} {p}; replacing the folder would "
+                                 "delete it")
+                elif rel == "inside":
+                    found.append(f"{o.option} {o.path} lies inside the input {opt} {p}; xlt writes nothing into "
+                                 "its inputs")
+        for i, a in enumerate(outs):
+            for b in outs[i + 1:]:
+                rel = path_relation(a.path, b.path)
+                if rel == "same":
+                    found.append(f"{a.option} {a.path} and {b.option} {b.path} are the same place; give each "
+                                 "output its own")
+                elif rel in ("contains", "inside"):
+                    outer, inner = (a, b) if rel == "contains" else (b, a)
+                    found.append(f"{outer.option} {outer.path} contains {inner.option} {inner.path}; writing one "
+                                 "would replace or mix with the other: give them separate places")
+        return found
+
+    def check(self) -> None:
+        """Refuse a plan that breaks the output rule, then check each output, before any work.
+
+        Raises:
+            OutputError: an output equals, contains or lies inside an input, or two outputs equal
+                or contain each other (the message names both paths); an output whose folder is
+                not writable.
+            FileExistsError: an existing file or non-empty folder without ``overwrite``.
+            IsADirectoryError: a folder where an output file is asked for.
+            NotADirectoryError: a file where an output folder (or a folder on the way) is asked for.
+        """
+        found = self.conflicts()
+        if found:
+            raise OutputError(found[0])
+        for o in self.outputs:
+            if o.path is None or str(o.path) == "-":
+                continue
+            overwrite = self.overwrite if o.overwrite is None else o.overwrite
+            if o.kind == "file":
+                check_output_file(o.path, overwrite=overwrite, option=o.option)
+            elif o.kind == "folder":
+                check_output_folder(o.path, overwrite=overwrite, option=o.option, allow=o.allow)
             else:
-                os.replace(tmp, p)
-    finally:  # also when an interrupt held back during the renames is delivered
-        shutil.rmtree(old, ignore_errors=True)
-        if tmp.exists():  # the swap failed: kept entries go back to the old folder before cleaning up
-            for name in keep:
-                if (tmp / name).exists() and p.is_dir() and not (p / name).exists():
-                    os.replace(tmp / name, p / name)
-            shutil.rmtree(tmp, ignore_errors=True)
+                p = Path(o.path)
+                if p.exists() and not p.is_dir():
+                    raise NotADirectoryError(f"{o.option} {p} is a file, not a folder")
+                _check_parent(p, o.option)

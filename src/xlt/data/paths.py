@@ -176,3 +176,17 @@ def dataset_dir(name: str, data_dir: str | Path | None = None) -> Path:
         [p for _, p in searched],
         dataset=name,
     )
+
+
+def data_set_folders(explicit: str | Path | None = None) -> list[Path]:
+    """The data set folders (``udpos/``, ``ntrex/``, ...) of the data folder :func:`resolve_data_dir`
+    finds; none where there is no data folder.
+
+    These are what a run's output plan declares as the data folder's inputs: an output may sit in
+    the data folder beside them, but may not replace or enter one (nor replace the data folder).
+    """
+    try:
+        root = resolve_data_dir(explicit)
+    except DatasetNotFoundError:
+        return []
+    return [root / name for name in DATASET_SOURCES if (root / name).is_dir()]

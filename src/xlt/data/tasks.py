@@ -336,7 +336,7 @@ def select_targets(
     Raises:
         UnknownLanguageError: a listed code matches no evaluation language (the message lists
             the available ones with names), or matches several (:class:`AmbiguousLanguageError`).
-        ValueError: an empty list.
+        ValueError: an empty string (an empty list is no targets: ``{}``).
     """
     task_spec = get_task(task)
     avail = available_languages(task_spec, data_dir)
@@ -353,6 +353,8 @@ def select_targets(
     else:
         requested = [str(c).strip() for c in spec]
     requested = [c for c in requested if c]
+    if not requested and not isinstance(spec, str):
+        return {}  # an empty list: no targets (a source's training text alone)
     if not requested:
         raise ValueError(
             f"{task_spec.name}: empty target list; use 'all' or some of: {describe_codes(avail)}"

@@ -47,7 +47,8 @@ from xlt.evaluate.alignment import (
 )
 from xlt.evaluate.manifest import build_manifest
 from xlt.evaluate.report import _fmt, _md, _name_resolver, write_json
-from xlt.data.outputs import check_output_folder, write_together
+from xlt.data.outputs import Output, OutputPlan, write_together
+from xlt.data.paths import data_set_folders
 from xlt.models import loading
 from xlt.models.loading import DEFAULT_MODEL
 from xlt.retrieval.scoring import cosine_scores, retrieval_accuracy
@@ -197,8 +198,9 @@ def run_analyze(config: AnalyzeConfig, command: list[str] | None = None) -> dict
                               "language; the analysis needs at least 2")
     from xlt.models.features import encode_sentences, resolve_layers
 
-    if config.out:
-        check_output_folder(config.out, overwrite=config.overwrite)
+    OutputPlan(inputs=[("--parallel", config.parallel), ("--model", config.model),
+                       ("--data-dir", data_set_folders(config.data_dir))],
+               outputs=[Output("--out", Path(config.out))] if config.out else [], overwrite=config.overwrite).check()
     encoder = loading.load_encoder(config.model, device="auto")  # looked up now: tests replace it
     layer_ids, _ = resolve_layers(layer_spec, encoder.num_layers)
     if config.layer not in ("best", "mean"):
@@ -589,7 +591,7 @@ def _best(rows: list[dict], key: str) -> int | None:
 
 def correlate(alignment_dir: str | Path, transfer_dir: str | Path, metric: str = "mexa",
               layer: int | str | None = None, out: str | Path | None = None,
-              command: list[str] | None = None) -> dict:
+              command: list[str] | None = None, overwrite: bool = False) -> dict:
     """Correlation between a language's alignment score and its zero-shot transfer score.
 
     Reads ``report.json`` of an ``xlt analyze`` run and of an ``xlt transfer`` run (its
@@ -604,6 +606,7 @@ def correlate(alignment_dir: str | Path, transfer_dir: str | Path, metric: str =
             report's own ``layer``.
         out: folder for ``report.json``, ``report.md`` and ``correlation.png`` (optional).
         command: argv recorded in the report (default ``sys.argv``).
+        overwrite: write into a non-empty ``out`` (never an input's folder).
 
     Returns:
         ``{"n", "pearson": {"r", "p"}, "spearman": {"rho", "p"}, "table": [{"transfer_lang",
@@ -617,6 +620,8 @@ def correlate(alignment_dir: str | Path, transfer_dir: str | Path, metric: str =
     """
     if metric not in METRIC_KEYS:
         raise ValueError(f"metric must be one of {', '.join(METRIC_KEYS)}, got {metric!r}")
+    OutputPlan(inputs=[("--alignment", alignment_dir), ("--transfer", transfer_dir)],
+               outputs=[Output("--out", Path(out))] if out else [], overwrite=overwrite).check()
     a_path, a_rep = _read_report(alignment_dir, "analyze")
     t_path, t_rep = _read_report(transfer_dir, "transfer")
     table = (a_rep.get("per_layer") or {}).get(METRIC_KEYS[metric])

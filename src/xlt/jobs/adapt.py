@@ -20,7 +20,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from xlt.data.jsonable import write_json
-from xlt.data.outputs import check_output_folder, staged_folder
+from xlt.data.outputs import Output, OutputPlan, staged_folder
+from xlt.data.paths import data_set_folders
+from xlt.jobs import check_max_length
 
 __all__ = ["ExtendConfig", "MlmConfig", "TranslitConfig", "TrimConfig", "run_extend", "run_mlm", "run_translit",
            "run_trim"]
@@ -58,6 +60,22 @@ class TrimConfig:
     overwrite: bool = False
 
 
+def _check_out(config, files: dict) -> Path:
+    """The output rule for an ``adapt`` command's model folder (:class:`~xlt.data.outputs.OutputPlan`):
+    ``--out`` may not equal, contain or lie inside the model, a text file or the data folder.
+
+    Returns:
+        ``config.out`` as a path.
+
+    Raises:
+        OutputError, FileExistsError, NotADirectoryError: as :meth:`OutputPlan.check`.
+    """
+    OutputPlan(inputs=[("--model", config.model), ("--text", [str(p) for p in files.values()]),
+                       ("--data-dir", data_set_folders(config.data_dir))],
+               outputs=[Output("--out", Path(config.out))], overwrite=config.overwrite).check()
+    return Path(config.out)
+
+
 def run_trim(config: TrimConfig, command: list[str] | None = None) -> dict:
     """Trim ``config.model``'s vocabulary to ``config.langs`` and write the model folder.
 
@@ -79,8 +97,7 @@ def run_trim(config: TrimConfig, command: list[str] | None = None) -> dict:
 
     t0 = time.time()
     langs, files, texts = _read_texts(config.langs, config.text, config.data_dir, config.min_sentences)
-    final = check_output_folder(config.out, overwrite=config.overwrite, option="--out",
-                                inputs=[str(p) for p in files.values()])
+    final = _check_out(config, files)
     t_load = time.time()
     encoder = load_encoder(config.model)
     t_load = time.time() - t_load
@@ -191,9 +208,9 @@ def run_mlm(config: MlmConfig, command: list[str] | None = None) -> dict:
             raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(config, name)}")
     if not (config.lr > 0 and 0 < config.dev_fraction < 1):
         raise ConfigError(f"--lr must be > 0 and --dev-fraction between 0 and 1, got {config.lr}, {config.dev_fraction}")
+    check_max_length(config.model, config.max_length, default=MlmConfig.max_length)
     langs, files, texts = _read_texts(config.langs, config.text, config.data_dir, config.min_sentences, config.limit)
-    final = check_output_folder(config.out, overwrite=config.overwrite, option="--out",
-                                inputs=[str(p) for p in files.values()])
+    final = _check_out(config, files)
     encoder = load_encoder(config.model)
     sentences = [s for t in texts.values() for s in t.sentences]
     adapted, result = continue_pretraining(
@@ -274,8 +291,7 @@ def run_translit(config: TranslitConfig, command: list[str] | None = None) -> di
         raise ConfigError(f"bad training settings: loss {config.loss!r} (contrastive or l2), epochs {config.epochs}, "
                           f"batch size {config.batch_size}, lr {config.lr}")
     langs, files, texts = _read_texts(config.langs, config.text, config.data_dir, config.min_sentences, config.limit)
-    final = check_output_folder(config.out, overwrite=config.overwrite, option="--out",
-                                inputs=[str(p) for p in files.values()])
+    final = _check_out(config, files)
     examples, counts = [], {}
     for lang, t in texts.items():
         pairs, skipped = transliteration_pairs(t.sentences, lang)
@@ -333,8 +349,7 @@ def run_extend(config: ExtendConfig, command: list[str] | None = None) -> dict:
         raise ConfigError(f"--steps must be >= 0, --batch-size >= 1 and --lr > 0; got {config.steps}, "
                           f"{config.batch_size}, {config.lr}")
     langs, files, texts = _read_texts(config.langs, config.text, config.data_dir, config.min_sentences, config.limit)
-    final = check_output_folder(config.out, overwrite=config.overwrite, option="--out",
-                                inputs=[str(p) for p in files.values()])
+    final = _check_out(config, files)
     encoder = load_encoder(config.model)
     sentences = [s for t in texts.values() for s in t.sentences]
     try:

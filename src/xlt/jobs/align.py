@@ -36,7 +36,9 @@ from xlt.align.fit import (SUPERVISION, check_user_dictionary, fit_corpus, metho
 from xlt.align.maps import METHODS, AlignerError, CrossLingualAligner, parse_method
 from xlt.evaluate.manifest import build_manifest, to_jsonable
 from xlt.evaluate.report import write_json
-from xlt.data.outputs import check_output_file, check_output_folder
+from xlt.data.outputs import Output, OutputPlan
+from xlt.data.paths import data_set_folders
+from xlt.jobs import check_layer_list
 from xlt.models.cache import FeatureCache
 from xlt.models.features import resolve_layers
 from xlt.models import loading  # loading.load_encoder is looked up at call time (tests replace it)
@@ -107,13 +109,18 @@ def _fit_corpus(config):
 
 
 def _check_fit_outputs(config: AlignFitConfig, methods: list[str], inputs: list) -> None:
-    """Map files and their report may be written (not an input, not there unless ``overwrite``)."""
-    paths = method_paths(config.out, methods)
-    for path in paths.values():
-        check_output_file(path, inputs=inputs, overwrite=config.overwrite)
+    """The output rule for the map files and their report (:class:`~xlt.data.outputs.OutputPlan`):
+    none may equal or lie inside an input (the corpus, dictionaries, the model or data folder, the
+    feature cache), none may be there already unless ``overwrite``."""
     out = Path(config.out)
     stem = out.name[:-4] if out.name.endswith(".npz") else out.name
-    check_output_file(out.with_name(stem + ".report.json"), inputs=inputs, overwrite=config.overwrite)
+    outputs = [Output("--out", path, "file") for path in method_paths(config.out, methods).values()]
+    outputs.append(Output("--out (report)", out.with_name(stem + ".report.json"), "file"))
+    if config.cache_dir:
+        outputs.append(Output("--cache-dir", Path(config.cache_dir), "store"))
+    OutputPlan(inputs=[("--parallel", inputs), ("--model", config.model),
+                       ("--data-dir", data_set_folders(config.data_dir))],
+               outputs=outputs, overwrite=config.overwrite).check()
 
 
 def run_align_fit(config: AlignFitConfig, command: list[str] | None = None) -> dict:
@@ -143,6 +150,7 @@ def run_align_fit(config: AlignFitConfig, command: list[str] | None = None) -> d
     torch.manual_seed(config.seed)
     _check_word_pieces(config.word_pieces)
     check_user_dictionary(config.supervision, config.dictionary, config.langs)
+    check_layer_list(config.model, config.layers)
     corpus, no_text = _fit_corpus(config)
     dict_files, dictionaries = {}, {}
     if config.supervision == "dictionary":
@@ -210,7 +218,7 @@ def run_align_eval(aligner_files: list[str], *, model: str | None = None, langs:
                    heldout: int = 200, align_layer: int = 8, gold: bool = True, data_dir: str | None = None,
                    out: str | None = None, progress: bool = True, command: list[str] | None = None,
                    parallel: Any = "ntrex", src_lang: str | None = None, tgt_lang: str | None = None,
-                   word_pieces: str | None = None) -> dict:
+                   word_pieces: str | None = None, overwrite: bool = False) -> dict:
     """Word retrieval before and after each aligner: held-out parallel lines, and human gold links.
 
     Args:
@@ -228,6 +236,7 @@ def run_align_eval(aligner_files: list[str], *, model: str | None = None, langs:
         src_lang, tgt_lang: languages of a user's pair whose file names do not give them.
         word_pieces: how words get their vectors (:data:`xlt.models.words.WORD_PIECES`); default:
             the aligners' setting (they must agree), without aligners the default setting.
+        overwrite: replace an existing ``out`` file (never an input).
 
     Returns:
         ``{"results": {"ntrex": {"before": {lang: {layer: scores}}, "<file>": {...}}, "gold":
@@ -239,8 +248,12 @@ def run_align_eval(aligner_files: list[str], *, model: str | None = None, langs:
         AlignerError: aligners for different models, or a language one of them lacks.
         UnknownLanguageError, FileLanguageError, DataFormatError, DatasetError: as
         :func:`run_align_fit`, before the model is loaded.
+        OutputError, FileExistsError: ``out`` breaks the output rule (:class:`~xlt.data.outputs.OutputPlan`).
     """
     t0 = time.time()
+    OutputPlan(inputs=[("--aligner", list(aligner_files)), ("--parallel", parallel), ("--model", model),
+                       ("--data-dir", data_set_folders(data_dir))],
+               outputs=[Output("--out", out, "file")], overwrite=overwrite).check()
     aligners = {str(f): CrossLingualAligner.load(f) for f in aligner_files}
     first = next(iter(aligners.values()), None)
     if first is None and not (model and langs):
@@ -359,7 +372,9 @@ def run_align_finetune(config: AlignFinetuneConfig, command: list[str] | None = 
     torch.manual_seed(config.seed)
     _check_word_pieces(config.word_pieces)
     corpus, no_text = _fit_corpus(config)
-    check_output_folder(config.out, overwrite=config.overwrite, inputs=list(corpus.files.values()))
+    OutputPlan(inputs=[("--parallel", list(corpus.files.values())), ("--model", config.model),
+                       ("--data-dir", data_set_folders(config.data_dir))],
+               outputs=[Output("--out", Path(config.out))], overwrite=config.overwrite).check()
     encoder = loading.load_encoder(config.model, device="auto")
     wa = word_aligner(encoder, config.align_layer, config.align_dtype, config.progress, config.word_pieces)
     examples, counts = [], {}

@@ -17,11 +17,13 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from xlt.data.outputs import check_output_folder, staged_folder
+from xlt.data.outputs import staged_folder
 from xlt.evaluate.manifest import build_manifest
 from xlt.evaluate.matrix import best_sources, write_matrix_report
 from xlt.evaluate.report import write_report
-from xlt.jobs.transfer import TransferConfig, load_dataset_for, source_configs, transfer_result
+from xlt.jobs import check_max_length
+from xlt.jobs.transfer import (TransferConfig, check_encoder_spec, check_evaluation_sets, check_outputs, load_dataset_for,
+                               source_configs, transfer_result)
 from xlt.models.loading import load_encoder
 
 __all__ = ["matrix_sources", "run_matrix", "score_ensembles"]
@@ -61,12 +63,16 @@ def run_matrix(config: TransferConfig, command: list[str] | None = None) -> dict
             from xlt.jobs import ConfigError
 
             raise ConfigError(f"--source names a language twice: {config.source}")
-    if config.out:
-        check_output_folder(config.out, overwrite=config.overwrite)
+    check_outputs(config)  # the output rule, over every source's files
+    check_encoder_spec(config.model)
+    if config.mode == "finetune":
+        check_max_length(config.model, config.max_length, default=TransferConfig.max_length)
     singles = {s: replace(c, matrix=False, ensemble=0, out=None, save=None, predictions=False)
                for s, c in source_configs(config).items()}
     sources = list(singles)
     datasets = {s: load_dataset_for(c) for s, c in singles.items()}  # every file read before the model loads
+    for ds in datasets.values():
+        check_evaluation_sets(ds)
     codes = {s: ds.source for s, ds in datasets.items()}
     if len(set(codes.values())) < len(codes):
         from xlt.jobs import ConfigError

@@ -28,7 +28,8 @@ from tqdm.auto import tqdm
 from xlt.evaluate.manifest import build_manifest
 from xlt.evaluate.report import write_json, write_report
 from xlt.data.jsonable import atomic_write
-from xlt.data.outputs import check_output_file, check_output_folder
+from xlt.data.outputs import Output, OutputPlan
+from xlt.data.paths import data_set_folders
 from xlt.models.features import parse_layer
 from xlt.models import loading  # loading.load_encoder is looked up at call time (tests replace it)
 from xlt.models.loading import DEFAULT_MODEL
@@ -121,7 +122,10 @@ def run_mine(config: MineConfig, command: list[str] | None = None) -> dict[str, 
     _check_threshold(config.threshold)
     t0 = time.perf_counter()
     src, tgt = read_sentences(config.src), read_sentences(config.tgt)
-    check_output_file(config.out, inputs=[config.src, config.tgt], overwrite=config.overwrite)
+    OutputPlan(inputs=[("src", config.src), ("tgt", config.tgt), ("--model", config.model)],
+               outputs=[Output("--out", config.out, "file")]
+               + ([Output("--work-dir", Path(config.work_dir), "store")] if config.work_dir else []),
+               overwrite=config.overwrite).check()
     encoder = loading.load_encoder(config.model, device="auto")
     seconds: dict[str, float] = {}
     with tempfile.TemporaryDirectory(dir=config.work_dir, prefix="xlt-mine-") as tmp:
@@ -288,8 +292,8 @@ def run_mine_eval(config: MineEvalConfig, command: list[str] | None = None) -> d
 
     margins = _split_list(config.margins, MARGINS, "margin")
     strategies = _split_list(config.strategies, STRATEGIES, "strategy")
-    if config.out:
-        check_output_folder(config.out, overwrite=config.overwrite)
+    OutputPlan(inputs=[("--model", config.model), ("--data-dir", data_set_folders(config.data_dir))],
+               outputs=[Output("--out", Path(config.out))] if config.out else [], overwrite=config.overwrite).check()
     _check_choice("report margin", config.report_margin, margins)
     _check_choice("report strategy", config.report_strategy, strategies)
     t0 = time.perf_counter()

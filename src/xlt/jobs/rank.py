@@ -23,7 +23,8 @@ import numpy as np
 from xlt.data.dataset import load_task
 from xlt.data.langs import iso639_3
 from xlt.data.jsonable import write_json
-from xlt.data.outputs import check_output_folder, staged_folder
+from xlt.data.outputs import Output, OutputPlan, staged_folder
+from xlt.data.paths import data_set_folders
 from xlt.models.loading import DEFAULT_MODEL
 from xlt.transfer.ranking import (FEATURES, OPTIONAL_FEATURES, LanguageProfile, RankingError, SourceRanker,
                                   dominant_script,
@@ -339,8 +340,9 @@ def run_rank(config: RankConfig, command: list[str] | None = None) -> dict:
     from xlt.models.loading import load_encoder
 
     t0 = time.time()
-    if config.out:
-        check_output_folder(config.out, overwrite=config.overwrite)
+    OutputPlan(inputs=[("--matrix", config.matrices), ("--analysis", config.analysis), ("--model", config.model),
+                       ("--data-dir", data_set_folders(config.data_dir))],
+               outputs=[Output("--out", config.out)] if config.out else [], overwrite=config.overwrite).check()
     reps = [read_matrix(m) for m in config.matrices]
     if config.task is not None:
         tasks = sorted({r["task"] for r in reps})

@@ -19,13 +19,15 @@ import shlex
 import sys
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from xlt.data.parallel import open_parallel, read_parallel, select_tatoeba
 from xlt.evaluate.manifest import build_manifest
 from xlt.evaluate.report import write_report
-from xlt.data.outputs import check_output_folder
+from xlt.data.outputs import Output, OutputPlan
+from xlt.data.paths import data_set_folders
 from xlt.models import loading
 from xlt.models.loading import DEFAULT_MODEL
 from xlt.retrieval.scoring import METHODS, retrieval_accuracy, score_matrix
@@ -108,8 +110,9 @@ def run_retrieval(config: RetrievalConfig, command: list[str] | None = None) -> 
         data = {lang: read_parallel(*paths) for lang, paths in files.items()}  # check all before encoding
     from xlt.models.features import encode_sentences, parse_layer
 
-    if config.out:
-        check_output_folder(config.out, overwrite=config.overwrite)
+    OutputPlan(inputs=[("--pairs", config.pairs), ("--model", config.model),
+                       ("--data-dir", data_set_folders(config.data_dir))],
+               outputs=[Output("--out", Path(config.out))] if config.out else [], overwrite=config.overwrite).check()
     encoder = loading.load_encoder(config.model, device="auto")  # looked up now: tests replace it
     layer = parse_layer(config.layer)
     xx2en, en2xx, xsim, counts = {}, {}, {}, {}

@@ -59,7 +59,8 @@ from xlt.data import tasks as task_registry
 from xlt.evaluate.manifest import build_manifest
 from xlt.data.metrics import mean_std, score
 from xlt.evaluate.report import write_report
-from xlt.data.outputs import check_output_folder
+from xlt.data.outputs import Output, OutputPlan
+from xlt.data.paths import data_set_folders
 from xlt.models.loading import DEFAULT_MODEL, load_encoder
 from xlt.models.words import DEFAULT_WORD_PIECES, check_word_pieces
 
@@ -361,8 +362,12 @@ def run_silver(config: SilverConfig, command: list[str] | None = None) -> dict:
         if not tg.eval_data.examples:
             raise ValueError(f"{tg.lang}: no sentences in {tg.eval_data.path}")
 
-    if config.out:
-        check_output_folder(config.out, overwrite=config.overwrite)
+    outputs = [Output("--out", Path(config.out))] if config.out else []
+    if config.cache_dir:
+        outputs.append(Output("--cache-dir", Path(config.cache_dir), "store"))
+    OutputPlan(inputs=[("--parallel", config.parallel), ("--model", config.model),
+                       ("--data-dir", data_set_folders(config.data_dir))],
+               outputs=outputs, overwrite=config.overwrite).check()
     encoder = load_encoder(config.model, device="auto")
     layers = probe_layers(cfg["layer"])
     # built now so that a layer outside the model fails before any training

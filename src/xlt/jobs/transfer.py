@@ -29,7 +29,9 @@ from xlt.data import tasks as task_registry
 from xlt.data.dataset import TaskDataset, from_files, load_task, multi_source
 from xlt.data.kinds import TOKEN
 from xlt.data.metrics import mean_std, score
-from xlt.data.outputs import check_output_folder, staged_folder
+from xlt.data.outputs import Output, OutputPlan, path_relation, staged_folders
+from xlt.data.paths import data_set_folders
+from xlt.jobs import check_max_length
 from xlt.evaluate.manifest import build_manifest, to_jsonable
 from xlt.evaluate.report import write_report
 from xlt.models.loading import DEFAULT_MODEL, load_encoder
@@ -536,18 +538,45 @@ class TransferResult:
         return self.models[self.best_seed]
 
 
+def output_plan(config: TransferConfig) -> OutputPlan:
+    """Every input and output of a transfer run (or matrix), for the output rule (:class:`OutputPlan`).
+
+    Inputs: the training, dev and evaluation files and folders, the model folder, the aligner, the
+    language adapters and the data folder (a built-in task's, or ``data_dir``). Outputs: ``out``
+    (it may hold ``checkpoints``; a resumed run continues it), ``save``, an explicit
+    ``checkpoint_dir`` and the feature cache (kept folders). Checkpoints in ``out/checkpoints``
+    are part of ``out`` (carried over when it is replaced), so they are no output of their own.
+    """
+    data_dir = data_set_folders(config.data_dir) if (config.task or config.data_dir) else None
+    inputs = [("--train", config.train), ("--dev", config.dev), ("--eval", config.eval), ("--model", config.model),
+              ("--aligner", config.aligner), ("--language-adapters", config.language_adapters),
+              ("--data-dir", data_dir)]
+    outputs = [Output("--out", config.out, "folder", allow=("checkpoints",),
+                      overwrite=bool(config.overwrite or config.resume)),
+               Output("--save", config.save, "folder")]
+    ckpt = checkpoint_dir_of(config)
+    if config.checkpoint_dir and not (config.out and path_relation(ckpt, Path(config.out) / "checkpoints") == "same"):
+        outputs.append(Output("--checkpoint-dir", ckpt, "store"))
+    if config.cache_dir:
+        outputs.append(Output("--cache-dir", config.cache_dir, "store"))
+    return OutputPlan(inputs=inputs, outputs=[o for o in outputs if o.path], overwrite=bool(config.overwrite))
+
+
 def check_outputs(config: TransferConfig) -> None:
-    """Refuse outputs that would destroy something, before any work starts.
+    """Refuse outputs that would destroy something, before any work starts (:func:`output_plan`).
 
     Raises:
+        OutputError: an output equals, contains or lies inside an input, or two outputs (``out``,
+            ``save``, ``checkpoint_dir``, ``cache_dir``) equal or contain each other; or their
+            folder is not writable.
         FileExistsError: ``out`` or ``save`` is a non-empty folder and ``overwrite`` is off (``out``
             may hold ``checkpoints``; with ``resume`` anything); the checkpoint folder holds
             checkpoints and ``resume`` is off.
         NotADirectoryError: ``save``, ``out`` or the checkpoint folder is a file.
-        OutputError: an input file lies inside ``out`` or ``save``, or their folder is not writable.
-        ValueError: an unknown ``save_which``.
+        ConfigError: an unknown ``save_which``.
         CheckpointError: see :func:`checkpoint_dir_of`.
     """
+    from xlt.jobs import ConfigError
     from xlt.transfer.finetune import CHECKPOINT_FILE
 
     ckpt = checkpoint_dir_of(config)
@@ -557,15 +586,8 @@ def check_outputs(config: TransferConfig) -> None:
         raise FileExistsError(f"{ckpt} holds checkpoints of an earlier run; add --resume to continue it, "
                               "or give another --checkpoint-dir")
     if config.save_which not in SAVE_WHICH:
-        raise ValueError(f"save_which must be one of {SAVE_WHICH}, got {config.save_which!r}")
-    inputs = [p for p in (*_as_list(config.train), *_as_list(config.dev), config.aligner, *config.eval) if p]
-    inputs = [p.split("=", 1)[1] if "=" in p and not Path(p).exists() else p for p in inputs]
-    if config.out:
-        # a resumed run continues its own folder (its checkpoints live there)
-        check_output_folder(config.out, overwrite=bool(config.overwrite or config.resume), option="--out",
-                            allow=("checkpoints",), inputs=inputs)
-    if config.save:
-        check_output_folder(config.save, overwrite=bool(config.overwrite), option="--save", inputs=inputs)
+        raise ConfigError(f"--save-which must be one of {', '.join(SAVE_WHICH)}, got {config.save_which!r}")
+    output_plan(config).check()
 
 
 def _write_predictions(folder: Path, ds: TaskDataset, preds: dict[str, list]) -> None:
@@ -610,6 +632,9 @@ def transfer_result(config: TransferConfig, command: list[str] | None = None,
     config.validate()
     check_word_pieces(config.word_pieces)
     check_outputs(config)
+    check_encoder_spec(config.model)
+    if config.mode == "finetune":
+        check_max_length(config.model, config.max_length, default=TransferConfig.max_length)
     aligner = None
     if config.aligner:
         from xlt.align.maps import AlignerError, CrossLingualAligner
@@ -620,6 +645,7 @@ def transfer_result(config: TransferConfig, command: list[str] | None = None,
         aligner = CrossLingualAligner.load(config.aligner)
     # every data file is read before the model loads
     ds = dataset if dataset is not None else load_dataset_for(config)
+    check_evaluation_sets(ds)
     romanized = {}
     if config.romanize:
         ds, romanized = romanize_targets(ds)
@@ -663,8 +689,8 @@ def transfer_result(config: TransferConfig, command: list[str] | None = None,
     trainer.train(config.seeds)
     t_train = time.time() - t0
     best_seed = max(config.seeds, key=lambda s: (trainer.dev_scores.get(s, float("-inf")), -config.seeds.index(s)))
-    # only the main process writes; every process reports the same (they hold the same models)
-    saved = _save_models(config, trainer.models, best_seed, write=_is_main_process()) if config.save else {}
+    # what will be saved; the models are written with the report, at the end, so that the two appear together
+    saved = _save_models(config, trainer.models, best_seed, write=False) if config.save else {}
 
     per_seed: dict[int, dict[str, float]] = {s: {} for s in config.seeds}
     counts: dict[str, dict] = {}
@@ -672,8 +698,7 @@ def transfer_result(config: TransferConfig, command: list[str] | None = None,
     pooled: dict[str, float] = {}  # --seed-ensemble: language -> score of the seeds' mean probabilities
     for lang, split in tqdm(ds.eval.items(), desc="languages", disable=not config.progress):
         c = split.counts(ds.kind)
-        if not split.examples:
-            log.warning("%s: no examples in %s, skipped", lang, split.path)
+        if not split.examples:  # warned about before training (check_evaluation_sets)
             counts[lang] = dict(c, truncated=0)
             continue
         probas, truncated = trainer.evaluate_proba(split)
@@ -777,12 +802,18 @@ def transfer_result(config: TransferConfig, command: list[str] | None = None,
             extra.append(f"## Trained parameters\n\n{config.peft or 'full fine-tuning'}: {params['trainable']:,} of "
                          f"{params['total']:,} ({params['share']:.2f}%).")
             report["extra_markdown"] = extra
-    if config.out and _is_main_process():
-        # the whole folder appears at once: an interrupt leaves the old report or the new one
-        with staged_folder(config.out, keep=("checkpoints",)) as folder:
-            write_report(folder, report)
-            if config.predictions:
-                _write_predictions(folder / "predictions", ds, best_preds)
+    if (config.out or config.save) and _is_main_process():  # only the main process writes
+        # the report and the model appear together: an interrupt leaves both old or both new, never a
+        # report naming a model it does not describe
+        finals = [p for p in (config.out, config.save) if p]
+        keeps = [("checkpoints",) if p == config.out else () for p in finals]
+        with staged_folders(finals, keep=keeps) as folders:
+            if config.out:
+                write_report(folders[0], report)
+                if config.predictions:
+                    _write_predictions(folders[0] / "predictions", ds, best_preds)
+            if config.save:
+                _save_models(config, trainer.models, best_seed, folder=folders[-1])
     if config.mode == "finetune" and (config.out or config.save):
         from xlt.transfer.finetune import distributed_state
 
@@ -790,19 +821,69 @@ def transfer_result(config: TransferConfig, command: list[str] | None = None,
     return TransferResult(report=report, models=dict(trainer.models), best_seed=best_seed, dataset=ds)
 
 
-def _save_models(config: TransferConfig, models: dict[int, TaskModel], best_seed: int, write: bool = True) -> dict:
-    """Save the model(s) under ``config.save`` (``write=False``: only say what would be saved)."""
+def check_evaluation_sets(ds: TaskDataset) -> None:
+    """Refuse a data set none of whose evaluation sets holds an example, before training; warn about
+    each empty one (it is skipped and counted in the report).
+
+    Raises:
+        DatasetError: every evaluation set is empty (or all its sentences were skipped); the message
+            names the files.
+    """
+    from xlt.data.dataset import DatasetError
+
+    empty = {lang: split for lang, split in ds.eval.items() if not split.examples}
+    if ds.eval and len(empty) == len(ds.eval):
+        raise DatasetError("no evaluation set holds an example: " + "; ".join(
+            f"{lang} {split.path} ({split.n_skipped_empty} empty sentences skipped)" for lang, split in empty.items())
+            + "; nothing could be scored, so nothing was trained")
+    for lang, split in empty.items():
+        log.warning("%s: no examples in %s (%d empty sentences skipped); it is left out of the scores", lang, split.path,
+                    split.n_skipped_empty)
+
+
+def _save_models(config: TransferConfig, models: dict[int, TaskModel], best_seed: int, write: bool = True,
+                 folder: Path | None = None) -> dict:
+    """Save the model(s) of ``config.save`` into ``folder`` (the folder being built for it), or with
+    ``write=False`` only say what will be saved there."""
     root = Path(config.save)
-    if config.save_which == "best":
-        if write:
-            models[best_seed].save_pretrained(root, overwrite=config.overwrite)
-        return {"path": str(root), "seeds": [best_seed], "which": "best"}
-    if not write:
-        return {"path": str(root), "seeds": list(models), "which": "all", "best_seed": best_seed}
-    with staged_folder(root) as tmp:  # all seeds appear at once, replacing an old folder whole
-        for s, m in models.items():
-            m.save_pretrained(tmp / f"seed-{s}")
-    return {"path": str(root), "seeds": list(models), "which": "all", "best_seed": best_seed}
+    seeds = [best_seed] if config.save_which == "best" else list(models)
+    if write:
+        for s in seeds:
+            models[s].save_pretrained(folder if config.save_which == "best" else folder / f"seed-{s}",
+                                      overwrite=True)
+    info = {"path": str(root), "seeds": seeds, "which": config.save_which}
+    return info if config.save_which == "best" else dict(info, best_seed=best_seed)
+
+
+def check_encoder_spec(model: str) -> None:
+    """Refuse a saved xlt task model where an encoder is expected (``--model`` of ``transfer``),
+    before it loads: a probe folder holds a head, not an encoder. A fine-tuned task model is a
+    complete encoder with a task head; it is taken as an encoder (its head is left out) with a
+    warning.
+
+    Raises:
+        ConfigError: ``model`` is a folder holding a saved probe.
+    """
+    from xlt.jobs import ConfigError
+    from xlt.transfer.model import MODEL_FILE
+
+    meta_file = Path(model) / MODEL_FILE
+    if not meta_file.is_file():
+        return
+    import json
+
+    try:
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        meta = {}
+    mode = meta.get("mode") if isinstance(meta, dict) else None
+    spec = (meta.get("encoder") or {}).get("spec") if isinstance(meta, dict) else None
+    if mode == "finetune":
+        log.warning("--model %s is a fine-tuned xlt task model; its encoder is used and its task head left out", model)
+        return
+    raise ConfigError(f"--model {model} is a saved xlt task model ({MODEL_FILE}: a {mode or 'task'} head), not an "
+                     f"encoder; apply it with 'xlt predict --model {model}', or train on its encoder"
+                     + (f" (--model {spec})" if spec else ""))
 
 
 def zero_shot_transfer(dataset: TaskDataset, *, out: str | None = None, **settings) -> TransferResult:
@@ -834,5 +915,6 @@ def zero_shot_transfer(dataset: TaskDataset, *, out: str | None = None, **settin
     return transfer_result(config, command=["python", "xlt.zero_shot_transfer"], dataset=dataset)
 
 
-__all__ = ["SAVE_WHICH", "TransferConfig", "TransferResult", "check_outputs", "load_dataset_for", "read_options",
+__all__ = ["SAVE_WHICH", "TransferConfig", "TransferResult", "check_encoder_spec", "check_evaluation_sets", "check_outputs", "load_dataset_for",
+           "output_plan", "read_options",
            "run_transfer", "transfer_result", "zero_shot_transfer"]

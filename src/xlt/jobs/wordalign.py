@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from xlt.align.words import DEFAULT_LAYER, WordAligner, method_output_path, parse_methods
-from xlt.data.outputs import check_output_file
+from xlt.data.outputs import Output, OutputPlan
 from xlt.data.wordalign import read_pairs, read_pharaoh, write_pharaoh
 from xlt.evaluate.manifest import build_manifest
 from xlt.evaluate.report import write_json
@@ -56,11 +56,11 @@ def run_wordalign(pairs: str | Path, out: str | Path, model: Encoder | str | Non
             ``overwrite`` is off; IsADirectoryError: an output is a folder.
     """
     method_list = parse_methods(methods)
-    inputs = [p for p in (pairs, gold) if p is not None]
-    for m in method_list:
-        check_output_file(method_output_path(out, m, len(method_list)), inputs=inputs, overwrite=overwrite)
+    outputs = [Output("--out", Path(method_output_path(out, m, len(method_list))), "file") for m in method_list]
     if report is not None:
-        check_output_file(report, inputs=inputs, overwrite=overwrite, option="--report")
+        outputs.append(Output("--report", Path(report), "file"))
+    OutputPlan(inputs=[("--pairs", pairs), ("--gold", gold), ("--model", model if isinstance(model, str) else None)],
+               outputs=outputs, overwrite=overwrite).check()
     data = read_pairs(pairs, tokenizer=tokenizer)
     gold_links = read_pharaoh(gold, one_based=one_based, lengths=data.lengths) if gold is not None else None
     aligner = WordAligner(model if model is not None else DEFAULT_MODEL, layer=layer, methods=method_list,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from xlt.data.jsonable import write_json
-from xlt.data.outputs import check_output_folder, staged_folder
+from xlt.data.outputs import Output, OutputPlan, staged_folder
 from xlt.models.loading import Encoder, load_encoder
 
 
@@ -32,7 +32,9 @@ def export_model(spec_or_encoder: str | Encoder, out_dir: str | Path, *, overwri
         FileExistsError: ``out_dir`` is not empty and ``overwrite`` is off (checked before loading).
         NotADirectoryError: ``out_dir`` is a file.
     """
-    final = check_output_folder(out_dir, overwrite=overwrite, option="export folder")
+    final = Path(out_dir)
+    spec = spec_or_encoder if isinstance(spec_or_encoder, str) else None
+    OutputPlan(inputs=[("the model", spec)], outputs=[Output("export folder", final)], overwrite=overwrite).check()
     enc = load_encoder(spec_or_encoder) if isinstance(spec_or_encoder, str) else spec_or_encoder
     with staged_folder(final) as out:
         write_export_folder(enc, out)

@@ -109,6 +109,30 @@ def load_encoder(spec: str = DEFAULT_MODEL, device: str = "cpu") -> Encoder:
     return enc
 
 
+def _config_fields(spec: str) -> dict | None:
+    """``num_hidden_layers``, ``max_position_embeddings``, ``model_type`` and ``pad_token_id`` of a
+    model spec, read from its config (bundled: its weight file's header) without loading weights;
+    None when the config cannot be read here."""
+    if spec.startswith(BUNDLED_PREFIX):
+        from xlt.models.bundled import read_e5_header
+
+        try:
+            head = read_e5_header(spec[len(BUNDLED_PREFIX):])
+        except ModelLoadError:
+            return None
+        return {"num_hidden_layers": int(head["layers"]), "max_position_embeddings": int(head["max_positions"]),
+                "model_type": "bert", "pad_token_id": 0}
+    from transformers import AutoConfig
+
+    path = Path(spec).expanduser()
+    try:
+        config = AutoConfig.from_pretrained(str(path) if path.is_dir() else spec)
+    except (OSError, ValueError):
+        return None
+    return {k: getattr(config, k, None) for k in ("num_hidden_layers", "max_position_embeddings", "model_type",
+                                                  "pad_token_id")}
+
+
 def model_num_layers(spec: str) -> int | None:
     """The number of transformer layers of a model, read from its config without loading weights.
 
@@ -119,22 +143,28 @@ def model_num_layers(spec: str) -> int | None:
         the layer count, or None when the config cannot be read here (an unknown name or an
         uncached Hub id: :func:`load_encoder` then reports the problem).
     """
-    if spec.startswith(BUNDLED_PREFIX):
-        from xlt.models.bundled import read_e5_header
-
-        try:
-            return int(read_e5_header(spec[len(BUNDLED_PREFIX):])["layers"])
-        except ModelLoadError:
-            return None
-    from transformers import AutoConfig
-
-    path = Path(spec).expanduser()
-    try:
-        config = AutoConfig.from_pretrained(str(path) if path.is_dir() else spec)
-    except (OSError, ValueError):
-        return None
-    n = getattr(config, "num_hidden_layers", None)
+    n = (_config_fields(spec) or {}).get("num_hidden_layers")
     return int(n) if isinstance(n, int) else None
+
+
+def model_max_length(spec: str) -> int | None:
+    """The longest input in tokens (special tokens included) a model's position embeddings allow,
+    read from its config without loading weights (as :attr:`Encoder.max_length`, less the
+    tokenizer's own limit).
+
+    Args:
+        spec: as for :func:`load_encoder`.
+
+    Returns:
+        the length in tokens, or None when the config cannot be read here or names no positions.
+    """
+    fields = _config_fields(spec) or {}
+    n = fields.get("max_position_embeddings")
+    if not isinstance(n, int):
+        return None
+    if fields.get("model_type") in {"xlm-roberta", "roberta"}:  # padding_idx + 1 positions are reserved
+        n -= int(fields.get("pad_token_id") or 1) + 1
+    return n
 
 
 def hub_fingerprint(spec: str, model) -> str:

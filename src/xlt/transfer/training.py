@@ -247,8 +247,9 @@ class FinetuneTrainer(_SeedTrainer):
         from xlt.transfer.finetune import encode_examples, finetune
 
         ds = self.ds
+        # never past the model's positions (a longer setting is refused up front; the default is capped)
         enc_train = encode_examples(self.encoder, ds.kind, ds.train.examples, label_ids(ds, ds.train.examples),
-                                    self.cfg["max_length"], word_pieces=self.word_pieces)
+                                    min(self.cfg["max_length"], self.encoder.max_length), word_pieces=self.word_pieces)
         enc_dev = encode_examples(self.encoder, ds.kind, ds.dev.examples, None, self.encoder.max_length,
                                   word_pieces=self.word_pieces)
         dev_gold = ds.kind.gold(ds.dev.examples)
