@@ -40,7 +40,7 @@ def _files(root: Path) -> dict[str, Path]:
         "map_rand": root / "maps-rand.npz", "yaml_bad_key": root / "bad-key.yaml", "yaml_bad_type": root / "bad-type.yaml",
         "de_file": root / "de.txt", "en_file": root / "en.txt", "short_pairs": root / "short.txt",
         "unlabeled": root / "eval2" / "test.tsv", "matrix_one": root / "mx-one" / "matrix.json",
-        "matrix_two": root / "mx-two" / "matrix.json",
+        "matrix_two": root / "mx-two" / "matrix.json", "empty_eval": root / "eval3" / "test-de.tsv",
     }
     for p in f.values():
         p.parent.mkdir(parents=True, exist_ok=True)
@@ -69,6 +69,7 @@ def _files(root: Path) -> dict[str, Path]:
     f["en_file"].write_text("the cat\nthe dog\n", encoding="utf-8")
     f["short_pairs"].write_text("the cat ||| die Katze\nno separator here\n", encoding="utf-8")
     f["unlabeled"].write_text(TRAIN, encoding="utf-8")
+    f["empty_eval"].write_text("\n\n", encoding="utf-8")
     f["matrix_one"].write_text('{"task": "udpos", "sources": ["en"], "targets": ["de"], "scores": {"en": {"de": 80}}}',
                                encoding="utf-8")
     f["matrix_two"].write_text('{"task": "udpos", "sources": ["en", "de"], "targets": ["fr"], '
@@ -112,6 +113,14 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("transfer", T + ["--out", "{root}/r", "--seed-ensemble"], ["--seed-ensemble", "--seeds 2"]),
     ("transfer", ["transfer", "--train", "en={train}", "--train", "eng={dev}", "--eval", "de={test_de}",
                   "--out", "{root}/r"], ["given twice"]),
+    ("transfer", ["transfer", "--train", "{train}", "--eval", "de={empty_eval}", "--out", "{root}/r"],
+     ["no evaluation set holds an example", "test-de.tsv"]),
+    ("transfer", T + ["--out", "{root}/r", "--mode", "finetune", "--max-length", "100000", "--model", "{tiny}"],
+     ["--max-length 100000", "at most 64 tokens"]),
+    ("transfer", ["transfer", "--task", "sib200", "--metric", "f1", "--targets", "deu_Latn", "--train-limit", "5",
+                  "--eval-limit", "5", "--out", "{root}/r"], ["--metric f1", "use --metric accuracy"]),
+    ("transfer", T + ["--out", "{root}/r", "--save", "{root}/r"], ["same place"]),
+    ("transfer", T + ["--out", "{root}/r", "--save", "{root}/r/model", "--overwrite"], ["contains --save"]),
     ("transfer", ["transfer", "--task", "udpos", "--targets", "xx-nonsense", "--out", "{root}/r",
                   "--data-dir", "{root}/no-data"], ["no-data"]),
     # predict
@@ -161,6 +170,8 @@ CASES: list[tuple[str, list[str], list[str]]] = [
                    "--out", "{old_map}"], ["--overwrite"]),
     ("align fit", ["align", "fit", "--parallel", "{pairs}", "--src-lang", "en", "--tgt-lang", "de",
                    "--align-layer", "99", "--model", "{tiny}", "--out", "{root}/m.npz"], ["2 layers"]),
+    ("align fit", ["align", "fit", "--parallel", "{pairs}", "--src-lang", "en", "--tgt-lang", "de",
+                   "--layers", "0,99", "--model", "{tiny}", "--out", "{root}/m.npz"], ["--layers 0,99", "2 layers"]),
     ("align finetune", ["align", "finetune", "--parallel", "{pairs}", "--epochs", "0", "--out", "{root}/f"],
      ["--epochs"]),
     ("align finetune", ["align", "finetune", "--parallel", "{pairs}", "--lr", "0", "--out", "{root}/f"], ["--lr"]),
@@ -222,6 +233,8 @@ CASES: list[tuple[str, list[str], list[str]]] = [
      ["--target yo"]),
     ("rank-sources", ["rank-sources", "--matrix", "{bad_jsonl}", "--out", "{root}/r"], ["not a readable"]),
     ("rank-sources", ["rank-sources", "--matrix", "{matrix_two}", "--out", "{nonempty}"], ["not empty"]),
+    ("rank-sources", ["rank-sources", "--matrix", "{root}/mx-two", "--out", "{root}/mx-two", "--overwrite"],
+     ["also an input"]),
     # export-model, bench
     ("export-model", ["export-model", "bundled:e5-small", "{nonempty}"], ["not empty"]),
     ("export-model", ["export-model", "bundled:e5-small", "{old_out}"], ["is a file"]),

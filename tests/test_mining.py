@@ -262,4 +262,4 @@ def test_mine_rejects_impossible_settings_and_folders_before_loading(tmp_path, c
     assert err.count("\n") == 1 and err.startswith("xlt: error: argument --k: expected a whole number >= 1, got '0'")
     assert main(["mine", str(tmp_path / "a.txt"), str(tmp_path / "dir"), "--out", str(tmp_path / "p.tsv")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("xlt: error:") and "Is a directory" in err and str(tmp_path / "dir") in err
+    assert err.startswith("xlt: error:") and "is a folder" in err and str(tmp_path / "dir") in err

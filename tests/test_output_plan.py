@@ -375,3 +375,67 @@ def test_property_universe_has_both_outcomes(layout, monkeypatch):
     assert _expected(["data/out/a.txt", "run/r.json"], ["data/pairs.txt"]) is False  # beside, not inside, a file
     assert _expected(["new", "new/deeper"], ["enc"]) is True
     assert _expected(["lnk-enc/sub"], ["enc"]) is True
+
+
+@pytest.mark.usefixtures("single_torch_thread")
+def test_an_interrupt_never_leaves_a_report_beside_a_model_it_does_not_describe(tiny, tmp_path, monkeypatch, capsys):
+    """``--out`` and ``--save`` of a run that replaces an earlier one, interrupted (a real SIGINT) after
+    each file write in turn: the two folders are both the earlier run's or both the new run's."""
+    import shutil
+    import signal
+
+    import matplotlib.figure
+
+    from test_transfer_user_data import TEST_DE, TRAIN as TRAIN_EN, conll, write
+
+    _, spec = tiny
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    train = write(tmp_path / "data" / "train.conll", conll(TRAIN_EN))
+    test_de = write(tmp_path / "data" / "test-de.conll", conll(TEST_DE))
+    out, save = tmp_path / "out", tmp_path / "model"
+    base = ["transfer", "--train", str(train), "--eval", f"de={test_de}", "--model", spec, "--mode", "probe",
+            "--no-progress", "--out", str(out), "--save", str(save)]
+    assert main(base + ["--seeds", "7,"]) == 0  # one seed, 7
+    old = (_snapshot(out), _snapshot(save))
+    snap = tmp_path / "snap"
+    shutil.copytree(out, snap / "out")
+    shutil.copytree(save, snap / "model")
+
+    real = {"write_text": Path.write_text, "replace": os.replace, "savefig": matplotlib.figure.Figure.savefig}
+    calls = {"n": 0, "stop": None}
+
+    def counting(name):
+        def wrapper(*args, **kwargs):
+            result = real[name](*args, **kwargs)
+            calls["n"] += 1
+            if calls["n"] == calls["stop"]:
+                os.kill(os.getpid(), signal.SIGINT)
+            return result
+        return wrapper
+
+    monkeypatch.setattr(Path, "write_text", counting("write_text"))
+    monkeypatch.setattr(os, "replace", counting("replace"))
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", counting("savefig"))
+    new_args = base + ["--seeds", "8,", "--overwrite"]
+    assert main(new_args) == 0
+    new = (_snapshot(out), _snapshot(save))
+    assert new[0] != old[0] and new[1] != old[1]  # the new run's report and model differ from the old ones
+    n_writes, states = calls["n"], set()
+    for stop in range(1, n_writes + 1):
+        for name, folder in (("out", out), ("model", save)):
+            shutil.rmtree(folder)
+            shutil.copytree(snap / name, folder)
+        calls["n"], calls["stop"] = 0, stop
+        main(new_args)
+        capsys.readouterr()
+        calls["stop"] = None
+        report, model = _snapshot(out), _snapshot(save)
+        # the report holds timings, so a new one differs from the first new run's; the model does not
+        report_state = "old" if report == old[0] else "new" if set(report) == set(new[0]) else "mixed"
+        model_state = "old" if model == old[1] else "new" if model == new[1] else "mixed"
+        assert report_state == model_state != "mixed", f"interrupt after write {stop} of {n_writes}: report " \
+                                                         f"{report_state}, model {model_state}"
+        if report_state == "new":
+            assert json.loads((out / "report.json").read_text())["best_seed"] == 8
+        states.add(report_state)
+    assert states == {"old", "new"}

@@ -431,7 +431,13 @@ def run_silver(config: SilverConfig, command: list[str] | None = None) -> dict:
         timing["align"] = round(time.time() - t, 1)
         alignment[lang] = {"links": sum(len(l) for l in links), "pairs": len(links),
                            "pairs_without_links": sum(1 for l in links if not l),
-                           "encode_seconds": round(aligner.stats["seconds"]["encode"], 1)}
+                           "encode_seconds": round(aligner.stats["seconds"]["encode"], 1),
+                           "truncated_pairs": int(aligner.stats.get("n_truncated_pairs", 0))}
+        if alignment[lang]["truncated_pairs"]:
+            log.warning("%s: %d of %d NTREX sentence pairs are longer than the model takes and were cut before word "
+                        "alignment (pairs %s); words past the cut get no projected label", lang,
+                        alignment[lang]["truncated_pairs"], len(links),
+                        ", ".join(str(i) for i in aligner.stats.get("truncated_pairs", [])[:5]))
 
         t = time.time()
         kept_of: dict[int, tuple[list[int], list[list[str]]]] = {}

@@ -409,7 +409,9 @@ def load_dataset_for(config: TransferConfig) -> TaskDataset:
                            eval_limit=config.eval_limit, label_map=config.label_map) for s in sources]
         ds = parts[0] if len(parts) == 1 else multi_source(parts, config.sampling_temperature, config.seeds[0])
         if config.metric and config.metric != ds.metric:
-            ds.metric = config.metric
+            import dataclasses
+
+            ds = dataclasses.replace(ds, metric=config.metric)  # checked again (f1 is for BIO tags only)
         return ds
     if not config.eval:
         raise DatasetError("--train needs at least one --eval LANG=FILE (or --eval DIR) to transfer to")

@@ -296,12 +296,17 @@ class FinetuneTrainer(_SeedTrainer):
         enc = encode_examples(self.encoder, self.ds.kind, split.examples, None, self.encoder.max_length,
                               word_pieces=self.word_pieces)
         state = self._language_state(split.lang)
-        if state is not None:  # MAD-X: the evaluated language's adapter in place of the source's
-            from xlt.adapt.peft import load_language_adapter
+        if state is None:
+            return {s: self._proba(m, enc, f"predict {split.lang}") for s, m in self.models.items()}, enc.n_truncated
+        from xlt.adapt.peft import load_language_adapter
 
+        for m in self.models.values():  # MAD-X: the evaluated language's adapter in place of the source's
+            load_language_adapter(m.model, state)
+        try:
+            return {s: self._proba(m, enc, f"predict {split.lang}") for s, m in self.models.items()}, enc.n_truncated
+        finally:  # the models leave as trained (with the source's adapter): they may be saved after this
             for m in self.models.values():
-                load_language_adapter(m.model, state)
-        return {s: self._proba(m, enc, f"predict {split.lang}") for s, m in self.models.items()}, enc.n_truncated
+                load_language_adapter(m.model, self._language_state(self.ds.source))
 
     def _language_state(self, lang: str) -> dict | None:
         """The language adapter weights for ``lang`` (None without MAD-X adapters); a language without
