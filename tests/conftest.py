@@ -49,3 +49,17 @@ def data(tmp_path_factory):
     from fixtures import make_synthetic_data
 
     return make_synthetic_data(tmp_path_factory.mktemp("synthetic-data"))
+
+
+@pytest.fixture
+def no_model(monkeypatch):
+    """Any model load fails the test (raises ``AssertionError: a model was loaded ...``): a bad input
+    or output must be found before one."""
+    import xlt.models.bundled as bundled
+    import xlt.models.loading as loading
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a model was loaded before the inputs and outputs were checked")
+
+    monkeypatch.setattr(loading, "_load_hf", refuse)
+    monkeypatch.setattr(bundled, "load_bundled", refuse)

@@ -200,3 +200,33 @@ def one_torch_thread():
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def interrupt_after_write(monkeypatch) -> dict:
+    """Count a run's file writes (``Path.write_text``, ``os.replace``, ``Figure.savefig``) and send a
+    real SIGINT right after write number ``calls["stop"]`` (None: never).
+
+    Returns:
+        the counter, ``{"n": writes so far, "stop": write to interrupt after}``; set both between runs.
+    """
+    import os
+    import signal
+
+    import matplotlib.figure
+
+    real = {"write_text": Path.write_text, "replace": os.replace, "savefig": matplotlib.figure.Figure.savefig}
+    calls = {"n": 0, "stop": None}
+
+    def counting(name):
+        def wrapper(*args, **kwargs):
+            result = real[name](*args, **kwargs)
+            calls["n"] += 1
+            if calls["stop"] is not None and calls["n"] == calls["stop"]:
+                os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, right after this write
+            return result
+        return wrapper
+
+    monkeypatch.setattr(Path, "write_text", counting("write_text"))
+    monkeypatch.setattr(os, "replace", counting("replace"))
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", counting("savefig"))
+    return calls

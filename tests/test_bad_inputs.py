@@ -249,17 +249,6 @@ def _snapshot(root: Path) -> dict[str, str]:
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-@pytest.fixture
-def no_model(monkeypatch):
-    """Any model load fails the test: every case must stop before one."""
-    import xlt.models.bundled as bundled
-    import xlt.models.loading as loading
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("a model was loaded before the bad input was found")
-
-    monkeypatch.setattr(loading, "_load_hf", refuse)
-    monkeypatch.setattr(bundled, "load_bundled", refuse)
 
 
 @pytest.mark.parametrize("command, argv, words", CASES, ids=[f"{c}-{i}" for i, (c, _, _) in enumerate(CASES)])

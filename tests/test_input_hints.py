@@ -46,17 +46,6 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-@pytest.fixture
-def no_model(monkeypatch):
-    """Any model load fails the test: every case must stop before one."""
-    import xlt.models.bundled as bundled
-    import xlt.models.loading as loading
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("a model was loaded before the bad input was found")
-
-    monkeypatch.setattr(loading, "_load_hf", refuse)
-    monkeypatch.setattr(bundled, "load_bundled", refuse)
 
 
 @pytest.fixture

@@ -31,17 +31,6 @@ def _snapshot(root: Path) -> dict[str, str]:
             for p in sorted(root.rglob("*")) if p.is_file() and not p.is_symlink()}
 
 
-@pytest.fixture
-def no_model(monkeypatch):
-    """Any model load fails the test: the plan is checked before one."""
-    import xlt.models.bundled as bundled
-    import xlt.models.loading as loading
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("a model was loaded before the output plan was checked")
-
-    monkeypatch.setattr(loading, "_load_hf", refuse)
-    monkeypatch.setattr(bundled, "load_bundled", refuse)
 
 
 def _run(argv: list[str], capsys) -> tuple[int, str]:
@@ -135,7 +124,8 @@ def _layout(root: Path) -> dict[str, str]:
     (root / "enc-link").symlink_to(enc)
     text = root / "en.txt"
     text.write_text("".join(f"sentence number {i} here .\n" for i in range(5)), encoding="utf-8")
-    return {"train": str(train), "eval": str(evalf), "enc": str(enc), "mx": str(mx), "root": str(root),
+    (root / "run.yaml").write_text("k: 2\n", encoding="utf-8")
+    return {"cfg": str(root / "run.yaml"), "train": str(train), "eval": str(evalf), "enc": str(enc), "mx": str(mx), "root": str(root),
             "run": str(root / "run"), "enc_link": str(root / "enc-link"), "text": str(text)}
 
 
@@ -158,6 +148,10 @@ LOSS_CASES = [
     (["export-model", "{enc}", "{enc}/exported"], ["lies inside the input"]),
     (["mine", "{text}", "{train}", "--out", "{train}"], ["also an input"]),
     (["predict", "--model", "{enc}", "--input", "{text}", "--out", "{enc}/pred.jsonl"], ["lies inside the input --model"]),
+    (["mine", "{text}", "{train}", "--config", "{cfg}", "--out", "{cfg}"], ["--out", "is the --config file"]),
+    (["transfer", "--config", "{cfg}", "--train", "{train}", "--eval", "de={eval}", "--out", "{root}"],
+     ["contains the --config file"]),
+    (["bench", "extract", "--file", "{train}", "--out", "{train}"], ["also an input (--file"]),
 ]
 
 
@@ -384,8 +378,7 @@ def test_an_interrupt_never_leaves_a_report_beside_a_model_it_does_not_describe(
     import shutil
     import signal
 
-    import matplotlib.figure
-
+    from fixtures import interrupt_after_write
     from test_transfer_user_data import TEST_DE, TRAIN as TRAIN_EN, conll, write
 
     _, spec = tiny
@@ -401,21 +394,7 @@ def test_an_interrupt_never_leaves_a_report_beside_a_model_it_does_not_describe(
     shutil.copytree(out, snap / "out")
     shutil.copytree(save, snap / "model")
 
-    real = {"write_text": Path.write_text, "replace": os.replace, "savefig": matplotlib.figure.Figure.savefig}
-    calls = {"n": 0, "stop": None}
-
-    def counting(name):
-        def wrapper(*args, **kwargs):
-            result = real[name](*args, **kwargs)
-            calls["n"] += 1
-            if calls["n"] == calls["stop"]:
-                os.kill(os.getpid(), signal.SIGINT)
-            return result
-        return wrapper
-
-    monkeypatch.setattr(Path, "write_text", counting("write_text"))
-    monkeypatch.setattr(os, "replace", counting("replace"))
-    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", counting("savefig"))
+    calls = interrupt_after_write(monkeypatch)
     new_args = base + ["--seeds", "8,", "--overwrite"]
     assert main(new_args) == 0
     new = (_snapshot(out), _snapshot(save))

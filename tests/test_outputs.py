@@ -177,23 +177,9 @@ def test_interrupted_transfer_never_leaves_a_mixed_report_folder(tiny, tmp_path,
     assert "--overwrite" in capsys.readouterr().err and _digest(out) == old
 
     # count the file writes of a replacing run, then interrupt after each one of them in turn
-    import matplotlib.figure
+    from fixtures import interrupt_after_write
 
-    real = {"write_text": Path.write_text, "replace": os.replace, "savefig": matplotlib.figure.Figure.savefig}
-    calls = {"n": 0, "stop": None}
-
-    def counting(name):
-        def wrapper(*args, **kwargs):
-            result = real[name](*args, **kwargs)
-            calls["n"] += 1
-            if calls["stop"] is not None and calls["n"] == calls["stop"]:
-                os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, right after this write
-            return result
-        return wrapper
-
-    monkeypatch.setattr(Path, "write_text", counting("write_text"))
-    monkeypatch.setattr(os, "replace", counting("replace"))
-    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", counting("savefig"))
+    calls = interrupt_after_write(monkeypatch)
     new_args = base + ["--seeds", "1,2", "--overwrite"]
     assert main(new_args) == 0
     new_files = set(_digest(out))

@@ -69,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None
     try:
+        _check_config_file(args)
         _check_layer_options(args)
         return _module(args.command).run(args, argv)
     except USER_ERRORS as exc:
@@ -87,6 +88,29 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if in_main:
             signal.signal(signal.SIGTERM, previous)
+
+
+# the options that name a command's outputs (argparse names), for the --config check below
+_OUTPUT_OPTIONS = ("out", "save", "report", "stats", "corr_out", "eval_report", "dir", "checkpoint_dir", "cache_dir",
+                   "work_dir")
+
+
+def _check_config_file(args) -> None:
+    """The ``--config`` file is an input of every command that takes one: no output may be it or hold it
+    (each job's own output plan covers its other inputs)."""
+    config = getattr(args, "config", None)
+    if not config:
+        return
+    from xlt.data.outputs import OutputError, path_relation
+
+    for name in _OUTPUT_OPTIONS:
+        value = getattr(args, name, None)
+        if not isinstance(value, str) or value in ("", "-"):
+            continue
+        relation = path_relation(value, config)
+        if relation in ("same", "contains"):
+            raise OutputError(f"--{name.replace('_', '-')} {value} {'is' if relation == 'same' else 'contains'} the "
+                              f"--config file {config}; xlt never writes over its inputs")
 
 
 def _check_layer_options(args) -> None:

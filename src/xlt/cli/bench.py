@@ -115,7 +115,10 @@ def run(args, argv) -> int:
     from xlt.data.outputs import Output, OutputPlan
 
     # before any work
-    inputs = [("--model", args.model), ("--file", getattr(args, "file", None)), ("--data-dir", args.data_dir)]
+    from xlt.data.paths import data_set_folders
+
+    inputs = [("--model", args.model), ("--file", getattr(args, "file", None)),
+              ("--data-dir", data_set_folders(args.data_dir))]
     OutputPlan(inputs=inputs, outputs=[Output("--out", args.out, "file")], overwrite=args.overwrite).check()
     if args.bench == "mine":
         return _bench_mine(args)

@@ -457,7 +457,7 @@ class Output:
 
     Attributes:
         option: the option that names it (``--out``), for messages.
-        path: where it goes.
+        path: where it goes (None or ``""``: not asked for; ``-``: standard output).
         kind: ``'file'``; ``'folder'`` (written whole: an existing non-empty one is replaced only
             with ``overwrite``); or ``'store'`` (a folder the run adds to and reads back: a feature
             cache, checkpoints, a work folder; kept as it is).
@@ -466,7 +466,7 @@ class Output:
     """
 
     option: str
-    path: Path
+    path: str | os.PathLike | None
     kind: str = "folder"
     allow: tuple[str, ...] = ()
     overwrite: bool | None = None
@@ -505,7 +505,7 @@ class OutputPlan:
     def conflicts(self) -> list[str]:
         """Every way the plan breaks the output rule, as messages (empty: none)."""
         found: list[str] = []
-        outs = [o for o in self.outputs if o.path is not None and str(o.path) != "-"]
+        outs = [o for o in self.outputs if o.path and str(o.path) != "-"]
         ins = [(opt, p) for opt, value in self.inputs for p in input_paths(value)]
         for o in outs:
             for opt, p in ins:
@@ -546,7 +546,7 @@ class OutputPlan:
         if found:
             raise OutputError(found[0])
         for o in self.outputs:
-            if o.path is None or str(o.path) == "-":
+            if not o.path or str(o.path) == "-":
                 continue
             overwrite = self.overwrite if o.overwrite is None else o.overwrite
             if o.kind == "file":
