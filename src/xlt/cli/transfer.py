@@ -25,24 +25,33 @@ def add_parser(sub) -> None:
                                    "report.json, report.md and scores.png; optionally keep the model (--save) "
                                    "for 'xlt predict'. Data: a built-in --task, or your own files (--train, "
                                    "--dev, --eval) in CoNLL-U, CoNLL columns, XTREME tsv, CSV/TSV/JSONL or a "
-                                   "Hugging Face datasets folder.",
+                                   "Hugging Face datasets folder, or both: --task udpos --eval de=FILE scores "
+                                   "the task's model on your file too (checked against the task's labels).",
                        argument_default=None)
     p.add_argument("--config", help="YAML/JSON file of settings (field names of TransferConfig); options win")
     d = p.add_argument_group("data: a built-in task")
     d.add_argument("--task", choices=sorted(TASKS))
-    d.add_argument("--targets", help="'all' (default) or a comma-separated list of languages")
+    d.add_argument("--targets", help="'all' (default) or a comma-separated list of languages; with --eval files "
+                                     "the default is none of the task's (the source and your files are scored), "
+                                     "and a language both here and in --eval is an error")
     d.add_argument("--data-dir", help="data folder (default: $XLT_DATA, ../shared/data, ~/.cache/xlt/data)")
-    u = p.add_argument_group("data: your own files")
+    u = p.add_argument_group("data: your own files (alone, or added to a --task: each file is then checked against "
+                             "the task's kind and labels)")
     u.add_argument("--train", metavar="FILE|LANG=FILE", action="append",
                    help="source-language training file (or datasets folder, hf:NAME spec); for several source "
-                        "languages (multi-source, --matrix) repeat it as LANG=FILE (or files named by language)")
+                        "languages (multi-source, --matrix) repeat it as LANG=FILE (or files named by language); "
+                        "with --task: added to the task's source training data (repeatable; one --source)")
     u.add_argument("--dev", metavar="FILE|LANG=FILE", action="append",
                    help="source-language dev file for model selection (default: --dev-fraction of --train held "
-                        "out); with several --train languages LANG=FILE, repeated")
+                        "out); with several --train languages LANG=FILE, repeated; with --task: one file, which "
+                        "replaces the task's dev set")
     u.add_argument("--eval", metavar="LANG=FILE|FILE|DIR", action="append",
                    help="an evaluation set; repeat it. Without LANG= the language is read from the file name "
-                        "(test-de.conll, sw.csv); a folder gives every data file in it")
-    u.add_argument("--format", choices=sorted(FORMATS), help="format of every file (default: from the extension)")
+                        "(test-de.conll, sw.csv); a folder gives every data file in it. With --task: scored "
+                        "with the task's model besides the source (a source-language file replaces the task's "
+                        "in-language set)")
+    u.add_argument("--format", choices=sorted(FORMATS), help="format of every file of yours (default: from the "
+                                                            "extension)")
     u.add_argument("--text-column", help="table column(s) with the text: 'text', or 'premise,hypothesis' for pairs")
     u.add_argument("--label-column", help="table column with the label")
     u.add_argument("--tag-column", type=int, help="CoNLL columns: 0-based column of the tag (-1 = last, default)")
@@ -51,7 +60,8 @@ def add_parser(sub) -> None:
                    help="rename a label or BIO entity type in every split (DATE=O); repeat or comma-separate")
     p.add_argument("--labels", type=lambda t: [x.strip() for x in t.split(",") if x.strip()],
                    help="your files: the label inventory in this order (a training label outside it is an "
-                        "error); default: the training labels, BIO tags grouped by type")
+                        "error); default: the training labels, BIO tags grouped by type; not with --task (the "
+                        "task fixes its inventory)")
     p.add_argument("--metric", choices=["accuracy", "f1"], help="default: span F1 for BIO tags, else accuracy")
     p.add_argument("--source", help="source language (en, eng, eng_Latn all work; default en); built-in tasks: a "
                                     "comma-separated list (en,de,ru) trains on their union (multi-source), or with "

@@ -71,13 +71,17 @@ class Split:
         return int(self.stats.n_skipped_empty) if self.stats is not None else 0
 
     def counts(self, kind: TaskKind) -> dict:
-        """``{"sentences", "tokens", "skipped_empty", "skipped", "unseen_labels"}`` for reports."""
+        """``{"sentences", "tokens", "skipped_empty", "skipped", "unseen_labels", "note"}`` for reports
+        (the last three only when there is something to say: ``note`` says where a split came from,
+        e.g. ``"your file de.conllu"`` for a user's set added to a built-in task)."""
         out = {"sentences": len(self.examples), "tokens": kind.n_tokens(self.examples),
                "skipped_empty": self.n_skipped_empty}
         if self.stats is not None and +self.stats.skipped:
             out["skipped"] = dict(sorted(self.stats.skipped.items()))
         if self.unseen:
             out["unseen_labels"] = dict(sorted(self.unseen.items()))
+        if self.note:
+            out["note"] = self.note
         return out
 
 
@@ -217,6 +221,8 @@ class TaskDataset:
         for _, s in self.splits():
             if s.path is not None:
                 seen.setdefault(Path(s.path), None)
+        for f in self.origin.get("user_files", {}).get("files", []):  # a user's files added to a task
+            seen.setdefault(Path(f), None)
         return list(seen)
 
     def unseen_labels(self) -> dict[str, dict[str, int]]:
@@ -629,7 +635,7 @@ def from_files(
         UnknownLanguageError: an evaluation ``LANG`` that is no known code or language name.
     """
     from xlt.data import formats as fmt
-    from xlt.data.langs import UnknownLanguageError, resolve_language, same_language
+    from xlt.data.langs import UnknownLanguageError, same_language
 
     opts = options if options is not None else fmt.ReadOptions()
     train_path = Path(str(train))
@@ -639,35 +645,10 @@ def from_files(
     stats: dict[str, ReadStats | None] = {}
 
     def read(role: str, path: Path, limit: int | None) -> list:
-        try:
-            examples, st = fmt.read_examples(path, format=format, options=opts, limit=limit)
-        except (DataFormatError, FileNotFoundError, fmt.FileLanguageError):
-            raise
-        except ValueError as exc:  # an unknown extension, options that do not fit the file, ...
-            message = str(exc)  # most messages name the path already: "PATH is a folder, ..."
-            raise DatasetError(message if message.startswith(str(path)) else f"{path}: {message}") from None
-        paths[role], stats[role] = _data_path(path), st
+        examples, stats[role], paths[role] = _read_user_file(path, format, opts, limit)
         return examples
 
-    eval_files: dict[str, Path] = {}
-    if isinstance(eval, Mapping):
-        items = [(resolve_language(str(l), context=f"{l}={p}"), p) for l, p in eval.items()]
-    else:
-        items = parse_eval_args(eval)
-    for lang, path in items:
-        path = Path(path)
-        if lang is None and path.is_dir() and not fmt.is_datasets_folder(path):
-            found = fmt.eval_files_in_dir(path, format=format)
-            if not found:
-                skipped = f" (skipped: {', '.join(found.skipped)})" if getattr(found, "skipped", None) else ""
-                raise DatasetError(f"--eval {path}: the folder holds no data file{skipped}")
-            pairs = list(found.items())
-        else:
-            pairs = [(lang if lang is not None else fmt.language_from_filename(path), path)]
-        for code, p in pairs:
-            if code in eval_files:
-                raise DatasetError(f"evaluation language {code!r} given twice: {eval_files[code]} and {p}")
-            eval_files[code] = Path(p)
+    eval_files = _eval_files(eval, format)
     # read everything before any model is loaded, so a bad line fails at once
     train_ex = read("train", train_path, train_limit)
     dev_ex = read("dev", Path(str(dev)), eval_limit) if dev is not None else None
@@ -698,6 +679,239 @@ def from_files(
                          stats=stats)
 
 
+def _read_user_file(path: Path, format: str | None, options: Any, limit: int | None) -> tuple[list, ReadStats, Path | None]:
+    """Read one of a user's data files in its format: ``(examples, stats, the file behind it)``.
+
+    Raises:
+        DataFormatError, FileNotFoundError, FileLanguageError: as :func:`xlt.data.formats.read_examples`;
+        DatasetError: any other ``ValueError`` of the reader (an unknown extension, options that do
+        not fit the file, a folder where a file is expected), the message starting with the path.
+    """
+    from xlt.data import formats as fmt
+
+    try:
+        examples, st = fmt.read_examples(path, format=format, options=options, limit=limit)
+    except (DataFormatError, FileNotFoundError, fmt.FileLanguageError):
+        raise
+    except ValueError as exc:  # an unknown extension, options that do not fit the file, ...
+        message = str(exc)  # most messages name the path already: "PATH is a folder, ..."
+        raise DatasetError(message if message.startswith(str(path)) else f"{path}: {message}") from None
+    return examples, st, _data_path(path)
+
+
+def _eval_files(eval: Iterable[str | Path] | Mapping[str, str | Path], format: str | None) -> dict[str, Path]:
+    """``--eval`` values (``LANG=FILE``, files named by language, folders) or a ``{lang: path}``
+    mapping -> ``{language code: file}``, in the order given (a folder's files in name order).
+
+    Raises:
+        DatasetError: a folder with no data file, a language given twice; UnknownLanguageError: a
+        ``LANG`` that is no known code or language name; FileLanguageError: a file name without a
+        language.
+    """
+    from xlt.data import formats as fmt
+    from xlt.data.langs import resolve_language
+
+    if isinstance(eval, Mapping):
+        items = [(resolve_language(str(l), context=f"{l}={p}"), p) for l, p in eval.items()]
+    else:
+        items = parse_eval_args(eval)
+    out: dict[str, Path] = {}
+    for lang, path in items:
+        path = Path(path)
+        if lang is None and path.is_dir() and not fmt.is_datasets_folder(path):
+            found = fmt.eval_files_in_dir(path, format=format)
+            if not found:
+                skipped = f" (skipped: {', '.join(found.skipped)})" if getattr(found, "skipped", None) else ""
+                raise DatasetError(f"--eval {path}: the folder holds no data file{skipped}")
+            pairs = list(found.items())
+        else:
+            pairs = [(lang if lang is not None else fmt.language_from_filename(path), path)]
+        for code, p in pairs:
+            if code in out:
+                raise DatasetError(f"evaluation language {code!r} given twice: {out[code]} and {p}")
+            out[code] = Path(p)
+    return out
+
+
+#: What one example of each task kind carries, for messages.
+_KIND_WORDS = {"token": "one label per word", "sequence": "one label per text", "pair": "one label per text pair"}
+
+
+def extend_with_files(
+    ds: TaskDataset,
+    *,
+    train: Iterable[str | Path] = (),
+    dev: str | Path | None = None,
+    eval: Iterable[str | Path] | Mapping[str, str | Path] = (),
+    format: str | None = None,
+    options: Any = None,
+    label_map: Mapping[str, str] | Iterable[str] | None = None,
+    train_limit: int | None = None,
+    eval_limit: int | None = None,
+) -> TaskDataset:
+    """A built-in task's data set (:func:`load_task`) with a user's files added: more training
+    data, another dev set, more evaluation sets (``xlt transfer --task udpos --eval de=FILE``).
+
+    Every file is read in its own format (as :func:`from_files` reads it) and checked against the
+    task before anything else happens: its examples must be of the task's kind (a CoNLL file is no
+    SIB-200 set) and every label, after ``label_map``, must be in the task's label inventory
+    (:attr:`TaskDataset.labels`) - the model's head has one output per label of that inventory.
+
+    How the files combine with the task's own data:
+
+    * ``train``: appended to the source's training split (``train_limit`` applies to each file
+      on its own); the split's note and ``origin["user_files"]`` give the count of each file.
+    * ``dev``: replaces the source's dev split (model selection on the user's set).
+    * ``eval``: added as evaluation sets under their languages. A file of the source language
+      takes the place of the task's in-language set (scored for reference, left out of the target
+      average), under the source's key; a file of a language the data set already evaluates as a
+      target is an error, since one language has one score. Each added split's ``note`` (in the
+      report's counts) names its file.
+
+    Args:
+        ds: a single-source built-in data set loaded *without* a label map when ``label_map`` is
+            given: the map is applied here to its splits and the files alike, and checked against
+            the labels of both (a key may name a label only the user's files have).
+        train: ``FILE`` or ``LANG=FILE`` values; ``LANG`` must be the source language.
+        dev: ``FILE`` or ``LANG=FILE`` (the source language); ``None`` keeps the task's dev set.
+        eval: as :func:`from_files` (``LANG=FILE``, files named by language, folders, a mapping).
+        format, options: how to read the files (:func:`xlt.data.formats.read_examples`).
+        label_map: as :func:`from_examples`.
+        train_limit, eval_limit: keep the first N examples of each training / dev and evaluation file.
+
+    Returns:
+        A new :class:`TaskDataset` (``ds`` is not changed) whose ``origin["user_files"]`` records
+        every file: ``train`` (file, sentences), ``dev``, ``eval`` (language -> file), ``replaced``
+        (language -> the task's file a user's source-language file took the place of), ``files``.
+
+    Raises:
+        DatasetError: a file of another kind than the task's, labels outside the task's inventory
+            (names the file, the labels and their counts, and suggests ``--label-map``), an empty
+            training or dev file, a training or dev file of another language than the source, a
+            multi-source data set given training or dev files, an evaluation language the data
+            set already has as a target (or given twice), a label map naming no label, ``ds``
+            carrying a label map as well as ``label_map``;
+        UnknownLanguageError: a ``LANG`` that is no known code or language name;
+        DataFormatError, FileNotFoundError, FileLanguageError: as :func:`from_files`.
+    """
+    import dataclasses
+
+    from xlt.data import formats as fmt
+    from xlt.data.langs import denote_same
+
+    opts = options if options is not None else fmt.ReadOptions()
+    lmap = parse_label_map(label_map)
+    if lmap and ds.label_map:
+        raise DatasetError(f"{ds.name}: the data set already carries a label map ({ds.label_map}); load it without "
+                           "one and give the map here, so that it is checked against your files too")
+    sources = list(ds.origin.get("multi_source", {}).get("sources") or [ds.source])
+    if (train or dev is not None) and len(sources) > 1:
+        raise DatasetError(f"--train and --dev add to one source language's data; this {ds.name} run trains on "
+                           f"several ({', '.join(sources)}): give one --source")
+
+    def source_file(option: str, value: str | Path) -> Path:
+        ((lang, path),) = parse_eval_args([value])
+        if lang is not None and not denote_same(lang, ds.source):
+            raise DatasetError(f"{option} {value}: --task {ds.name} trains on {ds.source} (--source), so your "
+                               f"{option[2:]} files must be {ds.source} too, not {lang} (for other source "
+                               f"languages, give every source's files: --train LANG=FILE without --task)")
+        return path
+
+    # read every file first: a bad line fails before anything else is looked at
+    user: list[tuple[str, Split]] = []  # (option as the user gave it, split)
+
+    def read(option: str, lang: str, path: Path, limit: int | None) -> Split:
+        examples, st, data_path = _read_user_file(path, format, opts, limit)
+        split = Split(lang, examples, data_path, st)
+        user.append((option, split))
+        return split
+
+    trains = [read(f"--train {v}", ds.source, source_file("--train", v), train_limit) for v in train]
+    dv = read(f"--dev {dev}", ds.source, source_file("--dev", dev), eval_limit) if dev is not None else None
+    evals = {lang: read(f"--eval {lang}={p}", lang, p, eval_limit) for lang, p in _eval_files(eval, format).items()}
+    for option, split in user:
+        if split.examples and kind_of(split.examples[0]) is not ds.kind:
+            got = kind_of(split.examples[0]).name
+            raise DatasetError(f"{option}: {got} examples ({_KIND_WORDS.get(got, got)}), but --task {ds.name} is a "
+                               f"{ds.kind.name} task ({_KIND_WORDS.get(ds.kind.name, ds.kind.name)}); check the "
+                               f"file, --format and the columns")
+    for option, split in user:
+        if not split.examples and option.split()[0] in ("--train", "--dev"):
+            skipped = f" ({split.n_skipped_empty} empty sentences skipped)" if split.n_skipped_empty else ""
+            raise DatasetError(f"{option}: no examples in the file{skipped}; it would add nothing")
+    # the label map: checked against the task's labels and the files' together, applied to both
+    base = [dataclasses.replace(s, unseen=Counter()) for s in (ds.train, ds.dev, *ds.eval.values())]  # ds unchanged
+    if lmap:
+        _check_map_used(lmap, base + [s for _, s in user], ds.kind)
+        mapper = label_mapper(lmap)
+        base = [dataclasses.replace(s, examples=[ds.kind.relabel(e, mapper) for e in s.examples]) for s in base]
+        for _, s in user:
+            _apply_label_map(ds.kind, s, mapper)
+        extra = {l for e in base[0].examples for l in ds.kind.labels_of(e)}.difference(ds.labels)
+        if extra:
+            raise DatasetError(f"{ds.name}: --label-map turns training labels into ones outside the task's "
+                               f"inventory: {sorted(extra)} (expected {list(ds.labels)})")
+    known = set(ds.labels)
+    after = " after --label-map" if lmap else ""
+    for option, split in user:
+        unknown = Counter(l for e in split.examples for l in ds.kind.labels_of(e) if l not in known)
+        if unknown:
+            listed = ", ".join(f"{l} ×{n}" for l, n in sorted(unknown.items(), key=lambda kv: (-kv[1], kv[0])))
+            first = sorted(unknown, key=lambda l: (-unknown[l], l))[0]
+            raise DatasetError(f"{option}: label(s) not in the inventory of --task {ds.name}{after}: {listed} "
+                               f"({ds.name} labels: {', '.join(ds.labels)}); rename them with --label-map "
+                               f"{first}=LABEL, or check --format and --tag-column/--label-column")
+    train_split, dev_split, *eval_splits = base
+    builtin_eval = dict(zip(ds.eval, eval_splits))
+    # the evaluation sets: a source-language file takes the in-language set's place, a target's is an error
+    replaced: dict[str, str | None] = {}
+    added: dict[str, Split] = {}
+    for lang, split in evals.items():
+        src = next((s for s in sources if denote_same(lang, s)), None)
+        if src is not None and len(sources) > 1:
+            raise DatasetError(f"--eval {lang}={split.path}: {lang} is a training source of this multi-source run, "
+                               f"which scores no source language")
+        key = src if src is not None else lang
+        other = next((k for k in builtin_eval if k != ds.source and denote_same(k, lang)), None)
+        if other is not None:
+            raise DatasetError(f"--eval {lang}={split.path}: {other} is also a target of --task {ds.name} "
+                               f"({builtin_eval[other].path}), chosen by --targets; one score per language: leave "
+                               f"{other} out of --targets (without --targets, --task with --eval scores only the "
+                               f"source and your files)")
+        if key in added:
+            raise DatasetError(f"evaluation language {key} given twice: {added[key].path} and {split.path}")
+        note = f"your file {split.path}"
+        if key != lang:
+            note += f" (given as {lang})"
+        if key in builtin_eval:
+            old = builtin_eval.pop(key)
+            replaced[key] = str(old.path) if old.path is not None else None
+            note += f", in place of the task's {Path(old.path).name if old.path else 'set'}"
+        added[key] = dataclasses.replace(split, lang=key, note=note)
+    merged_eval = dict(builtin_eval)
+    for key, split in added.items():  # the source's set first, as in load_task
+        merged_eval = {key: split, **merged_eval} if key == ds.source else {**merged_eval, key: split}
+    if trains:
+        examples = list(train_split.examples) + [e for s in trains for e in s.examples]
+        what = Path(train_split.path).name if train_split.path is not None else "the task's training data"
+        note = (f"{what} ({len(train_split)}) + " + " + ".join(f"your file {s.path} ({len(s)})" for s in trains))
+        train_split = dataclasses.replace(train_split, examples=examples, note=note)
+    if dv is not None:
+        old = Path(dev_split.path).name if dev_split.path is not None else "dev set"
+        dev_split = dataclasses.replace(dv, note=f"your file {dv.path}, in place of the task's {old}")
+    files = [str(s.path) for _, s in user if s.path is not None]
+    user_files = {"train": [{"file": str(s.path) if s.path else None, "sentences": len(s)} for s in trains],
+                  "dev": {"file": str(dv.path) if dv.path else None, "sentences": len(dv),
+                          "replaces": str(ds.dev.path) if ds.dev.path else None} if dv is not None else None,
+                  "eval": {k: str(s.path) if s.path else None for k, s in added.items()},
+                  "replaced": replaced, "format": format,
+                  "options": {k: v for k, v in asdict(opts).items() if v is not None},
+                  "files": list(dict.fromkeys(files))}
+    return TaskDataset(name=ds.name, kind=ds.kind, metric=ds.metric, source=ds.source, train=train_split,
+                       dev=dev_split, eval=merged_eval, labels=list(ds.labels), label_map=lmap or dict(ds.label_map),
+                       origin={**ds.origin, "user_files": user_files})
+
+
 def _data_path(path: Path) -> Path | None:
     """The file or folder behind a data argument: ``FOLDER@split`` -> ``FOLDER``; ``hf:`` specs -> None."""
     text = str(path)
@@ -726,7 +940,8 @@ def _stem(path: Path) -> str:
     return name or "custom"
 
 
-__all__ = ["DatasetError", "METRICS", "Split", "TaskDataset", "default_metric", "from_examples", "from_files",
+__all__ = ["DatasetError", "METRICS", "Split", "TaskDataset", "default_metric", "extend_with_files", "from_examples",
+           "from_files",
            "multi_source",
            "hold_out_dev", "integer_tag_hint", "integer_tags", "is_bio", "label_mapper", "load_task", "order_labels",
            "parse_eval_args",

@@ -26,7 +26,7 @@ import torch
 from tqdm.auto import tqdm
 
 from xlt.data import tasks as task_registry
-from xlt.data.dataset import TaskDataset, from_files, load_task, multi_source
+from xlt.data.dataset import TaskDataset, extend_with_files, from_files, load_task, multi_source
 from xlt.data.kinds import TOKEN
 from xlt.data.metrics import mean_std, score
 from xlt.data.outputs import Output, OutputPlan, path_relation, staged_folders
@@ -50,15 +50,20 @@ SAVE_WHICH = ("best", "all")
 class TransferConfig:
     """Settings of one ``xlt transfer`` run (every field is echoed in the report).
 
-    Data (either a built-in ``task`` or a user's ``train`` file):
+    Data (a built-in ``task``, a user's ``train`` file, or a built-in task with a user's files):
         task: ``udpos``, ``panx`` or ``sib200``.
         train, dev: the user's source training / dev file (any format of
             :mod:`xlt.data.formats`); without ``dev`` a seeded ``dev_fraction`` of the training
             data is held out for model selection. Several source languages (multi-source or
             ``matrix``): a list of ``LANG=FILE`` values (or files named by language) for each
-            (:func:`user_sources`).
+            (:func:`user_sources`). With ``task`` (one source language): ``train`` files (``FILE``
+            or ``LANG=FILE`` of the source) are added to the task's training data and a ``dev`` file
+            replaces the task's dev set (:func:`xlt.data.dataset.extend_with_files`).
         eval: evaluation sets: ``LANG=FILE`` strings, or files/folders whose language is read
-            from the file name.
+            from the file name. With ``task``: scored besides the task's source set, with the
+            task's model; a file of the source language replaces the task's in-language set, and
+            a language that ``targets`` also gives is an error. Every file of the user's is checked
+            against the task (its kind, its labels in the task's inventory) before the model loads.
         format: the format of the user's files (default: detected per file).
         text_column, label_column, tag_column: columns of table files (``premise,hypothesis``
             for pairs) and of CoNLL column files (0-based, -1 = last).
@@ -66,9 +71,11 @@ class TransferConfig:
         label_map: ``["DATE=O", ...]``: rename labels (or BIO entity types) in every split.
         labels: user files: the label inventory in a fixed order (a label's index is its class
             id, which seeds the head's initialisation); default: the training labels, ordered by
-            :func:`xlt.data.dataset.order_labels`.
+            :func:`xlt.data.dataset.order_labels`. Not with ``task``, which fixes its inventory.
         source: source language code (any form: ``en``, ``eng``, ``eng_Latn``).
-        targets: built-in tasks: ``all`` or a comma-separated list of language codes.
+        targets: built-in tasks: ``all`` or a comma-separated list of language codes; None (the
+            default) = ``all``, or with ``eval`` files none of the task's targets (the source's
+            set and the user's files are scored).
     Model and training:
         model: model spec (``bundled:e5-small``, a Hugging Face id or folder).
         mode: ``probe`` (frozen encoder + head) or ``finetune`` (full fine-tuning).
@@ -154,7 +161,7 @@ class TransferConfig:
     labels: list[str] | None = None
     dev_fraction: float = 0.1
     source: str = "en"
-    targets: str = "all"
+    targets: str | None = None
     model: str = DEFAULT_MODEL
     mode: str = "probe"
     layer: str = "mix"
@@ -241,10 +248,24 @@ def _check_settings(config: TransferConfig) -> None:
     if not sources:
         raise ConfigError("--source needs a language")
     trains = _as_list(config.train)
-    if len(sources) > 1 and len(trains) == 1:
+    if config.task:  # a built-in task, perhaps with the user's files added (load_dataset_for)
+        if config.labels is not None:
+            raise ConfigError(f"--labels fixes the label inventory of your own data set; --task {config.task} has "
+                              f"its own, which your files' labels must be in (rename them with --label-map FROM=TO)")
+        if (trains or _as_list(config.dev)) and len(sources) > 1:
+            raise ConfigError(f"--train and --dev with --task add to one source language's data; --source "
+                              f"{config.source} names several (multi-source, --matrix): give one --source, or "
+                              f"your own files for every source without --task (--train LANG=FILE, repeated)")
+        if not (trains or config.dev or config.eval):
+            given = [n for n in ("format", "text_column", "label_column", "tag_column")
+                     if getattr(config, n) is not None]
+            if given:
+                raise ConfigError(f"--{given[0].replace('_', '-')} says how to read your own files, and --task "
+                                  f"{config.task} is given none (add --eval, --train or --dev FILE, or leave it out)")
+    elif len(sources) > 1 and len(trains) == 1:
         raise ConfigError(f"several source languages ({config.source}) with your own files: give one --train "
                           "LANG=FILE per source language instead (--train en=train-en.conll --train de=...)")
-    n_sources = len(trains) if trains else len(sources)
+    n_sources = len(sources) if config.task else (len(trains) if trains else len(sources))
     if config.matrix and n_sources < 2:
         raise ConfigError(f"--matrix needs at least two source languages (a matrix of one source is one "
                           f"transfer run): --source a,b,... or --train LANG=FILE for each; got "
@@ -386,28 +407,46 @@ def read_options(config: TransferConfig):
 
 
 def load_dataset_for(config: TransferConfig) -> TaskDataset:
-    """Resolve a config's data (built-in task or user files) into one :class:`TaskDataset`.
+    """Resolve a config's data (built-in task, user files, or a built-in task with user files) into
+    one :class:`TaskDataset`.
 
-    Every file is read here, before any model loads, so bad data fails at once.
+    Every file is read here, before any model loads, so bad data fails at once. With ``task``, the
+    user's ``train``/``dev``/``eval`` files are added by :func:`xlt.data.dataset.extend_with_files`
+    (checked against the task's kind and labels; the label map is applied to the task's splits and
+    the files alike); ``targets`` left unset then means none of the task's targets when ``eval``
+    files are given (the source's own set and the user's files are scored), else all.
 
     Raises:
-        UsageError-like ``ValueError``: neither or both of ``task`` and ``train``; plus the errors
-        of :func:`xlt.data.dataset.load_task` / :func:`~xlt.data.dataset.from_files`.
+        DatasetError: neither ``task`` nor ``train``; ``labels`` or several ``dev`` files with
+        ``task``; plus the errors of :func:`xlt.data.dataset.load_task`,
+        :func:`~xlt.data.dataset.extend_with_files` and :func:`~xlt.data.dataset.from_files`.
     """
     from xlt.data.dataset import DatasetError
 
-    if bool(config.task) == bool(config.train):
+    if not (config.task or config.train):
         raise DatasetError("give either --task (udpos, panx, sib200) or --train FILE with --eval")
     if config.task:
-        user_only = [n for n in ("dev", "format", "text_column", "label_column", "tag_column", "labels")
-                     if getattr(config, n) is not None] + (["eval"] if config.eval else [])
-        if user_only:
-            raise DatasetError(f"--{user_only[0].replace('_', '-')} describes user files; it does not go with "
-                               f"--task {config.task}")
+        if config.labels is not None:  # as _check_settings says, for callers that skip validate()
+            raise DatasetError(f"--labels fixes the label inventory of your own data set; --task {config.task} "
+                               f"has its own")
+        trains, devs = _as_list(config.train), _as_list(config.dev)
+        if len(devs) > 1:
+            raise DatasetError(f"--dev with --task replaces the task's one source dev set: give one file, got "
+                               f"{', '.join(devs)}")
+        with_files = bool(trains or devs or config.eval)
+        # the task's targets: as --targets says; without it all of them, or none when the user's --eval
+        # files are given (so that the user's de is not scored next to the task's de)
+        targets = config.targets if config.targets is not None else ([] if config.eval else "all")
         sources = [x.strip() for x in str(config.source).split(",") if x.strip()]
-        parts = [load_task(config.task, s, config.targets, data_dir=config.data_dir, train_limit=config.train_limit,
-                           eval_limit=config.eval_limit, label_map=config.label_map) for s in sources]
+        # with files, the label map is applied (and checked against their labels too) by extend_with_files
+        parts = [load_task(config.task, s, targets, data_dir=config.data_dir, train_limit=config.train_limit,
+                           eval_limit=config.eval_limit, label_map=None if with_files else config.label_map)
+                 for s in sources]
         ds = parts[0] if len(parts) == 1 else multi_source(parts, config.sampling_temperature, config.seeds[0])
+        if with_files:
+            ds = extend_with_files(ds, train=trains, dev=devs[0] if devs else None, eval=config.eval,
+                                   format=config.format, options=read_options(config), label_map=config.label_map,
+                                   train_limit=config.train_limit, eval_limit=config.eval_limit)
         if config.metric and config.metric != ds.metric:
             import dataclasses
 
