@@ -54,7 +54,10 @@ def test_matrix_rows_are_the_single_source_runs(tiny, two_sources, tmp_path):
     assert rep["scores"]["en"] == pytest.approx(single_en["scores"])
     assert rep["scores"]["fr"] == pytest.approx(single_fr["scores"])
     assert rep["shared_targets"] == ["de"]
-    assert rep["source_average"]["en"] == pytest.approx(single_en["scores"]["de"])
+    assert rep["shared_average"]["en"] == pytest.approx(single_en["scores"]["de"])
+    # a source's zero-shot average leaves out its own language only: en over de and fr, fr over de alone
+    assert rep["source_average"]["en"] == pytest.approx((single_en["scores"]["de"] + single_en["scores"]["fr"]) / 2)
+    assert rep["source_average"]["fr"] == pytest.approx(single_fr["scores"]["de"])
     # the French data has NOUN and VERB swapped, so on German (labelled like English) English wins
     assert rep["best_source"]["de"]["source"] == "en" and rep["scores"]["en"]["de"] > rep["scores"]["fr"]["de"]
     assert {p.name for p in out.iterdir()} == {"matrix.json", "matrix.md", "matrix.png", "by-source"}

@@ -146,9 +146,8 @@ def test_rank_sources_on_a_builtin_matrix_whose_sources_are_not_targets(tiny, tm
                  "--out", str(tmp_path / "mx")]) == 0
     mx = json.loads((tmp_path / "mx" / "matrix.json").read_text(encoding="utf-8"))
     assert mx["sources"] == ["en", "de"]  # en's run scores en and fr: de has no evaluation set in it
-    from xlt.jobs.rank import RankConfig, _texts
+    from xlt.jobs.rank import _texts
 
     texts = _texts(dict(mx, _path=str(tmp_path / "mx")), 5, str(data))
     assert len(texts["de"]) == 5  # German's own (training) text, the first five sentences
     assert set(texts) >= {"en", "de", "fr"}
-    assert RankConfig(matrices=[]).text_sentences == 300

@@ -67,21 +67,28 @@ def render_matrix_markdown(report: Mapping[str, Any]) -> str:
         return "–" if v is None else (f"({v:.1f})" if t == s else f"{v:.1f}")
 
     n_shared = len(report.get("shared_targets", []))
+    shared = report.get("shared_average") or {}
+    columns = ["zero-shot average"] + ([f"average ({n_shared} shared)"] if n_shared and shared else [])
+
+    def averages(s: str) -> list[str]:
+        values = [report["source_average"].get(s)] + ([shared.get(s)] if len(columns) > 1 else [])
+        return ["–" if v is None else f"{v:.2f}" for v in values]
+
     if len(targets) <= MAX_COLUMNS:  # sources as rows
-        lines.append("| source \\ target | " + " | ".join(targets) + f" | average ({n_shared} shared) |")
-        lines.append("|:---|" + "---:|" * (len(targets) + 1))
+        lines.append("| source \\ target | " + " | ".join(targets) + " | " + " | ".join(columns) + " |")
+        lines.append("|:---|" + "---:|" * (len(targets) + len(columns)))
         for s in sources:
-            avg = report["source_average"].get(s)
-            lines.append(f"| {s} | " + " | ".join(cell(s, t) for t in targets)
-                         + f" | {'–' if avg is None else f'{avg:.2f}'} |")
+            lines.append(f"| {s} | " + " | ".join(cell(s, t) for t in targets) + " | " + " | ".join(averages(s)) + " |")
     else:  # many targets: one row per target, so the table stays readable
         lines.append("| target \\ source | " + " | ".join(sources) + " |")
         lines.append("|:---|" + "---:|" * len(sources))
         for t in targets:
             lines.append(f"| {t} | " + " | ".join(cell(s, t) for s in sources) + " |")
-        lines.append(f"| **average ({n_shared} shared)** | " + " | ".join(
-            "–" if report["source_average"].get(s) is None else f"**{report['source_average'][s]:.2f}**"
-            for s in sources) + " |")
+        for i, name in enumerate(columns):
+            lines.append(f"| **{name}** | " + " | ".join(f"**{averages(s)[i]}**" for s in sources) + " |")
+    lines += ["", "The zero-shot average of a source is over every target but its own language"
+              + (f"; the shared average over the {n_shared} targets that are no source's language." if len(columns) > 1
+                 else ".")]
     lines += ["", "## Best source per target", "",
               f"| target | best source | score | {sources[0]} | gain |", "|:---|:---|---:|---:|---:|"]
     for t, b in report["best_source"].items():

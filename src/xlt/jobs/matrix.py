@@ -9,6 +9,7 @@ computed once for all sources. Each source's own report is kept under ``OUT/by-s
 
 from __future__ import annotations
 
+import logging
 import shlex
 import sys
 import time
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from xlt.data.langs import same_language
 from xlt.data.outputs import staged_folder
 from xlt.evaluate.manifest import build_manifest
 from xlt.evaluate.matrix import best_sources, write_matrix_report
@@ -27,6 +29,8 @@ from xlt.jobs.transfer import (TransferConfig, check_encoder_spec, check_evaluat
 from xlt.models.loading import load_encoder
 
 __all__ = ["matrix_sources", "run_matrix", "score_ensembles"]
+
+log = logging.getLogger(__name__)
 
 
 def matrix_sources(config: TransferConfig) -> list[str]:
@@ -48,7 +52,9 @@ def run_matrix(config: TransferConfig, command: list[str] | None = None) -> dict
     Returns:
         the matrix report: ``sources``, ``targets``, ``scores`` (source → target → %, the
         source's own language included), ``source_dev`` (each model's source-dev score),
-        ``source_average`` (mean over targets other than the source), ``best_source``, per-source
+        ``source_average`` (each source's zero-shot average: every target but its own language),
+        ``shared_targets`` and ``shared_average`` (the average over the targets that are no source's
+        language, the same for every source; None where there are none), ``best_source``, per-source
         ``seconds``, ``config`` and ``manifest``.
 
     Raises:
@@ -94,9 +100,14 @@ def run_matrix(config: TransferConfig, command: list[str] | None = None) -> dict
     targets = sorted(dict.fromkeys(t for r in reports.values() for t in r["scores"]))
     scores = {s: dict(reports[s]["scores"]) for s in order}
     first = reports[order[0]]
-    # averages over the same targets for every source: those that are no source's own language
-    shared = [t for t in targets if t not in order and all(t in scores[s] for s in order)]
-    source_average = {s: (sum(scores[s][t] for t in shared) / len(shared)) if shared else None for s in order}
+    # each source's zero-shot average leaves out its own language only; the shared average is over the
+    # same targets for every source (those that are no source's language), where there are any
+    own = {s: [t for t in targets if same_language(t, s)] for s in order}
+    zero_shot = {s: [t for t in targets if t in scores[s] and t not in own[s]] for s in order}
+    source_average = {s: (sum(scores[s][t] for t in zero_shot[s]) / len(zero_shot[s])) if zero_shot[s] else None
+                      for s in order}
+    shared = [t for t in targets if not any(same_language(t, s) for s in order) and all(t in scores[s] for s in order)]
+    shared_average = {s: (sum(scores[s][t] for t in shared) / len(shared)) if shared else None for s in order}
     files = sorted({str(p) for ds in datasets.values() for p in ds.files()})
     cfg = {k: v for k, v in vars(config).items() if k != "progress"}
     report = {
@@ -105,22 +116,30 @@ def run_matrix(config: TransferConfig, command: list[str] | None = None) -> dict
         "sources": order, "targets": targets, "scores": scores,
         "scores_std": {s: dict(reports[s]["scores_std"]) for s in order},
         "source_dev": {s: reports[s]["dev_scores"] for s in order},
-        "source_average": source_average, "shared_targets": shared,
+        "source_average": source_average, "n_zero_shot_targets": {s: len(zero_shot[s]) for s in order},
+        "shared_targets": shared, "shared_average": shared_average,
         "best_source": best_sources(scores),
         "counts": {s: reports[s]["source_counts"] for s in order},
         "seconds": {"per_source": seconds, "total": round(time.time() - t0, 1)},
         "config": cfg,
         "manifest": build_manifest(cfg, [Path(f) for f in files], encoder.describe(), config.seeds),
     }
-    if config.ensemble:
-        t = time.time()
-        report["ensembles"] = score_ensembles(report, models, datasets[sources[0]], encoder.tokenizer, config)
-        report["seconds"]["ensembles"] = round(time.time() - t, 1)
-    if config.out:
+    if config.out:  # the finished matrix is written before any ensembling (which ranks, and may fail)
         with staged_folder(config.out) as folder:  # the whole folder appears at once
             write_matrix_report(folder, report)
             for s in order:
                 write_report(folder / "by-source" / s, reports[s])
+    if config.ensemble:
+        t = time.time()
+        try:
+            report["ensembles"] = score_ensembles(report, models, datasets[sources[0]], encoder.tokenizer, config)
+        except Exception:
+            if config.out:
+                log.warning("ensembling failed; the matrix without ensembles is in %s", Path(config.out) / "matrix.md")
+            raise
+        report["seconds"]["ensembles"] = round(time.time() - t, 1)
+        if config.out:  # matrix.json, matrix.md and matrix.png again, with the ensembles, all at once
+            write_matrix_report(config.out, report)
     return report
 
 

@@ -14,7 +14,8 @@ import logging
 import shlex
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +27,12 @@ from xlt.data.jsonable import write_json
 from xlt.data.outputs import Output, OutputPlan, staged_folder
 from xlt.data.paths import data_set_folders
 from xlt.models.loading import DEFAULT_MODEL
-from xlt.transfer.ranking import (FEATURES, OPTIONAL_FEATURES, LanguageProfile, RankingError, SourceRanker,
-                                  dominant_script,
-                                  in_uriel, ndcg_at, pair_features, piece_set, relevance, uriel_distances)
+from xlt.transfer.ranking import (FEATURES, OPTIONAL_FEATURES, SHIPPED_FEATURES, LanguageProfile, RankingError,
+                                  SourceRanker, dominant_script, in_uriel, ndcg_at, pair_features, piece_set,
+                                  relevance, shipped_ranker, uriel_distances)
 
-__all__ = ["Analysis", "RankConfig", "loto_rankings", "matrix_config", "read_analysis", "read_matrix", "ranking_features",
-           "run_rank"]
+__all__ = ["Analysis", "RankConfig", "language_profiles", "loto_rankings", "matrix_config", "rank_with_shipped",
+           "ranking_features", "read_analysis", "read_matrix", "run_rank", "shipped_pair_features", "shipped_queries"]
 
 log = logging.getLogger(__name__)
 
@@ -48,20 +49,26 @@ class RankConfig:
     """Settings of ``xlt rank-sources``.
 
     Attributes:
-        matrices: matrix folders (or their ``matrix.json``) from ``xlt transfer --matrix``.
-        target: rank the candidates for this language (None: only the evaluation).
-        candidates: comma-separated source languages to rank (default: the matrix's sources).
+        matrices: matrix folders (or their ``matrix.json``) from ``xlt transfer --matrix``; none: rank
+            ``target``'s candidates with the shipped ranker of ``task`` (:func:`rank_with_shipped`).
+        target: rank the candidates for this language (None: only the evaluation; required without
+            ``matrices``).
+        candidates: comma-separated source languages to rank (default: the matrix's sources; without a
+            matrix, the sources of the shipped ranker's training matrices).
+        text: ``LANG=FILE`` text files for languages (one sentence per line) for the overlap and script
+            features, in place of the built-in text (needed for a language no built-in set holds).
         model: whose tokenizer measures subword overlap. text_sentences: sentences per language
             for the overlap and script features. data_dir: data folder of the matrix's task.
-        task: use only the matrices of this task (their ``task`` field: ``udpos``, or a user data
-            set's name); None = all.
+        task: with matrices, use only the matrices of this task (their ``task`` field: ``udpos``, or a
+            user data set's name; None = all); without, the shipped ranker's task kind (``pos``,
+            ``ner``, ``classification``, or a built-in task name; None = ``general``).
         analysis: an ``xlt analyze`` report folder (or its ``report.json``) on parallel text of the
             matrix's languages: adds the mPLM-Sim and MEXA features and the "nearest by mPLM-Sim"
             baseline (None: without them).
         out: report folder. overwrite: replace a non-empty one. seed: the ranker's seed.
     """
 
-    matrices: list[str]
+    matrices: list[str] = field(default_factory=list)
     analysis: str | None = None
     task: str | None = None
     target: str | None = None
@@ -72,6 +79,19 @@ class RankConfig:
     out: str | None = None
     overwrite: bool = False
     seed: int = 0
+    text: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.matrices, (str, Path)):
+            self.matrices = [str(self.matrices)]
+        if not self.matrices and self.target is None:
+            raise RankingError("give --target LANG to rank sources for it with the shipped ranker, or --matrix DIR "
+                               "to learn from (and evaluate on) your own transfer matrices")
+        if not self.matrices and self.analysis is not None:
+            raise RankingError("--analysis adds features to a ranker learnt from --matrix; the shipped rankers "
+                               "take none")
+        if self.text_sentences < 1:
+            raise RankingError(f"--text-sentences must be >= 1, got {self.text_sentences}")
 
 
 def read_matrix(path: str | Path) -> dict:
@@ -174,7 +194,8 @@ def _texts(rep: dict, n: int, data_dir: str | None) -> dict[str, list[str]]:
     from xlt.data.text import example_text as as_text
     from xlt.jobs.transfer import load_dataset_for, read_options, source_configs
 
-    cfg = replace(matrix_config(rep, data_dir), matrix=False, train_limit=n, eval_limit=n)
+    # only the text matters here: labels (a --label-map, a --labels inventory) are left as they are
+    cfg = replace(matrix_config(rep, data_dir), matrix=False, train_limit=n, eval_limit=n, label_map=[], labels=None)
     singles = list(source_configs(cfg).values())
     if len(singles) != len(rep["sources"]):
         raise RankingError(f"{rep['_path']}: its config names {len(singles)} sources, its table "
@@ -260,18 +281,25 @@ def loto_rankings(rep: dict, tokenizer, *, text_sentences: int = 300, data_dir: 
     uses nothing of the target but its text (zero-shot). ``rep`` is a matrix report
     (:func:`xlt.jobs.matrix.run_matrix`'s, or a ``matrix.json``).
 
+    A matrix with fewer than three rankable targets cannot train a ranker per left-out target; its
+    targets are then ranked by the shipped ranker of the matrix's task kind (``general`` for a user's
+    data set), from URIEL and built-in text (:func:`rank_with_shipped`'s features).
+
     Returns:
         ``(rankings, left_out)``: target -> sources, best predicted first; and the targets that
-        could not be ranked (not in URIEL, or fewer than two other sources).
+        could not be ranked (not in URIEL, no text, or fewer than two other sources).
 
     Raises:
-        RankingError: a source missing from URIEL, fewer than two rankable targets.
+        RankingError: a source missing from URIEL.
     """
     rep = dict(rep, _path=rep.get("_path", "the matrix"))
     cands = list(rep["sources"])
     uriel_distances(iso639_3(l) for l in cands)  # names every source URIEL lacks
     rankable = [t for t in rep["targets"] if in_uriel(iso639_3(t))]
-    cfg = RankConfig(matrices=[], text_sentences=text_sentences, data_dir=data_dir, seed=seed)
+    cfg = RankConfig(matrices=[rep["_path"]], text_sentences=text_sentences, data_dir=data_dir, seed=seed)
+    counts = [t for t in rankable if sum(1 for s in cands if s != t and t in rep["scores"].get(s, {})) >= 2]
+    if len(counts) < 3:
+        return _shipped_rankings(rep, cands, rankable, text_sentences, data_dir)
     feats, columns, queries = _matrix_features(dict(rep, targets=rankable), cands, tokenizer, cfg, None)
     rels = {u: relevance(q[2]) for u, q in queries.items()}
     out = {}
@@ -279,6 +307,177 @@ def loto_rankings(rep: dict, tokenizer, *, text_sentences: int = 300, data_dir: 
         ranker = SourceRanker(seed=seed, features=columns).fit(_training_groups(queries, rels, leave_out=t))
         pred = ranker.score(fs)
         out[t] = [pool[i] for i in np.argsort(-pred, kind="stable")]
+    return out, [t for t in rep["targets"] if t not in out]
+
+
+# ============================================================================ shipped rankers
+def language_profiles(langs: Sequence[str], tokenizer, *, text_files: Mapping[str, Path] | None = None,
+                      data_dir: str | None = None, n: int = 300) -> tuple[dict[str, LanguageProfile], dict]:
+    """What the shipped rankers' pair features need of each language, from text alone.
+
+    Args:
+        langs: language codes (any form).
+        tokenizer: whose pieces the subword overlap counts.
+        text_files: language (as in ``langs``) -> a text file (one sentence per line); the others get
+            the built-in text (:func:`xlt.data.text.builtin_text`: NTREX, then SIB-200/FLORES, UD-POS,
+            PAN-X).
+        data_dir: the data folder. n: sentences per language.
+
+    Returns:
+        ``(profiles, sources)``: language -> :class:`~xlt.transfer.ranking.LanguageProfile` (pieces,
+        script; no size or dev score), and language -> where its text came from (``{file: sentences}``).
+
+    Raises:
+        UnknownLanguageError: a language with no text file and no built-in text (the message says to
+            give ``--text LANG=FILE``); FileNotFoundError / DataFormatError: a bad text file.
+    """
+    from xlt.data.text import texts_for
+
+    texts = texts_for(list(dict.fromkeys(langs)), files=dict(text_files or {}), data_dir=data_dir, limit=n)
+    profiles = {lang: LanguageProfile(code=lang, iso3=iso639_3(lang), pieces=piece_set(tokenizer, t.sentences),
+                                      script=dominant_script(t.sentences)) for lang, t in texts.items()}
+    return profiles, {lang: dict(t.sources) for lang, t in texts.items()}
+
+
+def shipped_pair_features(source: str, target: str, profiles: Mapping[str, LanguageProfile],
+                          uriel: Mapping) -> dict[str, float]:
+    """The :data:`~xlt.transfer.ranking.SHIPPED_FEATURES` of one (source, target) pair."""
+    feats = pair_features(profiles[source], profiles[target], uriel)
+    return {k: feats[k] for k in SHIPPED_FEATURES}
+
+
+def shipped_queries(rep: dict, profiles: Mapping[str, LanguageProfile],
+                    uriel: Mapping) -> dict[str, tuple[list[str], list[dict], dict]]:
+    """A matrix's ranking queries over the shipped features: per target (with a profile) the sources
+    that scored it, its own language left out, when there are at least two.
+
+    Returns:
+        target -> ``(sources, their features, their scores)``.
+    """
+    from xlt.data.langs import same_language
+
+    out = {}
+    for t in rep["targets"]:
+        if t not in profiles:
+            continue
+        cands = [s for s in rep["sources"]
+                 if s in profiles and not same_language(s, t) and rep["scores"].get(s, {}).get(t) is not None]
+        if len(cands) >= 2:
+            out[t] = (cands, [shipped_pair_features(s, t, profiles, uriel) for s in cands],
+                      {s: float(rep["scores"][s][t]) for s in cands})
+    return out
+
+
+def _text_files_for(items: Sequence[str], langs: Sequence[str]) -> dict[str, Path]:
+    """``--text LANG=FILE`` values keyed by the language of ``langs`` they name.
+
+    Raises:
+        RankingError: a malformed value, or a language that is neither the target nor a candidate.
+    """
+    from xlt.data.langs import denote_same
+    from xlt.data.text import parse_text_args
+
+    try:
+        given = parse_text_args(items, "--text")
+    except ValueError as exc:
+        raise RankingError(str(exc)) from None
+    out = {}
+    for lang, path in given.items():
+        hit = next((l for l in langs if denote_same(l, lang)), None)
+        if hit is None:
+            raise RankingError(f"--text {lang}={path}: {lang} is neither --target nor one of the candidates "
+                               f"({', '.join(langs[:-1])})")
+        out[hit] = path
+    return out
+
+
+def rank_with_shipped(config: RankConfig, command: list[str] | None = None) -> dict:
+    """Rank source languages for ``config.target`` with the shipped ranker of ``config.task``'s kind.
+
+    No transfer matrix is needed: the ranker was trained on xlt's matrices (:func:`shipped_ranker`,
+    whose provenance the report repeats), and the pair features come from URIEL and from text --
+    ``config.text`` files or the built-in sets -- tokenised with the tokenizer the ranker was trained
+    with. Everything is checked (URIEL coverage, text for every language) before the tokenizer loads.
+
+    Returns:
+        ``{"ranking": {"target", "task", "features", "ranked": [{"source", "ranker_score",
+        "observed", "features", "text"}]}, "ranker", "matrices": [], "config", "seconds", ...}``;
+        ``observed`` is the score of the source on the target in the ranker's training matrices,
+        where it was measured (None otherwise).
+
+    Raises:
+        RankingError: an unknown kind, fewer than two candidates, languages URIEL lacks (named), a
+        ``--text`` for a language not ranked; UnknownLanguageError: a language without text.
+    """
+    from xlt.data.langs import same_language
+    from xlt.models.loading import load_tokenizer
+
+    t0 = time.time()
+    ranker, prov = shipped_ranker(config.task or "general")
+    target = config.target.strip()
+    wanted = ([c.strip() for c in config.candidates.split(",") if c.strip()] if config.candidates
+              else list(prov["candidates"]))
+    cands = list(dict.fromkeys(c for c in wanted if not same_language(c, target)))
+    if len(cands) < 2:
+        raise RankingError(f"--candidates needs at least two source languages besides --target {target}; got "
+                           f"{', '.join(wanted) or 'none'}")
+    langs = cands + [target]
+    uriel = uriel_distances(iso639_3(l) for l in langs)  # names every language URIEL lacks, before any text
+    files = _text_files_for(config.text, langs)
+    profiles, sources = language_profiles(langs, load_tokenizer(prov["common"]["model"]), text_files=files,
+                                          data_dir=config.data_dir, n=config.text_sentences)
+    feats = {s: shipped_pair_features(s, target, profiles, uriel) for s in cands}
+    scores = ranker.score([feats[s] for s in cands])
+    observed = _observed(prov, target)
+    order = [cands[i] for i in np.argsort(-scores, kind="stable")]
+    argv = command if command is not None else sys.argv
+    ranking = {"target": target, "task": prov["kind"], "features": list(SHIPPED_FEATURES), "matrix": None,
+               "ranked": [{"source": s, "ranker_score": float(scores[cands.index(s)]), "observed": observed.get(s),
+                           "features": feats[s], "text": sources[s]} for s in order],
+               "target_text": sources[target]}
+    return {"command": argv, "command_line": shlex.join(argv), "analysis": None, "matrices": [],
+            "ranking": ranking, "ranker": {k: v for k, v in prov.items() if k not in ("scores",)},
+            "config": {k: v for k, v in vars(config).items()}, "seconds": round(time.time() - t0, 1)}
+
+
+def _observed(prov: dict, target: str) -> dict[str, float]:
+    """Scores of sources on ``target`` measured in the shipped ranker's training matrices."""
+    from xlt.data.langs import same_language
+
+    out: dict[str, float] = {}
+    for scores in (prov.get("scores") or {}).values():  # task -> source -> target -> score
+        for s, row in scores.items():
+            for t, v in row.items():
+                if v is not None and same_language(t, target) and s not in out:
+                    out[s] = float(v)
+    return out
+
+
+def _shipped_rankings(rep: dict, cands: list[str], targets: list[str], n: int,
+                      data_dir: str | None) -> tuple[dict[str, list[str]], list[str]]:
+    """:func:`loto_rankings` for a matrix too small to learn from: the shipped ranker of its task's kind."""
+    from xlt.data.langs import UnknownLanguageError, same_language
+    from xlt.models.loading import load_tokenizer
+    from xlt.transfer.ranking import ranker_kind
+
+    try:
+        kind = ranker_kind(rep.get("task"))
+    except RankingError:
+        kind = "general"  # a user's data set
+    ranker, prov = shipped_ranker(kind)
+    log.warning("%s: too few targets to learn a ranker from (%d); the shipped %s ranker ranks its sources",
+                rep["_path"], len(targets), kind)
+    tokenizer = load_tokenizer(prov["common"]["model"])
+    out: dict[str, list[str]] = {}
+    for t in targets:
+        pool = [s for s in cands if not same_language(s, t)]
+        try:
+            profiles, _ = language_profiles(pool + [t], tokenizer, data_dir=data_dir, n=n)
+        except UnknownLanguageError:  # no built-in text for one of them: left out
+            continue
+        uriel = uriel_distances(p.iso3 for p in profiles.values())
+        scores = ranker.score([shipped_pair_features(s, t, profiles, uriel) for s in pool])
+        out[t] = [pool[i] for i in np.argsort(-scores, kind="stable")]
     return out, [t for t in rep["targets"] if t not in out]
 
 
@@ -333,16 +532,24 @@ def run_rank(config: RankConfig, command: list[str] | None = None) -> dict:
         ``{"matrices": [per matrix: task, sources, targets, evaluation], "ranking": {...} | None,
         "config", "seconds"}``.
 
+    Without matrices, ranks ``config.target``'s candidates with the shipped ranker instead
+    (:func:`rank_with_shipped`).
+
     Raises:
         FileNotFoundError / RankingError: a missing or malformed matrix, a single-source matrix,
-        languages missing from URIEL (named), an unknown candidate or target.
+        languages missing from URIEL (named), an unknown candidate or target, a matrix too small to
+        train a ranker (the counts that fall short are named, before any text is read).
     """
-    from xlt.models.loading import load_encoder
+    from xlt.models.loading import load_tokenizer
 
     t0 = time.time()
     OutputPlan(inputs=[("--matrix", config.matrices), ("--analysis", config.analysis), ("--model", config.model),
-                       ("--data-dir", data_set_folders(config.data_dir))],
+                       ("--text", config.text), ("--data-dir", data_set_folders(config.data_dir))],
                outputs=[Output("--out", config.out)] if config.out else [], overwrite=config.overwrite).check()
+    if not config.matrices:
+        report = rank_with_shipped(config, command)
+        _write_rank_report(config, report)
+        return report
     reps = [read_matrix(m) for m in config.matrices]
     if config.task is not None:
         tasks = sorted({r["task"] for r in reps})
@@ -366,6 +573,8 @@ def run_rank(config: RankConfig, command: list[str] | None = None) -> dict:
             log.warning("%s: %d of %d targets are not in URIEL and are left out of the evaluation: %s",
                         r["_path"], len(skipped[r["_path"]]), len(r["targets"]), ", ".join(skipped[r["_path"]]))
         r["targets"] = [t for t in r["targets"] if t not in skipped[r["_path"]]]
+        in_matrix = config.target is not None and config.target in r["targets"] + r["sources"]
+        _check_size(r, cands, config.target if in_matrix else None, evaluate=config.target is None)
         if analysis is not None:  # the same for the analysis: candidates must be in it, targets are left out
             lacking = [c for c in cands if analysis.match(c) is None]
             if lacking:
@@ -379,12 +588,15 @@ def run_rank(config: RankConfig, command: list[str] | None = None) -> dict:
                             r["_path"], len(out_of), ", ".join(out_of))
                 skipped[r["_path"]] += out_of
                 r["targets"] = [t for t in r["targets"] if t not in out_of]
-    tokenizer = load_encoder(config.model).tokenizer
+    tokenizer = load_tokenizer(config.model)
     out_matrices, ranking = [], None
     for r in reps:
         cands = _candidates(r, config.candidates)
         feats, columns, queries = _matrix_features(r, cands, tokenizer, config, analysis)
-        ev = evaluate_loto(queries, r["sources"][0], config.seed, columns)
+        ev = evaluate_loto(queries, r["sources"][0], config.seed, columns) if len(queries) >= 3 else {
+            "methods": {}, "per_target": {},
+            "skipped": f"leave-one-target-out evaluation needs 3 targets scored by 2 or more candidate sources "
+                       f"each; this matrix has {len(queries)}"}
         out_matrices.append({"matrix": r["_path"], "task": r["task"], "mode": r.get("mode"), "sources": cands,
                              "targets": list(queries), "targets_left_out": skipped[r["_path"]],
                              "features": columns, "evaluation": ev})
@@ -405,11 +617,42 @@ def run_rank(config: RankConfig, command: list[str] | None = None) -> dict:
                                                          "layer": analysis.layer, "languages": len(analysis.langs)},
               "matrices": out_matrices, "ranking": ranking,
               "config": {k: v for k, v in vars(config).items()}, "seconds": round(time.time() - t0, 1)}
+    _write_rank_report(config, report)
+    return report
+
+
+def _write_rank_report(config: RankConfig, report: dict) -> None:
+    """``report.json`` and ``report.md`` into ``config.out``, as one folder (nothing without ``out``)."""
     if config.out:
         with staged_folder(config.out) as folder:
             write_json(folder / "report.json", report)
             (folder / "report.md").write_text(render_rank_markdown(report), encoding="utf-8")
-    return report
+
+
+def _check_size(rep: dict, cands: list[str], target: str | None, evaluate: bool = True) -> None:
+    """Refuse a matrix too small for what is asked, before any text is read: a ranker learns from
+    targets scored by at least two candidate sources (their own language left out); leave-one-target-out
+    evaluation (required with ``evaluate``) needs three such targets, ranking ``target`` two besides it.
+
+    Raises:
+        RankingError: the message lists each target with its number of candidate sources.
+    """
+    from xlt.data.langs import same_language
+
+    counts = {t: sum(1 for s in cands if not same_language(s, t) and rep["scores"].get(s, {}).get(t) is not None)
+              for t in rep["targets"]}
+    usable = [t for t, n in counts.items() if n >= 2]
+    shown = ", ".join(f"{t}: {n}" for t, n in counts.items()) or "none"
+    if evaluate and len(usable) < 3:
+        raise RankingError(f"{rep['_path']}: leave-one-target-out evaluation needs at least 3 targets scored by 2 or "
+                           f"more candidate sources (their own language left out); it has {len(usable)} (sources per "
+                           f"target: {shown}); add targets, or give --target to rank sources for one language")
+    if target is not None:
+        train = [t for t in usable if not same_language(t, target)]
+        if len(train) < 2:
+            raise RankingError(f"{rep['_path']}: ranking sources for {target} needs at least 2 other targets scored by "
+                               f"2 or more candidate sources; it has {len(train)} (sources per target: {shown}); "
+                               "add targets to the matrix, or leave out --matrix to use the shipped ranker")
 
 
 def _candidates(rep: dict, spec: str | None) -> list[str]:
@@ -430,6 +673,9 @@ def render_rank_markdown(report: dict[str, Any]) -> str:
     lines = ["# Source-language ranking", ""]
     for m in report["matrices"]:
         ev = m["evaluation"]["methods"]
+        if "skipped" in m["evaluation"]:
+            lines += [f"## {m['task']} ({m['mode']})", "", f"Not evaluated: {m['evaluation']['skipped']}.", ""]
+            continue
         lines += [f"## {m['task']} ({m['mode']}): leave one target out, {len(m['targets'])} targets, "
                   f"{len(m['sources'])} candidate sources", "",
                   "| method | NDCG@3 | top-1 accuracy | mean score of top-1 | loss vs oracle |",
@@ -441,6 +687,8 @@ def render_rank_markdown(report: dict[str, Any]) -> str:
                          f"{row['mean_score_of_top1']:.2f} | {row['mean_loss_vs_oracle']:.2f} |")
         lines.append(f"| oracle (best source per target) | – | 100.0 | {ev['oracle']['mean_score_of_top1']:.2f} | 0.00 |")
         lines.append("")
+    if report.get("ranker"):
+        lines += _shipped_ranker_markdown(report["ranker"])
     if report["ranking"]:
         r = report["ranking"]
         cols = r["features"]
@@ -451,4 +699,29 @@ def render_rank_markdown(report: dict[str, Any]) -> str:
             obs = "–" if row["observed"] is None else f"{row['observed']:.1f}"
             lines.append(f"| {i} | {row['source']} | {row['ranker_score']:.3f} | {obs} | "
                          + " | ".join(f"{row['features'][f]:.3f}" for f in cols) + " |")
+        if report.get("ranker"):
+            lines += ["", "Observed: the source's score on the target in the ranker's training matrices, where "
+                          "it was measured. Text behind the overlap and script features: "
+                      + "; ".join(f"{row['source']}: {', '.join(Path(k).name for k in row['text'])}"
+                                  for row in r["ranked"])
+                      + f"; {r['target']}: {', '.join(Path(k).name for k in r['target_text'])}."]
     return "\n".join(lines) + "\n"
+
+
+def _shipped_ranker_markdown(ranker: dict) -> list[str]:
+    """The shipped ranker's provenance and leave-one-target-out scores, for ``report.md``."""
+    lines = [f"## The shipped ranker: {ranker['kind']}", "",
+             f"LightGBM lambdarank over {', '.join(ranker['features'])}, trained "
+             f"{ranker['common'].get('date', '?')} on the transfer matrices of "
+             + ", ".join(f"{t} ({m['sources']} sources x {m['targets']} targets, {m['mode']})"
+                         for t, m in ranker["matrices"].items())
+             + f"; text: {ranker['common'].get('text', '?')}; tokenizer: {ranker['common'].get('model', '?')}.", ""]
+    ev = ranker.get("evaluation") or {}
+    if ev:
+        lines += ["| evaluated on | targets | NDCG@3 ranker | NDCG@3 always English | top-1 ranker | top-1 always "
+                  "English |", "|:---|---:|---:|---:|---:|---:|"]
+        for name, row in ev.items():
+            lines.append(f"| {name} | {row['n_targets']} | {row['ndcg@3']:.1f} | {row['english_ndcg@3']:.1f} | "
+                         f"{row['top1_accuracy']:.1f} | {row['english_top1_accuracy']:.1f} |")
+        lines.append("")
+    return lines

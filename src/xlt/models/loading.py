@@ -133,6 +133,28 @@ def _config_fields(spec: str) -> dict | None:
                                                   "pad_token_id")}
 
 
+def load_tokenizer(spec: str = DEFAULT_MODEL):
+    """Only the tokenizer of a model spec (a fast Hugging Face tokenizer), without its weights: for
+    work that counts pieces and runs no model (source ranking's subword overlap).
+
+    Raises:
+        ModelLoadError: as :func:`load_encoder`, for the tokenizer's part.
+    """
+    if spec.startswith(BUNDLED_PREFIX):
+        from xlt.models.bundled import build_tokenizer, bundled_file, read_e5_file
+
+        return build_tokenizer(read_e5_file(bundled_file(spec[len(BUNDLED_PREFIX):])))
+    from transformers import AutoTokenizer
+
+    path = Path(spec).expanduser()
+    if (path.exists() or spec.startswith((".", "/", "~"))) and not path.is_dir():
+        raise ModelLoadError(f"model folder {spec!r} does not exist or is not a folder")
+    try:
+        return AutoTokenizer.from_pretrained(str(path) if path.is_dir() else spec, use_fast=True)
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"cannot load the tokenizer of {spec!r}: {exc}") from None
+
+
 def model_num_layers(spec: str) -> int | None:
     """The number of transformer layers of a model, read from its config without loading weights.
 

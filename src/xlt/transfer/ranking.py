@@ -22,6 +22,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -37,6 +38,16 @@ URIEL_DISTANCES: dict[str, tuple[str, ...]] = {
 #: The pair features every ranking has, in the ranker's column order.
 FEATURES: tuple[str, ...] = tuple(f"uriel_{k}" for k in URIEL_DISTANCES) + (
     "subword_overlap", "same_script", "log_train_size")
+#: The features of the shipped rankers (:func:`shipped_ranker`): those any two languages have without
+#: a transfer matrix -- URIEL distances, and the subword overlap and script of their text. The
+#: source's training size and dev score are left out: the matrices they are trained on give every
+#: source the same amount of data, so they could not learn what those are worth.
+SHIPPED_FEATURES: tuple[str, ...] = tuple(f"uriel_{k}" for k in URIEL_DISTANCES) + ("subword_overlap", "same_script")
+#: Task kinds of the shipped rankers -> the built-in tasks whose matrices train them (``general``: all).
+RANKER_KINDS: dict[str, tuple[str, ...]] = {"pos": ("udpos",), "ner": ("panx",), "classification": ("sib200",),
+                                            "general": ("udpos", "panx", "sib200")}
+#: Where the shipped rankers live (LightGBM text models and ``rankers.json``, their provenance).
+RANKERS_DIR = Path(__file__).resolve().parent / "rankers"
 #: Features a ranking has when their inputs are there: the source model's score on its own dev set
 #: (from the matrix); from an ``xlt analyze`` report on parallel text, the mPLM-Sim similarity of
 #: source and target (Lin et al. 2023) and the source's MEXA alignment with the pivot (Kargaran et
@@ -254,6 +265,91 @@ class SourceRanker:
         X = np.array([[f[name] for name in self.features] for f in feats], dtype=float)
         return np.asarray(self.model.predict(X), dtype=float)
 
+    def to_string(self) -> str:
+        """The fitted trees as LightGBM's text model format (no pickle), for :meth:`from_string`.
 
-__all__ = ["FEATURES", "OPTIONAL_FEATURES", "URIEL_DISTANCES", "URIEL_INDIVIDUAL", "in_uriel", "uriel_code", "LanguageProfile", "RankingError", "SourceRanker", "dominant_script",
-           "ndcg_at", "pair_features", "piece_set", "relevance", "uriel_distances"]
+        Raises:
+            RankingError: the ranker is not fitted.
+        """
+        if self.model is None:
+            raise RankingError("the ranker is not fitted")
+        booster = getattr(self.model, "booster_", self.model)
+        return booster.model_to_string()
+
+    @classmethod
+    def from_string(cls, text: str, features: Sequence[str]) -> SourceRanker:
+        """A fitted ranker from :meth:`to_string`'s text and its feature columns (in order).
+
+        Raises:
+            RankingError: the text is no LightGBM model, or its feature count is not ``len(features)``.
+        """
+        from lightgbm import Booster
+
+        try:
+            booster = Booster(model_str=text)
+        except Exception as exc:  # noqa: BLE001 - LightGBM raises its own LightGBMError for any bad text
+            raise RankingError(f"not a LightGBM ranker model ({exc})") from None
+        if booster.num_feature() != len(features):
+            raise RankingError(f"the ranker model has {booster.num_feature()} features, its description "
+                               f"{len(features)} ({', '.join(features)})")
+        ranker = cls(features=features)
+        ranker.model = booster
+        return ranker
+
+
+def ranker_kind(task: str | None) -> str:
+    """The shipped ranker for a task: a kind (``pos``, ``ner``, ``classification``, ``general``) or a
+    built-in task name (``udpos`` -> ``pos``, ``panx`` -> ``ner``, ``sib200`` -> ``classification``);
+    None -> ``general``.
+
+    Raises:
+        RankingError: anything else (the message lists the choices).
+    """
+    if task is None:
+        return "general"
+    t = task.strip().lower()
+    if t in RANKER_KINDS:
+        return t
+    by_task = {name: kind for kind, names in RANKER_KINDS.items() if kind != "general" for name in names}
+    aliases = {"tagging": "pos", "upos": "pos", "entities": "ner", "text": "classification",
+               "topic": "classification"}
+    if t in by_task or t in aliases:
+        return by_task.get(t) or aliases[t]
+    raise RankingError(f"--task {task}: a ranker exists for the task kinds {', '.join(RANKER_KINDS)} and the "
+                       f"built-in tasks {', '.join(sorted(by_task))}")
+
+
+def shipped_ranker(kind: str = "general", folder: str | Path | None = None) -> tuple[SourceRanker, dict]:
+    """A ranker trained on xlt's own transfer matrices, shipped with the package (no matrix needed).
+
+    Args:
+        kind: ``pos``, ``ner``, ``classification`` or ``general`` (:data:`RANKER_KINDS`).
+        folder: where the rankers are (default :data:`RANKERS_DIR`).
+
+    Returns:
+        ``(ranker, provenance)``: the fitted :class:`SourceRanker` over :data:`SHIPPED_FEATURES` and
+        its entry of ``rankers.json``: the matrices it was trained on, its features, the text and
+        tokenizer the features need, the date, and its leave-one-target-out scores.
+
+    Raises:
+        RankingError: an unknown kind, or missing or damaged ranker files (named).
+    """
+    import json
+
+    kind = ranker_kind(kind)
+    root = Path(folder) if folder is not None else RANKERS_DIR
+    meta_file = root / "rankers.json"
+    try:
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+        entry = meta["rankers"][kind]
+        text = (root / entry["file"]).read_text(encoding="utf-8")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise RankingError(f"{meta_file}: no usable shipped ranker for {kind!r} ({exc})") from None
+    ranker = SourceRanker.from_string(text, entry["features"])
+    return ranker, dict(entry, kind=kind, common={k: v for k, v in meta.items() if k != "rankers"})
+
+
+__all__ = ["FEATURES", "OPTIONAL_FEATURES", "RANKERS_DIR", "RANKER_KINDS", "SHIPPED_FEATURES", "URIEL_DISTANCES",
+           "URIEL_INDIVIDUAL", "LanguageProfile", "RankingError", "SourceRanker", "dominant_script", "in_uriel",
+           "ndcg_at", "pair_features", "piece_set", "ranker_kind", "relevance", "shipped_ranker", "uriel_code",
+           "uriel_distances"]
