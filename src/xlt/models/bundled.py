@@ -163,11 +163,13 @@ def read_e5_header(name: str = "e5-small") -> dict:
                 type_vocab=type_vocab)
 
 
-def read_e5_file(path: str | Path) -> E5File:
+def read_e5_file(path: str | Path, tensors: bool = True) -> E5File:
     """Parse an ``E5S1`` weight file (see the module docstring for the layout).
 
     Args:
         path: the file, e.g. :func:`bundled_file`'s result.
+        tensors: also read (and dequantise) the weights; False reads the header, vocabulary and
+            normalisation map only (what the tokenizer needs; the tensors dict is then empty).
 
     Returns:
         An :class:`E5File` with dequantised float32 tensors.
@@ -206,8 +208,8 @@ def read_e5_file(path: str | Path) -> E5File:
         raise BundledFormatError(f"{path}: normalisation map size mismatch")
 
     (n_tensors,) = r.unpack("i")
-    tensors: dict[str, np.ndarray] = {}
-    for _ in range(n_tensors):
+    weights: dict[str, np.ndarray] = {}
+    for _ in range(n_tensors if tensors else 0):
         (name_len,) = r.unpack("H")
         name = bytes(r.take(name_len)).decode("ascii")
         dtype, n_el, offset, n_bytes = r.unpack("BIQQ")
@@ -222,10 +224,10 @@ def read_e5_file(path: str | Path) -> E5File:
             arr = dequantize_q4_0(raw, n_el)
         else:
             raise BundledFormatError(f"{path}: tensor {name} has unknown dtype {dtype}")
-        tensors[name] = arr
+        weights[name] = arr
     return E5File(config=config, pieces=pieces, scores=scores,
                   special_ids=dict(bos=bos, eos=eos, pad=pad, unk=unk),
-                  norm_map=norm_map, tensors=tensors)
+                  norm_map=norm_map, tensors=weights)
 
 
 # --------------------------------------------------------------------------- model

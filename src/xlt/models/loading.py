@@ -143,7 +143,7 @@ def load_tokenizer(spec: str = DEFAULT_MODEL):
     if spec.startswith(BUNDLED_PREFIX):
         from xlt.models.bundled import build_tokenizer, bundled_file, read_e5_file
 
-        return build_tokenizer(read_e5_file(bundled_file(spec[len(BUNDLED_PREFIX):])))
+        return build_tokenizer(read_e5_file(bundled_file(spec[len(BUNDLED_PREFIX):]), tensors=False))
     from transformers import AutoTokenizer
 
     path = Path(spec).expanduser()

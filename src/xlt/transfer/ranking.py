@@ -103,8 +103,44 @@ def _lang2vec():
 
 @functools.lru_cache(maxsize=1)
 def _uriel_languages() -> frozenset[str]:
-    """The languages URIEL has (lang2vec reads its data file on every call: about 1 s; read once)."""
-    return frozenset(_lang2vec().available_uriel_languages())
+    """The languages URIEL has (lang2vec computes them on import: its ``URIEL_LANGUAGES``)."""
+    return frozenset(_lang2vec().URIEL_LANGUAGES)
+
+
+@functools.lru_cache(maxsize=None)
+def _uriel_table(feature_set: str) -> tuple[dict[str, int], np.ndarray]:
+    """One lang2vec feature set for every URIEL language: ``(language -> row, (n_languages, n_features))``,
+    missing values (-1) as they are. Read from lang2vec's own data file once per process, the way
+    ``lang2vec.get_features`` reads it (it re-reads and decompresses the whole file for every call:
+    about 5 s a call here); ``tests/test_shipped_rankers.py`` checks the values against it."""
+    import os
+
+    l2v = _lang2vec()
+    filename, source, prefix = l2v.FEATURE_SETS_DICT[feature_set]
+    with np.load(os.path.join(os.path.dirname(l2v.__file__), "data", filename)) as db:
+        langs, feats, sources = db["langs"], db["feats"], db["sources"]
+        columns = [i for i, f in enumerate(feats) if str(f).startswith(prefix)]
+        source_index = np.where(sources == source)[0]
+        data = db["data"][:, columns, :][:, :, source_index].squeeze(axis=2)
+    return {str(l): i for i, l in enumerate(langs)}, np.asarray(data, dtype=float)
+
+
+def uriel_vectors(languages: Iterable[str], feature_set: str) -> dict[str, np.ndarray]:
+    """lang2vec's ``get_features(languages, feature_set)`` as float vectors (missing values 0).
+
+    Args:
+        languages: ISO 639-3 codes that URIEL has (after :func:`uriel_code`).
+        feature_set: a lang2vec feature set (``syntax_knn``, ``fam``, ``geo``, ...).
+
+    Returns:
+        language (as given) -> ``(n_features,)`` vector.
+    """
+    rows, data = _uriel_table(feature_set)
+    out = {}
+    for lang in languages:
+        vec = data[rows[uriel_code(lang)]]
+        out[lang] = np.where(vec == -1.0, 0.0, vec)
+    return out
 
 
 def uriel_distances(languages: Iterable[str]) -> dict[tuple[str, str], dict[str, float]]:
@@ -116,7 +152,6 @@ def uriel_distances(languages: Iterable[str]) -> dict[tuple[str, str], dict[str,
     Raises:
         RankingError: languages missing from URIEL (all named; never a silent zero).
     """
-    l2v = _lang2vec()
     asked = sorted(set(languages))
     code = {l: uriel_code(l) for l in asked}
     known = _uriel_languages()
@@ -127,9 +162,9 @@ def uriel_distances(languages: Iterable[str]) -> dict[tuple[str, str], dict[str,
     langs = asked
     vectors: dict[str, dict[str, np.ndarray]] = {l: {} for l in langs}
     for fs in sorted({f for sets in URIEL_DISTANCES.values() for f in sets}):
-        got = l2v.get_features(sorted({code[l] for l in langs}), fs)
+        got = uriel_vectors(langs, fs)
         for l in langs:
-            vectors[l][fs] = np.asarray([0.0 if v == "--" else float(v) for v in got[code[l]]], dtype=float)
+            vectors[l][fs] = got[l]
     out: dict[tuple[str, str], dict[str, float]] = {}
     for a in langs:
         for b in langs:
@@ -352,4 +387,4 @@ def shipped_ranker(kind: str = "general", folder: str | Path | None = None) -> t
 __all__ = ["FEATURES", "OPTIONAL_FEATURES", "RANKERS_DIR", "RANKER_KINDS", "SHIPPED_FEATURES", "URIEL_DISTANCES",
            "URIEL_INDIVIDUAL", "LanguageProfile", "RankingError", "SourceRanker", "dominant_script", "in_uriel",
            "ndcg_at", "pair_features", "piece_set", "ranker_kind", "relevance", "shipped_ranker", "uriel_code",
-           "uriel_distances"]
+           "uriel_distances", "uriel_vectors"]
