@@ -15,6 +15,14 @@ exactly what the full one did (:func:`trim_vocabulary` checks it). Other text of
 can meet a piece that was dropped; text of other languages will: its characters may become
 ``<unk>`` (:func:`unknown_rate` measures it).
 
+Trimming that keeps a script (``keep="script"``, :func:`script_piece_ids`) keeps instead every
+piece made only of letters of the languages' scripts and of characters that belong to no one
+language (digits, punctuation, symbols, marks, spaces, format characters), whatever text was seen;
+then *every* text in those scripts segments exactly as with the full vocabulary, not only the text
+trimmed with (the argument, and the few compatibility characters such as № that the normaliser
+rewrites into another script's letters, are in :func:`script_piece_ids`). It costs more rows: for the bundled
+model, Latin script keeps 46% of the pieces, Cyrillic 15%. ``keep="both"`` takes the union.
+
 BPE tokenizers are not trimmed (dropping pieces breaks the merge list).
 """
 
@@ -27,18 +35,119 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import regex
 import torch
 
-__all__ = ["MIN_SENTENCES", "TrimResult", "VocabularyError", "outside_trimmed", "piece_counts", "trim_vocabulary",
-           "unknown_rate"]
+__all__ = ["KEEP_MODES", "MIN_SENTENCES", "SCRIPT_PARTS", "ScriptCharacters", "TrimResult", "VocabularyError",
+           "language_scripts", "normalized", "outside_trimmed", "piece_counts", "script_piece_ids",
+           "trim_vocabulary", "unknown_rate"]
 
 #: The least text per language that trimming accepts: a vocabulary trimmed with less drops pieces
 #: of everyday words of that language.
 MIN_SENTENCES = 200
 
+#: What a trim keeps: the pieces of the languages' text, every piece of their scripts, or both.
+KEEP_MODES = ("text", "script", "both")
+
+#: ISO 15924 codes that CLDR gives as a language's likely script but that name several Unicode
+#: scripts (or a variant of one): Japanese is written in Han, Hiragana and Katakana, Korean in
+#: Hangul and Han, Chinese (Simplified or Traditional) in Han.
+SCRIPT_PARTS = {"Jpan": ("Hani", "Hira", "Kana"), "Kore": ("Hang", "Hani"), "Hans": ("Hani",), "Hant": ("Hani",),
+                "Hanb": ("Hani", "Bopo"), "Hrkt": ("Hira", "Kana")}
+
+#: The characters a script trim keeps whatever the scripts: digits and other numbers, punctuation,
+#: symbols (SentencePiece's word mark U+2581 is one), combining marks, spaces, format and control
+#: characters (Unicode general categories N, P, S, M, Z, Cf, Cc). Private-use, surrogate and
+#: unassigned code points are not among them.
+_NON_LETTERS = r"\p{N}\p{P}\p{S}\p{M}\p{Z}\p{Cf}\p{Cc}"
+
 
 class VocabularyError(ValueError):
-    """A vocabulary that cannot be changed as asked: a tokenizer kind that cannot be trimmed, too little text."""
+    """A vocabulary that cannot be changed as asked: a tokenizer kind that cannot be trimmed, too little text,
+    a language without a known script."""
+
+
+def language_scripts(langs: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """The Unicode scripts each language is written in, for a script trim.
+
+    A language's script is the one its code states (``sr-Latn``), else its CLDR likely script
+    (langcodes: ``de`` -> Latn, ``ru`` -> Cyrl, ``zh`` -> Hans); a code that names several Unicode
+    scripts is split (:data:`SCRIPT_PARTS`: ``ja`` -> Hani, Hira, Kana; ``ko`` -> Hang, Hani).
+
+    Args:
+        langs: language codes (any form :mod:`xlt.data.langs` reads).
+
+    Returns:
+        language -> ISO 15924 codes of Unicode scripts (the Script property's short names), in the
+        order of ``langs``.
+
+    Raises:
+        UnknownLanguageError: a code that names no language.
+        VocabularyError: a language without a known script, or whose script Unicode does not define.
+    """
+    from xlt.data.langs import _likely_script
+
+    out: dict[str, tuple[str, ...]] = {}
+    for lang in langs:
+        code = _likely_script(lang)
+        if not code:
+            raise VocabularyError(f"{lang}: no script is known for this language; name it in the code "
+                                  f"(e.g. {lang}-Latn) or trim with --keep text")
+        parts = SCRIPT_PARTS.get(code, (code,))
+        for part in parts:
+            try:
+                regex.compile(r"\p{sc=%s}" % part)
+            except regex.error:
+                raise VocabularyError(f"{lang}: its script {code} is not a Unicode script that trimming can keep; "
+                                      "trim with --keep text") from None
+        out[lang] = parts
+    return out
+
+
+@dataclass(frozen=True)
+class ScriptCharacters:
+    """The characters a script trim keeps pieces of: letters of ``scripts`` (by the Unicode Script
+    property; letters of no one script, Common or Inherited, such as U+02BC ʼ or U+30FC ー, count as
+    in every script), every character of the non-letter categories (:data:`_NON_LETTERS`), and the
+    characters of ``extra`` (the model's text prefix, which is put before every text).
+
+    A letter's script is its Unicode Script property (read with ``regex``, which ``transformers``
+    requires), not the first word of its character name: names leave out letters that belong to a
+    script without naming it (U+02BC MODIFIER LETTER APOSTROPHE, Ukrainian's apostrophe; FULLWIDTH
+    LATIN ...; KATAKANA-HIRAGANA PROLONGED SOUND MARK) and need a hand table for the rest (CJK for
+    Han, ORIYA for Odia); the property needs neither.
+
+    Attributes:
+        scripts: ISO 15924 codes of Unicode scripts (``("Latn",)``, ``("Hani", "Hira", "Kana")``).
+        extra: more characters to allow.
+    """
+
+    scripts: tuple[str, ...]
+    extra: str = ""
+
+    @property
+    def _pattern(self):
+        return _script_pattern(tuple(self.scripts), self.extra)
+
+    def allows(self, text: str) -> bool:
+        """Whether every character of ``text`` (a piece, or normalised text) is one of these."""
+        return self._pattern.fullmatch(text) is not None
+
+    def outside(self, text: str) -> str:
+        """The characters of ``text`` that are not among these, each once, in order of appearance."""
+        return "".join(dict.fromkeys(c for c in text if self._pattern.fullmatch(c) is None))
+
+
+_PATTERNS: dict = {}
+
+
+def _script_pattern(scripts: tuple[str, ...], extra: str):
+    key = (scripts, extra)
+    if key not in _PATTERNS:
+        letters = "".join(r"\p{sc=%s}" % s for s in (*scripts, "Zyyy", "Zinh"))
+        more = f"|[{regex.escape(extra)}]" if extra else ""
+        _PATTERNS[key] = regex.compile(rf"(?:[{_NON_LETTERS}]|(?=\p{{L}})[{letters}]{more})*")
+    return _PATTERNS[key]
 
 
 def _all_ids(tokenizer, texts: Sequence[str], prefix: str) -> list[list[int]]:
@@ -71,8 +180,15 @@ class TrimResult:
         kept_ids: old piece ids kept, ascending (new id ``k`` is old id ``kept_ids[k]``).
         vocab_before, vocab_after: tokenizer vocabulary sizes. rows_before: embedding rows before.
         parameters_before, parameters_after: model parameters.
-        per_language: language -> ``{"sentences", "tokens", "pieces"}`` (distinct pieces it uses).
+        per_language: language -> ``{"sentences", "tokens", "pieces"}`` (distinct pieces its text
+            uses; text and both) and ``"scripts"`` (its Unicode scripts; script and both).
         min_count: the frequency floor used.
+        keep: ``text``, ``script`` or ``both`` (:data:`KEEP_MODES`).
+        scripts: the Unicode scripts kept (script and both; empty for text).
+        sizes: the size of each part kept and of the result: ``{"text"|"script"|"kept": {"pieces",
+            "parameters", "share"}}`` (``share``: parameters as a fraction of ``parameters_before``;
+            a part's parameters are those of a model with only its rows (and the special tokens), as
+            only the embedding matrix changes). ``text``/``script`` are there only when kept.
     """
 
     kept_ids: list[int]
@@ -83,13 +199,91 @@ class TrimResult:
     parameters_after: int
     per_language: dict[str, dict] = field(default_factory=dict)
     min_count: int = 1
+    keep: str = "text"
+    scripts: list[str] = field(default_factory=list)
+    sizes: dict[str, dict] = field(default_factory=dict)
 
     def describe(self) -> dict:
         """A JSON-able summary (without the id list)."""
-        return {"vocab_before": self.vocab_before, "vocab_after": self.vocab_after,
-                "rows_before": self.rows_before, "parameters_before": self.parameters_before,
-                "parameters_after": self.parameters_after, "min_count": self.min_count,
-                "per_language": self.per_language}
+        return {"keep": self.keep, "scripts": self.scripts, "vocab_before": self.vocab_before,
+                "vocab_after": self.vocab_after, "rows_before": self.rows_before,
+                "parameters_before": self.parameters_before, "parameters_after": self.parameters_after,
+                "share_of_parameters": round(self.parameters_after / self.parameters_before, 4)
+                if self.parameters_before else None,
+                "sizes": self.sizes, "min_count": self.min_count, "per_language": self.per_language}
+
+
+def _model_pieces(tokenizer) -> tuple[str, list[str | None]]:
+    """``(kind, pieces)``: the tokenizer model's kind and its pieces by id (``None`` for an id the
+    model does not hold).
+
+    Raises:
+        VocabularyError: not a Unigram or WordPiece tokenizer.
+    """
+    model = json.loads(tokenizer.backend_tokenizer.to_str())["model"]
+    kind = model.get("type")
+    if kind == "Unigram":
+        return kind, [p for p, _ in model["vocab"]]
+    if kind == "WordPiece":
+        pieces: list[str | None] = [None] * (max(model["vocab"].values(), default=-1) + 1)
+        for p, i in model["vocab"].items():
+            pieces[i] = p
+        return kind, pieces
+    raise VocabularyError(f"the model's tokenizer is {kind or 'of an unknown kind'}; only Unigram (SentencePiece) "
+                          "and WordPiece vocabularies can be trimmed (dropping BPE pieces breaks its merges)")
+
+
+def normalized(tokenizer, text: str) -> str:
+    """``text`` as the tokenizer's normaliser passes it to its pre-tokenizer and model (unchanged
+    without a normaliser): the characters its pieces are matched against."""
+    norm = tokenizer.backend_tokenizer.normalizer
+    return norm.normalize_str(text) if norm is not None else text
+
+
+def script_piece_ids(tokenizer, scripts: Sequence[str], prefix: str = "") -> tuple[list[int], ScriptCharacters]:
+    """The pieces of a script trim: every piece made only of :class:`ScriptCharacters` of ``scripts``.
+
+    Why every text in those scripts then segments exactly as before: a Unigram (SentencePiece)
+    tokenizer splits the normalised text into words and picks, per word, the highest-scoring
+    segmentation into pieces that match the word's characters; WordPiece takes the longest piece
+    that matches at each position. Either way a text's segmentation only ever uses pieces made of
+    the text's own (normalised) characters, plus the fixed marks the tokenizer adds (U+2581 ▁,
+    ``##``), which are symbols and punctuation. If every such piece is kept with its score, every
+    segmentation the full vocabulary offers that text is still offered, no new one is, and the
+    unknown-character penalty is unchanged (:func:`trim_vocabulary` keeps the lowest-scoring piece
+    it derives from), so the best one is the same piece for piece; only ids are renumbered and
+    the kept embedding rows are copied, so the model computes the same vectors.
+
+    "In those scripts" is judged on the normalised text (:func:`normalized`): a compatibility
+    character that the normaliser rewrites into letters of another script (№ -> "No", ™ -> "TM",
+    ㎏ -> "kg" under the bundled model's NFKC-style map) takes the text outside; :meth:`ScriptCharacters.outside`
+    on the normalised text names such characters.
+
+    Args:
+        tokenizer: a fast Unigram or WordPiece tokenizer.
+        scripts: ISO 15924 codes of Unicode scripts (:func:`language_scripts`' values).
+        prefix: the encoder's text prefix; its characters are allowed too (it is put before every text).
+
+    Returns:
+        ``(ids, characters)``: ascending ids of the pieces to keep (a special token only where its
+        characters qualify, ``<s>`` for Latin; :func:`trim_vocabulary` keeps them all anyway), and
+        the :class:`ScriptCharacters` they were chosen by.
+
+    Raises:
+        VocabularyError: a BPE (or other) tokenizer.
+    """
+    chars = ScriptCharacters(tuple(dict.fromkeys(scripts)), "".join(dict.fromkeys(normalized(tokenizer, prefix))))
+    _, pieces = _model_pieces(tokenizer)
+    return [i for i, p in enumerate(pieces) if p is not None and chars.allows(p)], chars
+
+
+def _min_score_id(tokenizer) -> int | None:
+    """A Unigram model's lowest-scoring piece (``tokenizers`` scores an unknown character as that
+    score minus 10, so it must stay for segmentations with unknown characters to stay the same)."""
+    model = json.loads(tokenizer.backend_tokenizer.to_str())["model"]
+    if model.get("type") != "Unigram" or not model["vocab"]:
+        return None
+    return int(np.argmin([s for _, s in model["vocab"]]))
 
 
 def _remap_post_processor(node, new_id: Mapping[int, int]):
@@ -119,6 +313,7 @@ def _trimmed_tokenizer(tokenizer, kept: list[int]):
     from tokenizers import Tokenizer
     from transformers import PreTrainedTokenizerFast
 
+    _model_pieces(tokenizer)  # refuses BPE and other kinds
     spec = json.loads(tokenizer.backend_tokenizer.to_str())
     model = spec["model"]
     new_id = {old: new for new, old in enumerate(kept)}
@@ -128,12 +323,9 @@ def _trimmed_tokenizer(tokenizer, kept: list[int]):
         model["vocab"] = [vocab[i] for i in kept]
         if model.get("unk_id") is not None:
             model["unk_id"] = new_id[model["unk_id"]]
-    elif kind == "WordPiece":
+    else:
         by_id = {i: p for p, i in model["vocab"].items()}
         model["vocab"] = {by_id[old]: new for new, old in enumerate(kept)}
-    else:
-        raise VocabularyError(f"the model's tokenizer is {kind or 'of an unknown kind'}; only Unigram (SentencePiece) "
-                              "and WordPiece vocabularies can be trimmed (dropping BPE pieces breaks its merges)")
     for tok in spec.get("added_tokens") or []:
         tok["id"] = new_id[tok["id"]]
     if spec.get("post_processor"):
@@ -143,49 +335,83 @@ def _trimmed_tokenizer(tokenizer, kept: list[int]):
                                    **tokenizer.special_tokens_map)
 
 
-def trim_vocabulary(encoder, texts: Mapping[str, Sequence[str]], *, min_count: int = 1,
-                    min_sentences: int = MIN_SENTENCES, check: bool = True):
-    """A copy of ``encoder`` whose vocabulary keeps only the pieces ``texts`` use.
+def trim_vocabulary(encoder, texts: Mapping[str, Sequence[str]] | None = None, *, keep: str = "text",
+                    langs: Sequence[str] | None = None, min_count: int = 1, min_sentences: int = MIN_SENTENCES,
+                    check: bool = True):
+    """A copy of ``encoder`` whose vocabulary keeps only the pieces its users' languages need.
+
+    Vocabulary trimming (Abdaoui et al. 2020; Ushio et al. 2023): ``keep="text"`` keeps the pieces
+    ``texts`` use (exact on that text); ``keep="script"`` keeps every piece made of the languages'
+    scripts, digits, punctuation, symbols and marks (:func:`script_piece_ids`: exact on every text
+    in those scripts; no text needed); ``keep="both"`` keeps the union (exact on both). The special
+    tokens and, for Unigram, the lowest-scoring piece (it sets the unknown-character penalty) are
+    always kept.
 
     Args:
         encoder: a loaded :class:`~xlt.models.loading.Encoder` (left unchanged).
-        texts: language -> sentences; every language's text is encoded as the encoder encodes input
-            (its text prefix included).
-        min_count: keep a piece that occurs at least this often in all the text together (1 = every
-            piece seen; larger drops rare pieces: smaller, but then the text's own rare words change).
-        min_sentences: the least text per language (see :data:`MIN_SENTENCES`).
+        texts: language -> sentences, needed by ``text`` and ``both`` (``script`` reads none);
+            every language's text is encoded as the encoder encodes input (its text prefix included).
+        keep: ``"text"``, ``"script"`` or ``"both"``.
+        langs: the languages (for their scripts); default: the keys of ``texts``.
+        min_count: keep a text piece that occurs at least this often in all the text together (1 =
+            every piece seen; larger drops rare pieces: smaller, but then the text's own rare words change).
+        min_sentences: the least text per language (see :data:`MIN_SENTENCES`; ``text`` and ``both``).
         check: re-encode every text with the trimmed tokenizer and require the same pieces.
 
     Returns:
         ``(trimmed_encoder, TrimResult)``: the new encoder's model has ``len(kept)`` embedding rows
-        (rows of the kept ids, in order); the special tokens are always kept.
+        (rows of the kept ids, in order); its ``info`` records ``trimmed_for`` (the languages),
+        ``trimmed_keep`` and ``trimmed_scripts``.
 
     Raises:
-        VocabularyError: no languages, a language with fewer than ``min_sentences`` sentences
-        (names it and the count), a tokenizer that cannot be trimmed, or (``check``) a text the
-        trimmed tokenizer segments differently.
+        VocabularyError: an unknown ``keep``, no languages, a language with fewer than
+        ``min_sentences`` sentences (names it and the count), a language without a known script
+        (script, both), a tokenizer that cannot be trimmed, or (``check``) a text the trimmed
+        tokenizer segments differently.
+        UnknownLanguageError: a code that names no language (script, both).
     """
     from xlt.models.loading import Encoder
 
-    if not texts:
-        raise VocabularyError("trimming needs the text of at least one language")
-    short = {l: len(t) for l, t in texts.items() if len(t) < min_sentences}
-    if short:
-        raise VocabularyError("too little text to trim the vocabulary for: " + ", ".join(
-            f"{l} ({n} sentences)" for l, n in short.items()) + f"; give at least {min_sentences} sentences per "
-            "language (a text file with one sentence per line: --text LANG=FILE)")
-    if min_count < 1:
-        raise VocabularyError(f"min_count must be >= 1, got {min_count}")
+    if keep not in KEEP_MODES:
+        raise VocabularyError(f"keep must be one of {', '.join(KEEP_MODES)}, got {keep!r}")
+    texts = dict(texts or {})
+    languages = list(dict.fromkeys(langs if langs is not None else texts))
+    if keep in ("text", "both") and not texts:
+        raise VocabularyError(f"trimming with keep={keep!r} needs the text of at least one language")
+    if not languages:
+        raise VocabularyError("trimming needs at least one language")
+    if keep in ("text", "both"):
+        short = {l: len(t) for l, t in texts.items() if len(t) < min_sentences}
+        if short:
+            raise VocabularyError("too little text to trim the vocabulary for: " + ", ".join(
+                f"{l} ({n} sentences)" for l, n in short.items()) + f"; give at least {min_sentences} sentences "
+                "per language (a text file with one sentence per line: --text LANG=FILE)")
+        if min_count < 1:
+            raise VocabularyError(f"min_count must be >= 1, got {min_count}")
+    by_language = language_scripts(languages) if keep != "text" else {}
+    scripts = list(dict.fromkeys(s for parts in by_language.values() for s in parts))
     tok, model = encoder.tokenizer, encoder.model
-    counts: Counter = Counter()
-    per_language = {}
-    for lang, t in texts.items():
-        c = piece_counts(tok, list(t), encoder.text_prefix)
-        counts.update(c)
-        per_language[lang] = {"sentences": len(t), "tokens": int(sum(c.values())), "pieces": len(c)}
+    _model_pieces(tok)  # a BPE tokenizer is refused before any text is encoded
+    per_language: dict[str, dict] = {}
+    text_ids: set[int] = set()
+    if keep in ("text", "both"):
+        counts: Counter = Counter()
+        for lang, t in texts.items():
+            c = piece_counts(tok, list(t), encoder.text_prefix)
+            counts.update(c)
+            per_language[lang] = {"sentences": len(t), "tokens": int(sum(c.values())), "pieces": len(c)}
+        text_ids = {i for i, n in counts.items() if n >= min_count}
+    script_ids: set[int] = set()
+    if keep in ("script", "both"):
+        script_ids = set(script_piece_ids(tok, scripts, encoder.text_prefix)[0])
+        for lang, parts in by_language.items():
+            per_language.setdefault(lang, {})["scripts"] = list(parts)
     special = set(tok.all_special_ids) | {t.get("id") for t in json.loads(tok.backend_tokenizer.to_str()).get(
         "added_tokens") or []}
-    kept = sorted({i for i, n in counts.items() if n >= min_count} | {i for i in special if i is not None})
+    always = {i for i in special if i is not None}
+    if (low := _min_score_id(tok)) is not None:
+        always.add(low)
+    kept = sorted(text_ids | script_ids | always)
     new_tok = _trimmed_tokenizer(tok, kept)
     trimmed = copy.deepcopy(model)
     old = model.get_input_embeddings()
@@ -201,7 +427,7 @@ def trim_vocabulary(encoder, texts: Mapping[str, Sequence[str]], *, min_count: i
         v = getattr(trimmed.config, name, None)
         if isinstance(v, int) and v in set(kept):
             setattr(trimmed.config, name, kept.index(v))
-    if check:
+    if check and keep in ("text", "both"):
         new_of = {o: n for n, o in enumerate(kept)}
         for lang, t in texts.items():
             before = _all_ids(tok, list(t), encoder.text_prefix)
@@ -212,12 +438,27 @@ def trim_vocabulary(encoder, texts: Mapping[str, Sequence[str]], *, min_count: i
                                           f"({t[k][:60]!r}); this tokenizer's pieces do not trim cleanly")
     n_before = sum(p.numel() for p in model.parameters())
     n_after = sum(p.numel() for p in trimmed.parameters())
-    info = dict(encoder.info, trimmed_for=sorted(texts), vocab_before=len(tok), vocab_after=len(kept))
-    out = Encoder(model=trimmed.eval(), tokenizer=new_tok, spec=f"{encoder.spec} (trimmed: {', '.join(sorted(texts))})",
+    rows, dim = int(old.weight.shape[0]), int(old.weight.shape[1])
+
+    def size(n_pieces: int, parameters: int | None = None) -> dict:
+        parameters = n_before - (rows - n_pieces) * dim if parameters is None else parameters
+        return {"pieces": n_pieces, "parameters": parameters, "share": round(parameters / n_before, 4)}
+
+    sizes = {}
+    if keep in ("text", "both"):
+        sizes["text"] = size(len(text_ids | always))
+    if keep in ("script", "both"):
+        sizes["script"] = size(len(script_ids | always))
+    sizes["kept"] = size(len(kept), n_after)
+    info = dict(encoder.info, trimmed_for=sorted(languages), vocab_before=len(tok), vocab_after=len(kept),
+                trimmed_keep=keep, trimmed_scripts=scripts)
+    mode = "" if keep == "text" else f"; keep {keep}"
+    out = Encoder(model=trimmed.eval(), tokenizer=new_tok,
+                  spec=f"{encoder.spec} (trimmed: {', '.join(sorted(languages))}{mode})",
                   text_prefix=encoder.text_prefix, fingerprint=f"{encoder.fingerprint}:trim:{_digest(kept)}",
                   info=info)
-    return out, TrimResult(kept, len(tok), len(kept), int(old.weight.shape[0]), n_before, n_after, per_language,
-                           min_count)
+    return out, TrimResult(kept, len(tok), len(kept), rows, n_before, n_after, per_language, min_count, keep,
+                           scripts, sizes)
 
 
 def _digest(ids: Sequence[int]) -> str:

@@ -47,13 +47,21 @@ def add_parser(sub) -> None:
                                    "predict' load ('mlm --language-adapter': an adapter for 'xlt transfer "
                                    "--language-adapters').")
     asub = p.add_subparsers(dest="adapt_command", required=True)
-    t = asub.add_parser("trim", help="keep the vocabulary pieces (and embedding rows) your languages' text uses",
-                        description="Tokenise the given languages' text, keep the pieces it uses (plus the special "
-                                    "tokens), and re-index the tokenizer and the embedding matrix. On that text the "
-                                    "trimmed model computes exactly what the full one does.")
+    t = asub.add_parser("trim", help="keep the vocabulary pieces (and embedding rows) your languages' text or "
+                                     "scripts use",
+                        description="Keep only some vocabulary pieces (plus the special tokens) and re-index the "
+                                    "tokenizer and the embedding matrix. --keep text (default): tokenise the given "
+                                    "languages' text and keep the pieces it uses; on that text the trimmed model "
+                                    "computes exactly what the full one does. --keep script: keep every piece made "
+                                    "of the languages' scripts, digits, punctuation and symbols (no text needed); "
+                                    "every text in those scripts then gives exactly the full model's outputs. "
+                                    "--keep both: the union.")
     _common(t, TrimConfig, "comma-separated languages to keep (en,de,sw)", "the trimmed model's folder", progress=False)
+    t.add_argument("--keep", choices=["text", "script", "both"],
+                   help="what to keep: the pieces the text uses (text, default), every piece of the languages' "
+                        "scripts (script; larger, exact on all their text), or both")
     t.add_argument("--min-count", type=count_arg,
-                   help="keep pieces seen at least this often (default 1: every piece the text uses)")
+                   help="keep text pieces seen at least this often (default 1: every piece the text uses)")
 
     m = asub.add_parser("mlm", help="continued pretraining: masked language modelling on your languages' text",
                         description="Train the encoder further with BERT's masked language modelling on the given "
@@ -117,11 +125,23 @@ def run(args, argv) -> int:
 
 def _show_trim(rep: dict) -> None:
     mb = 4 / 2 ** 20
-    print(f"vocabulary {rep['vocab_before']:,} -> {rep['vocab_after']:,} pieces; parameters "
-          f"{rep['parameters_before']:,} -> {rep['parameters_after']:,} ({rep['parameters_before'] * mb:.0f} -> "
-          f"{rep['parameters_after'] * mb:.0f} MiB as float32)")
+    keep = rep.get("keep", "text")
+    before, after = rep["parameters_before"], rep["parameters_after"]
+    print(f"vocabulary {rep['vocab_before']:,} -> {rep['vocab_after']:,} pieces (--keep {keep}); parameters "
+          f"{before:,} -> {after:,}, {100 * after / before:.1f}% of the full model ({before * mb:.0f} -> "
+          f"{after * mb:.0f} MiB as float32)")
+    sizes = rep.get("sizes") or {}
+    names = {"text": "the text's pieces", "script": f"the scripts' pieces ({', '.join(rep.get('scripts') or [])})",
+             "kept": "kept (both together)"}
+    for part in ("text", "script", "kept") if keep == "both" else (keep,) if keep in sizes else ():
+        z = sizes[part]
+        print(f"  {names[part]}: {z['pieces']:,} pieces, {z['parameters']:,} parameters "
+              f"({100 * z['share']:.1f}% of the full model's)")
     for lang, t in rep["per_language"].items():
-        print(f"  {lang}: {t['sentences']:,} sentences, {t['tokens']:,} tokens, {t['pieces']:,} distinct pieces")
+        what = [f"{t['sentences']:,} sentences, {t['tokens']:,} tokens, {t['pieces']:,} distinct pieces"] \
+            if "sentences" in t else []
+        what += [f"script {'+'.join(t['scripts'])}"] if "scripts" in t else []
+        print(f"  {lang}: {'; '.join(what)}")
 
 
 def _show_mlm(rep: dict) -> None:

@@ -1,8 +1,8 @@
 """``xlt adapt ...`` as jobs: adapt an encoder to the languages a user serves; each writes a model folder
 that ``xlt transfer --model`` and ``xlt predict`` load.
 
-``trim``: :func:`run_trim` keeps the vocabulary pieces of the given languages' text
-(:func:`xlt.adapt.vocab.trim_vocabulary`) and writes the smaller model with its report.
+``trim``: :func:`run_trim` keeps the vocabulary pieces of the given languages' text, of their
+scripts, or both (:func:`xlt.adapt.vocab.trim_vocabulary`) and writes the smaller model with its report.
 ``mlm``: :func:`run_mlm` trains the encoder further with masked language modelling on a target
 language's text (:func:`xlt.adapt.mlm.continue_pretraining`).
 ``extend``: :func:`run_extend` learns a vocabulary on a language's text, initialises the new
@@ -43,15 +43,19 @@ class TrimConfig:
 
     Attributes:
         langs: comma-separated languages to keep the vocabulary of.
+        keep: ``text`` (the pieces the languages' text uses; exact on that text), ``script`` (every
+            piece of the languages' scripts, digits, punctuation and symbols; exact on all text in
+            those scripts; reads no text) or ``both`` (the union).
         text: ``LANG=FILE`` text files (one sentence per line) for any of them; the others take the
-            text the data folder holds in them (:func:`xlt.data.text.builtin_text`).
-        model: the model to trim. min_count: frequency floor (keep pieces seen at least this often).
-        min_sentences: least text per language. data_dir: data folder.
+            text the data folder holds in them (:func:`xlt.data.text.builtin_text`). Not with ``script``.
+        model: the model to trim. min_count: frequency floor (keep text pieces seen at least this often).
+        min_sentences: least text per language (text, both). data_dir: data folder.
         out: the trimmed model's folder. overwrite: replace a non-empty one.
     """
 
     langs: str
     out: str
+    keep: str = "text"
     text: list[str] = field(default_factory=list)
     model: str = "bundled:e5-small"
     min_count: int = 1
@@ -76,34 +80,70 @@ def _check_out(config, files: dict) -> Path:
     return Path(config.out)
 
 
+def _trim_langs(config: TrimConfig) -> list[str]:
+    """The languages of a ``--keep script`` trim, checked without reading any text.
+
+    Raises:
+        VocabularyError: no language, ``--text`` or ``--min-count`` given (script mode reads no text),
+        a language without a known script; UnknownLanguageError: an unknown code.
+    """
+    from xlt.adapt.vocab import VocabularyError, language_scripts
+    from xlt.data.langs import iso639_3
+
+    langs = list(dict.fromkeys(l.strip() for l in config.langs.split(",") if l.strip()))
+    if not langs:
+        raise VocabularyError("--langs needs at least one language")
+    for l in langs:
+        iso639_3(l)  # an unknown code is named here
+    if config.text:
+        raise VocabularyError("--keep script reads no text; --text is for --keep text or --keep both")
+    if config.min_count != 1:
+        raise VocabularyError(f"--min-count {config.min_count}: it counts pieces in the text, which --keep script "
+                              "does not read (use --keep text or --keep both)")
+    language_scripts(langs)
+    return langs
+
+
 def run_trim(config: TrimConfig, command: list[str] | None = None) -> dict:
     """Trim ``config.model``'s vocabulary to ``config.langs`` and write the model folder.
 
-    Every text is read before the model loads. The folder holds the model, its tokenizer,
-    ``xlt_export.json`` (text prefix; the languages it was trimmed for, so that runs on other
-    languages warn) and ``trim_report.json``.
+    ``keep`` chooses what stays (:func:`xlt.adapt.vocab.trim_vocabulary`): the pieces of the
+    languages' text, every piece of their scripts (no text read: ``--min-sentences`` does not
+    apply), or both. Every text is read and every language's script found before the model loads.
+    The folder holds the model, its tokenizer, ``xlt_export.json`` (text prefix; the languages it was
+    trimmed for, so that runs on other languages warn) and ``trim_report.json``.
 
     Returns:
-        the report: sizes before/after, per-language text and piece counts, seconds, command.
+        the report: sizes before/after and of each part kept (pieces, parameters, share of the full
+        model's parameters), the scripts kept, per-language text and piece counts, seconds, command.
 
     Raises:
-        UnknownLanguageError: a language the data folder holds no text in and no --text names;
-        VocabularyError: too little text, a tokenizer that cannot be trimmed; FileNotFoundError,
-        DataFormatError: a bad text file; FileExistsError: ``out`` is not empty (no --overwrite).
+        UnknownLanguageError: an unknown language, or (text, both) one the data folder holds no text
+        in and no --text names; VocabularyError: too little text, a bad ``keep``, a language without
+        a known script, --text or --min-count with ``keep="script"``, a tokenizer that cannot be
+        trimmed; FileNotFoundError, DataFormatError: a bad text file; FileExistsError: ``out`` is not
+        empty (no --overwrite).
     """
-    from xlt.adapt.vocab import trim_vocabulary
+    from xlt.adapt.vocab import KEEP_MODES, VocabularyError, language_scripts, trim_vocabulary
     from xlt.models.export import write_export_folder
     from xlt.models.loading import load_encoder
 
     t0 = time.time()
-    langs, files, texts = _read_texts(config.langs, config.text, config.data_dir, config.min_sentences)
+    if config.keep not in KEEP_MODES:
+        raise VocabularyError(f"--keep must be one of {', '.join(KEEP_MODES)}, got {config.keep!r}")
+    if config.keep == "script":
+        langs, files, texts = _trim_langs(config), {}, {}
+    else:
+        langs, files, texts = _read_texts(config.langs, config.text, config.data_dir, config.min_sentences)
+        if config.keep == "both":
+            language_scripts(langs)
     final = _check_out(config, files)
     t_load = time.time()
     encoder = load_encoder(config.model)
     t_load = time.time() - t_load
     t_trim = time.time()
-    trimmed, result = trim_vocabulary(encoder, {l: t.sentences for l, t in texts.items()},
-                                      min_count=config.min_count, min_sentences=config.min_sentences)
+    trimmed, result = trim_vocabulary(encoder, {l: t.sentences for l, t in texts.items()}, keep=config.keep,
+                                      langs=langs, min_count=config.min_count, min_sentences=config.min_sentences)
     t_trim = time.time() - t_trim
     report = {**_report_head(command, config, langs, texts), **result.describe(), "config": asdict(config),
               "seconds": {"load": round(t_load, 2), "trim": round(t_trim, 1), "total": round(time.time() - t0, 1)}}
