@@ -224,3 +224,24 @@ def test_bundled_model_keep_script_ru_uk():
         assert [res.kept_ids[i] for i in trimmed.tokenizer(trimmed.text_prefix + t)["input_ids"]] == ids, t
     assert np.array_equal(encode_sentences(full, texts, progress=False),
                           encode_sentences(trimmed, texts, progress=False))
+
+
+def test_a_script_trim_warns_only_about_languages_outside_its_scripts(tiny_unigram, tmp_path):
+    """After an en script trim (Latin kept), French is written in a kept script (it segments as with
+    the full vocabulary: no warning), Russian is not; a text trim warns about both (reloaded from
+    the exported folder, whose xlt_export.json says how it was trimmed)."""
+    from xlt.adapt.vocab import outside_trimmed
+    from xlt.models.export import export_model
+    from xlt.models.loading import load_encoder
+
+    enc, _ = tiny_unigram
+    texts = {"fr": ["the cat über"], "ru": ["мир 12,"]}
+    trimmed, _ = trim_vocabulary(enc, keep="script", langs=["en"])
+    export_model(trimmed, tmp_path / "latin")
+    reloaded = load_encoder(str(tmp_path / "latin"))
+    assert reloaded.info["trimmed_keep"] == "script" and "Latn" in reloaded.info["trimmed_scripts"]
+    assert set(outside_trimmed(reloaded, texts)) == {"ru"}
+    assert outside_trimmed(reloaded, texts)["ru"] > 0  # Cyrillic letters are unknown pieces now
+    text_trim = dict(reloaded.info, trimmed_keep="text")
+    reloaded.info = text_trim
+    assert set(outside_trimmed(reloaded, texts)) == {"fr", "ru"}

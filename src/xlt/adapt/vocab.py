@@ -470,13 +470,24 @@ def _digest(ids: Sequence[int]) -> str:
 def outside_trimmed(encoder, texts: Mapping[str, Sequence[str]], sample: int = 200) -> dict[str, float]:
     """For an encoder whose vocabulary was trimmed (``info["trimmed_for"]``), the languages of
     ``texts`` outside that set and the share (percent) of their tokens that become ``<unk>``
-    (on up to ``sample`` sentences each). An untrimmed encoder gives ``{}``."""
+    (on up to ``sample`` sentences each). An untrimmed encoder gives ``{}``. After a script trim
+    (``info["trimmed_scripts"]``), a language written in the kept scripts is not outside: its text
+    segments as with the full vocabulary."""
     from xlt.data.langs import denote_same
 
     kept = encoder.info.get("trimmed_for") or []
     if not kept:
         return {}
+    scripts = set(encoder.info.get("trimmed_scripts") or ())
+
+    def in_kept_scripts(lang: str) -> bool:
+        if not scripts or encoder.info.get("trimmed_keep") not in ("script", "both"):
+            return False
+        try:
+            return set(language_scripts([lang])[lang]) <= scripts
+        except (VocabularyError, ValueError):
+            return False
 
     return {lang: unknown_rate(encoder.tokenizer, list(t)[:sample], encoder.text_prefix)
-            for lang, t in texts.items() if not any(denote_same(k, lang) for k in kept)}
+            for lang, t in texts.items() if not any(denote_same(k, lang) for k in kept) and not in_kept_scripts(lang)}
 

@@ -239,6 +239,9 @@ def _load_hf(spec: str) -> Encoder:
     exported = _export_meta(path) if path.is_dir() else {}
     if isinstance(exported.get("info"), dict) and exported["info"].get("trimmed_for"):
         info["trimmed_for"] = list(exported["info"]["trimmed_for"])  # see xlt.adapt.vocab
+        for key in ("trimmed_keep", "trimmed_scripts"):  # a script trim keeps whole scripts
+            if exported["info"].get(key) is not None:
+                info[key] = exported["info"][key]
     return Encoder(model=model, tokenizer=tokenizer, spec=spec, text_prefix=prefix,
                    fingerprint=fingerprint, info=info)
 
