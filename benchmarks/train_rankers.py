@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+from collections import defaultdict
 from importlib.metadata import version
 from pathlib import Path
 
@@ -35,8 +36,8 @@ from xlt.data.jsonable import write_json
 from xlt.data.langs import iso639_3
 from xlt.jobs.rank import language_profiles, read_matrix, shipped_queries
 from xlt.models.loading import DEFAULT_MODEL, load_tokenizer
-from xlt.transfer.ranking import (RANKER_KINDS, SHIPPED_FEATURES, SourceRanker, in_uriel, ndcg_at, relevance,
-                                  uriel_distances)
+from xlt.transfer.ranking import (RANKER_KINDS, SHIPPED_FEATURES, SOURCE_PRIOR, SourceRanker, in_uriel, ndcg_at,
+                                  relevance, uriel_distances)
 
 ENGLISH = "eng"
 N_SENTENCES = 300
@@ -65,6 +66,34 @@ def task_queries(matrices: dict[str, dict], data_dir: str | None) -> dict[str, d
     return out
 
 
+def _language(key: str) -> str:
+    """The target language of a ``TASK:TARGET`` query key, as an ISO 639-3 code."""
+    return iso639_3(key.split(":", 1)[1])
+
+
+def source_prior(queries: dict[str, tuple], exclude: str | None = None) -> dict[str, float]:
+    """Each source's mean rank percentile over the queries (1 = the best source of a target, 0 = the
+    worst), the columns of the language ``exclude`` left out (the target being ranked)."""
+    acc: dict[str, list[float]] = defaultdict(list)
+    for key, (cands, _, scores) in queries.items():
+        if exclude is not None and _language(key) == exclude:
+            continue
+        order = sorted(cands, key=lambda c: -scores[c])
+        for i, c in enumerate(order):
+            acc[c].append(1.0 - i / (len(order) - 1))
+    return {c: float(np.mean(v)) for c, v in acc.items()}
+
+
+def with_prior(queries: dict[str, tuple], prior: dict[str, float] | None) -> dict[str, tuple]:
+    """The queries with a ``source_prior`` feature; a source the prior does not know gets the median
+    of the known ones (as ``xlt rank-sources`` gives a candidate outside the training matrices)."""
+    if prior is None:
+        return queries
+    median = float(np.median(list(prior.values())))
+    return {k: (cands, [dict(f, **{SOURCE_PRIOR: prior.get(c, median)}) for c, f in zip(cands, feats)], scores)
+            for k, (cands, feats, scores) in queries.items()}
+
+
 def _choices(ranker: SourceRanker, query: tuple) -> tuple[list[str], list[str]]:
     cands, feats, scores = query
     pred = ranker.score(feats)
@@ -73,9 +102,9 @@ def _choices(ranker: SourceRanker, query: tuple) -> tuple[list[str], list[str]]:
     return ranked, english
 
 
-def _fit(queries: list[tuple], seed: int = 0) -> SourceRanker:
+def _fit(queries: list[tuple], seed: int = 0, features: tuple[str, ...] = SHIPPED_FEATURES) -> SourceRanker:
     groups = [(feats, [relevance(scores)[c] for c in cands]) for cands, feats, scores in queries]
-    return SourceRanker(seed=seed, features=SHIPPED_FEATURES).fit(groups)
+    return SourceRanker(seed=seed, features=features).fit(groups)
 
 
 def _summary(rows: list[tuple[list[str], list[str], dict]]) -> dict:
@@ -96,23 +125,32 @@ def _summary(rows: list[tuple[list[str], list[str], dict]]) -> dict:
             "oracle_mean_score": float(np.mean([max(r[2].values()) for r in rows]))}
 
 
-def leave_one_target_out(queries: dict[str, tuple], seed: int = 0) -> dict:
+def leave_one_target_out(queries: dict[str, tuple], seed: int = 0, prior: bool = False) -> dict:
     """Each target ranked by a ranker fitted on the other targets only: every column of the target's
-    language is left out (``TASK:TARGET`` keys: its columns in the other tasks too)."""
-    def language(key: str) -> str:
-        return iso639_3(key.split(":", 1)[1])
-
+    language is left out (``TASK:TARGET`` keys: its columns in the other tasks too), of the training
+    queries and of the source prior alike."""
+    features = SHIPPED_FEATURES + ((SOURCE_PRIOR,) if prior else ())
     rows = []
     for key, query in queries.items():
-        ranker = _fit([q for k, q in queries.items() if language(k) != language(key)], seed)
-        rows.append((*_choices(ranker, query), query[2]))
-    return _summary(rows)
+        lang = _language(key)
+        p = source_prior(queries, exclude=lang) if prior else None
+        train = with_prior({k: q for k, q in queries.items() if _language(k) != lang}, p)
+        ranker = _fit(list(train.values()), seed, features)
+        rows.append((*_choices(ranker, with_prior({key: query}, p)[key]), query[2], key.split(":", 1)[0]))
+    out = _summary(rows)
+    tasks = sorted({r[3] for r in rows})
+    if len(tasks) > 1:  # a ranker over several tasks: how it does on each
+        out["per_task"] = {t: _summary([r for r in rows if r[3] == t]) for t in tasks}
+    return out
 
 
-def unseen_task(train: dict[str, tuple], test: dict[str, tuple], seed: int = 0) -> dict:
-    """Every target of ``test`` ranked by a ranker fitted on ``train`` (another task) alone."""
-    ranker = _fit(list(train.values()), seed)
-    return _summary([(*_choices(ranker, q), q[2]) for q in test.values()])
+def unseen_task(train: dict[str, tuple], test: dict[str, tuple], seed: int = 0, prior: bool = False) -> dict:
+    """Every target of ``test`` ranked by a ranker fitted on ``train`` (another task) alone (and the
+    source prior from ``train`` alone)."""
+    features = SHIPPED_FEATURES + ((SOURCE_PRIOR,) if prior else ())
+    p = source_prior(train) if prior else None
+    ranker = _fit(list(with_prior(train, p).values()), seed, features)
+    return _summary([(*_choices(ranker, q), q[2]) for q in with_prior(test, p).values()])
 
 
 def main() -> None:
@@ -120,13 +158,24 @@ def main() -> None:
     ap.add_argument("--matrix", action="append", required=True, metavar="TASK=DIR")
     ap.add_argument("--data-dir")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--prior", action="store_true",
+                    help="add the source prior feature (each source's mean rank percentile in the training "
+                         "matrices; NaN for a source they lack)")
+    ap.add_argument("--queries-cache", help="JSON file keeping the matrices' queries (features take minutes)")
     ap.add_argument("--out", required=True, help="folder for <kind>.txt and rankers.json")
     args = ap.parse_args()
     reps = {}
     for item in args.matrix:
         task, _, path = item.partition("=")
         reps[task] = read_matrix(path)
-    per_task = task_queries(reps, args.data_dir)
+    cache = Path(args.queries_cache) if args.queries_cache else None
+    cached = json.loads(cache.read_text(encoding="utf-8")) if cache is not None and cache.is_file() else {}
+    per_task = {t: {k: tuple(v) for k, v in cached[t].items()} for t in reps if t in cached}
+    missing = {t: rep for t, rep in reps.items() if t not in per_task}
+    if missing:
+        per_task.update(task_queries(missing, args.data_dir))
+        if cache is not None:
+            write_json(cache, {**cached, **{t: per_task[t] for t in missing}})
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     entries = {}
@@ -135,23 +184,28 @@ def main() -> None:
         if not tasks:
             continue
         queries = {f"{t}:{target}": q for t in tasks for target, q in per_task[t].items()}
-        evaluation = {"leave one target out": leave_one_target_out(queries, args.seed)}
+        evaluation = {"leave one target out": leave_one_target_out(queries, args.seed, args.prior)}
         if kind != "general":  # the same kind of ranker trained on the other tasks only
             others = [t for t in per_task if t not in tasks]
             if others:
                 train = {f"{t}:{target}": q for t in others for target, q in per_task[t].items()}
                 evaluation[f"unseen task: trained on {' + '.join(others)} only"] = unseen_task(
-                    train, {k: q for k, q in queries.items()}, args.seed)
-        ranker = _fit(list(queries.values()), args.seed)
+                    train, {k: q for k, q in queries.items()}, args.seed, args.prior)
+        prior = source_prior(queries) if args.prior else None
+        features = SHIPPED_FEATURES + ((SOURCE_PRIOR,) if args.prior else ())
+        ranker = _fit(list(with_prior(queries, prior).values()), args.seed, features)
         (out / f"{kind}.txt").write_text(ranker.to_string(), encoding="utf-8")
         candidates = list(dict.fromkeys(s for t in tasks for s in reps[t]["sources"]))
         entries[kind] = {
-            "file": f"{kind}.txt", "features": list(SHIPPED_FEATURES), "params": ranker.params,
+            "file": f"{kind}.txt", "features": list(features), "params": ranker.params,
+            **({SOURCE_PRIOR: prior} if prior is not None else {}),
             "matrices": {t: {"sources": len(reps[t]["sources"]), "targets": len(reps[t]["targets"]),
                              "queries": len(per_task[t]), "mode": reps[t].get("mode"),
                              "command": reps[t].get("command_line")} for t in tasks},
             "candidates": candidates, "evaluation": evaluation,
             "scores": {t: reps[t]["scores"] for t in tasks}}
+        for task, row in evaluation["leave one target out"].pop("per_task", {}).items():
+            evaluation[f"leave one target out, {task} targets"] = row
         for name, row in evaluation.items():
             print(f"{kind:<15} {name:<48} n={row['n_targets']:3d}  NDCG@3 {row['ndcg@3']:5.1f} "
                   f"(English {row['english_ndcg@3']:5.1f})  top-1 {row['top1_accuracy']:5.1f} "

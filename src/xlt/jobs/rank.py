@@ -27,7 +27,8 @@ from xlt.data.jsonable import write_json
 from xlt.data.outputs import Output, OutputPlan, staged_folder
 from xlt.data.paths import data_set_folders
 from xlt.models.loading import DEFAULT_MODEL
-from xlt.transfer.ranking import (FEATURES, OPTIONAL_FEATURES, SHIPPED_FEATURES, LanguageProfile, RankingError,
+from xlt.transfer.ranking import (FEATURES, OPTIONAL_FEATURES, SHIPPED_FEATURES, SOURCE_PRIOR, LanguageProfile,
+                                  RankingError,
                                   SourceRanker, dominant_script, in_uriel, ndcg_at, pair_features, piece_set,
                                   relevance, shipped_ranker, uriel_distances)
 
@@ -427,11 +428,16 @@ def rank_with_shipped(config: RankConfig, command: list[str] | None = None) -> d
     profiles, sources = language_profiles(langs, load_tokenizer(prov["common"]["model"]), text_files=files,
                                           data_dir=config.data_dir, n=config.text_sentences)
     feats = {s: shipped_pair_features(s, target, profiles, uriel) for s in cands}
+    if SOURCE_PRIOR in ranker.features:  # how well a source did in the training matrices (median: unknown)
+        prior = prov.get(SOURCE_PRIOR) or {}
+        median = float(np.median(list(prior.values()))) if prior else 0.5
+        for s in cands:
+            feats[s][SOURCE_PRIOR] = float(prior.get(iso639_3(s), median))
     scores = ranker.score([feats[s] for s in cands])
     observed = _observed(prov, target)
     order = [cands[i] for i in np.argsort(-scores, kind="stable")]
     argv = command if command is not None else sys.argv
-    ranking = {"target": target, "task": prov["kind"], "features": list(SHIPPED_FEATURES), "matrix": None,
+    ranking = {"target": target, "task": prov["kind"], "features": list(ranker.features), "matrix": None,
                "ranked": [{"source": s, "ranker_score": float(scores[cands.index(s)]), "observed": observed.get(s),
                            "features": feats[s], "text": sources[s]} for s in order],
                "target_text": sources[target]}

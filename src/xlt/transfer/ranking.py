@@ -43,6 +43,10 @@ FEATURES: tuple[str, ...] = tuple(f"uriel_{k}" for k in URIEL_DISTANCES) + (
 #: source's training size and dev score are left out: the matrices they are trained on give every
 #: source the same amount of data, so they could not learn what those are worth.
 SHIPPED_FEATURES: tuple[str, ...] = tuple(f"uriel_{k}" for k in URIEL_DISTANCES) + ("subword_overlap", "same_script")
+#: The source prior a shipped ranker may add to :data:`SHIPPED_FEATURES`: a source's mean rank
+#: percentile over the targets of its training matrices (1 = always the best source); a candidate
+#: outside them gets the median (``rankers.json`` holds the values).
+SOURCE_PRIOR = "source_prior"
 #: Task kinds of the shipped rankers -> the built-in tasks whose matrices train them (``general``: all).
 RANKER_KINDS: dict[str, tuple[str, ...]] = {"pos": ("udpos",), "ner": ("panx",), "classification": ("sib200",),
                                             "general": ("udpos", "panx", "sib200")}
@@ -384,7 +388,8 @@ def shipped_ranker(kind: str = "general", folder: str | Path | None = None) -> t
     return ranker, dict(entry, kind=kind, common={k: v for k, v in meta.items() if k != "rankers"})
 
 
-__all__ = ["FEATURES", "OPTIONAL_FEATURES", "RANKERS_DIR", "RANKER_KINDS", "SHIPPED_FEATURES", "URIEL_DISTANCES",
+__all__ = ["FEATURES", "OPTIONAL_FEATURES", "RANKERS_DIR", "RANKER_KINDS", "SHIPPED_FEATURES", "SOURCE_PRIOR",
+           "URIEL_DISTANCES",
            "URIEL_INDIVIDUAL", "LanguageProfile", "RankingError", "SourceRanker", "dominant_script", "in_uriel",
            "ndcg_at", "pair_features", "piece_set", "ranker_kind", "relevance", "shipped_ranker", "uriel_code",
            "uriel_distances", "uriel_vectors"]
