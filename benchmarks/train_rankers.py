@@ -34,7 +34,7 @@ import numpy as np
 
 from xlt.data.jsonable import write_json
 from xlt.data.langs import iso639_3
-from xlt.jobs.rank import language_profiles, read_matrix, shipped_queries
+from xlt.jobs.rank import language_profiles, language_texts, read_matrix, shipped_queries
 from xlt.models.loading import DEFAULT_MODEL, load_tokenizer
 from xlt.transfer.ranking import (RANKER_KINDS, SHIPPED_FEATURES, SOURCE_PRIOR, SourceRanker, in_uriel, ndcg_at,
                                   relevance, uriel_distances)
@@ -52,7 +52,7 @@ def task_queries(matrices: dict[str, dict], data_dir: str | None) -> dict[str, d
     profiles, missing = {}, []
     for lang in langs:
         try:
-            profiles.update(language_profiles([lang], tokenizer, data_dir=data_dir, n=N_SENTENCES)[0])
+            profiles.update(language_profiles(language_texts([lang], data_dir=data_dir, n=N_SENTENCES), tokenizer))
         except ValueError:  # no built-in text in this language
             missing.append(lang)
     if missing:

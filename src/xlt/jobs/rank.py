@@ -32,8 +32,9 @@ from xlt.transfer.ranking import (FEATURES, OPTIONAL_FEATURES, SHIPPED_FEATURES,
                                   SourceRanker, dominant_script, in_uriel, ndcg_at, pair_features, piece_set,
                                   relevance, shipped_ranker, uriel_distances)
 
-__all__ = ["Analysis", "RankConfig", "language_profiles", "loto_rankings", "matrix_config", "rank_with_shipped",
-           "ranking_features", "read_analysis", "read_matrix", "run_rank", "shipped_pair_features", "shipped_queries"]
+__all__ = ["Analysis", "RankConfig", "language_profiles", "language_texts", "loto_rankings", "matrix_config",
+           "rank_with_shipped", "ranking_features", "read_analysis", "read_matrix", "run_rank", "shipped_pair_features",
+           "shipped_queries", "shipped_scores"]
 
 log = logging.getLogger(__name__)
 
@@ -312,21 +313,14 @@ def loto_rankings(rep: dict, tokenizer, *, text_sentences: int = 300, data_dir: 
 
 
 # ============================================================================ shipped rankers
-def language_profiles(langs: Sequence[str], tokenizer, *, text_files: Mapping[str, Path] | None = None,
-                      data_dir: str | None = None, n: int = 300) -> tuple[dict[str, LanguageProfile], dict]:
-    """What the shipped rankers' pair features need of each language, from text alone.
-
-    Args:
-        langs: language codes (any form).
-        tokenizer: whose pieces the subword overlap counts.
-        text_files: language (as in ``langs``) -> a text file (one sentence per line); the others get
-            the built-in text (:func:`xlt.data.text.builtin_text`: NTREX, then SIB-200/FLORES, UD-POS,
-            PAN-X).
-        data_dir: the data folder. n: sentences per language.
+def language_texts(langs: Sequence[str], *, text_files: Mapping[str, Path] | None = None,
+                   data_dir: str | None = None, n: int = 300) -> dict:
+    """The text behind each language's overlap and script features: its file where one is given,
+    else the built-in text (:func:`xlt.data.text.builtin_text`: NTREX, then SIB-200/FLORES, UD-POS,
+    PAN-X), ``n`` sentences each.
 
     Returns:
-        ``(profiles, sources)``: language -> :class:`~xlt.transfer.ranking.LanguageProfile` (pieces,
-        script; no size or dev score), and language -> where its text came from (``{file: sentences}``).
+        language -> :class:`~xlt.data.text.LanguageText`.
 
     Raises:
         UnknownLanguageError: a language with no text file and no built-in text (the message says to
@@ -334,10 +328,41 @@ def language_profiles(langs: Sequence[str], tokenizer, *, text_files: Mapping[st
     """
     from xlt.data.text import texts_for
 
-    texts = texts_for(list(dict.fromkeys(langs)), files=dict(text_files or {}), data_dir=data_dir, limit=n)
-    profiles = {lang: LanguageProfile(code=lang, iso3=iso639_3(lang), pieces=piece_set(tokenizer, t.sentences),
-                                      script=dominant_script(t.sentences)) for lang, t in texts.items()}
-    return profiles, {lang: dict(t.sources) for lang, t in texts.items()}
+    return texts_for(list(dict.fromkeys(langs)), files=dict(text_files or {}), data_dir=data_dir, limit=n)
+
+
+def language_profiles(texts: Mapping, tokenizer) -> dict[str, LanguageProfile]:
+    """What the shipped rankers' pair features need of each language, from its text alone.
+
+    Args:
+        texts: language -> :class:`~xlt.data.text.LanguageText` (:func:`language_texts`).
+        tokenizer: whose pieces the subword overlap counts.
+
+    Returns:
+        language -> :class:`~xlt.transfer.ranking.LanguageProfile` (pieces, script; no size or dev score).
+    """
+    return {lang: LanguageProfile(code=lang, iso3=iso639_3(lang), pieces=piece_set(tokenizer, t.sentences),
+                                  script=dominant_script(t.sentences)) for lang, t in texts.items()}
+
+
+def shipped_scores(ranker: SourceRanker, prov: dict, sources: Sequence[str], target: str,
+                   profiles: Mapping[str, LanguageProfile], uriel: Mapping) -> tuple[np.ndarray, dict[str, dict]]:
+    """A shipped ranker's scores of ``sources`` for ``target``, and the features behind each.
+
+    The pair features (:func:`shipped_pair_features`), plus the source prior where the ranker takes
+    one (:data:`~xlt.transfer.ranking.SOURCE_PRIOR`: from its provenance; the median of the known
+    sources for a source outside its training matrices).
+
+    Returns:
+        ``(scores (n_sources,), source -> features)``; higher is a better source.
+    """
+    feats = {s: shipped_pair_features(s, target, profiles, uriel) for s in sources}
+    if SOURCE_PRIOR in ranker.features:
+        prior = prov.get(SOURCE_PRIOR) or {}
+        median = float(np.median(list(prior.values()))) if prior else 0.5
+        for s in sources:
+            feats[s][SOURCE_PRIOR] = float(prior.get(iso639_3(s), median))
+    return ranker.score([feats[s] for s in sources]), feats
 
 
 def shipped_pair_features(source: str, target: str, profiles: Mapping[str, LanguageProfile],
@@ -424,16 +449,11 @@ def rank_with_shipped(config: RankConfig, command: list[str] | None = None) -> d
                            f"{', '.join(wanted) or 'none'}")
     langs = cands + [target]
     uriel = uriel_distances(iso639_3(l) for l in langs)  # names every language URIEL lacks, before any text
-    files = _text_files_for(config.text, langs)
-    profiles, sources = language_profiles(langs, load_tokenizer(prov["common"]["model"]), text_files=files,
-                                          data_dir=config.data_dir, n=config.text_sentences)
-    feats = {s: shipped_pair_features(s, target, profiles, uriel) for s in cands}
-    if SOURCE_PRIOR in ranker.features:  # how well a source did in the training matrices (median: unknown)
-        prior = prov.get(SOURCE_PRIOR) or {}
-        median = float(np.median(list(prior.values()))) if prior else 0.5
-        for s in cands:
-            feats[s][SOURCE_PRIOR] = float(prior.get(iso639_3(s), median))
-    scores = ranker.score([feats[s] for s in cands])
+    texts = language_texts(langs, text_files=_text_files_for(config.text, langs), data_dir=config.data_dir,
+                           n=config.text_sentences)  # every text read before the tokenizer loads
+    sources = {lang: dict(t.sources) for lang, t in texts.items()}
+    profiles = language_profiles(texts, load_tokenizer(prov["common"]["model"]))
+    scores, feats = shipped_scores(ranker, prov, cands, target, profiles, uriel)
     observed = _observed(prov, target)
     order = [cands[i] for i in np.argsort(-scores, kind="stable")]
     argv = command if command is not None else sys.argv
@@ -478,11 +498,11 @@ def _shipped_rankings(rep: dict, cands: list[str], targets: list[str], n: int,
     for t in targets:
         pool = [s for s in cands if not same_language(s, t)]
         try:
-            profiles, _ = language_profiles(pool + [t], tokenizer, data_dir=data_dir, n=n)
+            profiles = language_profiles(language_texts(pool + [t], data_dir=data_dir, n=n), tokenizer)
         except UnknownLanguageError:  # no built-in text for one of them: left out
             continue
         uriel = uriel_distances(p.iso3 for p in profiles.values())
-        scores = ranker.score([shipped_pair_features(s, t, profiles, uriel) for s in pool])
+        scores, _ = shipped_scores(ranker, prov, pool, t, profiles, uriel)
         out[t] = [pool[i] for i in np.argsort(-scores, kind="stable")]
     return out, [t for t in rep["targets"] if t not in out]
 
