@@ -71,7 +71,9 @@ def run(args, argv) -> int:
         r = rep["ranking"]
         print(f"\nsources for {r['target']}:")
         for i, row in enumerate(r["ranked"], 1):
-            obs = "" if row["observed"] is None else f" (observed {row['observed']:.1f})"
+            obs = "" if row["observed"] is None else (
+                f" (observed {row['observed']:.1f}" + (f" on {row['observed_task']}" if row.get("observed_task") else "")
+                + ")")
             f = row["features"]
             print(f"{i:>3}. {row['source']:<10} score {row['ranker_score']:+.3f}{obs}  syntax {f['uriel_syntactic']:.2f} "
                   f"genetic {f['uriel_genetic']:.2f} overlap {f['subword_overlap']:.2f} same script "

@@ -429,7 +429,7 @@ def rank_with_shipped(config: RankConfig, command: list[str] | None = None) -> d
         ``{"ranking": {"target", "task", "features", "ranked": [{"source", "ranker_score",
         "observed", "features", "text"}]}, "ranker", "matrices": [], "config", "seconds", ...}``;
         ``observed`` is the score of the source on the target in the ranker's training matrices,
-        where it was measured (None otherwise).
+        where it was measured (None otherwise), and ``observed_task`` the task it was measured on.
 
     Raises:
         RankingError: an unknown kind, fewer than two candidates, languages URIEL lacks (named), a
@@ -458,7 +458,9 @@ def rank_with_shipped(config: RankConfig, command: list[str] | None = None) -> d
     order = [cands[i] for i in np.argsort(-scores, kind="stable")]
     argv = command if command is not None else sys.argv
     ranking = {"target": target, "task": prov["kind"], "features": list(ranker.features), "matrix": None,
-               "ranked": [{"source": s, "ranker_score": float(scores[cands.index(s)]), "observed": observed.get(s),
+               "ranked": [{"source": s, "ranker_score": float(scores[cands.index(s)]),
+                           **dict(zip(("observed", "observed_task"),
+                                      next((v for k, v in observed.items() if same_language(k, s)), (None, None)))),
                            "features": feats[s], "text": sources[s]} for s in order],
                "target_text": sources[target]}
     return {"command": argv, "command_line": shlex.join(argv), "analysis": None, "matrices": [],
@@ -466,16 +468,17 @@ def rank_with_shipped(config: RankConfig, command: list[str] | None = None) -> d
             "config": {k: v for k, v in vars(config).items()}, "seconds": round(time.time() - t0, 1)}
 
 
-def _observed(prov: dict, target: str) -> dict[str, float]:
-    """Scores of sources on ``target`` measured in the shipped ranker's training matrices."""
+def _observed(prov: dict, target: str) -> dict[str, tuple[float, str]]:
+    """Scores of sources on ``target`` measured in the shipped ranker's training matrices, with the
+    task each was measured on (the first task that has the pair, in the ranker's task order)."""
     from xlt.data.langs import same_language
 
-    out: dict[str, float] = {}
-    for scores in (prov.get("scores") or {}).values():  # task -> source -> target -> score
+    out: dict[str, tuple[float, str]] = {}
+    for task, scores in (prov.get("scores") or {}).items():  # task -> source -> target -> score
         for s, row in scores.items():
             for t, v in row.items():
                 if v is not None and same_language(t, target) and s not in out:
-                    out[s] = float(v)
+                    out[s] = (float(v), task)
     return out
 
 
@@ -722,7 +725,8 @@ def render_rank_markdown(report: dict[str, Any]) -> str:
                   "| rank | source | ranker score | observed | " + " | ".join(cols) + " |",
                   "|---:|:---|---:|---:|" + "---:|" * len(cols)]
         for i, row in enumerate(r["ranked"], 1):
-            obs = "–" if row["observed"] is None else f"{row['observed']:.1f}"
+            obs = "–" if row["observed"] is None else f"{row['observed']:.1f}" + (
+                f" ({row['observed_task']})" if row.get("observed_task") else "")
             lines.append(f"| {i} | {row['source']} | {row['ranker_score']:.3f} | {obs} | "
                          + " | ".join(f"{row['features'][f]:.3f}" for f in cols) + " |")
         if report.get("ranker"):
