@@ -76,12 +76,7 @@ def check_output_file(path: str | os.PathLike, *, inputs: Iterable[str | os.Path
     p = Path(path)
     if str(path) == "-":
         return p
-    for i in input_paths(list(inputs)):
-        rel = path_relation(p, i)
-        if rel == "same":
-            raise OutputError(f"{option} {p} is also an input ({i}); xlt never writes over its inputs")
-        if rel == "inside":
-            raise OutputError(f"{option} {p} lies inside the input {i}; xlt writes nothing into its inputs")
+    _refuse_inputs(option, p, inputs)
     if p.is_dir():
         raise IsADirectoryError(f"{option} {p} is a folder; give a file name")
     if p.exists() and not overwrite:
@@ -114,12 +109,7 @@ def check_output_folder(path: str | os.PathLike, *, overwrite: bool = False, opt
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise NotADirectoryError(f"{option} {p} is a file, not a folder")
-    for i in input_paths(list(inputs)):
-        rel = path_relation(p, i)
-        if rel in ("same", "contains"):
-            raise OutputError(f"{option} {p} contains the input {i}; replacing the folder would delete it")
-        if rel == "inside":
-            raise OutputError(f"{option} {p} lies inside the input {i}; xlt writes nothing into its inputs")
+    _refuse_inputs(option, p, inputs)
     if p.is_dir():
         extra = sorted(e.name for e in p.iterdir() if e.name not in set(allow))
         if extra and not overwrite:
@@ -418,7 +408,11 @@ def path_relation(a: str | os.PathLike, b: str | os.PathLike) -> str | None:
     """How the places ``a`` and ``b`` relate: ``'same'``, ``'inside'`` (``a`` lies inside the folder
     ``b``), ``'contains'`` (``a`` is a folder holding ``b``) or None (apart). Symlinks, ``.``/``..``,
     hard links to one file and case variants on case-insensitive file systems are seen through."""
-    ia, ib = path_identity(a), path_identity(b)
+    return _relation(a, path_identity(a), b, path_identity(b))
+
+
+def _relation(a: str | os.PathLike, ia: tuple, b: str | os.PathLike, ib: tuple) -> str | None:
+    """:func:`path_relation` of two paths whose identities (:func:`path_identity`) are known."""
     if ia == ib or _same_file(Path(a), Path(b)):
         return "same"
     if len(ia) > len(ib) and ia[:len(ib)] == ib:
@@ -426,6 +420,27 @@ def path_relation(a: str | os.PathLike, b: str | os.PathLike) -> str | None:
     if len(ib) > len(ia) and ib[:len(ia)] == ia:
         return "contains"
     return None
+
+
+def _input_conflict(option: str, out: str | os.PathLike, source: str | None, inp: Path, rel: str | None) -> str | None:
+    """The message for an output ``out`` (of ``option``) standing in relation ``rel`` to an input
+    ``inp`` (of the option ``source``, if known); None when they are apart."""
+    what = f"{source} {inp}" if source else str(inp)
+    if rel == "same":
+        return f"{option} {out} is also an input ({what}); xlt never writes over its inputs, even with --overwrite"
+    if rel == "contains":
+        return f"{option} {out} contains the input {what}; replacing the folder would delete it"
+    if rel == "inside":
+        return f"{option} {out} lies inside the input {what}; xlt writes nothing into its inputs"
+    return None
+
+
+def _refuse_inputs(option: str, path: Path, inputs: Iterable[str | os.PathLike]) -> None:
+    """Raise :class:`OutputError` when the output ``path`` equals, contains or lies inside an input."""
+    for i in input_paths(list(inputs)):
+        message = _input_conflict(option, path, None, i, path_relation(path, i))
+        if message:
+            raise OutputError(message)
 
 
 def input_paths(value: Any) -> list[Path]:
@@ -507,21 +522,16 @@ class OutputPlan:
         found: list[str] = []
         outs = [o for o in self.outputs if o.path and str(o.path) != "-"]
         ins = [(opt, p) for opt, value in self.inputs for p in input_paths(value)]
-        for o in outs:
-            for opt, p in ins:
-                rel = path_relation(o.path, p)
-                if rel == "same":
-                    found.append(f"{o.option} {o.path} is also an input ({opt} {p}); xlt never writes over its inputs, "
-                                 "even with --overwrite")
-                elif rel == "contains":
-                    found.append(f"{o.option} {o.path} contains the input {opt} {p}; replacing the folder would "
-                                 "delete it")
-                elif rel == "inside":
-                    found.append(f"{o.option} {o.path} lies inside the input {opt} {p}; xlt writes nothing into "
-                                 "its inputs")
-        for i, a in enumerate(outs):
-            for b in outs[i + 1:]:
-                rel = path_relation(a.path, b.path)
+        out_ids = [path_identity(o.path) for o in outs]  # each path's identity once, not once per pair
+        in_ids = [path_identity(p) for _, p in ins]
+        for o, io in zip(outs, out_ids):
+            for (opt, p), ip in zip(ins, in_ids):
+                message = _input_conflict(o.option, o.path, opt, p, _relation(o.path, io, p, ip))
+                if message:
+                    found.append(message)
+        for i, (a, ia) in enumerate(zip(outs, out_ids)):
+            for b, ib in zip(outs[i + 1:], out_ids[i + 1:]):
+                rel = _relation(a.path, ia, b.path, ib)
                 if rel == "same":
                     found.append(f"{a.option} {a.path} and {b.option} {b.path} are the same place; give each "
                                  "output its own")
