@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from xlt.data.dataset import load_task
-from xlt.data.langs import iso639_3
+from xlt.data.langs import UnknownLanguageError, iso639_3, same_language
 from xlt.data.jsonable import write_json
 from xlt.data.outputs import Output, OutputPlan, staged_folder
 from xlt.data.paths import data_set_folders
@@ -380,8 +380,6 @@ def shipped_queries(rep: dict, profiles: Mapping[str, LanguageProfile],
     Returns:
         target -> ``(sources, their features, their scores)``.
     """
-    from xlt.data.langs import same_language
-
     out = {}
     for t in rep["targets"]:
         if t not in profiles:
@@ -435,7 +433,6 @@ def rank_with_shipped(config: RankConfig, command: list[str] | None = None) -> d
         RankingError: an unknown kind, fewer than two candidates, languages URIEL lacks (named), a
         ``--text`` for a language not ranked; UnknownLanguageError: a language without text.
     """
-    from xlt.data.langs import same_language
     from xlt.models.loading import load_tokenizer
 
     t0 = time.time()
@@ -471,8 +468,6 @@ def rank_with_shipped(config: RankConfig, command: list[str] | None = None) -> d
 def _observed(prov: dict, target: str) -> dict[str, tuple[float, str]]:
     """Scores of sources on ``target`` measured in the shipped ranker's training matrices, with the
     task each was measured on (the first task that has the pair, in the ranker's task order)."""
-    from xlt.data.langs import same_language
-
     out: dict[str, tuple[float, str]] = {}
     for task, scores in (prov.get("scores") or {}).items():  # task -> source -> target -> score
         for s, row in scores.items():
@@ -485,7 +480,6 @@ def _observed(prov: dict, target: str) -> dict[str, tuple[float, str]]:
 def _shipped_rankings(rep: dict, cands: list[str], targets: list[str], n: int,
                       data_dir: str | None) -> tuple[dict[str, list[str]], list[str]]:
     """:func:`loto_rankings` for a matrix too small to learn from: the shipped ranker of its task's kind."""
-    from xlt.data.langs import UnknownLanguageError, same_language
     from xlt.models.loading import load_tokenizer
     from xlt.transfer.ranking import ranker_kind
 
@@ -497,14 +491,18 @@ def _shipped_rankings(rep: dict, cands: list[str], targets: list[str], n: int,
     log.warning("%s: too few targets to learn a ranker from (%d); the shipped %s ranker ranks its sources",
                 rep["_path"], len(targets), kind)
     tokenizer = load_tokenizer(prov["common"]["model"])
+    profiles: dict[str, LanguageProfile] = {}  # each language's text read and tokenised once
+    for lang in dict.fromkeys(cands + targets):
+        try:
+            profiles.update(language_profiles(language_texts([lang], data_dir=data_dir, n=n), tokenizer))
+        except UnknownLanguageError:  # no built-in text: the targets it takes part in are left out
+            pass
+    uriel = uriel_distances(p.iso3 for p in profiles.values())
     out: dict[str, list[str]] = {}
     for t in targets:
         pool = [s for s in cands if not same_language(s, t)]
-        try:
-            profiles = language_profiles(language_texts(pool + [t], data_dir=data_dir, n=n), tokenizer)
-        except UnknownLanguageError:  # no built-in text for one of them: left out
+        if any(lang not in profiles for lang in pool + [t]):
             continue
-        uriel = uriel_distances(p.iso3 for p in profiles.values())
         scores, _ = shipped_scores(ranker, prov, pool, t, profiles, uriel)
         out[t] = [pool[i] for i in np.argsort(-scores, kind="stable")]
     return out, [t for t in rep["targets"] if t not in out]
@@ -666,8 +664,6 @@ def _check_size(rep: dict, cands: list[str], target: str | None, evaluate: bool 
     Raises:
         RankingError: the message lists each target with its number of candidate sources.
     """
-    from xlt.data.langs import same_language
-
     counts = {t: sum(1 for s in cands if not same_language(s, t) and rep["scores"].get(s, {}).get(t) is not None)
               for t in rep["targets"]}
     usable = [t for t, n in counts.items() if n >= 2]
