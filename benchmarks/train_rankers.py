@@ -103,7 +103,8 @@ def _choices(ranker: SourceRanker, query: tuple) -> tuple[list[str], list[str]]:
 
 
 def _fit(queries: list[tuple], seed: int = 0, features: tuple[str, ...] = SHIPPED_FEATURES) -> SourceRanker:
-    groups = [(feats, [relevance(scores)[c] for c in cands]) for cands, feats, scores in queries]
+    rels = [relevance(scores) for _, _, scores in queries]  # once per query, not once per candidate
+    groups = [(feats, [rel[c] for c in cands]) for (cands, feats, _), rel in zip(queries, rels)]
     return SourceRanker(seed=seed, features=features).fit(groups)
 
 
