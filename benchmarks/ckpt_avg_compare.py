@@ -143,7 +143,7 @@ def _soup(works: list[Path], variant: str) -> tuple[dict, dict]:
 def evaluate(args) -> None:
     """Score every variant on the source dev set and the (limited) target sets."""
     from xlt.data.kinds import TOKEN
-    from xlt.data.metrics import score
+    from xlt.core.metrics import score
     from xlt.jobs.transfer import load_dataset_for
     from xlt.models.loading import load_encoder
     from xlt.transfer.decoding import check_decoding
@@ -249,7 +249,7 @@ def _cached_proba(work: Path, variant: str, lang: str, limit, compute) -> list[n
 def _evaluate_ensemble(args, works, ds, full_dev, encoder, trainer, results) -> None:
     """Score each run's variant alone and the ensemble of the runs (mean of their probabilities)."""
     from xlt.data.kinds import TOKEN
-    from xlt.data.metrics import score
+    from xlt.core.metrics import score
     from xlt.transfer.ensemble import mean_proba
     from xlt.transfer.finetune import build_classifier, encode_examples
     from xlt.transfer.model import decode_probas

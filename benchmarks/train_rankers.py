@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xlt.data.jsonable import write_json
+from xlt.core.io import write_json
 from xlt.data.langs import iso639_3
 from xlt.jobs.rank import language_profiles, language_texts, read_matrix, shipped_queries
 from xlt.models.loading import DEFAULT_MODEL, load_tokenizer

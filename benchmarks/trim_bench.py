@@ -108,7 +108,7 @@ def _summary(cos: np.ndarray, differ: np.ndarray, diff: np.ndarray, mask: np.nda
 
 def held_out(args) -> dict:
     """The ``--held-out`` measurement (see the module docstring); returns the result dict."""
-    from xlt.adapt.vocab import ScriptCharacters, language_scripts, normalized, trim_vocabulary
+    from xlt.adapt.vocab import BASIC_LATIN, ScriptCharacters, language_scripts, normalized, trim_vocabulary
     from xlt.data.text import texts_for
     from xlt.models.features import encode_sentences
     from xlt.models.loading import load_encoder
@@ -122,9 +122,11 @@ def held_out(args) -> dict:
     full = load_encoder(args.model)
     scripts = language_scripts(langs)
     kept_scripts = tuple(dict.fromkeys(s for parts in scripts.values() for s in parts))
-    chars = ScriptCharacters(kept_scripts, "".join(dict.fromkeys(normalized(full.tokenizer, full.text_prefix))))
-    letter_ok = regex.compile(r"(?:(?!\p{L}).|[%s])*" % "".join(r"\p{sc=%s}" % s for s in (*kept_scripts, "Zyyy", "Zinh")),
-                              regex.S)
+    chars = ScriptCharacters(kept_scripts, "".join(dict.fromkeys(normalized(full.tokenizer, full.text_prefix)
+                                                                 + (BASIC_LATIN if not args.no_basic_latin else ""))))
+    latin = "" if args.no_basic_latin else "a-zA-Z"
+    letter_ok = regex.compile(r"(?:(?!\p{L}).|[%s%s])*" % ("".join(r"\p{sc=%s}" % s for s in (*kept_scripts, "Zyyy", "Zinh")),
+                                                          latin), regex.S)
     result: dict = {"model": args.model, "langs": langs, "scripts": {l: list(v) for l, v in scripts.items()},
                     "n_per_language": args.n, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                     "trim_text_sentences": {l: len(t) for l, t in trim_texts.items()},
@@ -146,7 +148,8 @@ def held_out(args) -> dict:
         result["held_out"][lang]["characters_outside_after_normalisation"] = "".join(dict.fromkeys("".join(norm)))
     for keep in ("text", "script", "both"):
         t = time.perf_counter()
-        trimmed, res = trim_vocabulary(full, trim_texts if keep != "script" else None, keep=keep, langs=langs)
+        trimmed, res = trim_vocabulary(full, trim_texts if keep != "script" else None, keep=keep, langs=langs,
+                                       basic_latin=not args.no_basic_latin)
         seconds = time.perf_counter() - t
         mode = {"pieces": res.vocab_after, "parameters": res.parameters_after,
                 "share": res.parameters_after / res.parameters_before, "sizes": res.sizes,
@@ -179,7 +182,7 @@ def segment_check(args) -> dict:
     """The ``--segment-check`` measurement (see the module docstring); returns the result dict."""
     from transformers import AutoTokenizer
 
-    from xlt.adapt.vocab import ScriptCharacters, normalized
+    from xlt.adapt.vocab import BASIC_LATIN, ScriptCharacters, normalized
     from xlt.models.loading import load_encoder
 
     meta = json.loads((Path(args.trimmed) / "xlt_export.json").read_text(encoding="utf-8"))
@@ -193,7 +196,8 @@ def segment_check(args) -> dict:
     trimmed_encoder = load_encoder(args.trimmed) if args.vectors else None
     full_vocab = full.get_vocab()
     back = {i: full_vocab[p] for p, i in trimmed.get_vocab().items()}
-    chars = ScriptCharacters(scripts, "".join(dict.fromkeys(normalized(full, prefix))))
+    latin = BASIC_LATIN if meta["info"].get("trimmed_basic_latin") else ""
+    chars = ScriptCharacters(scripts, "".join(dict.fromkeys(normalized(full, prefix) + latin)))
     result: dict = {"model": args.model, "trimmed": args.trimmed, "scripts": list(scripts),
                     "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "files": {}}
     for name in args.segment_check:
@@ -245,6 +249,8 @@ def main() -> None:
     ap.add_argument("--langs", help="kept languages (not with --segment-check)")
     ap.add_argument("--segment-check", nargs="+", metavar="FILE",
                     help="with --trimmed: compare the tokenizers on every line of these files")
+    ap.add_argument("--no-basic-latin", action="store_true",
+                    help="--held-out: trim without the basic Latin letters (adapt trim --no-basic-latin)")
     ap.add_argument("--vectors", action="store_true", help="with --segment-check: compare sentence vectors too")
     ap.add_argument("--outside", default="")
     ap.add_argument("--n", type=int, default=500)

@@ -1,4 +1,4 @@
-"""Tests for xlt.evaluate.metrics against hand-worked examples.
+"""Tests for xlt.core.metrics against hand-worked examples.
 
 Every expected number below was counted by hand (see the comments), not
 taken from the implementation's output.
@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from xlt.evaluate.metrics import (
+from xlt.core.metrics import (
     METRICS,
     accuracy,
     mean_std,
@@ -166,7 +166,7 @@ def test_score_dispatch() -> None:
 
 def test_import_does_not_pull_torch_or_matplotlib() -> None:
     code = (
-        "import sys, xlt.evaluate, xlt.evaluate.metrics, xlt.evaluate.report, "
+        "import sys, xlt.evaluate, xlt.core.metrics, xlt.evaluate.report, "
         "xlt.evaluate.manifest; "
         "print(','.join(m for m in ('torch', 'matplotlib') if m in sys.modules))"
     )

@@ -1,4 +1,4 @@
-"""The package's layers: data -> models -> align/adapt -> transfer/retrieval -> evaluate -> jobs -> cli.
+"""The package's layers: core -> data -> models -> align/adapt -> transfer/retrieval -> evaluate -> jobs -> cli.
 
 A library layer never imports from a layer above it, and no two packages import each other.
 Checked statically over every ``import xlt...`` / ``from xlt... import`` in the source, including
@@ -14,17 +14,17 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "xlt"
 LAYERS = {
-    "data": 0,
-    "models": 1,
-    "align": 2,
-    "adapt": 2,
-    "transfer": 3,
-    "retrieval": 3,
-    "evaluate": 4,
-    "jobs": 5,
-    "bench": 5,
-    "errors": 6,
-    "cli": 6,
+    "core": 0,
+    "data": 1,
+    "models": 2,
+    "align": 3,
+    "adapt": 3,
+    "transfer": 4,
+    "retrieval": 4,
+    "evaluate": 5,
+    "jobs": 6,
+    "bench": 6,
+    "cli": 7,
 }
 
 

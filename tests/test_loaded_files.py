@@ -16,8 +16,8 @@ import pytest
 import torch
 
 from xlt.align.maps import AffineMap, AlignerError, CrossLingualAligner
-from xlt.data.arrayfiles import ArrayFileError, check_array, read_npz
-from xlt.errors import USER_ERRORS
+from xlt.core.arrays import ArrayFileError, check_array, read_npz
+from xlt.core.errors import USER_ERRORS
 from xlt.models.cache import FeatureCache
 from xlt.models.loading import ModelLoadError, load_encoder
 from xlt.transfer.model import MODEL_FILE, FinetunedModel, ProbeModel, TaskModel, TaskModelError

@@ -18,9 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import xlt.data.outputs as outputs_mod
+import xlt.core.outputs as outputs_mod
 from xlt.cli import main
-from xlt.data.outputs import Output, OutputError, OutputPlan, path_relation, staged_folders
+from xlt.core.outputs import Output, OutputError, OutputPlan, path_relation, staged_folders
 
 TRAIN = "The\tDET\ncat\tNOUN\nsat\tVERB\n\nA\tDET\ndog\tNOUN\n\n"
 

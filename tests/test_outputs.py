@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from xlt.cli import main
-from xlt.data.outputs import OutputError, check_output_file, check_output_folder, commit_files, staged_folder
+from xlt.core.outputs import OutputError, check_output_file, check_output_folder, commit_files, staged_folder
 
 from test_transfer_user_data import DEV, TEST_DE, TEST_EN, TRAIN, conll, write
 

@@ -9,7 +9,7 @@ Every reader of :mod:`xlt.data` is fed
 * structurally valid files with a few random perturbations (inserted separators, quotes, line
   breaks, bad UTF-8 bytes, very long numbers, deep JSON nesting, deleted or repeated lines),
 
-and must either return a sane result or raise one of :data:`xlt.errors.USER_ERRORS`; a
+and must either return a sane result or raise one of :data:`xlt.core.errors.USER_ERRORS`; a
 :class:`~xlt.data.readers.DataFormatError` must name the file and a line of it (``path:LINE: what``).
 
 On valid data the readers round-trip: random sentences, tables, dictionaries, parallel text and
@@ -60,7 +60,7 @@ from xlt.data.readers import (  # noqa: E402
     read_xtreme_tsv,
 )
 from xlt.data.wordalign import AlignmentPairs, PharaohAlignments, read_pairs, read_pharaoh  # noqa: E402
-from xlt.errors import USER_ERRORS  # noqa: E402
+from xlt.core.errors import USER_ERRORS  # noqa: E402
 
 FUZZ = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 PERTURB = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -25,7 +25,7 @@ from xlt.cli import main
 from xlt.data.readers import read_xtreme_tsv
 from xlt.data.tasks import PANX_TAGS
 from xlt.data.wordalign import simple_tokenize
-from xlt.errors import UsageError
+from xlt.cli._common import UsageError
 from xlt.jobs.silver import SilverConfig, run_silver
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")

@@ -75,7 +75,7 @@ def test_seed_ensemble_saved_and_predicted(tiny, tmp_path, mode, capsys):
     """``xlt transfer --seed-ensemble --save-which all`` then ``xlt predict`` with every seed's folder:
     the ensemble's predictions score what the run reported for its seed ensemble (two code paths:
     the trainer's pooled probabilities, and the saved models pooled by ensemble_proba)."""
-    from xlt.data.metrics import score
+    from xlt.core.metrics import score
 
     _, spec = tiny
     rng = random.Random(11)

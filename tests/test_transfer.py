@@ -644,7 +644,7 @@ def test_seed_ensemble_is_the_mean_of_the_seeds_probabilities(tiny, data, tmp_pa
     """--seed-ensemble scores each language with the seeds' models pooled; the reference is the
     library's weighted opinion pool (``ensemble_proba``, hand-checked in test_matrix) over the
     returned models, applied through ``predict_proba`` (the saved-model path, not the trainer's)."""
-    from xlt.data.metrics import score
+    from xlt.core.metrics import score
     from xlt.jobs.transfer import transfer_result
     from xlt.transfer.ensemble import ensemble_proba
     from xlt.transfer.model import decode_probas

@@ -35,6 +35,9 @@ ID = {p: i for i, (p, _) in enumerate(VOCAB)}
 LATIN = {"▁", "▁the", "▁cat", "▁über", "über", "▁x", "xy", "t", "h", "e", "c", "a", "x", "ü", "b", "r", "s",
          "▁12,", "1", "2", ",", ".", "▁1", "N", "o", "▁No"}
 CYRILLIC = {"▁", "▁мир", "м", "и", "р", "▁ми", "▁12,", "1", "2", ",", ".", "▁1"}
+#: the pieces made only of the letters A-Z a-z (and digits, punctuation, ▁), by hand: LATIN without
+#: those with ü; and the one piece mixing a basic Latin letter with a Cyrillic one
+BASIC = {"▁the", "▁cat", "▁x", "xy", "t", "h", "e", "c", "a", "x", "b", "r", "s", "N", "o", "▁No"}
 
 
 def unigram_tokenizer():
@@ -89,15 +92,20 @@ def test_script_piece_ids_are_the_pieces_of_the_scripts(tiny_unigram):
     encoder, _ = tiny_unigram
     ids, _ = script_piece_ids(encoder.tokenizer, ("Latn",))
     assert {VOCAB[i][0] for i in ids} == LATIN | set(SPECIALS)  # "<s>": two symbols and a Latin letter
-    ids, _ = script_piece_ids(encoder.tokenizer, ("Cyrl",))
+    ids, _ = script_piece_ids(encoder.tokenizer, ("Cyrl",), basic_latin=False)
     assert {VOCAB[i][0] for i in ids} == CYRILLIC
-    ids, _ = script_piece_ids(encoder.tokenizer, ("Cyrl",), prefix="xy ")  # a prefix's letters are kept too
+    ids, _ = script_piece_ids(encoder.tokenizer, ("Cyrl",), prefix="xy ", basic_latin=False)  # a prefix's letters too
     assert {VOCAB[i][0] for i in ids} == CYRILLIC | {"▁x", "xy", "x"}
+    # by default a script trim keeps the basic Latin letters too (names and units in Cyrillic text)
+    ids, _ = script_piece_ids(encoder.tokenizer, ("Cyrl",))
+    assert {VOCAB[i][0] for i in ids} == CYRILLIC | BASIC | {"aм"} | set(SPECIALS)  # <s> <pad> ...: ASCII too
     trimmed, res = trim_vocabulary(encoder, keep="script", langs=["en", "de"])
     # the scripts' pieces, the four specials and β (the lowest score); nothing of мир, aм or α
     assert {VOCAB[i][0] for i in res.kept_ids} == LATIN | set(SPECIALS) | {"β"}
     assert res.scripts == ["Latn"] and res.keep == "script" and trimmed.info["trimmed_for"] == ["de", "en"]
     assert res.sizes["script"]["pieces"] == len(LATIN) + 5 == res.vocab_after
+    # for Latin the basic Latin letters add nothing
+    assert trim_vocabulary(encoder, keep="script", langs=["en"], basic_latin=False)[1].kept_ids == res.kept_ids
     # only the embedding rows go: 32 parameters a dropped piece
     assert res.parameters_before - res.parameters_after == 32 * (len(VOCAB) - res.vocab_after)
     assert res.sizes["kept"]["share"] == round(res.parameters_after / res.parameters_before, 4)
@@ -217,13 +225,20 @@ def test_bundled_model_keep_script_ru_uk():
 
     full = load_encoder("bundled:e5-small")
     trimmed, res = trim_vocabulary(full, keep="script", langs=["ru", "uk"])
-    assert res.scripts == ["Cyrl"] and res.parameters_after < 0.35 * res.parameters_before
-    texts = ["Мʼясо коштує 1 250 грн.", "«Привет, мир!» — сказал он в 2024 году.", "Ґанок, їжак і є."]
+    # the issue's bar: under 60% of the parameters (56.7%: 117,545 of 250,002 pieces, by the count in
+    # docs/benchmarks.md), Cyrillic text and the Latin names and units in it exact
+    assert res.scripts == ["Cyrl"] and res.basic_latin and res.parameters_after < 0.60 * res.parameters_before
+    texts = ["Мʼясо коштує 1 250 грн.", "«Привет, мир!» — сказал он в 2024 году.", "Ґанок, їжак і є.",
+             "Купил iPhone XIV за 1000 $ на www.example.com", "вiн каже менi"]  # Ukrainian typed with Latin i
     for t in texts:
         ids = full.tokenizer(full.text_prefix + t)["input_ids"]
         assert [res.kept_ids[i] for i in trimmed.tokenizer(trimmed.text_prefix + t)["input_ids"]] == ids, t
     assert np.array_equal(encode_sentences(full, texts, progress=False),
                           encode_sentences(trimmed, texts, progress=False))
+    # without the basic Latin letters: under a third, and the Latin words become <unk>
+    bare, r = trim_vocabulary(full, keep="script", langs=["ru", "uk"], basic_latin=False)
+    assert r.parameters_after < 0.35 * r.parameters_before and not r.basic_latin
+    assert bare.tokenizer.unk_token_id in bare.tokenizer(texts[3])["input_ids"]
 
 
 def test_a_script_trim_warns_only_about_languages_outside_its_scripts(tiny_unigram, tmp_path):

@@ -490,7 +490,7 @@ def bench_finetune(encoder: Encoder, train_sentences: Sequence[Sequence[str]], t
     """
     import tempfile
 
-    from xlt.data.metrics import score
+    from xlt.core.metrics import score
     from xlt.transfer.finetune import encode_token_examples, finetune, predict_logits, word_predictions
 
     labels = sorted({t for s in list(train_tags) + list(dev_tags) for t in s})

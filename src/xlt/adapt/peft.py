@@ -34,6 +34,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from xlt.core.errors import XltError
+
 __all__ = ["PEFT_METHODS", "BottleneckAdapter", "PeftError", "PeftSettings", "apply_lora_to", "apply_peft",
            "count_parameters", "finish_peft", "has_adapters", "insert_adapters", "language_adapter_state",
            "load_language_adapter", "read_language_adapter", "write_language_adapter"]
@@ -50,7 +52,7 @@ LORA_TARGETS = ("query", "value", "q_lin", "v_lin", "q_proj", "v_proj")
 ADAPTER_AFTER = (r"layer\.\d+\.output\.dense", r"ffn\.lin2")
 
 
-class PeftError(ValueError):
+class PeftError(XltError, ValueError):
     """A parameter-efficient method that cannot be applied as asked (unknown method, no layers to adapt)."""
 
 

@@ -17,11 +17,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 
+from xlt.core.errors import XltError
+
 __all__ = ["TransliterationError", "is_non_latin", "non_latin_share", "romanize", "romanize_examples", "romanize_words",
            "transliteration_pairs"]
 
 
-class TransliterationError(ValueError):
+class TransliterationError(XltError, ValueError):
     """Text that cannot be transliterated as asked (uroman missing, no non-Latin text)."""
 
 

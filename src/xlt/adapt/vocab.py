@@ -21,7 +21,10 @@ language (digits, punctuation, symbols, marks, spaces, format characters), whate
 then *every* text in those scripts segments exactly as with the full vocabulary, not only the text
 trimmed with (the argument, and the few compatibility characters such as № that the normaliser
 rewrites into another script's letters, are in :func:`script_piece_ids`). It costs more rows: for the bundled
-model, Latin script keeps 46% of the pieces, Cyrillic 15%. ``keep="both"`` takes the union.
+model, Latin script keeps 46% of the pieces, Cyrillic 15%. Text in any script quotes names, units and
+addresses in the basic Latin letters A-Z and a-z (14% of Russian and Ukrainian news sentences do), so
+a script trim keeps those too (:data:`BASIC_LATIN`; ``basic_latin=False`` leaves them out): Cyrillic
+with them keeps 47% of the pieces. ``keep="both"`` takes the union.
 
 BPE tokenizers are not trimmed (dropping pieces breaks the merge list).
 """
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import copy
 import json
+import string
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +42,9 @@ import numpy as np
 import regex
 import torch
 
-__all__ = ["KEEP_MODES", "MIN_SENTENCES", "SCRIPT_PARTS", "ScriptCharacters", "TrimResult", "VocabularyError",
+from xlt.core.errors import XltError
+
+__all__ = ["BASIC_LATIN", "KEEP_MODES", "MIN_SENTENCES", "SCRIPT_PARTS", "ScriptCharacters", "TrimResult", "VocabularyError",
            "language_scripts", "normalized", "outside_trimmed", "piece_counts", "script_piece_ids",
            "trim_vocabulary", "unknown_rate"]
 
@@ -48,6 +54,12 @@ MIN_SENTENCES = 200
 
 #: What a trim keeps: the pieces of the languages' text, every piece of their scripts, or both.
 KEEP_MODES = ("text", "script", "both")
+
+#: The letters a script trim keeps whatever the scripts (unless ``basic_latin=False``): the 52
+#: basic Latin letters (ISO 646 / ASCII), which text in every script uses for names, units, codes
+#: and addresses (``iPhone``, ``km``, ``XIV``; and Ukrainian typed with Latin ``i`` for ``і``).
+#: Latin letters with diacritics are not among them: a Cyrillic trim keeps ``Muller``, not ``Müller``.
+BASIC_LATIN = string.ascii_letters
 
 #: ISO 15924 codes that CLDR gives as a language's likely script but that name several Unicode
 #: scripts (or a variant of one): Japanese is written in Han, Hiragana and Katakana, Korean in
@@ -62,7 +74,7 @@ SCRIPT_PARTS = {"Jpan": ("Hani", "Hira", "Kana"), "Kore": ("Hang", "Hani"), "Han
 _NON_LETTERS = r"\p{N}\p{P}\p{S}\p{M}\p{Z}\p{Cf}\p{Cc}"
 
 
-class VocabularyError(ValueError):
+class VocabularyError(XltError, ValueError):
     """A vocabulary that cannot be changed as asked: a tokenizer kind that cannot be trimmed, too little text,
     a language without a known script."""
 
@@ -189,6 +201,7 @@ class TrimResult:
             "parameters", "share"}}`` (``share``: parameters as a fraction of ``parameters_before``;
             a part's parameters are those of a model with only its rows (and the special tokens), as
             only the embedding matrix changes). ``text``/``script`` are there only when kept.
+        basic_latin: whether the script part kept the :data:`BASIC_LATIN` letters too.
     """
 
     kept_ids: list[int]
@@ -202,10 +215,11 @@ class TrimResult:
     keep: str = "text"
     scripts: list[str] = field(default_factory=list)
     sizes: dict[str, dict] = field(default_factory=dict)
+    basic_latin: bool = False
 
     def describe(self) -> dict:
         """A JSON-able summary (without the id list)."""
-        return {"keep": self.keep, "scripts": self.scripts, "vocab_before": self.vocab_before,
+        return {"keep": self.keep, "scripts": self.scripts, "basic_latin": self.basic_latin, "vocab_before": self.vocab_before,
                 "vocab_after": self.vocab_after, "rows_before": self.rows_before,
                 "parameters_before": self.parameters_before, "parameters_after": self.parameters_after,
                 "share_of_parameters": round(self.parameters_after / self.parameters_before, 4)
@@ -240,8 +254,10 @@ def normalized(tokenizer, text: str) -> str:
     return norm.normalize_str(text) if norm is not None else text
 
 
-def script_piece_ids(tokenizer, scripts: Sequence[str], prefix: str = "") -> tuple[list[int], ScriptCharacters]:
-    """The pieces of a script trim: every piece made only of :class:`ScriptCharacters` of ``scripts``.
+def script_piece_ids(tokenizer, scripts: Sequence[str], prefix: str = "",
+                     basic_latin: bool = True) -> tuple[list[int], ScriptCharacters]:
+    """The pieces of a script trim: every piece made only of :class:`ScriptCharacters` of ``scripts``
+    (and of :data:`BASIC_LATIN`, unless ``basic_latin`` is false).
 
     Why every text in those scripts then segments exactly as before: a Unigram (SentencePiece)
     tokenizer splits the normalised text into words and picks, per word, the highest-scoring
@@ -263,6 +279,8 @@ def script_piece_ids(tokenizer, scripts: Sequence[str], prefix: str = "") -> tup
         tokenizer: a fast Unigram or WordPiece tokenizer.
         scripts: ISO 15924 codes of Unicode scripts (:func:`language_scripts`' values).
         prefix: the encoder's text prefix; its characters are allowed too (it is put before every text).
+        basic_latin: allow the letters A-Z and a-z too, so that Latin-lettered names, units and
+            addresses in text of other scripts also segment exactly (for Latin scripts: no change).
 
     Returns:
         ``(ids, characters)``: ascending ids of the pieces to keep (a special token only where its
@@ -272,7 +290,8 @@ def script_piece_ids(tokenizer, scripts: Sequence[str], prefix: str = "") -> tup
     Raises:
         VocabularyError: a BPE (or other) tokenizer.
     """
-    chars = ScriptCharacters(tuple(dict.fromkeys(scripts)), "".join(dict.fromkeys(normalized(tokenizer, prefix))))
+    extra = normalized(tokenizer, prefix) + (BASIC_LATIN if basic_latin else "")
+    chars = ScriptCharacters(tuple(dict.fromkeys(scripts)), "".join(dict.fromkeys(extra)))
     _, pieces = _model_pieces(tokenizer)
     return [i for i, p in enumerate(pieces) if p is not None and chars.allows(p)], chars
 
@@ -337,7 +356,7 @@ def _trimmed_tokenizer(tokenizer, kept: list[int]):
 
 def trim_vocabulary(encoder, texts: Mapping[str, Sequence[str]] | None = None, *, keep: str = "text",
                     langs: Sequence[str] | None = None, min_count: int = 1, min_sentences: int = MIN_SENTENCES,
-                    check: bool = True):
+                    check: bool = True, basic_latin: bool = True):
     """A copy of ``encoder`` whose vocabulary keeps only the pieces its users' languages need.
 
     Vocabulary trimming (Abdaoui et al. 2020; Ushio et al. 2023): ``keep="text"`` keeps the pieces
@@ -357,6 +376,9 @@ def trim_vocabulary(encoder, texts: Mapping[str, Sequence[str]] | None = None, *
             every piece seen; larger drops rare pieces: smaller, but then the text's own rare words change).
         min_sentences: the least text per language (see :data:`MIN_SENTENCES`; ``text`` and ``both``).
         check: re-encode every text with the trimmed tokenizer and require the same pieces.
+        basic_latin: with ``script`` and ``both``, keep the pieces of :data:`BASIC_LATIN` letters
+            too (mixed with the scripts' letters), so Latin-lettered names and units in the
+            languages' text stay exact; false: the scripts alone (smaller; for Latin scripts the same).
 
     Returns:
         ``(trimmed_encoder, TrimResult)``: the new encoder's model has ``len(kept)`` embedding rows
@@ -403,7 +425,7 @@ def trim_vocabulary(encoder, texts: Mapping[str, Sequence[str]] | None = None, *
         text_ids = {i for i, n in counts.items() if n >= min_count}
     script_ids: set[int] = set()
     if keep in ("script", "both"):
-        script_ids = set(script_piece_ids(tok, scripts, encoder.text_prefix)[0])
+        script_ids = set(script_piece_ids(tok, scripts, encoder.text_prefix, basic_latin)[0])
         for lang, parts in by_language.items():
             per_language.setdefault(lang, {})["scripts"] = list(parts)
     special = set(tok.all_special_ids) | {t.get("id") for t in json.loads(tok.backend_tokenizer.to_str()).get(
@@ -451,14 +473,15 @@ def trim_vocabulary(encoder, texts: Mapping[str, Sequence[str]] | None = None, *
         sizes["script"] = size(len(script_ids | always))
     sizes["kept"] = size(len(kept), n_after)
     info = dict(encoder.info, trimmed_for=sorted(languages), vocab_before=len(tok), vocab_after=len(kept),
-                trimmed_keep=keep, trimmed_scripts=scripts)
+                trimmed_keep=keep, trimmed_scripts=scripts,
+                trimmed_basic_latin=basic_latin and keep != "text")
     mode = "" if keep == "text" else f"; keep {keep}"
     out = Encoder(model=trimmed.eval(), tokenizer=new_tok,
                   spec=f"{encoder.spec} (trimmed: {', '.join(sorted(languages))}{mode})",
                   text_prefix=encoder.text_prefix, fingerprint=f"{encoder.fingerprint}:trim:{_digest(kept)}",
                   info=info)
     return out, TrimResult(kept, len(tok), len(kept), rows, n_before, n_after, per_language, min_count, keep,
-                           scripts, sizes)
+                           scripts, sizes, basic_latin and keep != "text")
 
 
 def _digest(ids: Sequence[int]) -> str:

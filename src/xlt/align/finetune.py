@@ -570,7 +570,7 @@ def save_aligned_encoder(result: FinetuneAlignmentResult, out_dir: str | Path, *
         FileExistsError: ``out_dir`` is not empty and ``overwrite`` is off.
         OSError: the folder cannot be written.
     """
-    from xlt.data.outputs import check_output_folder, staged_folder
+    from xlt.core.outputs import check_output_folder, staged_folder
     from xlt.models.export import write_export_folder
 
     if not isinstance(meta, dict):
@@ -584,7 +584,7 @@ def save_aligned_encoder(result: FinetuneAlignmentResult, out_dir: str | Path, *
 
 
 def _write_alignment_record(result: FinetuneAlignmentResult, out: Path, meta: dict) -> None:
-    from xlt.data.jsonable import write_json
+    from xlt.core.io import write_json
 
     info = dict(result.encoder.info.get("alignment", {}))
     record = {"method": "finetune", "paper": PAPER, "loss": info.get("loss"),

@@ -55,6 +55,7 @@ from typing import Any
 
 import numpy as np
 
+from xlt.core.errors import XltError
 from xlt.data.langs import same_language
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ LINEAR_RIDGE = 1e-3
 _EPS = 1e-8
 
 
-class AlignerError(ValueError):
+class AlignerError(XltError, ValueError):
     """An aligner that cannot be fitted, loaded or applied as asked (wrong model, layer, language,
     a damaged file)."""
 
@@ -284,7 +285,7 @@ class AffineMap:
         Checks the float32 values a saved file would hold (a float64 value beyond float32's
         range would be saved as inf).
         """
-        from xlt.data.arrayfiles import nonfinite
+        from xlt.core.arrays import nonfinite
 
         if not np.isfinite(np.float32(self.scale)):
             return f"scale is {self.scale}"
@@ -632,7 +633,7 @@ class CrossLingualAligner:
                   "source": self.source, "layers": self.layers, "model": self.model,
                   "languages": list(self.maps), "maps": maps_meta, "supervision": self.supervision,
                   "info": self.info}
-        from xlt.data.jsonable import to_jsonable
+        from xlt.core.io import to_jsonable
 
         arrays["__header__"] = np.frombuffer(json.dumps(to_jsonable(header), ensure_ascii=False).encode(),
                                              dtype=np.uint8)
@@ -660,7 +661,7 @@ class CrossLingualAligner:
                 that is incomplete or inconsistent, or a map whose array is missing, of another
                 dtype or shape, or holds NaN/inf values. The message starts with the path.
         """
-        from xlt.data.arrayfiles import ArrayFileError, read_npz
+        from xlt.core.arrays import ArrayFileError, read_npz
 
         path = Path(path)
         if not path.exists():
@@ -699,7 +700,7 @@ class CrossLingualAligner:
     @classmethod
     def _from_file(cls, header: dict, data: dict[str, np.ndarray]) -> CrossLingualAligner:
         # header and arrays of a file, checked (AlignerError / ArrayFileError without the path)
-        from xlt.data.arrayfiles import check_array
+        from xlt.core.arrays import check_array
 
         for key, kind in (("method", str), ("source", str), ("layers", list), ("model", dict),
                           ("languages", list), ("maps", dict)):

@@ -53,8 +53,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from xlt.core.errors import XltError
 from xlt.data.readers import DataFormatError, ReadStats, _iter_lines, check_not_folder, read_xtreme_tsv
-from xlt.data.jsonable import atomic_write, write_json
+from xlt.core.io import atomic_write, write_json
 from xlt.data.wordalign import SEPARATOR, WORD_TOKENIZERS, Link, read_pairs, read_pharaoh
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ CONFLICT = "conflict"
 _LABEL_KEYS = ("spans", PROJECTED, UNPROJECTABLE, TOO_GAPPY, "conflicts")
 
 
-class BioTagError(ValueError):
+class BioTagError(XltError, ValueError):
     """A tag that is neither ``O`` nor ``B-X``/``I-X``.
 
     Attributes:

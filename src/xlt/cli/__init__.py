@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    from xlt.errors import USER_ERRORS
+    from xlt.core.errors import USER_ERRORS
 
     if getattr(args, "no_progress", False):
         from transformers.utils import logging as hf_logging
@@ -101,7 +101,7 @@ def _check_config_file(args) -> None:
     config = getattr(args, "config", None)
     if not config:
         return
-    from xlt.data.outputs import OutputError, path_relation
+    from xlt.core.outputs import OutputError, path_relation
 
     for name in _OUTPUT_OPTIONS:
         value = getattr(args, name, None)

@@ -11,9 +11,14 @@ from __future__ import annotations
 import argparse
 import re
 
+from xlt.core.errors import XltError
 
 #: A negative number as an option value: ``-1``, ``-0.5``, ``-.5``, ``-1e-3``, ``-2E+4``.
 NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+class UsageError(XltError, ValueError):
+    """A command line that names an impossible combination of inputs or options."""
 
 
 class XltArgumentParser(argparse.ArgumentParser):
@@ -104,7 +109,6 @@ def check_layers(model: str, **layers) -> None:
     Raises:
         UsageError: a layer outside ``-(L+1) .. L`` for a model with ``L`` layers.
     """
-    from xlt.errors import UsageError
     from xlt.models.loading import model_num_layers
 
     given = {k: v for k, v in layers.items() if v is not None and str(v).lstrip("-").isdigit()}
@@ -207,8 +211,6 @@ def _typed_file_values(cls, values: dict, path: str) -> dict:
     """
     import dataclasses
 
-    from xlt.errors import UsageError
-
     types = {f.name: str(f.type) for f in dataclasses.fields(cls)}
     out = {}
     for key, value in values.items():
@@ -240,8 +242,6 @@ def build_config(cls, values: dict, *, rename: dict[str, str] | None = None):
         UsageError: a required field (no default) missing from ``values``, or bad values.
     """
     import dataclasses
-
-    from xlt.errors import UsageError
 
     option_of = {field: name for name, field in (rename or {}).items()}
     missing = [option_name(option_of.get(f.name, f.name)) for f in dataclasses.fields(cls)
@@ -292,8 +292,6 @@ def read_config_file(path: str, fields: set[str]) -> dict:
     from pathlib import Path
 
     import yaml
-
-    from xlt.errors import UsageError
 
     p = Path(path)
     if not p.is_file():

@@ -60,6 +60,10 @@ def add_parser(sub) -> None:
     t.add_argument("--keep", choices=["text", "script", "both"],
                    help="what to keep: the pieces the text uses (text, default), every piece of the languages' "
                         "scripts (script; larger, exact on all their text), or both")
+    t.add_argument("--no-basic-latin", dest="basic_latin", action="store_const", const=False, default=None,
+                   help="with --keep script/both: keep the scripts' pieces alone, not also those of the letters "
+                        "A-Z a-z that names, units and addresses in any script's text use (smaller; text with "
+                        "Latin letters is then no longer exact)")
     t.add_argument("--min-count", type=count_arg,
                    help="keep text pieces seen at least this often (default 1: every piece the text uses)")
 
@@ -131,7 +135,8 @@ def _show_trim(rep: dict) -> None:
           f"{before:,} -> {after:,}, {100 * after / before:.1f}% of the full model ({before * mb:.0f} -> "
           f"{after * mb:.0f} MiB as float32)")
     sizes = rep.get("sizes") or {}
-    names = {"text": "the text's pieces", "script": f"the scripts' pieces ({', '.join(rep.get('scripts') or [])})",
+    latin = " + basic Latin A-Z a-z" if rep.get("basic_latin") and "Latn" not in (rep.get("scripts") or []) else ""
+    names = {"text": "the text's pieces", "script": f"the scripts' pieces ({', '.join(rep.get('scripts') or [])}{latin})",
              "kept": "kept (both together)"}
     for part in ("text", "script", "kept") if keep == "both" else (keep,) if keep in sizes else ():
         z = sizes[part]

@@ -35,7 +35,7 @@ def _parallel(value):
     Raises:
         UsageError: more than two paths.
     """
-    from xlt.errors import UsageError
+    from xlt.cli._common import UsageError
 
     if isinstance(value, str):
         return value
@@ -142,7 +142,7 @@ def add_parser(sub) -> None:
 
 
 def run(args, argv) -> int:
-    from xlt.errors import UsageError
+    from xlt.cli._common import UsageError
     from xlt.jobs import align as af
 
     if args.align_command == "fit":

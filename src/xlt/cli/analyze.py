@@ -97,7 +97,7 @@ def run(args, argv) -> int:
         args.analyze_parser.error("the following arguments are required: --out")
     if isinstance(cfg.parallel, (list, tuple)):
         if len(cfg.parallel) > 2:
-            from xlt.errors import UsageError
+            from xlt.cli._common import UsageError
 
             raise UsageError(f"--parallel takes ntrex, one folder or file, or two line-aligned files; "
                              f"got {len(cfg.parallel)} paths")

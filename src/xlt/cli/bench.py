@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from xlt.cli._common import count_arg, positive_float_arg
-from xlt.data.jsonable import write_json
+from xlt.core.io import write_json
 from xlt.models.loading import DEFAULT_MODEL
 
 #: xlt fine-tuning variants `xlt bench finetune --variants` can time (extra `finetune()` arguments)
@@ -89,7 +89,7 @@ def _bench_mine(args) -> int:
 def _bench_finetune(args) -> int:
     from xlt.bench import bench_finetune, format_bench_finetune
     from xlt.data.tasks import load_split, source_files
-    from xlt.errors import UsageError
+    from xlt.cli._common import UsageError
     from xlt.models.loading import load_encoder
 
     names = [v.strip() for v in args.variants.split(",") if v.strip()]
@@ -112,7 +112,7 @@ def _bench_finetune(args) -> int:
 
 
 def run(args, argv) -> int:
-    from xlt.data.outputs import Output, OutputPlan
+    from xlt.core.outputs import Output, OutputPlan
 
     # before any work
     from xlt.data.paths import data_set_folders

@@ -67,7 +67,7 @@ def add_parser(sub) -> None:
 
 
 def run(args, argv) -> int:
-    from xlt.errors import UsageError
+    from xlt.cli._common import UsageError
     from xlt.jobs.mine import MineConfig, MineEvalConfig, run_mine, run_mine_eval
 
     no_progress_to_config(args)

@@ -247,11 +247,11 @@ def run(args, argv) -> int:
     from tqdm.auto import tqdm
 
     from xlt.data.kinds import TOKEN, get_kind
-    from xlt.errors import UsageError
+    from xlt.cli._common import UsageError
     from xlt.transfer.ensemble import ensemble_labels, ensemble_proba
     from xlt.transfer.model import TaskModel, as_examples, decode_probas, read_meta
 
-    from xlt.data.outputs import Output, OutputPlan
+    from xlt.core.outputs import Output, OutputPlan
 
     if args.input != "-":
         src = Path(args.input)

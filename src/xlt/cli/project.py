@@ -100,7 +100,7 @@ _PROJECT_SILVER_OPTIONS = ("langs", "model", "align_method", "align_layer", "tra
 
 
 def _run_silver(args, argv) -> int:
-    from xlt.errors import UsageError
+    from xlt.cli._common import UsageError
     from xlt.jobs.silver import SilverConfig, run_silver
 
     given = [option_name(n) for n in _PROJECT_FILE_OPTIONS if getattr(args, n) not in (None, False)]
@@ -134,7 +134,7 @@ def _run_silver(args, argv) -> int:
 
 def run(args, argv) -> int:
     from xlt.align.projection import project_files
-    from xlt.errors import UsageError
+    from xlt.cli._common import UsageError
 
     if args.silver:
         return _run_silver(args, argv)
@@ -146,7 +146,7 @@ def run(args, argv) -> int:
         raise UsageError(f"give {', '.join(missing)} (or --silver ntrex to build silver data)")
     if not args.out:
         raise UsageError("--out is required (the tagged target file)")
-    from xlt.data.outputs import Output, OutputPlan
+    from xlt.core.outputs import Output, OutputPlan
 
     OutputPlan(inputs=[(option_name(n), getattr(args, n)) for n in ("src_tags", "tgt", "align")],
                outputs=[Output("--out", args.out, "file"), Output("--stats", args.stats, "file")],

@@ -44,7 +44,7 @@ def add_parser(sub) -> None:
 
 
 def run(args, argv) -> int:
-    from xlt.errors import UsageError
+    from xlt.cli._common import UsageError
     from xlt.jobs.retrieve import RetrievalConfig, run_retrieval
 
     no_progress_to_config(args)

@@ -152,7 +152,7 @@ def add_parser(sub) -> None:
 
 def run(args, argv: list[str]) -> int:
     from xlt.data.langs import language_name
-    from xlt.errors import UsageError
+    from xlt.cli._common import UsageError
     from xlt.jobs.transfer import TransferConfig, run_transfer
 
     if args.train_embeddings:

@@ -87,10 +87,10 @@ def _warn_truncated(stats: dict, n_aligned: int) -> None:
 
 
 def run(args, argv) -> int:
-    from xlt.errors import UsageError
+    from xlt.cli._common import UsageError
 
     if args.wordalign_command == "eval":
-        from xlt.data.outputs import Output, OutputPlan
+        from xlt.core.outputs import Output, OutputPlan
         from xlt.evaluate.wordalign import evaluate_alignment_files
 
         OutputPlan(inputs=[("--gold", args.eval_gold), ("--pred", args.eval_pred), ("--pairs", args.eval_pairs)],
@@ -105,7 +105,7 @@ def run(args, argv) -> int:
               "scores in %")
         _print_wordalign_scores(rows)
         if args.eval_report:
-            from xlt.data.jsonable import write_json
+            from xlt.core.io import write_json
 
             write_json(args.eval_report, {"command": ["xlt"] + argv, "scores": dict(rows)})
         return 0

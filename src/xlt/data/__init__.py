@@ -12,7 +12,7 @@ The lowest layer: nothing here imports ``torch``, ``transformers`` or another xl
 * :mod:`xlt.data.parallel`, :mod:`xlt.data.dictionaries`: parallel corpora (Tatoeba, NTREX, a
   user's files) and bilingual dictionaries;
 * :mod:`xlt.data.segment`: word splitting of raw text in every script;
-* :mod:`xlt.data.metrics`: accuracy, span F1 (seqeval), mean ± std (also :mod:`xlt.evaluate.metrics`);
+* :mod:`xlt.core.metrics`: accuracy, span F1 (seqeval), mean ± std (also :mod:`xlt.core.metrics`);
 
 * :mod:`xlt.data.paths`: :func:`resolve_data_dir`, :func:`dataset_dir`;
 * :mod:`xlt.data.langs`: :func:`iso639_3`, :func:`script_of`, :func:`language_name`,

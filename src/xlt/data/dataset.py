@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xlt.core.errors import XltError
 from xlt.data.kinds import TOKEN, TaskKind, get_kind, kind_of
 from xlt.data.readers import DataFormatError, ReadStats
 
@@ -35,7 +36,7 @@ _INTEGER = re.compile(r"-?\d+")
 _EXAMPLE_TAG_NAMES = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
 
 
-class DatasetError(ValueError):
+class DatasetError(XltError, ValueError):
     """A data set that cannot be used as given (no training examples, bad label map, ...)."""
 
 

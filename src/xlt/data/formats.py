@@ -99,6 +99,7 @@ from typing import Any
 
 import langcodes
 
+from xlt.core.errors import XltError
 from xlt.data.kinds import Example
 from xlt.data.langs import UnknownLanguageError, iso639_3, script_of
 from xlt.data.readers import (
@@ -1234,7 +1235,7 @@ def read_examples(
 
 
 # --------------------------------------------------------------------------- languages of files
-class FileLanguageError(ValueError):
+class FileLanguageError(XltError, ValueError):
     """The language of a file cannot be read from its name, or two files have the same language.
 
     Attributes:

@@ -43,7 +43,7 @@ class TaskKind:
         return [example.label]
 
     def gold(self, examples: Sequence[Any]) -> list:
-        """Gold labels in the form :func:`xlt.evaluate.metrics.score` takes: ``list[list[str]]``
+        """Gold labels in the form :func:`xlt.core.metrics.score` takes: ``list[list[str]]``
         (one list per sentence) for token tasks, ``list[str]`` otherwise."""
         return [e.label for e in examples]
 

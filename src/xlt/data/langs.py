@@ -48,11 +48,13 @@ from functools import lru_cache
 import langcodes
 from langcodes import Language
 
+from xlt.core.errors import XltError
+
 # Language subtags that are valid BCP 47 but do not denote one language.
 _NON_LANGUAGES = frozenset({"und", "mis", "mul", "zxx"})
 
 
-class UnknownLanguageError(ValueError):
+class UnknownLanguageError(XltError, ValueError):
     """A language code that is not known, or that no available code matches.
 
     Attributes:

@@ -22,6 +22,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from xlt.core.errors import XltError
+
 ENV_VAR = "XLT_DATA"
 
 # One line per data set: where to get it.
@@ -42,7 +44,7 @@ DATASET_SOURCES: dict[str, str] = {
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
-class DatasetNotFoundError(FileNotFoundError):
+class DatasetNotFoundError(XltError, FileNotFoundError):
     """The data folder, or a data set inside it, could not be found.
 
     The message lists every place that was looked at and, for a data set, where it comes

@@ -50,6 +50,8 @@ from pathlib import Path
 from conllu.exceptions import ParseException
 from conllu.parser import DEFAULT_FIELD_PARSERS, DEFAULT_FIELDS
 
+from xlt.core.errors import XltError
+
 SIB200_HEADER = ("index_id", "category", "text")
 CONLLU_LABEL_FIELDS = frozenset({"lemma", "upos", "xpos", "deprel"})
 
@@ -66,7 +68,7 @@ UNQUOTED_TEXT = "unquoted_text"
 _INVISIBLE_CATEGORIES = frozenset({"Cf", "Cc", "Zs", "Zl", "Zp"})
 
 
-class DataFormatError(ValueError):
+class DataFormatError(XltError, ValueError):
     """A data file line that cannot be read.
 
     Attributes:

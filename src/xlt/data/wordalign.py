@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xlt.data.jsonable import write_text
+from xlt.core.io import write_text
 from xlt.data.readers import DataFormatError, ReadStats, _iter_lines, check_not_folder
 from xlt.data.segment import split_words
 

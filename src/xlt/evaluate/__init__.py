@@ -3,7 +3,7 @@
 All scores are in percent (0-100), as in XTREME (Hu et al., 2020).
 Importing this package does not import torch or matplotlib.
 
-* :mod:`xlt.evaluate.metrics` - token accuracy, span F1 (seqeval), accuracy,
+* :mod:`xlt.core.metrics` - token accuracy, span F1 (seqeval), accuracy,
   mean/std, metric dispatch.
 * :mod:`xlt.evaluate.report` - report.json / report.md / scores.png writer.
 * :mod:`xlt.evaluate.manifest` - run manifests (versions, data hashes, git).
@@ -18,7 +18,7 @@ from xlt.evaluate.manifest import (
     package_versions,
     to_jsonable,
 )
-from xlt.evaluate.metrics import (
+from xlt.core.metrics import (
     METRICS,
     SCHEMES,
     accuracy,

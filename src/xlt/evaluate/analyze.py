@@ -47,7 +47,7 @@ from xlt.evaluate.alignment import (
 )
 from xlt.evaluate.manifest import build_manifest
 from xlt.evaluate.report import _fmt, _md, _name_resolver, write_json
-from xlt.data.outputs import Output, OutputPlan, write_together
+from xlt.core.outputs import Output, OutputPlan, write_together
 from xlt.data.paths import data_set_folders
 from xlt.models import loading
 from xlt.models.loading import DEFAULT_MODEL
@@ -66,8 +66,7 @@ _FLOAT16_ABOVE = 2 * 1024**3  # store vectors as float16 when float32 would take
 class TooFewLanguagesError(DatasetError):
     """Too few languages to analyse or correlate (a user error: the CLI prints it).
 
-    A :class:`~xlt.data.dataset.DatasetError` (a ``ValueError``): ``xlt.evaluate`` may not
-    import :mod:`xlt.errors`, which sits above it.
+    A :class:`~xlt.data.dataset.DatasetError` (so an :class:`~xlt.core.errors.XltError` and a ``ValueError``).
     """
 
     def __init__(self, message: str, available: Iterable[str] = ()) -> None:

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from xlt.data.jsonable import to_jsonable  # re-exported: the conversion lives in the data layer
+from xlt.core.io import to_jsonable  # re-exported: the conversion lives in the data layer
 
 __all__ = [
     "DEFAULT_PACKAGES",

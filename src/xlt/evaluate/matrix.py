@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from xlt.data.jsonable import write_json
-from xlt.data.outputs import write_together
+from xlt.core.io import write_json
+from xlt.core.outputs import write_together
 
 __all__ = ["MAX_COLUMNS", "best_sources", "render_matrix_markdown", "write_matrix_report"]
 

@@ -32,9 +32,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from xlt.data.jsonable import to_jsonable, write_json, write_jsonl, write_text  # noqa: F401 (re-exported)
-from xlt.data.outputs import write_together
-from xlt.evaluate.metrics import mean_std
+from xlt.core.io import to_jsonable, write_json, write_jsonl, write_text  # noqa: F401 (re-exported)
+from xlt.core.outputs import write_together
+from xlt.core.metrics import mean_std
 
 __all__ = [
     "REPORT_KEYS",
@@ -122,7 +122,7 @@ def aggregate_seeds(
         ``{"scores": {lang: mean}, "scores_std": {lang: std},
         "average": float | None, "average_std": float | None,
         "n_targets": int}``. Stds are sample stds over seeds (ddof=1, 0.0 for
-        one seed; see :func:`xlt.evaluate.metrics.mean_std`). ``average`` is
+        one seed; see :func:`xlt.core.metrics.mean_std`). ``average`` is
         the mean over seeds of each seed's target average (equal to the
         target average of ``scores``); ``average_std`` is the sample std of
         those per-seed averages. Both are None without target languages.
@@ -547,7 +547,7 @@ def write_report(
 
     * ``report.json``: the report, pretty-printed (indent 2), UTF-8 (no
       ASCII escaping), key order kept; values pass through
-      :func:`xlt.data.jsonable.to_jsonable` (paths -> str, numpy
+      :func:`xlt.core.io.to_jsonable` (paths -> str, numpy
       scalars -> Python numbers, dict keys -> str so integer seeds become
       ``"13"``, NaN/inf -> null). If ``average`` is absent it is filled in
       with :func:`summarize_scores`.

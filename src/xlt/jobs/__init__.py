@@ -18,8 +18,11 @@ builds its parser, so the job modules other than transfer import torch inside th
 functions, not at module level.
 """
 
+from xlt.core.errors import XltError
 
-class ConfigError(ValueError):
+
+
+class ConfigError(XltError, ValueError):
     """A job setting that cannot work (a count below 1, an unknown choice, a rate that is not a
     positive number); raised before any data or model is loaded."""
 

@@ -19,8 +19,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from xlt.data.jsonable import write_json
-from xlt.data.outputs import Output, OutputPlan, staged_folder
+from xlt.core.io import write_json
+from xlt.core.outputs import Output, OutputPlan, staged_folder
 from xlt.data.paths import data_set_folders
 from xlt.jobs import check_max_length
 
@@ -46,6 +46,8 @@ class TrimConfig:
         keep: ``text`` (the pieces the languages' text uses; exact on that text), ``script`` (every
             piece of the languages' scripts, digits, punctuation and symbols; exact on all text in
             those scripts; reads no text) or ``both`` (the union).
+        basic_latin: with ``script``/``both``, also keep the pieces of the letters A-Z a-z
+            (:data:`xlt.adapt.vocab.BASIC_LATIN`), which names and units in any script's text use.
         text: ``LANG=FILE`` text files (one sentence per line) for any of them; the others take the
             text the data folder holds in them (:func:`xlt.data.text.builtin_text`). Not with ``script``.
         model: the model to trim. min_count: frequency floor (keep text pieces seen at least this often).
@@ -56,6 +58,7 @@ class TrimConfig:
     langs: str
     out: str
     keep: str = "text"
+    basic_latin: bool = True
     text: list[str] = field(default_factory=list)
     model: str = "bundled:e5-small"
     min_count: int = 1
@@ -65,7 +68,7 @@ class TrimConfig:
 
 
 def _check_out(config, files: dict) -> Path:
-    """The output rule for an ``adapt`` command's model folder (:class:`~xlt.data.outputs.OutputPlan`):
+    """The output rule for an ``adapt`` command's model folder (:class:`~xlt.core.outputs.OutputPlan`):
     ``--out`` may not equal, contain or lie inside the model, a text file or the data folder.
 
     Returns:
@@ -143,7 +146,8 @@ def run_trim(config: TrimConfig, command: list[str] | None = None) -> dict:
     t_load = time.time() - t_load
     t_trim = time.time()
     trimmed, result = trim_vocabulary(encoder, {l: t.sentences for l, t in texts.items()}, keep=config.keep,
-                                      langs=langs, min_count=config.min_count, min_sentences=config.min_sentences)
+                                      langs=langs, min_count=config.min_count, min_sentences=config.min_sentences,
+                                      basic_latin=config.basic_latin)
     t_trim = time.time() - t_trim
     report = {**_report_head(command, config, langs, texts), **result.describe(), "config": asdict(config),
               "seconds": {"load": round(t_load, 2), "trim": round(t_trim, 1), "total": round(time.time() - t0, 1)}}

@@ -36,7 +36,7 @@ from xlt.align.fit import (SUPERVISION, check_user_dictionary, fit_corpus, metho
 from xlt.align.maps import METHODS, AlignerError, CrossLingualAligner, parse_method
 from xlt.evaluate.manifest import build_manifest, to_jsonable
 from xlt.evaluate.report import write_json
-from xlt.data.outputs import Output, OutputPlan
+from xlt.core.outputs import Output, OutputPlan
 from xlt.data.paths import data_set_folders
 from xlt.jobs import check_layer_list
 from xlt.models.cache import FeatureCache
@@ -109,7 +109,7 @@ def _fit_corpus(config):
 
 
 def _check_fit_outputs(config: AlignFitConfig, methods: list[str], inputs: list) -> None:
-    """The output rule for the map files and their report (:class:`~xlt.data.outputs.OutputPlan`):
+    """The output rule for the map files and their report (:class:`~xlt.core.outputs.OutputPlan`):
     none may equal or lie inside an input (the corpus, dictionaries, the model or data folder, the
     feature cache), none may be there already unless ``overwrite``."""
     out = Path(config.out)
@@ -248,7 +248,7 @@ def run_align_eval(aligner_files: list[str], *, model: str | None = None, langs:
         AlignerError: aligners for different models, or a language one of them lacks.
         UnknownLanguageError, FileLanguageError, DataFormatError, DatasetError: as
         :func:`run_align_fit`, before the model is loaded.
-        OutputError, FileExistsError: ``out`` breaks the output rule (:class:`~xlt.data.outputs.OutputPlan`).
+        OutputError, FileExistsError: ``out`` breaks the output rule (:class:`~xlt.core.outputs.OutputPlan`).
     """
     t0 = time.time()
     OutputPlan(inputs=[("--aligner", list(aligner_files)), ("--parallel", parallel), ("--model", model),

@@ -19,7 +19,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from xlt.data.langs import same_language
-from xlt.data.outputs import staged_folder
+from xlt.core.outputs import staged_folder
 from xlt.evaluate.manifest import build_manifest
 from xlt.evaluate.matrix import best_sources, write_matrix_report
 from xlt.evaluate.report import write_report
@@ -157,7 +157,7 @@ def score_ensembles(report: dict, models: dict, dataset, tokenizer, config: Tran
         ensembles scored, next to the first source, the best single source on average, and the
         oracle best source per target over those targets.
     """
-    from xlt.data.metrics import score
+    from xlt.core.metrics import score
     from xlt.jobs.rank import loto_rankings
     from xlt.transfer.ensemble import ensemble_proba, top_k_weights
     from xlt.transfer.model import decode_probas

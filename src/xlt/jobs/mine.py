@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from xlt.core.io import atomic_write
 from xlt.evaluate.manifest import build_manifest
 from xlt.evaluate.report import write_json, write_report
-from xlt.data.jsonable import atomic_write
-from xlt.data.outputs import Output, OutputPlan
+from xlt.core.outputs import Output, OutputPlan
 from xlt.data.paths import data_set_folders
 from xlt.models.features import parse_layer
 from xlt.models import loading  # loading.load_encoder is looked up at call time (tests replace it)

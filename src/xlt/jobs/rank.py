@@ -23,8 +23,8 @@ import numpy as np
 
 from xlt.data.dataset import load_task
 from xlt.data.langs import UnknownLanguageError, iso639_3, same_language
-from xlt.data.jsonable import write_json
-from xlt.data.outputs import Output, OutputPlan, staged_folder
+from xlt.core.io import write_json
+from xlt.core.outputs import Output, OutputPlan, staged_folder
 from xlt.data.paths import data_set_folders
 from xlt.models.loading import DEFAULT_MODEL
 from xlt.transfer.ranking import (FEATURES, OPTIONAL_FEATURES, SHIPPED_FEATURES, SOURCE_PRIOR, LanguageProfile,

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from xlt.data.parallel import open_parallel, read_parallel, select_tatoeba
 from xlt.evaluate.manifest import build_manifest
 from xlt.evaluate.report import write_report
-from xlt.data.outputs import Output, OutputPlan
+from xlt.core.outputs import Output, OutputPlan
 from xlt.data.paths import data_set_folders
 from xlt.models import loading
 from xlt.models.loading import DEFAULT_MODEL

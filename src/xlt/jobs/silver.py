@@ -57,9 +57,9 @@ from tqdm.auto import tqdm
 
 from xlt.data import tasks as task_registry
 from xlt.evaluate.manifest import build_manifest
-from xlt.data.metrics import mean_std, score
+from xlt.core.metrics import mean_std, score
 from xlt.evaluate.report import write_report
-from xlt.data.outputs import Output, OutputPlan
+from xlt.core.outputs import Output, OutputPlan
 from xlt.data.paths import data_set_folders
 from xlt.models.loading import DEFAULT_MODEL, load_encoder
 from xlt.models.words import DEFAULT_WORD_PIECES, check_word_pieces

@@ -28,8 +28,8 @@ from tqdm.auto import tqdm
 from xlt.data import tasks as task_registry
 from xlt.data.dataset import TaskDataset, extend_with_files, from_files, load_task, multi_source
 from xlt.data.kinds import TOKEN
-from xlt.data.metrics import mean_std, score
-from xlt.data.outputs import Output, OutputPlan, path_relation, staged_folders
+from xlt.core.metrics import mean_std, score
+from xlt.core.outputs import Output, OutputPlan, path_relation, staged_folders
 from xlt.data.paths import data_set_folders
 from xlt.jobs import check_max_length
 from xlt.evaluate.manifest import build_manifest, to_jsonable

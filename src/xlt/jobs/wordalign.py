@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from xlt.align.words import DEFAULT_LAYER, WordAligner, method_output_path, parse_methods
-from xlt.data.outputs import Output, OutputPlan
+from xlt.core.outputs import Output, OutputPlan
 from xlt.data.wordalign import read_pairs, read_pharaoh, write_pharaoh
 from xlt.evaluate.manifest import build_manifest
 from xlt.evaluate.report import write_json

@@ -113,7 +113,7 @@ class FeatureCache:
             1-D integer array of ``n_stats`` values. An unusable entry counts as a miss (so it
             is recomputed and rewritten) and is logged as a warning naming the file.
         """
-        from xlt.data.arrayfiles import ArrayFileError, check_array, read_npz
+        from xlt.core.arrays import ArrayFileError, check_array, read_npz
 
         p = self.path(key)
         try:

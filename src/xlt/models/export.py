@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xlt.data.jsonable import write_json
-from xlt.data.outputs import Output, OutputPlan, staged_folder
+from xlt.core.io import write_json
+from xlt.core.outputs import Output, OutputPlan, staged_folder
 from xlt.models.loading import Encoder, load_encoder
 
 

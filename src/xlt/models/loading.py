@@ -16,11 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from xlt.core.errors import XltError
+
 DEFAULT_MODEL = "bundled:e5-small"
 BUNDLED_PREFIX = "bundled:"
 
 
-class ModelLoadError(RuntimeError):
+class ModelLoadError(XltError, RuntimeError):
     """Raised when a model spec cannot be resolved or loaded."""
 
 
@@ -227,7 +229,7 @@ def _load_hf(spec: str) -> Encoder:
         ) from exc
     if not getattr(tokenizer, "is_fast", False):
         raise ModelLoadError(f"model {spec!r} has no fast tokenizer; xlt needs word_ids()")
-    from xlt.data.arrayfiles import nonfinite
+    from xlt.core.arrays import nonfinite
 
     for name, param in model.named_parameters():
         bad = nonfinite(param)
@@ -239,7 +241,7 @@ def _load_hf(spec: str) -> Encoder:
     exported = _export_meta(path) if path.is_dir() else {}
     if isinstance(exported.get("info"), dict) and exported["info"].get("trimmed_for"):
         info["trimmed_for"] = list(exported["info"]["trimmed_for"])  # see xlt.adapt.vocab
-        for key in ("trimmed_keep", "trimmed_scripts"):  # a script trim keeps whole scripts
+        for key in ("trimmed_keep", "trimmed_scripts", "trimmed_basic_latin"):  # a script trim keeps whole scripts
             if exported["info"].get(key) is not None:
                 info[key] = exported["info"][key]
     return Encoder(model=model, tokenizer=tokenizer, spec=spec, text_prefix=prefix,

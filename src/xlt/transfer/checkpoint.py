@@ -7,7 +7,7 @@ result depends on (settings, data digests) and the number of processes. It is wr
 temporary file in the same folder and renamed, so a run killed while writing leaves the previous
 checkpoint intact, and read with ``torch.load(weights_only=True)`` (no pickled code).
 
-This module imports torch lazily, so :mod:`xlt.errors` can name :class:`CheckpointError` cheaply.
+This module imports torch lazily (it is imported by commands that may never save a checkpoint).
 """
 
 from __future__ import annotations
@@ -18,11 +18,14 @@ import os
 import random
 from pathlib import Path
 
+from xlt.core.errors import XltError
+from xlt.core.io import atomic_write
+
 CHECKPOINT_FILE = "checkpoint.pt"
 CHECKPOINT_FORMAT = 1
 
 
-class CheckpointError(ValueError):
+class CheckpointError(XltError, ValueError):
     """A fine-tuning checkpoint that cannot be used: written by a run with other settings, data or
     number of processes, unreadable, or in the way of a fresh run (the message says which)."""
 
@@ -67,16 +70,7 @@ def save_checkpoint(path: str | os.PathLike, payload: dict) -> None:
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic_write(path, lambda tmp: torch.save(payload, tmp), fsync=True)
 
 
 def load_checkpoint(path: str | os.PathLike, key: dict | None = None, num_processes: int | None = None) -> dict:

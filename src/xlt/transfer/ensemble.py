@@ -15,12 +15,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from xlt.core.errors import XltError
 from xlt.data.kinds import TOKEN
 
 __all__ = ["EnsembleError", "ensemble_labels", "ensemble_proba", "mean_proba", "top_k_weights"]
 
 
-class EnsembleError(ValueError):
+class EnsembleError(XltError, ValueError):
     """Models that cannot be combined: none, different task kinds, or unusable weights."""
 
 

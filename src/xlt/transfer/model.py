@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from xlt.data.jsonable import write_json
+from xlt.core.io import write_json
 from xlt.data.kinds import PAIR, TOKEN, TaskKind, get_kind
 from xlt.data.readers import PairExample, TaggedSentence, TextExample
 from xlt.models.loading import Encoder, ModelLoadError, load_encoder
@@ -217,7 +217,7 @@ class TaskModel:
 
     def score(self, examples: Sequence[Any], lang: str | None = None) -> float:
         """The task metric (percent) of this model on labelled examples."""
-        from xlt.data.metrics import score
+        from xlt.core.metrics import score
 
         return score(self.metric, self.kind.gold(examples), self.predict(list(examples), lang))
 
@@ -237,7 +237,7 @@ class TaskModel:
             NotADirectoryError: ``path`` is a file.
             OutputError: the folder above ``path`` cannot be written.
         """
-        from xlt.data.outputs import check_output_folder, staged_folder
+        from xlt.core.outputs import check_output_folder, staged_folder
 
         out = check_output_folder(path, overwrite=overwrite, option="model folder")
         with staged_folder(out) as tmp:  # the folder appears whole, replacing an old one whole
@@ -511,7 +511,7 @@ def read_probe_head(folder: str | os.PathLike, meta: dict):
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from xlt.data.arrayfiles import nonfinite
+    from xlt.core.arrays import nonfinite
     from xlt.transfer.heads import ProbeHead
 
     folder = Path(folder)
@@ -728,7 +728,7 @@ def _load_with_adapters(folder: Path, cls, config, meta: dict) -> torch.nn.Modul
 def nonfinite_parameters(model: torch.nn.Module) -> str | None:
     """The first parameter of ``model`` that holds NaN/inf values, in words
     (``"parameter 'classifier.weight' has 3 NaN values"``), or None when every value is finite."""
-    from xlt.data.arrayfiles import nonfinite
+    from xlt.core.arrays import nonfinite
 
     for name, p in model.named_parameters():
         bad = nonfinite(p)

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from xlt.core.errors import XltError
+
 #: URIEL distance name -> lang2vec feature set(s) whose vectors' cosine distance it is.
 URIEL_DISTANCES: dict[str, tuple[str, ...]] = {
     "syntactic": ("syntax_knn",),
@@ -79,7 +81,7 @@ def uriel_code(iso3: str) -> str:
     return URIEL_INDIVIDUAL.get(iso3, iso3)
 
 
-class RankingError(ValueError):
+class RankingError(XltError, ValueError):
     """A ranking that cannot be made as asked: a language missing from URIEL, too few sources."""
 
 

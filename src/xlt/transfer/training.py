@@ -17,7 +17,7 @@ import torch
 
 from xlt.data.dataset import Split, TaskDataset
 from xlt.data.kinds import TOKEN
-from xlt.data.metrics import score
+from xlt.core.metrics import score
 from xlt.models.loading import Encoder
 from xlt.models.words import DEFAULT_WORD_PIECES
 from xlt.transfer.decoding import DEFAULT_DECODING, check_decoding
@@ -69,7 +69,7 @@ def train_tagger(X: torch.Tensor, tags: list[list[str]], X_dev: torch.Tensor, de
         X, tags: training features (:func:`tag_features`) and the tags of the same sentences.
         X_dev, dev_tags: the selection set's features and tags.
         labels: the label inventory (a label's index is its class id).
-        metric: selection metric (:func:`xlt.evaluate.metrics.score`; ``f1`` = span F1).
+        metric: selection metric (:func:`xlt.core.metrics.score`; ``f1`` = span F1).
 
     Returns:
         :class:`xlt.transfer.probe.ProbeResult`.

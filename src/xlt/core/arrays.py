@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from xlt.core.errors import XltError
+
 #: What a file that :func:`read_npz` cannot read is called in messages.
 UNREADABLE_NPZ = "not a readable .npz file (truncated or corrupted)"
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a local file header, or the end record of an empty zip
@@ -33,7 +35,7 @@ _DAMAGE = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyErr
            RuntimeError, MemoryError, OverflowError)
 
 
-class ArrayFileError(ValueError):
+class ArrayFileError(XltError, ValueError):
     """An array file or array that cannot be used; the message says what is wrong (no path)."""
 
 

@@ -27,12 +27,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xlt.core.errors import XltError
+
 __all__ = ["Output", "OutputError", "OutputPlan", "check_output_file", "check_output_folder", "commit_files",
            "input_paths", "path_identity", "path_relation", "signals_deferred", "staged_folder", "staged_folders",
            "write_together"]
 
 
-class OutputError(ValueError):
+class OutputError(XltError, ValueError):
     """An output that would destroy an input, or that cannot be written where it is asked for."""
 
 

@@ -66,12 +66,25 @@ def to_jsonable(obj: Any) -> Any:
     return str(obj)
 
 
-def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
-    """Call ``write(tmp)`` on a temporary file next to ``path``, then rename."""
+def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], Any], *, fsync: bool = False) -> None:
+    """Call ``write(tmp)`` on a temporary file next to ``path``, then rename it to ``path``: a reader
+    sees the old file or the whole new one, never half of it; an error or interrupt leaves no
+    temporary file behind.
+
+    Args:
+        path: the file to write (its folder must exist).
+        write: writes the content to the path it is given.
+        fsync: flush the file to disk before the rename, so that a power loss cannot leave an empty
+            file under the final name (for files a run resumes from, such as checkpoints).
+    """
     # Not mkstemp: that creates mode 0600 files; this keeps the umask default.
+    path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         write(Path(tmp))
+        if fsync:
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -1,4 +1,4 @@
-"""Evaluation metrics for zero-shot cross-lingual transfer (re-exported by :mod:`xlt.evaluate.metrics`).
+"""Evaluation metrics for zero-shot cross-lingual transfer (re-exported by :mod:`xlt.core.metrics`).
 
 All scores are returned in **percent** (0-100), the unit used in the XTREME
 benchmark tables (Hu et al., 2020, "XTREME: A Massively Multilingual
