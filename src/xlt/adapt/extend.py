@@ -109,10 +109,10 @@ class ExtendResult:
 
     Attributes:
         mode, init: as asked. vocab_before, vocab_after: sizes. overlap: new-tokenizer pieces found
-        in the old vocabulary (copied). initialised: pieces initialised from the old embeddings by
-        similarity (``focus``) or drawn at random (``random``). fallback: ``focus`` pieces without
-        co-occurrence data, initialised from their old pieces' mean. tokens_per_word: target text's
-        pieces per word, old and new tokenizer.
+            in the old vocabulary (copied). initialised: pieces initialised from the old embeddings by
+            similarity (``focus``) or drawn at random (``random``). fallback: ``focus`` pieces without
+            co-occurrence data, initialised from their old pieces' mean. tokens_per_word: target text's
+            pieces per word, old and new tokenizer.
     """
 
     mode: str

@@ -152,7 +152,7 @@ def continue_pretraining(encoder, texts: Sequence[str], *, steps: int = 500, bat
 
     Raises:
         ValueError: fewer than 2 texts, ``steps < 1`` or ``batch_size < 1``; the tokenizer has no
-        mask token.
+            mask token.
     """
     from transformers import DataCollatorForLanguageModeling
 

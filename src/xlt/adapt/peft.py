@@ -242,7 +242,7 @@ def apply_peft(model: nn.Module, settings: PeftSettings) -> nn.Module:
 
     Raises:
         PeftError: no layers of the kind the method adapts (e.g. an architecture whose attention
-        projections have other names), or no task head.
+            projections have other names), or no task head.
     """
     heads = _head_names(model)
     if not heads:

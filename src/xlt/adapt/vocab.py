@@ -387,9 +387,9 @@ def trim_vocabulary(encoder, texts: Mapping[str, Sequence[str]] | None = None, *
 
     Raises:
         VocabularyError: an unknown ``keep``, no languages, a language with fewer than
-        ``min_sentences`` sentences (names it and the count), a language without a known script
-        (script, both), a tokenizer that cannot be trimmed, or (``check``) a text the trimmed
-        tokenizer segments differently.
+            ``min_sentences`` sentences (names it and the count), a language without a known script
+            (script, both), a tokenizer that cannot be trimmed, or (``check``) a text the trimmed
+            tokenizer segments differently.
         UnknownLanguageError: a code that names no language (script, both).
     """
     from xlt.models.loading import Encoder

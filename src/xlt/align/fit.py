@@ -146,7 +146,7 @@ def check_user_dictionary(supervision: str, dictionary: str, langs: str) -> None
 
     Raises:
         FileNotFoundError: no such file; IsADirectoryError: ``dictionary`` is a folder; DatasetError:
-        ``langs`` is not one language code.
+            ``langs`` is not one language code.
     """
     from xlt.align import supervision as sup
     from xlt.data import tasks as task_registry

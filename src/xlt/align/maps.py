@@ -155,7 +155,7 @@ def procrustes(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
 
     Raises:
         AlignerError: ``X^T Y`` is not finite (vectors too large for their float type) or its
-        SVD does not converge.
+            SVD does not converge.
     """
     with np.errstate(over="ignore", invalid="ignore"):
         M = (X.T @ Y).astype(np.float64)
@@ -216,8 +216,8 @@ class AffineMap:
 
         Raises:
             AlignerError: shapes that do not match, no pairs (or fewer than 2 for ``linear``),
-            NaN/inf values in the inputs (pairs, means, scale), or a fit whose parameters come
-            out non-finite (e.g. float32 overflow of huge vectors): never a map of NaN.
+                NaN/inf values in the inputs (pairs, means, scale), or a fit whose parameters come
+                out non-finite (e.g. float32 overflow of huge vectors): never a map of NaN.
         """
         X, Y = _f32(X, "X"), _f32(Y, "Y")
         if X.shape != Y.shape:
@@ -430,8 +430,8 @@ class CrossLingualAligner:
 
         Raises:
             AlignerError: the source language itself, a layer missing, or no pairs (a language
-            without supervision never gets a silent identity map), NaN/inf inputs, or a fit
-            that gives non-finite parameters (the language then gets no map at all).
+                without supervision never gets a silent identity map), NaN/inf inputs, or a fit
+                that gives non-finite parameters (the language then gets no map at all).
         """
         if same_language(lang, self.source):
             raise AlignerError(f"{lang} is the source language; it is not mapped")
@@ -493,8 +493,8 @@ class CrossLingualAligner:
 
         Raises:
             AlignerError: another model (fingerprint or width differs), a layer the maps were not
-            fitted on, languages without a map (listed), or word vectors read from other subword
-            pieces than the maps were fitted on.
+                fitted on, languages without a map (listed), or word vectors read from other subword
+                pieces than the maps were fitted on.
         """
         if word_pieces is not None and self.word_pieces is not None and word_pieces != self.word_pieces:
             raise AlignerError(f"the aligner's maps were fitted on word vectors of --word-pieces {self.word_pieces}, "
@@ -609,7 +609,7 @@ class CrossLingualAligner:
 
         Raises:
             AlignerError: a map with NaN/inf parameters (nothing is written: :meth:`load` would
-            refuse the file anyway).
+                refuse the file anyway).
         """
         path = Path(path)
         if path.suffix != ".npz":

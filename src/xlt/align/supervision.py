@@ -346,8 +346,8 @@ def dictionary_files(dictionary: str, langs: Sequence[str], data_dir: str | Path
 
     Raises:
         AlignerError: no data-folder dictionary for a language; FileNotFoundError: no such
-        user file; IsADirectoryError: a folder given as the user file; DatasetError: a user file
-        with no or several target languages.
+            user file; IsADirectoryError: a folder given as the user file; DatasetError: a user file
+            with no or several target languages.
     """
     if dictionary in DICTIONARY_KINDS:
         return {lang: find_dictionary(lang, data_dir, dictionary) for lang in langs}

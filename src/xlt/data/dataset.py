@@ -631,8 +631,8 @@ def from_files(
     Raises:
         DataFormatError: a malformed line, unknown column, ... (names file and line);
         FileNotFoundError: a missing file; DatasetError: no training examples, kinds that differ
-        between files, an evaluation language given twice, a label map naming no label, a folder
-        where a file is expected (says so), and the errors of :func:`from_examples`;
+            between files, an evaluation language given twice, a label map naming no label, a folder
+            where a file is expected (says so), and the errors of :func:`from_examples`;
         UnknownLanguageError: an evaluation ``LANG`` that is no known code or language name.
     """
     from xlt.data import formats as fmt

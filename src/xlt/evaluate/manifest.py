@@ -246,16 +246,16 @@ def build_manifest(
         A dict with keys, in this order:
 
         * ``xlt_version`` (str), ``python`` (str, e.g. "3.11.9"),
-          ``platform`` (str, :func:`platform.platform`),
+            ``platform`` (str, :func:`platform.platform`),
         * ``machine``: :func:`machine_info` (no hostname),
         * ``timestamp_utc``: ISO-8601 with ``+00:00``, second precision,
         * ``packages``: ``{dist: version | "not installed"}`` for
-          :data:`DEFAULT_PACKAGES`,
+            :data:`DEFAULT_PACKAGES`,
         * ``git``: ``{"commit", "dirty"}`` or None (:func:`git_info`),
         * ``seeds``: list of int (empty if None),
         * ``model``: dict,
         * ``data_files``: list of ``{"path": str, "bytes": int,
-          "sha256": str}`` (path as given, POSIX form),
+            "sha256": str}`` (path as given, POSIX form),
         * ``config``: dict.
 
     Raises:

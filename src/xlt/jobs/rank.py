@@ -564,8 +564,8 @@ def run_rank(config: RankConfig, command: list[str] | None = None) -> dict:
 
     Raises:
         FileNotFoundError / RankingError: a missing or malformed matrix, a single-source matrix,
-        languages missing from URIEL (named), an unknown candidate or target, a matrix too small to
-        train a ranker (the counts that fall short are named, before any text is read).
+            languages missing from URIEL (named), an unknown candidate or target, a matrix too small to
+            train a ranker (the counts that fall short are named, before any text is read).
     """
     from xlt.models.loading import load_tokenizer
 

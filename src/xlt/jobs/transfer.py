@@ -326,7 +326,7 @@ def user_sources(config: TransferConfig) -> list[SourceFiles]:
 
     Raises:
         DatasetError: a training file whose language cannot be told, a language given twice, a
-        dev file of no source language, or ``--source`` naming other languages than the files.
+            dev file of no source language, or ``--source`` naming other languages than the files.
     """
     from xlt.data.dataset import DatasetError, parse_eval_args
     from xlt.data.formats import FileLanguageError, language_from_filename

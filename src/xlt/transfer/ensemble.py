@@ -63,7 +63,7 @@ def ensemble_proba(models: Sequence, weights: Sequence[float], inputs: Sequence,
 
     Raises:
         EnsembleError: no models, a weight count that differs from the model count, negative or
-        non-finite weights, all weights 0, or models of different task kinds.
+            non-finite weights, all weights 0, or models of different task kinds.
     """
     if not models:
         raise EnsembleError("an ensemble needs at least one model")
