@@ -215,7 +215,7 @@ def test_retrieve_config_file_with_an_option_winning(tiny, tmp_path, capsys):
     config = json.loads((out / "report.json").read_text(encoding="utf-8"))["config"]
     assert config["method"] == "margin-ratio"  # the command line wins
     assert (config["k"], config["batch_size"], config["model"], config["out"]) == (3, 2, spec, str(out))  # the file's
-    assert config["pooling"] == "mean" and config["layer"] == "last"  # RetrievalConfig's defaults
+    assert config["pooling"] == "mean" and config["layer"] == "last"  # RetrieveSettings's defaults
     assert "(margin-ratio)" in capsys.readouterr().out
 
 
@@ -235,7 +235,7 @@ def test_mine_config_file_with_an_option_winning(tiny, tmp_path):
 
 
 @pytest.mark.parametrize("command,job,key", [
-    (["retrieve"], "xlt.jobs.retrieve.run_retrieval", "methd"),
+    (["retrieve"], "xlt.jobs.retrieve.run", "methd"),
     (["mine", "a.txt", "b.txt", "--out", "p.tsv"], "xlt.jobs.mine.run_mine", "margins"),  # MineEvalConfig's, not MineConfig's
     (["align", "fit", "--out", "m.npz"], "xlt.jobs.align.run_align_fit", "method"),  # the option is --method, the key methods
     (["analyze", "--out", "o"], "xlt.evaluate.analyze.run_analyze", "pooling_layer"),

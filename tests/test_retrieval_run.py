@@ -10,7 +10,11 @@ from xlt.cli import main
 from xlt.data.langs import UnknownLanguageError
 from xlt.data.parallel import read_parallel, select_tatoeba
 from xlt.data.readers import DataFormatError
-from xlt.jobs.retrieve import RetrievalConfig, run_retrieval
+from xlt.jobs.retrieve import RetrieveSettings, run as run_retrieval_job
+
+
+def run_retrieval(settings):
+    return run_retrieval_job(settings).report
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
@@ -32,7 +36,7 @@ def test_identical_sides_are_retrieved_perfectly(tiny, tmp_path):
     _, spec = tiny
     write_tatoeba(tmp_path, "deu", SENTENCES, SENTENCES)
     for method in ("cosine", "csls", "margin-ratio", "margin-distance"):
-        report = run_retrieval(RetrievalConfig(langs="de", model=spec, method=method, data_dir=str(tmp_path),
+        report = run_retrieval(RetrieveSettings(langs="de", model=spec, method=method, data_dir=str(tmp_path),
                                                progress=False))
         assert report["scores"] == {"deu": 100.0}, method
         assert report["scores_eng_to_xx"] == {"deu": 100.0}
@@ -45,7 +49,7 @@ def test_shuffled_target_side_scores_by_position(tiny, tmp_path):
     eng = list(SENTENCES)
     eng[0], eng[1] = eng[1], eng[0]
     write_tatoeba(tmp_path, "fra", SENTENCES, eng)
-    report = run_retrieval(RetrievalConfig(langs="fra", model=spec, data_dir=str(tmp_path), progress=False))
+    report = run_retrieval(RetrieveSettings(langs="fra", model=spec, data_dir=str(tmp_path), progress=False))
     assert report["scores"]["fra"] == pytest.approx(80.0)
     assert report["xsim_error"]["fra"]["xx_to_eng"] == pytest.approx(20.0)
 
@@ -115,7 +119,7 @@ def test_user_pairs_score_like_tatoeba(tiny, tmp_path):
     files = user_pairs(tmp_path)
     shapes = ((files, 11), ([str(tmp_path / "x.de-en.txt")], 11), ([str(tmp_path / "pairs.tsv")], 12))
     for pairs, skipped_line in shapes:  # two files, '|||', TSV (line 1 is the header 'de<TAB>en')
-        report = run_retrieval(RetrievalConfig(pairs=pairs, model=spec, progress=False))
+        report = run_retrieval(RetrieveSettings(pairs=pairs, model=spec, progress=False))
         assert report["scores"] == {"de": pytest.approx(80.0)}, pairs
         assert report["scores_eng_to_xx"] == {"de": pytest.approx(80.0)}
         assert report["xsim_error"]["de"] == {"xx_to_eng": pytest.approx(20.0), "eng_to_xx": pytest.approx(20.0)}
@@ -126,7 +130,7 @@ def test_user_pairs_score_like_tatoeba(tiny, tmp_path):
     # languages from options when the names say nothing; swapping the files swaps the report's sides
     (tmp_path / "a.txt").write_text((tmp_path / "corpus.en").read_text(encoding="utf-8"), encoding="utf-8")
     (tmp_path / "b.txt").write_text((tmp_path / "corpus.de").read_text(encoding="utf-8"), encoding="utf-8")
-    report = run_retrieval(RetrievalConfig(pairs=[str(tmp_path / "a.txt"), str(tmp_path / "b.txt")], src_lang="eng",
+    report = run_retrieval(RetrieveSettings(pairs=[str(tmp_path / "a.txt"), str(tmp_path / "b.txt")], src_lang="eng",
                                            tgt_lang="deu", model=spec, progress=False))
     assert report["scores"] == {"eng": pytest.approx(80.0)} and report["source"] == "deu"
 

@@ -6,7 +6,7 @@ evaluate) and may use all of them; no library layer imports from here. Each comm
 
 * :mod:`xlt.jobs.transfer` - ``xlt transfer`` (:class:`~xlt.jobs.transfer.TransferConfig`);
 * :mod:`xlt.jobs.silver` - ``xlt project --silver`` (:class:`~xlt.jobs.silver.SilverConfig`);
-* :mod:`xlt.jobs.retrieve` - ``xlt retrieve`` (:class:`~xlt.jobs.retrieve.RetrievalConfig`);
+* :mod:`xlt.jobs.retrieve` - ``xlt retrieve`` (:class:`~xlt.jobs.retrieve.RetrieveSettings`);
 * :mod:`xlt.jobs.mine` - ``xlt mine`` (:class:`~xlt.jobs.mine.MineConfig`,
   :class:`~xlt.jobs.mine.MineEvalConfig`);
 * :mod:`xlt.jobs.align` - ``xlt align fit|eval|finetune`` (:class:`~xlt.jobs.align.AlignFitConfig`,

@@ -18,8 +18,9 @@ from __future__ import annotations
 import shlex
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from tqdm.auto import tqdm
 
@@ -29,51 +30,91 @@ from xlt.evaluate.report import write_report
 from xlt.core.outputs import Output, OutputPlan
 from xlt.data.paths import data_set_folders
 from xlt.models import loading
-from xlt.models.loading import DEFAULT_MODEL
+from xlt.jobs import ConfigError
+from xlt.jobs.settings import AT_LEAST_1, EncodingSettings, RunSettings, option
 from xlt.retrieval.scoring import METHODS, retrieval_accuracy, score_matrix
 
 
-@dataclass
-class RetrievalConfig:
-    """Settings of one ``xlt retrieve`` run.
+@dataclass(kw_only=True)
+class RetrieveSettings(RunSettings, EncodingSettings):
+    """Settings of one ``xlt retrieve`` run (with :class:`~xlt.jobs.settings.RunSettings` and
+    :class:`~xlt.jobs.settings.EncodingSettings`: model, out, overwrite, progress, data_dir, layer,
+    pooling, batch_size).
 
     Attributes:
-        langs: ``all`` or a comma-separated list of Tatoeba language codes.
-        model: model spec. method: one of :data:`xlt.retrieval.scoring.METHODS`.
-        k: neighbourhood size for CSLS/margin (None = the method's default: 10 / 4).
-        layer: hidden state to pool (``last`` or an int; 0 = embeddings).
-        pooling: ``mean`` (over the attention mask, as E5) or ``cls``.
-        batch_size: sentences per forward pass. data_dir: data folder. out: report folder.
+        langs: Tatoeba languages: ``["all"]`` (default) or codes.
+        method: the similarity score (:data:`xlt.retrieval.scoring.METHODS`).
+        k: neighbourhood size for CSLS/margin (None: the method's default, 10 / 4).
         pairs: a user's sentence pairs instead of Tatoeba: one path (``|||`` or tab-separated
-            file) or two (line-aligned files); None = Tatoeba.
+            file) or two (line-aligned files); empty: Tatoeba.
         src_lang, tgt_lang: languages of ``pairs`` (default: from the file names or a TSV header).
+        dataset: the test set when no ``pairs`` are given (only ``tatoeba``).
+
+    Raises:
+        ConfigError: ``pairs`` with ``langs``, ``dataset``, more than two files; ``src_lang`` or
+        ``tgt_lang`` without ``pairs``; any field's own check.
     """
 
-    langs: str = "all"
-    model: str = DEFAULT_MODEL
-    method: str = "cosine"
-    k: int | None = None
-    layer: str = "last"
-    pooling: str = "mean"
-    batch_size: int = 64
-    data_dir: str | None = None
-    out: str | None = None
-    overwrite: bool = False
-    progress: bool = True
-    pairs: list[str] | None = None
-    src_lang: str | None = None
-    tgt_lang: str | None = None
+    langs: list[str] = option(default_factory=lambda: ["all"], help="Tatoeba: all or a comma-separated list of "
+                                                                   "languages")
+    method: Literal[METHODS] = option("cosine", help="similarity score")
+    k: int | None = option(None, help="neighbours for csls (default 10) and margins (default 4)", check=AT_LEAST_1)
+    pairs: list[Path] = option(default_factory=list, nargs="+", metavar="FILE",
+                               help="your sentence pairs instead of Tatoeba: SRC_FILE TGT_FILE (line-aligned), or "
+                                    "one 'src ||| tgt' or 'src<TAB>tgt' file; languages from the file names "
+                                    "(corpus.de, x.en-de.tsv), a TSV header or --src-lang/--tgt-lang")
+    src_lang: str | None = option(None, help="language of the first file / left side of --pairs")
+    tgt_lang: str | None = option(None, help="language of the second file / right side of --pairs")
+    dataset: Literal["tatoeba"] | None = option(None, help="test set (tatoeba; not with --pairs)")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.pairs:
+            if self.dataset:
+                raise ConfigError("--pairs replaces --dataset; give one of them")
+            if self.langs != ["all"]:
+                raise ConfigError("--langs selects Tatoeba languages; with --pairs the languages come from the file "
+                                  "names or --src-lang/--tgt-lang")
+            if len(self.pairs) > 2:
+                raise ConfigError(f"--pairs takes one file ('src ||| tgt' or 'src<TAB>tgt') or two line-aligned "
+                                  f"files, got {len(self.pairs)}")
+        elif self.src_lang or self.tgt_lang:
+            raise ConfigError("--src-lang/--tgt-lang name the languages of --pairs files")
+
+
+@dataclass
+class RetrievalResult:
+    """What :func:`run` measured.
+
+    Attributes:
+        scores: language -> xx→eng retrieval accuracy (%) (with ``pairs``: src→tgt).
+        scores_reverse: language -> eng→xx accuracy (%) (tgt→src).
+        average, average_reverse: means over the languages (%).
+        directions: ``{"forward": "xx→eng", "reverse": "eng→xx"}`` (the languages, with ``pairs``).
+        counts: language -> ``{"sentences", "skipped_empty", ...}``.
+        report: the full report (written as ``report.json`` when ``out`` is set).
+        out: the report folder (None: not written).
+    """
+
+    scores: dict[str, float]
+    scores_reverse: dict[str, float]
+    average: float
+    average_reverse: float
+    directions: dict[str, str]
+    counts: dict[str, dict]
+    report: dict
+    out: Path | None = None
 
 
 def _mean(scores: dict[str, float]) -> float:
     return sum(scores.values()) / len(scores) if scores else float("nan")
 
 
-def run_retrieval(config: RetrievalConfig, command: list[str] | None = None) -> dict:
+def run(config: RetrieveSettings, command: list[str] | None = None) -> RetrievalResult:
     """Tatoeba (or user-pair) retrieval for the selected languages; writes the report if ``config.out``.
 
     Returns:
-        the report dict: ``scores`` = xx→eng accuracy (%), ``scores_eng_to_xx``,
+        a :class:`RetrievalResult`; its report dict has: ``scores`` = xx→eng accuracy (%), ``scores_eng_to_xx``,
         ``xsim_error`` per language and direction (%), ``average`` over languages (xx→eng),
         ``average_eng_to_xx``, ``directions`` (``{"forward": "deu→eng", "reverse": ...}``),
         ``dataset`` (``tatoeba`` or ``pairs``), counts, config and manifest. With ``pairs``,
@@ -84,18 +125,12 @@ def run_retrieval(config: RetrievalConfig, command: list[str] | None = None) -> 
         DataFormatError: a file pair with different line counts, a malformed ``|||``/tab line,
         pairs with no non-empty pair; FileLanguageError: a file whose language its name does
         not give; FileNotFoundError: no such file; DatasetError: bad input paths (see
-        :func:`xlt.data.parallel.open_parallel`); ValueError: ``langs`` given with ``pairs``
-        (the CLI refuses it first).
+        :func:`xlt.data.parallel.open_parallel`).
         All before the model is loaded.
     """
-    if config.method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {config.method!r}")
     t0 = time.time()
     if config.pairs:
-        if config.langs not in (None, "all"):
-            raise ValueError("--langs selects Tatoeba languages; with --pairs the languages come from the file "
-                             "names or --src-lang/--tgt-lang")
-        pt = open_parallel(config.pairs, src_lang=config.src_lang, tgt_lang=config.tgt_lang).read_pair()
+        pt = open_parallel([str(p) for p in config.pairs], src_lang=config.src_lang, tgt_lang=config.tgt_lang).read_pair()
         if not pt.src:
             from xlt.data.readers import DataFormatError
 
@@ -106,11 +141,11 @@ def run_retrieval(config: RetrievalConfig, command: list[str] | None = None) -> 
         data = {src_lang: pt}
     else:
         src_lang, tgt_lang = None, "eng"
-        files = select_tatoeba(config.langs, config.data_dir)
+        files = select_tatoeba(",".join(config.langs), config.data_dir)
         data = {lang: read_parallel(*paths) for lang, paths in files.items()}  # check all before encoding
     from xlt.models.features import encode_sentences, parse_layer
 
-    OutputPlan(inputs=[("--pairs", config.pairs), ("--model", config.model),
+    OutputPlan(inputs=[("--pairs", [str(p) for p in config.pairs]), ("--model", config.model),
                        ("--data-dir", data_set_folders(config.data_dir))],
                outputs=[Output("--out", Path(config.out))] if config.out else [], overwrite=config.overwrite).check()
     encoder = loading.load_encoder(config.model, device="auto")  # looked up now: tests replace it
@@ -131,7 +166,7 @@ def run_retrieval(config: RetrievalConfig, command: list[str] | None = None) -> 
         counts[lang] = {"sentences": len(pt.src), "skipped_empty": pt.n_skipped_empty}
         if config.pairs:
             counts[lang].update(lines=pt.n_lines, skipped_lines=pt.skipped_lines)
-    cfg = {k: v for k, v in asdict(config).items() if k != "progress"}
+    cfg = {k: v for k, v in config.to_dict().items() if k != "progress"}
     model_info = encoder.describe()
     argv = command if command is not None else sys.argv
     report = {
@@ -161,4 +196,6 @@ def run_retrieval(config: RetrievalConfig, command: list[str] | None = None) -> 
     }
     if config.out:
         write_report(config.out, report)
-    return report
+    return RetrievalResult(scores=xx2en, scores_reverse=en2xx, average=report["average"],
+                           average_reverse=report["average_eng_to_xx"], directions=report["directions"],
+                           counts=counts, report=report, out=config.out)

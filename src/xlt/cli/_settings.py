@@ -1,0 +1,108 @@
+"""Command-line options generated from a command's settings dataclass (:mod:`xlt.jobs.settings`).
+
+Every field of the settings class becomes one option (``--train-limit`` for ``train_limit``) whose
+help text is the field's, followed by its default; options carry no default of their own
+(``None`` = not given), so that ``--config FILE`` (YAML/JSON, keys = field names) fills what the
+command line leaves out, and the dataclass fills the rest. Values reach the settings class as the
+strings typed, and its ``__post_init__`` converts and checks them: the command line and the Python
+API share one set of checks and messages.
+
+Option shapes by field type: ``bool`` defaulting to False: a flag (``--overwrite``); defaulting
+to True: ``--no-NAME`` (``--no-progress``); ``Literal``: ``choices``; ``list[X]``: repeatable,
+each value comma-separated (``--source en,de`` or ``--source en --source de``); ``dict[str, Path]``:
+repeatable ``LANG=FILE``; everything else: one value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import typing
+from typing import Literal
+
+from xlt.jobs.settings import _optional, flag_of, setting_fields, setting_parts
+
+__all__ = ["add_settings_options", "settings_from_args"]
+
+
+def _default_text(f: dataclasses.Field) -> str:
+    if f.default is not dataclasses.MISSING:
+        value = f.default
+    elif f.default_factory is not dataclasses.MISSING:
+        value = f.default_factory()
+    else:
+        return " (required)"
+    if value is None or value == [] or value == {}:
+        return ""
+    if isinstance(value, bool):
+        return ""
+    if isinstance(value, (list, tuple)):
+        value = ",".join(map(str, value))
+    return f" (default {value})"
+
+
+def add_settings_options(parser: argparse.ArgumentParser, cls, *, skip: typing.Iterable[str] = ()) -> None:
+    """Add one option per field of the settings class ``cls`` (see the module docstring), plus
+    ``--config FILE``.
+
+    Args:
+        parser: a (sub)command's parser.
+        cls: a :class:`~xlt.jobs.settings.Settings` subclass.
+        skip: field names the command adds by hand (positional arguments).
+    """
+    parser.add_argument("--config", metavar="FILE.yaml",
+                        help=f"YAML/JSON file of settings (keys: the field names of {cls.__name__}); options "
+                             "given on the command line win")
+    parser.set_defaults(_settings=cls)  # for tests that walk every command's options
+    skip = set(skip)
+    typed = {f.name: (f, tp) for f, tp in setting_fields(cls)}
+    for k, (part, names) in enumerate(setting_parts(cls)):
+        title = "options" if k == 0 else part.__doc__.splitlines()[0].rstrip(".").lower() if part.__doc__ else part.__name__
+        group = parser.add_argument_group(title) if k else parser
+        for name in names:
+            f, tp = typed[name]
+            if name not in skip and f.metadata.get("cli", True):
+                _add_option(group, f, tp)
+
+
+def _add_option(parser, f: dataclasses.Field, tp) -> None:
+    help_text = ((f.metadata.get("help") or "") + _default_text(f)).replace("%", "%%")
+    base, _ = _optional(tp)
+    origin = typing.get_origin(base)
+    kwargs: dict = {"dest": f.name, "default": None, "help": help_text}
+    if f.metadata.get("metavar"):
+        kwargs["metavar"] = f.metadata["metavar"]
+    if base is bool:
+        if f.default is True:
+            kwargs["help"] = f.metadata.get("negative_help") or "turn off: " + kwargs["help"]
+            parser.add_argument(f.metadata.get("negative_flag") or "--no-" + f.name.replace("_", "-"),
+                                action="store_const", const=False, **kwargs)
+        else:
+            parser.add_argument(flag_of(f), action="store_const", const=True, **kwargs)
+        return
+    if origin is Literal:
+        kwargs["choices"] = list(typing.get_args(base))
+    elif origin is list:
+        kwargs["action"] = "extend" if f.metadata.get("nargs") else "append"
+        if f.metadata.get("nargs"):
+            kwargs["nargs"] = f.metadata["nargs"]
+    elif origin is dict:
+        kwargs["action"] = "append"
+        kwargs.setdefault("metavar", "LANG=FILE")
+    parser.add_argument(flag_of(f), **kwargs)
+
+
+def settings_from_args(cls, args: argparse.Namespace, *, extra: dict | None = None):
+    """The settings of ``cls`` from parsed arguments: the ``--config`` file's values, then every
+    option given, then ``extra`` (values the command computed itself).
+
+    Raises:
+        ConfigError: a config file or option value that ``cls`` refuses (the message names the
+        option), or a required setting given nowhere.
+    """
+    names = {f.name for f in dataclasses.fields(cls)}
+    given = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    given.update(extra or {})
+    if getattr(args, "config", None):
+        return cls.from_file(args.config, **given)
+    return cls.from_dict(given, where="the command line")
