@@ -19,6 +19,7 @@ LAYERS = {
     "models": 2,
     "align": 3,
     "adapt": 3,
+    "lexicon": 3,
     "transfer": 4,
     "retrieval": 4,
     "evaluate": 5,

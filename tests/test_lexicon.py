@@ -1,0 +1,104 @@
+"""Cross-lingual word maps and BLI evaluation (xlt.lexicon), on toy spaces with known answers.
+
+Expected values: a random orthogonal rotation R applied to a space must be recovered by
+Procrustes from a few pairs and, without any pair, by VecMap's unsupervised initialisation (the
+sorted similarity distributions of x and xR are the same); P@k and MAP are worked out by hand on
+a 3-word example.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xlt.lexicon.induction import evaluate_bli, rank_translations, bli_queries
+from xlt.lexicon.mapping import (MappingError, identical_seed, induce_pairs, normalize_embeddings, procrustes, refine,
+                                 self_learning, similarity_scores, unsupervised_seed)
+
+
+def _toy(n=300, dim=16, noise=0.0, seed=0):
+    rng = np.random.default_rng(seed)
+    # a space with some structure (clusters), as real word spaces, so similarity distributions differ
+    centers = rng.normal(size=(12, dim))
+    x = centers[rng.integers(0, 12, n)] + 0.6 * rng.normal(size=(n, dim))
+    r, _ = np.linalg.qr(rng.normal(size=(dim, dim)))
+    y = x @ r + noise * rng.normal(size=(n, dim))
+    perm = rng.permutation(n)  # the target vocabulary in another order
+    return normalize_embeddings(x), normalize_embeddings(y[perm]), r, perm
+
+
+def test_procrustes_recovers_a_rotation_from_few_pairs():
+    x, y, r, perm = _toy()
+    inv = np.argsort(perm)  # source row i is target row inv[i]
+    pairs = np.stack([np.arange(40), inv[:40]], 1)
+    w = procrustes(x, y, pairs)
+    assert np.allclose(w @ w.T, np.eye(len(w)), atol=1e-5)
+    # normalisation (centring) is the same linear operation on both sides, so the map is R itself
+    assert np.abs(w - r).max() < 1e-4
+    found = induce_pairs(x @ w, y, "cosine", direction="forward")
+    assert (found[:, 1] == inv).all()
+
+
+def test_unsupervised_seed_and_self_learning_recover_the_rotation_without_pairs():
+    x, y, r, perm = _toy(noise=0.01)
+    inv = np.argsort(perm)
+    seed = unsupervised_seed(x, y, vocab_cutoff=300)
+    correct = np.mean([inv[i] == j for i, j in seed])
+    assert correct > 0.9, correct  # sorted similarity rows are rotation-invariant
+    res = self_learning(x, y, seed, max_rank=300, patience=3, rng=0)
+    assert np.abs(res.W - r).max() < 0.05
+    assert (induce_pairs(x @ res.W, y, "csls", direction="forward")[:, 1] == inv).mean() == 1.0
+
+
+def test_refine_keeps_a_good_map_and_identical_seed():
+    x, y, r, perm = _toy(noise=0.01)
+    inv = np.argsort(perm)
+    res = refine(x, y, np.stack([np.arange(20), inv[:20]], 1), iterations=3, max_rank=None)
+    assert np.abs(res.W - r).max() < 0.05 and len(res.history) == 4
+    assert identical_seed(["a", "b", "7"], ["7", "x", "a"]).tolist() == [[0, 2], [2, 0]]
+
+
+def test_csls_by_hand():
+    # target 0 is source 0 itself and also source 1's nearest (cos 0.9 vs 0.8275): with k = 1
+    # CSLS charges it r = 1.0, target 1 only 0.8275, so source 1 goes to target 1
+    # (2 * 0.9 - 1.0 = 0.8 < 2 * 0.8275 - 0.8275 = 0.8275, both less r_src)
+    xw = np.array([[1.0, 0.0], [0.9, np.sqrt(1 - 0.81)]], dtype=np.float32)
+    y = np.array([[1.0, 0.0], [0.5, np.sqrt(0.75)]], dtype=np.float32)
+    cos = xw @ y.T
+    assert cos[1].argmax() == 0  # cosine: the hub
+    k = 1
+    r_src = cos.max(1)  # each source's best cosine
+    r_tgt = cos.max(0)
+    expected = 2 * cos - r_src[:, None] - r_tgt[None, :]
+    assert np.allclose(similarity_scores(xw, y, "csls", k=k), expected)
+    assert similarity_scores(xw, y, "csls", k=k)[1].argmax() == 1
+
+
+def test_bli_scores_by_hand():
+    # 3 source words; target ranking by cosine: a -> [A, B, C]; b -> [C, B, A]; c -> [C, A, B]
+    src = ["a", "b", "c", "d"]
+    tgt = ["A", "B", "C"]
+    xw = np.array([[1, 0, 0], [0, 0.1, 1], [0.2, 0, 1], [1, 1, 1]], dtype=np.float32)
+    xw /= np.linalg.norm(xw, axis=1, keepdims=True)
+    y = np.eye(3, dtype=np.float32)
+    pairs = [("a", "A"), ("b", "B"), ("b", "Z"), ("c", "A"), ("zz", "A"), ("d", "Q")]
+    s = evaluate_bli(xw, y, pairs, src, tgt, method="cosine")
+    # a: rank 1; b: B is 2nd; c: A is 2nd. zz: not in the source vocabulary; d: no translation there
+    assert s.per_query == [1, 2, 2]
+    assert s.p_at_1 == pytest.approx(100 / 3) and s.p_at_5 == 100.0
+    assert s.map == pytest.approx(100 * (1 + 0.5 + 0.5) / 3)
+    assert (s.n_pairs, s.skipped_source, s.skipped_target, s.search_space) == (6, 1, 1, 3)
+    cand, _ = rank_translations(xw, y, [1], "cosine", top=2)
+    assert cand.tolist() == [[2, 1]]
+
+
+def test_bad_input():
+    x = np.ones((3, 4), dtype=np.float32)
+    with pytest.raises(MappingError, match="different dimensions: 4 and 5"):
+        procrustes(x, np.ones((3, 5)), [[0, 0]])
+    with pytest.raises(MappingError, match="at least one seed pair"):
+        procrustes(x, x, [])
+    with pytest.raises(MappingError, match="NaN"):
+        procrustes(np.full((2, 4), np.nan), x, [[0, 0]])
+    with pytest.raises(MappingError, match="no test pair is left"):
+        bli_queries([("q", "w")], ["a"], ["b"])
