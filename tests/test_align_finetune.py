@@ -17,12 +17,11 @@ import torch
 from xlt.align.finetune import (
     AlignmentExample,
     FinetuneAlignmentResult,
-    _hidden,
     _tokenize,
     finetune_alignment,
     save_aligned_encoder,
 )
-from xlt.models.features import _special_template, encode_words
+from xlt.models.features import encode_words
 from xlt.models.loading import load_encoder
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
@@ -108,15 +107,12 @@ def l2_small_reg(enc, before) -> FinetuneAlignmentResult:
 def test_training_vectors_are_the_probe_vectors(enc):
     """Inputs and first-subword positions match encode_words (prefix, unk fallback, truncation)."""
     sents = [["the", "cats", "running", "\u200b", "zebra"], ["dog"], ["happy", "house", "sat"] * 8]
-    lead, trail = _special_template(enc.tokenizer)
     for max_len, long_inputs in ((enc.max_length, "window"), (16, "truncate")):
-        items, n_trunc = _tokenize(enc, sents, max_len, lead, trail)
+        items, n_trunc = _tokenize(enc, sents, max_len)
         assert n_trunc == (1 if max_len == 16 else 0)
         want = encode_words(enc, sents, layers=-1, pooling="first", max_length=max_len,
                             long_inputs=long_inputs, progress=False).vectors
-        with torch.no_grad():
-            h = _hidden(enc.model, [ids for ids, _ in items], -1, enc.tokenizer.pad_token_id,
-                        True, enc.device)
+        h = enc.hidden_states([ids for ids, _ in items], -1, grad=True).detach()
         for r, ((_, firsts), exp) in enumerate(zip(items, want, strict=True)):
             for w, pos in enumerate(firsts):
                 if pos >= 0:

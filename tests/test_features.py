@@ -11,9 +11,9 @@ import torch
 from helpers import make_tiny_encoder
 
 from xlt.models.cache import FeatureCache
+from xlt.models.encoder import _plan_word_windows
 from xlt.models.features import (
     WordFeatures,
-    _plan_word_windows,
     encode_sentences,
     encode_words,
     resolve_layers,

@@ -252,7 +252,9 @@ def test_setting_round_trips_through_save_and_load(sp, tmp_path, mode):
 
     ds = _token_dataset()
     kw = {"epochs": 2, "lr": 1e-2 if mode == "probe" else 3e-3, "batch_size": 8}
-    model = TaskModel.fit(ds, sp, mode=mode, word_pieces="mean" if mode == "probe" else "xtreme", **kw)
+    from xlt.transfer.training import fit_task_model
+
+    model = fit_task_model(ds, sp, mode=mode, word_pieces="mean" if mode == "probe" else "xtreme", **kw)
     want = model.word_pieces
     model.save_pretrained(tmp_path / "m")
     meta = json.loads((tmp_path / "m" / MODEL_FILE).read_text())
@@ -285,10 +287,8 @@ def test_default_and_options():
 
 # --------------------------------------------------------------------------- alignment
 def test_word_alignment_units_and_aligner_check(sp):
-    from xlt.align.finetune import _tokenize
     from xlt.align.maps import AlignerError, CrossLingualAligner
     from xlt.align.words import encode_subwords
-    from xlt.models.features import _special_template
 
     tok = sp.tokenizer
     first = encode_subwords(sp, [JA], layer=-1, word_pieces="first")
@@ -298,9 +298,8 @@ def test_word_alignment_units_and_aligner_check(sp):
     feats = encode_words(sp, [JA], layers=-1, word_pieces="first", progress=False).vectors[0]
     np.testing.assert_allclose(first.vectors[0].numpy(), feats, atol=1e-5)
     # alignment fine-tuning trains the piece the probe reads
-    lead, trail = _special_template(tok)
-    ids, firsts = _tokenize(sp, [JA], 64, lead, trail)[0][0]
-    assert [tok.convert_ids_to_tokens(ids[p]) for p in firsts] == JA
+    wi = sp.word_inputs([JA], max_length=64)[0]
+    assert [tok.convert_ids_to_tokens(wi.ids[wi.first(w)]) for w in range(len(JA))] == JA
     # maps fitted on one reading of words refuse features read another way
     al = CrossLingualAligner("procrustes", "eng", [2], {"spec": "x"}, info={"word_pieces": "xtreme"})
     al.check({}, [2], [], word_pieces="xtreme")

@@ -18,8 +18,8 @@ word ``t``; e.g. from :class:`xlt.align.words.WordAligner` argmax), the training
   batch; the two cross-entropies are averaged. Other words linked to the same word (one-to-many
   links) are masked out of the negatives. The same regulariser is added.
 
-Word vectors are exactly those :func:`xlt.models.features.encode_words` gives with
-``pooling='first'`` and the same ``word_pieces`` setting (:mod:`xlt.models.words`): each sentence
+Word vectors are exactly those :meth:`Encoder.encode_words <xlt.models.encoder.Encoder.encode_words>`
+gives with ``pooling='first'`` and the same ``word_pieces`` setting (:mod:`xlt.models.words`): each sentence
 is encoded *on its own*, with the words of ``encoder.text_prefix`` (E5's ``"query:"``) in front and
 the tokenizer's special tokens around, and a word's vector is the hidden state of the piece that
 stands for it (by default its first piece that is not a bare ``▁`` marker) at ``layer`` (``hidden_states[layer]``:
@@ -43,20 +43,23 @@ within chunks of :data:`SORT_CHUNK` batches (less padding) and the batches are t
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import math
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
+from xlt.core.io import write_json
+from xlt.core.outputs import check_output_folder, staged_folder
+from xlt.models.encoder import Encoder
+from xlt.models.export import write_export_folder
 from xlt.models.words import DEFAULT_WORD_PIECES
-
-if TYPE_CHECKING:  # pragma: no cover
-    from xlt.models.loading import Encoder
 
 #: Alignment losses :func:`finetune_alignment` knows.
 LOSSES = ("l2", "contrastive")
@@ -171,60 +174,28 @@ def _check_links(links: Iterable[Any], m: int, n: int, i: int) -> list[tuple[int
 
 # --------------------------------------------------------------------------- tokenisation
 def _tokenize(encoder: Encoder, sentences: list[list[str]], max_len: int,
-              lead: list[int], trail: list[int],
               word_pieces: str = DEFAULT_WORD_PIECES) -> tuple[list[tuple[list[int], list[int]]], int]:
-    """Model inputs built exactly as :func:`xlt.models.features.encode_words` builds them
-    (``long_inputs='truncate'``), through the same word ↔ subword mapping
-    (:func:`xlt.models.words.map_words`).
+    """Model inputs built exactly as :meth:`Encoder.encode_words <xlt.models.encoder.Encoder.encode_words>`
+    builds them with ``long_inputs='truncate'`` (:meth:`Encoder.word_inputs
+    <xlt.models.encoder.Encoder.word_inputs>`: the same word ↔ subword mapping, the text prefix; its
+    cut at the limit keeps whole leading words and cuts the first word that does not fit, as
+    ``encode_words`` does).
 
     Returns:
         ``(items, n_truncated)``: per sentence ``(token ids, position of the piece that stands
         for each word)`` where the position is ``-1`` for a word without subwords (fed as the
         unknown token, never trained on) or whose piece was cut off by truncation.
     """
-    from xlt.models.words import map_words
-
-    tok = encoder.tokenizer
-    limit = max_len - len(trail)
-    items: list[tuple[list[int], list[int]]] = []
-    n_truncated = 0
-    mapped = map_words(tok, sentences, word_pieces, encoder.text_prefix.split(),
-                       unk=getattr(tok, "unk_token_id", None) is not None)
-    for wp in mapped:
-        ids = list(lead) + wp.prefix
-        base = len(ids)
-        body = wp.ids
-        room = max(0, limit - base)
-        # encode_words' truncate mode keeps whole leading words and cuts the first word that does
-        # not fit: the same as cutting the piece sequence at the limit
-        n_truncated += len(body) > room
-        body = body[:room]
-        unk = set(wp.unk_words)
-        firsts = []
-        for w in range(len(wp.pieces)):
-            q = wp.first(w)
-            firsts.append(base + q if 0 <= q < len(body) and w not in unk else -1)
-        items.append((ids + body + list(trail), firsts))
-    return items, n_truncated
+    unk = getattr(encoder.tokenizer, "unk_token_id", None) is not None
+    inputs = encoder.word_inputs(sentences, word_pieces=word_pieces, max_length=max_len, unk=unk)
+    items = []
+    for wi in inputs:
+        fed_as_unk = set(wi.pieces.unk_words)
+        items.append((wi.ids, [-1 if w in fed_as_unk else wi.first(w) for w in range(len(wi.positions))]))
+    return items, sum(wi.truncated for wi in inputs)
 
 
 # --------------------------------------------------------------------------- forward
-def _hidden(model: Any, seqs: Sequence[list[int]], layer: int, pad_id: int, want_tt: bool,
-            device: Any):
-    """``hidden_states[layer]`` of padded ``seqs``: float tensor ``(len(seqs), T, dim)``."""
-    import torch
-
-    t_max = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), t_max), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(seqs), t_max), dtype=torch.long)
-    for r, s in enumerate(seqs):
-        ids[r, :len(s)] = torch.tensor(s, dtype=torch.long)
-        mask[r, :len(s)] = 1
-    inputs = {"input_ids": ids.to(device), "attention_mask": mask.to(device)}
-    if want_tt:
-        inputs["token_type_ids"] = torch.zeros_like(inputs["input_ids"])
-    out = model(**inputs, output_hidden_states=True, return_dict=True)
-    return out.hidden_states[layer].float()
 
 
 @dataclass
@@ -239,7 +210,7 @@ class _Batch:
 
 
 def _make_batch(pairs: list[_Pair], device: Any) -> _Batch:
-    import torch
+    import torch  # lazy, here and below: xlt --help imports this module (through xlt.jobs); torch takes ~1 s
 
     b = len(pairs)
     src_r, src_c, tgt_r, tgt_c, ls, lt = [], [], [], [], [], []
@@ -275,7 +246,7 @@ def _info_nce(queries, keys, positive, other_pos, temperature: float):
     Shapes: ``queries (L, dim)``, ``keys (K, dim)``, ``positive (L,)``; ``other_pos`` is a
     boolean ``(L, K)`` mask of the *other* correct keys, left out of the softmax.
     """
-    import torch.nn.functional as F
+    import torch.nn.functional as F  # lazy: see _make_batch
 
     logits = (F.normalize(queries, dim=-1) @ F.normalize(keys, dim=-1).T) / temperature
     return F.cross_entropy(logits.masked_fill(other_pos, float("-inf")), positive)
@@ -286,7 +257,7 @@ def _contrastive(src, tgt, batch: _Batch, temperature: float):
 
     ``src (S, dim)`` and ``tgt (T, dim)`` are all usable words of the batch.
     """
-    import torch
+    import torch  # lazy: see _make_batch
 
     ls, lt = batch.link_src, batch.link_tgt
     arange = torch.arange(len(ls), device=src.device)
@@ -336,10 +307,12 @@ def finetune_alignment(
     """Align ``encoder`` by fine-tuning it on word-aligned sentence pairs (Cao et al. 2020).
 
     See the module docs for the objective. Per step, the ``batch_size`` pairs' source and target
-    sentences (each on its own, with the text prefix; ``2 * batch_size`` padded sequences
-    ``(2B, T)``) go through the trainable copy; word vectors ``(n_words, dim)`` are the first
-    subwords' rows of ``hidden_states[layer]``; the original model (the input encoder, under
-    ``torch.no_grad``, eval mode) gives ``f0`` for the source words when ``reg_weight > 0``.
+    sentences (each on its own, with the text prefix, from :meth:`Encoder.word_inputs
+    <xlt.models.encoder.Encoder.word_inputs>`; ``2 * batch_size`` padded sequences ``(2B, T)``) go
+    through the trainable copy (:meth:`Encoder.hidden_states
+    <xlt.models.encoder.Encoder.hidden_states>` with ``grad=True``); word vectors ``(n_words,
+    dim)`` are the first subwords' rows of ``hidden_states[layer]``; the original model (the input
+    encoder, without gradients, eval mode) gives ``f0`` for the source words when ``reg_weight > 0``.
 
     Args:
         encoder: the model to align (left unchanged; its model also serves as the frozen
@@ -375,12 +348,9 @@ def finetune_alignment(
             outside ``0..1``, ``max_length`` too small for the special tokens and the prefix),
             a ``layer`` outside the model, or no usable link at all.
     """
-    import torch
-    from tqdm.auto import tqdm
+    import torch  # lazy: see _make_batch
 
-    from xlt.models.features import _special_template, resolve_layers
-    from xlt.models.loading import Encoder
-    from xlt.models.optim import linear_warmup_decay
+    from xlt.models.optim import linear_warmup_decay  # lazy: it imports torch
 
     if loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
@@ -399,14 +369,14 @@ def finetune_alignment(
     temperature, warmup = float(temperature), float(warmup)
     if isinstance(layer, (list, tuple)) or layer == "all":
         raise ValueError(f"layer must be a single hidden-state index, got {layer!r}")
-    layer_ids, _ = resolve_layers(layer, encoder.num_layers)
+    layer_ids, _ = encoder.resolve_layers(layer)
     layer_idx = layer_ids[0]
     examples = list(examples)
     if not examples:
         raise ValueError("no examples to train on")
 
     tok = encoder.tokenizer
-    lead, trail = _special_template(tok)
+    lead, trail = encoder.special_tokens()
     max_len = min(max_length, encoder.max_length)
     prefix_ids = tok(encoder.text_prefix.split(), is_split_into_words=True,
                      add_special_tokens=False)["input_ids"] if encoder.text_prefix.split() else []
@@ -423,8 +393,8 @@ def finetune_alignment(
         sources.append(src)
         targets.append(tgt)
         langs.append(str(getattr(ex, "lang", "")))
-    src_items, n_trunc_s = _tokenize(encoder, sources, max_len, lead, trail, word_pieces)
-    tgt_items, n_trunc_t = _tokenize(encoder, targets, max_len, lead, trail, word_pieces)
+    src_items, n_trunc_s = _tokenize(encoder, sources, max_len, word_pieces)
+    tgt_items, n_trunc_t = _tokenize(encoder, targets, max_len, word_pieces)
 
     pairs: list[_Pair] = []
     n_links = n_used = n_src_words = 0
@@ -453,6 +423,7 @@ def finetune_alignment(
     device = encoder.device
     base = encoder.model
     model = copy.deepcopy(base)
+    trainee = dataclasses.replace(encoder, model=model)  # the copy, run by the same Encoder methods
     for p in model.parameters():
         p.requires_grad_(True)
     if freeze_embeddings:
@@ -464,8 +435,6 @@ def finetune_alignment(
     n_batches = math.ceil(len(pairs) / batch_size)
     total = epochs * n_batches
     sched = linear_warmup_decay(opt, total, warmup)
-    pad_id = int(tok.pad_token_id) if getattr(tok, "pad_token_id", None) is not None else 0
-    want_tt = "token_type_ids" in getattr(tok, "model_input_names", ())
     gen = torch.Generator().manual_seed(seed)
     lengths = [max(len(p.src_ids), len(p.tgt_ids)) for p in pairs]
     history: list[dict] = []
@@ -487,7 +456,7 @@ def finetune_alignment(
                        leave=False)
             for idx in bar:
                 batch = _make_batch([pairs[i] for i in idx], device)
-                h = _hidden(model, batch.seqs, layer_idx, pad_id, want_tt, device)
+                h = trainee.hidden_states(batch.seqs, layer_idx, grad=True)
                 src = h[batch.src_rc]
                 tgt = h[batch.tgt_rc]
                 if loss == "l2":
@@ -496,9 +465,7 @@ def finetune_alignment(
                     align = _contrastive(src, tgt, batch, temperature)
                 if reg_weight > 0:
                     with torch.no_grad():
-                        h0 = _hidden(base, batch.seqs[:len(idx)], layer_idx, pad_id, want_tt,
-                                     device)
-                        src0 = h0[batch.src_rc]
+                        src0 = encoder.hidden_states(batch.seqs[:len(idx)], layer_idx)[batch.src_rc]
                     reg = (src - src0).pow(2).sum(-1).mean()
                     total_loss = align + reg_weight * reg
                 else:
@@ -570,9 +537,6 @@ def save_aligned_encoder(result: FinetuneAlignmentResult, out_dir: str | Path, *
         FileExistsError: ``out_dir`` is not empty and ``overwrite`` is off.
         OSError: the folder cannot be written.
     """
-    from xlt.core.outputs import check_output_folder, staged_folder
-    from xlt.models.export import write_export_folder
-
     if not isinstance(meta, dict):
         raise ValueError(f"meta must be a dict, got {type(meta).__name__}")  # noqa: TRY004
     # written whole beside the target and renamed into place, xlt_alignment.json included
@@ -584,8 +548,6 @@ def save_aligned_encoder(result: FinetuneAlignmentResult, out_dir: str | Path, *
 
 
 def _write_alignment_record(result: FinetuneAlignmentResult, out: Path, meta: dict) -> None:
-    from xlt.core.io import write_json
-
     info = dict(result.encoder.info.get("alignment", {}))
     record = {"method": "finetune", "paper": PAPER, "loss": info.get("loss"),
               "languages": info.get("languages", sorted(result.stats.get("languages", {}))),

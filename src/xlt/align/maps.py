@@ -55,7 +55,9 @@ from typing import Any
 
 import numpy as np
 
+from xlt.core.arrays import ArrayFileError, check_array, nonfinite, read_npz
 from xlt.core.errors import XltError
+from xlt.core.io import to_jsonable
 from xlt.data.langs import same_language
 
 log = logging.getLogger(__name__)
@@ -285,8 +287,6 @@ class AffineMap:
         Checks the float32 values a saved file would hold (a float64 value beyond float32's
         range would be saved as inf).
         """
-        from xlt.core.arrays import nonfinite
-
         if not np.isfinite(np.float32(self.scale)):
             return f"scale is {self.scale}"
         for k in ("a", "W", "b", "source_a"):
@@ -595,7 +595,7 @@ class CrossLingualAligner:
                 for r in range(0, len(arr), 65536):  # bounds the float32 temporaries
                     out[r:r + 65536, i] = self.transform(arr[r:r + 65536, i], lang, k)
         if is_torch:
-            import torch
+            import torch  # lazy: xlt --help imports this module (through xlt.jobs); torch takes ~1 s
 
             return torch.from_numpy(out).to(dtype=X.dtype)
         return out
@@ -633,8 +633,6 @@ class CrossLingualAligner:
                   "source": self.source, "layers": self.layers, "model": self.model,
                   "languages": list(self.maps), "maps": maps_meta, "supervision": self.supervision,
                   "info": self.info}
-        from xlt.core.io import to_jsonable
-
         arrays["__header__"] = np.frombuffer(json.dumps(to_jsonable(header), ensure_ascii=False).encode(),
                                              dtype=np.uint8)
         tmp = path.with_name(path.name + ".tmp.npz")
@@ -661,8 +659,6 @@ class CrossLingualAligner:
                 that is incomplete or inconsistent, or a map whose array is missing, of another
                 dtype or shape, or holds NaN/inf values. The message starts with the path.
         """
-        from xlt.core.arrays import ArrayFileError, read_npz
-
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"aligner file {path} does not exist")
@@ -700,8 +696,6 @@ class CrossLingualAligner:
     @classmethod
     def _from_file(cls, header: dict, data: dict[str, np.ndarray]) -> CrossLingualAligner:
         # header and arrays of a file, checked (AlignerError / ArrayFileError without the path)
-        from xlt.core.arrays import check_array
-
         for key, kind in (("method", str), ("source", str), ("layers", list), ("model", dict),
                           ("languages", list), ("maps", dict)):
             if not isinstance(header.get(key), kind):

@@ -2,8 +2,9 @@
 
 Two builders, both giving, per target language, a :class:`LanguagePairs` with vectors at every
 requested layer, extracted exactly as ``xlt transfer --mode probe`` extracts its features
-(:func:`xlt.models.features.encode_words`, the same ``word_pieces`` setting -- by default a word's
-first piece that is not a bare ``▁`` marker -- and the model's text prefix), so a map fitted on
+(:meth:`Encoder.encode_words <xlt.models.encoder.Encoder.encode_words>`, the same ``word_pieces``
+setting -- by default a word's first piece that is not a bare ``▁`` marker -- and the model's text
+prefix), so a map fitted on
 them applies to the probe's features (the setting is recorded in the aligner's ``info``):
 
 * :func:`parallel_pairs`: parallel text (NTREX-128 or a user's corpus read by
@@ -27,6 +28,7 @@ which the centring maps use.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,8 +37,14 @@ from typing import Any
 import numpy as np
 
 from xlt.align.maps import AlignerError
+from xlt.data.dataset import DatasetError
 from xlt.data.dictionaries import Dictionary, read_dictionary
+from xlt.data.langs import iso639_3, language_name
+from xlt.data.parallel import ParallelSource, open_parallel
+from xlt.data.paths import dataset_dir
 from xlt.data.readers import check_not_folder
+from xlt.data.wordalign import read_pairs, read_pharaoh, simple_tokenize
+from xlt.models.encoder import Encoder
 from xlt.models.words import DEFAULT_WORD_PIECES
 
 log = logging.getLogger(__name__)
@@ -76,13 +84,14 @@ class LanguagePairs:
                 {k: self.y_mean[i] for i, k in enumerate(self.layers)})
 
 
-def word_vectors(encoder, sentences: Sequence[Sequence[str]], layers: Any = "all", *, cache=None,
+def word_vectors(encoder: Encoder, sentences: Sequence[Sequence[str]], layers: Any = "all", *, cache=None,
                  progress: bool = True, word_pieces: str = DEFAULT_WORD_PIECES
                  ) -> tuple[list[np.ndarray], list[int]]:
     """Probe-style word vectors per sentence: ``(n_words, n_layers, dim)`` float16 each.
 
     Args:
-        encoder: the model. sentences: word lists. layers: as :func:`encode_words` takes them.
+        encoder: the model. sentences: word lists. layers: as :meth:`Encoder.encode_words
+            <xlt.models.encoder.Encoder.encode_words>` takes them.
         cache: a :class:`~xlt.models.cache.FeatureCache` or None.
         word_pieces: which subword pieces give a word its vector, as for the probe
             (:data:`xlt.models.words.WORD_PIECES`).
@@ -90,22 +99,18 @@ def word_vectors(encoder, sentences: Sequence[Sequence[str]], layers: Any = "all
     Returns:
         ``(vectors, layers)``: one array per sentence and the resolved hidden-state indices.
     """
-    from xlt.models.features import encode_words
-
     out: list[np.ndarray] = []
     resolved: list[int] = []
     chunk = 1000  # bounds the float32 copy encode_words returns
     for start in range(0, len(sentences), chunk):
-        wf = encode_words(encoder, sentences[start:start + chunk], layers=layers, word_pieces=word_pieces,
-                          progress=progress, cache=cache)
+        wf = encoder.encode_words(sentences[start:start + chunk], layers=layers, word_pieces=word_pieces,
+                                  progress=progress, cache=cache)
         resolved = list(wf.layers)
         for v in wf.vectors:
             v = v[None] if wf.single_layer else v
             out.append(np.ascontiguousarray(v.transpose(1, 0, 2), dtype=np.float16))
     if not sentences:
-        from xlt.models.features import resolve_layers
-
-        resolved = resolve_layers(layers, encoder.num_layers)[0]
+        resolved = encoder.resolve_layers(layers)[0]
     return out, resolved
 
 
@@ -128,8 +133,6 @@ def token_mean(vectors: Sequence[np.ndarray]) -> np.ndarray:
 
 def one_to_one(links: set[tuple[int, int]]) -> list[tuple[int, int]]:
     """The links whose source word and target word each take part in exactly one link."""
-    from collections import Counter
-
     cs = Counter(i for i, _ in links)
     ct = Counter(j for _, j in links)
     return sorted((i, j) for i, j in links if cs[i] == 1 and ct[j] == 1)
@@ -193,10 +196,6 @@ def read_parallel_corpus(parallel: Any, langs: str, data_dir: str | Path | None 
         of different lengths, malformed or undecodable lines; DatasetError: ``heldout`` not below
         the number of lines, or a bad input combination; ValueError: a bad ``part``.
     """
-    from xlt.data.dataset import DatasetError
-    from xlt.data.parallel import ParallelSource, open_parallel
-    from xlt.data.wordalign import simple_tokenize
-
     if part not in ("fit", "heldout"):
         raise ValueError(f"part must be 'fit' or 'heldout', got {part!r}")
     source = (parallel if isinstance(parallel, ParallelSource)
@@ -307,9 +306,6 @@ def find_dictionary(lang: str, data_dir: str | Path | None = None, kind: str = "
         AlignerError: no dictionary for that language (the message lists those there are);
         ValueError: unknown ``kind``.
     """
-    from xlt.data.langs import iso639_3, language_name
-    from xlt.data.paths import dataset_dir
-
     if kind == "wiktionary":
         root = dataset_dir("dict", data_dir)
         name = language_name(iso639_3(lang)).split(" (")[0].lower()  # arb -> ara -> "arabic"
@@ -351,8 +347,6 @@ def dictionary_files(dictionary: str, langs: Sequence[str], data_dir: str | Path
     """
     if dictionary in DICTIONARY_KINDS:
         return {lang: find_dictionary(lang, data_dir, dictionary) for lang in langs}
-    from xlt.data.dataset import DatasetError
-
     path = Path(dictionary)
     check_not_folder(path, "a dictionary file (--dictionary takes wiktionary, bli or a file)")
     if not path.is_file():
@@ -460,10 +454,6 @@ def gold_corpus(lang: str, data_dir: str | Path | None = None) -> tuple[Parallel
         AlignerError: no gold set for ``lang`` (the message lists those there are);
         DataFormatError: malformed lines.
     """
-    from xlt.data.langs import iso639_3
-    from xlt.data.paths import dataset_dir
-    from xlt.data.wordalign import read_pairs, read_pharaoh
-
     root = dataset_dir("wordalign", data_dir)
     stem = next((k for k, (code, _) in GOLD_SETS.items() if code == iso639_3(lang)), None)
     if stem is None:

@@ -55,18 +55,21 @@ Links are 0-based ``(source word, target word)`` tuples, as written in Pharaoh f
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
+from xlt.data.wordalign import space_tokenize
+from xlt.models.encoder import Encoder, as_word_lists
+from xlt.models.loading import load_encoder
 from xlt.models.words import DEFAULT_WORD_PIECES, check_word_pieces
-
-if TYPE_CHECKING:  # pragma: no cover
-    from xlt.models.loading import Encoder
 
 Link = tuple[int, int]
 
@@ -87,14 +90,11 @@ ITERMAX_ALPHA = 0.9
 MATRIX_BUDGET = 1 << 22
 #: Pair indices of cut pairs :attr:`WordAligner.stats` lists (``truncated_pairs``); the count is always whole.
 TRUNCATED_LISTED = 100
-#: Model types whose ``model.encoder.layer`` list yields ``hidden_states[k]`` as the output of
-#: layer ``k - 1`` (and the input of layer 0 as ``hidden_states[0]``), so the forward pass can stop there.
-_EARLY_EXIT_TYPES = frozenset({"bert", "roberta", "xlm-roberta", "camembert", "electra"})
 
 
 # =========================================================================== matrix level
 def _torch():
-    import torch
+    import torch  # lazy: xlt --help imports this module (through xlt.jobs), and torch takes about a second
 
     return torch
 
@@ -179,7 +179,7 @@ def _itermax_t(sim, valid, m, n, max_count: int, alpha: float):
 
 
 def _match_t(sim, m, n):
-    from scipy.optimize import linear_sum_assignment
+    from scipy.optimize import linear_sum_assignment  # lazy: about a second to import, for one method only
 
     torch = _torch()
     arr = sim.detach().to("cpu", torch.float64).numpy()
@@ -385,72 +385,22 @@ class SubwordVectors:
     truncated: list[int] = field(default_factory=list)
 
 
-class _StopForward(Exception):
-    """Raised by a forward hook once the requested layer has been computed."""
-
-
-def _layer_modules(model: Any):
-    enc = getattr(model, "encoder", None)
-    layers = getattr(enc, "layer", None)
-    if getattr(model.config, "model_type", None) not in _EARLY_EXIT_TYPES or layers is None:
-        return None
-    try:
-        n = len(layers)
-    except TypeError:
-        return None
-    return layers if n == int(model.config.num_hidden_layers) else None
-
-
-def layer_states(encoder: Encoder, inputs: dict, layer: int, early_exit: bool = True):
-    """``hidden_states[layer]`` of one padded batch, ``(B, T, dim)``.
-
-    With ``early_exit`` and a BERT/RoBERTa/XLM-R-style model, the forward pass stops once that
-    layer has been computed (a forward hook raises); otherwise the model runs in full with
-    ``output_hidden_states=True``.
-    """
-    model = encoder.model
-    layers = _layer_modules(model) if early_exit else None
-    if layers is None:
-        out = model(**inputs, output_hidden_states=True, return_dict=True)
-        return out.hidden_states[layer]
-    got: dict[str, Any] = {}
-    if layer == 0:
-        def pre_hook(module, args, kwargs):
-            got["h"] = args[0] if args else kwargs["hidden_states"]
-            raise _StopForward
-
-        handle = layers[0].register_forward_pre_hook(pre_hook, with_kwargs=True)
-    else:
-        def hook(module, args, output):
-            got["h"] = output[0] if isinstance(output, tuple) else output
-            raise _StopForward
-
-        handle = layers[layer - 1].register_forward_hook(hook)
-    try:
-        model(**inputs)
-    except _StopForward:
-        pass
-    finally:
-        handle.remove()
-    if "h" not in got:  # pragma: no cover - a model that skipped its layers
-        raise RuntimeError(f"layer {layer} of {encoder.spec} was never reached")
-    return got["h"]
-
-
 def encode_subwords(encoder: Encoder, sentences: Sequence[Sequence[str]], layer: int | str = DEFAULT_LAYER,
                     batch_size: int = 32, max_length: int | None = None, use_prefix: bool = False,
                     early_exit: bool = True, progress: bool = False,
                     word_pieces: str = DEFAULT_WORD_PIECES) -> SubwordVectors:
     """Subword vectors of one layer for pre-tokenised sentences, one encoder pass per distinct sentence.
 
-    Each sentence is tokenised word by word (:func:`xlt.models.words.map_words`), wrapped in the
-    model's special tokens, and run alone (no sentence pairs); sentences are sorted by length,
-    longest first, into batches of ``batch_size``. The units returned for a word are the pieces
-    that stand for it under ``word_pieces``: by default every piece but a bare SentencePiece
-    ``▁`` marker (which would otherwise be a near-identical unit in front of most Japanese,
-    Chinese and Thai words); ``'xtreme'``/``'mean_all'`` keep every piece, as SimAlign and
-    awesome-align do. A sentence longer than ``max_length`` tokens (default: the model limit) is
-    truncated, as SimAlign's tokenizer call does (counted in the stats, listed in ``truncated``).
+    Each sentence is tokenised word by word and wrapped in the model's special tokens
+    (:meth:`Encoder.word_inputs <xlt.models.encoder.Encoder.word_inputs>`), and run alone (no
+    sentence pairs) through :meth:`Encoder.hidden_states <xlt.models.encoder.Encoder.hidden_states>`;
+    sentences are sorted by length, longest first, into batches of ``batch_size``. The units
+    returned for a word are the pieces that stand for it under ``word_pieces``: by default every
+    piece but a bare SentencePiece ``▁`` marker (which would otherwise be a near-identical unit in
+    front of most Japanese, Chinese and Thai words); ``'xtreme'``/``'mean_all'`` keep every piece,
+    as SimAlign and awesome-align do. A sentence longer than ``max_length`` tokens (default: the
+    model limit) is truncated, as SimAlign's tokenizer call does (counted in the stats, listed in
+    ``truncated``).
 
     Args:
         encoder: the model and fast tokenizer.
@@ -472,23 +422,13 @@ def encode_subwords(encoder: Encoder, sentences: Sequence[Sequence[str]], layer:
         ValueError: a layer outside the model, a list of layers, a non-positive batch size, or a
             ``max_length`` leaving no room for words.
     """
-    import torch
-    from tqdm.auto import tqdm
-
-    from xlt.models.features import _as_word_list, _effective_max_length, _special_template, resolve_layers
-    from xlt.models.words import map_words
-
+    torch = _torch()
     if isinstance(layer, (list, tuple)):
         raise ValueError("encode_subwords takes a single layer")
-    (layer_id,), _ = resolve_layers(layer, encoder.num_layers)
+    (layer_id,), _ = encoder.resolve_layers(layer)
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    sents = [_as_word_list(s, i) for i, s in enumerate(sentences)]
-    tok = encoder.tokenizer
-    lead, trail = _special_template(tok)
-    max_len = _effective_max_length(encoder, max_length, len(lead) + len(trail))
-    prefix_words = encoder.text_prefix.split() if use_prefix else []
-
+    sents = as_word_lists(sentences)
     index: dict[tuple[str, ...], int] = {}
     owner = []
     for s in sents:
@@ -502,59 +442,41 @@ def encode_subwords(encoder: Encoder, sentences: Sequence[Sequence[str]], layer:
     seq_ids: list[list[int]] = [[] for _ in uniq]
     unit_pos: list[list[int]] = [[] for _ in uniq]  # model-input positions of each sentence's units
     wids: list[np.ndarray] = [np.zeros(0, dtype=np.int64) for _ in uniq]
-    cut: set[int] = set()  # distinct sentences cut at max_len
+    cut: set[int] = set()  # distinct sentences cut at max_length
     todo = [u for u, s in enumerate(uniq) if s]
-    mapped = map_words(tok, [list(uniq[u]) for u in todo], word_pieces, prefix_words, unk=False)
-    for u, wp in zip(todo, mapped):
-        n_w = len(uniq[u])
-        room = max_len - len(lead) - len(trail) - len(wp.prefix)
-        if room < 1:
-            raise ValueError(f"max_length={max_len} leaves no room for words after the special tokens "
-                             f"and the {len(wp.prefix)}-token text prefix")
-        body = wp.ids
-        units = [(q, w) for w in range(n_w) for q in wp.pooled[w]]
-        had = sum(1 for w in range(n_w) if wp.pooled[w])
-        if len(body) > room:
-            body = body[:room]
-            units = [(q, w) for q, w in units if q < room]
+    inputs = encoder.word_inputs([list(uniq[u]) for u in todo], word_pieces=word_pieces, prefix=use_prefix,
+                                 max_length=max_length, unk=False)
+    for u, wi in zip(todo, inputs):
+        had = sum(1 for q in wi.pieces.pooled if q)
+        kept = sum(1 for q in wi.positions if q)
+        if wi.truncated:
             cut.add(u)
             stats["n_truncated"] += copies[u]
-            stats["n_truncated_words"] += (had - len({w for _, w in units})) * copies[u]
-        stats["n_words_without_subwords"] += (n_w - had) * copies[u]
-        stats["n_subwords"] += len(units) * copies[u]
-        base = len(lead) + len(wp.prefix)
-        seq_ids[u] = lead + wp.prefix + body + trail
-        unit_pos[u] = [base + q for q, _ in units]
-        wids[u] = np.asarray([w for _, w in units], dtype=np.int64)
+            stats["n_truncated_words"] += (had - kept) * copies[u]
+        stats["n_words_without_subwords"] += (len(uniq[u]) - had) * copies[u]
+        seq_ids[u] = wi.ids
+        unit_pos[u] = [p for ps in wi.positions for p in ps]
+        wids[u] = np.asarray([w for w, ps in enumerate(wi.positions) for _ in ps], dtype=np.int64)
+        stats["n_subwords"] += len(unit_pos[u]) * copies[u]
 
     dim = encoder.hidden_size
     device = encoder.device
     vecs: list[Any] = [torch.zeros((0, dim), dtype=torch.float32, device=device) for _ in uniq]
     run = [u for u in todo if len(wids[u])]
     order = sorted(run, key=lambda u: (-len(seq_ids[u]), u))
-    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
-    want_tt = "token_type_ids" in getattr(tok, "model_input_names", ())
     bar = tqdm(total=len(order), desc="encode", unit="sent", disable=not progress, leave=False)
     try:
-        with torch.inference_mode():
-            for b in range(0, len(order), batch_size):
-                batch = order[b:b + batch_size]
-                t_max = len(seq_ids[batch[0]])
-                ids = torch.full((len(batch), t_max), pad, dtype=torch.long)
-                mask = torch.zeros((len(batch), t_max), dtype=torch.long)
-                for r, u in enumerate(batch):
-                    ids[r, :len(seq_ids[u])] = torch.tensor(seq_ids[u], dtype=torch.long)
-                    mask[r, :len(seq_ids[u])] = 1
-                    stats["n_model_tokens"] += len(seq_ids[u])
-                    stats["n_padding_tokens"] += t_max - len(seq_ids[u])
-                inputs = {"input_ids": ids.to(device), "attention_mask": mask.to(device)}
-                if want_tt:
-                    inputs["token_type_ids"] = torch.zeros_like(inputs["input_ids"])
-                h = layer_states(encoder, inputs, layer_id, early_exit=early_exit).float()
-                for r, u in enumerate(batch):
-                    vecs[u] = h[r, torch.as_tensor(unit_pos[u], dtype=torch.long, device=h.device)]
-                stats["n_batches"] += 1
-                bar.update(len(batch))
+        for b in range(0, len(order), batch_size):
+            batch = order[b:b + batch_size]
+            t_max = len(seq_ids[batch[0]])
+            for u in batch:
+                stats["n_model_tokens"] += len(seq_ids[u])
+                stats["n_padding_tokens"] += t_max - len(seq_ids[u])
+            h = encoder.hidden_states([seq_ids[u] for u in batch], layer_id, early_exit=early_exit)
+            for r, u in enumerate(batch):
+                vecs[u] = h[r, torch.as_tensor(unit_pos[u], dtype=torch.long, device=h.device)]
+            stats["n_batches"] += 1
+            bar.update(len(batch))
     finally:
         bar.close()
     return SubwordVectors(vectors=[vecs[o] for o in owner], word_ids=[wids[o] for o in owner],
@@ -568,8 +490,6 @@ def _as_pair(p: Any, k: int) -> tuple[list[str], list[str]]:
         src, tgt = p
     except (TypeError, ValueError):
         raise ValueError(f"pair {k} must be (source, target), got {p!r}") from None
-    from xlt.data.wordalign import space_tokenize
-
     out = []
     for side in (src, tgt):
         words = space_tokenize(side) if isinstance(side, str) else list(side)
@@ -650,20 +570,13 @@ class WordAligner:
         if dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
         if isinstance(encoder, str):
-            from xlt.models.loading import load_encoder
-
             encoder = load_encoder(encoder, device=device or "auto")
-        from xlt.models.features import resolve_layers
-
         if dtype != "float32":
-            import copy
-            import dataclasses
-
             torch = _torch()
             encoder = dataclasses.replace(encoder, model=copy.deepcopy(encoder.model).to(getattr(torch, dtype)))
         self.dtype = dtype
         self.encoder = encoder
-        (self.layer,), _ = resolve_layers(layer, encoder.num_layers)
+        (self.layer,), _ = encoder.resolve_layers(layer)
         self.methods = parse_methods(methods)
         if level not in LEVELS:
             raise ValueError(f"level must be one of {LEVELS}, got {level!r}")

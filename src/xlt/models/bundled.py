@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xlt.models.loading import Encoder, ModelLoadError
+from xlt.models.encoder import Encoder, ModelLoadError
 
 MAGIC = b"E5S1"
 QK = 32  # weights per Q4_0 block
@@ -233,7 +233,7 @@ def read_e5_file(path: str | Path, tensors: bool = True) -> E5File:
 # --------------------------------------------------------------------------- model
 def _bert_state_dict(f: E5File) -> dict:
     """Map E5S1 tensor names to ``transformers.BertModel`` parameter names (torch tensors)."""
-    import torch
+    import torch  # lazy: xlt.models.loading imports this module at xlt --help; torch takes about a second
 
     c = f.config
     H = c["hidden"]
@@ -282,7 +282,7 @@ def build_bert(f: E5File):
     Raises:
         BundledFormatError: a tensor is missing or has the wrong size.
     """
-    from transformers import BertConfig, BertModel
+    from transformers import BertConfig, BertModel  # lazy: transformers takes over a second to import
 
     c = f.config
     config = BertConfig(
@@ -308,7 +308,7 @@ def build_bert(f: E5File):
 
 def _skip_random_init():
     """Context that skips transformers' random weight init (all weights are loaded anyway)."""
-    try:
+    try:  # lazy: transformers takes over a second to import
         from transformers.initialization import no_init_weights  # transformers >= 5
     except ImportError:  # pragma: no cover - transformers 4.x
         from transformers.modeling_utils import no_init_weights
@@ -330,7 +330,7 @@ def precompiled_charsmap(norm_map: dict[int, tuple[int, ...]]) -> bytes:
     Raises:
         ModelLoadError: ``sentencepiece`` is not installed.
     """
-    try:
+    try:  # lazy: only building the tokenizer needs it, and it may be missing (the error says so)
         import sentencepiece as spm
         from sentencepiece import sentencepiece_model_pb2 as sp_pb2
     except ImportError as exc:  # pragma: no cover - declared dependency
@@ -364,6 +364,7 @@ def build_tokenizer(f: E5File):
     Returns:
         ``transformers.PreTrainedTokenizerFast`` (``word_ids()`` available).
     """
+    # lazy: transformers takes over a second to import
     from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 

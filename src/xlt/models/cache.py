@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from xlt.core.arrays import ArrayFileError, check_array, read_npz
+
 CACHE_FORMAT_VERSION = 1
 #: Bad entries named one by one in warnings per :class:`FeatureCache`; later ones are only counted.
 MAX_BAD_WARNINGS = 5
@@ -113,8 +115,6 @@ class FeatureCache:
             1-D integer array of ``n_stats`` values. An unusable entry counts as a miss (so it
             is recomputed and rewritten) and is logged as a warning naming the file.
         """
-        from xlt.core.arrays import ArrayFileError, check_array, read_npz
-
         p = self.path(key)
         try:
             data = read_npz(p, required=("v", "s"))

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from xlt.core.io import write_json
 from xlt.core.outputs import Output, OutputPlan, staged_folder
-from xlt.models.loading import Encoder, load_encoder
+from xlt.models.encoder import Encoder
+from xlt.models.loading import load_encoder
 
 
 def export_model(spec_or_encoder: str | Encoder, out_dir: str | Path, *, overwrite: bool = False) -> Path:

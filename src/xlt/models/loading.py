@@ -7,76 +7,24 @@ A *model spec* is one of
 * a local folder holding a Hugging Face model (``config.json`` + weights + tokenizer files);
 * a Hugging Face Hub id such as ``xlm-roberta-base`` (needs network unless cached).
 
-Every spec yields an :class:`Encoder`: a ``transformers`` encoder model plus its fast
-tokenizer, so all downstream code (feature extraction, fine-tuning, export) sees one interface.
+Every spec yields an :class:`~xlt.models.encoder.Encoder` (defined in :mod:`xlt.models.encoder`,
+re-exported here with :class:`~xlt.models.encoder.ModelLoadError`): a ``transformers`` encoder
+model plus its fast tokenizer and the methods that run them, so all downstream code (feature
+extraction, word alignment, fine-tuning, export) sees one interface.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+import json
 from pathlib import Path
 
-from xlt.core.errors import XltError
+from xlt.core.arrays import nonfinite
+from xlt.models import bundled
+from xlt.models.encoder import Encoder, ModelLoadError
 
 DEFAULT_MODEL = "bundled:e5-small"
 BUNDLED_PREFIX = "bundled:"
-
-
-class ModelLoadError(XltError, RuntimeError):
-    """Raised when a model spec cannot be resolved or loaded."""
-
-
-@dataclass
-class Encoder:
-    """A multilingual encoder and its tokenizer.
-
-    Attributes:
-        model: a ``transformers.PreTrainedModel`` encoder (e.g. ``BertModel``) in eval mode;
-            called with ``output_hidden_states=True`` it returns ``num_layers + 1`` hidden
-            state tensors of shape ``(batch, seq_len, hidden_size)`` (index 0 = embeddings).
-        tokenizer: a fast (Rust) ``PreTrainedTokenizerFast`` so that ``word_ids()`` works.
-        spec: the model spec string it was loaded from.
-        text_prefix: text the model card asks to put before every input (``"query: "`` for
-            E5 models); ``""`` for models without one. Feature extraction adds it.
-        fingerprint: a string that identifies the weights (used in cache keys and manifests).
-    """
-
-    model: object
-    tokenizer: object
-    spec: str
-    text_prefix: str = ""
-    fingerprint: str = ""
-    info: dict = field(default_factory=dict)
-
-    @property
-    def num_layers(self) -> int:
-        """Number of transformer layers (hidden states are ``num_layers + 1``)."""
-        return int(self.model.config.num_hidden_layers)
-
-    @property
-    def hidden_size(self) -> int:
-        """Width of every hidden state vector."""
-        return int(self.model.config.hidden_size)
-
-    @property
-    def max_length(self) -> int:
-        """Longest input in tokens (special tokens included) the model accepts."""
-        n = int(getattr(self.model.config, "max_position_embeddings", 512))
-        # RoBERTa-style models reserve padding_idx + 1 positions.
-        if getattr(self.model.config, "model_type", "") in {"xlm-roberta", "roberta"}:
-            n -= int(getattr(self.model.config, "pad_token_id", 1)) + 1
-        tok_max = getattr(self.tokenizer, "model_max_length", n) or n
-        return int(min(n, tok_max))
-
-    @property
-    def device(self):
-        """The torch device the model's parameters live on."""
-        return next(self.model.parameters()).device
-
-    def describe(self) -> dict:
-        """What a run manifest records about the model: spec, fingerprint, layers, width, prefix, info."""
-        return {"spec": self.spec, "fingerprint": self.fingerprint, "layers": self.num_layers,
-                "hidden_size": self.hidden_size, "text_prefix": self.text_prefix, **self.info}
 
 
 def load_encoder(spec: str = DEFAULT_MODEL, device: str = "cpu") -> Encoder:
@@ -97,13 +45,11 @@ def load_encoder(spec: str = DEFAULT_MODEL, device: str = "cpu") -> Encoder:
             ``xlt_export.json``.
     """
     if spec.startswith(BUNDLED_PREFIX):
-        from xlt.models.bundled import load_bundled
-
-        enc = load_bundled(spec[len(BUNDLED_PREFIX):])
+        enc = bundled.load_bundled(spec[len(BUNDLED_PREFIX):])
     else:
         enc = _load_hf(spec)
     if device == "auto":
-        import torch
+        import torch  # lazy: xlt --help imports this module, and torch takes about a second
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
     enc.model.to(device)
@@ -116,15 +62,13 @@ def _config_fields(spec: str) -> dict | None:
     model spec, read from its config (bundled: its weight file's header) without loading weights;
     None when the config cannot be read here."""
     if spec.startswith(BUNDLED_PREFIX):
-        from xlt.models.bundled import read_e5_header
-
         try:
-            head = read_e5_header(spec[len(BUNDLED_PREFIX):])
+            head = bundled.read_e5_header(spec[len(BUNDLED_PREFIX):])
         except ModelLoadError:
             return None
         return {"num_hidden_layers": int(head["layers"]), "max_position_embeddings": int(head["max_positions"]),
                 "model_type": "bert", "pad_token_id": 0}
-    from transformers import AutoConfig
+    from transformers import AutoConfig  # lazy: transformers takes over a second to import
 
     path = Path(spec).expanduser()
     try:
@@ -143,10 +87,9 @@ def load_tokenizer(spec: str = DEFAULT_MODEL):
         ModelLoadError: as :func:`load_encoder`, for the tokenizer's part.
     """
     if spec.startswith(BUNDLED_PREFIX):
-        from xlt.models.bundled import build_tokenizer, bundled_file, read_e5_file
-
-        return build_tokenizer(read_e5_file(bundled_file(spec[len(BUNDLED_PREFIX):]), tensors=False))
-    from transformers import AutoTokenizer
+        name = spec[len(BUNDLED_PREFIX):]
+        return bundled.build_tokenizer(bundled.read_e5_file(bundled.bundled_file(name), tensors=False))
+    from transformers import AutoTokenizer  # lazy: transformers takes over a second to import
 
     path = Path(spec).expanduser()
     if (path.exists() or spec.startswith((".", "/", "~"))) and not path.is_dir():
@@ -203,6 +146,8 @@ def hub_fingerprint(spec: str, model) -> str:
 
 
 def _load_hf(spec: str) -> Encoder:
+    # lazy: transformers takes over a second to import (safetensors comes with it)
+    from safetensors import SafetensorError
     from transformers import AutoModel, AutoTokenizer
 
     path = Path(spec).expanduser()
@@ -214,8 +159,6 @@ def _load_hf(spec: str) -> Encoder:
         raise ModelLoadError(f"model folder {spec!r} holds a task model with bottleneck adapters ('xlt transfer "
                              "--peft adapter --save'): use it with 'xlt predict'; as an encoder its adapters "
                              "would be dropped")
-    from safetensors import SafetensorError
-
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, use_fast=True)
         model = AutoModel.from_pretrained(source)
@@ -229,8 +172,6 @@ def _load_hf(spec: str) -> Encoder:
         ) from exc
     if not getattr(tokenizer, "is_fast", False):
         raise ModelLoadError(f"model {spec!r} has no fast tokenizer; xlt needs word_ids()")
-    from xlt.core.arrays import nonfinite
-
     for name, param in model.named_parameters():
         bad = nonfinite(param)
         if bad:
@@ -248,14 +189,16 @@ def _load_hf(spec: str) -> Encoder:
                    fingerprint=fingerprint, info=info)
 
 
+__all__ = ["BUNDLED_PREFIX", "DEFAULT_MODEL", "Encoder", "ModelLoadError", "hub_fingerprint", "load_encoder",
+           "load_tokenizer", "model_max_length", "model_num_layers"]
+
+
 def _export_meta(folder: Path) -> dict:
     """The ``xlt_export.json`` of a model folder (``{}`` when there is none).
 
     Raises:
         ModelLoadError: a file that is not a JSON object (the message names it).
     """
-    import json
-
     f = folder / "xlt_export.json"
     if not f.is_file():
         return {}
@@ -281,8 +224,6 @@ def _text_prefix(folder: Path | None, spec: str) -> str:
 
 def _folder_fingerprint(path: Path) -> str:
     """Cheap identity of a local model folder: names, sizes and mtimes of weight files."""
-    import hashlib
-
     h = hashlib.sha256()
     for f in sorted(path.iterdir()):
         if f.is_file():

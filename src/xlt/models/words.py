@@ -63,10 +63,14 @@ default ``auto``.
 
 from __future__ import annotations
 
+import bisect
 import functools
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from xlt.data.segment import join_words  # re-exported: it lived here before moving to the data layer
 
 #: Word-boundary markers of subword vocabularies: SentencePiece ``▁`` and byte-level BPE ``Ġ``.
 MARKER_CHARS = frozenset("\u2581\u0120")
@@ -186,8 +190,6 @@ class WordPieces:
 
     def pooled_by_word(self) -> list[list[tuple[int, int]]]:
         """:attr:`pooled` as ``(owning word, index among that word's own pieces)`` pairs."""
-        import bisect
-
         starts = self.starts
         owners = [v for v, p in enumerate(self.pieces) if p]
         ostarts = [starts[v] for v in owners]
@@ -206,7 +208,11 @@ class WordPieces:
 
 
 # --------------------------------------------------------------------------- joining
-from xlt.data.segment import _spaceless, join_words  # noqa: E402,F401  (moved to the data layer)
+def _has_spaceless(word: str) -> bool:
+    """Whether ``word`` has a letter of a script written without spaces (Han/kana, Thai, Lao, Khmer,
+    Myanmar), decided as :func:`xlt.data.segment.join_words` decides it: only a sentence with such a
+    letter joins a punctuation mark and the word without a space."""
+    return bool(word) and len(join_words(("-", word))[0]) == 1 + len(word)
 
 
 # --------------------------------------------------------------------------- mapping
@@ -283,9 +289,7 @@ def char_segmented(words: Sequence[str], min_words: int = 3, share: float = 0.9)
         True when at least ``min_words`` words carry such letters and ``share`` of them are
         single characters.
     """
-    import unicodedata
-
-    spaceless = [w for w in words if any(_spaceless(ch) for ch in w)]
+    spaceless = [w for w in words if _has_spaceless(w)]
     if len(spaceless) < min_words:
         return False
     single = sum(1 for w in spaceless if sum(1 for ch in w if unicodedata.category(ch)[0] != "M") == 1)
@@ -331,8 +335,6 @@ def _map_split(tokenizer: Any, part: list[list[str]], prefix_words: list[str], m
 def _map_text(tokenizer: Any, part: list[list[str]], prefix_words: list[str], markers: frozenset[int],
               unk_id: int | None) -> list[WordPieces]:
     """The ``text`` setting for one chunk of sentences (see the module docs)."""
-    import bisect
-
     pre_text = " ".join(prefix_words)
     off = len(pre_text) + 1 if pre_text else 0
     joined = [join_words(words) for words in part]

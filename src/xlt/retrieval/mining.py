@@ -39,8 +39,10 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from xlt.data.readers import DataFormatError, read_lines
+from xlt.models.encoder import Encoder
 
 log = logging.getLogger(__name__)
 
@@ -126,10 +128,12 @@ def read_sentences(path: str | os.PathLike[str]) -> MonolingualText:
 # --------------------------------------------------------------------------- embeddings
 
 
-def embed_to_array(encoder: Any, sentences: Sequence[str], *, chunk_size: int = DEFAULT_CHUNK_SIZE,
+def embed_to_array(encoder: Encoder, sentences: Sequence[str], *, chunk_size: int = DEFAULT_CHUNK_SIZE,
                    memmap_path: str | os.PathLike[str] | None = None, batch_size: int = 64,
                    layer: int | str = "last", pooling: str = "mean", progress: bool = True) -> np.ndarray:
-    """Unit-length sentence embeddings ``(n, dim)`` float32, computed ``chunk_size`` at a time.
+    """Unit-length sentence embeddings ``(n, dim)`` float32, computed ``chunk_size`` at a time
+    with :meth:`Encoder.encode_sentences <xlt.models.encoder.Encoder.encode_sentences>`
+    (``normalize=True``; E5 mean pooling by default).
 
     With ``memmap_path`` the rows are written to a disk ``np.memmap`` as each chunk finishes,
     so peak memory is one chunk's, whatever ``n`` is; otherwise an in-memory array.
@@ -137,10 +141,6 @@ def embed_to_array(encoder: Any, sentences: Sequence[str], *, chunk_size: int = 
     Raises:
         ValueError: no sentences, or ``chunk_size < 1``.
     """
-    from tqdm.auto import tqdm
-
-    from xlt.models.features import encode_sentences
-
     if not sentences:
         raise ValueError("no sentences to embed")
     if chunk_size < 1:
@@ -151,8 +151,8 @@ def embed_to_array(encoder: Any, sentences: Sequence[str], *, chunk_size: int = 
     with tqdm(total=n, desc="embedding", unit="sent", disable=not progress, leave=False) as bar:
         for s in range(0, n, chunk_size):
             chunk = list(sentences[s:s + chunk_size])
-            out[s:s + len(chunk)] = encode_sentences(encoder, chunk, layers=layer, pooling=pooling,
-                                                     normalize=True, batch_size=batch_size, progress=False)
+            out[s:s + len(chunk)] = encoder.encode_sentences(chunk, layers=layer, pooling=pooling, normalize=True,
+                                                             batch_size=batch_size, progress=False)
             bar.update(len(chunk))
     if isinstance(out, np.memmap):
         out.flush()
@@ -208,7 +208,7 @@ def build_index(base: np.ndarray, kind: str = "auto", *, approx_above: int = DEF
     Raises:
         ValueError: unknown kind, or ``pq_m`` that does not divide ``dim``.
     """
-    import faiss
+    import faiss  # lazy: xlt --help imports this module (through xlt.jobs); faiss takes ~0.4 s
 
     base = _check_vectors(base, "base")
     m, dim = base.shape
@@ -259,8 +259,6 @@ def knn_search(queries: np.ndarray, base: np.ndarray, k: int, *, index: str = "a
     Raises:
         ValueError: bad shapes, different dims, ``k < 1``.
     """
-    from tqdm.auto import tqdm
-
     queries, base = _check_vectors(queries, "queries"), _check_vectors(base, "base")
     if queries.shape[1] != base.shape[1]:
         raise ValueError(f"queries and base must have the same dim, got {queries.shape[1]} and {base.shape[1]}")

@@ -33,7 +33,8 @@ def stack_token_features(per_sentence: list[np.ndarray], dtype=torch.float16) ->
     """Concatenate per-sentence word features into one tensor, one row per word.
 
     Args:
-        per_sentence: arrays ``(n_words_i, dim)`` (one layer) or ``(n_layers, n_words_i, dim)``.
+        per_sentence: arrays ``(n_words_i, dim)`` (one layer) or ``(n_layers, n_words_i, dim)``, as
+            :meth:`Encoder.encode_words <xlt.models.encoder.Encoder.encode_words>` gives them.
         dtype: storage dtype (float16 halves the memory of layer stacks).
 
     Returns:
@@ -61,7 +62,8 @@ def sentence_feature_tensor(features: np.ndarray, dtype=torch.float16) -> torch.
     """Sentence features as probe input.
 
     Args:
-        features: ``(n, dim)`` or ``(n_layers, n, dim)`` (as returned by ``encode_sentences``).
+        features: ``(n, dim)`` or ``(n_layers, n, dim)`` (as returned by
+            :meth:`Encoder.encode_sentences <xlt.models.encoder.Encoder.encode_sentences>`).
 
     Returns:
         ``(n, dim)`` or ``(n, n_layers, dim)``.
