@@ -102,3 +102,75 @@ def test_bad_input():
         procrustes(np.full((2, 4), np.nan), x, [[0, 0]])
     with pytest.raises(MappingError, match="no test pair is left"):
         bli_queries([("q", "w")], ["a"], ["b"])
+
+
+# --------------------------------------------------------------------------- word-vector files
+
+
+def _write_vec(path, header, rows):
+    path.write_text(header + "\n" + "".join(r + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_vec_files_round_trip_and_bad_files(tmp_path):
+    from xlt.lexicon.vectors import WordVectorError, WordVectors, read_word_vectors
+
+    wv = WordVectors(["der", "die", "haus"], np.array([[1, 0], [0, 1], [0.5, -0.25]]), source="toy")
+    for name in ("v.vec", "v.npz"):
+        back = read_word_vectors(wv.save(tmp_path / name))
+        assert back.words == wv.words and np.allclose(back.vectors, wv.vectors)
+    assert read_word_vectors(tmp_path / "v.vec", limit=2).words == ["der", "die"]
+    bad = {
+        "count": (_write_vec(tmp_path / "a.vec", "3 2", ["a 1 2", "b 3 4"]), "header says 3 words but the file has 2"),
+        "dim": (_write_vec(tmp_path / "b.vec", "2 3", ["a 1 2", "b 3 4"]), ":2: expected a word and 3 values"),
+        "dup": (_write_vec(tmp_path / "c.vec", "3 2", ["a 1 2", "b 3 4", "a 5 6"]), ":4: duplicate words"),
+        "ragged": (_write_vec(tmp_path / "d.vec", "2 2", ["a 1 2", "b 3"]), ":3: expected a word and 2 values"),
+        "noheader": (_write_vec(tmp_path / "e.vec", "a 1 2", ["b 3 4"]), "count dim"),
+    }
+    for what, (path, words) in bad.items():
+        with pytest.raises(WordVectorError) as info:
+            read_word_vectors(path)
+        assert str(path) in str(info.value) and words in str(info.value), (what, str(info.value))
+    with pytest.raises(WordVectorError, match="duplicate words"):
+        WordVectors(["a", "a"], np.zeros((2, 2)))
+
+
+def test_bli_on_vec_files_matches_a_hand_computed_reference(tmp_path):
+    """Two tiny .vec spaces where the target is the source rotated by 90 degrees: Procrustes on two
+    seed pairs finds the rotation, and P@1 on the other words is what a hand count gives."""
+    from xlt.lexicon.vectors import read_word_vectors
+
+    src = {"one": (1, 0), "two": (0, 1), "three": (0.6, 0.8), "four": (-0.8, 0.6)}
+    rot = lambda v: (-v[1], v[0])  # noqa: E731 - 90 degrees
+    tgt = {"eins": rot(src["one"]), "zwei": rot(src["two"]), "drei": rot(src["three"]), "vier": rot(src["four"])}
+    fmt = lambda d: [f"{w} {a} {b}" for w, (a, b) in d.items()]  # noqa: E731
+    x = read_word_vectors(_write_vec(tmp_path / "en.vec", "4 2", fmt(src)))
+    y = read_word_vectors(_write_vec(tmp_path / "de.vec", "4 2", fmt(tgt)))
+    xs, ys = normalize_embeddings(x.vectors, ("unit",)), normalize_embeddings(y.vectors, ("unit",))
+    w = procrustes(xs, ys, [[0, 0], [1, 1]])
+    assert np.allclose(w, [[0, 1], [-1, 0]], atol=1e-6)
+    # "three" -> drei (right), "four" -> vier (right), "five" is not in the vocabulary: P@1 = 2/2
+    s = evaluate_bli(xs @ w, ys, [("three", "drei"), ("four", "vier"), ("five", "fünf")], x.words, y.words,
+                     method="cosine")
+    assert (s.p_at_1, s.n_queries, s.skipped_source) == (100.0, 2, 1)
+    # with a wrong map (identity), "three" (0.6, 0.8) lands nearest to drei? cos(three, drei) = 0:
+    # its nearest is eins (0, 1) at 0.8: P@1 = 0 for three; four (-0.8, 0.6) -> zwei (-1, 0) at 0.8
+    s0 = evaluate_bli(xs, ys, [("three", "drei"), ("four", "vier")], x.words, y.words, method="cosine")
+    assert s0.p_at_1 == 0.0
+
+
+@pytest.mark.usefixtures("single_torch_thread")
+def test_encoder_word_vectors_isolated_and_in_context(tiny):
+    from xlt.lexicon.vectors import encoder_word_vectors
+    from xlt.models.features import encode_words
+
+    encoder, _ = tiny
+    iso = encoder_word_vectors(encoder, ["the", "cat"])
+    ref = encode_words(encoder, [["the"]], word_pieces="mean_all", progress=False).vectors[0][0]
+    assert np.allclose(iso.vectors[0], ref) and iso.stats["mode"] == "isolated"
+    corpus = [["the", "cat", "sat"], ["a", "cat"]]
+    ctx = encoder_word_vectors(encoder, ["cat", "dog"], contexts=corpus)
+    feats = encode_words(encoder, corpus, word_pieces="mean_all", progress=False).vectors
+    assert np.allclose(ctx.vectors[0], (feats[0][1] + feats[1][1]) / 2, atol=1e-6)  # mean over both contexts
+    assert ctx.stats["no_context"] == 1  # dog: its isolated vector
+    assert np.allclose(ctx.vectors[1], encoder_word_vectors(encoder, ["dog"]).vectors[0])

@@ -1,0 +1,239 @@
+"""Static word vectors: read from the usual files, written back, or extracted from an encoder.
+
+* :func:`read_word_vectors`: word2vec/fastText text files (``.vec``, ``.txt``: a ``count dim``
+  header, then ``word v1 ... vdim`` per line), fastText ``.bin`` models and word2vec binary
+  files, read with gensim (Řehůřek & Sojka 2010), and ``.npz`` files written by
+  :meth:`WordVectors.save`; the file's header is checked against its rows, and duplicate words
+  and non-finite values are errors naming the file.
+* :func:`encoder_word_vectors`: type-level vectors from a contextual encoder, as Vulić et al. 2020
+  ("Probing Pretrained Language Models for Lexical Semantics") and Bommasani et al. 2020: each
+  word encoded on its own (``isolated``: the mean of its word pieces' hidden states, the
+  encoder's text prefix in front), or the mean of its contextual vectors over up to ``n``
+  occurrences in a corpus (``contexts``), falling back to the isolated vector for words the
+  corpus lacks (counted).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from xlt.core.errors import XltError
+
+__all__ = ["WordVectorError", "WordVectors", "encoder_word_vectors", "read_word_vectors"]
+
+
+class WordVectorError(XltError, ValueError):
+    """A word-vector file or matrix that cannot be used: a header that disagrees with its rows,
+    duplicate words, rows of different lengths, non-finite values."""
+
+
+@dataclass
+class WordVectors:
+    """Words and their vectors, row ``i`` for ``words[i]`` (frequency order where the source has one).
+
+    Attributes:
+        words: the vocabulary, ``n_words`` distinct strings.
+        vectors: float32 ``(n_words, dim)``.
+        source: where they came from (a file, or the encoder and how), for reports.
+        stats: counts of how they were made (e.g. words without a context).
+
+    Raises:
+        WordVectorError: duplicate words, a count that differs from the rows, non-finite values.
+    """
+
+    words: list[str]
+    vectors: np.ndarray
+    source: str = ""
+    stats: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.vectors = np.asarray(self.vectors, dtype=np.float32)
+        if self.vectors.ndim != 2 or len(self.words) != len(self.vectors):
+            raise WordVectorError(f"{self.source or 'word vectors'}: {len(self.words)} words but vectors of shape "
+                                  f"{self.vectors.shape}")
+        if len(set(self.words)) != len(self.words):
+            seen, dup = set(), []
+            for w in self.words:
+                if w in seen:
+                    dup.append(w)
+                seen.add(w)
+            raise WordVectorError(f"{self.source or 'word vectors'}: duplicate words ({len(dup)}, e.g. "
+                                  f"{', '.join(map(repr, dup[:3]))})")
+        if not np.isfinite(self.vectors).all():
+            row = int(np.where(~np.isfinite(self.vectors).all(1))[0][0])
+            raise WordVectorError(f"{self.source or 'word vectors'}: non-finite values in the vector of "
+                                  f"{self.words[row]!r}")
+
+    @property
+    def dim(self) -> int:
+        """The vectors' dimension."""
+        return int(self.vectors.shape[1])
+
+    def index(self) -> dict[str, int]:
+        """word -> row."""
+        return {w: i for i, w in enumerate(self.words)}
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write to ``path``: word2vec text format for ``.vec``/``.txt`` (readable by gensim, fastText
+        and MUSE/VecMap), else ``.npz`` (``words``, ``vectors``); atomically.
+
+        Returns:
+            the path written.
+        """
+        from xlt.core.io import atomic_write
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix in (".vec", ".txt"):
+            def write(tmp: Path) -> None:
+                with open(tmp, "w", encoding="utf-8") as f:
+                    f.write(f"{len(self.words)} {self.dim}\n")
+                    for w, v in zip(self.words, self.vectors):
+                        f.write(w + " " + " ".join(f"{x:.6g}" for x in v) + "\n")
+        else:
+            def write(tmp: Path) -> None:
+                with open(tmp, "wb") as f:
+                    np.savez(f, words=np.asarray(self.words, dtype=str), vectors=self.vectors)
+        atomic_write(path, write)
+        return path
+
+
+def _check_text_file(path: Path) -> None:
+    """Check a word2vec text file's shape before gensim parses it (gensim pads a short row and
+    keeps a repeated word as an empty slot without an error): a ``count dim`` header, ``count``
+    rows of one word and ``dim`` values each, no word twice.
+
+    Raises:
+        WordVectorError: naming the file and line.
+    """
+    with open(path, "rb") as f:
+        head = f.readline().split()
+        if len(head) != 2 or not all(h.isdigit() for h in head):
+            raise WordVectorError(f"{path}:1: expected a 'count dim' header line, got {b' '.join(head)[:60]!r}")
+        count, dim = int(head[0]), int(head[1])
+        seen: dict[bytes, int] = {}
+        rows = 0
+        for lineno, line in enumerate(f, 2):
+            fields = line.split()
+            if not fields:
+                continue
+            rows += 1
+            if len(fields) != dim + 1:
+                raise WordVectorError(f"{path}:{lineno}: expected a word and {dim} values (the header's dimension), "
+                                      f"got {len(fields) - 1} values")
+            if fields[0] in seen:
+                raise WordVectorError(f"{path}:{lineno}: duplicate words: {fields[0].decode('utf-8', 'replace')!r} "
+                                      f"is also on line {seen[fields[0]]}")
+            seen[fields[0]] = lineno
+    if count != rows:
+        raise WordVectorError(f"{path}:1: the header says {count} words but the file has {rows} rows")
+
+
+def read_word_vectors(path: str | os.PathLike, limit: int | None = None) -> WordVectors:
+    """Read word vectors (see the module docstring for the formats), keeping file order.
+
+    Args:
+        path: the file. limit: the first ``limit`` words only (frequency-ordered files: the most
+            frequent).
+
+    Raises:
+        FileNotFoundError: no such file. WordVectorError: a header that disagrees with the rows
+        (count or dimension), duplicate words, non-finite values, an unreadable file (the message
+        names it).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such word-vector file")
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as z:
+            if "words" not in z or "vectors" not in z:
+                raise WordVectorError(f"{path}: an .npz of word vectors holds 'words' and 'vectors'")
+            words, vectors = [str(w) for w in z["words"]], z["vectors"]
+        return WordVectors(words[:limit], vectors[:limit], source=str(path))
+    from gensim.models import KeyedVectors
+
+    try:
+        if path.suffix == ".bin":
+            try:
+                from gensim.models.fasttext import load_facebook_vectors
+
+                kv = load_facebook_vectors(str(path))
+            except (NotImplementedError, ValueError, AssertionError):
+                kv = KeyedVectors.load_word2vec_format(str(path), binary=True, limit=limit)
+        else:
+            _check_text_file(path)
+            kv = KeyedVectors.load_word2vec_format(str(path), binary=False, limit=limit)
+    except (UnicodeDecodeError, EOFError) as exc:
+        raise WordVectorError(f"{path}: not a readable word-vector file ({exc})") from None
+    except ValueError as exc:
+        if isinstance(exc, WordVectorError):
+            raise
+        raise WordVectorError(f"{path}: not a readable word-vector file ({str(exc).splitlines()[0]}; rows of "
+                              "different lengths?)") from None
+    words = list(kv.index_to_key)[:limit]
+    return WordVectors(words, kv.vectors[:len(words)], source=str(path))
+
+
+def encoder_word_vectors(encoder, words: Sequence[str], *, contexts: Sequence[Sequence[str]] | None = None,
+                         max_occurrences: int = 10, layers="last", batch_size: int = 256,
+                         progress: bool = False) -> WordVectors:
+    """Static vectors of ``words`` from a contextual encoder.
+
+    Isolated (``contexts=None``): each word is encoded alone, as a one-word sentence after the
+    encoder's text prefix, and its vector is the mean of its word pieces' hidden states
+    (``word_pieces='mean_all'``; Vulić et al. 2020's decontextualised "ISO" vectors). With
+    ``contexts`` (tokenised sentences): the mean of its contextual vectors over its first
+    ``max_occurrences`` occurrences (Vulić et al. 2020's "AOC" vectors; Bommasani et al. 2020);
+    words with no occurrence keep their isolated vector (``stats["no_context"]``).
+
+    Args:
+        encoder: a loaded :class:`~xlt.models.loading.Encoder`. words: the vocabulary (distinct).
+        contexts: tokenised sentences of the words' language, or None.
+        max_occurrences: occurrences averaged per word. layers: hidden states (``'last'``, an
+            int, a list: averaged). batch_size: sentences per forward pass.
+
+    Returns:
+        :class:`WordVectors` ``(len(words), hidden size)``, unnormalised.
+
+    Raises:
+        WordVectorError: duplicate or empty words.
+    """
+    from xlt.models.features import encode_words
+
+    words = list(words)
+    if any(not w.strip() for w in words):
+        raise WordVectorError("empty word in the vocabulary")
+    iso = encode_words(encoder, [[w] for w in words], layers=layers, batch_size=batch_size, progress=progress,
+                       word_pieces="mean_all")
+    def word_rows(v: np.ndarray) -> np.ndarray:  # (n_words, dim); several layers are averaged
+        return v if iso.single_layer else v.mean(0)
+
+    vectors = np.stack([word_rows(v)[0] for v in iso.vectors]).astype(np.float32)
+    stats = {"words": len(words), "mode": "isolated" if contexts is None else "contexts"}
+    if contexts is not None:
+        row = {w: i for i, w in enumerate(words)}
+        wanted: dict[int, list[tuple[int, int]]] = {}
+        counts = np.zeros(len(words), dtype=np.int64)
+        for s, sent in enumerate(contexts):
+            for t, w in enumerate(sent):
+                i = row.get(w)
+                if i is not None and counts[i] < max_occurrences:
+                    counts[i] += 1
+                    wanted.setdefault(s, []).append((t, i))
+        keep = sorted(wanted)
+        feats = encode_words(encoder, [list(contexts[s]) for s in keep], layers=layers, batch_size=batch_size,
+                             progress=progress, word_pieces="mean_all")
+        sums = np.zeros_like(vectors)
+        for s, v in zip(keep, feats.vectors):
+            v = word_rows(v)
+            for t, i in wanted[s]:
+                sums[i] += v[t]
+        has = counts > 0
+        vectors[has] = sums[has] / counts[has, None]
+        stats.update(no_context=int((~has).sum()), occurrences=int(counts.sum()), sentences=len(keep))
+    return WordVectors(words, vectors, source=f"{encoder.spec} ({stats['mode']})", stats=stats)
