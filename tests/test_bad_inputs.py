@@ -104,7 +104,7 @@ CASES: list[tuple[str, list[str], list[str]]] = [
      ["latin1-en.tsv:1", "UTF-8"]),
     ("transfer", ["transfer", "--train", "{train}", "--eval", "{unlabeled}", "--out", "{root}/r"], ["language"]),
     ("transfer", T + ["--out", "{root}/r", "--config", "{yaml_bad_key}"], ["epochz"]),
-    ("transfer", T + ["--out", "{root}/r", "--config", "{yaml_bad_type}"], ["epochs must be a whole number"]),
+    ("transfer", T + ["--out", "{root}/r", "--config", "{yaml_bad_type}"], ["--epochs", "expected a whole number"]),
     ("transfer", T + ["--out", "{root}/r", "--mode", "probe", "--resume"], ["--mode finetune"]),
     ("transfer", T + ["--out", "{root}/r", "--peft", "lora"], ["--peft", "--mode finetune"]),
     ("transfer", T + ["--out", "{root}/r", "--mode", "finetune", "--peft", "adapter", "--language-adapters",

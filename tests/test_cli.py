@@ -8,6 +8,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -38,21 +39,20 @@ def test_help_subprocess():
         assert sub in proc.stdout
 
 
-def test_seeds_argument():
+def test_seeds_argument(capsys):
     assert _seeds("3") == [0, 1, 2]
     assert _seeds("0,5,7") == [0, 5, 7]
     args = build_parser().parse_args(["transfer", "--task", "udpos", "--out", "x", "--seeds", "2"])
-    assert args.seeds == [0, 1]
-    # unset options stay None on the command line; the defaults live in TransferConfig only
-    from xlt.cli._common import config_from_args
-    from xlt.jobs.transfer import TransferConfig
+    # unset options stay None on the command line; the defaults live in TransferSettings only
+    from xlt.cli._settings import settings_from_args
+    from xlt.jobs.parts import TransferSettings
 
-    args.progress = True
-    cfg = config_from_args(TransferConfig, args)
+    cfg = settings_from_args(TransferSettings, args)
     assert cfg.seeds == [0, 1] and cfg.mode == "probe" and cfg.layer == "mix" and cfg.task == "udpos"
-    with pytest.raises(SystemExit) as info:
-        build_parser().parse_args(["transfer", "--task", "udpos", "--out", "x", "--seeds", "0"])
-    assert info.value.code == 2
+    assert settings_from_args(TransferSettings, build_parser().parse_args(
+        ["transfer", "--task", "udpos", "--seeds", "0,5,7"])).seeds == [0, 5, 7]
+    assert main(["transfer", "--task", "udpos", "--out", "x", "--seeds", "0"]) == 2
+    assert "--seeds 0: expected a count >= 1" in capsys.readouterr().err
 
 
 def test_transfer_end_to_end(tiny, data, tmp_path, capsys):
@@ -239,7 +239,7 @@ def test_mine_config_file_with_an_option_winning(tiny, tmp_path):
     (["mine", "a.txt", "b.txt", "--out", "p.tsv"], "xlt.jobs.mine.run_mine", "margins"),  # MineEvalConfig's, not MineConfig's
     (["align", "fit", "--out", "m.npz"], "xlt.jobs.align.run_align_fit", "method"),  # the option is --method, the key methods
     (["analyze", "--out", "o"], "xlt.evaluate.analyze.run_analyze", "pooling_layer"),
-    (["project", "--silver", "ntrex", "--out", "o"], "xlt.jobs.silver.run_silver", "silver"),
+    (["project", "--silver", "ntrex", "--out", "o"], "xlt.jobs.silver.run", "silver"),
 ])
 def test_config_file_unknown_key_exit_2(command, job, key, tmp_path, monkeypatch, capsys):
     def no_run(*args, **kwargs):
@@ -289,10 +289,10 @@ def test_config_files_of_the_other_commands(tmp_path, monkeypatch):
     c = run("xlt.jobs.mine.run_mine_eval", ["mine", "--eval", "ntrex", "--k", "8"],
             {"out": "o", "k": 3, "margins": "ratio", "distractors": 100})
     assert (c.out, c.k, c.margins, c.distractors, c.langs) == ("o", 8, "ratio", 100, "deu,fra,rus,zho-CN,swa")
-    c = run("xlt.jobs.silver.run_silver", ["project", "--silver", "ntrex", "--langs", "de", "--no-drop-partial"],
+    c = run("xlt.jobs.silver.run", ["project", "--silver", "ntrex", "--langs", "de", "--no-drop-partial"],
             {"out": "o", "langs": "fr", "seeds": [1, 2], "align_method": "argmax", "drop_partial": True})
     assert (c.parallel, c.out, c.langs, c.seeds, c.align_method, c.drop_partial) == \
-        ("ntrex", "o", "de", [1, 2], "argmax", False)
+        ("ntrex", Path("o"), ["de"], [1, 2], "argmax", False)
     assert (c.keep_empty, c.train_limit) == (True, 5000)
 
 

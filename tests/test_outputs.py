@@ -231,14 +231,14 @@ def test_config_file_values_are_typed_like_options(tmp_path, capsys, monkeypatch
     import xlt.jobs.transfer as job
 
     monkeypatch.setattr(job, "load_encoder", lambda *a, **k: pytest.fail("the model was loaded"))
-    for text, message in (("epochs: three\n", "epochs must be a whole number, got 'three'"),
-                          ("epochs: 2.5\n", "epochs must be a whole number, got 2.5"),
-                          ("lr: fast\n", "lr must be a number, got 'fast'"),
-                          ("bf16: maybe\n", "bf16 must be true or false, got 'maybe'")):
+    for text, message in (("epochs: three\n", "--epochs three: expected a whole number"),
+                          ("epochs: 2.5\n", "--epochs 2.5: expected a whole number"),
+                          ("lr: fast\n", "--lr fast: expected a number"),
+                          ("bf16: maybe\n", "--bf16 maybe: expected true or false")):
         config = write(tmp_path / "run.yaml", text)
         assert main(["transfer", "--task", "udpos", "--out", str(tmp_path / "r"), "--config", str(config)]) == 2
         err = capsys.readouterr().err
-        assert err.startswith(f"xlt: error: --config {config}: {message}"), err
+        assert err == f"xlt: error: {message}\n", err
 
 
 def test_a_one_based_link_file_read_as_zero_based_is_warned_about(tmp_path, caplog):

@@ -211,7 +211,7 @@ def test_silver_errors(tiny, silver_root, tmp_path, capsys):
 
     with pytest.raises(UnknownLanguageError):
         run_silver(SilverConfig(langs="ja", model=spec, data_dir=str(silver_root), progress=False))
-    with pytest.raises(ValueError, match="align_method"):
+    with pytest.raises(ValueError, match="align-method"):
         run_silver(SilverConfig(langs="de", align_method="best", data_dir=str(silver_root)))
     # an alignment layer the model does not have fails before any training
     with pytest.raises(ValueError, match="layer"):

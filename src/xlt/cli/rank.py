@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xlt.cli._common import count_arg, nonneg_int_arg
-from xlt.models.loading import DEFAULT_MODEL
+from xlt.cli._common import UsageError
+from xlt.cli._settings import add_settings_options, settings_from_args
+from xlt.jobs import rank as job
 
 
 def add_parser(sub) -> None:
@@ -18,39 +19,19 @@ def add_parser(sub) -> None:
                                    "transfer matrices (`xlt transfer --source a,b,... --matrix`) which source "
                                    "transfers best, evaluate that leave one target out against simple baselines, "
                                    "and rank the candidates for --target.")
-    p.add_argument("--matrix", nargs="+", default=[], metavar="DIR",
-                   help="matrix folder(s) or matrix.json file(s) written by `xlt transfer --matrix` (default: none, "
-                        "use the shipped ranker)")
-    p.add_argument("--analysis", metavar="DIR",
-                   help="an `xlt analyze` report on parallel text of the matrix's languages: adds mPLM-Sim and "
-                        "MEXA features and the 'nearest by mPLM-Sim' baseline (targets it lacks are left out)")
-    p.add_argument("--task", help="without --matrix: the shipped ranker's task kind (pos, ner, classification, "
-                                  "general; or udpos, panx, sib200; default general); with --matrix: use only the "
-                                  "matrices of this task (udpos, panx, sib200, or your data set's name)")
-    p.add_argument("--target", help="the language to rank sources for (any code: yo, yor, yor_Latn)")
-    p.add_argument("--candidates", help="comma-separated sources to rank (default: the matrix's sources; without "
-                                        "--matrix, the sources of the shipped ranker's training matrices)")
-    p.add_argument("--text", action="append", default=[], metavar="LANG=FILE",
-                   help="text of a language (one sentence per line) for the overlap and script features, in place "
-                        "of the built-in text; needed for a language no built-in set holds; repeat it")
-    p.add_argument("--model", default=DEFAULT_MODEL, help="with --matrix: tokenizer for the subword-overlap feature "
-                                                          "(the shipped rankers use the one they were trained with)")
-    p.add_argument("--text-sentences", type=count_arg, default=300,
-                   help="sentences per language for the overlap and script features")
-    p.add_argument("--seed", type=nonneg_int_arg, default=0)
-    p.add_argument("--data-dir", help="data folder of the matrix's task")
-    p.add_argument("--out", required=True, help="report folder (report.json, report.md)")
-    p.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
+    add_settings_options(p, job.RankSettings)
 
 
 def run(args, argv) -> int:
-    from xlt.jobs.rank import RankConfig, run_rank
+    settings = settings_from_args(job.RankSettings, args)
+    if settings.out is None:
+        raise UsageError("--out is required (the report folder)")
+    print_ranking(job.run(settings, command=["xlt"] + argv).report, settings)
+    return 0
 
-    cfg = RankConfig(matrices=args.matrix, analysis=args.analysis, task=args.task, target=args.target,
-                     candidates=args.candidates, model=args.model, text=args.text,
-                     text_sentences=args.text_sentences, data_dir=args.data_dir, out=args.out,
-                     overwrite=args.overwrite, seed=args.seed)
-    rep = run_rank(cfg, command=["xlt"] + argv)
+
+def print_ranking(rep: dict, settings) -> None:
+    """Each matrix's evaluation table, the shipped ranker's figures, the ranking and the report's path."""
     for m in rep["matrices"]:
         if "skipped" in m["evaluation"]:
             print(f"\n{m['task']}: not evaluated ({m['evaluation']['skipped']})")
@@ -78,5 +59,4 @@ def run(args, argv) -> int:
             print(f"{i:>3}. {row['source']:<10} score {row['ranker_score']:+.3f}{obs}  syntax {f['uriel_syntactic']:.2f} "
                   f"genetic {f['uriel_genetic']:.2f} overlap {f['subword_overlap']:.2f} same script "
                   f"{int(f['same_script'])}" + (f" mPLM-Sim {f['mplm_sim']:.3f}" if "mplm_sim" in f else ""))
-    print(f"report: {Path(args.out) / 'report.md'}")
-    return 0
+    print(f"report: {Path(settings.out) / 'report.md'}")

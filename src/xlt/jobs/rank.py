@@ -15,7 +15,7 @@ import shlex
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +26,14 @@ from xlt.data.langs import UnknownLanguageError, iso639_3, same_language
 from xlt.core.io import write_json
 from xlt.core.outputs import Output, OutputPlan, staged_folder
 from xlt.data.paths import data_set_folders
+from xlt.jobs.settings import AT_LEAST_0, AT_LEAST_1, RunSettings, option
 from xlt.models.loading import DEFAULT_MODEL
 from xlt.transfer.ranking import (FEATURES, OPTIONAL_FEATURES, SHIPPED_FEATURES, SOURCE_PRIOR, LanguageProfile,
                                   RankingError,
                                   SourceRanker, dominant_script, in_uriel, ndcg_at, pair_features, piece_set,
                                   relevance, shipped_ranker, uriel_distances)
 
-__all__ = ["Analysis", "RankConfig", "language_profiles", "language_texts", "loto_rankings", "matrix_config",
+__all__ = ["Analysis", "RankConfig", "RankResult", "RankSettings", "run", "language_profiles", "language_texts", "loto_rankings", "matrix_config",
            "rank_with_shipped", "ranking_features", "read_analysis", "read_matrix", "run_rank", "shipped_pair_features",
            "shipped_queries", "shipped_scores"]
 
@@ -46,21 +47,22 @@ BASELINES = {"nearest by URIEL syntax": ("uriel_syntactic", False),
              "nearest by mPLM-Sim": ("mplm_sim", True)}
 
 
-@dataclass
-class RankConfig:
-    """Settings of ``xlt rank-sources``.
+@dataclass(kw_only=True)
+class RankSettings(RunSettings):
+    """Settings of ``xlt rank-sources`` (with :class:`~xlt.jobs.settings.RunSettings`: model, out,
+    overwrite, data_dir).
 
     Attributes:
         matrices: matrix folders (or their ``matrix.json``) from ``xlt transfer --matrix``; none: rank
             ``target``'s candidates with the shipped ranker of ``task`` (:func:`rank_with_shipped`).
         target: rank the candidates for this language (None: only the evaluation; required without
             ``matrices``).
-        candidates: comma-separated source languages to rank (default: the matrix's sources; without a
-            matrix, the sources of the shipped ranker's training matrices).
-        text: ``LANG=FILE`` text files for languages (one sentence per line) for the overlap and script
-            features, in place of the built-in text (needed for a language no built-in set holds).
-        model: whose tokenizer measures subword overlap. text_sentences: sentences per language
-            for the overlap and script features. data_dir: data folder of the matrix's task.
+        candidates: source languages to rank (default: the matrix's sources; without a matrix, the
+            sources of the shipped ranker's training matrices).
+        text: language -> text file (one sentence per line) for the overlap and script features, in
+            place of the built-in text (needed for a language no built-in set holds).
+        model: whose tokenizer measures subword overlap (with ``matrices``). text_sentences: sentences
+            per language for the overlap and script features. data_dir: data folder of the matrix's task.
         task: with matrices, use only the matrices of this task (their ``task`` field: ``udpos``, or a
             user data set's name; None = all); without, the shipped ranker's task kind (``pos``,
             ``ner``, ``classification``, or a built-in task name; None = ``general``).
@@ -68,32 +70,66 @@ class RankConfig:
             matrix's languages: adds the mPLM-Sim and MEXA features and the "nearest by mPLM-Sim"
             baseline (None: without them).
         out: report folder. overwrite: replace a non-empty one. seed: the ranker's seed.
+
+    Raises:
+        RankingError: neither ``matrices`` nor ``target``, or ``analysis`` without ``matrices``;
+        ConfigError: a value outside its constraint.
     """
 
-    matrices: list[str] = field(default_factory=list)
-    analysis: str | None = None
-    task: str | None = None
-    target: str | None = None
-    candidates: str | None = None
-    model: str = DEFAULT_MODEL
-    text_sentences: int = 300
-    data_dir: str | None = None
-    out: str | None = None
-    overwrite: bool = False
-    seed: int = 0
-    text: list[str] = field(default_factory=list)
+    matrices: list[Path] = option(default_factory=list, flag="--matrix", nargs="+", metavar="DIR",
+                                  help="matrix folder(s) or matrix.json file(s) written by `xlt transfer --matrix` "
+                                       "(default: none, use the shipped ranker)")
+    analysis: Path | None = option(None, metavar="DIR",
+                                   help="an `xlt analyze` report on parallel text of the matrix's languages: adds "
+                                        "mPLM-Sim and MEXA features and the 'nearest by mPLM-Sim' baseline (targets it "
+                                        "lacks are left out)")
+    task: str | None = option(None, help="without --matrix: the shipped ranker's task kind (pos, ner, classification, "
+                                         "general; or udpos, panx, sib200; default general); with --matrix: use only "
+                                         "the matrices of this task (udpos, panx, sib200, or your data set's name)")
+    target: str | None = option(None, help="the language to rank sources for (any code: yo, yor, yor_Latn)")
+    candidates: list[str] | None = option(None, help="comma-separated sources to rank (default: the matrix's sources; "
+                                                     "without --matrix, the sources of the shipped ranker's training "
+                                                     "matrices)")
+    text: dict[str, Path] = option(default_factory=dict, metavar="LANG=FILE",
+                                   help="text of a language (one sentence per line) for the overlap and script "
+                                        "features, in place of the built-in text; needed for a language no built-in "
+                                        "set holds; repeat it")
+    model: str = option(DEFAULT_MODEL, help="with --matrix: tokenizer for the subword-overlap feature (the shipped "
+                                            "rankers use the one they were trained with)")
+    text_sentences: int = option(300, check=AT_LEAST_1, help="sentences per language for the overlap and script "
+                                                             "features")
+    seed: int = option(0, check=AT_LEAST_0, help="the ranker's seed")
+    data_dir: Path | None = option(None, help="data folder of the matrix's task")
+    out: Path | None = option(None, help="report folder (report.json, report.md) (required on the command line)")
+    overwrite: bool = option(False, help="replace a non-empty --out")
+    progress: bool = option(True, cli=False, help="progress bars (unused: ranking shows none)")
 
     def __post_init__(self) -> None:
         if isinstance(self.matrices, (str, Path)):
-            self.matrices = [str(self.matrices)]
+            self.matrices = [self.matrices]
+        super().__post_init__()
         if not self.matrices and self.target is None:
             raise RankingError("give --target LANG to rank sources for it with the shipped ranker, or --matrix DIR "
                                "to learn from (and evaluate on) your own transfer matrices")
         if not self.matrices and self.analysis is not None:
             raise RankingError("--analysis adds features to a ranker learnt from --matrix; the shipped rankers "
                                "take none")
-        if self.text_sentences < 1:
-            raise RankingError(f"--text-sentences must be >= 1, got {self.text_sentences}")
+
+    def echo(self) -> dict:
+        """The settings as reports record them (``config``): the order and forms reports have always had
+        (paths as text, candidates comma-separated, texts as ``LANG=FILE``)."""
+        def text(v):
+            return None if v is None else str(v)
+
+        return {"matrices": [str(m) for m in self.matrices], "analysis": text(self.analysis), "task": self.task,
+                "target": self.target, "candidates": None if self.candidates is None else ",".join(self.candidates),
+                "model": self.model, "text_sentences": self.text_sentences, "data_dir": text(self.data_dir),
+                "out": text(self.out), "overwrite": self.overwrite, "seed": self.seed,
+                "text": [f"{k}={v}" for k, v in self.text.items()]}
+
+
+#: The settings' former name.
+RankConfig = RankSettings
 
 
 def read_matrix(path: str | Path) -> dict:
@@ -173,11 +209,11 @@ def read_analysis(path: str | Path) -> Analysis:
 
 
 def matrix_config(rep: dict, data_dir: str | None = None):
-    """The :class:`~xlt.jobs.transfer.TransferConfig` a matrix was made with (its data: a built-in
+    """The :class:`~xlt.jobs.parts.TransferSettings` a matrix was made with (its data: a built-in
     task or the user's files), from ``matrix.json``; ``data_dir`` overrides the recorded folder."""
     import dataclasses
 
-    from xlt.jobs.transfer import TransferConfig
+    from xlt.jobs.parts import TransferSettings as TransferConfig
 
     names = {f.name for f in dataclasses.fields(TransferConfig)}
     values = {k: v for k, v in (rep.get("config") or {}).items() if k in names}
@@ -194,11 +230,12 @@ def _texts(rep: dict, n: int, data_dir: str | None) -> dict[str, list[str]]:
 
     from xlt.data.dataset import from_files
     from xlt.data.text import example_text as as_text
-    from xlt.jobs.transfer import load_dataset_for, read_options, source_configs
+    from xlt.jobs.transfer import load_dataset_for
 
     # only the text matters here: labels (a --label-map, a --labels inventory) are left as they are
-    cfg = replace(matrix_config(rep, data_dir), matrix=False, train_limit=n, eval_limit=n, label_map=[], labels=None)
-    singles = list(source_configs(cfg).values())
+    cfg = replace(matrix_config(rep, data_dir), matrix=False, ensemble=0, train_limit=n, eval_limit=n, label_map=[],
+                  labels=None)
+    singles = list(cfg.source_settings().values())
     if len(singles) != len(rep["sources"]):
         raise RankingError(f"{rep['_path']}: its config names {len(singles)} sources, its table "
                            f"{len(rep['sources'])}; was it edited?")
@@ -208,15 +245,15 @@ def _texts(rep: dict, n: int, data_dir: str | None) -> dict[str, list[str]]:
         if code in out:
             continue
         if c.task:
-            ds = load_task(c.task, c.source, targets=[], data_dir=c.data_dir, train_limit=n)
+            ds = load_task(c.task, c.source[0], targets=[], data_dir=c.data_dir, train_limit=n)
         else:
-            ds = from_files(c.train, (), source=c.source, format=c.format, options=read_options(c),
+            ds = from_files(c.train[0].path, (), source=c.source[0], format=c.format, options=c.read_options(),
                             label_map=c.label_map, train_limit=n)
         out[code] = [as_text(e) for e in ds.train.examples]
     return out
 
 
-def _profiles(rep: dict, tokenizer, cfg: RankConfig, analysis: Analysis | None) -> dict[str, LanguageProfile]:
+def _profiles(rep: dict, tokenizer, cfg: RankSettings, analysis: Analysis | None) -> dict[str, LanguageProfile]:
     langs = list(dict.fromkeys(rep["sources"] + rep["targets"]))  # targets: those in URIEL
     texts = _texts(rep, cfg.text_sentences, cfg.data_dir)
     profiles = {}
@@ -261,7 +298,7 @@ def _training_groups(queries: dict, rels: dict[str, dict[str, int]], leave_out: 
     return [(feats, [rels[u][s] for s in cands]) for u, (cands, feats, _) in queries.items() if u != leave_out]
 
 
-def _matrix_features(rep: dict, cands: list[str], tokenizer, config: RankConfig, analysis: Analysis | None):
+def _matrix_features(rep: dict, cands: list[str], tokenizer, config: RankSettings, analysis: Analysis | None):
     """``(feats, columns, queries)`` of one matrix: every (candidate, language) pair's features, the
     ranker's feature columns, and the ranking queries (:func:`_queries`)."""
     profiles = _profiles(rep, tokenizer, config, analysis)
@@ -298,7 +335,7 @@ def loto_rankings(rep: dict, tokenizer, *, text_sentences: int = 300, data_dir: 
     cands = list(rep["sources"])
     uriel_distances(iso639_3(l) for l in cands)  # names every source URIEL lacks
     rankable = [t for t in rep["targets"] if in_uriel(iso639_3(t))]
-    cfg = RankConfig(matrices=[rep["_path"]], text_sentences=text_sentences, data_dir=data_dir, seed=seed)
+    cfg = RankSettings(matrices=[rep["_path"]], text_sentences=text_sentences, data_dir=data_dir, seed=seed)
     counts = [t for t in rankable if sum(1 for s in cands if s != t and t in rep["scores"].get(s, {})) >= 2]
     if len(counts) < 3:
         return _shipped_rankings(rep, cands, rankable, text_sentences, data_dir)
@@ -392,19 +429,14 @@ def shipped_queries(rep: dict, profiles: Mapping[str, LanguageProfile],
     return out
 
 
-def _text_files_for(items: Sequence[str], langs: Sequence[str]) -> dict[str, Path]:
+def _text_files_for(given: Mapping[str, Path], langs: Sequence[str]) -> dict[str, Path]:
     """``--text LANG=FILE`` values keyed by the language of ``langs`` they name.
 
     Raises:
-        RankingError: a malformed value, or a language that is neither the target nor a candidate.
+        RankingError: a language that is neither the target nor a candidate.
     """
     from xlt.data.langs import denote_same
-    from xlt.data.text import parse_text_args
 
-    try:
-        given = parse_text_args(items, "--text")
-    except ValueError as exc:
-        raise RankingError(str(exc)) from None
     out = {}
     for lang, path in given.items():
         hit = next((l for l in langs if denote_same(l, lang)), None)
@@ -415,7 +447,7 @@ def _text_files_for(items: Sequence[str], langs: Sequence[str]) -> dict[str, Pat
     return out
 
 
-def rank_with_shipped(config: RankConfig, command: list[str] | None = None) -> dict:
+def rank_with_shipped(config: RankSettings, command: list[str] | None = None) -> dict:
     """Rank source languages for ``config.target`` with the shipped ranker of ``config.task``'s kind.
 
     No transfer matrix is needed: the ranker was trained on xlt's matrices (:func:`shipped_ranker`,
@@ -438,8 +470,7 @@ def rank_with_shipped(config: RankConfig, command: list[str] | None = None) -> d
     t0 = time.time()
     ranker, prov = shipped_ranker(config.task or "general")
     target = config.target.strip()
-    wanted = ([c.strip() for c in config.candidates.split(",") if c.strip()] if config.candidates
-              else list(prov["candidates"]))
+    wanted = list(config.candidates) if config.candidates else list(prov["candidates"])
     cands = list(dict.fromkeys(c for c in wanted if not same_language(c, target)))
     if len(cands) < 2:
         raise RankingError(f"--candidates needs at least two source languages besides --target {target}; got "
@@ -462,7 +493,7 @@ def rank_with_shipped(config: RankConfig, command: list[str] | None = None) -> d
                "target_text": sources[target]}
     return {"command": argv, "command_line": shlex.join(argv), "analysis": None, "matrices": [],
             "ranking": ranking, "ranker": {k: v for k, v in prov.items() if k not in ("scores",)},
-            "config": {k: v for k, v in vars(config).items()}, "seconds": round(time.time() - t0, 1)}
+            "config": config.echo(), "seconds": round(time.time() - t0, 1)}
 
 
 def _observed(prov: dict, target: str) -> dict[str, tuple[float, str]]:
@@ -552,31 +583,13 @@ def evaluate_loto(queries: dict, first: str, seed: int = 0, features: list[str] 
     return {"methods": table, "per_target": per_target}
 
 
-def run_rank(config: RankConfig, command: list[str] | None = None) -> dict:
-    """Evaluate the ranker on each matrix (leave one target out) and rank sources for ``config.target``.
-
-    Returns:
-        ``{"matrices": [per matrix: task, sources, targets, evaluation], "ranking": {...} | None,
-        "config", "seconds"}``.
-
-    Without matrices, ranks ``config.target``'s candidates with the shipped ranker instead
-    (:func:`rank_with_shipped`).
+def _read_matrices(config: RankSettings) -> tuple[list[dict], Analysis | None, dict[str, list[str]]]:
+    """The matrices of ``config`` (of its task), checked before any text is read: ``(matrices, the
+    analysis, matrix -> targets left out)``. Targets URIEL or the analysis lack are left out (logged).
 
     Raises:
-        FileNotFoundError / RankingError: a missing or malformed matrix, a single-source matrix,
-            languages missing from URIEL (named), an unknown candidate or target, a matrix too small to
-            train a ranker (the counts that fall short are named, before any text is read).
+        FileNotFoundError / RankingError: see :func:`run_rank`.
     """
-    from xlt.models.loading import load_tokenizer
-
-    t0 = time.time()
-    OutputPlan(inputs=[("--matrix", config.matrices), ("--analysis", config.analysis), ("--model", config.model),
-                       ("--text", config.text), ("--data-dir", data_set_folders(config.data_dir))],
-               outputs=[Output("--out", config.out)] if config.out else [], overwrite=config.overwrite).check()
-    if not config.matrices:
-        report = rank_with_shipped(config, command)
-        _write_rank_report(config, report)
-        return report
     reps = [read_matrix(m) for m in config.matrices]
     if config.task is not None:
         tasks = sorted({r["task"] for r in reps})
@@ -615,6 +628,35 @@ def run_rank(config: RankConfig, command: list[str] | None = None) -> dict:
                             r["_path"], len(out_of), ", ".join(out_of))
                 skipped[r["_path"]] += out_of
                 r["targets"] = [t for t in r["targets"] if t not in out_of]
+    return reps, analysis, skipped
+
+
+def run_rank(config: RankSettings, command: list[str] | None = None) -> dict:
+    """Evaluate the ranker on each matrix (leave one target out) and rank sources for ``config.target``.
+
+    Returns:
+        ``{"matrices": [per matrix: task, sources, targets, evaluation], "ranking": {...} | None,
+        "config", "seconds"}``.
+
+    Without matrices, ranks ``config.target``'s candidates with the shipped ranker instead
+    (:func:`rank_with_shipped`).
+
+    Raises:
+        FileNotFoundError / RankingError: a missing or malformed matrix, a single-source matrix,
+            languages missing from URIEL (named), an unknown candidate or target, a matrix too small to
+            train a ranker (the counts that fall short are named, before any text is read).
+    """
+    from xlt.models.loading import load_tokenizer
+
+    t0 = time.time()
+    OutputPlan(inputs=[("--matrix", config.matrices), ("--analysis", config.analysis), ("--model", config.model),
+                       ("--text", config.text), ("--data-dir", data_set_folders(config.data_dir))],
+               outputs=[Output("--out", config.out)] if config.out else [], overwrite=config.overwrite).check()
+    if not config.matrices:
+        report = rank_with_shipped(config, command)
+        _write_rank_report(config, report)
+        return report
+    reps, analysis, skipped = _read_matrices(config)
     tokenizer = load_tokenizer(config.model)
     out_matrices, ranking = [], None
     for r in reps:
@@ -643,12 +685,39 @@ def run_rank(config: RankConfig, command: list[str] | None = None) -> dict:
               "analysis": None if analysis is None else {"path": analysis.path, "pivot": analysis.pivot,
                                                          "layer": analysis.layer, "languages": len(analysis.langs)},
               "matrices": out_matrices, "ranking": ranking,
-              "config": {k: v for k, v in vars(config).items()}, "seconds": round(time.time() - t0, 1)}
+              "config": config.echo(), "seconds": round(time.time() - t0, 1)}
     _write_rank_report(config, report)
     return report
 
 
-def _write_rank_report(config: RankConfig, report: dict) -> None:
+@dataclass
+class RankResult:
+    """What :func:`run` found.
+
+    Attributes:
+        ranked: the candidate sources for ``target``, best first (empty: no target ranked).
+        evaluations: per matrix, the leave-one-target-out evaluation (NDCG@3, top-1 accuracy, ... of
+            every method; ``skipped`` where the matrix is too small).
+        report: the report (``report.json``), see :func:`run_rank`.
+        out: the report folder (None: nothing written).
+    """
+
+    ranked: list[str]
+    evaluations: list[dict]
+    report: dict
+    out: Path | None = None
+
+
+def run(settings: RankSettings, command: list[str] | None = None) -> RankResult:
+    """Rank source languages for ``settings.target`` (with the shipped ranker, or learnt from
+    ``settings.matrices`` and evaluated on them); see :func:`run_rank` for the report and errors."""
+    report = run_rank(settings, command)
+    ranking = report.get("ranking") or {}
+    return RankResult(ranked=[r["source"] for r in ranking.get("ranked", [])],
+                      evaluations=[m["evaluation"] for m in report["matrices"]], report=report, out=settings.out)
+
+
+def _write_rank_report(config: RankSettings, report: dict) -> None:
     """``report.json`` and ``report.md`` into ``config.out``, as one folder (nothing without ``out``)."""
     if config.out:
         with staged_folder(config.out) as folder:
@@ -680,10 +749,10 @@ def _check_size(rep: dict, cands: list[str], target: str | None, evaluate: bool 
                                "add targets to the matrix, or leave out --matrix to use the shipped ranker")
 
 
-def _candidates(rep: dict, spec: str | None) -> list[str]:
+def _candidates(rep: dict, spec: list[str] | None) -> list[str]:
     if not spec:
         return list(rep["sources"])
-    wanted = [c.strip() for c in spec.split(",") if c.strip()]
+    wanted = list(spec)
     unknown = [c for c in wanted if c not in rep["sources"]]
     if unknown:
         raise RankingError(f"--candidates {', '.join(unknown)}: not a source of {rep['_path']} "

@@ -1,6 +1,6 @@
 """Silver training data by label projection, and its PAN-X score next to zero-shot transfer.
 
-``xlt project --silver ntrex`` (:func:`run_silver`) runs the whole *translate-train by
+``xlt project --silver ntrex`` (:func:`run`, settings :class:`SilverSettings`) runs the whole *translate-train by
 projection* baseline (Yarowsky, Ngai & Wicentowski 2001; for NER e.g. Mayhew, Tsai & Roth 2017)
 with one frozen encoder:
 
@@ -48,32 +48,36 @@ import shlex
 import sys
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from xlt.data import tasks as task_registry
-from xlt.evaluate.manifest import build_manifest
+from xlt.align.words import METHODS
 from xlt.core.metrics import mean_std, score
-from xlt.evaluate.report import write_report
 from xlt.core.outputs import Output, OutputPlan
+from xlt.data import tasks as task_registry
 from xlt.data.paths import data_set_folders
-from xlt.models.loading import DEFAULT_MODEL, load_encoder
-from xlt.models.words import DEFAULT_WORD_PIECES, check_word_pieces
+from xlt.evaluate.manifest import build_manifest
+from xlt.evaluate.report import write_report
+from xlt.jobs import ConfigError
+from xlt.jobs.parts import ProbeSettings, ProjectionSettings, probe_training
+from xlt.jobs.settings import AT_LEAST_1, FRACTION, RunSettings, option
+from xlt.models.loading import load_encoder
 
 if TYPE_CHECKING:  # torch and the trainers load when a run starts, not when `xlt` builds its parser
     import torch
 
+    from xlt.transfer.training_settings import ProbeTraining
+
 log = logging.getLogger(__name__)
 
-#: Parallel corpora ``run_silver`` can build silver data from.
+#: Parallel corpora :func:`run` can build silver data from.
 PARALLEL = ("ntrex",)
 #: Languages of the issue's acceptance run.
 DEFAULT_LANGS = "de,fr,es,ru,zh"
-
 
 
 @dataclass
@@ -97,72 +101,75 @@ def _counts(spec, data, truncated: int) -> dict:
     return {"sentences": len(data.examples), "tokens": tokens,
             "skipped_empty": int(getattr(data.stats, "n_skipped_empty", 0)), "truncated": int(truncated)}
 
-@dataclass
-class SilverConfig:
-    """Settings of one silver-data run (every field is echoed in the report).
+
+@dataclass(kw_only=True)
+class SilverPart(ProjectionSettings):
+    """Silver-data mode (--silver): the parallel corpus, the alignment and the data sizes.
 
     Attributes:
-        langs: comma-separated target languages (any code form: ``de``, ``deu``); each must
-            have a PAN-X dev set and an NTREX translation. ``zh`` takes NTREX ``zho-CN``
-            (simplified); ``zho-TW`` selects the traditional-script translation (PAN-X zh mixes
-            both scripts).
-        model: model spec (``bundled:e5-small``, a Hugging Face id or folder); one encoder gives
-            the probe features and the alignments.
-        parallel: the parallel corpus (``ntrex``).
+        parallel: the parallel corpus (``ntrex``): option ``--silver``.
+        langs: target languages (any code form: ``de``, ``deu``); each must have a PAN-X dev set and
+            an NTREX translation. ``zh`` takes NTREX ``zho-CN`` (simplified); ``zho-TW`` selects the
+            traditional-script translation (PAN-X zh mixes both scripts).
         align_method: ``itermax`` (default; see the module docstring), ``argmax``, ``match`` or
             ``softmax`` (:class:`xlt.align.words.WordAligner`).
         align_layer: hidden state the alignment vectors come from (default 8, as SimAlign).
-        train_limit: first N sentences of the PAN-X English training set (default 5000, as
-            the zero-shot PAN-X probe runs); ``None`` = all.
-        eval_limit: first N sentences of the English dev set and of each target's PAN-X dev set
-            (default 1000); ``None`` = all.
-        layer, head, epochs, batch_size, lr: probe settings as ``xlt transfer --mode probe``
-            (``None`` = the token-task default: 10 epochs, batch 256, lr 1e-3).
-        word_pieces: which subword pieces stand for a word, in the probe features and as the
-            word aligner's units (:data:`xlt.models.words.WORD_PIECES`).
-        seeds: one run of the whole chain per seed (see the module docstring).
+        train_limit: first N sentences of the PAN-X English training set (as the zero-shot PAN-X probe
+            runs); None = all.
+        eval_limit: first N sentences of the English dev set and of each target's PAN-X dev set;
+            None = all.
         silver_dev_fraction: share of the silver sentences held out to choose the silver probe's
-            epoch (at least one sentence).
-        drop_partial: leave out NTREX sentences where some English span was not projected
-            (they would teach the model that a real entity is ``O``). Default ``True``.
-        keep_empty: keep sentences without any English entity as all-``O`` data. Default ``True``.
-        max_gap: see :func:`xlt.align.projection.project_spans` (``None``: no limit).
-        data_dir: data folder (else resolved as in :func:`xlt.data.paths.resolve_data_dir`).
-        cache_dir: on-disk feature cache (None = off).
-        out: report folder (``report.json``, ``report.md``, ``scores.png``, ``silver/``); None =
-            no files.
-        progress: tqdm bars.
+            epoch (at least one sentence); a config-file setting.
     """
 
-    langs: str = DEFAULT_LANGS
-    model: str = DEFAULT_MODEL
-    parallel: str = "ntrex"
-    align_method: str = "itermax"
-    align_layer: int = 8
-    train_limit: int | None = 5000
-    eval_limit: int | None = 1000
-    layer: str = "mix"
-    head: str = "linear"
-    epochs: int | None = None
-    batch_size: int | None = None
-    lr: float | None = None
-    word_pieces: str = DEFAULT_WORD_PIECES
-    seeds: list[int] = field(default_factory=lambda: [0])
-    silver_dev_fraction: float = 0.1
-    drop_partial: bool = True
-    keep_empty: bool = True
-    max_gap: int | None = None
-    data_dir: str | None = None
-    cache_dir: str | None = None
-    out: str | None = None
-    overwrite: bool = False
-    progress: bool = True
+    parallel: Literal["ntrex"] = option("ntrex", flag="--silver",
+                                        help="build silver NER data from this parallel corpus, train on it and "
+                                             "compare with zero-shot")
+    langs: list[str] = option(default_factory=lambda: DEFAULT_LANGS.split(","),
+                              help="target languages (zho-TW for traditional Chinese)")
+    align_method: Literal[METHODS] = option("itermax", help="word alignment method (itermax: more links, fewer "
+                                                            "unprojectable spans; argmax is the higher-precision "
+                                                            "choice)")
+    align_layer: int = option(8, help="hidden state for alignment")
+    train_limit: int | None = option(5000, check=AT_LEAST_1, help="first N PAN-X English training sentences")
+    eval_limit: int | None = option(1000, check=AT_LEAST_1, help="first N sentences of each PAN-X dev set")
+    silver_dev_fraction: float = option(0.1, check=FRACTION, cli=False,
+                                        help="share of the silver sentences held out to choose the silver probe's "
+                                             "epoch")
 
-    def resolved(self) -> dict:
-        """Config with the probe defaults for token tasks filled in (see ``DEFAULTS``)."""
-        from xlt.transfer.training import with_defaults
 
-        return with_defaults(asdict(self), "probe", "token")
+@dataclass(kw_only=True)
+class SilverSettings(RunSettings, ProbeSettings, SilverPart):
+    """Settings of one silver-data run (``xlt project --silver ntrex``): the parts
+    :class:`~xlt.jobs.settings.RunSettings` (model: one encoder gives the probe features and the
+    alignments; out: the report folder with ``silver/``), :class:`~xlt.jobs.parts.ProbeSettings` (as
+    ``xlt transfer --mode probe``; epochs, batch size and learning rate default to the token-task
+    probe's: 10, 256, 1e-3; ``word_pieces`` also sets the word aligner's units; seeds: one run of the
+    whole chain per seed), :class:`~xlt.jobs.parts.ProjectionSettings` and :class:`SilverPart`.
+
+    Raises:
+        ConfigError: a value outside its constraint, or no target language, at construction.
+    """
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.langs:
+            raise ConfigError("--langs: no target language given")
+
+    def echo(self) -> dict:
+        """The settings as reports record them (``config``, before the resolved probe settings): the
+        fields in the order reports have always listed them, languages comma-separated, paths as text."""
+        keys = ("langs", "model", "parallel", "align_method", "align_layer", "train_limit", "eval_limit", "layer",
+                "head", "epochs", "batch_size", "lr", "word_pieces", "seeds", "silver_dev_fraction", "drop_partial",
+                "keep_empty", "max_gap", "data_dir", "cache_dir", "out", "overwrite")
+        special = {"langs": ",".join(self.langs),
+                   **{k: None if getattr(self, k) is None else str(getattr(self, k))
+                      for k in ("data_dir", "cache_dir", "out")}}
+        return {k: special[k] if k in special else getattr(self, k) for k in keys}
+
+
+#: The settings' former name.
+SilverConfig = SilverSettings
 
 
 @dataclass
@@ -173,45 +180,6 @@ class _Target:
     ntrex: str
     ntrex_path: Path
     eval_data: object
-
-
-def _check(config: SilverConfig) -> None:
-    from xlt.align.words import METHODS
-
-    if config.parallel not in PARALLEL:
-        raise ValueError(f"parallel corpus must be one of {PARALLEL}, got {config.parallel!r}")
-    if config.align_method not in METHODS:
-        raise ValueError(f"align_method must be one of {METHODS}, got {config.align_method!r}")
-    if not config.seeds:
-        raise ValueError("at least one seed is needed")
-    check_word_pieces(config.word_pieces)
-    if not 0.0 < config.silver_dev_fraction < 1.0:
-        raise ValueError(f"silver_dev_fraction must be between 0 and 1, got {config.silver_dev_fraction}")
-    if config.max_gap is not None and config.max_gap < 0:
-        raise ValueError(f"max_gap must be None or >= 0, got {config.max_gap}")
-    for name in ("train_limit", "eval_limit"):
-        v = getattr(config, name)
-        if v is not None and v < 1:
-            raise ValueError(f"{name} must be None or >= 1, got {v}")
-
-
-def _targets(config: SilverConfig) -> list[_Target]:
-    """Resolve the languages against PAN-X and NTREX and read every PAN-X dev subset."""
-    from xlt.data.parallel import select_ntrex
-
-    codes = [c.strip() for c in config.langs.split(",") if c.strip()]
-    if not codes:
-        raise ValueError("no target language given")
-    avail = task_registry.available_languages("panx", config.data_dir)
-    out: dict[str, _Target] = {}
-    for code in codes:
-        lang = task_registry.match_task_language("panx", code, config.data_dir)
-        if lang == "en":
-            raise ValueError("English is the source language; give target languages only")
-        (ntrex, path), = select_ntrex(code, config.data_dir, include_source=False).items()
-        if lang not in out:
-            out[lang] = _Target(lang, ntrex, path, _load("panx", lang, avail[lang], config.eval_limit))
-    return list(out.values())
 
 
 def _rows(lengths: list[int]) -> np.ndarray:
@@ -288,15 +256,346 @@ def _markdown(report: dict, langs: list[str], seeds: list[int]) -> list[str]:
     return ["\n".join(rows), "\n".join(spans)]
 
 
-def run_silver(config: SilverConfig, command: list[str] | None = None) -> dict:
+def _targets(settings: SilverSettings) -> list[_Target]:
+    """Resolve the languages against PAN-X and NTREX and read every PAN-X dev subset."""
+    from xlt.data.parallel import select_ntrex
+
+    avail = task_registry.available_languages("panx", settings.data_dir)
+    out: dict[str, _Target] = {}
+    for code in settings.langs:
+        lang = task_registry.match_task_language("panx", code, settings.data_dir)
+        if lang == "en":
+            raise ValueError("English is the source language; give target languages only")
+        (ntrex, path), = select_ntrex(code, settings.data_dir, include_source=False).items()
+        if lang not in out:
+            out[lang] = _Target(lang, ntrex, path, _load("panx", lang, avail[lang], settings.eval_limit))
+    return list(out.values())
+
+
+@dataclass
+class SilverInputs:
+    """Everything a silver run reads, read (and checked) before the model loads.
+
+    Attributes:
+        source: the PAN-X English files (``lang``, ``train``, ``dev``).
+        train, dev: the English training and dev subsets.
+        targets: each target's PAN-X dev subset and NTREX file.
+        eng_path: NTREX's English file. eng_text: its lines. eng_tokens: each line's words.
+        n_english: English lines with at least one word.
+        pairs: language -> ``(English line of each pair, target words of each pair, NTREX lines)``:
+            the pairs with words on both sides.
+    """
+
+    source: dict
+    train: LanguageData
+    dev: LanguageData
+    targets: list[_Target]
+    eng_path: Path
+    eng_text: object
+    eng_tokens: list[list[str]]
+    n_english: int
+    pairs: dict[str, tuple[list[int], list[list[str]], int]]
+
+
+def read_inputs(settings: SilverSettings) -> SilverInputs:
+    """Read PAN-X English, every target's PAN-X dev subset and NTREX (English and each target), so
+    that a malformed file fails before the model is loaded.
+
+    Raises:
+        ValueError: English among the targets, a target without dev sentences; UnknownLanguageError:
+        a language missing from PAN-X or NTREX; DatasetNotFoundError, DataFormatError.
+    """
+    from xlt.data.parallel import NTREX_SOURCE, read_multiparallel, select_ntrex
+    from xlt.data.wordalign import simple_tokenize
+
+    src_files = task_registry.source_files("panx", "en", settings.data_dir)
+    train = _load("panx", src_files["lang"], src_files["train"], settings.train_limit)
+    dev = _load("panx", src_files["lang"], src_files.get("dev") or src_files["train"], settings.eval_limit)
+    task_registry.label_list("panx", train.examples + dev.examples)  # BIO over PAN-X labels only
+    targets = _targets(settings)
+    eng_path = select_ntrex("en", settings.data_dir)[NTREX_SOURCE]
+    eng_text = read_multiparallel({NTREX_SOURCE: eng_path})
+    eng_tokens = [simple_tokenize(t) for t in eng_text.texts[NTREX_SOURCE]]
+    eng_row = {line: i for i, line in enumerate(eng_text.lines)}
+    pairs: dict[str, tuple[list[int], list[list[str]], int]] = {}
+    for tg in targets:
+        mp = read_multiparallel({NTREX_SOURCE: eng_path, tg.ntrex: tg.ntrex_path})
+        src_idx, tgt_tok = [], []
+        for line, text in zip(mp.lines, mp.texts[tg.ntrex]):
+            words = simple_tokenize(text)
+            i = eng_row[line]
+            if words and eng_tokens[i]:
+                src_idx.append(i)
+                tgt_tok.append(words)
+        pairs[tg.lang] = (src_idx, tgt_tok, mp.n_lines)
+    for tg in targets:
+        if not tg.eval_data.examples:
+            raise ValueError(f"{tg.lang}: no sentences in {tg.eval_data.path}")
+    return SilverInputs(src_files, train, dev, targets, eng_path, eng_text, eng_tokens,
+                        sum(1 for w in eng_tokens if w), pairs)
+
+
+def _check_outputs(settings: SilverSettings) -> None:
+    outputs = [Output("--out", Path(settings.out))] if settings.out else []
+    if settings.cache_dir:
+        outputs.append(Output("--cache-dir", Path(settings.cache_dir), "store"))
+    OutputPlan(inputs=[("--parallel", settings.parallel), ("--model", settings.model),
+                       ("--data-dir", data_set_folders(settings.data_dir))],
+               outputs=outputs, overwrite=settings.overwrite).check()
+
+
+@dataclass
+class _Run:
+    """What the steps of a silver run share: settings, inputs, the probe's training, the feature
+    function, the PAN-X labels, and what the steps measure (filled in step by step)."""
+
+    settings: SilverSettings
+    inputs: SilverInputs
+    training: ProbeTraining
+    features: object
+    labels: list[str]
+    seconds: dict = field(default_factory=dict)
+    en_heads: dict = field(default_factory=dict)
+    histories: dict = field(default_factory=dict)
+    source_per_seed: dict = field(default_factory=dict)
+    zero_per_seed: dict = field(default_factory=dict)
+    silver_per_seed: dict = field(default_factory=dict)
+    counts: dict = field(default_factory=dict)
+    eval_X: dict = field(default_factory=dict)
+    eng_tags: dict = field(default_factory=dict)
+    alignment: dict = field(default_factory=dict)
+
+
+def _english_probe(r: _Run) -> None:
+    """Step a: one English probe per seed, its epoch chosen on English dev."""
+    from xlt.transfer.training import train_tagger
+
+    t = time.time()
+    train, dev = r.inputs.train, r.inputs.dev
+    X, _ = r.features([e.tokens for e in train.examples])
+    X_dev, _ = r.features([e.tokens for e in dev.examples])
+    for s in r.settings.seeds:
+        res = train_tagger(X, [list(e.labels) for e in train.examples], X_dev, [list(e.labels) for e in dev.examples],
+                           r.labels, r.training, seed=s)
+        r.en_heads[s] = res.head
+        r.histories[s] = {"english": res.history}
+        r.source_per_seed[s] = _evaluate(res.head, X_dev, dev, r.labels)
+    r.seconds["english_probe"] = round(time.time() - t, 1)
+
+
+def _zero_shot(r: _Run) -> None:
+    """Step b: the English probes on every target's PAN-X dev subset (features kept for step f)."""
+    t = time.time()
+    r.zero_per_seed = {s: {} for s in r.settings.seeds}
+    for tg in tqdm(r.inputs.targets, desc="zero-shot", disable=not r.settings.progress):
+        r.eval_X[tg.lang], truncated = r.features([e.tokens for e in tg.eval_data.examples])
+        r.counts[tg.lang] = _counts(task_registry.get_task("panx"), tg.eval_data, truncated)
+        for s in r.settings.seeds:
+            r.zero_per_seed[s][tg.lang] = _evaluate(r.en_heads[s], r.eval_X[tg.lang], tg.eval_data, r.labels)
+    r.seconds["zero_shot_eval"] = round(time.time() - t, 1)
+
+
+def _tag_ntrex(r: _Run) -> None:
+    """Step c: the English side of NTREX tagged by each seed's English probe."""
+    from xlt.transfer.probe import predict
+    from xlt.transfer.training import decode_tags
+
+    t = time.time()
+    tokens = r.inputs.eng_tokens
+    X_eng, _ = r.features(tokens)
+    lengths = [len(w) for w in tokens]
+    r.eng_tags = {s: decode_tags(predict(r.en_heads[s], X_eng), lengths, r.labels) for s in r.settings.seeds}
+    del X_eng
+    r.seconds["tag_ntrex"] = round(time.time() - t, 1)
+
+
+def _align(r: _Run, aligner, tg: _Target) -> list:
+    """Step d (first half): NTREX English words aligned to the target's words; counts into the run."""
+    src_idx, tgt_tok, n_lines = r.inputs.pairs[tg.lang]
+    eng_tokens, n_english = r.inputs.eng_tokens, r.inputs.n_english
+    r.counts[tg.lang]["ntrex"] = {"code": tg.ntrex, "file": str(tg.ntrex_path), "lines": n_lines,
+                                  "english": n_english, "pairs": len(src_idx), "empty_target": n_english - len(src_idx)}
+    r.counts[tg.lang]["silver"] = {}
+    links = aligner.align([(eng_tokens[i], w) for i, w in zip(src_idx, tgt_tok)], r.settings.align_method)
+    info = {"links": sum(len(l) for l in links), "pairs": len(links),
+            "pairs_without_links": sum(1 for l in links if not l),
+            "encode_seconds": round(aligner.stats["seconds"]["encode"], 1),
+            "truncated_pairs": int(aligner.stats.get("n_truncated_pairs", 0))}
+    r.alignment[tg.lang] = info
+    if info["truncated_pairs"]:
+        log.warning("%s: %d of %d NTREX sentence pairs are longer than the model takes and were cut before word "
+                    "alignment (pairs %s); words past the cut get no projected label", tg.lang,
+                    info["truncated_pairs"], len(links),
+                    ", ".join(str(i) for i in aligner.stats.get("truncated_pairs", [])[:5]))
+    return links
+
+
+def _project(r: _Run, tg: _Target, links: list) -> dict[int, tuple[list[int], list[list[str]]]]:
+    """Step d (second half): each seed's English tags projected onto the target, filtered, written to
+    ``out/silver``; returns seed -> ``(kept sentences, projected tags)``."""
+    from xlt.align.projection import bio_spans, project_corpus, write_xtreme_tsv
+
+    s_ = r.settings
+    src_idx, tgt_tok, _ = r.inputs.pairs[tg.lang]
+    out = Path(s_.out) if s_.out else None
+    kept_of: dict[int, tuple[list[int], list[list[str]]]] = {}
+    for n_seed, s in enumerate(s_.seeds):
+        src_tags = [r.eng_tags[s][i] for i in src_idx]
+        tgt_tags, stats = project_corpus(src_tags, tgt_tok, links, max_gap=s_.max_gap)
+        partial, no_entity = set(stats.partial_sentences), set(stats.no_entity_sentences)
+        keep = [k for k in range(len(tgt_tok))
+                if not (s_.drop_partial and k in partial) and (s_.keep_empty or k not in no_entity)]
+        entities = Counter(lab for k in keep for _, _, lab in bio_spans(tgt_tags[k]))
+        source_entities = Counter(lab for tags in src_tags for _, _, lab in bio_spans(tags))
+        info = {"projected": len(tgt_tok), "kept": len(keep),
+                "dropped_partial": len(partial) if s_.drop_partial else 0,
+                # a sentence without English spans can never be partial
+                "dropped_no_entity": 0 if s_.keep_empty else len(no_entity),
+                "partial": len(partial), "no_entity": len(no_entity),
+                "spans": stats.to_dict(), "entities": dict(sorted(entities.items())),
+                "source_entities": dict(sorted(source_entities.items())), "tsv": None}
+        if out is not None:
+            path = _silver_path(out, tg.lang, s, n_seed == 0)
+            written = write_xtreme_tsv(path, [(tgt_tok[k], tgt_tags[k]) for k in keep])
+            info["tsv"] = str(path)
+            info["written"] = written["sentences"]
+        r.counts[tg.lang]["silver"][str(s)] = info
+        kept_of[s] = (keep, tgt_tags)
+    return kept_of
+
+
+def _train_on_silver(r: _Run, tg: _Target, kept_of: dict, timing: dict) -> None:
+    """Steps e-f: a probe per seed on its silver sentences (epoch chosen on a silver dev split), scored
+    on the target's PAN-X dev subset."""
+    from xlt.transfer.training import train_tagger
+
+    lang, tgt_tok = tg.lang, r.inputs.pairs[tg.lang][1]
+    # features once for every sentence some seed kept
+    t = time.time()
+    union = sorted({k for keep, _ in kept_of.values() for k in keep})
+    pos = {k: p for p, k in enumerate(union)}
+    X_silver = r.features([tgt_tok[k] for k in union])[0] if union else None
+    starts = _rows([len(tgt_tok[k]) for k in union])
+    timing["features"] = round(time.time() - t, 1)
+    t = time.time()
+    for s in r.settings.seeds:
+        keep, tgt_tags = kept_of[s]
+        info = r.counts[lang]["silver"][str(s)]
+        if len(keep) < 2:
+            log.warning("%s: %d silver sentence(s) for seed %d: too few to train and select on, no silver score",
+                        lang, len(keep), s)
+            info.update(train=0, dev=0)
+            r.silver_per_seed[s][lang] = float("nan")
+            continue
+        tr, dv = _split_dev(len(keep), r.settings.silver_dev_fraction, s)
+        info.update(train=len(tr), dev=len(dv))
+        tr_sent, dv_sent = [keep[p] for p in tr], [keep[p] for p in dv]
+        res = train_tagger(_gather(X_silver, starts, [pos[k] for k in tr_sent]), [tgt_tags[k] for k in tr_sent],
+                           _gather(X_silver, starts, [pos[k] for k in dv_sent]), [tgt_tags[k] for k in dv_sent],
+                           r.labels, r.training, seed=s)
+        r.histories[s][lang] = res.history
+        r.silver_per_seed[s][lang] = _evaluate(res.head, r.eval_X[lang], tg.eval_data, r.labels)
+    del X_silver
+    r.eval_X.pop(lang)
+    timing["train_eval"] = round(time.time() - t, 1)
+
+
+def _silver_languages(r: _Run, aligner) -> None:
+    """Steps d-f for every target: align, project, write, train on silver, evaluate."""
+    r.silver_per_seed = {s: {} for s in r.settings.seeds}
+    r.seconds["languages"] = {}
+    for tg in tqdm(r.inputs.targets, desc="silver", disable=not r.settings.progress):
+        timing: dict[str, float] = {}
+        t = time.time()
+        links = _align(r, aligner, tg)
+        timing["align"] = round(time.time() - t, 1)
+        t = time.time()
+        kept_of = _project(r, tg, links)
+        timing["project"] = round(time.time() - t, 1)
+        _train_on_silver(r, tg, kept_of, timing)
+        r.seconds["languages"][tg.lang] = timing
+
+
+def _aggregate(per_seed: dict[int, dict[str, float]], langs: list[str], seeds: list[int]):
+    """``(scores, stds, average, average std)`` over seeds; a language without a silver score (NaN,
+    logged) makes its mean and the average NaN."""
+    def nan_mean_std(values: list[float]) -> tuple[float, float]:
+        return mean_std(values) if all(np.isfinite(values)) else (float("nan"), float("nan"))
+
+    sc, sd = {}, {}
+    for lang in langs:
+        sc[lang], sd[lang] = nan_mean_std([per_seed[s][lang] for s in seeds])
+    seed_avgs = [float(np.mean([per_seed[s][l] for l in langs])) for s in seeds]
+    avg, avg_sd = nan_mean_std(seed_avgs)
+    return sc, sd, avg, avg_sd
+
+
+def _report(r: _Run, cfg: dict, model_info: dict, command: list[str] | None) -> dict:
+    """The report of a silver run (see :func:`run`)."""
+    inputs, seeds = r.inputs, r.settings.seeds
+    langs = [tg.lang for tg in inputs.targets]
+    scores, scores_std, average, average_std = _aggregate(r.silver_per_seed, langs, seeds)
+    zs, zs_std, zs_avg, zs_avg_std = _aggregate(r.zero_per_seed, langs, seeds)
+    src_mean, src_std = mean_std([r.source_per_seed[s] for s in seeds])
+    data_files = ([inputs.train.path, inputs.dev.path, inputs.eng_path] + [tg.ntrex_path for tg in inputs.targets]
+                  + [tg.eval_data.path for tg in inputs.targets])
+    panx = task_registry.get_task("panx")
+    report = {
+        "command": command if command is not None else [Path(sys.argv[0]).name] + sys.argv[1:],
+        "command_line": shlex.join(command if command is not None else sys.argv),
+        "task": "panx", "model": r.settings.model, "mode": f"silver ({r.settings.parallel}, {r.settings.align_method})",
+        "source": inputs.source["lang"], "metric": "f1", "metric_name": "entity F1 (%)",
+        "scores": scores, "scores_std": scores_std, "per_seed": {str(s): v for s, v in r.silver_per_seed.items()},
+        "average": average, "average_std": average_std, "n_targets": len(langs),
+        "zero_shot_scores": zs, "zero_shot_scores_std": zs_std,
+        "zero_shot_per_seed": {str(s): v for s, v in r.zero_per_seed.items()},
+        "zero_shot_average": zs_avg, "zero_shot_average_std": zs_avg_std,
+        "source_scores": {"dev": src_mean, "dev_std": src_std,
+                          "per_seed": {str(s): v for s, v in r.source_per_seed.items()}},
+        "counts": r.counts,
+        "source_counts": {"train": _counts(panx, inputs.train, 0), "dev": _counts(panx, inputs.dev, 0),
+                          "ntrex_english": {"lines": inputs.eng_text.n_lines, "sentences": len(inputs.eng_tokens),
+                                            "empty": inputs.eng_text.n_skipped_empty,
+                                            "no_words": len(inputs.eng_tokens) - inputs.n_english,
+                                            "words": int(sum(len(w) for w in inputs.eng_tokens))}},
+        "alignment": r.alignment, "labels": r.labels,
+        "training": {str(s): h for s, h in r.histories.items()},
+        "seconds": r.seconds, "config": cfg,
+        "manifest": build_manifest(cfg, data_files, model_info, seeds),
+    }
+    report["extra_markdown"] = _markdown(report, langs, seeds)
+    return report
+
+
+@dataclass
+class SilverResult:
+    """What :func:`run` measured.
+
+    Attributes:
+        scores: target -> silver F1 (%, mean over seeds; NaN: too little silver data).
+        zero_shot_scores: target -> the English probe's F1 on the same dev sentences (%).
+        average, zero_shot_average: means over the targets (%).
+        report: the full report (``report.json`` when ``out`` is set), see :func:`run`.
+        out: the report folder (None: nothing written).
+    """
+
+    scores: dict[str, float]
+    zero_shot_scores: dict[str, float]
+    average: float
+    zero_shot_average: float
+    report: dict
+    out: Path | None = None
+
+
+def run(settings: SilverSettings, command: list[str] | None = None) -> SilverResult:
     """Build projected silver NER data from NTREX and score it against zero-shot transfer on PAN-X.
 
     See the module docstring for the steps. Every input (PAN-X, NTREX) is read and checked before
     the model is loaded.
 
     Returns:
-        the report dict (written with :func:`xlt.evaluate.report.write_report` when
-        ``config.out`` is set): ``scores`` = silver F1 per target (mean over seeds, %),
+        :class:`SilverResult`; its report (written with :func:`xlt.evaluate.report.write_report`
+        when ``settings.out`` is set) has ``scores`` = silver F1 per target (mean over seeds, %),
         ``zero_shot_scores`` the English probe's F1 on the same dev sentences, ``average`` /
         ``zero_shot_average`` over targets, ``source_scores`` (the English probe on English dev),
         ``per_seed`` and ``zero_shot_per_seed``; ``counts[lang]``: the PAN-X dev subset
@@ -310,255 +609,53 @@ def run_silver(config: SilverConfig, command: list[str] | None = None) -> dict:
         table and the projection counts).
 
     Raises:
-        ValueError: bad settings, English among the targets; UnknownLanguageError: a language
-        missing from PAN-X or NTREX; DatasetNotFoundError: no panx/ntrex folder; DataFormatError:
-        a malformed PAN-X line or NTREX files of different lengths.
+        ValueError: English among the targets; UnknownLanguageError: a language missing from PAN-X
+        or NTREX; DatasetNotFoundError: no panx/ntrex folder; DataFormatError: a malformed PAN-X
+        line or NTREX files of different lengths; ValueError: an alignment layer the model lacks.
     """
-    from xlt.align.projection import bio_spans, project_corpus, write_xtreme_tsv
-    from xlt.align.words import WordAligner
-    from xlt.data.parallel import NTREX_SOURCE, read_multiparallel, select_ntrex
-    from xlt.data.wordalign import simple_tokenize
     import torch
 
+    from xlt.align.words import WordAligner
     from xlt.models.cache import FeatureCache
     from xlt.transfer.model import probe_layers, tag_features
-    from xlt.transfer.probe import predict
-    from xlt.transfer.training import decode_tags, train_tagger
 
     t0 = time.time()
-    _check(config)
-    cfg = config.resolved()
-    seeds = list(config.seeds)
-    torch.manual_seed(seeds[0])
-    np.random.seed(seeds[0])
-    labels = list(task_registry.PANX_TAGS)
-    probe_kw = dict(metric="f1", head=cfg["head"], epochs=cfg["epochs"], batch_size=cfg["batch_size"],
-                    lr=cfg["lr"], progress=config.progress)
-    seconds: dict = {}
-
-    # ---- read everything first (a malformed file fails before the model is loaded)
-    src_files = task_registry.source_files("panx", "en", config.data_dir)
-    train = _load("panx", src_files["lang"], src_files["train"], config.train_limit)
-    dev = _load("panx", src_files["lang"], src_files.get("dev") or src_files["train"], config.eval_limit)
-    task_registry.label_list("panx", train.examples + dev.examples)  # BIO over PAN-X labels only
-    targets = _targets(config)
-    eng_path = select_ntrex("en", config.data_dir)[NTREX_SOURCE]
-    eng_text = read_multiparallel({NTREX_SOURCE: eng_path})
-    eng_tokens = [simple_tokenize(t) for t in eng_text.texts[NTREX_SOURCE]]
-    eng_row = {line: i for i, line in enumerate(eng_text.lines)}
-    n_english = sum(1 for w in eng_tokens if w)  # English sentences with at least one word
-    pairs_of: dict[str, tuple[list[int], list[list[str]], int]] = {}
-    for tg in targets:
-        mp = read_multiparallel({NTREX_SOURCE: eng_path, tg.ntrex: tg.ntrex_path})
-        src_idx, tgt_tok = [], []
-        for line, text in zip(mp.lines, mp.texts[tg.ntrex]):
-            words = simple_tokenize(text)
-            i = eng_row[line]
-            if words and eng_tokens[i]:
-                src_idx.append(i)
-                tgt_tok.append(words)
-        pairs_of[tg.lang] = (src_idx, tgt_tok, mp.n_lines)
-    for tg in targets:
-        if not tg.eval_data.examples:
-            raise ValueError(f"{tg.lang}: no sentences in {tg.eval_data.path}")
-
-    outputs = [Output("--out", Path(config.out))] if config.out else []
-    if config.cache_dir:
-        outputs.append(Output("--cache-dir", Path(config.cache_dir), "store"))
-    OutputPlan(inputs=[("--parallel", config.parallel), ("--model", config.model),
-                       ("--data-dir", data_set_folders(config.data_dir))],
-               outputs=outputs, overwrite=config.overwrite).check()
-    encoder = load_encoder(config.model, device="auto")
-    layers = probe_layers(cfg["layer"])
+    s = settings
+    training = probe_training(s, "token")
+    torch.manual_seed(s.seeds[0])
+    np.random.seed(s.seeds[0])
+    inputs = read_inputs(s)  # a malformed file fails before the model is loaded
+    _check_outputs(s)
+    encoder = load_encoder(s.model, device="auto")
+    layers = probe_layers(training.layer)
     # built now so that a layer outside the model fails before any training
-    aligner = WordAligner(encoder, layer=config.align_layer, methods=(config.align_method,),
-                          progress=config.progress, word_pieces=config.word_pieces)
-    cache = FeatureCache(config.cache_dir) if config.cache_dir else None
+    aligner = WordAligner(encoder, layer=s.align_layer, methods=(s.align_method,), progress=s.progress,
+                          word_pieces=s.word_pieces)
+    cache = FeatureCache(s.cache_dir) if s.cache_dir else None
 
     def features(sentences: list[list[str]]) -> tuple[torch.Tensor, int]:
-        return tag_features(encoder, sentences, layers, progress=config.progress, cache=cache,
-                            word_pieces=config.word_pieces)
+        return tag_features(encoder, sentences, layers, progress=s.progress, cache=cache, word_pieces=s.word_pieces)
 
-    # ---- a. English probe, epoch chosen on English dev
-    t = time.time()
-    X, _ = features([e.tokens for e in train.examples])
-    X_dev, _ = features([e.tokens for e in dev.examples])
-    en_heads, histories, source_per_seed = {}, {}, {}
-    for s in seeds:
-        res = train_tagger(X, [list(e.labels) for e in train.examples], X_dev, [list(e.labels) for e in dev.examples],
-                           labels, seed=s, **probe_kw)
-        en_heads[s] = res.head
-        histories[s] = {"english": res.history}
-        source_per_seed[s] = _evaluate(res.head, X_dev, dev, labels)
-    del X, X_dev
-    seconds["english_probe"] = round(time.time() - t, 1)
-
-    # ---- b. zero-shot on every target's PAN-X dev subset (features kept for step f)
-    t = time.time()
-    eval_X: dict[str, torch.Tensor] = {}
-    counts: dict[str, dict] = {}
-    zero_per_seed: dict[int, dict[str, float]] = {s: {} for s in seeds}
-    for tg in tqdm(targets, desc="zero-shot", disable=not config.progress):
-        eval_X[tg.lang], truncated = features([e.tokens for e in tg.eval_data.examples])
-        counts[tg.lang] = _counts(task_registry.get_task("panx"), tg.eval_data, truncated)
-        for s in seeds:
-            zero_per_seed[s][tg.lang] = _evaluate(en_heads[s], eval_X[tg.lang], tg.eval_data, labels)
-    seconds["zero_shot_eval"] = round(time.time() - t, 1)
-
-    # ---- c. tag the English side of NTREX
-    t = time.time()
-    X_eng, _ = features(eng_tokens)
-    eng_lengths = [len(w) for w in eng_tokens]
-    eng_tags = {s: decode_tags(predict(en_heads[s], X_eng), eng_lengths, labels) for s in seeds}
-    del X_eng
-    seconds["tag_ntrex"] = round(time.time() - t, 1)
-
-    # ---- d-f. per target: align, project, write, train on silver, evaluate
-    out = Path(config.out) if config.out else None
-    silver_per_seed: dict[int, dict[str, float]] = {s: {} for s in seeds}
-    alignment: dict[str, dict] = {}
-    seconds["languages"] = {}
-    for tg in tqdm(targets, desc="silver", disable=not config.progress):
-        lang = tg.lang
-        timing: dict[str, float] = {}
-        src_idx, tgt_tok, n_lines = pairs_of[lang]
-        counts[lang]["ntrex"] = {"code": tg.ntrex, "file": str(tg.ntrex_path), "lines": n_lines,
-                                 "english": n_english, "pairs": len(src_idx),
-                                 "empty_target": n_english - len(src_idx)}
-        counts[lang]["silver"] = {}
-        t = time.time()
-        links = aligner.align([(eng_tokens[i], w) for i, w in zip(src_idx, tgt_tok)], config.align_method)
-        timing["align"] = round(time.time() - t, 1)
-        alignment[lang] = {"links": sum(len(l) for l in links), "pairs": len(links),
-                           "pairs_without_links": sum(1 for l in links if not l),
-                           "encode_seconds": round(aligner.stats["seconds"]["encode"], 1),
-                           "truncated_pairs": int(aligner.stats.get("n_truncated_pairs", 0))}
-        if alignment[lang]["truncated_pairs"]:
-            log.warning("%s: %d of %d NTREX sentence pairs are longer than the model takes and were cut before word "
-                        "alignment (pairs %s); words past the cut get no projected label", lang,
-                        alignment[lang]["truncated_pairs"], len(links),
-                        ", ".join(str(i) for i in aligner.stats.get("truncated_pairs", [])[:5]))
-
-        t = time.time()
-        kept_of: dict[int, tuple[list[int], list[list[str]]]] = {}
-        for n_seed, s in enumerate(seeds):
-            src_tags = [eng_tags[s][i] for i in src_idx]
-            tgt_tags, stats = project_corpus(src_tags, tgt_tok, links, max_gap=config.max_gap)
-            partial, no_entity = set(stats.partial_sentences), set(stats.no_entity_sentences)
-            keep = [k for k in range(len(tgt_tok))
-                    if not (config.drop_partial and k in partial) and (config.keep_empty or k not in no_entity)]
-            entities = Counter(lab for k in keep for _, _, lab in bio_spans(tgt_tags[k]))
-            source_entities = Counter(lab for tags in src_tags for _, _, lab in bio_spans(tags))
-            info = {"projected": len(tgt_tok), "kept": len(keep),
-                    "dropped_partial": len(partial) if config.drop_partial else 0,
-                    # a sentence without English spans can never be partial
-                    "dropped_no_entity": 0 if config.keep_empty else len(no_entity),
-                    "partial": len(partial), "no_entity": len(no_entity),
-                    "spans": stats.to_dict(), "entities": dict(sorted(entities.items())),
-                    "source_entities": dict(sorted(source_entities.items())), "tsv": None}
-            if out is not None:
-                path = _silver_path(out, lang, s, n_seed == 0)
-                written = write_xtreme_tsv(path, [(tgt_tok[k], tgt_tags[k]) for k in keep])
-                info["tsv"] = str(path)
-                info["written"] = written["sentences"]
-            counts[lang]["silver"][str(s)] = info
-            kept_of[s] = (keep, tgt_tags)
-        timing["project"] = round(time.time() - t, 1)
-
-        # features once for every sentence some seed kept
-        t = time.time()
-        union = sorted({k for keep, _ in kept_of.values() for k in keep})
-        pos = {k: p for p, k in enumerate(union)}
-        X_silver = features([tgt_tok[k] for k in union])[0] if union else None
-        starts = _rows([len(tgt_tok[k]) for k in union])
-        timing["features"] = round(time.time() - t, 1)
-
-        t = time.time()
-        for s in seeds:
-            keep, tgt_tags = kept_of[s]
-            info = counts[lang]["silver"][str(s)]
-            if len(keep) < 2:
-                log.warning("%s: %d silver sentence(s) for seed %d: too few to train and select on, no silver score",
-                            lang, len(keep), s)
-                info.update(train=0, dev=0)
-                silver_per_seed[s][lang] = float("nan")
-                continue
-            tr, dv = _split_dev(len(keep), config.silver_dev_fraction, s)
-            info.update(train=len(tr), dev=len(dv))
-            tr_sent, dv_sent = [keep[p] for p in tr], [keep[p] for p in dv]
-            res = train_tagger(_gather(X_silver, starts, [pos[k] for k in tr_sent]), [tgt_tags[k] for k in tr_sent],
-                               _gather(X_silver, starts, [pos[k] for k in dv_sent]), [tgt_tags[k] for k in dv_sent],
-                               labels, seed=s, **probe_kw)
-            histories[s][lang] = res.history
-            silver_per_seed[s][lang] = _evaluate(res.head, eval_X[lang], tg.eval_data, labels)
-        del X_silver
-        eval_X.pop(lang)
-        timing["train_eval"] = round(time.time() - t, 1)
-        seconds["languages"][lang] = timing
-
-    # ---- report
-    langs = [tg.lang for tg in targets]
-
-    def nan_mean_std(values: list[float]) -> tuple[float, float]:
-        # a language without a silver score (NaN, logged above) makes its mean and the average NaN
-        return mean_std(values) if all(np.isfinite(values)) else (float("nan"), float("nan"))
-
-    def aggregate(per_seed: dict[int, dict[str, float]]):
-        sc, sd = {}, {}
-        for lang in langs:
-            sc[lang], sd[lang] = nan_mean_std([per_seed[s][lang] for s in seeds])
-        seed_avgs = [float(np.mean([per_seed[s][l] for l in langs])) for s in seeds]
-        avg, avg_sd = nan_mean_std(seed_avgs)
-        return sc, sd, avg, avg_sd
-
-    scores, scores_std, average, average_std = aggregate(silver_per_seed)
-    zs, zs_std, zs_avg, zs_avg_std = aggregate(zero_per_seed)
-    src_mean, src_std = mean_std([source_per_seed[s] for s in seeds])
-    seconds["total"] = round(time.time() - t0, 1)
-    cfg_out = {k: v for k, v in cfg.items() if k != "progress"}
-    cfg_out["aligner"] = {k: v for k, v in aligner.describe().items() if k != "model"}
-    data_files = ([train.path, dev.path, eng_path] + [tg.ntrex_path for tg in targets]
-                  + [tg.eval_data.path for tg in targets])
-    report = {
-        "command": command if command is not None else [Path(sys.argv[0]).name] + sys.argv[1:],
-        "command_line": shlex.join(command if command is not None else sys.argv),
-        "task": "panx",
-        "model": config.model,
-        "mode": f"silver ({config.parallel}, {config.align_method})",
-        "source": src_files["lang"],
-        "metric": "f1",
-        "metric_name": "entity F1 (%)",
-        "scores": scores,
-        "scores_std": scores_std,
-        "per_seed": {str(s): v for s, v in silver_per_seed.items()},
-        "average": average,
-        "average_std": average_std,
-        "n_targets": len(langs),
-        "zero_shot_scores": zs,
-        "zero_shot_scores_std": zs_std,
-        "zero_shot_per_seed": {str(s): v for s, v in zero_per_seed.items()},
-        "zero_shot_average": zs_avg,
-        "zero_shot_average_std": zs_avg_std,
-        "source_scores": {"dev": src_mean, "dev_std": src_std,
-                          "per_seed": {str(s): v for s, v in source_per_seed.items()}},
-        "counts": counts,
-        "source_counts": {"train": _counts(task_registry.get_task("panx"), train, 0),
-                          "dev": _counts(task_registry.get_task("panx"), dev, 0),
-                          "ntrex_english": {"lines": eng_text.n_lines, "sentences": len(eng_tokens),
-                                            "empty": eng_text.n_skipped_empty,
-                                            "no_words": len(eng_tokens) - n_english,
-                                            "words": int(sum(len(w) for w in eng_tokens))}},
-        "alignment": alignment,
-        "labels": labels,
-        "training": {str(s): h for s, h in histories.items()},
-        "seconds": seconds,
-        "config": cfg_out,
-        "manifest": build_manifest(cfg_out, data_files, encoder.describe(), seeds),
-    }
-    report["extra_markdown"] = _markdown(report, langs, seeds)
-    if out is not None:
-        write_report(out, report)
-    return report
+    r = _Run(s, inputs, training, features, list(task_registry.PANX_TAGS))
+    _english_probe(r)
+    _zero_shot(r)
+    _tag_ntrex(r)
+    _silver_languages(r, aligner)
+    r.seconds["total"] = round(time.time() - t0, 1)
+    cfg = dict(s.echo(), epochs=training.epochs, batch_size=training.batch_size, lr=training.lr)
+    cfg["aligner"] = {k: v for k, v in aligner.describe().items() if k != "model"}
+    report = _report(r, cfg, encoder.describe(), command)
+    if s.out:
+        write_report(s.out, report)
+    return SilverResult(scores=report["scores"], zero_shot_scores=report["zero_shot_scores"],
+                        average=report["average"], zero_shot_average=report["zero_shot_average"], report=report,
+                        out=s.out)
 
 
-__all__ = ["DEFAULT_LANGS", "PARALLEL", "SilverConfig", "run_silver"]
+def run_silver(settings: SilverSettings, command: list[str] | None = None) -> dict:
+    """:func:`run`, returning the report dict."""
+    return run(settings, command).report
+
+
+__all__ = ["DEFAULT_LANGS", "PARALLEL", "SilverConfig", "SilverInputs", "SilverPart", "SilverResult", "SilverSettings",
+           "read_inputs", "run", "run_silver"]

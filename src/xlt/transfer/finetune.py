@@ -23,6 +23,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -520,38 +521,71 @@ def finetune(
         CheckpointError: a checkpoint is there but ``resume`` is off, or it belongs to another run.
     """
     from accelerate import Accelerator
-    from accelerate.utils import gather_object, set_seed
+    from accelerate.utils import set_seed
 
     if micro_batch_size is not None and micro_batch_size < 0:
         raise ValueError(f"micro_batch_size must be >= 0 (0: whole batches), not {micro_batch_size}")
     state = distributed_state()
-    n_proc, rank = state.num_processes, state.process_index
     set_seed(seed)
     accelerator = Accelerator()
     labels = [str(i) for i in range(n_labels)] if isinstance(n_labels, int) else [str(l) for l in n_labels]
-    n_labels = len(labels)
+    model, parameters = _task_model(encoder, labels, token_task, pooling, freeze_embeddings, peft, language_state)
+    n_items = len(train.input_ids)
+    gen = torch.Generator().manual_seed(seed if data_seed is None else data_seed)
+    # the same global batches on every process (same seed); each takes its share of a batch
+    order = torch.utils.data.DataLoader(range(n_items), batch_size=batch_size, shuffle=True, generator=gen)
+    opt, sched, trainable = _optimizer(model, lr, weight_decay, warmup,
+                                       max(1, epochs * math.ceil(n_items / batch_size)))
+    model, opt = accelerator.prepare(model, opt)
+    loop = _Loop(accelerator=accelerator, state=state, model=model, unwrapped=accelerator.unwrap_model(model), opt=opt,
+                 sched=sched, trainable=trainable, gen=gen, order=order, train=train, token_task=token_task,
+                 n_labels=len(labels), pad_id=encoder.tokenizer.pad_token_id, epochs=epochs, batch_size=batch_size,
+                 ckpt_avg=ckpt_avg, group_by_length=group_by_length, bf16=bf16, micro_batch_size=micro_batch_size,
+                 progress=progress)
+    run = _RunState()
+    if checkpoint_dir is not None:
+        loop.ckpt = Path(checkpoint_dir) / CHECKPOINT_FILE
+        loop.key = dict(run_key or {}, encoder=encoder.spec, encoder_fingerprint=encoder.fingerprint, labels=labels,
+                        token_task=token_task, pooling=pooling, freeze_embeddings=freeze_embeddings, epochs=epochs,
+                        batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup=warmup, ckpt_avg=ckpt_avg,
+                        seed=seed, train=data_digest(train.input_ids, train.labels), group_by_length=group_by_length,
+                        bf16=bf16, peft=None if peft is None else dataclasses.asdict(peft))
+        # only when set, so checkpoints written before these options still resume
+        if micro_batch_size:
+            loop.key["micro_batch_size"] = micro_batch_size
+        if data_seed is not None:
+            loop.key["data_seed"] = data_seed
+        if loop.ckpt.exists():
+            if not resume:
+                raise CheckpointError(f"{loop.ckpt} is a checkpoint of an earlier run; resume it (--resume) or give "
+                                      "another --checkpoint-dir")
+            _resume(loop, run)
+    for epoch in range(run.done + 1, epochs + 1):
+        running, steps = _train_epoch(loop, epoch)
+        _end_epoch(loop, run, epoch, running, steps, dev_score, on_epoch_end)
+    return _finish(loop, run, parameters)
+
+
+def _task_model(encoder: Encoder, labels: list[str], token_task: bool, pooling: str, freeze_embeddings: bool, peft,
+                language_state: dict | None) -> tuple[nn.Module, dict]:
+    """The classifier to train (:func:`build_classifier`), its embeddings frozen and PEFT applied as asked,
+    and its trained-parameter counts."""
+    from xlt.adapt.peft import apply_peft, count_parameters, load_language_adapter
+
     model = build_classifier(encoder, labels, token_task, pooling)
     if freeze_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
     if peft is not None:
-        from xlt.adapt.peft import apply_peft
-
         model = apply_peft(model, peft)
         if language_state is not None:
-            from xlt.adapt.peft import load_language_adapter
-
             load_language_adapter(model, language_state)
-    from xlt.adapt.peft import count_parameters
+    return model, count_parameters(model)
 
-    parameters = count_parameters(model)
-    collate = _collate(encoder.tokenizer.pad_token_id, token_task)
-    n_items = len(train.input_ids)
-    # what the loss of a batch is divided by: its labelled tokens (token tasks) or examples
-    counts = [sum(int(l) != IGNORE for l in lab) for lab in train.labels] if token_task else [1] * n_items
-    lengths = [len(x) for x in train.input_ids]
-    gen = torch.Generator().manual_seed(seed if data_seed is None else data_seed)
-    # the same global batches on every process (same seed); each takes its share of a batch
-    order = torch.utils.data.DataLoader(range(n_items), batch_size=batch_size, shuffle=True, generator=gen)
+
+def _optimizer(model: nn.Module, lr: float, weight_decay: float, warmup: float, total_steps: int):
+    """AdamW over the trainable parameters (no decay for biases and norms) and its linear warm-up and
+    decay schedule: ``(optimiser, schedule, [(name, parameter)] trained)``. The schedule is not
+    prepared by accelerate, whose wrapper would step N times per step."""
     no_decay = ("bias", "LayerNorm.weight", "layer_norm", "norm.weight")
     trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     groups = [
@@ -559,116 +593,167 @@ def finetune(
         {"params": [p for n, p in trainable if any(k in n for k in no_decay)], "weight_decay": 0.0},
     ]
     opt = torch.optim.AdamW(groups, lr=lr)
-    # one optimiser step per global batch on every process; not prepared by accelerate, whose
-    # scheduler wrapper would step N times per step
-    sched = linear_warmup_decay(opt, max(1, epochs * math.ceil(n_items / batch_size)), warmup)
-    model, opt = accelerator.prepare(model, opt)
-    unwrapped = accelerator.unwrap_model(model)
-    loss_fn = nn.CrossEntropyLoss(ignore_index=IGNORE, reduction="sum")
-    history: list[dict] = []
-    best, best_epoch, best_state, avg_state, n_avg, done = -float("inf"), None, None, None, 0, 0
+    return opt, linear_warmup_decay(opt, total_steps, warmup), trainable
 
-    ckpt = Path(checkpoint_dir) / CHECKPOINT_FILE if checkpoint_dir is not None else None
-    key = None
-    if ckpt is not None:
-        key = dict(run_key or {}, encoder=encoder.spec, encoder_fingerprint=encoder.fingerprint, labels=labels,
-                   token_task=token_task, pooling=pooling, freeze_embeddings=freeze_embeddings, epochs=epochs,
-                   batch_size=batch_size, lr=lr, weight_decay=weight_decay, warmup=warmup, ckpt_avg=ckpt_avg,
-                   seed=seed, train=data_digest(train.input_ids, train.labels), group_by_length=group_by_length,
-                   bf16=bf16, peft=None if peft is None else dataclasses.asdict(peft))
-        # only when set, so checkpoints written before these options still resume
-        if micro_batch_size:
-            key["micro_batch_size"] = micro_batch_size
-        if data_seed is not None:
-            key["data_seed"] = data_seed
-        if ckpt.exists():
-            if not resume:
-                raise CheckpointError(f"{ckpt} is a checkpoint of an earlier run; resume it (--resume) or give "
-                                      "another --checkpoint-dir")
-            ck = load_checkpoint(ckpt, key, n_proc)
-            unwrapped.load_state_dict(ck["model"])
-            opt.load_state_dict(ck["optimizer"])
-            sched.load_state_dict(ck["scheduler"])
-            gen.set_state(ck["order"])
-            if ck.get("scaler") is not None and accelerator.scaler is not None:  # fp16 loss scaling
-                accelerator.scaler.load_state_dict(ck["scaler"])
-            set_rng_state(ck["rng"][rank])
-            done, history = ck["epoch"], ck["history"]
-            best, best_epoch, best_state = ck["best"], ck["best_epoch"], ck["best_state"]
-            avg_state, n_avg = ck["avg_state"], ck["n_avg"]
 
-    for epoch in range(done + 1, epochs + 1):
-        model.train()
-        running, steps = 0.0, 0
-        # drawn before tqdm, which would start (and so draw a seed for) a second iterator of ``order``
-        if group_by_length:
-            batches = length_grouped_batches(lengths, batch_size, gen)
-        else:
-            batches = [b.tolist() for b in order]
-        bar = tqdm(batches, desc=f"finetune epoch {epoch}/{epochs}", disable=not progress or not state.is_main_process,
-                   leave=False)
-        for idx in bar:
-            mine, weight, denom = idx[rank::n_proc], n_proc, max(1, sum(counts[i] for i in idx))
-            if not mine:  # a last batch smaller than N: a zero-weight example keeps this process in the step
-                mine, weight = idx[:1], 0
-            parts = length_sorted_chunks(mine, lengths, micro_batch_size) if micro_batch_size else [mine]
-            for j, part in enumerate(parts):
-                batch = collate([(train.input_ids[i], train.labels[i]) for i in part])
-                batch = {k: v.to(accelerator.device) for k, v in batch.items()}
-                # one gradient all-reduce per step: data-parallel processes sync on their last part only
-                with accelerator.no_sync(model) if j < len(parts) - 1 else contextlib.nullcontext():
-                    with torch.autocast(device_type=accelerator.device.type, dtype=torch.bfloat16, enabled=bf16):
-                        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-                    logits = logits.float()
-                    # (sum * N) / count, in this order: with one process exactly the mean loss
-                    loss = loss_fn(logits.reshape(-1, n_labels), batch["labels"].reshape(-1)) * weight / denom
-                    accelerator.backward(loss)
-                running += float(loss.detach()) / n_proc  # this process's share of the batch's mean loss
-            accelerator.clip_grad_norm_([p for _, p in trainable], 1.0)
-            opt.step()
-            if not accelerator.optimizer_step_was_skipped:
-                sched.step()
-            opt.zero_grad(set_to_none=True)
-            steps += 1
-            if steps % 20 == 0:
-                bar.set_postfix(loss=f"{running * n_proc / steps:.3f}")
-        if n_proc > 1:
-            running = float(accelerator.reduce(torch.tensor(running, dtype=torch.float64, device=accelerator.device),
-                                               reduction="sum"))
-        dev = main_process_value(lambda: dev_score(unwrapped))
-        history.append({"epoch": epoch, "loss": running / max(1, steps), "dev": dev})
-        if on_epoch_end is not None and state.is_main_process:
-            on_epoch_end(epoch, dict(history[-1]), unwrapped)
-        current = _cpu_state(unwrapped)
-        if ckpt_avg >= 2 and epoch > epochs - ckpt_avg:
-            if avg_state is None:
-                avg_state = {k: v.clone() for k, v in current.items()}
-            else:
-                for k in avg_state:
-                    avg_state[k] += current[k]
-            n_avg += 1
-        comparable = dev if math.isfinite(dev) else -float("inf")  # a NaN dev score never wins
-        if best_state is None or comparable > best:
-            best, best_epoch, best_state = comparable, epoch, current
-        if ckpt is not None:
-            rngs = gather_object([rng_state()])
-            if state.is_main_process:
-                save_checkpoint(ckpt, {
-                    "format": CHECKPOINT_FORMAT, "key": key, "num_processes": n_proc, "epoch": epoch,
-                    "history": history, "model": current, "optimizer": opt.state_dict(),
-                    "scheduler": sched.state_dict(), "order": gen.get_state(), "rng": rngs,
-                    "scaler": accelerator.scaler.state_dict() if accelerator.scaler is not None else None,
-                    "best": best, "best_epoch": best_epoch, "best_state": best_state,
-                    "avg_state": avg_state, "n_avg": n_avg})
-            accelerator.wait_for_everyone()
-    if ckpt_avg >= 2 and n_avg:
-        unwrapped.load_state_dict({k: v / n_avg for k, v in avg_state.items()})
-        selected, chosen = f"average of the last {n_avg} epochs", None
+@dataclass
+class _Loop:
+    """What every epoch of :func:`finetune` uses: the prepared model and optimiser, the data and its
+    order, and the settings that shape a step."""
+
+    accelerator: Any
+    state: Any
+    model: nn.Module
+    unwrapped: nn.Module
+    opt: Any
+    sched: Any
+    trainable: list
+    gen: torch.Generator
+    order: Any
+    train: Encoded
+    token_task: bool
+    n_labels: int
+    pad_id: int
+    epochs: int
+    batch_size: int
+    ckpt_avg: int
+    group_by_length: bool
+    bf16: bool
+    micro_batch_size: int | None
+    progress: bool
+    ckpt: Path | None = None
+    key: dict | None = None
+
+    def __post_init__(self) -> None:
+        train = self.train
+        # what the loss of a batch is divided by: its labelled tokens (token tasks) or examples
+        self.counts = ([sum(int(l) != IGNORE for l in lab) for lab in train.labels] if self.token_task
+                       else [1] * len(train.input_ids))
+        self.lengths = [len(x) for x in train.input_ids]
+        self.collate = _collate(self.pad_id, self.token_task)
+        self.loss_fn = nn.CrossEntropyLoss(ignore_index=IGNORE, reduction="sum")
+
+
+@dataclass
+class _RunState:
+    """What a fine-tuning run carries from epoch to epoch (and in its checkpoint)."""
+
+    history: list = field(default_factory=list)
+    best: float = -float("inf")
+    best_epoch: int | None = None
+    best_state: dict | None = None
+    avg_state: dict | None = None
+    n_avg: int = 0
+    done: int = 0
+
+
+def _resume(loop: _Loop, run: _RunState) -> None:
+    """Load the checkpoint of ``loop.ckpt`` into the model, optimiser, schedule, data order, RNG and ``run``.
+
+    Raises:
+        CheckpointError: a checkpoint of another run (:func:`xlt.transfer.checkpoint.load_checkpoint`).
+    """
+    ck = load_checkpoint(loop.ckpt, loop.key, loop.state.num_processes)
+    loop.unwrapped.load_state_dict(ck["model"])
+    loop.opt.load_state_dict(ck["optimizer"])
+    loop.sched.load_state_dict(ck["scheduler"])
+    loop.gen.set_state(ck["order"])
+    if ck.get("scaler") is not None and loop.accelerator.scaler is not None:  # fp16 loss scaling
+        loop.accelerator.scaler.load_state_dict(ck["scaler"])
+    set_rng_state(ck["rng"][loop.state.process_index])
+    run.done, run.history = ck["epoch"], ck["history"]
+    run.best, run.best_epoch, run.best_state = ck["best"], ck["best_epoch"], ck["best_state"]
+    run.avg_state, run.n_avg = ck["avg_state"], ck["n_avg"]
+
+
+def _train_epoch(loop: _Loop, epoch: int) -> tuple[float, int]:
+    """One pass over the training data: ``(summed mean batch losses, steps)``."""
+    acc, model, train = loop.accelerator, loop.model, loop.train
+    n_proc, rank = loop.state.num_processes, loop.state.process_index
+    model.train()
+    running, steps = 0.0, 0
+    # drawn before tqdm, which would start (and so draw a seed for) a second iterator of ``order``
+    if loop.group_by_length:
+        batches = length_grouped_batches(loop.lengths, loop.batch_size, loop.gen)
     else:
-        unwrapped.load_state_dict(best_state)
-        selected, chosen = f"best source-dev epoch ({best_epoch})", best_epoch
+        batches = [b.tolist() for b in loop.order]
+    bar = tqdm(batches, desc=f"finetune epoch {epoch}/{loop.epochs}",
+               disable=not loop.progress or not loop.state.is_main_process, leave=False)
+    for idx in bar:
+        mine, weight, denom = idx[rank::n_proc], n_proc, max(1, sum(loop.counts[i] for i in idx))
+        if not mine:  # a last batch smaller than N: a zero-weight example keeps this process in the step
+            mine, weight = idx[:1], 0
+        parts = length_sorted_chunks(mine, loop.lengths, loop.micro_batch_size) if loop.micro_batch_size else [mine]
+        for j, part in enumerate(parts):
+            batch = loop.collate([(train.input_ids[i], train.labels[i]) for i in part])
+            batch = {k: v.to(acc.device) for k, v in batch.items()}
+            # one gradient all-reduce per step: data-parallel processes sync on their last part only
+            with acc.no_sync(model) if j < len(parts) - 1 else contextlib.nullcontext():
+                with torch.autocast(device_type=acc.device.type, dtype=torch.bfloat16, enabled=loop.bf16):
+                    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+                logits = logits.float()
+                # (sum * N) / count, in this order: with one process exactly the mean loss
+                loss = loop.loss_fn(logits.reshape(-1, loop.n_labels), batch["labels"].reshape(-1)) * weight / denom
+                acc.backward(loss)
+            running += float(loss.detach()) / n_proc  # this process's share of the batch's mean loss
+        acc.clip_grad_norm_([p for _, p in loop.trainable], 1.0)
+        loop.opt.step()
+        if not acc.optimizer_step_was_skipped:
+            loop.sched.step()
+        loop.opt.zero_grad(set_to_none=True)
+        steps += 1
+        if steps % 20 == 0:
+            bar.set_postfix(loss=f"{running * n_proc / steps:.3f}")
+    if n_proc > 1:
+        running = float(acc.reduce(torch.tensor(running, dtype=torch.float64, device=acc.device), reduction="sum"))
+    return running, steps
+
+
+def _end_epoch(loop: _Loop, run: _RunState, epoch: int, running: float, steps: int,
+               dev_score: Callable[[nn.Module], float], on_epoch_end) -> None:
+    """Score the epoch on dev, record it, keep the best (or averaged) weights, write the checkpoint."""
+    from accelerate.utils import gather_object
+
+    dev = main_process_value(lambda: dev_score(loop.unwrapped))
+    run.history.append({"epoch": epoch, "loss": running / max(1, steps), "dev": dev})
+    if on_epoch_end is not None and loop.state.is_main_process:
+        on_epoch_end(epoch, dict(run.history[-1]), loop.unwrapped)
+    current = _cpu_state(loop.unwrapped)
+    if loop.ckpt_avg >= 2 and epoch > loop.epochs - loop.ckpt_avg:
+        if run.avg_state is None:
+            run.avg_state = {k: v.clone() for k, v in current.items()}
+        else:
+            for k in run.avg_state:
+                run.avg_state[k] += current[k]
+        run.n_avg += 1
+    comparable = dev if math.isfinite(dev) else -float("inf")  # a NaN dev score never wins
+    if run.best_state is None or comparable > run.best:
+        run.best, run.best_epoch, run.best_state = comparable, epoch, current
+    if loop.ckpt is not None:
+        acc = loop.accelerator
+        rngs = gather_object([rng_state()])
+        if loop.state.is_main_process:
+            save_checkpoint(loop.ckpt, {
+                "format": CHECKPOINT_FORMAT, "key": loop.key, "num_processes": loop.state.num_processes,
+                "epoch": epoch, "history": run.history, "model": current, "optimizer": loop.opt.state_dict(),
+                "scheduler": loop.sched.state_dict(), "order": loop.gen.get_state(), "rng": rngs,
+                "scaler": acc.scaler.state_dict() if acc.scaler is not None else None,
+                "best": run.best, "best_epoch": run.best_epoch, "best_state": run.best_state,
+                "avg_state": run.avg_state, "n_avg": run.n_avg})
+        acc.wait_for_everyone()
+
+
+def _finish(loop: _Loop, run: _RunState, parameters: dict) -> FinetuneResult:
+    """The kept weights (the average of the last epochs, or the best dev epoch's), PEFT merged, in eval mode."""
     from xlt.adapt.peft import finish_peft
 
+    unwrapped = loop.unwrapped
+    if loop.ckpt_avg >= 2 and run.n_avg:
+        unwrapped.load_state_dict({k: v / run.n_avg for k, v in run.avg_state.items()})
+        selected, chosen = f"average of the last {run.n_avg} epochs", None
+    else:
+        unwrapped.load_state_dict(run.best_state)
+        selected, chosen = f"best source-dev epoch ({run.best_epoch})", run.best_epoch
     unwrapped = finish_peft(unwrapped)
     unwrapped.eval()
-    return FinetuneResult(model=unwrapped, history=history, selected=selected, epoch=chosen, parameters=parameters)
+    return FinetuneResult(model=unwrapped, history=run.history, selected=selected, epoch=chosen, parameters=parameters)

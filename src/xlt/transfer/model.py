@@ -1,4 +1,7 @@
-"""Task models that outlive the run: fit, predict, score, ``save_pretrained``/``from_pretrained``.
+"""Task models that outlive the run: predict, score, ``save_pretrained``/``from_pretrained``.
+
+They are trained by :mod:`xlt.transfer.training` (:func:`~xlt.transfer.training.fit_task_model`
+for one model in one call), which imports this module and not the other way round.
 
 Two kinds of task model, one interface (:class:`TaskModel`):
 
@@ -36,6 +39,10 @@ from xlt.data.readers import PairExample, TaggedSentence, TextExample
 from xlt.models.loading import Encoder, ModelLoadError, load_encoder
 from xlt.models.words import DEFAULT_WORD_PIECES, XTREME_WORD_PIECES, check_word_pieces
 from xlt.transfer.decoding import DEFAULT_DECODING, check_decoding, decode_word_labels
+from xlt.transfer.finetune import encode_examples
+from xlt.transfer.finetune import predict_logits as finetuned_logits
+from xlt.transfer.probe import predict_logits as probe_logits
+from xlt.transfer.probe import sentence_feature_tensor, stack_token_features
 
 MODEL_FILE = "xlt_task.json"
 FORMAT_NAME = "xlt-task-model"
@@ -170,24 +177,6 @@ class TaskModel:
         self.meta = dict(meta or {})
         self.decoding = check_decoding(decoding)
         self.stats: dict[str, Any] = {}
-
-    @classmethod
-    def fit(cls, dataset, encoder="bundled:e5-small", *, mode: str = "probe", seed: int = 0, **settings) -> TaskModel:
-        """Train a task model on ``dataset``'s source training split, selecting on its dev split.
-
-        Args:
-            dataset: a :class:`~xlt.data.dataset.TaskDataset`.
-            encoder: an :class:`~xlt.models.loading.Encoder` or a model spec.
-            mode: ``probe`` (frozen encoder, small head) or ``finetune``.
-            seed: training seed.
-            settings: see :func:`xlt.transfer.training.fit_task_model`.
-
-        Returns:
-            a :class:`ProbeModel` or :class:`FinetunedModel`.
-        """
-        from xlt.transfer.training import fit_task_model
-
-        return fit_task_model(dataset, encoder, mode=mode, seed=seed, **settings)
 
     # subclasses implement _proba(examples, lang, progress) -> list of (n_words, L) or (L,) arrays
     def _proba(self, examples: list, lang: str | None, progress: bool) -> list[np.ndarray]:
@@ -338,7 +327,6 @@ def tag_features(encoder: Encoder, sentences: list[list[str]], layers: str | int
         ValueError: no sentences.
     """
     from xlt.models.features import encode_words
-    from xlt.transfer.probe import stack_token_features
 
     if not sentences:
         raise ValueError("no sentences to extract features from")
@@ -362,7 +350,6 @@ def text_features(encoder: Encoder, kind: TaskKind, examples: Sequence, layers: 
     frozen encoders): ``(n, [n_layers,] 4 * dim)``.
     """
     from xlt.models.features import encode_sentences
-    from xlt.transfer.probe import sentence_feature_tensor
 
     def enc(texts: list[str]) -> np.ndarray:
         return encode_sentences(encoder, texts, layers=layers, pooling="mean", progress=progress, cache=cache)
@@ -434,9 +421,8 @@ class ProbeModel(TaskModel):
 
     def proba_from_features(self, X: torch.Tensor, examples: Sequence) -> list[np.ndarray]:
         """Split the head's probabilities for ``X`` back per example."""
-        from xlt.transfer.probe import predict_logits
 
-        P = _softmax(predict_logits(self.head, X))
+        P = _softmax(probe_logits(self.head, X))
         if self.kind is not TOKEN:
             return list(P)
         out, k = [], 0
@@ -587,7 +573,6 @@ class FinetunedModel(TaskModel):
 
     def encode(self, examples: Sequence, label_ids: Sequence | None = None, max_length: int | None = None):
         """Tokenise examples of this model's kind (:class:`xlt.transfer.finetune.Encoded`)."""
-        from xlt.transfer.finetune import encode_examples
 
         enc = self.as_encoder
         return encode_examples(enc, self.kind, examples, label_ids, max_length or enc.max_length,
@@ -597,9 +582,8 @@ class FinetunedModel(TaskModel):
         """Probabilities per example from tokenised input: first-subword rows for token tasks
         (``(n_words, n_labels)``; a word cut off by truncation gets a one-hot row on ``O`` if the
         labels have it, else on label 0), ``(n_labels,)`` otherwise."""
-        from xlt.transfer.finetune import predict_logits
 
-        logits = predict_logits(self.model, data, self.tokenizer.pad_token_id, batch_size=self.batch_size,
+        logits = finetuned_logits(self.model, data, self.tokenizer.pad_token_id, batch_size=self.batch_size,
                                 progress=progress, desc=desc)
         if self.kind is not TOKEN:
             return [_softmax(lg) for lg in logits]
