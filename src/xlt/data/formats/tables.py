@@ -208,12 +208,12 @@ def table_examples(
     Returns:
         ``(examples, stats)`` with ``stats.n_read`` set, as every reader returns them.
     """
-    examples = _collecttable_examples(path, columns, records, options, limit, stats, header_line, label_names)
+    examples = _collect_table_examples(path, columns, records, options, limit, stats, header_line, label_names)
     stats.n_read = len(examples)
     return examples, stats
 
 
-def _collecttable_examples(path, columns, records, options, limit, stats, header_line, label_names) -> list[Example]:
+def _collect_table_examples(path, columns, records, options, limit, stats, header_line, label_names) -> list[Example]:
     """The body of :func:`table_examples`: the examples, in record order."""
     label_names = label_names or {}
     first = next(records, None)
