@@ -174,3 +174,36 @@ def test_encoder_word_vectors_isolated_and_in_context(tiny):
     assert np.allclose(ctx.vectors[0], (feats[0][1] + feats[1][1]) / 2, atol=1e-6)  # mean over both contexts
     assert ctx.stats["no_context"] == 1  # dog: its isolated vector
     assert np.allclose(ctx.vectors[1], encoder_word_vectors(encoder, ["dog"]).vectors[0])
+
+
+def test_bli_eval_command_on_vec_files(tmp_path, capsys, no_model):
+    """`xlt bli eval` on a user's .vec files: the 90-degree toy of the test above, seed pairs
+    one/two, test three/four plus a pair whose source word the vocabulary lacks: P@1 100 (2 of 2),
+    1 skipped, search space 4; no model is loaded."""
+    import json
+
+    from xlt.cli import main
+
+    src = {"one": (1, 0), "two": (0, 1), "three": (0.6, 0.8), "four": (-0.8, 0.6)}
+    names = {"one": "eins", "two": "zwei", "three": "drei", "four": "vier"}
+    _write_vec(tmp_path / "en.vec", "4 2", [f"{w} {a} {b}" for w, (a, b) in src.items()])
+    _write_vec(tmp_path / "de.vec", "4 2", [f"{names[w]} {-b} {a}" for w, (a, b) in src.items()])
+    (tmp_path / "train.tsv").write_text("one\teins\ntwo\tzwei\n", encoding="utf-8")
+    (tmp_path / "test.tsv").write_text("three\tdrei\nfour\tvier\nfive\tfünf\n", encoding="utf-8")
+    out = tmp_path / "out"
+    argv = ["bli", "eval", "--src", "en", "--tgt", "de", "--vectors", f"en={tmp_path / 'en.vec'}",
+            "--vectors", f"de={tmp_path / 'de.vec'}", "--train", str(tmp_path / "train.tsv"),
+            "--test", str(tmp_path / "test.tsv"), "--out", str(out), "--k", "1"]
+    assert main(argv) == 0
+    rep = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    cos = rep["bli"]["cosine"]
+    assert (cos["p_at_1"], cos["n_queries"], cos["skipped_source"], cos["search_space"]) == (100.0, 2, 1, 4)
+    assert rep["seed_pairs"] == 2 and "P@1 100.00" in capsys.readouterr().out
+    # bad input: a seed dictionary none of whose pairs is in the vocabularies; the same language twice
+    (tmp_path / "none.tsv").write_text("x\ty\n", encoding="utf-8")
+    bad = argv[:-4] + ["--train", str(tmp_path / "none.tsv"), "--test", str(tmp_path / "test.tsv"), "--out",
+                       str(tmp_path / "o2")]
+    bad[bad.index("--train") + 1] = str(tmp_path / "none.tsv")
+    assert main(bad) == 2 and "no seed pair has both words" in capsys.readouterr().err
+    assert main(["bli", "eval", "--src", "en", "--tgt", "en", "--out", str(tmp_path / "o3")]) == 2
+    assert "--src and --tgt are both en" in capsys.readouterr().err

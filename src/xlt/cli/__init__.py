@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "align": "align",
     "rank-sources": "rank",
     "adapt": "adapt",
+    "bli": "bli",
 }
 
 

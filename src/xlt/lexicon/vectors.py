@@ -180,8 +180,8 @@ def read_word_vectors(path: str | os.PathLike, limit: int | None = None) -> Word
 
 
 def encoder_word_vectors(encoder, words: Sequence[str], *, contexts: Sequence[Sequence[str]] | None = None,
-                         max_occurrences: int = 10, layers="last", batch_size: int = 256,
-                         progress: bool = False) -> WordVectors:
+                         max_occurrences: int = 10, layers="last", combine: str = "mean", batch_size: int = 256,
+                         prefix: bool = False, progress: bool = False) -> WordVectors:
     """Static vectors of ``words`` from a contextual encoder.
 
     Isolated (``contexts=None``): each word is encoded alone, as a one-word sentence after the
@@ -195,7 +195,13 @@ def encoder_word_vectors(encoder, words: Sequence[str], *, contexts: Sequence[Se
         encoder: a loaded :class:`~xlt.models.loading.Encoder`. words: the vocabulary (distinct).
         contexts: tokenised sentences of the words' language, or None.
         max_occurrences: occurrences averaged per word. layers: hidden states (``'last'``, an
-            int, a list: averaged). batch_size: sentences per forward pass.
+            int, or a list). combine: several layers: ``mean`` (averaged) or ``concat`` (each
+            scaled to unit length, then concatenated: ``len(layers) * hidden size`` dimensions).
+        batch_size: sentences per forward pass.
+        prefix: put the encoder's text prefix (E5's ``query:``) before each word or sentence.
+            Off by default: on XLING en-de (5k seed pairs, Procrustes), multilingual-e5-small's
+            isolated last-layer vectors give P@1 44.2 without it and 40.2 with it
+            (docs/results, "Word translations").
 
     Returns:
         :class:`WordVectors` ``(len(words), hidden size)``, unnormalised.
@@ -203,15 +209,27 @@ def encoder_word_vectors(encoder, words: Sequence[str], *, contexts: Sequence[Se
     Raises:
         WordVectorError: duplicate or empty words.
     """
+    import dataclasses
+
     from xlt.models.features import encode_words
 
+    if not prefix and encoder.text_prefix:
+        encoder = dataclasses.replace(encoder, text_prefix="")
     words = list(words)
     if any(not w.strip() for w in words):
         raise WordVectorError("empty word in the vocabulary")
     iso = encode_words(encoder, [[w] for w in words], layers=layers, batch_size=batch_size, progress=progress,
                        word_pieces="mean_all")
-    def word_rows(v: np.ndarray) -> np.ndarray:  # (n_words, dim); several layers are averaged
-        return v if iso.single_layer else v.mean(0)
+    if combine not in ("mean", "concat"):
+        raise WordVectorError(f"combine must be mean or concat, got {combine!r}")
+
+    def word_rows(v: np.ndarray) -> np.ndarray:  # (n_words, dim): several layers averaged or concatenated
+        if iso.single_layer:
+            return v
+        if combine == "mean":
+            return v.mean(0)
+        unit = v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
+        return np.concatenate(list(unit), axis=-1)
 
     vectors = np.stack([word_rows(v)[0] for v in iso.vectors]).astype(np.float32)
     stats = {"words": len(words), "mode": "isolated" if contexts is None else "contexts"}
