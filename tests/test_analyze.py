@@ -16,7 +16,9 @@ from xlt.evaluate.alignment import (
     mexa_score,
     rank_sources,
 )
-from xlt.evaluate.analyze import TooFewLanguagesError, correlate, match_languages
+from xlt.evaluate.analyze import TooFewLanguagesError, match_languages
+from xlt.jobs.analyze import AnalyzeSettings, CorrelateSettings, run_correlate
+from xlt.jobs.analyze import run as run_analyze
 from xlt.retrieval.scoring import retrieval_accuracy
 
 # distinct sentences spelled with the tiny vocabulary's letters (every one tokenises differently)
@@ -134,6 +136,12 @@ def test_similarity_and_ranking_errors():
 
 
 # --------------------------------------------------------------------------- correlate
+
+
+def correlate(alignment, transfer, layer=None, **settings) -> dict:
+    """The report of ``xlt analyze correlate`` run through the Python API."""
+    return run_correlate(CorrelateSettings(alignment=alignment, transfer=transfer, alignment_layer=layer,
+                                           **settings)).report
 
 
 def write_json(folder, data):
@@ -265,9 +273,27 @@ def test_cli_analyze_checks_data_before_the_model(tmp_path, capsys):
     with pytest.raises(SystemExit):  # --out is required without 'correlate'
         main(["analyze", "--langs", "deu", "--data-dir", str(root)])
     with pytest.raises(TooFewLanguagesError):
-        from xlt.evaluate.analyze import AnalyzeConfig, run_analyze
+        run_analyze(AnalyzeSettings(langs="en", data_dir=str(root), progress=False))
 
-        run_analyze(AnalyzeConfig(langs="en", data_dir=str(root), progress=False))
+
+def test_analyze_settings_checks_and_the_report_config():
+    from xlt.jobs import ConfigError
+
+    s = AnalyzeSettings(langs="de,fr", layers="0,2", targets="de", lid_sentences=0, layer=2, out="o")
+    assert (s.langs, s.layers, s.layer, s.lid_sentences, s.parallel) == (["de", "fr"], ["0", "2"], "2", None, ["ntrex"])
+    cfg = s.report_config()  # the report's config keeps the form and order reports have always had
+    assert list(cfg)[:6] == ["parallel", "langs", "model", "pooling", "layers", "layer"] and "progress" not in cfg
+    assert (cfg["parallel"], cfg["langs"], cfg["layers"], cfg["targets"], cfg["lid_sentences"], cfg["out"]) == \
+        ("ntrex", "de,fr", "0,2", "de", None, "o")
+    assert AnalyzeSettings(parallel=["a.en", "b.de"]).report_config()["parallel"] == ["a.en", "b.de"]
+    for kwargs, message in [({"parallel": ["a", "b", "c"]}, "got 3 paths"), ({"layers": "0,x"}, "--layers 0,x"),
+                            ({"layer": "top"}, "--layer top"), ({"limit": 1}, "--limit 1: expected a whole number >= 2"),
+                            ({"test_fraction": 1.0}, "--test-fraction 1.0")]:
+        with pytest.raises(ConfigError, match=message):
+            AnalyzeSettings(**kwargs)
+    with pytest.raises(ConfigError, match="--layer x: expected a layer number or mean"):
+        CorrelateSettings(alignment="a", transfer="t", alignment_layer="x")
+    assert CorrelateSettings(alignment="a", transfer="t", alignment_layer=3).alignment_layer == "3"
 
 
 @pytest.mark.integration
@@ -287,8 +313,6 @@ def test_ntrex_languages_match_udpos_codes(data_root):
 @pytest.mark.usefixtures("single_torch_thread")
 def test_analyze_user_folder_matches_ntrex(tiny, tmp_path):
     """The NTREX case above as a user's folder (en.txt, de.txt, fr.txt): the same numbers."""
-    from xlt.evaluate.analyze import AnalyzeConfig, run_analyze
-
     _, spec = tiny
     eng = SENTENCES + ["the cat sat"]
     fra = list(reversed(SENTENCES)) + [""]
@@ -299,8 +323,8 @@ def test_analyze_user_folder_matches_ntrex(tiny, tmp_path):
         (folder / f"{name}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     (folder / "README.md").write_text("my corpus\n", encoding="utf-8")
     opts = dict(model=spec, batch_size=4, progress=False, lid_sentences=None)
-    a = run_analyze(AnalyzeConfig(langs="de,fr", data_dir=str(root), **opts))
-    b = run_analyze(AnalyzeConfig(parallel=str(folder), out=str(tmp_path / "out"), **opts))
+    a = run_analyze(AnalyzeSettings(langs="de,fr", data_dir=str(root), **opts)).report
+    b = run_analyze(AnalyzeSettings(parallel=str(folder), out=str(tmp_path / "out"), **opts)).report
     assert a["source"] == "eng" and b["source"] == "en" and b["parallel_name"] == str(folder)
     assert list(b["scores"]) == ["de", "fr"] and b["scores"]["de"] == 100.0
     assert b["per_layer"]["mexa"]["de"] == a["per_layer"]["mexa"]["deu"]

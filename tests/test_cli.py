@@ -238,7 +238,7 @@ def test_mine_config_file_with_an_option_winning(tiny, tmp_path):
     (["retrieve"], "xlt.jobs.retrieve.run", "methd"),
     (["mine", "a.txt", "b.txt", "--out", "p.tsv"], "xlt.jobs.mine.run_mine", "margins"),  # MineEvalConfig's, not MineConfig's
     (["align", "fit", "--out", "m.npz"], "xlt.jobs.align.run_align_fit", "method"),  # the option is --method, the key methods
-    (["analyze", "--out", "o"], "xlt.evaluate.analyze.run_analyze", "pooling_layer"),
+    (["analyze", "--out", "o"], "xlt.jobs.analyze.run", "pooling_layer"),
     (["project", "--silver", "ntrex", "--out", "o"], "xlt.jobs.silver.run", "silver"),
 ])
 def test_config_file_unknown_key_exit_2(command, job, key, tmp_path, monkeypatch, capsys):
@@ -283,9 +283,10 @@ def test_config_files_of_the_other_commands(tmp_path, monkeypatch):
     c = run("xlt.jobs.align.run_align_finetune", ["align", "finetune", "--epochs", "3"],
             {"out": "ft", "epochs": 2, "lr": 1e-4, "parallel": "corpus/"})
     assert (c.out, c.epochs, c.lr, c.parallel, c.batch_size) == ("ft", 3, 1e-4, "corpus/", 16)
-    c = run("xlt.evaluate.analyze.run_analyze", ["analyze", "--layers", "0,1"],
+    c = run("xlt.jobs.analyze.run", ["analyze", "--layers", "0,1"],
             {"out": "o", "layers": "all", "lid_sentences": 0, "test_fraction": 0.5, "parallel": ["x.tsv"]})
-    assert (c.out, c.layers, c.lid_sentences, c.test_fraction, c.parallel, c.top) == ("o", "0,1", None, 0.5, "x.tsv", 5)
+    assert (c.out, c.layers, c.lid_sentences, c.test_fraction, c.parallel, c.top) == \
+        (Path("o"), ["0", "1"], None, 0.5, ["x.tsv"], 5)
     c = run("xlt.jobs.mine.run_mine_eval", ["mine", "--eval", "ntrex", "--k", "8"],
             {"out": "o", "k": 3, "margins": "ratio", "distractors": 100})
     assert (c.out, c.k, c.margins, c.distractors, c.langs) == ("o", 8, "ratio", 100, "deu,fra,rus,zho-CN,swa")

@@ -19,6 +19,7 @@ import numpy as np
 
 from xlt.core.io import write_json
 from xlt.core.outputs import write_together
+from xlt.evaluate.plots import heatmap
 
 __all__ = ["MAX_COLUMNS", "best_sources", "render_matrix_markdown", "write_matrix_report"]
 
@@ -120,8 +121,6 @@ def write_matrix_report(out_dir: str | os.PathLike, report: Mapping[str, Any]) -
     Returns:
         ``{"json", "markdown", "png"}`` → paths.
     """
-    from xlt.evaluate.analyze import heatmap
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "matrix.json", "markdown": out / "matrix.md", "png": out / "matrix.png"}
