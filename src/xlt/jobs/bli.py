@@ -135,11 +135,15 @@ def _dictionaries(cfg: BliSettings) -> tuple[list[tuple[str, str]], list[tuple[s
 def _vocabulary(lang: str, cfg: BliSettings, must: list[str]) -> list[str]:
     """The ``vocab_size`` most frequent lower-cased alphabetic words of the language's text, then
     every word of ``must`` not among them."""
-    from xlt.data.segment import split_words
+    import warnings
+
+    from xlt.data.segment import SegmenterWarning, split_words
     from xlt.data.text import texts_for
 
     text = texts_for([lang], {lang: cfg.text[lang]} if lang in cfg.text else None, cfg.data_dir)[lang]
-    counts = Counter(w.casefold() for s in text.sentences for w in split_words(s, lang) if w.isalpha())
+    with warnings.catch_warnings():  # a stray Japanese or Khmer word in English text: its split does not matter here
+        warnings.simplefilter("ignore", SegmenterWarning)
+        counts = Counter(w.casefold() for s in text.sentences for w in split_words(s, lang) if w.isalpha())
     vocab = [w for w, _ in counts.most_common(cfg.vocab_size)]
     seen = set(vocab)
     return vocab + [w for w in dict.fromkeys(must) if w not in seen]
