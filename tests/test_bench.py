@@ -1,4 +1,4 @@
-"""Tests for xlt.bench on the tiny encoder (structure and agreement, no timing asserts)."""
+"""Tests for xlt.jobs.bench (xlt bench) on the tiny encoder (structure and agreement, no timing asserts)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from helpers import make_tiny_encoder
 
-from xlt.bench import bench_extract, format_bench, naive_encode_words
+from xlt.jobs.bench import bench_extract, format_bench, naive_encode_words
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,7 @@ def test_bench_finetune_trains_both_ways_on_the_same_data(enc):
 
     from fixtures import upos_sentences
 
-    from xlt.bench import bench_finetune, format_bench_finetune
+    from xlt.jobs.bench import bench_finetune, format_bench_finetune
 
     sents = upos_sentences(48, random.Random(0))
     words, tags = [[w for w, _ in s] for s in sents], [[t for _, t in s] for s in sents]
@@ -105,3 +105,18 @@ def test_bench_finetune_command_passes_its_seed(tmp_path, data, tiny):
     a, again = run(3, "a.json"), run(3, "b.json")
     assert a["settings"]["seed"] == 3
     assert a["runs"]["xlt"]["dev_accuracy"] == again["runs"]["xlt"]["dev_accuracy"]
+
+
+def test_bench_settings_and_dispatch():
+    from xlt.jobs import ConfigError
+    from xlt.jobs.bench import BenchFinetuneSettings, BenchMineSettings, run
+
+    assert BenchMineSettings(sizes="20,40", indexes="flat").sizes == [20, 40]
+    assert BenchMineSettings(sizes=["20,40", "60"]).sizes == [20, 40, 60]  # as the command line gives them
+    with pytest.raises(ConfigError, match=r"--variants: unknown \['nope'\]; choose from xlt, grouped"):
+        BenchFinetuneSettings(variants="xlt,nope")
+    with pytest.raises(ConfigError, match="--sizes 0: expected a whole number >= 1"):
+        BenchMineSettings(sizes=[0])
+    assert BenchFinetuneSettings(variants=["micro8", "xlt"]).trainer is True
+    with pytest.raises(TypeError, match="not the settings of an xlt bench subcommand"):
+        run(object())

@@ -24,7 +24,6 @@ LAYERS = {
     "retrieval": 4,
     "evaluate": 5,
     "jobs": 6,
-    "bench": 6,
     "cli": 7,
 }
 

@@ -1,17 +1,23 @@
-"""Feature-extraction benchmark: xlt's batched ``encode_words`` vs a naive per-sentence loop.
+"""``xlt bench``: speed benchmarks, each run side by side with the alternative, as jobs.
 
-:func:`bench_extract` runs, on the same encoder and the same sentences,
+* ``xlt bench extract`` (:func:`run_extract`, :func:`bench_extract`): on the same encoder and the
+  same sentences, (a) :func:`xlt.models.features.encode_words` (length-sorted batches, one forward
+  pass per batch) against (b) the loop a typical research script uses: one sentence at a time
+  through the Hugging Face tokenizer (``is_split_into_words=True``, truncated to the model limit)
+  and model, then word pooling in Python via ``word_ids()``; reports wall time, throughput, peak
+  memory, the speed-up, and how far apart the two sets of word vectors are
+  (:func:`format_bench` renders it as a Markdown table).
+* ``xlt bench finetune`` (:func:`run_finetune`, :func:`bench_finetune`): xlt's fine-tuning loop
+  (and its variants: length-grouped batches, micro-batches, bf16) against a plain
+  ``transformers.Trainer`` on the same model, data and settings; time, throughput, peak memory and
+  dev accuracy.
+* ``xlt bench mine`` (:func:`run_mine`, :func:`bench_mine`): bitext mining time (embedding, then
+  FAISS k-NN search and margin selection; Artetxe & Schwenk 2019) as the input grows.
 
-(a) :func:`xlt.models.features.encode_words` (length-sorted batches, one forward pass per
-    batch), and
-(b) the loop a typical research script uses: one sentence at a time through the Hugging Face
-    tokenizer (``is_split_into_words=True``, truncated to the model limit) and model, then
-    word pooling in Python via ``word_ids()``,
-
-and reports wall time, throughput, peak memory, the speed-up, and how far apart the two
-sets of word vectors are. :func:`format_bench` renders the result as a Markdown table.
+Each subcommand has its settings class (:class:`BenchExtractSettings`,
+:class:`BenchFinetuneSettings`, :class:`BenchMineSettings`, sharing :class:`BenchSettings`) and
+returns a typed result holding the JSON result written to ``out``.
 """
-
 from __future__ import annotations
 
 import resource
@@ -19,15 +25,32 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from xlt.core.io import write_json
+from xlt.core.outputs import Output, OutputPlan
+from xlt.data import tasks
+from xlt.data.paths import data_set_folders
+from xlt.data.readers import DataFormatError
+from xlt.jobs import ConfigError
+from xlt.jobs.settings import AT_LEAST_1, POSITIVE, Settings, option
 from xlt.models.features import encode_words
+from xlt.jobs.mine import panx_distractors
+from xlt.models import loading
+from xlt.models.loading import DEFAULT_MODEL
 from xlt.models.words import DEFAULT_WORD_PIECES
 
 if TYPE_CHECKING:  # pragma: no cover
     from xlt.models.loading import Encoder
+
+__all__ = ["AGREE_ATOL", "FINETUNE_VARIANTS", "BenchExtractSettings", "BenchFinetuneSettings", "BenchMineSettings",
+           "BenchSettings", "ExtractBenchResult", "FinetuneBenchResult", "MineBenchResult", "bench_extract",
+           "bench_finetune", "bench_mine", "format_bench", "format_bench_finetune", "format_bench_mine",
+           "naive_encode_words", "run", "run_extract", "run_finetune", "run_mine", "synthetic_sentences"]
 
 _MiB = 1024.0 * 1024.0
 
@@ -251,31 +274,10 @@ def bench_extract(encoder: Encoder, sentences: Sequence[Sequence[str]] | Sequenc
         xlt_times.append(sec)
         xlt_mem = max(xlt_mem, mem)
 
-    # Compare only sentences the naive loop saw whole.
-    prefix = encoder.text_prefix.split()
-    lengths = [len(ids) for ids in encoder.tokenizer(
-        [prefix + s for s in sents], is_split_into_words=True, verbose=False)["input_ids"]]
-    max_diff, n_words_cmp, n_sent_cmp = 0.0, 0, 0
-    for a, b, n in zip(feats.vectors, naive, lengths):
-        # Skip sentences the naive loop truncated, and those with subword-less words (xlt
-        # encodes such a word as the unknown token, which changes its neighbours' context).
-        if n > encoder.max_length or np.isnan(b).any():
-            continue
-        n_sent_cmp += 1
-        n_words_cmp += len(a)
-        if len(a):
-            max_diff = max(max_diff, float(np.abs(a - b).max()))
-
+    max_diff, n_words_cmp, n_sent_cmp = _compare_with_naive(encoder, sents, feats.vectors, naive)
     n_sub = int(feats.stats["n_subwords"])
-
-    def summary(times: list[float], mem: int) -> dict[str, Any]:
-        best = min(times)
-        return {"seconds": best, "all_seconds": times,
-                "tokens_per_s": n_sub / best if best > 0 else float("inf"),
-                "sentences_per_s": len(sents) / best if best > 0 else float("inf"),
-                "peak_memory_mb": mem / _MiB}
-
-    xs, ns = summary(xlt_times, xlt_mem), summary(naive_times, naive_mem)
+    xs = _speed_summary(xlt_times, xlt_mem, n_sub, len(sents))
+    ns = _speed_summary(naive_times, naive_mem, n_sub, len(sents))
     return {
         "device": str(device),
         "model": encoder.spec,
@@ -296,6 +298,34 @@ def bench_extract(encoder: Encoder, sentences: Sequence[Sequence[str]] | Sequenc
         "xlt_stats": dict(feats.stats),
     }
 
+
+def _compare_with_naive(encoder: Encoder, sents: list[list[str]], vectors: Sequence[np.ndarray],
+                        naive: Sequence[np.ndarray]) -> tuple[float, int, int]:
+    """``(max |xlt - naive|, words compared, sentences compared)`` over the sentences the naive
+    loop saw whole."""
+    prefix = encoder.text_prefix.split()
+    lengths = [len(ids) for ids in encoder.tokenizer(
+        [prefix + s for s in sents], is_split_into_words=True, verbose=False)["input_ids"]]
+    max_diff, n_words_cmp, n_sent_cmp = 0.0, 0, 0
+    for a, b, n in zip(vectors, naive, lengths):
+        # Skip sentences the naive loop truncated, and those with subword-less words (xlt
+        # encodes such a word as the unknown token, which changes its neighbours' context).
+        if n > encoder.max_length or np.isnan(b).any():
+            continue
+        n_sent_cmp += 1
+        n_words_cmp += len(a)
+        if len(a):
+            max_diff = max(max_diff, float(np.abs(a - b).max()))
+    return max_diff, n_words_cmp, n_sent_cmp
+
+
+def _speed_summary(times: list[float], mem: int, n_subwords: int, n_sentences: int) -> dict[str, Any]:
+    """The best of ``times`` (seconds), the throughput it gives and the peak memory growth (MiB)."""
+    best = min(times)
+    return {"seconds": best, "all_seconds": times,
+            "tokens_per_s": n_subwords / best if best > 0 else float("inf"),
+            "sentences_per_s": n_sentences / best if best > 0 else float("inf"),
+            "peak_memory_mb": mem / _MiB}
 
 AGREE_ATOL = 1e-4  # both paths run the same fp32 model; only padding/batching order differs
 
@@ -537,3 +567,286 @@ def format_bench_finetune(result: dict[str, Any]) -> str:
         lines.append(f"{name:<28} {r['seconds']:8.1f} {r['sentences_per_s']:8.2f} "
                      f"{result['speedup'].get(name, float('nan')):8.2f} {r['peak_rss_mib']:9.1f} {r['dev_accuracy']:8.2f}")
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- settings
+
+#: xlt fine-tuning variants ``xlt bench finetune --variants`` can time (extra ``finetune()`` arguments);
+#: ``xlt`` (uniformly shuffled batches, as the Trainer) needs none.
+FINETUNE_VARIANTS: dict[str, dict] = {
+    "grouped": {"group_by_length": True},
+    "bf16": {"bf16": True},
+    "grouped+bf16": {"group_by_length": True, "bf16": True},
+    "micro4": {"micro_batch_size": 4},
+    "micro8": {"micro_batch_size": 8},
+    "micro8+bf16": {"micro_batch_size": 8, "bf16": True},
+}
+
+
+@dataclass(kw_only=True)
+class BenchSettings(Settings):
+    """Model, data and output options of every bench subcommand.
+
+    Attributes:
+        model: the encoder: ``bundled:e5-small`` (default), a Hugging Face id or a local folder.
+        data_dir: the data folder of the built-in sets (default: ``$XLT_DATA``, ``../shared/data``,
+            ``~/.cache/xlt/data``).
+        out: the JSON file the result is written to (None: printed only).
+        overwrite: replace an existing ``out`` file.
+    """
+
+    model: str = option(DEFAULT_MODEL, help="the encoder: bundled:e5-small, a Hugging Face id or a local folder")
+    data_dir: Path | None = option(None, help="data folder (default: $XLT_DATA, ../shared/data, ~/.cache/xlt/data)")
+    out: Path | None = option(None, metavar="FILE.json", help="write the result as JSON here")
+    overwrite: bool = option(False, help="replace an existing --out file")
+
+
+@dataclass(kw_only=True)
+class BenchExtractSettings(BenchSettings):
+    """Settings of ``xlt bench extract`` (with :class:`BenchSettings`).
+
+    Attributes:
+        file: an XTREME tsv file to take sentences from (default: the evaluation file of
+            ``task``/``lang``).
+        task: the built-in task whose file is used. lang: its language.
+        n: sentences (the first ``n``). batch_size: batch size of xlt's path.
+    """
+
+    file: Path | None = option(None, help="XTREME tsv file to take sentences from (default: the evaluation file of "
+                                          "--task/--lang)")
+    task: Literal["udpos", "panx", "sib200"] = option("udpos", help="task whose evaluation file is used")
+    lang: str = option("en", help="language of the evaluation file to use")
+    n: int = option(500, check=AT_LEAST_1, help="number of sentences")
+    batch_size: int = option(32, check=AT_LEAST_1, help="batch size of xlt's path")
+
+
+@dataclass(kw_only=True)
+class BenchFinetuneSettings(BenchSettings):
+    """Settings of ``xlt bench finetune`` (with :class:`BenchSettings`).
+
+    Attributes:
+        task: token task whose English data is used. n: training sentences (the first ``n`` of
+            train-en). dev_n: dev sentences for the accuracy check.
+        epochs, batch_size, lr, max_length, seed: the shared training settings (embeddings frozen).
+        variants: xlt variants to time: ``xlt`` and names of :data:`FINETUNE_VARIANTS`.
+        trainer: also time the ``transformers.Trainer`` baseline.
+
+    Raises:
+        ConfigError: an unknown variant, or none.
+    """
+
+    task: Literal["udpos", "panx"] = option("udpos", help="token task whose English data is used")
+    n: int = option(1000, check=AT_LEAST_1, help="training sentences (the first N of train-en)")
+    dev_n: int = option(500, check=AT_LEAST_1, help="dev sentences for the accuracy check")
+    epochs: int = option(1, check=AT_LEAST_1, help="training epochs")
+    batch_size: int = option(32, check=AT_LEAST_1, help="training batch size")
+    lr: float = option(5e-5, check=POSITIVE, help="learning rate")
+    max_length: int = option(128, check=AT_LEAST_1, help="training length in tokens")
+    seed: int = option(0, help="seed of the head's initialisation and the batch order")
+    variants: list[str] = option(default_factory=lambda: ["xlt"],
+                                 help="comma-separated xlt variants to time: xlt (uniformly shuffled batches, as the "
+                                      "Trainer), plus any of " + ", ".join(FINETUNE_VARIANTS) + " (microN: "
+                                      "length-sorted micro-batches of N, 'xlt transfer''s default on a CPU is micro8)")
+    trainer: bool = option(True, help="time the transformers.Trainer baseline",
+                           negative_help="skip the transformers.Trainer baseline")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        unknown = [v for v in self.variants if v != "xlt" and v not in FINETUNE_VARIANTS]
+        if unknown or not self.variants:
+            raise ConfigError(f"--variants: unknown {unknown}; choose from xlt, {', '.join(FINETUNE_VARIANTS)}")
+
+
+@dataclass(kw_only=True)
+class BenchMineSettings(BenchSettings):
+    """Settings of ``xlt bench mine`` (with :class:`BenchSettings`).
+
+    Attributes:
+        sizes: sentences per side, one run each. lang: the target language (its PAN-X sentences;
+            English is the source). indexes: FAISS index kinds to time
+            (:data:`xlt.retrieval.mining.INDEX_KINDS`). batch_size: sentences per forward pass.
+    """
+
+    sizes: list[int] = option(default_factory=lambda: [1000, 10000, 100000], check=AT_LEAST_1,
+                              help="sentences per side, comma-separated")
+    lang: str = option("de", help="target language (its PAN-X sentences; English is the source)")
+    indexes: list[str] = option(default_factory=lambda: ["flat", "ivf"], help="FAISS index kinds to time")
+    batch_size: int = option(64, check=AT_LEAST_1, help="sentences per forward pass")
+
+    def __post_init__(self) -> None:
+        # the command line gives ["1000,10000"]: xlt.jobs.settings splits lists of text at commas, not lists of
+        # numbers, so the parts are split here first
+        if isinstance(self.sizes, (list, tuple)):
+            self.sizes = [p for v in self.sizes for p in (v.split(",") if isinstance(v, str) else [v])
+                          if not (isinstance(p, str) and not p.strip())]
+        super().__post_init__()
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass
+class ExtractBenchResult:
+    """What :func:`run_extract` measured.
+
+    Attributes:
+        speedup: naive seconds / xlt seconds. max_abs_diff: largest difference between the two
+            paths' word vectors. vectors_agree: ``max_abs_diff`` within :data:`AGREE_ATOL`.
+        result: the whole result (:func:`bench_extract`'s dict plus ``input``; written to ``out``).
+        table: the Markdown table (:func:`format_bench`). out: the JSON file (None: not written).
+    """
+
+    speedup: float
+    max_abs_diff: float
+    vectors_agree: bool
+    result: dict
+    table: str
+    out: Path | None = None
+
+
+@dataclass
+class FinetuneBenchResult:
+    """What :func:`run_finetune` measured.
+
+    Attributes:
+        runs: run name -> ``{"seconds", "sentences_per_s", "peak_rss_mib", "dev_accuracy"}``.
+        speedup: run name -> sentences/s over the Trainer's (empty without the Trainer).
+        result: the whole result (written to ``out``). table: :func:`format_bench_finetune`'s text.
+        out: the JSON file (None: not written).
+    """
+
+    runs: dict[str, dict]
+    speedup: dict[str, float]
+    result: dict
+    table: str
+    out: Path | None = None
+
+
+@dataclass
+class MineBenchResult:
+    """What :func:`run_mine` measured.
+
+    Attributes:
+        runs: one row per size: ``{"n", "embed_seconds", "embed_sentences_per_s", "search"}``.
+        result: the whole result (written to ``out``). table: :func:`format_bench_mine`'s table.
+        out: the JSON file (None: not written).
+    """
+
+    runs: list[dict]
+    result: dict
+    table: str
+    out: Path | None = None
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+def _check_outputs(settings: BenchSettings, file: Path | None = None) -> None:
+    """The output rule before any work: ``out`` may not be an input (model, file, data folder).
+
+    Raises:
+        OutputError: it is one, or exists without ``overwrite``.
+    """
+    inputs = [("--model", settings.model), ("--file", str(file) if file else None),
+              ("--data-dir", data_set_folders(settings.data_dir))]
+    OutputPlan(inputs=inputs, outputs=[Output("--out", settings.out, "file")], overwrite=settings.overwrite).check()
+
+
+def _write(settings: BenchSettings, result: dict) -> None:
+    if settings.out:
+        write_json(settings.out, result)
+
+
+def run_extract(settings: BenchExtractSettings, command: list[str] | None = None) -> ExtractBenchResult:
+    """``xlt bench extract``: :func:`bench_extract` on the first ``n`` sentences of ``file`` (or of the
+    evaluation file of ``task``/``lang``); writes the result to ``out``.
+
+    Raises:
+        OutputError: ``out`` is an input. DataFormatError: a file without sentences or malformed.
+        UnknownLanguageError / DatasetNotFoundError: no such task language or data folder.
+        ModelLoadError: the model cannot be loaded.
+    """
+    _check_outputs(settings, settings.file)
+    if settings.file:
+        path = Path(settings.file)
+    else:
+        path = tasks.available_languages(settings.task, settings.data_dir)[
+            tasks.match_task_language(settings.task, settings.lang, settings.data_dir)]
+    examples, _ = tasks.load_split(settings.task, path, limit=settings.n)
+    if not examples:
+        raise DataFormatError(path, 1, "no sentences to benchmark")
+    sentences = [e.tokens for e in examples] if hasattr(examples[0], "tokens") else [e.text.split() for e in examples]
+    result = bench_extract(loading.load_encoder(settings.model), sentences, batch_size=settings.batch_size)
+    result["input"] = {"file": str(path), "sentences": len(sentences), "model": settings.model}
+    _write(settings, result)
+    return ExtractBenchResult(speedup=result["speedup"], max_abs_diff=result["max_abs_diff"],
+                              vectors_agree=result["vectors_agree"], result=result, table=format_bench(result),
+                              out=settings.out)
+
+
+def run_finetune(settings: BenchFinetuneSettings, command: list[str] | None = None) -> FinetuneBenchResult:
+    """``xlt bench finetune``: :func:`bench_finetune` on the first ``n`` English training sentences of
+    ``task`` (dev: the first ``dev_n`` of its dev file); writes the result to ``out``.
+
+    Raises:
+        OutputError: ``out`` is an input. DatasetNotFoundError: no data. ModelLoadError.
+    """
+    _check_outputs(settings)
+    files = tasks.source_files(settings.task, "en", settings.data_dir)
+    train, _ = tasks.load_split(settings.task, files["train"], limit=settings.n)
+    dev, _ = tasks.load_split(settings.task, files["dev"] or files["train"], limit=settings.dev_n)
+    enc = loading.load_encoder(settings.model)
+    result = bench_finetune(enc, [e.tokens for e in train], [e.labels for e in train], [e.tokens for e in dev],
+                            [e.labels for e in dev], epochs=settings.epochs, batch_size=settings.batch_size,
+                            lr=settings.lr, max_length=settings.max_length, seed=settings.seed,
+                            variants={v: FINETUNE_VARIANTS.get(v, {}) for v in settings.variants},
+                            trainer=settings.trainer)
+    result["input"] = {"task": settings.task, "train": str(files["train"]), "dev": str(files["dev"]),
+                       "model": settings.model}
+    _write(settings, result)
+    return FinetuneBenchResult(runs=result["runs"], speedup=result["speedup"], result=result,
+                               table=format_bench_finetune(result), out=settings.out)
+
+
+def _mining_sentences(settings: BenchMineSettings) -> tuple[list[list[str]], dict[str, dict]]:
+    """``max(sizes)`` unique PAN-X sentences of English and of ``lang`` (seeded order), topped up
+    with :func:`synthetic_sentences` from their words when a side has fewer; and where they came from."""
+    n = max(settings.sizes)
+    sides, sources = [], {}
+    for lang in ("en", settings.lang):
+        real, info = panx_distractors(lang, n, 0, settings.data_dir)  # unique PAN-X sentences, seeded order
+        words = sorted({w for sent in real for w in sent.split()})
+        extra = synthetic_sentences(words, n - len(real) + len(real) // 10, seed=1) if len(real) < n else []
+        seen = set(real)
+        sides.append((real + [e for e in extra if e not in seen])[:n])
+        sources[lang] = {**info, "real": min(len(real), n), "synthetic": max(0, n - len(real))}
+    return sides, sources
+
+
+def run_mine(settings: BenchMineSettings, command: list[str] | None = None) -> MineBenchResult:
+    """``xlt bench mine``: :func:`bench_mine` on English against ``lang`` at every size; writes the
+    result to ``out``.
+
+    Raises:
+        OutputError: ``out`` is an input. DatasetNotFoundError: no PAN-X data. ModelLoadError.
+    """
+    _check_outputs(settings)
+    sides, sources = _mining_sentences(settings)
+    result = bench_mine(loading.load_encoder(settings.model), sides[0], sides[1], settings.sizes, settings.indexes,
+                        batch_size=settings.batch_size)
+    result["input"] = {"model": settings.model, "sentences": sources}
+    _write(settings, result)
+    return MineBenchResult(runs=result["runs"], result=result, table=format_bench_mine(result), out=settings.out)
+
+
+def run(settings: BenchSettings, command: list[str] | None = None):
+    """The benchmark ``settings`` describe: :func:`run_extract`, :func:`run_finetune` or :func:`run_mine`.
+
+    Raises:
+        TypeError: settings of no bench subcommand.
+    """
+    for cls, job in ((BenchExtractSettings, run_extract), (BenchFinetuneSettings, run_finetune),
+                     (BenchMineSettings, run_mine)):
+        if isinstance(settings, cls):
+            return job(settings, command)
+    raise TypeError(f"not the settings of an xlt bench subcommand: {type(settings).__name__}")
