@@ -7,6 +7,11 @@ Importing this package does not import torch or matplotlib.
   mean/std, metric dispatch.
 * :mod:`xlt.evaluate.report` - report.json / report.md / scores.png writer.
 * :mod:`xlt.evaluate.manifest` - run manifests (versions, data hashes, git).
+* :mod:`xlt.evaluate.alignment` - MEXA, language identification, mPLM-Sim similarity.
+* :mod:`xlt.evaluate.analyze` - the report files of ``xlt analyze`` / ``analyze correlate`` and
+  their language pairing and correlations (the runs: :mod:`xlt.jobs.analyze`).
+* :mod:`xlt.evaluate.matrix` - transfer matrix tables and heat maps.
+* :mod:`xlt.evaluate.plots` - heat maps and figures (matplotlib imported when drawing).
 """
 
 from xlt.evaluate.manifest import (
