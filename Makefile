@@ -1,4 +1,5 @@
-# xlt: `make demo` runs the main job on the bundled model, `make test` runs the test suite.
+# xlt: `make demo` runs the main job on the bundled model, `make test` runs the test suite,
+# `make docs` builds the documentation site.
 # Both set up the virtual environment first if needed (PyTorch pinned to the CPU wheel).
 PYTHON ?= python3
 VENV   ?= .venv
@@ -8,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export MPLBACKEND := Agg
 
-.PHONY: setup demo test test-fast clean
+.PHONY: setup demo test test-fast docs clean
 
 setup: $(STAMP)
 
@@ -32,5 +33,9 @@ test: setup
 test-fast: setup
 	$(PY) -m pytest -q -m "not integration"
 
+# The documentation site (mkdocs.yml, docs/) into site/; fails on any warning.
+docs: setup
+	$(VENV)/bin/mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs site .pytest_cache
