@@ -73,7 +73,7 @@ def settings_from(args) -> TransferSettings:
     if settings.out is None:  # the Python API may leave it out (the result is returned); a command must keep it
         raise UsageError("--out is required (the report folder)")
     if not settings.progress:
-        from transformers.utils import logging as hf_logging
+        from transformers.utils import logging as hf_logging  # heavy: only when bars are turned off
 
         hf_logging.disable_progress_bar()
     return settings
@@ -82,11 +82,11 @@ def settings_from(args) -> TransferSettings:
 def run(args, argv: list[str]) -> int:
     settings = settings_from(args)
     if settings.matrix:
-        from xlt.jobs import matrix
+        from xlt.jobs import matrix  # torch: imported when the command runs (see the module docstring)
 
         print_matrix(matrix.run(settings, command=["xlt"] + argv).report, settings)
         return 0
-    from xlt.jobs import transfer
+    from xlt.jobs import transfer  # torch, as above
 
     result = transfer.run(settings, command=["xlt"] + argv)
     if transfer.is_main_process():  # accelerate launch: the main process prints

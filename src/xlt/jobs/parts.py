@@ -26,16 +26,18 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
+from xlt.data.dataset import DatasetError, parse_eval_args
+from xlt.data.formats import FORMATS, FileLanguageError, ReadOptions, language_from_filename
+from xlt.data.langs import denote_same as same
 from xlt.data.tasks import TASKS
 from xlt.jobs import ConfigError
 from xlt.jobs.settings import AT_LEAST_0, AT_LEAST_1, FRACTION, POSITIVE, RunSettings, Settings, option
 from xlt.models.words import DEFAULT_WORD_PIECES, WORD_PIECES
 from xlt.transfer.decoding import DECODINGS, DEFAULT_DECODING
-from xlt.transfer.training_settings import FinetuneTraining, ProbeTraining
+from xlt.transfer.training_settings import FinetuneTraining, ProbeTraining, mode_defaults
 
 __all__ = ["DataFile", "DataSettings", "FinetuneSettings", "ProbeSettings", "ProjectionSettings", "SourceFiles",
-           "TrainingSettings",
-           "TransferSettings", "finetune_training", "parse_seeds", "probe_training"]
+           "TrainingSettings", "TransferSettings", "finetune_training", "parse_seeds", "probe_training"]
 
 TASK_NAMES = tuple(sorted(TASKS))
 WORD_PIECE_NAMES = tuple(WORD_PIECES)
@@ -70,8 +72,6 @@ class DataFile:
         """
         if isinstance(value, DataFile):
             return value
-        from xlt.data.dataset import parse_eval_args
-
         text = str(value)
         ((lang, path),) = parse_eval_args([text])
         return cls(path=path, lang=lang, text=text)
@@ -146,8 +146,6 @@ def _layer_check(value: str) -> str | None:
 
 
 def _format_check(value: str) -> str | None:
-    from xlt.data.formats import FORMATS
-
     return None if value in FORMATS else "one of " + ", ".join(sorted(FORMATS))
 
 
@@ -244,9 +242,6 @@ class DataSettings(Settings):
         Raises:
             DatasetError: options that cannot go together.
         """
-        from xlt.data.dataset import DatasetError
-        from xlt.data.formats import ReadOptions
-
         kw: dict[str, Any] = {}
         if self.text_column:
             kw["text_column"] = tuple(self.text_column)
@@ -272,10 +267,6 @@ class DataSettings(Settings):
             DatasetError: a training file whose language cannot be told, a language given twice, a
                 dev file of no source language, or ``source`` naming other languages than the files.
         """
-        from xlt.data.dataset import DatasetError
-        from xlt.data.formats import FileLanguageError, language_from_filename
-        from xlt.data.langs import denote_same as same
-
         if len(self.train) == 1 and self.train[0].lang is None:
             if len(self.dev) > 1:
                 raise DatasetError("one --train file takes one --dev file")
@@ -570,8 +561,6 @@ class TransferSettings(RunSettings, DataSettings, ProbeSettings, FinetuneSetting
         the task kind filled in: the form scripts written against ``TransferConfig`` read (see
         benchmarks/ckpt_avg_compare.py). Runs use the typed :func:`probe_training` /
         :func:`finetune_training` instead."""
-        from xlt.transfer.training_settings import mode_defaults
-
         return dict(self.echo(), progress=self.progress,
                     **mode_defaults(self.mode, kind, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr))
 

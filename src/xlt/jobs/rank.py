@@ -9,6 +9,7 @@ accuracy, the score lost against the oracle best source) beside single-feature b
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import shlex
@@ -21,19 +22,25 @@ from typing import Any
 
 import numpy as np
 
-from xlt.data.dataset import load_task
-from xlt.data.langs import UnknownLanguageError, iso639_3, same_language
+from xlt.data.dataset import from_files, load_task
+from xlt.data.langs import (AmbiguousLanguageError, UnknownLanguageError, denote_same, iso639_3, match_language,
+                            same_language)
+from xlt.data.text import example_text as as_text
+from xlt.data.text import texts_for
 from xlt.core.io import write_json
 from xlt.core.outputs import Output, OutputPlan, staged_folder
 from xlt.data.paths import data_set_folders
+from xlt.jobs.parts import TransferSettings
 from xlt.jobs.settings import AT_LEAST_0, AT_LEAST_1, RunSettings, option
+from xlt.models import loading
 from xlt.models.loading import DEFAULT_MODEL
 from xlt.transfer.ranking import (FEATURES, OPTIONAL_FEATURES, SHIPPED_FEATURES, SOURCE_PRIOR, LanguageProfile,
                                   RankingError,
                                   SourceRanker, dominant_script, in_uriel, ndcg_at, pair_features, piece_set,
-                                  relevance, shipped_ranker, uriel_distances)
+                                  ranker_kind, relevance, shipped_ranker, uriel_distances)
 
-__all__ = ["Analysis", "RankConfig", "RankResult", "RankSettings", "run", "language_profiles", "language_texts", "loto_rankings", "matrix_config",
+__all__ = ["Analysis", "RankConfig", "RankResult", "RankSettings", "language_profiles", "language_texts", "loto_rankings",
+           "matrix_config", "run",
            "rank_with_shipped", "ranking_features", "read_analysis", "read_matrix", "run_rank", "shipped_pair_features",
            "shipped_queries", "shipped_scores"]
 
@@ -174,8 +181,6 @@ class Analysis:
 
     def match(self, code: str) -> str | None:
         """The analysis's code for a matrix language (None: not in the analysis)."""
-        from xlt.data.langs import AmbiguousLanguageError, UnknownLanguageError, match_language
-
         try:
             return match_language(code, self.langs)
         except (UnknownLanguageError, AmbiguousLanguageError):
@@ -211,29 +216,21 @@ def read_analysis(path: str | Path) -> Analysis:
 def matrix_config(rep: dict, data_dir: str | None = None):
     """The :class:`~xlt.jobs.parts.TransferSettings` a matrix was made with (its data: a built-in
     task or the user's files), from ``matrix.json``; ``data_dir`` overrides the recorded folder."""
-    import dataclasses
-
-    from xlt.jobs.parts import TransferSettings as TransferConfig
-
-    names = {f.name for f in dataclasses.fields(TransferConfig)}
+    names = {f.name for f in dataclasses.fields(TransferSettings)}
     values = {k: v for k, v in (rep.get("config") or {}).items() if k in names}
     values.setdefault("task", rep["task"] if rep.get("task") in ("udpos", "panx", "sib200") else None)
     if data_dir is not None:
         values["data_dir"] = data_dir
-    return TransferConfig(**{**values, "progress": False})
+    return TransferSettings(**{**values, "progress": False})
 
 
 def _texts(rep: dict, n: int, data_dir: str | None) -> dict[str, list[str]]:
     """Up to ``n`` sentences of text per language of a matrix, read from the data it was made with
     (a built-in task or the user's files): the evaluation sets, and each source's training file."""
-    from dataclasses import replace
-
-    from xlt.data.dataset import from_files
-    from xlt.data.text import example_text as as_text
-    from xlt.jobs.transfer import load_dataset_for
+    from xlt.jobs.transfer import load_dataset_for  # torch: this module is imported when `xlt` builds its parser
 
     # only the text matters here: labels (a --label-map, a --labels inventory) are left as they are
-    cfg = replace(matrix_config(rep, data_dir), matrix=False, ensemble=0, train_limit=n, eval_limit=n, label_map=[],
+    cfg = dataclasses.replace(matrix_config(rep, data_dir), matrix=False, ensemble=0, train_limit=n, eval_limit=n, label_map=[],
                   labels=None)
     singles = list(cfg.source_settings().values())
     if len(singles) != len(rep["sources"]):
@@ -363,8 +360,6 @@ def language_texts(langs: Sequence[str], *, text_files: Mapping[str, Path] | Non
         UnknownLanguageError: a language with no text file and no built-in text (the message says to
             give ``--text LANG=FILE``); FileNotFoundError / DataFormatError: a bad text file.
     """
-    from xlt.data.text import texts_for
-
     return texts_for(list(dict.fromkeys(langs)), files=dict(text_files or {}), data_dir=data_dir, limit=n)
 
 
@@ -435,8 +430,6 @@ def _text_files_for(given: Mapping[str, Path], langs: Sequence[str]) -> dict[str
     Raises:
         RankingError: a language that is neither the target nor a candidate.
     """
-    from xlt.data.langs import denote_same
-
     out = {}
     for lang, path in given.items():
         hit = next((l for l in langs if denote_same(l, lang)), None)
@@ -465,8 +458,6 @@ def rank_with_shipped(config: RankSettings, command: list[str] | None = None) ->
         RankingError: an unknown kind, fewer than two candidates, languages URIEL lacks (named), a
         ``--text`` for a language not ranked; UnknownLanguageError: a language without text.
     """
-    from xlt.models.loading import load_tokenizer
-
     t0 = time.time()
     ranker, prov = shipped_ranker(config.task or "general")
     target = config.target.strip()
@@ -480,7 +471,7 @@ def rank_with_shipped(config: RankSettings, command: list[str] | None = None) ->
     texts = language_texts(langs, text_files=_text_files_for(config.text, langs), data_dir=config.data_dir,
                            n=config.text_sentences)  # every text read before the tokenizer loads
     sources = {lang: dict(t.sources) for lang, t in texts.items()}
-    profiles = language_profiles(texts, load_tokenizer(prov["common"]["model"]))
+    profiles = language_profiles(texts, loading.load_tokenizer(prov["common"]["model"]))
     scores, feats = shipped_scores(ranker, prov, cands, target, profiles, uriel)
     observed = _observed(prov, target)
     order = [cands[i] for i in np.argsort(-scores, kind="stable")]
@@ -511,9 +502,6 @@ def _observed(prov: dict, target: str) -> dict[str, tuple[float, str]]:
 def _shipped_rankings(rep: dict, cands: list[str], targets: list[str], n: int,
                       data_dir: str | None) -> tuple[dict[str, list[str]], list[str]]:
     """:func:`loto_rankings` for a matrix too small to learn from: the shipped ranker of its task's kind."""
-    from xlt.models.loading import load_tokenizer
-    from xlt.transfer.ranking import ranker_kind
-
     try:
         kind = ranker_kind(rep.get("task"))
     except RankingError:
@@ -521,7 +509,7 @@ def _shipped_rankings(rep: dict, cands: list[str], targets: list[str], n: int,
     ranker, prov = shipped_ranker(kind)
     log.warning("%s: too few targets to learn a ranker from (%d); the shipped %s ranker ranks its sources",
                 rep["_path"], len(targets), kind)
-    tokenizer = load_tokenizer(prov["common"]["model"])
+    tokenizer = loading.load_tokenizer(prov["common"]["model"])
     profiles: dict[str, LanguageProfile] = {}  # each language's text read and tokenised once
     for lang in dict.fromkeys(cands + targets):
         try:
@@ -646,8 +634,6 @@ def run_rank(config: RankSettings, command: list[str] | None = None) -> dict:
             languages missing from URIEL (named), an unknown candidate or target, a matrix too small to
             train a ranker (the counts that fall short are named, before any text is read).
     """
-    from xlt.models.loading import load_tokenizer
-
     t0 = time.time()
     OutputPlan(inputs=[("--matrix", config.matrices), ("--analysis", config.analysis), ("--model", config.model),
                        ("--text", config.text), ("--data-dir", data_set_folders(config.data_dir))],
@@ -657,7 +643,7 @@ def run_rank(config: RankSettings, command: list[str] | None = None) -> dict:
         _write_rank_report(config, report)
         return report
     reps, analysis, skipped = _read_matrices(config)
-    tokenizer = load_tokenizer(config.model)
+    tokenizer = loading.load_tokenizer(config.model)
     out_matrices, ranking = [], None
     for r in reps:
         cands = _candidates(r, config.candidates)

@@ -55,11 +55,14 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from tqdm.auto import tqdm
 
+from xlt.align.projection import bio_spans, project_corpus, write_xtreme_tsv
 from xlt.align.words import METHODS
 from xlt.core.metrics import mean_std, score
 from xlt.core.outputs import Output, OutputPlan
 from xlt.data import tasks as task_registry
+from xlt.data.parallel import NTREX_SOURCE, read_multiparallel, select_ntrex
 from xlt.data.paths import data_set_folders
+from xlt.data.wordalign import simple_tokenize
 from xlt.evaluate.manifest import build_manifest
 from xlt.evaluate.report import write_report
 from xlt.jobs import ConfigError
@@ -67,7 +70,9 @@ from xlt.jobs.parts import ProbeSettings, ProjectionSettings, probe_training
 from xlt.jobs.settings import AT_LEAST_1, FRACTION, RunSettings, option
 from xlt.models.loading import load_encoder
 
-if TYPE_CHECKING:  # torch and the trainers load when a run starts, not when `xlt` builds its parser
+# torch and the trainers (xlt.transfer.*) are imported inside the steps that use them: `xlt` imports this
+# module to build its parser, and torch alone takes about a second to import
+if TYPE_CHECKING:
     import torch
 
     from xlt.transfer.training_settings import ProbeTraining
@@ -258,8 +263,6 @@ def _markdown(report: dict, langs: list[str], seeds: list[int]) -> list[str]:
 
 def _targets(settings: SilverSettings) -> list[_Target]:
     """Resolve the languages against PAN-X and NTREX and read every PAN-X dev subset."""
-    from xlt.data.parallel import select_ntrex
-
     avail = task_registry.available_languages("panx", settings.data_dir)
     out: dict[str, _Target] = {}
     for code in settings.langs:
@@ -305,9 +308,6 @@ def read_inputs(settings: SilverSettings) -> SilverInputs:
         ValueError: English among the targets, a target without dev sentences; UnknownLanguageError:
         a language missing from PAN-X or NTREX; DatasetNotFoundError, DataFormatError.
     """
-    from xlt.data.parallel import NTREX_SOURCE, read_multiparallel, select_ntrex
-    from xlt.data.wordalign import simple_tokenize
-
     src_files = task_registry.source_files("panx", "en", settings.data_dir)
     train = _load("panx", src_files["lang"], src_files["train"], settings.train_limit)
     dev = _load("panx", src_files["lang"], src_files.get("dev") or src_files["train"], settings.eval_limit)
@@ -433,8 +433,6 @@ def _align(r: _Run, aligner, tg: _Target) -> list:
 def _project(r: _Run, tg: _Target, links: list) -> dict[int, tuple[list[int], list[list[str]]]]:
     """Step d (second half): each seed's English tags projected onto the target, filtered, written to
     ``out/silver``; returns seed -> ``(kept sentences, projected tags)``."""
-    from xlt.align.projection import bio_spans, project_corpus, write_xtreme_tsv
-
     s_ = r.settings
     src_idx, tgt_tok, _ = r.inputs.pairs[tg.lang]
     out = Path(s_.out) if s_.out else None

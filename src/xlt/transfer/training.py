@@ -10,6 +10,7 @@ set only (zero-shot) and give :class:`~xlt.transfer.model.TaskModel` values.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -18,9 +19,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from xlt.adapt.peft import PeftSettings, load_language_adapter
 from xlt.core.metrics import score
 from xlt.data.dataset import Split, TaskDataset
 from xlt.data.kinds import TOKEN
+from xlt.data.langs import denote_same as same
+from xlt.models.cache import FeatureCache
 from xlt.models.loading import Encoder, load_encoder
 from xlt.models.words import check_word_pieces
 from xlt.transfer.decoding import check_decoding
@@ -115,8 +119,6 @@ class ProbeTrainer(_SeedTrainer):
     """
 
     def __init__(self, encoder: Encoder, ds: TaskDataset, training: ProbeTraining, aligner=None):
-        from xlt.models.cache import FeatureCache
-
         self.ds, self.training = ds, training
         cache = FeatureCache(training.cache_dir) if training.cache_dir else None
         # a head-less model that extracts (and maps) features for every seed's model
@@ -210,8 +212,6 @@ class FinetuneTrainer(_SeedTrainer):
         self.missing_adapters: set[str] = set()
         self.peft = None
         if training.peft:
-            from xlt.adapt.peft import PeftSettings
-
             size = next((int(meta["size"]) for _, meta in self.language_adapters.values()), None)
             self.peft = PeftSettings(training.peft, r=training.lora_r, alpha=2 * training.lora_r,
                                      bottleneck=training.adapter_size, language_bottleneck=size)
@@ -268,8 +268,6 @@ class FinetuneTrainer(_SeedTrainer):
         state = self._language_state(split.lang)
         if state is None:
             return {s: self._proba(m, enc, f"predict {split.lang}") for s, m in self.models.items()}, enc.n_truncated
-        from xlt.adapt.peft import load_language_adapter
-
         for m in self.models.values():  # MAD-X: the evaluated language's adapter in place of the source's
             load_language_adapter(m.model, state)
         try:
@@ -283,8 +281,6 @@ class FinetuneTrainer(_SeedTrainer):
         its own adapter gets the source's (see :attr:`missing_adapters`)."""
         if not self.language_adapters:
             return None
-        from xlt.data.langs import denote_same as same
-
         for code, (state, _) in self.language_adapters.items():
             if same(code, lang):
                 return state
@@ -313,8 +309,6 @@ class FinetuneTrainer(_SeedTrainer):
 def _finetune_training_from_mapping(cfg: Mapping, kind: str) -> FinetuneTraining:
     """A mapping of settings (the dict form trainers took before :class:`FinetuneTraining`) as the
     typed value; keys that are no field of it are ignored, as they were."""
-    import dataclasses
-
     names = {f.name for f in dataclasses.fields(FinetuneTraining)}
     return FinetuneTraining.for_kind(kind, **{k: v for k, v in cfg.items() if k in names})
 
@@ -341,8 +335,6 @@ def fit_task_model(dataset: TaskDataset, encoder: Encoder | str = "bundled:e5-sm
     Raises:
         ValueError: an unknown mode or setting.
     """
-    import dataclasses
-
     probe_fields = {f.name for f in dataclasses.fields(ProbeTraining)}
     finetune_fields = {f.name for f in dataclasses.fields(FinetuneTraining)}
     unknown = set(settings) - probe_fields - finetune_fields
