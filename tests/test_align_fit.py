@@ -20,9 +20,20 @@ from xlt.align.fit import expand_languages, method_paths, retrieval_at_1
 from xlt.align.maps import AlignerError, CrossLingualAligner
 from xlt.cli import main
 from xlt.data.readers import DataFormatError
-from xlt.jobs.align import AlignFitConfig, run_align_fit
+from xlt.jobs import align as job
+from xlt.jobs.align import AlignEvalSettings, AlignFinetuneSettings, AlignFitSettings
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
+
+
+def run_align_fit(settings: AlignFitSettings) -> dict:
+    """The report of ``xlt align fit`` run from the Python API."""
+    return job.run_align_fit(settings).report
+
+
+def run_align_eval(aligner: list, **settings) -> dict:
+    """The report of ``xlt align eval`` run from the Python API."""
+    return job.run_align_eval(AlignEvalSettings(aligner=aligner, **settings)).report
 
 # English NTREX lines from the tiny vocabulary, no word repeated within a line. The last
 # HELDOUT lines are held out; "query", "passage", "un", "cats" occur only there.
@@ -116,7 +127,7 @@ def layer1_fit(root, tiny, tmp_path_factory):
     """Maps for hidden state 1 only, written under a stem with a dot in it."""
     _, spec = tiny
     out = tmp_path_factory.mktemp("maps-l1") / "maps.layer1.npz"
-    report = run_align_fit(AlignFitConfig(out=str(out), methods="center,procrustes", langs="de", model=spec,
+    report = run_align_fit(AlignFitSettings(out=str(out), methods="center,procrustes", langs="de", model=spec,
                                           layers="1", align_layer=1, heldout=HELDOUT, data_dir=str(root),
                                           progress=False))
     return out, report
@@ -283,7 +294,7 @@ def test_parallel_pairs_on_identical_text(tmp_path, tiny):
 def test_dictionary_supervision_counts(root, tiny, tmp_path):
     _, spec = tiny
     out = tmp_path / "dict.npz"
-    rep = run_align_fit(AlignFitConfig(out=str(out), methods="procrustes", supervision="dictionary", langs="de",
+    rep = run_align_fit(AlignFitSettings(out=str(out), methods="procrustes", supervision="dictionary", langs="de",
                                        model=spec, layers="0,1", heldout=HELDOUT, data_dir=str(root),
                                        progress=False))
     st = rep["supervision"]["deu"]
@@ -303,7 +314,7 @@ def test_dictionary_without_any_known_word_fails_and_writes_nothing(tiny, tmp_pa
     write_dict(tmp_path, "german", ["zebra\tzebra", "xylophone\tquux", "query\tanfrage"])
     out = tmp_path / "out" / "maps.npz"
     with pytest.raises(AlignerError, match="no supervision pairs"):
-        run_align_fit(AlignFitConfig(out=str(out), supervision="dictionary", langs="de", model=spec, layers="1",
+        run_align_fit(AlignFitSettings(out=str(out), supervision="dictionary", langs="de", model=spec, layers="1",
                                      heldout=HELDOUT, data_dir=str(tmp_path), progress=False))
     assert not out.exists() and not (tmp_path / "out" / "maps.report.json").exists()
 
@@ -420,12 +431,10 @@ def test_cli_dictionary_missing_for_a_language(root, tiny, tmp_path, capsys):
 def test_align_eval_on_identical_text(tmp_path, tiny):
     """A copy of English retrieves every word perfectly before alignment, and a Procrustes map
     fitted on the copy (the identity, up to float error) keeps it perfect."""
-    from xlt.jobs.align import run_align_eval
-
     _, spec = tiny
     write_ntrex(tmp_path, {"eng": EN, "deu": EN})
     out = tmp_path / "maps.npz"
-    run_align_fit(AlignFitConfig(out=str(out), methods="procrustes", langs="de", model=spec, align_layer=1,
+    run_align_fit(AlignFitSettings(out=str(out), methods="procrustes", langs="de", model=spec, align_layer=1,
                                  heldout=HELDOUT, data_dir=str(tmp_path), progress=False))
     rep = run_align_eval([str(out)], heldout=HELDOUT, align_layer=1, gold=False, data_dir=str(tmp_path),
                          out=str(tmp_path / "eval.json"), progress=False)
@@ -495,8 +504,8 @@ def test_user_folder_gives_the_ntrex_maps(root, user_folder, tiny, tmp_path):
     _, spec = tiny
     common = dict(methods="procrustes", model=spec, align_layer=1, heldout=HELDOUT, data_dir=str(root),
                   progress=False)
-    a = run_align_fit(AlignFitConfig(out=str(tmp_path / "ntrex.npz"), langs="de,fr", **common))
-    b = run_align_fit(AlignFitConfig(out=str(tmp_path / "user.npz"), parallel=str(user_folder), **common))
+    a = run_align_fit(AlignFitSettings(out=str(tmp_path / "ntrex.npz"), langs="de,fr", **common))
+    b = run_align_fit(AlignFitSettings(out=str(tmp_path / "user.npz"), parallel=str(user_folder), **common))
     keys = same_arrays(tmp_path / "ntrex.npz", tmp_path / "user.npz")
     assert len(keys) == 2 * (tiny[0].num_layers + 1)  # one W per language and layer
     assert list(a["supervision"]) == ["deu", "fra"] and list(b["supervision"]) == ["de", "fr"]
@@ -504,8 +513,8 @@ def test_user_folder_gives_the_ntrex_maps(root, user_folder, tiny, tmp_path):
     assert b["info"]["parallel"] == str(user_folder) and b["info"]["ntrex_lines"] == [1, len(EN) - HELDOUT]
     # the same text as two files (English + German) gives the German map again
     two = [str(user_folder / "en.txt"), str(user_folder / "de.txt")]
-    run_align_fit(AlignFitConfig(out=str(tmp_path / "pair.npz"), parallel=two, **common))
-    de_only = run_align_fit(AlignFitConfig(out=str(tmp_path / "de.npz"), langs="de", **common))
+    run_align_fit(AlignFitSettings(out=str(tmp_path / "pair.npz"), parallel=two, **common))
+    de_only = run_align_fit(AlignFitSettings(out=str(tmp_path / "de.npz"), langs="de", **common))
     assert list(de_only["supervision"]) == ["deu"]
     same_arrays(tmp_path / "de.npz", tmp_path / "pair.npz")
 
@@ -522,7 +531,7 @@ def test_user_dictionary_file(root, user_folder, tiny, tmp_path, capsys):
                                                "n_duplicates": 1, "n_blank": 1}
     common = dict(methods="procrustes", supervision="dictionary", model=spec, layers="0,1", heldout=HELDOUT,
                   data_dir=str(root), progress=False)
-    ref = run_align_fit(AlignFitConfig(out=str(tmp_path / "wikt.npz"), langs="de", **common))
+    ref = run_align_fit(AlignFitSettings(out=str(tmp_path / "wikt.npz"), langs="de", **common))
     out = tmp_path / "mine.npz"
     assert main(["align", "fit", "--dictionary", str(muse), "--langs", "de", "--parallel", str(user_folder),
                  "--model", spec, "--layers", "0,1", "--heldout", str(HELDOUT), "--out", str(out),
@@ -538,13 +547,11 @@ def test_user_dictionary_file(root, user_folder, tiny, tmp_path, capsys):
 
 def test_align_eval_and_finetune_on_a_user_pair_file(tiny, tmp_path):
     """eval on held-out lines of a '|||' file: English copied to German, so 100 % before and after."""
-    from xlt.jobs.align import AlignFinetuneConfig, run_align_eval, run_align_finetune
-
     _, spec = tiny
     pair = tmp_path / "copy.en-de.txt"
     pair.write_text("\n".join(f"{s} ||| {s}" for s in EN) + "\n", encoding="utf-8")
     out = tmp_path / "maps.npz"
-    run_align_fit(AlignFitConfig(out=str(out), methods="procrustes", langs="de", model=spec, align_layer=1,
+    run_align_fit(AlignFitSettings(out=str(out), methods="procrustes", langs="de", model=spec, align_layer=1,
                                  heldout=HELDOUT, parallel=str(pair), progress=False))
     rep = run_align_eval([str(out)], heldout=HELDOUT, align_layer=1, gold=False, parallel=str(pair), progress=False)
     assert rep["heldout_set"] == "parallel" and "ntrex" not in rep["results"]
@@ -553,8 +560,8 @@ def test_align_eval_and_finetune_on_a_user_pair_file(tiny, tmp_path):
     for name in ("before", str(out)):
         for sc in rep["results"]["parallel"][name]["de"].values():
             assert sc["n_links"] == n_words and sc["sentence"] == 100.0 and sc["all"] == 100.0
-    ft = run_align_finetune(AlignFinetuneConfig(out=str(tmp_path / "ft"), langs="de", model=spec, align_layer=1,
-                                                heldout=HELDOUT, max_sentences=4, parallel=str(pair),
-                                                progress=False))
+    ft = job.run_align_finetune(AlignFinetuneSettings(out=str(tmp_path / "ft"), langs="de", model=spec, align_layer=1,
+                                                      heldout=HELDOUT, max_sentences=4, parallel=str(pair),
+                                                      progress=False)).report
     n_fit_words = sum(len(s) for s in words(EN[:4]))
     assert ft["parallel"] == str(pair) and ft["links"]["de"]["n_links_one_to_one"] == n_fit_words

@@ -221,7 +221,7 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("adapt", ["adapt", "mlm", "--langs", "en", "--text", "en={en_file}", "--steps", "0", "--out", "{root}/m"],
      ["--steps"]),
     ("adapt", ["adapt", "extend", "--langs", "en", "--text", "en={en_file}", "--vocab-size", "5", "--out", "{root}/m"],
-     ["--vocab-size >= 10"]),
+     ["--vocab-size 5", ">= 10"]),
     ("adapt", ["adapt", "translit", "--langs", "en", "--text", "en={en_file}", "--min-sentences", "1",
                "--out", "{root}/m"], ["no sentence in a non-Latin script"]),
     # rank-sources

@@ -274,9 +274,12 @@ def test_a_negative_learning_rate_reaches_the_type_check(files, value, no_model,
 
 def test_nested_subcommands_read_negative_numbers_too(tmp_path, no_model, capsys):
     line = one_error(["align", "finetune", "--lr", "-1e-3", "--out", str(tmp_path / "m")], capsys)
-    assert "argument --lr: expected a finite number > 0, got '-1e-3'" in line
+    assert line == "xlt: error: --lr -0.001: expected a finite number > 0"
     args = build_parser().parse_args(["mine", "--threshold", "-2.5e-1"])  # a finite number, negative allowed
-    assert args.threshold == -0.25
+    from xlt.cli._settings import settings_from_args
+    from xlt.jobs.mine import MineOptions
+
+    assert args.threshold == "-2.5e-1" and settings_from_args(MineOptions, args).threshold == -0.25
 
 
 def test_every_parser_of_the_command_line_is_an_xlt_parser():

@@ -95,6 +95,8 @@ def _settings_commands():
 def test_some_commands_have_generated_options():
     assert {"retrieve"} <= {" ".join(w) for w, _, _ in _settings_commands()}
     assert {"transfer", "project", "rank-sources"} <= {" ".join(w) for w, _, _ in _settings_commands()}
+    assert {"align fit", "align eval", "align finetune", "wordalign", "wordalign eval", "mine", "adapt trim", "adapt mlm",
+            "adapt extend", "adapt translit", "export-model"} <= {" ".join(w) for w, _, _ in _settings_commands()}
     assert {"predict", "analyze", "analyze correlate", "bench extract", "bench finetune", "bench mine"} <= \
         {" ".join(w) for w, _, _ in _settings_commands()}
 

@@ -427,8 +427,8 @@ def test_cli_wordalign_bad_input(tiny, tmp_path, capsys):
     # the default layer (8) does not exist in a 2-layer model: said before the model loads
     assert main(["wordalign", "--pairs", str(pairs), "--model", spec, "--out", str(tmp_path / "o.txt")]) == 2
     assert "--layer 8" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["wordalign", "--pairs", str(pairs)])  # --out missing
+    assert main(["wordalign", "--pairs", str(pairs)]) == 2  # --out missing
+    assert error_lines(capsys.readouterr().err) == ["xlt: error: the following arguments are required: --out"]
 
 
 # --------------------------------------------------------------------------- SimAlign, when installed

@@ -1,19 +1,24 @@
-"""``xlt export-model``: write a model spec as a standard Hugging Face folder."""
+"""``xlt export-model SPEC DIR``: write a model spec as a standard Hugging Face folder.
+
+Options are generated from :class:`xlt.jobs.export.ExportSettings`; ``SPEC`` and ``DIR`` are its
+``model`` and ``out``.
+"""
 
 from __future__ import annotations
 
+from xlt.cli._settings import add_settings_options, settings_from_args
+from xlt.jobs import export as job
+from xlt.jobs.parts_aligncmds import help_of
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("export-model", help="write a model as a standard Hugging Face folder")
-    p.add_argument("spec", help="model spec, e.g. bundled:e5-small")
-    p.add_argument("dir", help="output folder (must be empty or new; see --overwrite)")
-    p.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder (whole)")
+    p.add_argument("model", metavar="spec", nargs="?", help=help_of(job.ExportSettings, "model"))
+    p.add_argument("out", metavar="dir", nargs="?", help=help_of(job.ExportSettings, "out"))
+    add_settings_options(p, job.ExportSettings)
 
 
 def run(args, argv) -> int:
-    from xlt.models.export import export_model
-
-    out = export_model(args.spec, args.dir, overwrite=args.overwrite)
-    print(f"exported {args.spec} to {out} (load with AutoModel/AutoTokenizer.from_pretrained)")
+    result = job.run(settings_from_args(job.ExportSettings, args), command=["xlt"] + argv)
+    print(f"exported {result.model} to {result.out} (load with AutoModel/AutoTokenizer.from_pretrained)")
     return 0

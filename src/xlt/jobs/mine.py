@@ -1,8 +1,10 @@
 """``xlt mine`` as a job: mine translation pairs from two text files, and evaluate mining on NTREX.
 
 :func:`run_mine` reads two files of sentences (one per line), embeds both sides in chunks,
-mines pairs with :func:`xlt.retrieval.mining.mine` and writes ``score<TAB>src<TAB>tgt`` lines,
-best first, plus a JSON report (counts, timings, manifest) beside them.
+mines pairs with margin scores over FAISS nearest neighbours (Artetxe & Schwenk 2019,
+"Margin-based Parallel Corpus Mining with Multilingual Sentence Embeddings";
+:mod:`xlt.retrieval.mining`) and writes ``score<TAB>src<TAB>tgt`` lines, best first, plus a JSON
+report (counts, timings, manifest) beside them.
 
 :func:`run_mine_eval` measures mining on BUCC-style tasks built from NTREX-128 (see
 :mod:`xlt.retrieval.bucc`, whose :func:`~xlt.retrieval.bucc.evaluate_language` does the
@@ -10,231 +12,318 @@ computation per language): per language, the corpus lines are split in two halve
 a task hides 20% true English–target pairs among non-parallel sentences. The score threshold of
 every (margin, strategy) is chosen on the first half (the BUCC "training" split) and precision,
 recall and F1 are measured on the second.
+
+:func:`run` runs either, by the type of its settings.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from xlt.core.io import atomic_write
+from xlt.core.outputs import Output, OutputPlan
+from xlt.data import tasks
+from xlt.data.langs import iso639_3
+from xlt.data.parallel import NTREX_SOURCE, read_multiparallel, select_ntrex
+from xlt.data.paths import data_set_folders
 from xlt.evaluate.manifest import build_manifest
 from xlt.evaluate.report import write_json, write_report
-from xlt.core.outputs import Output, OutputPlan
-from xlt.data.paths import data_set_folders
-from xlt.models.features import parse_layer
+from xlt.jobs import ConfigError
+from xlt.jobs.parts_aligncmds import FileRunSettings, report_config, same_field
+from xlt.jobs.settings import AT_LEAST_0, AT_LEAST_1, FRACTION, EncodingSettings, Interval, RunSettings, option
 from xlt.models import loading  # loading.load_encoder is looked up at call time (tests replace it)
-from xlt.models.loading import DEFAULT_MODEL
+from xlt.models.features import parse_layer
 from xlt.retrieval.bucc import evaluate_language
-from xlt.retrieval.mining import (DEFAULT_APPROX_ABOVE, DEFAULT_CHUNK_SIZE, MARGINS, STRATEGIES,
-                                  embed_to_array, read_sentences, score_candidates, select_pairs)
+from xlt.retrieval.mining import (DEFAULT_APPROX_ABOVE, DEFAULT_CHUNK_SIZE, INDEX_KINDS, MARGINS, STRATEGIES,
+                                  embed_to_array, read_sentences, score_candidates, select_pairs, unique_sentences)
+
+__all__ = ["MineEvalResult", "MineEvalSettings", "MineOptions", "MineResult", "MineSettings", "panx_distractors",
+           "run", "run_mine", "run_mine_eval"]
+
+
+@dataclass(kw_only=True)
+class MiningSettings(EncodingSettings):
+    """Mining options.
+
+    Those of both modes of ``xlt mine``, with the encoding ones (layer, pooling, batch size).
+
+    Attributes:
+        k: neighbourhood size of the margin scores.
+        index: FAISS index kind (``auto`` = exact flat up to ``approx_above`` vectors per side, IVF above).
+        seed: seed of the IVF training sample and of task building.
+    """
+
+    k: int = option(4, help="neighbours for the margin", check=AT_LEAST_1)
+    index: Literal[INDEX_KINDS] = option("auto", help="FAISS index: auto = exact flat up to --approx-above "
+                                                      "vectors per side, IVF above")
+    seed: int = option(0, help="seed (IVF training sample, tasks)", check=AT_LEAST_0)
+
+
+@dataclass(kw_only=True)
+class MineSettings(FileRunSettings, MiningSettings):
+    """Mining two files.
+
+    The settings of ``xlt mine SRC TGT`` (with :class:`MiningSettings` and
+    :class:`~xlt.jobs.parts_aligncmds.FileRunSettings`: model, out, overwrite, progress).
+
+    Attributes:
+        src, tgt: input files, one sentence per line (the command line's ``SRC`` and ``TGT``; required).
+        out: the output TSV (required); the report is ``<stem>.report.json`` beside it.
+        margin: ``ratio``, ``distance`` or ``absolute`` (plain cosine). strategy: forward,
+            backward, intersection or max. threshold: keep pairs scoring at least this (None: all).
+        approx_above: ``index="auto"`` switches to IVF above this many vectors per side; nprobe,
+            nlist, pq_m: IVF settings (None: about 4*sqrt(n) lists; dim/8 bytes per vector).
+        chunk_size: sentences per embedding/search chunk. memmap_above: sides longer than this
+            are embedded into disk memmaps under ``work_dir`` (default: a temporary folder).
+    """
+
+    src: Path | None = option(None, cli=False, help="source sentences, one per line")
+    tgt: Path | None = option(None, cli=False, help="target sentences, one per line")
+    out: Path | None = same_field(FileRunSettings, "out",
+                                  help="output TSV (or the report folder with --eval) (required)")
+    margin: Literal[MARGINS] = option("ratio", help="ratio / distance margin, or absolute (plain cosine)")
+    strategy: Literal[STRATEGIES] = option("max", help="which pairs to keep")
+    threshold: float | None = option(None, help="keep pairs scoring at least this (default: all)", check=Interval())
+    approx_above: int = option(DEFAULT_APPROX_ABOVE, help="--index auto: IVF above this many vectors per side",
+                               check=AT_LEAST_0)
+    nprobe: int = option(16, help="IVF lists visited per query", check=AT_LEAST_1)
+    nlist: int | None = option(None, help="IVF lists (default about 4*sqrt(n))", check=AT_LEAST_1)
+    pq_m: int | None = option(None, help="ivfpq: bytes per vector (default dim/8)", check=AT_LEAST_1)
+    chunk_size: int = option(DEFAULT_CHUNK_SIZE, help="sentences per embedding/search chunk", check=AT_LEAST_1)
+    memmap_above: int = option(200_000, help="embed sides longer than this into disk memmaps", check=AT_LEAST_0)
+    work_dir: Path | None = option(None, help="folder for on-disk embedding memmaps of large inputs (default: temp)")
+
+
+@dataclass(kw_only=True)
+class MineEvalSettings(RunSettings, MiningSettings):
+    """Mining evaluation on NTREX.
+
+    The settings of ``xlt mine --eval ntrex`` (with :class:`MiningSettings` and
+    :class:`~xlt.jobs.settings.RunSettings`: model, out, overwrite, progress, data_dir).
+
+    Attributes:
+        langs: target languages (mined against English).
+        margins, strategies: the margins and strategies to compare (default: all).
+        parallel_fraction: share of true pairs in each task.
+        report_margin, report_strategy: the method whose F1 is the report's headline score (one of
+            ``margins`` / ``strategies``).
+        distractors: extra non-parallel sentences per pile, taken from each language's PAN-X
+            (Wikipedia) file (``dev-en.tsv`` for English), as BUCC hides pairs in large comparable
+            corpora; 0 = only NTREX's own non-parallel lines. distractor_min_words: skip PAN-X
+            sentences shorter than this (short fragments such as place names are often identical
+            across languages, i.e. accidental translations).
+        out: the report folder (None: not written; an existing non-empty one is replaced only with
+            ``overwrite``).
+
+    Raises:
+        ConfigError: no margin or strategy, a report margin/strategy outside them; any field's own check.
+    """
+
+    langs: list[str] = option(default_factory=lambda: ["deu", "fra", "rus", "zho-CN", "swa"],
+                              help="--eval: target languages vs English")
+    margins: list[Literal[MARGINS]] = option(default_factory=lambda: list(MARGINS), cli=False,
+                                             help="margins to compare")
+    strategies: list[Literal[STRATEGIES]] = option(default_factory=lambda: list(STRATEGIES), cli=False,
+                                                   help="strategies to compare")
+    parallel_fraction: float = option(0.2, cli=False, help="share of true pairs in each task", check=FRACTION)
+    report_margin: Literal[MARGINS] = option("ratio", cli=False, help="the headline score's margin")
+    report_strategy: Literal[STRATEGIES] = option("max", cli=False, help="the headline score's strategy")
+    distractors: int = option(0, help="--eval: extra non-parallel PAN-X sentences per side and language",
+                              check=AT_LEAST_0)
+    distractor_min_words: int = option(0, help="--eval: skip PAN-X distractors shorter than this many tokens",
+                                       check=AT_LEAST_0)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name, chosen, among in (("margin", self.report_margin, self.margins),
+                                    ("strategy", self.report_strategy, self.strategies)):
+            if not among:
+                raise ConfigError(f"no {name} given")
+            if chosen not in among:
+                raise ConfigError(f"report_{name} {chosen} is not among the {name}s compared ({', '.join(among)})")
+
+
+@dataclass(kw_only=True)
+class MineOptions(MineSettings, MineEvalSettings):
+    """The command line of ``xlt mine``: every setting of both modes (:class:`MineSettings`,
+    :class:`MineEvalSettings`), ``eval`` choosing the mode. Its options are checked together, the
+    run takes the mode's own settings class.
+
+    Attributes:
+        eval: ``ntrex``: evaluate mining (:class:`MineEvalSettings`); None: mine SRC and TGT.
+    """
+
+    eval: Literal["ntrex"] | None = option(None, help="evaluate mining on tasks built from this corpus")
+
+    def mode_settings(self) -> MineSettings | MineEvalSettings:
+        """The settings of the mode ``eval`` chooses: the fields of that class, with these values."""
+        cls = MineEvalSettings if self.eval else MineSettings
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in vars(self).items() if k in names})
+
+
+# --------------------------------------------------------------------------- mining two files
 
 
 @dataclass
-class MineConfig:
-    """Settings of ``xlt mine SRC TGT``.
+class MineResult:
+    """What :func:`run_mine` wrote.
 
     Attributes:
-        src, tgt: input files, one sentence per line. out: output TSV path.
-        model: model spec. margin: ``ratio``/``distance``/``absolute``. strategy: forward,
-        backward, intersection or max. k: neighbourhood size (4). threshold: keep pairs
-        scoring at least this (None: all).
-        index: FAISS index kind (``auto``/``flat``/``ivf``/``ivfpq``); approx_above: ``auto``
-        switches to IVF above this many vectors per side; nprobe, nlist, pq_m: IVF settings.
-        chunk_size: sentences per embedding/search chunk. memmap_above: sides longer than this
-        are embedded into disk memmaps under ``work_dir`` (default: a temporary folder).
-        layer, pooling, batch_size: embedding settings (see ``encode_sentences``).
-        overwrite: replace an existing ``out`` (never an input: ``out`` may not be ``src`` or ``tgt``).
+        n_pairs: pairs written. out: the TSV. report_path: its ``.report.json``.
+        counts: ``{"src"|"tgt": {"lines", "kept", "skipped_empty", "skipped_duplicate"}}``.
+        seconds: per stage (``embed_src``, ``embed_tgt``, ``search_and_select``, ``total``).
+        report: the report (as written).
     """
 
-    src: str
-    tgt: str
-    out: str
-    model: str = DEFAULT_MODEL
-    margin: str = "ratio"
-    strategy: str = "max"
-    k: int = 4
-    threshold: float | None = None
-    index: str = "auto"
-    approx_above: int = DEFAULT_APPROX_ABOVE
-    nprobe: int = 16
-    nlist: int | None = None
-    pq_m: int | None = None
-    chunk_size: int = DEFAULT_CHUNK_SIZE
-    memmap_above: int = 200_000
-    work_dir: str | None = None
-    layer: str = "last"
-    pooling: str = "mean"
-    batch_size: int = 64
-    seed: int = 0
-    overwrite: bool = False
-    progress: bool = True
+    n_pairs: int
+    out: Path
+    report_path: Path
+    counts: dict[str, dict]
+    seconds: dict[str, float]
+    report: dict[str, Any]
 
 
-def _check_choice(name: str, value: str, options) -> None:
-    from xlt.jobs import ConfigError
-
-    if value not in options:
-        raise ConfigError(f"{name} must be one of {', '.join(options)}, got {value!r}")
+_MINE_KEYS = ("src", "tgt", "out", "model", "margin", "strategy", "k", "threshold", "index", "approx_above", "nprobe",
+              "nlist", "pq_m", "chunk_size", "memmap_above", "work_dir", "layer", "pooling", "batch_size", "seed",
+              "overwrite")
 
 
-def _check_counts(config, names: tuple[str, ...]) -> None:
-    from xlt.jobs import ConfigError
-
-    for name in names:
-        v = getattr(config, name)
-        if v is not None and (not isinstance(v, int) or v < 1):
-            raise ConfigError(f"--{name.replace('_', '-')} must be a whole number >= 1, got {v!r}")
-
-
-def _check_threshold(threshold) -> None:
-    import math
-
-    from xlt.jobs import ConfigError
-
-    if threshold is not None and not (isinstance(threshold, (int, float)) and math.isfinite(threshold)):
-        raise ConfigError(f"--threshold must be a finite number, got {threshold!r}")
-
-
-def run_mine(config: MineConfig, command: list[str] | None = None) -> dict[str, Any]:
-    """Mine ``config.src`` × ``config.tgt`` and write the pairs and ``<out stem>.report.json``.
+def run_mine(settings: MineSettings, command: list[str] | None = None) -> MineResult:
+    """Mine ``settings.src`` × ``settings.tgt``; write the pairs and ``<out stem>.report.json``.
 
     Returns:
-        the report dict: counts per side (lines, kept, skipped empty/duplicate), number of
-        pairs, score range, index info, seconds and sentences/s per stage, config, manifest.
+        a :class:`MineResult`; its report: counts per side (lines, kept, skipped empty/duplicate),
+        number of pairs, score range, index info, seconds and sentences/s per stage, config, manifest.
 
     Raises:
-        FileNotFoundError, DataFormatError: unreadable or empty input; ValueError: bad settings.
+        ConfigError: no SRC, TGT or ``out``. FileNotFoundError, DataFormatError: unreadable or empty input.
         OutputError: ``out`` is an input; FileExistsError: ``out`` exists and ``overwrite`` is off
-            (both checked before the model loads).
+        (all checked before the model loads).
     """
-    _check_choice("margin", config.margin, MARGINS)
-    _check_choice("strategy", config.strategy, STRATEGIES)
-    _check_counts(config, ("k", "batch_size", "chunk_size", "nprobe", "nlist", "pq_m"))
-    _check_threshold(config.threshold)
+    if not (settings.src and settings.tgt):
+        raise ConfigError("give SRC and TGT files (or --eval ntrex)")
+    if settings.out is None:
+        raise ConfigError("--out is required (the output TSV)")
     t0 = time.perf_counter()
-    src, tgt = read_sentences(config.src), read_sentences(config.tgt)
-    OutputPlan(inputs=[("src", config.src), ("tgt", config.tgt), ("--model", config.model)],
-               outputs=[Output("--out", config.out, "file")]
-               + ([Output("--work-dir", Path(config.work_dir), "store")] if config.work_dir else []),
-               overwrite=config.overwrite).check()
-    encoder = loading.load_encoder(config.model, device="auto")
+    src, tgt = read_sentences(settings.src), read_sentences(settings.tgt)
+    OutputPlan(inputs=[("src", settings.src), ("tgt", settings.tgt), ("--model", settings.model)],
+               outputs=[Output("--out", settings.out, "file")]
+               + ([Output("--work-dir", settings.work_dir, "store")] if settings.work_dir else []),
+               overwrite=settings.overwrite).check()
+    encoder = loading.load_encoder(settings.model, device="auto")
     seconds: dict[str, float] = {}
-    with tempfile.TemporaryDirectory(dir=config.work_dir, prefix="xlt-mine-") as tmp:
-        emb = []
-        for name, side in (("src", src), ("tgt", tgt)):
-            t = time.perf_counter()
-            mm = Path(tmp) / f"{name}.npy" if len(side.sentences) > config.memmap_above else None
-            emb.append(embed_to_array(encoder, side.sentences, chunk_size=config.chunk_size, memmap_path=mm,
-                                      batch_size=config.batch_size, layer=parse_layer(config.layer),
-                                      pooling=config.pooling, progress=config.progress))
-            seconds[f"embed_{name}"] = round(time.perf_counter() - t, 3)
+    with tempfile.TemporaryDirectory(dir=settings.work_dir, prefix="xlt-mine-") as tmp:
+        emb = [_embed_side(encoder, side, settings, Path(tmp) / f"{name}.npy", seconds, name)
+               for name, side in (("src", src), ("tgt", tgt))]
         t = time.perf_counter()
-        cands = score_candidates(emb[0], emb[1], k=config.k, margin=config.margin, index=config.index,
-                                 approx_above=config.approx_above, nprobe=config.nprobe, nlist=config.nlist,
-                                 pq_m=config.pq_m, chunk_size=config.chunk_size, progress=config.progress,
-                                 seed=config.seed)
-        pairs = select_pairs(cands, config.strategy, config.threshold)
+        cands = score_candidates(emb[0], emb[1], k=settings.k, margin=settings.margin, index=settings.index,
+                                 approx_above=settings.approx_above, nprobe=settings.nprobe, nlist=settings.nlist,
+                                 pq_m=settings.pq_m, chunk_size=settings.chunk_size, progress=settings.progress,
+                                 seed=settings.seed)
+        pairs = select_pairs(cands, settings.strategy, settings.threshold)
         seconds["search_and_select"] = round(time.perf_counter() - t, 3)
         del emb
-    out = Path(config.out)
+    out = Path(settings.out)
+    _write_pairs(out, pairs, src.sentences, tgt.sentences)
+    seconds["total"] = round(time.perf_counter() - t0, 3)
+    report = _mine_report(settings, command, src, tgt, pairs, cands.info, seconds, encoder.describe())
+    rep_path = out.with_name(out.stem + ".report.json")
+    write_json(rep_path, report)
+    return MineResult(n_pairs=len(pairs), out=out, report_path=rep_path, counts=report["counts"], seconds=seconds,
+                      report=report)
+
+
+def _embed_side(encoder, side, settings: MineSettings, memmap: Path, seconds: dict, name: str) -> np.ndarray:
+    """One side's unit-length embeddings (in a disk memmap when longer than ``memmap_above``); its
+    seconds go to ``seconds["embed_<name>"]``."""
+    t = time.perf_counter()
+    emb = embed_to_array(encoder, side.sentences, chunk_size=settings.chunk_size,
+                         memmap_path=memmap if len(side.sentences) > settings.memmap_above else None,
+                         batch_size=settings.batch_size, layer=parse_layer(settings.layer), pooling=settings.pooling,
+                         progress=settings.progress)
+    seconds[f"embed_{name}"] = round(time.perf_counter() - t, 3)
+    return emb
+
+
+def _write_pairs(out: Path, pairs, src: list[str], tgt: list[str]) -> None:
+    """``score<TAB>src<TAB>tgt`` lines, best first, written atomically (all or nothing)."""
     out.parent.mkdir(parents=True, exist_ok=True)
 
-    def write_pairs(tmp: Path) -> None:
+    def write(tmp: Path) -> None:
         with tmp.open("w", encoding="utf-8") as f:
             for s, i, j in zip(pairs.scores, pairs.src, pairs.tgt):
-                f.write(f"{s:.6f}\t{src.sentences[i]}\t{tgt.sentences[j]}\n")
+                f.write(f"{s:.6f}\t{src[i]}\t{tgt[j]}\n")
 
-    atomic_write(out, write_pairs)
-    seconds["total"] = round(time.perf_counter() - t0, 3)
+    atomic_write(out, write)
+
+
+def _mine_report(settings: MineSettings, command, src, tgt, pairs, index_info: dict, seconds: dict,
+                 model_info: dict) -> dict[str, Any]:
+    """The report of :func:`run_mine` (``<out stem>.report.json``)."""
     n_emb = len(src.sentences) + len(tgt.sentences)
-    cfg = {k: v for k, v in asdict(config).items() if k != "progress"}
+    cfg = report_config(settings, _MINE_KEYS)
     argv = command if command is not None else sys.argv
-    report = {
+    return {
         "command": argv,
         "command_line": shlex.join(argv),
         "task": "mine",
-        "model": config.model,
+        "model": settings.model,
         "counts": {"src": src.counts(), "tgt": tgt.counts()},
         "n_pairs": len(pairs),
         "score_range": [float(pairs.scores.min()), float(pairs.scores.max())] if len(pairs) else None,
-        "index": cands.info,
+        "index": index_info,
         "seconds": seconds,
         "sentences_per_second": {
             "embedding": round(n_emb / max(seconds["embed_src"] + seconds["embed_tgt"], 1e-9), 1),
             "search": round(n_emb / max(seconds["search_and_select"], 1e-9), 1),
         },
-        "output": str(out),
+        "output": str(settings.out),
         "config": cfg,
-        "manifest": build_manifest(cfg, [config.src, config.tgt], encoder.describe(), [config.seed]),
+        "manifest": build_manifest(cfg, [str(settings.src), str(settings.tgt)], model_info, [settings.seed]),
     }
-    rep_path = out.with_name(out.stem + ".report.json")
-    write_json(rep_path, report)
-    report["report_path"] = str(rep_path)
-    return report
 
 
 # --------------------------------------------------------------------------- NTREX evaluation
 
 
 @dataclass
-class MineEvalConfig:
-    """Settings of ``xlt mine --eval ntrex``.
+class MineEvalResult:
+    """What :func:`run_mine_eval` measured.
 
     Attributes:
-        langs: comma-separated target languages (mined against English).
-        margins, strategies: comma-separated lists to compare (default: all).
-        k: neighbourhood size. parallel_fraction: share of true pairs in each task.
-        report_margin, report_strategy: the method whose F1 is the report's headline score.
-        index: FAISS index kind. layer, pooling, batch_size: embedding settings.
-        distractors: extra non-parallel sentences per pile, taken from each language's PAN-X
-        (Wikipedia) file (``dev-en.tsv`` for English), as BUCC hides pairs in large comparable
-        corpora; 0 = only NTREX's own non-parallel lines. distractor_min_words: skip PAN-X
-        sentences shorter than this (short fragments such as place names are often identical
-        across languages, i.e. accidental translations).
-        seed: task-building seed. data_dir: data folder. out: report folder (an existing non-empty
-            one is replaced only with ``overwrite``).
+        scores: language -> test F1 (%) of ``report_margin/report_strategy``.
+        average: their mean (%).
+        method_average_f1: ``"margin/strategy"`` -> F1 (%) averaged over the languages.
+        methods: language -> ``"margin/strategy"`` -> threshold, P, R, F1, oracle F1.
+        report: the full report (written with :func:`xlt.evaluate.report.write_report` when ``out`` is set).
+        out: the report folder (None: not written).
     """
 
-    langs: str = "deu,fra,rus,zho-CN,swa"
-    model: str = DEFAULT_MODEL
-    margins: str = ",".join(MARGINS)
-    strategies: str = ",".join(STRATEGIES)
-    k: int = 4
-    parallel_fraction: float = 0.2
-    report_margin: str = "ratio"
-    report_strategy: str = "max"
-    index: str = "auto"
-    layer: str = "last"
-    pooling: str = "mean"
-    batch_size: int = 64
-    distractors: int = 0
-    distractor_min_words: int = 0
-    seed: int = 0
-    data_dir: str | None = None
-    out: str | None = None
-    overwrite: bool = False
-    progress: bool = True
+    scores: dict[str, float]
+    average: float
+    method_average_f1: dict[str, float]
+    methods: dict[str, dict]
+    report: dict[str, Any]
+    out: Path | None = None
 
 
-def _split_list(text: str, options, name: str) -> list[str]:
-    items = [t.strip() for t in text.split(",") if t.strip()]
-    for it in items:
-        _check_choice(name, it, options)
-    if not items:
-        raise ValueError(f"no {name} given")
-    return items
+_EVAL_KEYS = ("langs", "model", "margins", "strategies", "k", "parallel_fraction", "report_margin", "report_strategy",
+              "index", "layer", "pooling", "batch_size", "distractors", "distractor_min_words", "seed", "data_dir",
+              "out", "overwrite")
 
 
-def panx_distractors(lang: str, n: int, min_words: int = 0, data_dir: str | None = None,
+def panx_distractors(lang: str, n: int, min_words: int = 0, data_dir: str | Path | None = None,
                      seed: int = 0) -> tuple[list[str], dict[str, Any]]:
     """Up to ``n`` unique PAN-X sentences (tokens joined by spaces; no spaces for zh/ja) of ``lang``.
 
@@ -247,10 +336,6 @@ def panx_distractors(lang: str, n: int, min_words: int = 0, data_dir: str | None
     Raises:
         UnknownLanguageError: PAN-X has no such language. DatasetNotFoundError: no PAN-X folder.
     """
-    from xlt.data import tasks
-    from xlt.data.langs import iso639_3
-    from xlt.retrieval.mining import unique_sentences
-
     avail = tasks.available_languages("panx", data_dir)
     code = tasks.match_task_language("panx", lang, data_dir)
     path = avail[code]
@@ -264,6 +349,111 @@ def panx_distractors(lang: str, n: int, min_words: int = 0, data_dir: str | None
     return kept, {"file": str(path), "sentences_in_file": len(examples), "used": len(kept)}
 
 
+class _Embedder:
+    """Embeds texts with one run's settings, counting sentences and seconds, and adds each language's
+    PAN-X distractors when asked (:func:`panx_distractors`)."""
+
+    def __init__(self, encoder, settings: MineEvalSettings) -> None:
+        self.encoder, self.settings = encoder, settings
+        self.n, self.seconds = 0, 0.0
+        self.distractors: dict[str, Any] = {}
+        self.files: list[str] = []
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        s, t = self.settings, time.perf_counter()
+        emb = embed_to_array(self.encoder, texts, batch_size=s.batch_size, layer=parse_layer(s.layer),
+                             pooling=s.pooling, progress=False)
+        self.n, self.seconds = self.n + len(texts), self.seconds + time.perf_counter() - t
+        return emb
+
+    def extra(self, lang: str, panx_lang: str) -> np.ndarray | None:
+        """The embedded distractors of ``lang`` (None without distractors)."""
+        s = self.settings
+        if not s.distractors:
+            return None
+        texts, self.distractors[lang] = panx_distractors(panx_lang, s.distractors, s.distractor_min_words,
+                                                         s.data_dir, s.seed)
+        self.files.append(self.distractors[lang]["file"])
+        return self(texts)
+
+
+def run_mine_eval(settings: MineEvalSettings, command: list[str] | None = None) -> MineEvalResult:
+    """BUCC-style mining evaluation on NTREX for each language against English.
+
+    Returns:
+        a :class:`MineEvalResult`; its report is in the ``xlt transfer`` layout (``scores`` = test F1
+        of ``report_margin/report_strategy`` per language, in percent) with ``methods``: language →
+        margin/strategy → threshold, P, R, F1, oracle F1; written with
+        :func:`xlt.evaluate.report.write_report` when ``settings.out`` is set.
+
+    Raises:
+        UnknownLanguageError: a language not in NTREX; DatasetNotFoundError: no NTREX folder;
+        DataFormatError: files of different lengths; ConfigError: no target language.
+    """
+    OutputPlan(inputs=[("--model", settings.model), ("--data-dir", data_set_folders(settings.data_dir))],
+               outputs=[Output("--out", settings.out)] if settings.out else [], overwrite=settings.overwrite).check()
+    t0 = time.perf_counter()
+    files = select_ntrex(",".join(settings.langs), settings.data_dir)
+    if len(files) < 2:
+        raise ConfigError("give at least one target language with --langs")
+    corpus = read_multiparallel(files)
+    embed = _Embedder(loading.load_encoder(settings.model, device="auto"), settings)
+    x_all, x_extra = embed(corpus.texts[NTREX_SOURCE]), embed.extra(NTREX_SOURCE, "en")
+    per_lang = {}
+    for lang in tqdm([l for l in files if l != NTREX_SOURCE], desc="languages", disable=not settings.progress):
+        y_all, y_extra = embed(corpus.texts[lang]), embed.extra(lang, lang)
+        per_lang[lang] = evaluate_language(x_all, y_all, corpus.texts[NTREX_SOURCE], corpus.texts[lang],
+                                           margins=settings.margins, strategies=settings.strategies, k=settings.k,
+                                           parallel_fraction=settings.parallel_fraction, seed=settings.seed,
+                                           index=settings.index, x_extra=x_extra, y_extra=y_extra)
+    report = _mine_eval_report(settings, command, per_lang, corpus.n_skipped_empty, embed, time.perf_counter() - t0,
+                               list(files.values()))
+    if settings.out:
+        write_report(settings.out, report)
+    return MineEvalResult(scores=report["scores"], average=report["average"],
+                          method_average_f1=report["method_average_f1"], methods=report["methods"], report=report,
+                          out=settings.out)
+
+
+def _mine_eval_report(settings: MineEvalSettings, command, per_lang: dict, n_skipped_empty: int, embed: _Embedder,
+                      seconds: float, files: list) -> dict[str, Any]:
+    """The report of :func:`run_mine_eval` (``xlt transfer``'s layout, with the per-method tables)."""
+    head = f"{settings.report_margin}/{settings.report_strategy}"
+    scores = {l: r["methods"][head]["f1"] for l, r in per_lang.items()}
+    counts = {l: {"sentences": r["tasks"]["test"]["tgt"], "skipped_empty": n_skipped_empty,
+                  "gold_pairs_test": r["tasks"]["test"]["gold"]} for l, r in per_lang.items()}
+    cfg = report_config(settings, _EVAL_KEYS, joined=("langs", "margins", "strategies"))
+    argv = command if command is not None else sys.argv
+    method_avgs = {m: float(np.mean([per_lang[l]["methods"][m]["f1"] for l in per_lang]))
+                   for m in next(iter(per_lang.values()))["methods"]}
+    return {
+        "command": argv,
+        "command_line": shlex.join(argv),
+        "task": "ntrex-mining",
+        "model": settings.model,
+        "mode": f"mining ({settings.report_margin} margin, {settings.report_strategy})",
+        "source": NTREX_SOURCE,
+        "metric": "f1",
+        "metric_name": "mining F1 (%) vs English, threshold from the dev half",
+        "scores": scores,
+        "average": float(np.mean(list(scores.values()))),
+        "n_targets": len(scores),
+        "methods": {l: r["methods"] for l, r in per_lang.items()},
+        "method_average_f1": method_avgs,
+        "tasks": {l: r["tasks"] for l, r in per_lang.items()},
+        "distractors": embed.distractors,
+        "counts": counts,
+        "seconds": {"total": round(seconds, 1), "embedding": round(embed.seconds, 1)},
+        "sentences_per_second": {"embedding": round(embed.n / max(embed.seconds, 1e-9), 1)},
+        "config": cfg,
+        "extra_markdown": [
+            _methods_markdown(per_lang, "f1", "Test F1 (%) per margin and strategy (threshold from the dev half)"),
+            _methods_markdown(per_lang, "oracle_f1", "Oracle test F1 (%) (best threshold on the test half itself)"),
+        ],
+        "manifest": build_manifest(cfg, files + embed.files, embed.encoder.describe(), [settings.seed]),
+    }
+
+
 def _methods_markdown(per_lang: dict[str, dict[str, Any]], key: str, title: str) -> str:
     langs = list(per_lang)
     methods = list(next(iter(per_lang.values()))["methods"])
@@ -275,99 +465,11 @@ def _methods_markdown(per_lang: dict[str, dict[str, Any]], key: str, title: str)
     return "\n".join([head, *rows])
 
 
-def run_mine_eval(config: MineEvalConfig, command: list[str] | None = None) -> dict[str, Any]:
-    """BUCC-style mining evaluation on NTREX for each language against English.
-
-    Returns:
-        a report dict in the ``xlt transfer`` layout (``scores`` = test F1 of
-        ``report_margin/report_strategy`` per language, in percent) with ``methods``: language
-        → margin/strategy → threshold, P, R, F1, oracle F1; written with
-        :func:`xlt.evaluate.report.write_report` when ``config.out`` is set.
-
-    Raises:
-        UnknownLanguageError: a language not in NTREX; DatasetNotFoundError: no NTREX folder;
-        DataFormatError: files of different lengths; ValueError: bad settings.
-    """
-    from xlt.data.parallel import NTREX_SOURCE, read_multiparallel, select_ntrex
-
-    margins = _split_list(config.margins, MARGINS, "margin")
-    strategies = _split_list(config.strategies, STRATEGIES, "strategy")
-    OutputPlan(inputs=[("--model", config.model), ("--data-dir", data_set_folders(config.data_dir))],
-               outputs=[Output("--out", Path(config.out))] if config.out else [], overwrite=config.overwrite).check()
-    _check_choice("report margin", config.report_margin, margins)
-    _check_choice("report strategy", config.report_strategy, strategies)
-    t0 = time.perf_counter()
-    files = select_ntrex(config.langs, config.data_dir)
-    if len(files) < 2:
-        raise ValueError("give at least one target language with --langs")
-    corpus = read_multiparallel(files)
-    encoder = loading.load_encoder(config.model, device="auto")
-    emb_opts = dict(batch_size=config.batch_size, layer=parse_layer(config.layer), pooling=config.pooling, progress=False)
-    t = time.perf_counter()
-    x_all = embed_to_array(encoder, corpus.texts[NTREX_SOURCE], **emb_opts)
-    embed_s, n_embedded = time.perf_counter() - t, len(corpus.texts[NTREX_SOURCE])
-    distractor_info: dict[str, Any] = {}
-    x_extra = None
-    if config.distractors:
-        texts, distractor_info[NTREX_SOURCE] = panx_distractors("en", config.distractors,
-                                                                config.distractor_min_words, config.data_dir,
-                                                                config.seed)
-        x_extra = embed_to_array(encoder, texts, **emb_opts)
-        n_embedded += len(texts)
-        data_extra = [distractor_info[NTREX_SOURCE]["file"]]
-    else:
-        data_extra = []
-    per_lang, scores, counts = {}, {}, {}
-    for lang in tqdm([l for l in files if l != NTREX_SOURCE], desc="languages", disable=not config.progress):
-        t = time.perf_counter()
-        y_all = embed_to_array(encoder, corpus.texts[lang], **emb_opts)
-        n_embedded += len(corpus.texts[lang])
-        y_extra = None
-        if config.distractors:
-            texts, distractor_info[lang] = panx_distractors(lang, config.distractors, config.distractor_min_words,
-                                                            config.data_dir, config.seed)
-            y_extra = embed_to_array(encoder, texts, **emb_opts)
-            n_embedded += len(texts)
-            data_extra.append(distractor_info[lang]["file"])
-        embed_s += time.perf_counter() - t
-        res = evaluate_language(x_all, y_all, corpus.texts[NTREX_SOURCE], corpus.texts[lang], margins=margins,
-                                strategies=strategies, k=config.k, parallel_fraction=config.parallel_fraction,
-                                seed=config.seed, index=config.index, x_extra=x_extra, y_extra=y_extra)
-        per_lang[lang] = res
-        scores[lang] = res["methods"][f"{config.report_margin}/{config.report_strategy}"]["f1"]
-        counts[lang] = {"sentences": res["tasks"]["test"]["tgt"], "skipped_empty": corpus.n_skipped_empty,
-                        "gold_pairs_test": res["tasks"]["test"]["gold"]}
-    cfg = {k: v for k, v in asdict(config).items() if k != "progress"}
-    argv = command if command is not None else sys.argv
-    method_avgs = {m: float(np.mean([per_lang[l]["methods"][m]["f1"] for l in per_lang]))
-                   for m in next(iter(per_lang.values()))["methods"]}
-    report = {
-        "command": argv,
-        "command_line": shlex.join(argv),
-        "task": "ntrex-mining",
-        "model": config.model,
-        "mode": f"mining ({config.report_margin} margin, {config.report_strategy})",
-        "source": NTREX_SOURCE,
-        "metric": "f1",
-        "metric_name": "mining F1 (%) vs English, threshold from the dev half",
-        "scores": scores,
-        "average": float(np.mean(list(scores.values()))),
-        "n_targets": len(scores),
-        "methods": {l: r["methods"] for l, r in per_lang.items()},
-        "method_average_f1": method_avgs,
-        "tasks": {l: r["tasks"] for l, r in per_lang.items()},
-        "distractors": distractor_info,
-        "counts": counts,
-        "seconds": {"total": round(time.perf_counter() - t0, 1), "embedding": round(embed_s, 1)},
-        "sentences_per_second": {"embedding": round(n_embedded / max(embed_s, 1e-9), 1)},
-        "config": cfg,
-        "extra_markdown": [
-            _methods_markdown(per_lang, "f1", "Test F1 (%) per margin and strategy (threshold from the dev half)"),
-            _methods_markdown(per_lang, "oracle_f1", "Oracle test F1 (%) (best threshold on the test half itself)"),
-        ],
-        "manifest": build_manifest(cfg, list(files.values()) + data_extra, encoder.describe(),
-                                   [config.seed]),
-    }
-    if config.out:
-        write_report(config.out, report)
-    return report
+def run(settings: MineSettings | MineEvalSettings, command: list[str] | None = None) -> MineResult | MineEvalResult:
+    """:func:`run_mine_eval` for :class:`MineEvalSettings`, :func:`run_mine` for :class:`MineSettings`
+    (a :class:`MineOptions`: by its ``eval``)."""
+    if isinstance(settings, MineOptions):
+        settings = settings.mode_settings()
+    if isinstance(settings, MineEvalSettings):
+        return run_mine_eval(settings, command)
+    return run_mine(settings, command)
