@@ -241,6 +241,12 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("bench", ["bench", "finetune", "--n", "0"], ["--n"]),
     ("bench", ["bench", "extract", "--out", "{folder}"], ["folder"]),
     ("bench", ["bench", "mine", "--sizes", "10", "--out", "{old_out}"], ["--overwrite"]),
+    # bli: a word-vector file without its "count dim" header; the report over an input; a bad k
+    ("bli", ["bli", "eval", "--src", "en", "--tgt", "de", "--vectors", "en={text}", "--vectors", "de={text}",
+             "--train", "{tags}", "--test", "{tags}", "--out", "{root}/b"], ["input.txt:1", "count dim"]),
+    ("bli", ["bli", "eval", "--src", "en", "--tgt", "de", "--train", "{tags}", "--test", "{tags}", "--out", "{tags}",
+             "--overwrite"], ["--out", "input"]),
+    ("bli", ["bli", "eval", "--src", "en", "--tgt", "de", "--k", "0", "--out", "{root}/b"], ["--k 0"]),
 ]
 
 

@@ -36,6 +36,12 @@ def test_values_are_converted_to_the_declared_types():
     assert d.langs == ["de", "fr"] and d.files == {"de": Path("x.conll"), "fr": Path("y.conll")}
     assert (d.k, d.ratio, d.overwrite, d.out) == (7, 0.25, True, Path("o"))
     assert Demo(langs=["de,fr", "sw"]).langs == ["de", "fr", "sw"]  # repeated options, each comma-separated
+
+    @dataclass(kw_only=True)
+    class Sizes(Settings):
+        sizes: list[int] = option(default_factory=list, help="sizes")
+
+    assert Sizes(sizes=["20,40", "80"]).sizes == [20, 40, 80]  # numbers too
     assert Demo().to_dict()["out"] is None and Demo(out="o").to_dict()["out"] == "o"
 
 

@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     from xlt.core.errors import USER_ERRORS
 
-    if getattr(args, "no_progress", False):
+    if getattr(args, "no_progress", False) or getattr(args, "progress", None) is False:
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()

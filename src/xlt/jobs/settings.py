@@ -177,7 +177,7 @@ def _convert(f: dataclasses.Field, tp, value: Any) -> Any:
             value = [v.strip() for v in value.split(",") if v.strip()]
         elif isinstance(value, (list, tuple)):
             value = [p.strip() if isinstance(p, str) else p for v in value
-                     for p in (v.split(",") if isinstance(v, str) and item in (str, Path) else [v])
+                     for p in (v.split(",") if isinstance(v, str) and item in (str, Path, int, float) else [v])
                      if not (isinstance(p, str) and not p.strip())]
         else:
             raise _fail(f, value, "a list (or comma-separated values)")

@@ -114,7 +114,7 @@ def _check_text_file(path: Path) -> None:
     with open(path, "rb") as f:
         head = f.readline().split()
         if len(head) != 2 or not all(h.isdigit() for h in head):
-            raise WordVectorError(f"{path}:1: expected a 'count dim' header line, got {b' '.join(head)[:60]!r}")
+            raise WordVectorError(f"{path}:1: expected a 'count dim' header line, got {b' '.join(head)[:60].decode('utf-8', 'replace')!r}")
         count, dim = int(head[0]), int(head[1])
         seen: dict[bytes, int] = {}
         rows = 0
