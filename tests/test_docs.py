@@ -26,9 +26,9 @@ How they run: each page gets a working folder ``<tmp>/<page>/main`` with ``../sh
 it, so the pages' paths ``../shared/data/...`` (the data folder beside a checkout) point at the
 synthetic data folder of the ``data`` fixture (tests/fixtures.py), plus the files
 :func:`add_docs_data` adds to it: more languages (copies of the fixture's files), a small NTREX,
-Tatoeba, word-alignment gold set and dictionaries. ``$XLT_DATA`` names the same folder. The
+Tatoeba, word-alignment gold sets and dictionaries. ``$XLT_DATA`` names the same folder. The
 default model ``bundled:e5-small`` loads a tiny random BERT instead (tests/helpers.py, built with
-12 layers like the bundled model, so ``--layer 8`` means what the pages say). The files a page
+8 layers rather than 2, so that ``--layer 8`` and the default alignment layer 8 exist). The files a page
 calls "yours" (``my-data/``, ``my-corpus/``, ...) are written by :func:`write_user_files`.
 Output folders (``runs/``, ``models/``) land in the working folder.
 """
@@ -53,6 +53,9 @@ DOCS = REPO / "docs"
 NOT_RUN = ("results/", "api/", "benchmarks.md")
 #: At most this many commands may be marked ``docs-test: skip``.
 MAX_SKIPPED = 6
+#: Layers of the tiny model that stands in for the bundled one (12 layers): 8 is the default layer of
+#: word alignment and of the alignment behind ``xlt align`` and ``xlt project --silver``.
+TINY_LAYERS = 8
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
@@ -319,12 +322,12 @@ def write_user_files(cwd: Path, data: Path) -> None:
 
 @pytest.fixture(scope="module")
 def docs_world(data, tmp_path_factory):
-    """``(data folder, tiny 12-layer model folder, root for the pages' working folders)``."""
+    """``(data folder, tiny model folder, root for the pages' working folders)``."""
     from helpers import make_tiny_encoder
 
     add_docs_data(data.root)
     models = tmp_path_factory.mktemp("docs-model")
-    make_tiny_encoder(models, num_layers=12)
+    make_tiny_encoder(models, num_layers=TINY_LAYERS)
     return data.root, models / "tiny-bert", tmp_path_factory.mktemp("docs-pages")
 
 
@@ -334,7 +337,7 @@ def use_tiny_as_bundled(monkeypatch, folder: Path) -> None:
     import xlt.models.loading as loading
     from transformers import AutoTokenizer
 
-    header = {"hidden": 32, "layers": 12, "heads": 2, "ffn": 64, "vocab": 0, "max_positions": 64}
+    header = {"hidden": 32, "layers": TINY_LAYERS, "heads": 2, "ffn": 64, "vocab": 0, "max_positions": 64}
     monkeypatch.setattr(bundled, "load_bundled", lambda name="e5-small": loading._load_hf(str(folder)))
     monkeypatch.setattr(bundled, "read_e5_header", lambda name="e5-small": dict(header))
     monkeypatch.setattr(bundled, "bundled_file", lambda name="e5-small": folder)
