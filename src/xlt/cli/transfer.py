@@ -72,10 +72,6 @@ def settings_from(args) -> TransferSettings:
     settings = settings_from_args(TransferSettings, args)
     if settings.out is None:  # the Python API may leave it out (the result is returned); a command must keep it
         raise UsageError("--out is required (the report folder)")
-    if not settings.progress:
-        from transformers.utils import logging as hf_logging  # heavy: only when bars are turned off
-
-        hf_logging.disable_progress_bar()
     return settings
 
 
