@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from xlt.cli import _seeds, build_parser, main  # noqa: F401
+from xlt.cli import build_parser, main
+from xlt.jobs.parts import parse_seeds
 
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
@@ -40,8 +41,8 @@ def test_help_subprocess():
 
 
 def test_seeds_argument(capsys):
-    assert _seeds("3") == [0, 1, 2]
-    assert _seeds("0,5,7") == [0, 5, 7]
+    assert parse_seeds("3") == [0, 1, 2]
+    assert parse_seeds("0,5,7") == [0, 5, 7]
     args = build_parser().parse_args(["transfer", "--task", "udpos", "--out", "x", "--seeds", "2"])
     # unset options stay None on the command line; the defaults live in TransferSettings only
     from xlt.cli._settings import settings_from_args

@@ -14,7 +14,6 @@ import sys
 import threading
 
 from xlt.cli._common import XltArgumentParser
-from xlt.cli._common import seeds_arg as _seeds  # noqa: F401  (kept for callers of the old module)
 
 # command name -> module under xlt.cli, in the order ``xlt --help`` lists them
 COMMANDS: dict[str, str] = {
