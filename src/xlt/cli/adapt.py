@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from xlt.cli._settings import add_settings_options, settings_from_args
 from xlt.jobs import adapt as job
-from xlt.jobs.parts_aligncmds import hub_progress
 
 #: subcommand -> (settings class, help, description)
 SUBCOMMANDS = {
@@ -50,7 +49,6 @@ def add_parser(sub) -> None:
 
 def run(args, argv) -> int:
     cfg = settings_from_args(SUBCOMMANDS[args.adapt_command][0], args)
-    hub_progress(cfg.progress)
     rep = job.run(cfg, command=["xlt"] + argv).report
     {"trim": _show_trim, "mlm": _show_mlm, "extend": _show_extend, "translit": _show_translit}[args.adapt_command](rep)
     what = "language adapter" if rep.get("language_adapter") else "model"

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from xlt.cli._settings import add_settings_options, settings_from_args
 from xlt.jobs import align as job
-from xlt.jobs.parts_aligncmds import hub_progress
 
 SUBCOMMANDS = {"fit": job.AlignFitSettings, "eval": job.AlignEvalSettings, "finetune": job.AlignFinetuneSettings}
 
@@ -34,7 +33,6 @@ def add_parser(sub) -> None:
 
 def run(args, argv) -> int:
     cfg = settings_from_args(SUBCOMMANDS[args.align_command], args)
-    hub_progress(cfg.progress)
     result = job.run(cfg, command=["xlt"] + argv)
     {"fit": _show_fit, "eval": _show_eval, "finetune": _show_finetune}[args.align_command](result)
     return 0

@@ -13,7 +13,7 @@ from pathlib import Path
 from xlt.cli._common import UsageError
 from xlt.cli._settings import add_settings_options, settings_from_args
 from xlt.jobs import mine as job
-from xlt.jobs.parts_aligncmds import help_of, hub_progress
+from xlt.jobs.parts_aligncmds import help_of
 
 
 def add_parser(sub) -> None:
@@ -34,7 +34,6 @@ def run(args, argv) -> int:
     if options.eval and (options.src or options.tgt):
         raise UsageError("give either SRC TGT files or --eval, not both")
     cfg = settings_from_args(job.MineEvalSettings if options.eval else job.MineSettings, args)
-    hub_progress(cfg.progress)
     if options.eval:
         if cfg.out is None:
             raise UsageError("--out is required (the report folder)")

@@ -11,7 +11,6 @@ import sys
 from xlt.cli._common import first_few
 from xlt.cli._settings import add_settings_options, settings_from_args
 from xlt.jobs import wordalign as job
-from xlt.jobs.parts_aligncmds import hub_progress
 
 
 def add_parser(sub) -> None:
@@ -57,7 +56,6 @@ def run(args, argv) -> int:
         _print_scores(rows)
         return 0
     cfg = settings_from_args(job.WordalignSettings, args)
-    hub_progress(cfg.progress)
     res = job.run(cfg, command=["xlt"] + argv)
     c, rep = res.counts, res.report
     print(f"{c['aligned']} sentence pairs aligned ({c['skipped_empty']} lines with an empty side skipped) "

@@ -7,8 +7,7 @@
   runs that read only the user's own files (``xlt wordalign``, ``xlt mine SRC TGT``);
 * :func:`report_config`: the settings as the reports and manifests have always echoed them (key order,
   paths as strings, comma lists as one string), so that typed settings write the same reports;
-* :func:`help_of`: a field's help text, for the positional argument that fills it;
-* :func:`hub_progress`: turn off Hugging Face's own progress bars when a run's ``progress`` is off.
+* :func:`help_of`: a field's help text, for the positional argument that fills it.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from typing import Any
 
 from xlt.jobs.settings import RunSettings, Settings
 
-__all__ = ["FileRunSettings", "help_of", "hub_progress", "report_config", "same_field"]
+__all__ = ["FileRunSettings", "help_of", "report_config", "same_field"]
 
 
 def same_field(part: type, name: str, *, default: Any = dataclasses.MISSING,
@@ -86,11 +85,3 @@ def report_config(settings: Settings, keys: Sequence[str], joined: Iterable[str]
     joined = set(joined)
     return {k: _plain(getattr(settings, k), k in joined) for k in keys}
 
-
-def hub_progress(progress: bool) -> None:
-    """With ``progress`` off, turn off the Hugging Face libraries' own progress bars (downloads,
-    weight loading), as ``--no-progress`` always did."""
-    if not progress:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
