@@ -1,21 +1,28 @@
-"""xlt.jobs: the runs behind the commands: configuration -> data -> model -> compute -> report.
+"""xlt.jobs: one module per command, each ``settings -> run(settings) -> typed result``.
 
-Jobs sit above every library layer (data -> models -> align/adapt -> transfer/retrieval ->
-evaluate) and may use all of them; no library layer imports from here. Each command module in
-:mod:`xlt.cli` parses options into a job's config dataclass and calls its ``run_*`` function.
+Jobs sit above every library layer (core -> data -> models -> align/adapt/lexicon ->
+transfer/retrieval -> evaluate) and may use all of them; no library layer imports from here. Each
+job declares a typed settings dataclass (:mod:`xlt.jobs.settings`: defaults, help and checks
+declared once beside each field, checked at construction) and a ``run`` function returning a
+typed result; :mod:`xlt.cli` generates each command's options from the settings.
 
-* :mod:`xlt.jobs.transfer` - ``xlt transfer`` (:class:`~xlt.jobs.transfer.TransferConfig`);
-* :mod:`xlt.jobs.silver` - ``xlt project --silver`` (:class:`~xlt.jobs.silver.SilverConfig`);
+* :mod:`xlt.jobs.transfer`, :mod:`xlt.jobs.matrix` - ``xlt transfer`` (:class:`~xlt.jobs.parts.TransferSettings`);
+* :mod:`xlt.jobs.silver`, :mod:`xlt.jobs.project` - ``xlt project`` (:class:`~xlt.jobs.project.ProjectSettings`);
+* :mod:`xlt.jobs.rank` - ``xlt rank-sources`` (:class:`~xlt.jobs.rank.RankSettings`);
+* :mod:`xlt.jobs.predict` - ``xlt predict`` (:class:`~xlt.jobs.predict.PredictSettings`);
 * :mod:`xlt.jobs.retrieve` - ``xlt retrieve`` (:class:`~xlt.jobs.retrieve.RetrieveSettings`);
-* :mod:`xlt.jobs.mine` - ``xlt mine`` (:class:`~xlt.jobs.mine.MineConfig`,
-  :class:`~xlt.jobs.mine.MineEvalConfig`);
-* :mod:`xlt.jobs.align` - ``xlt align fit|eval|finetune`` (:class:`~xlt.jobs.align.AlignFitConfig`,
-  :class:`~xlt.jobs.align.AlignFinetuneConfig`);
-* :mod:`xlt.jobs.wordalign` - ``xlt wordalign``.
+* :mod:`xlt.jobs.mine` - ``xlt mine`` (:class:`~xlt.jobs.mine.MineSettings`, :class:`~xlt.jobs.mine.MineEvalSettings`);
+* :mod:`xlt.jobs.align` - ``xlt align fit|eval|finetune`` (:class:`~xlt.jobs.align.AlignFitSettings`,
+  :class:`~xlt.jobs.align.AlignEvalSettings`, :class:`~xlt.jobs.align.AlignFinetuneSettings`);
+* :mod:`xlt.jobs.wordalign` - ``xlt wordalign``;
+* :mod:`xlt.jobs.adapt` - ``xlt adapt trim|mlm|extend|translit``;
+* :mod:`xlt.jobs.analyze` - ``xlt analyze`` and ``analyze correlate``;
+* :mod:`xlt.jobs.bench` - ``xlt bench extract|finetune|mine``;
+* :mod:`xlt.jobs.bli` - ``xlt bli eval``;
+* :mod:`xlt.jobs.export` - ``xlt export-model``.
 
-The command modules read the config dataclasses' defaults for their help texts when ``xlt``
-builds its parser, so the job modules other than transfer import torch inside their ``run_*``
-functions, not at module level.
+Building the parser imports every job module, so torch and transformers are imported inside the
+functions that run models, not at module level (``xlt --help`` stays fast).
 """
 
 from xlt.core.errors import XltError
