@@ -8,7 +8,12 @@
   ``::: module.name`` entry (its defining module, from ``xlt._EXPORTS``) in an API page.
 * :func:`test_page_commands`: every command of the guide pages (docs/ except results/, api/ and
   the benchmarks index) runs through :func:`xlt.cli.main` on tiny data, so the pages cannot drift
-  from the code.
+  from the code;
+* the README's commands (shown with placeholder files) and the pages' skipped commands are
+  accepted by the parser; the pages' Python examples compile; the README's links exist.
+
+A new example that reads a file of the data folder needs that file in the synthetic folder:
+:func:`add_docs_data` writes them.
 
 How commands are found: in each fenced ```` ```bash ```` block, lines are joined at trailing
 ``\\``; every line that starts with ``xlt `` is a command (``echo "TEXT" | xlt ...`` feeds TEXT on
@@ -29,7 +34,8 @@ synthetic data folder of the ``data`` fixture (tests/fixtures.py), plus the file
 Tatoeba, word-alignment gold sets and dictionaries. ``$XLT_DATA`` names the same folder. The
 default model ``bundled:e5-small`` loads a tiny random BERT instead (tests/helpers.py, built with
 8 layers rather than 2, so that ``--layer 8`` and the default alignment layer 8 exist). The files a page
-calls "yours" (``my-data/``, ``my-corpus/``, ...) are written by :func:`write_user_files`.
+calls "yours" (``my-data/``) are written by :func:`write_user_files`; small ones are shown
+in the page itself and written by a ``docs-test: file`` mark.
 Output folders (``runs/``, ``models/``) land in the working folder.
 """
 
@@ -42,6 +48,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -295,7 +302,7 @@ def write_user_files(cwd: Path, data: Path) -> None:
     * ``my-data/``: CoNLL-2003-style NER files (space-separated ``word POS CHUNK TAG`` columns,
       ``-DOCSTART-`` lines) made from the PAN-X fixture files: ``en-train.conll``,
       ``en-dev.conll``, ``german.conll`` (with one ``B-DATE`` tag), ``test-sw.conll`` and
-      ``more-tests/test-fr.conll``;
+      ``more-tests/test-fr.conll``.
     """
     def conll(path: Path, src: Path, date: bool = False) -> None:
         lines = ["-DOCSTART- -X- -X- O", ""]
@@ -430,6 +437,15 @@ def test_skipped_commands_are_few(capsys):
             print(f"\n  docs-test skip: {c.page}:{c.line}: {c.text[:80]}... ({c.reason})", end="")
     assert all(c.reason for c in skipped), "every skip needs a reason: <!-- docs-test: skip (why) -->"
     assert len(skipped) <= MAX_SKIPPED, [f"{c.page}:{c.line}" for c in skipped]
+    # not run, but still accepted by the command line's parser
+    from xlt.cli import build_parser
+
+    parser = build_parser()
+    for c in skipped:
+        try:
+            parser.parse_args(c.argv)
+        except SystemExit:
+            pytest.fail(f"{c.page}:{c.line}: the parser refuses {c.text}")
 
 
 @pytest.mark.parametrize("page", [p.relative_to(DOCS).as_posix() for p in run_pages()])
@@ -447,6 +463,10 @@ def test_page_commands(page, docs_world, monkeypatch, capsys):
     write_user_files(cwd, data)
     monkeypatch.setenv("XLT_DATA", str(data))
     monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
+    # LightGBM's rankers take their thread count from joblib (not from OpenMP's limits): one
+    # thread, else on a busy 2-core machine each of its hundreds of tiny boosting rounds waits for
+    # the second thread to be scheduled
+    monkeypatch.setenv("LOKY_MAX_CPU_COUNT", "1")
     use_tiny_as_bundled(monkeypatch, tiny)
 
     # one thread for every BLAS/OpenMP runtime (on these tiny arrays extra threads only spin): load
@@ -484,7 +504,11 @@ def run_steps(steps: list[Step], cwd: Path, monkeypatch, capsys, failures: list[
                 failures.append(f"{where}\n    expected exit 2 and one error line, got exit {rc}: "
                                 f"{(errors or err.splitlines()[-3:])}")
             continue
+        started = time.process_time()
         rc, out, err = run_command(cmd, cwd, capsys)
+        if os.environ.get("XLT_DOCS_TIMES"):  # where a page's time goes: CPU seconds per command
+            with capsys.disabled():
+                print(f"\n  {time.process_time() - started:6.1f}s  {cmd.page}:{cmd.line}  {cmd.text[:90]}", end="")
         if rc != 0:
             tail = [ln for ln in err.replace("\r", "\n").splitlines() if ln.strip()][-3:]
             failures.append(f"{where}\n    exit {rc}: {' | '.join(tail)}")
@@ -512,3 +536,25 @@ def test_readme_commands_parse():
         except SystemExit:
             bad.append(line)
     assert not bad, "README commands the parser refuses: " + "; ".join(bad)
+
+
+def test_python_examples_compile():
+    """The pages' Python examples are valid Python (they are shown, not run: they name your files)."""
+    bad = []
+    for path in sorted(DOCS.rglob("*.md")):
+        text = path.read_text(encoding="utf-8")
+        for k, block in enumerate(re.findall(r"```python\n(.*?)```", text, flags=re.S)):
+            try:
+                compile(block, f"{path.relative_to(DOCS)}[{k}]", "exec")
+            except SyntaxError as exc:
+                bad.append(f"{path.relative_to(DOCS)}: {exc}")
+    assert not bad, bad
+
+
+def test_readme_links_exist():
+    """Every relative link of the README points at a file of the repository."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    links = [m.split("#")[0] for m in re.findall(r"\]\(([^)\s]+)\)", text) if "://" not in m]
+    assert len(links) >= 10
+    missing = [link for link in links if link and not (REPO / link).exists()]
+    assert not missing, missing
