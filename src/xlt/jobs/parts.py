@@ -463,7 +463,7 @@ class TransferSettings(RunSettings, DataSettings, ProbeSettings, FinetuneSetting
 
     Raises:
         ConfigError: a value outside its constraint, or settings that cannot go together (named as
-        on the command line), at construction.
+            on the command line), at construction.
     """
 
     model: str = option(RunSettings.model, help="the encoder: bundled:e5-small, a Hugging Face id or a local folder")
