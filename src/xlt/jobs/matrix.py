@@ -146,8 +146,8 @@ def run(settings: TransferSettings, command: list[str] | None = None) -> MatrixR
 
     Raises:
         ConfigError: options a matrix cannot take (at construction of the settings), a language given
-        twice; UnknownLanguageError: a source without training data (said before the model loads);
-        plus :func:`xlt.jobs.transfer.run`'s.
+            twice; UnknownLanguageError: a source without training data (said before the model loads);
+            plus :func:`xlt.jobs.transfer.run`'s.
     """
     t0 = time.time()
     singles, datasets = _read_sources(settings)

@@ -151,7 +151,7 @@ def run(settings: ProjectSettings, command: list[str] | None = None) -> Projecti
     Raises:
         OutputError / FileExistsError: an output that is an input, or exists without ``overwrite``;
         DataFormatError: a malformed line, a tag that is not BIO, different sentence counts, a link
-        outside its pair (:func:`xlt.align.projection.project_files`).
+            outside its pair (:func:`xlt.align.projection.project_files`).
     """
     s = settings
     OutputPlan(inputs=[("--" + n.replace("_", "-"), getattr(s, n)) for n in FILE_INPUTS],

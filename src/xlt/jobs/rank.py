@@ -456,7 +456,7 @@ def rank_with_shipped(config: RankSettings, command: list[str] | None = None) ->
 
     Raises:
         RankingError: an unknown kind, fewer than two candidates, languages URIEL lacks (named), a
-        ``--text`` for a language not ranked; UnknownLanguageError: a language without text.
+            ``--text`` for a language not ranked; UnknownLanguageError: a language without text.
     """
     t0 = time.time()
     ranker, prov = shipped_ranker(config.task or "general")

@@ -306,7 +306,7 @@ def read_inputs(settings: SilverSettings) -> SilverInputs:
 
     Raises:
         ValueError: English among the targets, a target without dev sentences; UnknownLanguageError:
-        a language missing from PAN-X or NTREX; DatasetNotFoundError, DataFormatError.
+            a language missing from PAN-X or NTREX; DatasetNotFoundError, DataFormatError.
     """
     src_files = task_registry.source_files("panx", "en", settings.data_dir)
     train = _load("panx", src_files["lang"], src_files["train"], settings.train_limit)
@@ -608,8 +608,8 @@ def run(settings: SilverSettings, command: list[str] | None = None) -> SilverRes
 
     Raises:
         ValueError: English among the targets; UnknownLanguageError: a language missing from PAN-X
-        or NTREX; DatasetNotFoundError: no panx/ntrex folder; DataFormatError: a malformed PAN-X
-        line or NTREX files of different lengths; ValueError: an alignment layer the model lacks.
+            or NTREX; DatasetNotFoundError: no panx/ntrex folder; DataFormatError: a malformed PAN-X
+            line or NTREX files of different lengths; ValueError: an alignment layer the model lacks.
     """
     import torch
 

@@ -75,8 +75,8 @@ def load_dataset_for(settings: TransferSettings) -> TaskDataset:
 
     Raises:
         DatasetError: neither ``task`` nor ``train``; user files without ``eval``; several ``dev``
-        files with ``task``; plus the errors of :func:`xlt.data.dataset.load_task`,
-        :func:`~xlt.data.dataset.extend_with_files` and :func:`~xlt.data.dataset.from_files`.
+            files with ``task``; plus the errors of :func:`xlt.data.dataset.load_task`,
+            :func:`~xlt.data.dataset.extend_with_files` and :func:`~xlt.data.dataset.from_files`.
     """
     if not (settings.task or settings.train):
         raise DatasetError("give either --task (udpos, panx, sib200) or --train FILE with --eval")
@@ -298,8 +298,8 @@ def prepare(settings: TransferSettings, dataset: TaskDataset | None = None) -> P
 
     Raises:
         the errors of :func:`check_outputs`, :func:`check_encoder_spec`,
-        :func:`xlt.jobs.check_max_length`, :func:`load_dataset_for`, :func:`check_evaluation_sets`
-        and :func:`read_language_adapters`; AlignerError: an aligner with fine-tuning.
+            :func:`xlt.jobs.check_max_length`, :func:`load_dataset_for`, :func:`check_evaluation_sets`
+            and :func:`read_language_adapters`; AlignerError: an aligner with fine-tuning.
     """
     check_outputs(settings)
     check_encoder_spec(settings.model)
@@ -591,8 +591,8 @@ def run(settings: TransferSettings, command: list[str] | None = None, dataset: T
     Raises:
         ValueError: unknown task; UnknownLanguageError: a language not in the data;
         DatasetNotFoundError: the data folder lacks the task's data; DataFormatError: a
-        malformed line (the message names file and line); FileExistsError: ``save`` exists;
-        plus :func:`prepare`'s errors, all before the model loads.
+            malformed line (the message names file and line); FileExistsError: ``save`` exists;
+            plus :func:`prepare`'s errors, all before the model loads.
     """
     t0 = time.time()
     prepared = prepare(settings, dataset)
