@@ -32,14 +32,6 @@ def add_parser(sub) -> None:
     add_settings_options(c, job.CorrelateSettings)
 
 
-def _quiet_hub_bars(progress: bool) -> None:
-    """``--no-progress`` also silences the Hugging Face loading bars (``xlt.cli.main`` does this for
-    commands whose option is still called ``no_progress``)."""
-    if not progress:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-
 
 def _correlate(args, argv) -> int:
     cfg = settings_from_args(job.CorrelateSettings, args)
@@ -62,7 +54,6 @@ def run(args, argv) -> int:
     cfg = settings_from_args(job.AnalyzeSettings, args)
     if not cfg.out:
         args.analyze_parser.error("the following arguments are required: --out")
-    _quiet_hub_bars(cfg.progress)
     rep = job.run(cfg, command=["xlt"] + argv).report
     where = "NTREX" if rep["parallel_name"] == "NTREX" else " ".join(Path(p).name for p in cfg.parallel)
     piv = rep["source"]

@@ -24,20 +24,11 @@ def add_parser(sub) -> None:
     add_settings_options(p, job.PredictSettings)
 
 
-def _quiet_hub_bars(progress: bool) -> None:
-    """``--no-progress`` also silences the Hugging Face loading bars (``xlt.cli.main`` does this for
-    commands whose option is still called ``no_progress``)."""
-    if not progress:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-
 
 def run(args, argv) -> int:
     cfg = settings_from_args(job.PredictSettings, args)
     if cfg.out is None:  # the Python API may leave it out (the rows are returned); the command writes them
         raise UsageError("the following settings are required: --out (a file, or - for standard output)")
-    _quiet_hub_bars(cfg.progress)
     result = job.run(cfg, command=["xlt"] + argv)
     for message in result.warnings:
         print(f"warning: {message}", file=sys.stderr)
