@@ -50,7 +50,7 @@ def _seed_avgs(rep: dict, langs: list[str]) -> np.ndarray:
     return np.array([np.mean([rep["per_seed"][s][l] for l in langs]) for s in sorted(rep["per_seed"])])
 
 
-def _fmt(vals: np.ndarray) -> str:
+def format_number(vals: np.ndarray) -> str:
     return f"{vals.mean():.1f} ± {vals.std(ddof=1):.1f}" if len(vals) > 1 else f"{vals.mean():.1f}"
 
 
@@ -82,7 +82,7 @@ def compare(runs: Path, task: str) -> tuple[str, dict]:
                 row += ["–", "–"]
                 continue
             a, b = _seed_avgs(rep_s, group), _seed_avgs(base_s, group)
-            row += [_fmt(a), "" if key == "none" else f"{(a - b).mean():+.1f} ± {(a - b).std(ddof=1):.1f}"]
+            row += [format_number(a), "" if key == "none" else f"{(a - b).mean():+.1f} ± {(a - b).std(ddof=1):.1f}"]
             fig[name] = {"avg": float(a.mean()), "delta": float((a - b).mean()), "n": len(group)}
         lines.append("| " + " | ".join(row) + " |")
         figures[key] = fig

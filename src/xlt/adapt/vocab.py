@@ -97,11 +97,11 @@ def language_scripts(langs: Sequence[str]) -> dict[str, tuple[str, ...]]:
         UnknownLanguageError: a code that names no language.
         VocabularyError: a language without a known script, or whose script Unicode does not define.
     """
-    from xlt.data.langs import _likely_script
+    from xlt.data.langs import likely_script
 
     out: dict[str, tuple[str, ...]] = {}
     for lang in langs:
-        code = _likely_script(lang)
+        code = likely_script(lang)
         if not code:
             raise VocabularyError(f"{lang}: no script is known for this language; name it in the code "
                                   f"(e.g. {lang}-Latn) or trim with --keep text")

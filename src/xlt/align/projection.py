@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from xlt.core.errors import XltError
-from xlt.data.readers import DataFormatError, ReadStats, _iter_lines, check_not_folder, read_xtreme_tsv
+from xlt.data.readers import DataFormatError, ReadStats, iter_lines, check_not_folder, read_xtreme_tsv
 from xlt.core.io import atomic_write, write_json
 from xlt.data.wordalign import SEPARATOR, WORD_TOKENIZERS, Link, read_pairs, read_pharaoh
 
@@ -412,7 +412,7 @@ def read_token_lines(path: str | Path, tokenizer: str | Callable[[str], list[str
         raise FileNotFoundError(f"target file {path} does not exist")
     stats = ReadStats(path=path)
     out: list[list[str]] = []
-    for _, line in _iter_lines(path, stats):
+    for _, line in iter_lines(path, stats):
         words = tokenize(line)
         if words:
             stats.n_read += 1
@@ -433,7 +433,7 @@ def _tokenizer(tokenizer: str | Callable[[str], list[str]]) -> Callable[[str], l
 def _detect_pairs(path: Path) -> bool:
     """Whether the first non-blank line holds the ``|||`` separator."""
     stats = ReadStats(path=path)
-    for _, line in _iter_lines(path, stats):
+    for _, line in iter_lines(path, stats):
         if line.strip():
             return SEPARATOR in line
     return False
@@ -445,7 +445,7 @@ def _tsv_token_lines(path: Path) -> list[list[int]]:
     stats = ReadStats(path=path)
     out: list[list[int]] = []
     cur: list[int] = []
-    for lineno, line in _iter_lines(path, stats):
+    for lineno, line in iter_lines(path, stats):
         stripped = line.rstrip()
         if not stripped.strip():
             if cur:

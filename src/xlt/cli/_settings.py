@@ -20,12 +20,12 @@ import dataclasses
 import typing
 from typing import Literal
 
-from xlt.jobs.settings import _optional, flag_of, setting_fields, setting_parts
+from xlt.jobs.settings import unwrap_optional, flag_of, setting_fields, setting_parts
 
 __all__ = ["add_settings_options", "settings_from_args"]
 
 
-def _default_text(f: dataclasses.Field) -> str:
+def default_text(f: dataclasses.Field) -> str:
     if f.default is not dataclasses.MISSING:
         value = f.default
     elif f.default_factory is not dataclasses.MISSING:
@@ -66,8 +66,8 @@ def add_settings_options(parser: argparse.ArgumentParser, cls, *, skip: typing.I
 
 
 def _add_option(parser, f: dataclasses.Field, tp) -> None:
-    help_text = ((f.metadata.get("help") or "") + _default_text(f)).replace("%", "%%")
-    base, _ = _optional(tp)
+    help_text = ((f.metadata.get("help") or "") + default_text(f)).replace("%", "%%")
+    base, _ = unwrap_optional(tp)
     origin = typing.get_origin(base)
     kwargs: dict = {"dest": f.name, "default": None, "help": help_text}
     if f.metadata.get("metavar"):

@@ -13,7 +13,7 @@ import dataclasses
 from pathlib import Path
 
 from xlt.cli._common import UsageError
-from xlt.cli._settings import _default_text, add_settings_options, settings_from_args
+from xlt.cli._settings import default_text, add_settings_options, settings_from_args
 from xlt.data.langs import language_name
 from xlt.jobs.parts import TransferSettings
 from xlt.jobs.settings import flag_of, setting_parts
@@ -44,7 +44,7 @@ def add_field_option(parser: argparse.ArgumentParser, cls, name: str, **kwargs) 
         if name in names and k:
             title = part.__doc__.splitlines()[0].rstrip(".").lower() if part.__doc__ else part.__name__
             group = next((g for g in parser._action_groups if g.title == title), parser)
-    help_text = ((f.metadata.get("help") or "") + _default_text(f)).replace("%", "%%")
+    help_text = ((f.metadata.get("help") or "") + default_text(f)).replace("%", "%%")
     extra = {"metavar": f.metadata["metavar"]} if f.metadata.get("metavar") else {}
     group.add_argument(flag_of(f), dest=name, default=None, help=help_text, **extra, **kwargs)
 

@@ -163,7 +163,7 @@ def script_of(code: str) -> str | None:
 
 
 @lru_cache(maxsize=4096)
-def _likely_script(code: str) -> str | None:
+def likely_script(code: str) -> str | None:
     """Explicit script, else the CLDR likely script (``zh`` -> Hans, ``sr`` -> Cyrl)."""
     lang = _parse(code)
     return lang.script or lang.maximize().script
@@ -191,7 +191,7 @@ def is_distant(code: str, source: str = "eng") -> bool:
     Raises:
         UnknownLanguageError: an unknown code.
     """
-    return iso639_3(code) not in INDO_EUROPEAN or _likely_script(code) != _likely_script(source)
+    return iso639_3(code) not in INDO_EUROPEAN or likely_script(code) != likely_script(source)
 
 
 @lru_cache(maxsize=4096)
@@ -324,9 +324,9 @@ def match_language(
             avail,
         )
 
-    req_script = _likely_script(requested)
+    req_script = likely_script(requested)
     narrowing = (
-        lambda c: _likely_script(c) == req_script,
+        lambda c: likely_script(c) == req_script,
         lambda c: _parse(c).territory == req.territory,
         lambda c: _parse(c).language == req.language,
     )
@@ -395,7 +395,7 @@ def suggest_languages(text: str, n: int = 3) -> list[str]:
             pass
         else:
             out.append(parts[0])
-            script = _likely_script(parts[0])
+            script = likely_script(parts[0])
             sep = "_" if "_" in typed else "-"
             if script and f"{parts[0]}{sep}{script}" != typed:
                 out.append(f"{parts[0]}{sep}{script}")

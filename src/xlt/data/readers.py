@@ -182,7 +182,7 @@ class ReadStats:
         return "; ".join(parts)
 
 
-def _check_limit(limit: int | None) -> None:
+def check_limit(limit: int | None) -> None:
     if limit is not None and (not isinstance(limit, int) or limit < 0):
         raise ValueError(f"limit must be None or a non-negative int, got {limit!r}")
 
@@ -202,7 +202,7 @@ def check_not_folder(path: str | Path, what: str = "a file") -> None:
         raise IsADirectoryError(f"{path} is a folder, not {what}")
 
 
-def _iter_lines(path: Path, stats: ReadStats) -> Iterator[tuple[int, str]]:
+def iter_lines(path: Path, stats: ReadStats) -> Iterator[tuple[int, str]]:
     """Yield ``(line_number, text)`` with ``\\n``/``\\r\\n`` removed; counts lines in stats.
 
     Raises:
@@ -230,7 +230,7 @@ def read_lines(path: str | Path) -> list[str]:
         DataFormatError: a line that is not valid UTF-8 (names the file and line).
     """
     path = Path(path)
-    return [text for _, text in _iter_lines(path, ReadStats(path))]
+    return [text for _, text in iter_lines(path, ReadStats(path))]
 
 
 def _is_invisible(token: str) -> bool:
@@ -272,7 +272,7 @@ def _parse_conllu_word(cols: list[str]) -> dict:
     return word
 
 
-def _show(line: str, width: int = 80) -> str:
+def show_line(line: str, width: int = 80) -> str:
     return repr(line if len(line) <= width else line[:width] + "...")
 
 
@@ -295,7 +295,7 @@ def read_xtreme_tsv(
             whitespace, or bytes that are not UTF-8.
         ValueError: a negative ``limit``.
     """
-    _check_limit(limit)
+    check_limit(limit)
     path = Path(path)
     stats = ReadStats(path=path)
     sentences: list[TaggedSentence] = []
@@ -304,7 +304,7 @@ def read_xtreme_tsv(
         return sentences, stats
     tokens: list[str] = []
     labels: list[str] = []
-    for lineno, line in _iter_lines(path, stats):
+    for lineno, line in iter_lines(path, stats):
         stripped = line.rstrip()
         if not stripped.strip():
             # every blank line ends the current sentence, so two in a row enclose an empty one
@@ -321,11 +321,11 @@ def read_xtreme_tsv(
         if len(cols) != 2:
             what = "no tab" if len(cols) == 1 else f"{len(cols)} tab-separated columns"
             raise DataFormatError(
-                path, lineno, f"expected 'token<TAB>label', found {what}: {_show(line)}"
+                path, lineno, f"expected 'token<TAB>label', found {what}: {show_line(line)}"
             )
         token, label = cols[0].strip(), cols[1].strip()
         if not label or any(ch.isspace() for ch in label):
-            raise DataFormatError(path, lineno, f"bad label {label!r} in {_show(line)}")
+            raise DataFormatError(path, lineno, f"bad label {label!r} in {show_line(line)}")
         add_token(token, label, tokens, labels, stats)
     else:
         if tokens:
@@ -361,7 +361,7 @@ def read_conllu(
         raise ValueError(
             f"label_field must be one of {sorted(CONLLU_LABEL_FIELDS)}, got {label_field!r}"
         )
-    _check_limit(limit)
+    check_limit(limit)
     path = Path(path)
     stats = ReadStats(path=path)
     sentences: list[TaggedSentence] = []
@@ -371,7 +371,7 @@ def read_conllu(
     tokens: list[str] = []
     labels: list[str] = []
     in_block = False  # saw a comment or word line since the last blank line
-    for lineno, line in _iter_lines(path, stats):
+    for lineno, line in iter_lines(path, stats):
         if not line.strip():
             if not in_block:
                 stats.skipped[BLANK_LINE] += 1
@@ -392,16 +392,16 @@ def read_conllu(
         if len(cols) != 10:
             raise DataFormatError(
                 path, lineno, f"expected 10 tab-separated CoNLL-U columns, found {len(cols)}: "
-                f"{_show(line)}"
+                f"{show_line(line)}"
             )
         try:
             word = _parse_conllu_word(cols)
         except (ParseException, ValueError) as exc:
-            raise DataFormatError(path, lineno, f"{exc}: {_show(line)}") from exc
+            raise DataFormatError(path, lineno, f"{exc}: {show_line(line)}") from exc
         wid = word["id"]
         if wid is None:
             raise DataFormatError(
-                path, lineno, f"word has no ID (the first column is empty or '_'): {_show(line)}"
+                path, lineno, f"word has no ID (the first column is empty or '_'): {show_line(line)}"
             )
         if not isinstance(wid, int):
             # (1, '-', 2) is a multiword range, (1, '.', 1) an empty node
@@ -409,7 +409,7 @@ def read_conllu(
             continue
         label = "" if word[label_field] is None else str(word[label_field]).strip()
         if not label or label == "_":
-            raise DataFormatError(path, lineno, f"word has no {label_field}: {_show(line)}")
+            raise DataFormatError(path, lineno, f"word has no {label_field}: {show_line(line)}")
         add_token(str(word["form"]).strip(), label, tokens, labels, stats)
     else:
         if tokens:
@@ -451,17 +451,17 @@ def read_sib200(
             fields, an empty id or category, or bytes that are not UTF-8.
         ValueError: a negative ``limit``.
     """
-    _check_limit(limit)
+    check_limit(limit)
     path = Path(path)
     stats = ReadStats(path=path)
     examples: list[TextExample] = []
-    lines = _iter_lines(path, stats)
+    lines = iter_lines(path, stats)
     header = next(lines, None)
     if header is None:
         raise DataFormatError(path, 1, "empty file; expected header 'index_id\\tcategory\\ttext'")
     if tuple(c.strip() for c in header[1].split("\t")) != SIB200_HEADER:
         raise DataFormatError(
-            path, 1, f"expected header 'index_id\\tcategory\\ttext', found {_show(header[1])}"
+            path, 1, f"expected header 'index_id\\tcategory\\ttext', found {show_line(header[1])}"
         )
     if limit == 0:
         stats.stopped_at_limit = True
@@ -474,13 +474,13 @@ def read_sib200(
         if len(cols) != 3:
             raise DataFormatError(
                 path, lineno, f"expected 'index_id<TAB>category<TAB>text', found "
-                f"{len(cols)} field(s): {_show(line)}"
+                f"{len(cols)} field(s): {show_line(line)}"
             )
         ex_id, label, text = cols[0].strip(), cols[1].strip(), cols[2]
         if not ex_id:
-            raise DataFormatError(path, lineno, f"empty index_id: {_show(line)}")
+            raise DataFormatError(path, lineno, f"empty index_id: {show_line(line)}")
         if not label:
-            raise DataFormatError(path, lineno, f"empty category: {_show(line)}")
+            raise DataFormatError(path, lineno, f"empty category: {show_line(line)}")
         if unquote:
             plain = _unquote_csv_field(text.strip())
             if plain is not None:

@@ -124,7 +124,7 @@ def get_task(task: str | TaskSpec) -> TaskSpec:
     return spec
 
 
-def _split_files(spec: TaskSpec, data_dir: str | Path | None) -> dict[str, dict[str, Path]]:
+def split_files(spec: TaskSpec, data_dir: str | Path | None) -> dict[str, dict[str, Path]]:
     """``{split: {lang: path}}`` for every split file of a task's data set."""
     root = dataset_dir(spec.dataset, data_dir)
     out: dict[str, dict[str, Path]] = {"train": {}, "dev": {}, "test": {}}
@@ -167,7 +167,7 @@ def available_languages(
         DatasetNotFoundError: the data set folder is missing.
     """
     spec = get_task(task)
-    files = _split_files(spec, data_dir)
+    files = split_files(spec, data_dir)
     out: dict[str, Path] = {}
     for split in reversed(spec.eval_splits):  # preferred split last, so it overwrites
         out.update(files[split])
@@ -217,7 +217,7 @@ def source_files(
         DatasetNotFoundError: the data set folder is missing.
     """
     spec = get_task(task)
-    files = _split_files(spec, data_dir)
+    files = split_files(spec, data_dir)
     train = files["train"]
     if not train:
         raise UnknownLanguageError(

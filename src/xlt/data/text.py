@@ -120,7 +120,7 @@ def builtin_text(lang: str, data_dir: str | Path | None = None, limit: int | Non
     for task in ("sib200", "udpos", "panx"):
         spec = registry.get_task(task)
         try:
-            split_files = registry._split_files(spec, data_dir)
+            split_files = registry.split_files(spec, data_dir)
         except DatasetNotFoundError:
             continue
         for split in split_files.values():

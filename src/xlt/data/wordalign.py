@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from xlt.core.io import write_text
-from xlt.data.readers import DataFormatError, ReadStats, _iter_lines, check_not_folder
+from xlt.data.readers import DataFormatError, ReadStats, iter_lines, check_not_folder
 from xlt.data.segment import split_words
 
 SEPARATOR = "|||"
@@ -188,7 +188,7 @@ def read_pairs(path: str | Path, tokenizer: str | Callable[[str], list[str]] = "
         raise FileNotFoundError(f"sentence-pair file {path} does not exist")
     stats = ReadStats(path=path)
     out = AlignmentPairs(src=[], tgt=[], path=path, stats=stats)
-    for lineno, line in _iter_lines(path, stats):
+    for lineno, line in iter_lines(path, stats):
         n_sep = line.count(SEPARATOR)
         if n_sep != 1 and line.strip():
             what = "no" if n_sep == 0 else f"{n_sep}"
@@ -273,7 +273,7 @@ def read_pharaoh(path: str | Path, one_based: bool = False,
     stats = ReadStats(path=path)
     sure: list[set[Link]] = []
     possible: list[set[Link]] = []
-    for lineno, line in _iter_lines(path, stats):
+    for lineno, line in iter_lines(path, stats):
         s: set[Link] = set()
         p: set[Link] = set()
         size = None
@@ -320,7 +320,7 @@ INDEX_BASE_SHORT_WORDS = 10
 
 def _has_index_zero(path: Path) -> bool:
     """Whether any well-formed link of the file has index 0 on either side (a second, cheap pass)."""
-    for _, line in _iter_lines(path, ReadStats(path=path)):
+    for _, line in iter_lines(path, ReadStats(path=path)):
         for tok in line.split():
             m = _LINK.match(tok)
             if m is not None and (not m.group(1).strip("0") or not m.group(3).strip("0")):

@@ -25,7 +25,7 @@ from xlt.core.outputs import write_together
 from xlt.data.dataset import DatasetError
 from xlt.data.langs import AmbiguousLanguageError, UnknownLanguageError, language_name, match_language, same_language
 from xlt.evaluate.plots import heatmap, new_figure
-from xlt.evaluate.report import _fmt, _md, _name_resolver, write_json
+from xlt.evaluate.report import format_number, md_escape, name_resolver, write_json
 
 __all__ = ["METRIC_KEYS", "TooFewLanguagesError", "best_layer", "correlation", "heatmap", "is_same_language",
            "match_languages", "render_analysis_markdown", "render_correlation_markdown", "value_at_layer",
@@ -108,7 +108,7 @@ def render_analysis_markdown(report: Mapping[str, Any], language_name: Callable[
     Returns:
         Markdown text ending with a newline.
     """
-    name = _name_resolver(language_name)
+    name = name_resolver(language_name)
     layers, layer = report["layers"], report["layer"]
     c = report["counts"]
     lid = report["language_id"]
@@ -118,51 +118,51 @@ def render_analysis_markdown(report: Mapping[str, Any], language_name: Callable[
            f"{c['sentences']} multi-parallel sentences "
            f"({c['skipped_empty']} of {c['lines']} lines skipped because they are empty in some language)",
            f"- Reported layer: **{layer}** (`--layer {report['config']['layer']}`); mean MEXA there "
-           f"**{_fmt(report['average'])}** %",
+           f"**{format_number(report['average'])}** %",
            f"- Best layer by mean MEXA: {report['best_layer']['mexa']}, by retrieval xx→{report['source']}: "
            f"{report['best_layer']['retrieval_xx_to_eng']}, most language-neutral after centring: "
            f"{report['best_layer']['lid_accuracy_centered']}",
            "", "## Per layer (means over languages, %)", "",
            "MEXA: share of sentences whose translation is closer (cosine) than every other sentence, "
            "both ways (Kargaran et al. 2024). Language ID: accuracy of a linear classifier predicting "
-           f"the language of held-out sentences (chance {_fmt(lid['chance'])} %), before and after "
+           f"the language of held-out sentences (chance {format_number(lid['chance'])} %), before and after "
            "subtracting each language's mean vector (Libovický et al. 2020); lower = more neutral.", "",
            f"| layer | MEXA | retrieval xx→{report['source']} | retrieval {report['source']}→xx | language ID "
            "| language ID, centred |",
            "|---:|---:|---:|---:|---:|---:|"]
     for r in report["per_layer_average"]:
-        out.append(f"| {r['layer']} | {_fmt(r['mexa'])} | {_fmt(r['retrieval_xx_to_eng'])} | "
-                   f"{_fmt(r['retrieval_eng_to_xx'])} | {_fmt(r['lid_accuracy'])} | "
-                   f"{_fmt(r['lid_accuracy_centered'])} |")
+        out.append(f"| {r['layer']} | {format_number(r['mexa'])} | {format_number(r['retrieval_xx_to_eng'])} | "
+                   f"{format_number(r['retrieval_eng_to_xx'])} | {format_number(r['lid_accuracy'])} | "
+                   f"{format_number(r['lid_accuracy_centered'])} |")
     pl = report["per_layer"]
     order = sorted(report["scores"], key=lambda lang: (-report["scores"][lang], lang))
     out += ["", f"## Per language at layer {layer} (%)", "",
             f"| code | language | MEXA | retrieval xx→{report['source']} | retrieval {report['source']}→xx |",
             "|:---|:---|---:|---:|---:|"]
     for lang in order:
-        out.append(f"| {_md(lang)} | {_md(name(lang))} | {_fmt(report['scores'][lang])} | "
-                   f"{_fmt(value_at_layer(pl['retrieval_xx_to_eng'][lang], layers, layer))} | "
-                   f"{_fmt(value_at_layer(pl['retrieval_eng_to_xx'][lang], layers, layer))} |")
-    out += ["", f"## MEXA with {_md(report['source'])} per language and layer (%)", "",
+        out.append(f"| {md_escape(lang)} | {md_escape(name(lang))} | {format_number(report['scores'][lang])} | "
+                   f"{format_number(value_at_layer(pl['retrieval_xx_to_eng'][lang], layers, layer))} | "
+                   f"{format_number(value_at_layer(pl['retrieval_eng_to_xx'][lang], layers, layer))} |")
+    out += ["", f"## MEXA with {md_escape(report['source'])} per language and layer (%)", "",
             "| code | " + " | ".join(str(x) for x in layers) + " |", "|:---|" + "---:|" * len(layers)]
     for lang in order:
-        out.append(f"| {_md(lang)} | " + " | ".join(f"{v:.1f}" for v in pl["mexa"][lang]) + " |")
+        out.append(f"| {md_escape(lang)} | " + " | ".join(f"{v:.1f}" for v in pl["mexa"][lang]) + " |")
     sim = report["similarity"]
     slangs = sim["langs"]
     out += ["", f"## Language similarity (mPLM-Sim, layer {sim['layer']})", "",
             "Mean cosine between the vectors of the same sentence in two languages (Lin et al. 2023)."]
     if len(slangs) <= 30:
-        out += ["", "| | " + " | ".join(_md(x) for x in slangs) + " |", "|:---|" + "---:|" * len(slangs)]
+        out += ["", "| | " + " | ".join(md_escape(x) for x in slangs) + " |", "|:---|" + "---:|" * len(slangs)]
         for lang, row in zip(slangs, sim["matrix"]):
-            out.append(f"| **{_md(lang)}** | " + " | ".join(f"{v:.3f}" for v in row) + " |")
+            out.append(f"| **{md_escape(lang)}** | " + " | ".join(f"{v:.3f}" for v in row) + " |")
     else:
         out += ["", "(matrix in report.json and similarity.png)"]
     top = int(report["config"].get("top") or 5)
     out += ["", f"## Most similar source languages (top {top})", "",
             "| target | " + " | ".join(f"#{i}" for i in range(1, top + 1)) + " |", "|:---|" + ":---|" * top]
     for target, ranked in report["source_ranking"].items():
-        cells = [f"{_md(c)} {s:.3f}" for c, s in ranked[:top]] + [""] * max(0, top - len(ranked))
-        out.append(f"| **{_md(target)}** ({_md(name(target))}) | " + " | ".join(cells) + " |")
+        cells = [f"{md_escape(c)} {s:.3f}" for c, s in ranked[:top]] + [""] * max(0, top - len(ranked))
+        out.append(f"| **{md_escape(target)}** ({md_escape(name(target))}) | " + " | ".join(cells) + " |")
     m = report.get("manifest") or {}
     git = m.get("git") or {}
     out += ["", "## Manifest", "",
@@ -302,8 +302,8 @@ def _plot_correlation(report: Mapping[str, Any], path: Path) -> None:
     ax.set_xlabel(f"{report['metric_name']} with English, layer {report['layer']}")
     ax.set_ylabel(f"zero-shot {report['transfer_task']} {report['transfer_metric']} (%)")
     ax.grid(alpha=0.3)
-    ax.set_title(f"n={report['n']} · Pearson r={_fmt(report['pearson']['r'], 3)} · "
-                 f"Spearman ρ={_fmt(report['spearman']['rho'], 3)}", fontsize=9)
+    ax.set_title(f"n={report['n']} · Pearson r={format_number(report['pearson']['r'], 3)} · "
+                 f"Spearman ρ={format_number(report['spearman']['rho'], 3)}", fontsize=9)
     fig.savefig(path, format="png")
 
 
@@ -314,27 +314,27 @@ def _p(p: Any) -> str:
 
 def render_correlation_markdown(report: Mapping[str, Any]) -> str:
     """The ``report.md`` text of an ``xlt analyze correlate`` report (:func:`xlt.jobs.analyze.run_correlate`)."""
-    name = _name_resolver(None)
+    name = name_resolver(None)
     out = [f"# Alignment vs zero-shot transfer · {report['metric_name']} vs {report['transfer_task']} "
            f"{report['transfer_metric']}", "", "```text", report["command_line"], "```", "",
            f"- Alignment report: `{report['alignment_report']}` (model {report['alignment_model']}), "
            f"layer {report['layer']}",
            f"- Transfer report: `{report['transfer_report']}` (model {report['transfer_model']}, "
            f"{report['transfer_mode']}, source {report['transfer_source']} excluded)",
-           f"- n = {report['n']} languages: Pearson r = **{_fmt(report['pearson']['r'], 3)}** "
-           f"(p = {_p(report['pearson']['p'])}), Spearman ρ = **{_fmt(report['spearman']['rho'], 3)}** "
+           f"- n = {report['n']} languages: Pearson r = **{format_number(report['pearson']['r'], 3)}** "
+           f"(p = {_p(report['pearson']['p'])}), Spearman ρ = **{format_number(report['spearman']['rho'], 3)}** "
            f"(p = {_p(report['spearman']['p'])})",
            f"- Best layer: by Pearson {report['best_layer']['pearson']}, by Spearman "
            f"{report['best_layer']['spearman']}", "",
            "## Per layer", "", "| layer | Pearson r | p | Spearman ρ | p |", "|---:|---:|---:|---:|---:|"]
     for r in report["per_layer"]:
-        out.append(f"| {r['layer']} | {_fmt(r['pearson_r'], 3)} | {_p(r['pearson_p'])} | "
-                   f"{_fmt(r['spearman_rho'], 3)} | {_p(r['spearman_p'])} |")
+        out.append(f"| {r['layer']} | {format_number(r['pearson_r'], 3)} | {_p(r['pearson_p'])} | "
+                   f"{format_number(r['spearman_rho'], 3)} | {_p(r['spearman_p'])} |")
     out += ["", "## Languages", "", f"| transfer | alignment | language | {report['metric_name']} | transfer (%) |",
             "|:---|:---|:---|---:|---:|"]
     for r in report["table"]:
-        out.append(f"| {_md(r['transfer_lang'])} | {_md(r['alignment_lang'])} | {_md(name(r['transfer_lang']))} | "
-                   f"{_fmt(r['alignment'])} | {_fmt(r['transfer'])} |")
+        out.append(f"| {md_escape(r['transfer_lang'])} | {md_escape(r['alignment_lang'])} | {md_escape(name(r['transfer_lang']))} | "
+                   f"{format_number(r['alignment'])} | {format_number(r['transfer'])} |")
     out.append("")
     for t, ch in report["choices"].items():
         out.append(f"- {t}: {ch['chosen']} chosen among {', '.join(ch['candidates'])}")

@@ -166,7 +166,7 @@ def aggregate_seeds(
 # helpers
 
 
-def _name_resolver(language_name: Callable[[str], str] | None) -> Callable[[str], str]:
+def name_resolver(language_name: Callable[[str], str] | None) -> Callable[[str], str]:
     """Return a never-failing, caching code -> name function.
 
     With ``language_name=None``, ``xlt.data.langs.language_name`` is used if
@@ -197,19 +197,19 @@ def _name_resolver(language_name: Callable[[str], str] | None) -> Callable[[str]
     return resolve
 
 
-def _md(text: Any) -> str:
+def md_escape(text: Any) -> str:
     """Make ``text`` safe inside a Markdown table cell."""
     return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
-def _fmt(x: Any, digits: int = 2) -> str:
+def format_number(x: Any, digits: int = 2) -> str:
     """Format a score; "n/a" for missing/non-finite values."""
     return f"{float(x):.{digits}f}" if _finite(x) else "n/a"
 
 
 def _fmt_score(x: Any, sd: Any) -> str:
     """``"81.23 ± 0.45"`` when ``sd`` is a finite number, else ``"81.23"``."""
-    s = _fmt(x)
+    s = format_number(x)
     if s != "n/a" and _finite(sd):
         s += f" ± {float(sd):.2f}"
     return s
@@ -306,7 +306,7 @@ def render_markdown(
         ValueError: if required keys are missing or ``scores`` is empty.
     """
     _check_report(report)
-    name = _name_resolver(language_name)
+    name = name_resolver(language_name)
     scores: Mapping[str, Any] = report["scores"]
     stds: Mapping[str, Any] = report.get("scores_std") or {}
     counts: Mapping[str, Mapping[str, Any]] = report.get("counts") or {}
@@ -345,19 +345,19 @@ def render_markdown(
     lines += [
         "## Scores",
         "",
-        f"| rank | code | language | {_md(metric)} (%) | sentences | tokens |",
+        f"| rank | code | language | {md_escape(metric)} (%) | sentences | tokens |",
         "|---:|:---|:---|---:|---:|---:|",
     ]
     if source in scores:
         lines.append(
-            f"| source | **{_md(source)}** (source) | {_md(name(source))} | "
+            f"| source | **{md_escape(source)}** (source) | {md_escape(name(source))} | "
             f"{_fmt_score(scores[source], stds.get(source))} | "
             f"{count(source, 'sentences')} | {count(source, 'tokens')} |"
         )
     targets = [c for c in _sorted_langs(scores) if c != source]
     for rank, code in enumerate(targets, start=1):
         lines.append(
-            f"| {rank} | {_md(code)} | {_md(name(code))} | "
+            f"| {rank} | {md_escape(code)} | {md_escape(name(code))} | "
             f"{_fmt_score(scores[code], stds.get(code))} | "
             f"{count(code, 'sentences')} | {count(code, 'tokens')} |"
         )
@@ -382,7 +382,7 @@ def render_markdown(
         ]
         for c in flagged:
             lines.append(
-                f"| {_md(c)} | {_md(name(c))} | {counts[c].get('skipped_empty', 0) or 0} | "
+                f"| {md_escape(c)} | {md_escape(name(c))} | {counts[c].get('skipped_empty', 0) or 0} | "
                 f"{counts[c].get('truncated', 0) or 0} | {count(c, 'sentences')} |"
             )
         lines.append("")
@@ -422,7 +422,7 @@ def render_markdown(
             lines += ["", "| data file | bytes | sha256 |", "|:---|---:|:---|"]
             for f in files:
                 lines.append(
-                    f"| {_md(f.get('path', '?'))} | {f.get('bytes', '?')} | "
+                    f"| {md_escape(f.get('path', '?'))} | {f.get('bytes', '?')} | "
                     f"`{str(f.get('sha256', ''))[:12]}` |"
                 )
         lines.append("")
@@ -466,7 +466,7 @@ def plot_scores(
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    name = _name_resolver(language_name)
+    name = name_resolver(language_name)
     scores: Mapping[str, Any] = report["scores"]
     stds: Mapping[str, Any] = report.get("scores_std") or {}
     source: str = report["source"]

@@ -141,7 +141,7 @@ def setting_parts(cls) -> list[tuple[type, list[str]]]:
     return parts
 
 
-def _optional(tp) -> tuple[Any, bool]:
+def unwrap_optional(tp) -> tuple[Any, bool]:
     """``X | None`` -> ``(X, True)``; anything else -> ``(tp, False)``."""
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
@@ -158,7 +158,7 @@ def _fail(f: dataclasses.Field, value: Any, expected: str) -> ConfigError:
 
 def _convert(f: dataclasses.Field, tp, value: Any) -> Any:
     """``value`` as type ``tp`` (see the module docstring), or ConfigError naming the option."""
-    tp, optional = _optional(tp)
+    tp, optional = unwrap_optional(tp)
     if value is None:
         if optional:
             return None

@@ -53,10 +53,6 @@ def encode_sentences(encoder: Encoder, texts: Sequence[str], *args: Any,
     return encoder.encode_sentences(texts, *args, **kwargs)
 
 
-#: The former private name of :func:`xlt.models.encoder.special_tokens`, which
-#: ``xlt.transfer.finetune.encode_token_examples`` still imports.
-_special_template = special_tokens
-
 __all__ = ["Encoder", "LayerSpec", "LongInputs", "SENT_ITEM_STATS", "SentencePooling", "WINDOW_OVERLAP",
            "WORD_ITEM_STATS", "WordFeatures", "WordPooling", "encode_sentences", "encode_words", "parse_layer",
            "resolve_layers", "special_tokens"]

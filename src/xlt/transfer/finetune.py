@@ -31,7 +31,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from xlt.models.loading import Encoder
-from xlt.models.words import DEFAULT_WORD_PIECES
+from xlt.models.words import DEFAULT_WORD_PIECES, map_words
 from xlt.models.optim import linear_warmup_decay
 from xlt.transfer.checkpoint import (  # noqa: F401  (CheckpointError, data_digest: re-exported)
     CHECKPOINT_FILE,
@@ -153,11 +153,8 @@ def encode_token_examples(encoder: Encoder, sentences: Sequence[Sequence[str]],
         max_length: longest input in tokens, specials included.
         word_pieces: a setting of :data:`xlt.models.words.WORD_PIECES`.
     """
-    from xlt.models.features import _special_template
-    from xlt.models.words import map_words
-
     tok = encoder.tokenizer
-    lead, trail = _special_template(tok)
+    lead, trail = encoder.special_tokens()
     room = max(0, max_length - len(lead) - len(trail))
     mapped = map_words(tok, [list(s) for s in sentences], word_pieces, encoder.text_prefix.split(), unk=False)
     out = Encoded(input_ids=[], labels=[], first_subword=[])

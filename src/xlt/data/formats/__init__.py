@@ -137,7 +137,7 @@ from xlt.data.formats.tables import (
 )
 
 # --------------------------------------------------------------------------- built-in formats
-for _fmt in (
+for format_number in (
     Format("conllu", conllu_reader, (".conllu",),
            "CoNLL-U (Universal Dependencies); label field --conllu-field (default upos)"),
     Format("conll", read_conll, (*CONLL_EXTENSIONS, ".tsv"),
@@ -154,8 +154,8 @@ for _fmt in (
            "folder written by datasets' save_to_disk (FOLDER@split for a DatasetDict)"),
     Format("hf-hub", read_hf_hub, (), "hf:NAME[:CONFIG][@SPLIT] from the local Hugging Face cache"),
 ):
-    register_format(_fmt)
-del _fmt
+    register_format(format_number)
+del format_number
 
 
 __all__ = [

@@ -14,9 +14,9 @@ from xlt.data.readers import (
     DataFormatError,
     ReadStats,
     TaggedSentence,
-    _check_limit,
-    _iter_lines,
-    _show,
+    check_limit,
+    iter_lines,
+    show_line,
     add_token,
     read_conllu,
     read_xtreme_tsv,
@@ -67,7 +67,7 @@ def read_conll(
         ValueError: a negative ``limit``.
     """
     options = options or ReadOptions()
-    _check_limit(limit)
+    check_limit(limit)
     path = Path(path)
     stats = ReadStats(path=path)
     sentences: list[TaggedSentence] = []
@@ -81,7 +81,7 @@ def read_conll(
     tokens: list[str] = []
     labels: list[str] = []
     after_docstart = False
-    for lineno, line in _iter_lines(path, stats):
+    for lineno, line in iter_lines(path, stats):
         text = line.rstrip()
         if not text.strip():
             if after_docstart:
@@ -111,7 +111,7 @@ def read_conll(
                 raise DataFormatError(
                     path, lineno,
                     f"mixed separators: line {sep_line} separated the columns with {_SEP_NAMES[sep]}, "
-                    f"but line {lineno} used {_SEP_NAMES[line_sep]}: {_show(line)}; use one separator "
+                    f"but line {lineno} used {_SEP_NAMES[line_sep]}: {show_line(line)}; use one separator "
                     f"in the whole file",
                 )
         if line_sep == "\t":
@@ -127,7 +127,7 @@ def read_conll(
             raise DataFormatError(
                 path, lineno,
                 f"expected a token column {options.token_column} and a different tag column "
-                f"{options.tag_column}, found {n} column(s): {_show(line)}",
+                f"{options.tag_column}, found {n} column(s): {show_line(line)}",
             )
         if n_cols is None:
             n_cols, n_cols_line = n, lineno
@@ -135,13 +135,13 @@ def read_conll(
             raise DataFormatError(
                 path, lineno,
                 f"{n} columns, but line {n_cols_line} had {n_cols}; every token line needs the same "
-                f"number of columns: {_show(line)}",
+                f"number of columns: {show_line(line)}",
             )
         token, tag = cells[tok_i].strip(), cells[tag_i].strip()
         if not tag:
-            raise DataFormatError(path, lineno, f"empty tag in column {tag_i}: {_show(line)}")
+            raise DataFormatError(path, lineno, f"empty tag in column {tag_i}: {show_line(line)}")
         if any(c.isspace() for c in tag):
-            raise DataFormatError(path, lineno, f"tag {tag!r} contains whitespace: {_show(line)}")
+            raise DataFormatError(path, lineno, f"tag {tag!r} contains whitespace: {show_line(line)}")
         add_token(token, tag, tokens, labels, stats)
     else:
         if tokens:

@@ -14,7 +14,7 @@ from xlt.data.formats.hf import DATASETS_FOLDER_FILES, HF_PREFIX, is_datasets_fo
 from xlt.data.formats.options import LABEL_COLUMNS, PAIR_COLUMNS, TEXT_COLUMNS, ReadOptions
 from xlt.data.formats.registry import FORMATS, format_names, get_format
 from xlt.data.kinds import Example
-from xlt.data.readers import SIB200_HEADER, ReadStats, _check_limit, _iter_lines
+from xlt.data.readers import SIB200_HEADER, ReadStats, check_limit, iter_lines
 
 __all__ = ["detect_format", "read_examples"]
 
@@ -42,7 +42,7 @@ def _split_suffix(path: str | Path) -> tuple[Path, str | None]:
 def _sniff_tsv(path: Path, options: ReadOptions) -> str:
     stats = ReadStats(path=path)
     lines: list[str] = []
-    numbered = _iter_lines(path, stats)
+    numbered = iter_lines(path, stats)
     try:
         for lineno, line in numbered:
             lines.append(line)
@@ -146,7 +146,7 @@ def read_examples(
         DataFormatError: a malformed line (names file and line).
     """
     options = options if options is not None else ReadOptions()
-    _check_limit(limit)
+    check_limit(limit)
     text = str(path)
     if text.startswith(HF_PREFIX):
         if format not in (None, "hf-hub"):

@@ -12,7 +12,7 @@ from typing import Any
 
 from xlt.data.formats.options import ReadOptions
 from xlt.data.formats.tables import resolve_columns, table_examples
-from xlt.data.readers import ReadStats, _check_limit
+from xlt.data.readers import ReadStats, check_limit
 
 __all__ = ["DATASETS_FOLDER_FILES", "HF_PREFIX", "is_datasets_folder", "parse_hf_spec", "read_hf_disk", "read_hf_hub"]
 
@@ -100,7 +100,7 @@ def read_hf_disk(
         DataFormatError: unknown columns, empty labels, ... (line = row number).
     """
     options = options or ReadOptions()
-    _check_limit(limit)
+    check_limit(limit)
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(errno.ENOENT, "no such folder", str(path))
@@ -161,7 +161,7 @@ def read_hf_hub(
         DataFormatError: unknown columns, empty labels, ... (line = row number).
     """
     options = options or ReadOptions()
-    _check_limit(limit)
+    check_limit(limit)
     spec = str(path)
     name, config, split = parse_hf_spec(spec)
     if split is not None and options.split is not None and split != options.split:

@@ -25,8 +25,8 @@ from xlt.data.readers import (
     ReadStats,
     TaggedSentence,
     TextExample,
-    _check_limit,
-    _iter_lines,
+    check_limit,
+    iter_lines,
     add_token,
 )
 
@@ -326,11 +326,11 @@ allow_long_csv_fields()
 def _read_delimited(
     path: Path, options: ReadOptions, limit: int | None, delimiter: str
 ) -> tuple[list, ReadStats]:
-    _check_limit(limit)
+    check_limit(limit)
     allow_long_csv_fields()
     path = Path(path)
     stats = ReadStats(path=path)
-    lines = (text + "\n" for _, text in _iter_lines(path, stats))
+    lines = (text + "\n" for _, text in iter_lines(path, stats))
     reader = csv.reader(lines, delimiter=delimiter)
 
     def rows() -> Iterator[tuple[int, list[str]]]:
@@ -454,7 +454,7 @@ def _json_array_records(path: Path, stats: ReadStats) -> Iterator[tuple[int, str
 
 
 def _jsonl_records(path: Path, stats: ReadStats) -> Iterator[tuple[int, str, Any]]:
-    for lineno, line in _iter_lines(path, stats):
+    for lineno, line in iter_lines(path, stats):
         if not line.strip():
             stats.skipped[BLANK_LINE] += 1
             continue
@@ -491,7 +491,7 @@ def read_jsonl(
         ValueError: a negative ``limit``.
     """
     options = options or ReadOptions()
-    _check_limit(limit)
+    check_limit(limit)
     path = Path(path)
     stats = ReadStats(path=path)
     source = _json_array_records(path, stats) if _starts_with_bracket(path) else _jsonl_records(path, stats)
