@@ -8,9 +8,12 @@ strings typed, and its ``__post_init__`` converts and checks them: the command l
 API share one set of checks and messages.
 
 Option shapes by field type: ``bool`` defaulting to False: a flag (``--overwrite``); defaulting
-to True: ``--no-NAME`` (``--no-progress``); ``Literal``: ``choices``; ``list[X]``: repeatable,
-each value comma-separated (``--source en,de`` or ``--source en --source de``); ``dict[str, Path]``:
-repeatable ``LANG=FILE``; everything else: one value.
+to True: ``--no-NAME`` (``--no-progress``); either, with ``both_ways``: both forms; ``Literal``:
+``choices``; ``list[X]``: repeatable, each value comma-separated (``--source en,de`` or ``--source en
+--source de``), or one value with ``repeat=False`` (``--seeds 3``), or several after one option with
+``nargs="+"``; ``dict[str, Path]``: repeatable ``LANG=FILE`` (``nargs="+"``: several after one
+option); everything else: one value. These shapes are declared with the field
+(:func:`xlt.jobs.settings.option`), so no command adds options by hand.
 """
 
 from __future__ import annotations
@@ -73,7 +76,9 @@ def _add_option(parser, f: dataclasses.Field, tp) -> None:
     if f.metadata.get("metavar"):
         kwargs["metavar"] = f.metadata["metavar"]
     if base is bool:
-        if f.default is True:
+        if f.metadata.get("both_ways"):
+            parser.add_argument(flag_of(f), action=argparse.BooleanOptionalAction, **kwargs)
+        elif f.default is True:
             kwargs["help"] = f.metadata.get("negative_help") or "turn off: " + kwargs["help"]
             parser.add_argument(f.metadata.get("negative_flag") or "--no-" + f.name.replace("_", "-"),
                                 action="store_const", const=False, **kwargs)
@@ -82,12 +87,13 @@ def _add_option(parser, f: dataclasses.Field, tp) -> None:
         return
     if origin is Literal:
         kwargs["choices"] = list(typing.get_args(base))
-    elif origin is list:
-        kwargs["action"] = "extend" if f.metadata.get("nargs") else "append"
-        if f.metadata.get("nargs"):
-            kwargs["nargs"] = f.metadata["nargs"]
+    elif origin in (list, dict) and f.metadata.get("nargs"):
+        kwargs.update(action="extend", nargs=f.metadata["nargs"])
+    elif origin is list and f.metadata.get("repeat", True):
+        kwargs["action"] = "append"
     elif origin is dict:
         kwargs["action"] = "append"
+    if origin is dict:
         kwargs.setdefault("metavar", "LANG=FILE")
     parser.add_argument(flag_of(f), **kwargs)
 

@@ -8,21 +8,13 @@ run.yaml`` gives the fields of the silver mode; the command line wins.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from xlt.cli._common import UsageError
 from xlt.cli._settings import add_settings_options, settings_from_args
-from xlt.cli.transfer import add_field_option
 from xlt.jobs import project as job
 from xlt.jobs import silver
 from xlt.jobs.settings import flag_of
-
-#: Options of another shape than the generated one: ``--drop-partial`` / ``--no-drop-partial``, and
-#: ``--seeds 3`` as one value (a count or a list).
-CUSTOM_OPTIONS = {"drop_partial": {"action": argparse.BooleanOptionalAction},
-                  "keep_empty": {"action": argparse.BooleanOptionalAction}, "seeds": {}}
-
 
 def add_parser(sub) -> None:
     p = sub.add_parser("project", help="project BIO spans onto translations through word alignments",
@@ -35,9 +27,7 @@ def add_parser(sub) -> None:
                                    "whole silver-data pipeline (tag NTREX English with an English PAN-X "
                                    "probe, align, project, train on the projected data) and its PAN-X dev "
                                    "F1 next to zero-shot transfer, as a report folder.")
-    add_settings_options(p, job.ProjectCommand, skip=CUSTOM_OPTIONS)
-    for name, kwargs in CUSTOM_OPTIONS.items():
-        add_field_option(p, job.ProjectCommand, name, **kwargs)
+    add_settings_options(p, job.ProjectCommand)
 
 
 def _given(args, names) -> list[str]:

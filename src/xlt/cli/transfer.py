@@ -8,46 +8,12 @@ command runs, not when ``xlt`` builds its parser.
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 from pathlib import Path
 
 from xlt.cli._common import UsageError
-from xlt.cli._settings import default_text, add_settings_options, settings_from_args
+from xlt.cli._settings import add_settings_options, settings_from_args
 from xlt.data.langs import language_name
 from xlt.jobs.parts import TransferSettings
-from xlt.jobs.settings import flag_of, setting_parts
-
-#: Fields whose options take another shape than the generated one: ``--seeds 3`` is one value (a count
-#: or a list), ``--group-by-length`` has its ``--no-`` form, ``--language-adapters`` takes several values.
-CUSTOM_OPTIONS = {
-    "seeds": {},
-    "group_by_length": {"action": argparse.BooleanOptionalAction},
-    "language_adapters": {"nargs": "+", "action": "extend"},
-}
-
-
-def add_field_option(parser: argparse.ArgumentParser, cls, name: str, **kwargs) -> None:
-    """Add the option of field ``name`` of the settings class ``cls`` in another shape than
-    :func:`xlt.cli._settings.add_settings_options` gives it (``kwargs``: argparse's ``action``,
-    ``nargs``), with the field's flag, help, default text and metavar, no default of its own, in the
-    argument group of the part that declares the field.
-
-    Args:
-        parser: the command's parser, after ``add_settings_options(parser, cls, skip=[name, ...])``.
-        cls: the settings class. name: the field.
-        kwargs: argparse options (``action``, ``nargs``).
-    """
-    f = next(f for f in dataclasses.fields(cls) if f.name == name)
-    group = parser
-    for k, (part, names) in enumerate(setting_parts(cls)):
-        if name in names and k:
-            title = part.__doc__.splitlines()[0].rstrip(".").lower() if part.__doc__ else part.__name__
-            group = next((g for g in parser._action_groups if g.title == title), parser)
-    help_text = ((f.metadata.get("help") or "") + default_text(f)).replace("%", "%%")
-    extra = {"metavar": f.metadata["metavar"]} if f.metadata.get("metavar") else {}
-    group.add_argument(flag_of(f), dest=name, default=None, help=help_text, **extra, **kwargs)
-
 
 def add_parser(sub) -> None:
     p = sub.add_parser("transfer", help="train on the source language, evaluate zero-shot on targets",
@@ -58,9 +24,7 @@ def add_parser(sub) -> None:
                                    "--dev, --eval) in CoNLL-U, CoNLL columns, XTREME tsv, CSV/TSV/JSONL or a "
                                    "Hugging Face datasets folder, or both: --task udpos --eval de=FILE scores "
                                    "the task's model on your file too (checked against the task's labels).")
-    add_settings_options(p, TransferSettings, skip=CUSTOM_OPTIONS)
-    for name, kwargs in CUSTOM_OPTIONS.items():
-        add_field_option(p, TransferSettings, name, **kwargs)
+    add_settings_options(p, TransferSettings)
 
 
 def settings_from(args) -> TransferSettings:

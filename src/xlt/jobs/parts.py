@@ -323,7 +323,8 @@ class TrainingSettings(Settings):
                                     help="batch size (default: probe 256 for token tasks, else 32; finetune 32)")
     lr: float | None = option(None, check=POSITIVE,
                               help="learning rate (default: probe 1e-3; finetune 5e-5, 2e-5 for text pairs)")
-    seeds: list[int] = option(default_factory=lambda: [0], help="a count (3 = seeds 0,1,2) or a list (0,5,7)")
+    seeds: list[int] = option(default_factory=lambda: [0], repeat=False,
+                              help="a count (3 = seeds 0,1,2) or a list (0,5,7)")
 
     def __post_init__(self) -> None:
         self.seeds = parse_seeds(self.seeds)
@@ -380,7 +381,7 @@ class FinetuneSettings(Settings):
                                      help="finetune: keep the word-embedding matrix frozen",
                                      negative_help="finetune: also train the word-embedding matrix (frozen by "
                                                    "default: much faster on CPU)")
-    group_by_length: bool = option(FinetuneTraining.group_by_length,
+    group_by_length: bool = option(FinetuneTraining.group_by_length, both_ways=True,
                                    help="finetune: batches of similar-length sentences (faster, but less accurate on "
                                         "short runs; default off: uniformly shuffled batches)")
     bf16: bool = option(FinetuneTraining.bf16, help="finetune: bfloat16 autocast (CPUs with AVX512-BF16/AMX, GPUs)")
@@ -421,8 +422,10 @@ class ProjectionSettings(Settings):
     max_gap: int | None = option(None, check=AT_LEAST_0, metavar="N",
                                  help="drop a projected span with more than N unlinked words inside it (default: no "
                                       "limit)")
-    drop_partial: bool = option(True, help="leave out sentences where some source span could not be projected")
-    keep_empty: bool = option(True, help="keep sentences with no source entity, as all-O training data")
+    drop_partial: bool = option(True, both_ways=True,
+                                help="leave out sentences where some source span could not be projected")
+    keep_empty: bool = option(True, both_ways=True,
+                              help="keep sentences with no source entity, as all-O training data")
 
 
 # --------------------------------------------------------------------------- xlt transfer

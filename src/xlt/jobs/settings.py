@@ -94,7 +94,7 @@ FRACTION = Interval(0, 1, closed="neither")
 def option(default: Any = MISSING, *, help: str, default_factory: Callable[[], Any] | Any = MISSING,
            check: Callable[[Any], str | None] | None = None, flag: str | None = None, metavar: str | None = None,
            cli: bool = True, negative_flag: str | None = None, negative_help: str | None = None,
-           nargs: str | None = None) -> Any:
+           nargs: str | None = None, both_ways: bool = False, repeat: bool = True) -> Any:
     """A settings field: its default, help text and constraint in one place.
 
     Args:
@@ -108,10 +108,14 @@ def option(default: Any = MISSING, *, help: str, default_factory: Callable[[], A
         negative_flag: for a bool that defaults to True, the option that turns it off
             (default ``--no-NAME``), and that option's help (default: "turn off: " + ``help``).
         negative_help: see ``negative_flag``.
-        nargs: for a list, ``"+"`` to take several values after one option (``--pairs SRC TGT``).
+        nargs: for a list or a ``LANG=FILE`` dict, ``"+"`` to take several values after one option
+            (``--pairs SRC TGT``).
+        both_ways: for a bool, both ``--NAME`` and ``--no-NAME`` (``--drop-partial``/``--no-drop-partial``).
+        repeat: for a list, False makes the option one value that a repeat replaces (``--seeds 3``:
+            a count or a comma-separated list) instead of a repeatable option whose values add up.
     """
     meta = {"help": help, "check": check, "flag": flag, "metavar": metavar, "cli": cli, "negative_flag": negative_flag,
-            "negative_help": negative_help, "nargs": nargs}
+            "negative_help": negative_help, "nargs": nargs, "both_ways": both_ways, "repeat": repeat}
     return dataclasses.field(default=default, default_factory=default_factory, metadata=meta)
 
 
