@@ -286,6 +286,274 @@ def _weights_digest(model: Any, names: set[str], base_fingerprint: str) -> str:
 
 
 # --------------------------------------------------------------------------- training
+@dataclass
+class _Settings:
+    """Validated training settings of :func:`finetune_alignment`."""
+
+    loss: str
+    layer: int
+    reg_weight: float
+    temperature: float
+    epochs: int
+    batch_size: int
+    lr: float
+    warmup: float
+    max_len: int
+    freeze_embeddings: bool
+    seed: int
+    word_pieces: str
+
+    def hyperparameters(self) -> dict:
+        """The ``hyperparameters`` entry of ``info['alignment']``."""
+        return {"loss": self.loss, "layer": self.layer, "reg_weight": self.reg_weight,
+                "temperature": self.temperature, "epochs": self.epochs,
+                "batch_size": self.batch_size, "lr": self.lr, "warmup": self.warmup,
+                "max_length": self.max_len, "freeze_embeddings": bool(self.freeze_embeddings),
+                "seed": self.seed, "weight_decay": WEIGHT_DECAY, "grad_clip": GRAD_CLIP,
+                "dropout": False, "word_pieces": self.word_pieces}
+
+
+def _check_settings(encoder: Encoder, *, loss: str, layer: int | str, reg_weight: float,
+                    temperature: float, epochs: int, batch_size: int, lr: float, warmup: float,
+                    max_length: int, freeze_embeddings: bool, seed: int,
+                    word_pieces: str) -> _Settings:
+    """Check the hyperparameters and resolve ``layer`` (``max_len`` is still ``max_length``)."""
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
+    epochs = _check_int("epochs", epochs, 1)
+    batch_size = _check_int("batch_size", batch_size, 1)
+    max_length = _check_int("max_length", max_length, 1)
+    seed = _check_int("seed", seed, 0)
+    for name, value, ok, rule in (("lr", lr, lambda v: v > 0, "> 0"),
+                                  ("reg_weight", reg_weight, lambda v: v >= 0, ">= 0"),
+                                  ("temperature", temperature, lambda v: v > 0, "> 0"),
+                                  ("warmup", warmup, lambda v: 0 <= v <= 1, "in 0..1")):
+        if (isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer))
+                or not math.isfinite(float(value)) or not ok(float(value))):
+            raise ValueError(f"{name} must be a number {rule}, got {value!r}")
+    lr, reg_weight = float(lr), float(reg_weight)
+    temperature, warmup = float(temperature), float(warmup)
+    if isinstance(layer, (list, tuple)) or layer == "all":
+        raise ValueError(f"layer must be a single hidden-state index, got {layer!r}")
+    layer_ids, _ = encoder.resolve_layers(layer)
+    return _Settings(loss=loss, layer=layer_ids[0], reg_weight=reg_weight,
+                     temperature=temperature, epochs=epochs, batch_size=batch_size, lr=lr,
+                     warmup=warmup, max_len=max_length, freeze_embeddings=freeze_embeddings,
+                     seed=seed, word_pieces=word_pieces)
+
+
+def _effective_max_len(encoder: Encoder, max_length: int) -> int:
+    """``max_length`` capped at the model's limit; raises if no word would fit."""
+    tok = encoder.tokenizer
+    lead, trail = encoder.special_tokens()
+    max_len = min(max_length, encoder.max_length)
+    prefix_ids = tok(encoder.text_prefix.split(), is_split_into_words=True,
+                     add_special_tokens=False)["input_ids"] if encoder.text_prefix.split() else []
+    if max_len <= len(lead) + len(trail) + len(prefix_ids):
+        raise ValueError(f"max_length={max_len} leaves no room for words next to "
+                         f"{len(lead) + len(trail)} special tokens and the "
+                         f"{len(prefix_ids)}-token text prefix")
+    return max_len
+
+
+@dataclass
+class _Prepared:
+    """The tokenised training pairs with at least one usable link, and their counts."""
+
+    pairs: list[_Pair]
+    n_links: int
+    n_used: int
+    n_src_words: int
+    n_truncated: int
+    languages: dict[str, int]
+
+
+def _read_examples(examples: list[Any]) -> tuple[list[list[str]], list[list[str]],
+                                                 list[list[tuple[int, int]]], list[str]]:
+    """Checked ``(sources, targets, links, langs)`` of the examples."""
+    sources, targets, links, langs = [], [], [], []
+    for i, ex in enumerate(examples):
+        src = _check_words(getattr(ex, "source", None), "source", i)
+        tgt = _check_words(getattr(ex, "target", None), "target", i)
+        links.append(_check_links(getattr(ex, "links", None), len(src), len(tgt), i))
+        sources.append(src)
+        targets.append(tgt)
+        langs.append(str(getattr(ex, "lang", "")))
+    return sources, targets, links, langs
+
+
+def _prepare_pairs(encoder: Encoder, examples: list[Any], max_len: int,
+                   word_pieces: str) -> _Prepared:
+    """Check and tokenise the examples, keep the pairs with a usable link; raises if none."""
+    sources, targets, links, langs = _read_examples(examples)
+    src_items, n_trunc_s = _tokenize(encoder, sources, max_len, word_pieces)
+    tgt_items, n_trunc_t = _tokenize(encoder, targets, max_len, word_pieces)
+
+    pairs: list[_Pair] = []
+    n_links = n_used = n_src_words = 0
+    languages: dict[str, int] = {}
+    for i in range(len(examples)):
+        (s_ids, s_first), (t_ids, t_first) = src_items[i], tgt_items[i]
+        usable = [(s, t) for s, t in links[i] if s_first[s] >= 0 and t_first[t] >= 0]
+        n_links += len(links[i])
+        if not usable:
+            continue
+        n_used += len(usable)
+        n_src_words += sum(p >= 0 for p in s_first)
+        languages[langs[i]] = languages.get(langs[i], 0) + 1
+        pairs.append(_Pair(i, s_ids, t_ids, s_first, t_first, usable))
+    if not pairs:
+        raise ValueError(f"no usable link in {len(examples)} examples ({n_links} links given; "
+                         "links to words without subwords or truncated past max_length are "
+                         "dropped)")
+    return _Prepared(pairs=pairs, n_links=n_links, n_used=n_used, n_src_words=n_src_words,
+                     n_truncated=n_trunc_s + n_trunc_t, languages=languages)
+
+
+def _trainable_copy(encoder: Encoder, freeze_embeddings: bool) -> tuple[Any, Encoder, set[str], list[Any]]:
+    """``(model, trainee, trained names, trained params)``: the deep copy set up for training."""
+    model = copy.deepcopy(encoder.model)
+    trainee = dataclasses.replace(encoder, model=model)  # the copy, run by the same Encoder methods
+    for p in model.parameters():
+        p.requires_grad_(True)
+    if freeze_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)
+    model.eval()  # dropout off (see module docs); gradients still flow
+    trained = {n for n, p in model.named_parameters() if p.requires_grad}
+    params = [p for p in model.parameters() if p.requires_grad]
+    return model, trainee, trained, params
+
+
+def _length_sorted_batches(order: list[int], lengths: list[int], batch_size: int) -> list[list[int]]:
+    """Batches of ``order``, length-sorted within chunks of :data:`SORT_CHUNK` batches."""
+    batches: list[list[int]] = []
+    span = SORT_CHUNK * batch_size
+    for c in range(0, len(order), span):
+        part = sorted(order[c:c + span], key=lambda i: -lengths[i])
+        batches.extend(part[k:k + batch_size] for k in range(0, len(part), batch_size))
+    return batches
+
+
+@dataclass
+class _Training:
+    """The state of a training run: models, data, optimizer and the step count."""
+
+    encoder: Encoder
+    trainee: Encoder
+    pairs: list[_Pair]
+    settings: _Settings
+    params: list[Any]
+    opt: Any
+    sched: Any
+    device: Any
+    steps: int = 0
+
+
+def _train_step(tr: _Training, idx: list[int]) -> tuple[Any, Any, Any]:
+    """One optimizer step on the pairs ``idx``; returns ``(total loss, align loss, reg loss)``."""
+    import torch  # lazy: see _make_batch
+
+    s = tr.settings
+    batch = _make_batch([tr.pairs[i] for i in idx], tr.device)
+    h = tr.trainee.hidden_states(batch.seqs, s.layer, grad=True)
+    src = h[batch.src_rc]
+    tgt = h[batch.tgt_rc]
+    if s.loss == "l2":
+        align = (tgt[batch.link_tgt] - src[batch.link_src]).pow(2).sum(-1).mean()
+    else:
+        align = _contrastive(src, tgt, batch, s.temperature)
+    if s.reg_weight > 0:
+        with torch.no_grad():
+            src0 = tr.encoder.hidden_states(batch.seqs[:len(idx)], s.layer)[batch.src_rc]
+        reg = (src - src0).pow(2).sum(-1).mean()
+        total_loss = align + s.reg_weight * reg
+    else:
+        reg = torch.zeros((), device=align.device)
+        total_loss = align
+    total_loss.backward()
+    torch.nn.utils.clip_grad_norm_(tr.params, GRAD_CLIP)
+    tr.opt.step()
+    tr.sched.step()
+    tr.opt.zero_grad(set_to_none=True)
+    tr.steps += 1
+    return total_loss, align, reg
+
+
+def _train_epoch(tr: _Training, batches: list[list[int]], epoch: int,
+                 progress: bool) -> dict[str, float]:
+    """Train on ``batches`` (one epoch) behind a progress bar; returns the summed losses."""
+    sums = {"loss": 0.0, "align_loss": 0.0, "reg_loss": 0.0}
+    bar = tqdm(batches, desc=f"align finetune {epoch}/{tr.settings.epochs}", disable=not progress,
+               leave=False)
+    for idx in bar:
+        total_loss, align, reg = _train_step(tr, idx)
+        sums["loss"] += float(total_loss.detach())
+        sums["align_loss"] += float(align.detach())
+        sums["reg_loss"] += float(reg.detach())
+        bar.set_postfix(loss=f"{sums['loss'] / (bar.n + 1):.4f}")
+    bar.close()
+    return sums
+
+
+def _train(encoder: Encoder, trainee: Encoder, params: list[Any], pairs: list[_Pair],
+           settings: _Settings, progress: bool) -> tuple[list[dict], int, float]:
+    """Run all epochs (the base model in eval mode meanwhile); ``(history, steps, start time)``."""
+    import torch  # lazy: see _make_batch
+
+    from xlt.models.optim import linear_warmup_decay  # lazy: it imports torch
+
+    opt = torch.optim.AdamW(params, lr=settings.lr, weight_decay=WEIGHT_DECAY)
+    n_batches = math.ceil(len(pairs) / settings.batch_size)
+    total = settings.epochs * n_batches
+    sched = linear_warmup_decay(opt, total, settings.warmup)
+    tr = _Training(encoder=encoder, trainee=trainee, pairs=pairs, settings=settings,
+                   params=params, opt=opt, sched=sched, device=encoder.device)
+    gen = torch.Generator().manual_seed(settings.seed)
+    lengths = [max(len(p.src_ids), len(p.tgt_ids)) for p in pairs]
+    history: list[dict] = []
+    start = time.perf_counter()
+    base = encoder.model
+    base_was_training = base.training
+    base.eval()
+    try:
+        for epoch in range(1, settings.epochs + 1):
+            order = torch.randperm(len(pairs), generator=gen).tolist()
+            batches = _length_sorted_batches(order, lengths, settings.batch_size)
+            batches = [batches[k] for k in torch.randperm(len(batches), generator=gen).tolist()]
+            sums = _train_epoch(tr, batches, epoch, progress)
+            history.append({"epoch": epoch, "steps": tr.steps,
+                            **{k: v / max(1, len(batches)) for k, v in sums.items()},
+                            "lr": float(opt.param_groups[0]["lr"]),
+                            "seconds": time.perf_counter() - start})
+    finally:
+        base.train(base_was_training)
+    return history, tr.steps, start
+
+
+def _aligned_encoder(encoder: Encoder, model: Any, digest: str, settings: _Settings,
+                     languages: dict[str, int], stats: dict) -> Encoder:
+    """The fine-tuned model as an :class:`Encoder` with its fingerprint and ``info['alignment']``."""
+    alignment = {"method": "finetune", "paper": PAPER, "loss": settings.loss,
+                 "languages": sorted(languages), "hyperparameters": settings.hyperparameters(),
+                 "counts": {k: v for k, v in stats.items() if k != "seconds"},
+                 "base_model": {"spec": encoder.spec, "fingerprint": encoder.fingerprint}}
+    fingerprint = f"{encoder.fingerprint or encoder.spec}+align-finetune:{digest[:16]}"
+    return Encoder(model=model, tokenizer=encoder.tokenizer, spec=encoder.spec,
+                   text_prefix=encoder.text_prefix, fingerprint=fingerprint,
+                   info={**encoder.info, "alignment": alignment})
+
+
+def _stats(n_examples: int, prep: _Prepared, settings: _Settings, steps: int,
+           seconds: float) -> dict:
+    """The ``stats`` of :class:`FinetuneAlignmentResult`."""
+    return {"n_examples": n_examples, "n_pairs_used": len(prep.pairs),
+            "n_pairs_skipped": n_examples - len(prep.pairs), "n_links": prep.n_links,
+            "n_links_used": prep.n_used, "n_links_dropped": prep.n_links - prep.n_used,
+            "n_source_words": prep.n_src_words, "n_truncated_sentences": prep.n_truncated,
+            "languages": dict(sorted(prep.languages.items())), "max_length": settings.max_len,
+            "epochs": settings.epochs, "steps": steps, "seconds": seconds}
+
+
 def finetune_alignment(
     encoder: Encoder,
     examples: Sequence[AlignmentExample],
@@ -348,166 +616,26 @@ def finetune_alignment(
             outside ``0..1``, ``max_length`` too small for the special tokens and the prefix),
             a ``layer`` outside the model, or no usable link at all.
     """
-    import torch  # lazy: see _make_batch
-
-    from xlt.models.optim import linear_warmup_decay  # lazy: it imports torch
-
-    if loss not in LOSSES:
-        raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
-    epochs = _check_int("epochs", epochs, 1)
-    batch_size = _check_int("batch_size", batch_size, 1)
-    max_length = _check_int("max_length", max_length, 1)
-    seed = _check_int("seed", seed, 0)
-    for name, value, ok, rule in (("lr", lr, lambda v: v > 0, "> 0"),
-                                  ("reg_weight", reg_weight, lambda v: v >= 0, ">= 0"),
-                                  ("temperature", temperature, lambda v: v > 0, "> 0"),
-                                  ("warmup", warmup, lambda v: 0 <= v <= 1, "in 0..1")):
-        if (isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer))
-                or not math.isfinite(float(value)) or not ok(float(value))):
-            raise ValueError(f"{name} must be a number {rule}, got {value!r}")
-    lr, reg_weight = float(lr), float(reg_weight)
-    temperature, warmup = float(temperature), float(warmup)
-    if isinstance(layer, (list, tuple)) or layer == "all":
-        raise ValueError(f"layer must be a single hidden-state index, got {layer!r}")
-    layer_ids, _ = encoder.resolve_layers(layer)
-    layer_idx = layer_ids[0]
+    settings = _check_settings(
+        encoder, loss=loss, layer=layer, reg_weight=reg_weight, temperature=temperature,
+        epochs=epochs, batch_size=batch_size, lr=lr, warmup=warmup, max_length=max_length,
+        freeze_embeddings=freeze_embeddings, seed=seed, word_pieces=word_pieces)
     examples = list(examples)
     if not examples:
         raise ValueError("no examples to train on")
+    settings.max_len = _effective_max_len(encoder, settings.max_len)
+    prep = _prepare_pairs(encoder, examples, settings.max_len, word_pieces)
 
-    tok = encoder.tokenizer
-    lead, trail = encoder.special_tokens()
-    max_len = min(max_length, encoder.max_length)
-    prefix_ids = tok(encoder.text_prefix.split(), is_split_into_words=True,
-                     add_special_tokens=False)["input_ids"] if encoder.text_prefix.split() else []
-    if max_len <= len(lead) + len(trail) + len(prefix_ids):
-        raise ValueError(f"max_length={max_len} leaves no room for words next to "
-                         f"{len(lead) + len(trail)} special tokens and the "
-                         f"{len(prefix_ids)}-token text prefix")
-
-    sources, targets, links, langs = [], [], [], []
-    for i, ex in enumerate(examples):
-        src = _check_words(getattr(ex, "source", None), "source", i)
-        tgt = _check_words(getattr(ex, "target", None), "target", i)
-        links.append(_check_links(getattr(ex, "links", None), len(src), len(tgt), i))
-        sources.append(src)
-        targets.append(tgt)
-        langs.append(str(getattr(ex, "lang", "")))
-    src_items, n_trunc_s = _tokenize(encoder, sources, max_len, word_pieces)
-    tgt_items, n_trunc_t = _tokenize(encoder, targets, max_len, word_pieces)
-
-    pairs: list[_Pair] = []
-    n_links = n_used = n_src_words = 0
-    languages: dict[str, int] = {}
-    for i in range(len(examples)):
-        (s_ids, s_first), (t_ids, t_first) = src_items[i], tgt_items[i]
-        usable = [(s, t) for s, t in links[i] if s_first[s] >= 0 and t_first[t] >= 0]
-        n_links += len(links[i])
-        if not usable:
-            continue
-        n_used += len(usable)
-        n_src_words += sum(p >= 0 for p in s_first)
-        languages[langs[i]] = languages.get(langs[i], 0) + 1
-        pairs.append(_Pair(i, s_ids, t_ids, s_first, t_first, usable))
-    if not pairs:
-        raise ValueError(f"no usable link in {len(examples)} examples ({n_links} links given; "
-                         "links to words without subwords or truncated past max_length are "
-                         "dropped)")
-
-    hyper = {"loss": loss, "layer": layer_idx, "reg_weight": reg_weight,
-             "temperature": temperature, "epochs": epochs, "batch_size": batch_size, "lr": lr,
-             "warmup": warmup, "max_length": max_len, "freeze_embeddings": bool(freeze_embeddings),
-             "seed": seed, "weight_decay": WEIGHT_DECAY, "grad_clip": GRAD_CLIP,
-             "dropout": False, "word_pieces": word_pieces}
-
-    device = encoder.device
-    base = encoder.model
-    model = copy.deepcopy(base)
-    trainee = dataclasses.replace(encoder, model=model)  # the copy, run by the same Encoder methods
-    for p in model.parameters():
-        p.requires_grad_(True)
-    if freeze_embeddings:
-        model.get_input_embeddings().weight.requires_grad_(False)
-    model.eval()  # dropout off (see module docs); gradients still flow
-    trained = {n for n, p in model.named_parameters() if p.requires_grad}
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=WEIGHT_DECAY)
-    n_batches = math.ceil(len(pairs) / batch_size)
-    total = epochs * n_batches
-    sched = linear_warmup_decay(opt, total, warmup)
-    gen = torch.Generator().manual_seed(seed)
-    lengths = [max(len(p.src_ids), len(p.tgt_ids)) for p in pairs]
-    history: list[dict] = []
-    steps = 0
-    start = time.perf_counter()
-    base_was_training = base.training
-    base.eval()
-    try:
-        for epoch in range(1, epochs + 1):
-            order = torch.randperm(len(pairs), generator=gen).tolist()
-            batches: list[list[int]] = []
-            span = SORT_CHUNK * batch_size
-            for c in range(0, len(order), span):
-                part = sorted(order[c:c + span], key=lambda i: -lengths[i])
-                batches.extend(part[k:k + batch_size] for k in range(0, len(part), batch_size))
-            batches = [batches[k] for k in torch.randperm(len(batches), generator=gen).tolist()]
-            sums = {"loss": 0.0, "align_loss": 0.0, "reg_loss": 0.0}
-            bar = tqdm(batches, desc=f"align finetune {epoch}/{epochs}", disable=not progress,
-                       leave=False)
-            for idx in bar:
-                batch = _make_batch([pairs[i] for i in idx], device)
-                h = trainee.hidden_states(batch.seqs, layer_idx, grad=True)
-                src = h[batch.src_rc]
-                tgt = h[batch.tgt_rc]
-                if loss == "l2":
-                    align = (tgt[batch.link_tgt] - src[batch.link_src]).pow(2).sum(-1).mean()
-                else:
-                    align = _contrastive(src, tgt, batch, temperature)
-                if reg_weight > 0:
-                    with torch.no_grad():
-                        src0 = encoder.hidden_states(batch.seqs[:len(idx)], layer_idx)[batch.src_rc]
-                    reg = (src - src0).pow(2).sum(-1).mean()
-                    total_loss = align + reg_weight * reg
-                else:
-                    reg = torch.zeros((), device=align.device)
-                    total_loss = align
-                total_loss.backward()
-                torch.nn.utils.clip_grad_norm_(params, GRAD_CLIP)
-                opt.step()
-                sched.step()
-                opt.zero_grad(set_to_none=True)
-                steps += 1
-                sums["loss"] += float(total_loss.detach())
-                sums["align_loss"] += float(align.detach())
-                sums["reg_loss"] += float(reg.detach())
-                bar.set_postfix(loss=f"{sums['loss'] / (bar.n + 1):.4f}")
-            bar.close()
-            history.append({"epoch": epoch, "steps": steps,
-                            **{k: v / max(1, len(batches)) for k, v in sums.items()},
-                            "lr": float(opt.param_groups[0]["lr"]),
-                            "seconds": time.perf_counter() - start})
-    finally:
-        base.train(base_was_training)
+    model, trainee, trained, params = _trainable_copy(encoder, freeze_embeddings)
+    history, steps, start = _train(encoder, trainee, params, prep.pairs, settings, progress)
     model.eval()
     for p in model.parameters():  # like a freshly loaded model (later fine-tuning may unfreeze)
         p.requires_grad_(True)
     digest = _weights_digest(model, trained, encoder.fingerprint or f"spec:{encoder.spec}")
     seconds = time.perf_counter() - start
 
-    stats = {"n_examples": len(examples), "n_pairs_used": len(pairs),
-             "n_pairs_skipped": len(examples) - len(pairs), "n_links": n_links,
-             "n_links_used": n_used, "n_links_dropped": n_links - n_used,
-             "n_source_words": n_src_words, "n_truncated_sentences": n_trunc_s + n_trunc_t,
-             "languages": dict(sorted(languages.items())), "max_length": max_len,
-             "epochs": epochs, "steps": steps, "seconds": seconds}
-    alignment = {"method": "finetune", "paper": PAPER, "loss": loss,
-                 "languages": sorted(languages), "hyperparameters": hyper,
-                 "counts": {k: v for k, v in stats.items() if k != "seconds"},
-                 "base_model": {"spec": encoder.spec, "fingerprint": encoder.fingerprint}}
-    fingerprint = f"{encoder.fingerprint or encoder.spec}+align-finetune:{digest[:16]}"
-    aligned = Encoder(model=model, tokenizer=encoder.tokenizer, spec=encoder.spec,
-                      text_prefix=encoder.text_prefix, fingerprint=fingerprint,
-                      info={**encoder.info, "alignment": alignment})
+    stats = _stats(len(examples), prep, settings, steps, seconds)
+    aligned = _aligned_encoder(encoder, model, digest, settings, prep.languages, stats)
     return FinetuneAlignmentResult(encoder=aligned, history=history, stats=stats)
 
 
