@@ -83,6 +83,34 @@ def test_from_dict_names_unknown_and_missing_settings():
     assert Needs.from_dict({"src": "a"}).src == Path("a")
 
 
+def test_a_value_is_shown_as_given_not_as_converted():
+    # "-1e-3" converts to -0.001; the message must quote what the user typed.
+    @dataclass(kw_only=True)
+    class Rate(Settings):
+        lr: float = option(1e-3, help="rate", check=Interval(0, closed="neither"))
+
+    with pytest.raises(ConfigError) as info:
+        Rate(lr="-1e-3")
+    assert str(info.value) == "--lr -1e-3: expected a finite number > 0"
+
+
+def test_config_file_errors_name_the_file_and_line(tmp_path):
+    bad_value = tmp_path / "run.yaml"
+    bad_value.write_text("# my run\nk: 3\nratio: 2\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        Demo.from_file(bad_value)
+    assert str(info.value) == (f"--config {bad_value}, line 3 (ratio): --ratio 2: expected a number between 0 "
+                               "and 1 (exclusive)")
+    # a value given on the command line wins, so its error is not the file's
+    with pytest.raises(ConfigError) as info:
+        Demo.from_file(bad_value, ratio=0.5, k=0)
+    assert str(info.value) == "--k 0: expected a whole number >= 1"
+    broken = tmp_path / "run.json"
+    broken.write_text('{"k": 3,\n "langs": [1\n}', encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"^--config {broken}, line 3: not YAML or JSON"):
+        Demo.from_file(broken)
+
+
 def _commands(parser: argparse.ArgumentParser, prefix=()):
     """(command words, parser) of every (sub)command parser."""
     for action in parser._actions:

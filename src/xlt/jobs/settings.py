@@ -30,6 +30,8 @@ from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
+
 from xlt.jobs import ConfigError
 from xlt.models.loading import DEFAULT_MODEL
 
@@ -155,6 +157,24 @@ def unwrap_optional(tp) -> tuple[Any, bool]:
     return tp, False
 
 
+def _blamed_key(cls, message: str, keys: set) -> str | None:
+    """The config-file key whose option a settings error message starts with (None: another)."""
+    for f in fields(cls):
+        for key in (f.name, f.name.replace("_", "-")):
+            if key in keys and message[len(flag_of(f)):][:1] in (" ", ":") and message.startswith(flag_of(f)):
+                return key
+    return None
+
+
+def _key_line(text: str, key: str) -> int | str:
+    """The 1-based line of top-level ``key`` in a YAML/JSON mapping (``?`` if not found)."""
+    node = yaml.compose(text)
+    for key_node, _ in getattr(node, "value", []):
+        if getattr(key_node, "value", None) == key:
+            return key_node.start_mark.line + 1
+    return "?"
+
+
 def _fail(f: dataclasses.Field, value: Any, expected: str) -> ConfigError:
     shown = value if isinstance(value, str) else repr(value)
     return ConfigError(f"{flag_of(f)} {shown}: expected {expected}")
@@ -260,13 +280,14 @@ class Settings:
 
     def __post_init__(self) -> None:
         for f, tp in setting_fields(type(self)):
-            value = _convert(f, tp, getattr(self, f.name))
+            given = getattr(self, f.name)
+            value = _convert(f, tp, given)
             check = f.metadata.get("check")
             if check is not None and value is not None:
                 for v in value if isinstance(value, list) else value.values() if isinstance(value, dict) else [value]:
                     expected = check(v)
-                    if expected:
-                        raise _fail(f, v, expected)
+                    if expected:  # a single value is shown as given (-1e-3, not -0.001)
+                        raise _fail(f, given if v is value else v, expected)
             object.__setattr__(self, f.name, value)
 
     @classmethod
@@ -295,20 +316,30 @@ class Settings:
         Raises:
             ConfigError: an unreadable file, not a mapping, an unknown key, a bad value.
         """
-        import yaml
-
         p = Path(path)
         if not p.is_file():
             raise ConfigError(f"--config {path}: no such file")
         try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            text = p.read_text(encoding="utf-8")
+            data = yaml.safe_load(text)
+        except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"--config {path}: cannot read it ({exc})") from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"--config {path}" + (f", line {mark.line + 1}" if mark is not None else "")
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise ConfigError(f"{where}: not YAML or JSON ({problem})") from None
         if data is None:
             data = {}
         if not isinstance(data, dict):
             raise ConfigError(f"--config {path}: expected a mapping of option names to values")
-        return cls.from_dict({**data, **overrides}, where=f"--config {path}")
+        try:
+            return cls.from_dict({**data, **overrides}, where=f"--config {path}")
+        except ConfigError as exc:
+            key = _blamed_key(cls, str(exc), set(data) - set(overrides))
+            if key is None:
+                raise
+            raise ConfigError(f"--config {path}, line {_key_line(text, key)} ({key}): {exc}") from None
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as JSON-able values (paths as strings), for reports and manifests."""
