@@ -278,6 +278,137 @@ def _seeds(report: Mapping[str, Any]) -> list[Any]:
 # markdown
 
 
+def _count(counts: Mapping[str, Mapping[str, Any]], lang: str, key: str) -> str:
+    """A count cell: ``counts[lang][key]``, or ``–`` when it is not recorded."""
+    v = counts.get(lang, {}).get(key)
+    return str(v) if v is not None else "–"
+
+
+def _summary_lines(report: Mapping[str, Any], name: Callable[[str], str], avg: Any,
+                   avg_std: Any, n_targets: int, seeds: list[Any]) -> list[str]:
+    """The bullet list under the command: source score, target average, seeds."""
+    scores: Mapping[str, Any] = report["scores"]
+    stds: Mapping[str, Any] = report.get("scores_std") or {}
+    source: str = report["source"]
+    metric: str = str(report["metric"])
+    lines: list[str] = []
+    if source in scores:
+        lines.append(
+            f"- Source language: **{source}** ({name(source)}): "
+            f"{_fmt_score(scores[source], stds.get(source))} (excluded from the average)"
+        )
+    else:
+        lines.append(f"- Source language: **{source}** ({name(source)}): not evaluated")
+    lines.append(
+        f"- Target average over {n_targets} language{'s' if n_targets != 1 else ''}: "
+        f"**{_fmt_score(avg, avg_std)}** {metric} (%)"
+    )
+    if seeds:
+        lines.append(f"- Seeds: {', '.join(str(s) for s in seeds)}"
+                     + (" (± = sample std over seeds)" if stds or _finite(avg_std) else ""))
+    lines.append("")
+    return lines
+
+
+def _scores_table(report: Mapping[str, Any], name: Callable[[str], str], targets: list[str],
+                  avg: Any, avg_std: Any, n_targets: int) -> list[str]:
+    """The ``## Scores`` section: source row, ranked targets, target-average row."""
+    scores: Mapping[str, Any] = report["scores"]
+    stds: Mapping[str, Any] = report.get("scores_std") or {}
+    counts: Mapping[str, Mapping[str, Any]] = report.get("counts") or {}
+    source: str = report["source"]
+    metric: str = str(report["metric"])
+    lines = [
+        "## Scores",
+        "",
+        f"| rank | code | language | {md_escape(metric)} (%) | sentences | tokens |",
+        "|---:|:---|:---|---:|---:|---:|",
+    ]
+    if source in scores:
+        lines.append(
+            f"| source | **{md_escape(source)}** (source) | {md_escape(name(source))} | "
+            f"{_fmt_score(scores[source], stds.get(source))} | "
+            f"{_count(counts, source, 'sentences')} | {_count(counts, source, 'tokens')} |"
+        )
+    for rank, code in enumerate(targets, start=1):
+        lines.append(
+            f"| {rank} | {md_escape(code)} | {md_escape(name(code))} | "
+            f"{_fmt_score(scores[code], stds.get(code))} | "
+            f"{_count(counts, code, 'sentences')} | {_count(counts, code, 'tokens')} |"
+        )
+    lines.append(
+        f"| | | **target average (n={n_targets})** | **{_fmt_score(avg, avg_std)}** | | |"
+    )
+    lines.append("")
+    return lines
+
+
+def _flagged_table(report: Mapping[str, Any], name: Callable[[str], str],
+                   targets: list[str]) -> list[str]:
+    """The ``## Skipped and truncated`` section, or nothing when all those counts are zero."""
+    scores: Mapping[str, Any] = report["scores"]
+    counts: Mapping[str, Mapping[str, Any]] = report.get("counts") or {}
+    source: str = report["source"]
+    order = ([source] if source in scores else []) + targets
+    order += [c for c in counts if c not in scores]
+    flagged = [
+        c for c in order
+        if c in counts and (counts[c].get("skipped_empty") or counts[c].get("truncated"))
+    ]
+    if not flagged:
+        return []
+    lines = [
+        "## Skipped and truncated",
+        "",
+        "| code | language | skipped (empty) | truncated | sentences |",
+        "|:---|:---|---:|---:|---:|",
+    ]
+    for c in flagged:
+        lines.append(
+            f"| {md_escape(c)} | {md_escape(name(c))} | {counts[c].get('skipped_empty', 0) or 0} | "
+            f"{counts[c].get('truncated', 0) or 0} | {_count(counts, c, 'sentences')} |"
+        )
+    lines.append("")
+    return lines
+
+
+def _manifest_lines(manifest: Mapping[str, Any], seeds: list[Any]) -> list[str]:
+    """The ``## Manifest`` section: versions, time, seeds, machine, packages, data files."""
+    lines = ["## Manifest", ""]
+    if not manifest:
+        return lines + ["(no manifest recorded)", ""]
+    git = manifest.get("git") or {}
+    ver = f"xlt {manifest.get('xlt_version', '?')}"
+    if git.get("commit"):
+        ver += f", git {str(git['commit'])[:12]}" + (" (dirty)" if git.get("dirty") else "")
+    lines.append(f"- {ver}; Python {manifest.get('python', '?')}; {manifest.get('platform', '?')}")
+    if manifest.get("timestamp_utc"):
+        lines.append(f"- Time (UTC): {manifest['timestamp_utc']}")
+    lines.append(f"- Seeds: {', '.join(str(s) for s in seeds) if seeds else '–'}")
+    machine = manifest.get("machine") or {}
+    if machine:
+        lines.append(
+            f"- Machine: {machine.get('cpu_count', '?')} CPUs, "
+            f"torch threads {machine.get('torch_threads') or '–'}, "
+            f"CUDA {machine.get('cuda_device') or 'none'}"
+        )
+    packages = manifest.get("packages") or {}
+    if packages:
+        lines.append(
+            "- Packages: " + ", ".join(f"{k} {v}" for k, v in packages.items())
+        )
+    files = manifest.get("data_files") or []
+    if files:
+        lines += ["", "| data file | bytes | sha256 |", "|:---|---:|:---|"]
+        for f in files:
+            lines.append(
+                f"| {md_escape(f.get('path', '?'))} | {f.get('bytes', '?')} | "
+                f"`{str(f.get('sha256', ''))[:12]}` |"
+            )
+    lines.append("")
+    return lines
+
+
 def render_markdown(
     report: Mapping[str, Any], language_name: Callable[[str], str] | None = None
 ) -> str:
@@ -307,125 +438,20 @@ def render_markdown(
     """
     _check_report(report)
     name = name_resolver(language_name)
-    scores: Mapping[str, Any] = report["scores"]
-    stds: Mapping[str, Any] = report.get("scores_std") or {}
-    counts: Mapping[str, Mapping[str, Any]] = report.get("counts") or {}
-    source: str = report["source"]
     metric: str = str(report["metric"])
     avg, avg_std, n_targets = _average(report)
-
-    lines: list[str] = []
-    lines.append(
-        f"# {report['task']} · {_model_name(report['model'])} · {report['mode']} · {metric}"
-    )
-    lines += ["", "Command:", "", "```text", _command_str(report["command"]), "```", ""]
-
-    if source in scores:
-        lines.append(
-            f"- Source language: **{source}** ({name(source)}): "
-            f"{_fmt_score(scores[source], stds.get(source))} (excluded from the average)"
-        )
-    else:
-        lines.append(f"- Source language: **{source}** ({name(source)}): not evaluated")
-    lines.append(
-        f"- Target average over {n_targets} language{'s' if n_targets != 1 else ''}: "
-        f"**{_fmt_score(avg, avg_std)}** {metric} (%)"
-    )
     seeds = _seeds(report)
-    if seeds:
-        lines.append(f"- Seeds: {', '.join(str(s) for s in seeds)}"
-                     + (" (± = sample std over seeds)" if stds or _finite(avg_std) else ""))
-    lines.append("")
 
-    # scores table
-    def count(lang: str, key: str) -> str:
-        v = counts.get(lang, {}).get(key)
-        return str(v) if v is not None else "–"
-
-    lines += [
-        "## Scores",
-        "",
-        f"| rank | code | language | {md_escape(metric)} (%) | sentences | tokens |",
-        "|---:|:---|:---|---:|---:|---:|",
-    ]
-    if source in scores:
-        lines.append(
-            f"| source | **{md_escape(source)}** (source) | {md_escape(name(source))} | "
-            f"{_fmt_score(scores[source], stds.get(source))} | "
-            f"{count(source, 'sentences')} | {count(source, 'tokens')} |"
-        )
-    targets = [c for c in _sorted_langs(scores) if c != source]
-    for rank, code in enumerate(targets, start=1):
-        lines.append(
-            f"| {rank} | {md_escape(code)} | {md_escape(name(code))} | "
-            f"{_fmt_score(scores[code], stds.get(code))} | "
-            f"{count(code, 'sentences')} | {count(code, 'tokens')} |"
-        )
-    lines.append(
-        f"| | | **target average (n={n_targets})** | **{_fmt_score(avg, avg_std)}** | | |"
-    )
-    lines.append("")
-
-    # skipped / truncated
-    order = ([source] if source in scores else []) + targets
-    order += [c for c in counts if c not in scores]
-    flagged = [
-        c for c in order
-        if c in counts and (counts[c].get("skipped_empty") or counts[c].get("truncated"))
-    ]
-    if flagged:
-        lines += [
-            "## Skipped and truncated",
-            "",
-            "| code | language | skipped (empty) | truncated | sentences |",
-            "|:---|:---|---:|---:|---:|",
-        ]
-        for c in flagged:
-            lines.append(
-                f"| {md_escape(c)} | {md_escape(name(c))} | {counts[c].get('skipped_empty', 0) or 0} | "
-                f"{counts[c].get('truncated', 0) or 0} | {count(c, 'sentences')} |"
-            )
-        lines.append("")
-
+    lines = [f"# {report['task']} · {_model_name(report['model'])} · {report['mode']} · {metric}"]
+    lines += ["", "Command:", "", "```text", _command_str(report["command"]), "```", ""]
+    lines += _summary_lines(report, name, avg, avg_std, n_targets, seeds)
+    targets = [c for c in _sorted_langs(report["scores"]) if c != report["source"]]
+    lines += _scores_table(report, name, targets, avg, avg_std, n_targets)
+    lines += _flagged_table(report, name, targets)
     # job-specific sections (e.g. a method comparison), already in Markdown
     for section in report.get("extra_markdown") or []:
         lines += [str(section).rstrip(), ""]
-
-    # manifest
-    manifest: Mapping[str, Any] = report.get("manifest") or {}
-    lines += ["## Manifest", ""]
-    if not manifest:
-        lines += ["(no manifest recorded)", ""]
-    else:
-        git = manifest.get("git") or {}
-        ver = f"xlt {manifest.get('xlt_version', '?')}"
-        if git.get("commit"):
-            ver += f", git {str(git['commit'])[:12]}" + (" (dirty)" if git.get("dirty") else "")
-        lines.append(f"- {ver}; Python {manifest.get('python', '?')}; {manifest.get('platform', '?')}")
-        if manifest.get("timestamp_utc"):
-            lines.append(f"- Time (UTC): {manifest['timestamp_utc']}")
-        lines.append(f"- Seeds: {', '.join(str(s) for s in seeds) if seeds else '–'}")
-        machine = manifest.get("machine") or {}
-        if machine:
-            lines.append(
-                f"- Machine: {machine.get('cpu_count', '?')} CPUs, "
-                f"torch threads {machine.get('torch_threads') or '–'}, "
-                f"CUDA {machine.get('cuda_device') or 'none'}"
-            )
-        packages = manifest.get("packages") or {}
-        if packages:
-            lines.append(
-                "- Packages: " + ", ".join(f"{k} {v}" for k, v in packages.items())
-            )
-        files = manifest.get("data_files") or []
-        if files:
-            lines += ["", "| data file | bytes | sha256 |", "|:---|---:|:---|"]
-            for f in files:
-                lines.append(
-                    f"| {md_escape(f.get('path', '?'))} | {f.get('bytes', '?')} | "
-                    f"`{str(f.get('sha256', ''))[:12]}` |"
-                )
-        lines.append("")
+    lines += _manifest_lines(report.get("manifest") or {}, seeds)
     return "\n".join(lines)
 
 
