@@ -9,7 +9,8 @@ Parts (combined by inheritance with :class:`xlt.jobs.settings.RunSettings`):
   task kind, resolved once by :func:`probe_training` / :func:`finetune_training`) and seeds;
 * :class:`ProbeSettings` (with :class:`TrainingSettings`): the probe's features and head;
 * :class:`FinetuneSettings`: fine-tuning, PEFT and checkpoints;
-* :class:`ProjectionSettings`: which label-projected sentences are kept (``xlt project``).
+* :class:`ProjectionSettings`: which label-projected sentences are kept (``xlt project``);
+* :class:`CodeSwitchSettings`: code-switched training data (CoSDA-ML, Qin et al. 2020).
 
 :class:`TransferSettings` composes them all. File options are parsed once, at construction,
 into :class:`DataFile` values (``LANG=FILE`` or ``FILE``); languages into lists. The defaults of
@@ -31,12 +32,12 @@ from xlt.data.formats import FORMATS, FileLanguageError, ReadOptions, language_f
 from xlt.data.langs import denote_same as same
 from xlt.data.tasks import TASKS
 from xlt.jobs import ConfigError
-from xlt.jobs.settings import AT_LEAST_0, AT_LEAST_1, FRACTION, POSITIVE, RunSettings, Settings, option
+from xlt.jobs.settings import AT_LEAST_0, AT_LEAST_1, FRACTION, POSITIVE, Interval, RunSettings, Settings, option
 from xlt.models.words import DEFAULT_WORD_PIECES, WORD_PIECES
 from xlt.transfer.decoding import DECODINGS, DEFAULT_DECODING
 from xlt.transfer.training_settings import FinetuneTraining, ProbeTraining, mode_defaults
 
-__all__ = ["DataFile", "DataSettings", "FinetuneSettings", "ProbeSettings", "ProjectionSettings", "SourceFiles",
+__all__ = ["CodeSwitchSettings", "DataFile", "DataSettings", "FinetuneSettings", "ProbeSettings", "ProjectionSettings", "SourceFiles",
            "TrainingSettings", "TransferSettings", "finetune_training", "parse_seeds", "probe_training"]
 
 TASK_NAMES = tuple(sorted(TASKS))
@@ -428,6 +429,68 @@ class ProjectionSettings(Settings):
                               help="keep sentences with no source entity, as all-O training data")
 
 
+#: ``--cs-ratio`` when ``--code-switch`` is given without it.
+DEFAULT_CS_RATIO = 0.5
+
+
+@dataclass(kw_only=True)
+class CodeSwitchSettings(Settings):
+    """Code-switched training (CoSDA-ML, Qin et al. 2020): source words replaced by dictionary translations.
+
+    Attributes:
+        code_switch: dictionaries (:func:`xlt.data.codeswitch.load_code_switch_dictionaries`):
+            ``builtin`` (the data folder's ``dict/en-<language>.txt`` of every ``cs_langs``
+            language), a language with such a file (``de``), ``FILE`` or ``LANG=FILE``
+            (``word<TAB>word``, ``word word``, ``word<TAB>word<TAB>score``). Empty: off.
+        cs_ratio: share of the words found in a dictionary that are replaced, in [0, 1] (None:
+            :data:`DEFAULT_CS_RATIO`).
+        cs_langs: the languages ``builtin`` takes (None: all 15 of ``dict/``).
+        cs_min_score: drop scored dictionary entries (``xlt bli induce`` output) below this.
+        cs_copies: probe mode: switched copies of the training set whose frozen features the probe
+            trains on (drawn once; None: 1). Fine-tuning re-draws the switch every epoch instead.
+    """
+
+    code_switch: list[str] = option(default_factory=list, metavar="DICT", nargs="+",
+                                    help="code-switched training (CoSDA-ML): replace source words of every training "
+                                         "sentence with dictionary translations in random languages, re-drawn every "
+                                         "epoch; DICT: builtin (the data folder's dict/en-<language>.txt of each "
+                                         "--cs-langs language), a language with such a file (de), FILE or LANG=FILE "
+                                         "(word<TAB>word, 'word word', or 'xlt bli induce' output with a score column)")
+    cs_ratio: float | None = option(None, check=Interval(0, 1), metavar="R",
+                                    help=f"--code-switch: share of the dictionary words replaced, 0 to 1 (default "
+                                         f"{DEFAULT_CS_RATIO})")
+    cs_langs: list[str] | None = option(None, help="--code-switch builtin: the languages whose dict/ dictionaries "
+                                                   "are used (default: all)")
+    cs_min_score: float | None = option(None, help="--code-switch: leave out scored dictionary entries "
+                                                   "(word<TAB>word<TAB>score) below this score")
+    cs_copies: int | None = option(None, check=AT_LEAST_1,
+                                   help="--code-switch with --mode probe: switched copies of the training set whose "
+                                        "features the probe trains on, drawn once (default 1); fine-tuning re-draws "
+                                        "every epoch")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.code_switch:
+            given = [n for n in ("cs_ratio", "cs_langs", "cs_min_score", "cs_copies") if getattr(self, n) is not None]
+            if given:
+                raise ConfigError(f"--{given[0].replace('_', '-')} is a setting of code-switched training: add "
+                                  "--code-switch DICT (builtin, a language, or a dictionary file)")
+
+    @property
+    def code_switch_ratio(self) -> float:
+        """``cs_ratio``, or :data:`DEFAULT_CS_RATIO` when not given."""
+        return DEFAULT_CS_RATIO if self.cs_ratio is None else self.cs_ratio
+
+    def code_switch_echo(self) -> dict[str, Any]:
+        """The code-switch settings as reports record them (empty when ``code_switch`` is off, so a
+        report without it is unchanged)."""
+        if not self.code_switch:
+            return {}
+        return {"code_switch": list(self.code_switch), "cs_ratio": self.cs_ratio,
+                "cs_langs": None if self.cs_langs is None else ",".join(self.cs_langs),
+                "cs_min_score": self.cs_min_score, "cs_copies": self.cs_copies}
+
+
 # --------------------------------------------------------------------------- xlt transfer
 
 
@@ -442,10 +505,10 @@ REPORT_KEYS = ("task", "train", "dev", "eval", "format", "text_column", "label_c
 
 
 @dataclass(kw_only=True)
-class TransferSettings(RunSettings, DataSettings, ProbeSettings, FinetuneSettings):
+class TransferSettings(RunSettings, DataSettings, ProbeSettings, FinetuneSettings, CodeSwitchSettings):
     """Settings of one ``xlt transfer`` run: the parts :class:`~xlt.jobs.settings.RunSettings` (model,
     out, overwrite, progress, data_dir), :class:`DataSettings`, :class:`ProbeSettings` (with
-    :class:`TrainingSettings`) and :class:`FinetuneSettings`, and:
+    :class:`TrainingSettings`), :class:`FinetuneSettings` and :class:`CodeSwitchSettings`, and:
 
     Attributes:
         mode: ``probe`` (frozen encoder + head) or ``finetune``.
@@ -526,6 +589,9 @@ class TransferSettings(RunSettings, DataSettings, ProbeSettings, FinetuneSetting
             raise ConfigError("--peft chooses what fine-tuning trains: add --mode finetune")
         if self.language_adapters and self.peft != "adapter":
             raise ConfigError("--language-adapters (MAD-X) go under task adapters: add --mode finetune --peft adapter")
+        if self.cs_copies is not None and self.mode != "probe":
+            raise ConfigError("--cs-copies sets how many switched copies a probe's frozen features are computed on; "
+                              "fine-tuning re-draws the switch every epoch: leave it out with --mode finetune")
         if self.seed_ensemble and (len(self.seeds) < 2 or self.matrix):
             raise ConfigError("--seed-ensemble combines the models of several seeds of one run: give --seeds 2 or "
                               f"more, without --matrix (got seeds {list(self.seeds)}"
@@ -569,7 +635,8 @@ class TransferSettings(RunSettings, DataSettings, ProbeSettings, FinetuneSetting
 
     def echo(self) -> dict[str, Any]:
         """The settings as reports record them (``config``): the keys of :data:`REPORT_KEYS` in that order,
-        values as given (one file as a string, languages comma-separated, paths as strings)."""
+        values as given (one file as a string, languages comma-separated, paths as strings); with
+        ``code_switch``, its settings after them (:meth:`CodeSwitchSettings.code_switch_echo`)."""
         def files(specs: list[DataFile]):
             texts = [str(s) for s in specs]
             return None if not texts else texts[0] if len(texts) == 1 else texts
@@ -584,7 +651,7 @@ class TransferSettings(RunSettings, DataSettings, ProbeSettings, FinetuneSetting
             "language_adapters": [f"{k}={v}" for k, v in self.language_adapters.items()],
             **{k: text(getattr(self, k)) for k in ("checkpoint_dir", "data_dir", "cache_dir", "out", "save", "aligner")},
         }
-        return {k: special[k] if k in special else getattr(self, k) for k in REPORT_KEYS}
+        return {**{k: special[k] if k in special else getattr(self, k) for k in REPORT_KEYS}, **self.code_switch_echo()}
 
 
 def probe_training(settings: ProbeSettings, kind: str, **extra) -> ProbeTraining:

@@ -37,6 +37,7 @@ from xlt.adapt.vocab import outside_trimmed
 from xlt.align.maps import AlignerError, CrossLingualAligner
 from xlt.core.metrics import mean_std, score
 from xlt.core.outputs import Output, OutputPlan, path_relation, staged_folders
+from xlt.data.codeswitch import CodeSwitcher, load_code_switch_dictionaries, source_coverage
 from xlt.data.dataset import DatasetError, TaskDataset, extend_with_files, from_files, load_task, multi_source
 from xlt.data.kinds import TOKEN
 from xlt.data.langs import denote_same as same
@@ -284,12 +285,40 @@ class Prepared:
         aligner: the loaded :class:`~xlt.align.maps.CrossLingualAligner` (None: none).
         romanized: language -> examples romanised.
         adapters: MAD-X language adapters, language -> ``(weights, meta)``.
+        code_switch: the dictionaries of ``code_switch``, ready (:class:`~xlt.data.codeswitch.CodeSwitcher`;
+            None: off).
+        code_switch_coverage: dictionary language -> distinct source training words it holds.
     """
 
     dataset: TaskDataset
     aligner: object | None = None
     romanized: dict[str, int] = field(default_factory=dict)
     adapters: dict = field(default_factory=dict)
+    code_switch: CodeSwitcher | None = None
+    code_switch_coverage: dict[str, int] = field(default_factory=dict)
+    cs_copies: int = 1
+
+
+def code_switcher_for(settings: TransferSettings, ds: TaskDataset) -> tuple[CodeSwitcher | None, dict[str, int]]:
+    """The code-switcher of ``settings.code_switch`` (CoSDA-ML, Qin et al. 2020) and, per dictionary,
+    how many distinct source training words it holds; a dictionary that holds none is warned about
+    (with its size): it can switch nothing. ``(None, {})`` without ``code_switch``.
+
+    Raises:
+        CodeSwitchError: a value naming no file and no ``dict/`` language; DataFormatError: a
+            malformed dictionary line (file and line named); DatasetNotFoundError: ``builtin``
+            without a data folder.
+    """
+    if not settings.code_switch:
+        return None, {}
+    dictionaries = load_code_switch_dictionaries(settings.code_switch, settings.cs_langs, settings.data_dir,
+                                                 settings.cs_min_score)
+    coverage = source_coverage(dictionaries, ds.train.examples)
+    for d in dictionaries:
+        if not coverage[d.lang]:
+            log.warning("--code-switch: none of the %d source words of %s (%s) occurs in the %d training examples; "
+                        "it switches nothing", d.stats["n_words"], d.path, d.lang, len(ds.train.examples))
+    return CodeSwitcher(dictionaries, settings.code_switch_ratio), coverage
 
 
 def prepare(settings: TransferSettings, dataset: TaskDataset | None = None) -> Prepared:
@@ -317,7 +346,9 @@ def prepare(settings: TransferSettings, dataset: TaskDataset | None = None) -> P
     romanized = {}
     if settings.romanize:
         ds, romanized = romanize_targets(ds)
-    return Prepared(ds, aligner, romanized, read_language_adapters(settings, ds.source))
+    switcher, coverage = code_switcher_for(settings, ds)
+    return Prepared(ds, aligner, romanized, read_language_adapters(settings, ds.source), switcher, coverage,
+                    settings.cs_copies or 1)
 
 
 def training_for(settings: TransferSettings, kind: str) -> ProbeTraining | FinetuneTraining:
@@ -373,9 +404,11 @@ def make_trainer(encoder, training: ProbeTraining | FinetuneTraining, prepared: 
     """
     ds, aligner = prepared.dataset, prepared.aligner
     if isinstance(training, ProbeTraining):
-        trainer = ProbeTrainer(encoder, ds, training, aligner)
+        trainer = ProbeTrainer(encoder, ds, training, aligner, code_switch=prepared.code_switch,
+                               cs_copies=prepared.cs_copies)
     else:
-        trainer = FinetuneTrainer(encoder, ds, training, language_adapters=prepared.adapters)
+        trainer = FinetuneTrainer(encoder, ds, training, language_adapters=prepared.adapters,
+                                  code_switch=prepared.code_switch)
     if aligner is not None:
         aligner.check(encoder.describe(), trainer.base.layer_ids, list(ds.eval) + [ds.source],
                       word_pieces=trainer.base.word_pieces if ds.kind is TOKEN else None)
@@ -540,6 +573,8 @@ def add_sections(report: dict, settings: TransferSettings, *, prepared: Prepared
         report["romanized"] = prepared.romanized
         section("## Romanised targets\n\nEvaluated on their uroman romanisation: " + ", ".join(
             f"{l} ({n} examples)" for l, n in prepared.romanized.items()) + ".")
+    if prepared.code_switch is not None:
+        add_code_switch_section(report, settings, prepared, trainer, section)
     if outside:
         report["outside_trimmed_vocabulary"] = {"trimmed_for": encoder.info["trimmed_for"], "unknown_percent": outside}
     if settings.mode == "finetune":
@@ -550,6 +585,34 @@ def add_sections(report: dict, settings: TransferSettings, *, prepared: Prepared
             report["parameters"] = dict(params, method=method)
             section(f"## Trained parameters\n\n{method}: {params['trainable']:,} of {params['total']:,} "
                     f"({params['share']:.2f}%).")
+
+
+def add_code_switch_section(report: dict, settings: TransferSettings, prepared: Prepared, trainer, section) -> None:
+    """``report["code_switch"]`` (the ratio, every dictionary's file, size and source-word coverage,
+    and per seed the words replaced in every epoch, or probe copy) and its Markdown section."""
+    cs = prepared.code_switch
+    counts = {str(s): v for s, v in trainer.code_switch_counts.items()}
+    dictionaries = [{"lang": d.lang, "path": str(d.path), "entries": d.size, "source_words": d.stats["n_words"],
+                     "in_training_data": prepared.code_switch_coverage.get(d.lang, 0), "stats": d.stats}
+                    for d in cs.dictionaries]
+    mode = "probe" if settings.mode == "probe" else "finetune"
+    report["code_switch"] = {"method": "CoSDA-ML (Qin et al. 2020)", "ratio": cs.ratio, "mode": mode,
+                             "copies": prepared.cs_copies if mode == "probe" else None,
+                             "dictionaries": dictionaries, "per_seed": counts}
+    report["manifest"]["code_switch"] = {
+        "ratio": cs.ratio, "dictionary_sizes": {d["lang"]: d["entries"] for d in dictionaries},
+        "replaced": {s: [r["replaced"] for r in recs] for s, recs in counts.items()}}
+    unit = "copy" if mode == "probe" else "epoch"
+    rows = [f"| {s} | {r[unit]} | {r['words']:,} | {r['in_dictionary']:,} | {r['replaced']:,} | "
+            f"{r['examples_switched']:,} |" for s, recs in counts.items() for r in recs]
+    how = (f"{prepared.cs_copies} switched cop{'y' if prepared.cs_copies == 1 else 'ies'} of the training set, "
+           "drawn once (probe features are extracted once)") if mode == "probe" else "re-drawn every epoch"
+    section(f"## Code-switched training (CoSDA-ML)\n\nSource words replaced by dictionary translations with "
+            f"probability {cs.ratio:g} ({how}); {len(dictionaries)} dictionaries: "
+            + ", ".join(f"{d['lang']} {d['entries']:,} entries ({d['in_training_data']:,} of its words in the "
+                        f"training data)" for d in dictionaries)
+            + f".\n\n| seed | {unit} | words | in a dictionary | replaced | examples switched |\n"
+              "|---:|---:|---:|---:|---:|---:|\n" + "\n".join(rows))
 
 
 def publish(settings: TransferSettings, report: dict, ds: TaskDataset, predictions: dict[str, list],
@@ -601,6 +664,8 @@ def run(settings: TransferSettings, command: list[str] | None = None, dataset: T
     cfg = report_config(settings, training)
     # hash the data files now, as they were read (and so a vanished file fails before training)
     data_files = ds.files() + ([Path(settings.aligner)] if prepared.aligner is not None else [])
+    if prepared.code_switch is not None:  # the dictionaries are hashed with the data
+        data_files += [d.path for d in prepared.code_switch.dictionaries]
     manifest = build_manifest(cfg, data_files, {"spec": settings.model}, settings.seeds)
     torch.manual_seed(settings.seeds[0])
     np.random.seed(settings.seeds[0])
@@ -762,8 +827,8 @@ def check_encoder_spec(model: str) -> None:
 
 
 __all__ = ["Evaluation", "Prepared", "SAVE_WHICH", "Summary", "TransferConfig", "TransferResult", "TransferSettings",
-           "add_sections", "build_report", "check_encoder_spec", "check_evaluation_sets", "check_outputs",
-           "checkpoint_dir_of", "encoder_for", "evaluate", "is_main_process", "load_dataset_for", "make_trainer",
+           "add_code_switch_section", "add_sections", "build_report", "check_encoder_spec", "check_evaluation_sets", "check_outputs",
+           "checkpoint_dir_of", "code_switcher_for", "encoder_for", "evaluate", "is_main_process", "load_dataset_for", "make_trainer",
            "output_plan", "prepare", "publish", "read_language_adapters", "read_options", "report_config",
            "romanize_targets", "run", "run_transfer", "source_configs", "summarize", "training_for",
            "transfer_result", "user_sources", "zero_shot_transfer"]

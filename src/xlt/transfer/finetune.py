@@ -447,6 +447,7 @@ def finetune(
     peft=None,
     language_state: dict | None = None,
     on_epoch_end: Callable[[int, dict, nn.Module], None] | None = None,
+    epoch_data: Callable[[int], Encoded] | None = None,
 ) -> FinetuneResult:
     """Fine-tune ``encoder`` with a task head on source-language data.
 
@@ -509,6 +510,11 @@ def finetune(
             every epoch's weights, or to log). It must not change the model. With ``resume`` it is
             called for the epochs that run after the checkpoint; an epoch interrupted after the
             call and before its checkpoint runs again, so the call may repeat for that epoch.
+        epoch_data: the training data of each epoch, ``epoch_data(epoch)`` (1-based), in place of
+            ``train`` (code-switched fine-tuning, CoSDA-ML: Qin et al. 2020, re-draws every
+            epoch): as many examples as ``train`` (the data order is drawn over their indices),
+            and a function of ``epoch`` alone, so a resumed run trains on what an uninterrupted
+            one did. ``train`` still keys the checkpoints. None: ``train`` every epoch.
 
     Returns:
         :class:`FinetuneResult`; ``selected`` says which weights were kept.
@@ -558,6 +564,8 @@ def finetune(
                                       "another --checkpoint-dir")
             _resume(loop, run)
     for epoch in range(run.done + 1, epochs + 1):
+        if epoch_data is not None:
+            loop.use_train(epoch_data(epoch))
         running, steps = _train_epoch(loop, epoch)
         _end_epoch(loop, run, epoch, running, steps, dev_score, on_epoch_end)
     return _finish(loop, run, parameters)
@@ -622,13 +630,24 @@ class _Loop:
     key: dict | None = None
 
     def __post_init__(self) -> None:
-        train = self.train
+        self.use_train(self.train)
+        self.collate = _collate(self.pad_id, self.token_task)
+        self.loss_fn = nn.CrossEntropyLoss(ignore_index=IGNORE, reduction="sum")
+
+    def use_train(self, train: Encoded) -> None:
+        """Train on ``train`` from now on (an epoch's own data, ``finetune(epoch_data=...)``).
+
+        Raises:
+            ValueError: another number of examples than the data order was drawn over.
+        """
+        if len(train.input_ids) != len(self.train.input_ids):
+            raise ValueError(f"an epoch's training data must keep its {len(self.train.input_ids)} examples, "
+                             f"got {len(train.input_ids)}")
+        self.train = train
         # what the loss of a batch is divided by: its labelled tokens (token tasks) or examples
         self.counts = ([sum(int(l) != IGNORE for l in lab) for lab in train.labels] if self.token_task
                        else [1] * len(train.input_ids))
         self.lengths = [len(x) for x in train.input_ids]
-        self.collate = _collate(self.pad_id, self.token_task)
-        self.loss_fn = nn.CrossEntropyLoss(ignore_index=IGNORE, reduction="sum")
 
 
 @dataclass

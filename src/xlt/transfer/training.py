@@ -21,6 +21,7 @@ import torch
 
 from xlt.adapt.peft import PeftSettings, load_language_adapter
 from xlt.core.metrics import score
+from xlt.data.codeswitch import CodeSwitcher, epoch_rng
 from xlt.data.dataset import Split, TaskDataset
 from xlt.data.kinds import TOKEN
 from xlt.data.langs import denote_same as same
@@ -113,13 +114,22 @@ class ProbeTrainer(_SeedTrainer):
         training: the probe's settings, resolved (:class:`ProbeTraining`: layer, head, epochs,
             batch size, learning rate, word pieces, decoding, feature cache, aligner file).
         aligner: a loaded :class:`~xlt.align.maps.CrossLingualAligner` or None.
+        code_switch: code-switched training (CoSDA-ML, Qin et al. 2020; :mod:`xlt.data.codeswitch`):
+            the probe trains on the frozen features of ``cs_copies`` switched copies of the
+            training set (drawn once, with the first seed: features are extracted once for all
+            seeds) instead of the training set. None: off.
+        cs_copies: how many switched copies (>= 1).
 
     After :meth:`train`: ``models``, ``histories`` and ``dev_scores`` (best source-dev score,
-    percent) per seed.
+    percent) per seed; with ``code_switch``, ``code_switch_counts``: seed -> one
+    :meth:`~xlt.data.codeswitch.SwitchCounts.as_dict` per copy (with its ``copy`` number).
     """
 
-    def __init__(self, encoder: Encoder, ds: TaskDataset, training: ProbeTraining, aligner=None):
+    def __init__(self, encoder: Encoder, ds: TaskDataset, training: ProbeTraining, aligner=None,
+                 code_switch: CodeSwitcher | None = None, cs_copies: int = 1):
         self.ds, self.training = ds, training
+        self.code_switch, self.cs_copies = code_switch, max(1, int(cs_copies))
+        self.code_switch_counts: dict[int, list[dict]] = {}
         cache = FeatureCache(training.cache_dir) if training.cache_dir else None
         # a head-less model that extracts (and maps) features for every seed's model
         self.base = ProbeModel(encoder, None, ds.kind, ds.labels, layer=training.layer, metric=ds.metric,
@@ -143,8 +153,16 @@ class ProbeTrainer(_SeedTrainer):
     def train(self, seeds: list[int]) -> None:
         """Train one head per seed on the source training split, selecting on source dev."""
         ds, t = self.ds, self.training
-        X, _ = self.features(ds.train)
-        y = torch.tensor([i for ids in label_ids(ds, ds.train.examples) for i in (ids if ds.kind is TOKEN else [ids])],
+        train, copies = ds.train, []
+        if self.code_switch is not None:
+            examples = []
+            for k in range(self.cs_copies):
+                switched, counts = self.code_switch.switch_examples(ds.train.examples, epoch_rng(seeds[0], 0, k))
+                examples.extend(switched)
+                copies.append(dict(counts.as_dict(), copy=k + 1))
+            train = dataclasses.replace(ds.train, examples=examples)
+        X, _ = self.features(train)
+        y = torch.tensor([i for ids in label_ids(ds, train.examples) for i in (ids if ds.kind is TOKEN else [ids])],
                          dtype=torch.long)
         Xd, _ = self.features(ds.dev)
         dev_gold = ds.kind.gold(ds.dev.examples)
@@ -159,6 +177,8 @@ class ProbeTrainer(_SeedTrainer):
             self.models[seed] = self._model(res.head, seed)
             self.histories[seed] = res.history
             self.dev_scores[seed] = max(h["dev"] for h in res.history)
+            if copies:
+                self.code_switch_counts[seed] = copies
             if res.head.mix is not None:
                 self.histories[seed].append({"layer_weights": res.head.mix.layer_weights()})
 
@@ -184,9 +204,13 @@ class FinetuneTrainer(_SeedTrainer):
             source's where a language has none; listed in ``missing_adapters``).
         on_epoch_end: called as ``on_epoch_end(seed, epoch, record, model)`` after every epoch
             (see :func:`xlt.transfer.finetune.finetune`).
+        code_switch: code-switched fine-tuning (CoSDA-ML, Qin et al. 2020;
+            :mod:`xlt.data.codeswitch`): every epoch trains on the training set switched anew
+            (:func:`xlt.data.codeswitch.epoch_rng` of the seed and epoch). None: off.
 
     After :meth:`train`: ``models``, ``histories``, ``selected``, ``dev_scores`` and ``parameters``
-    (trainable/total counts) per seed.
+    (trainable/total counts) per seed; with ``code_switch``, ``code_switch_counts``: seed -> one
+    :meth:`~xlt.data.codeswitch.SwitchCounts.as_dict` per epoch trained (with its ``epoch``).
 
     Under ``accelerate launch`` (N processes) training is data-parallel (see
     :func:`xlt.transfer.finetune.finetune`) and every process ends with the same models and dev
@@ -196,10 +220,13 @@ class FinetuneTrainer(_SeedTrainer):
 
     def __init__(self, encoder: Encoder, ds: TaskDataset, training: FinetuneTraining | Mapping,
                  language_adapters: dict | None = None,
-                 on_epoch_end: Callable[[int, int, dict, Any], None] | None = None):
+                 on_epoch_end: Callable[[int, int, dict, Any], None] | None = None,
+                 code_switch: CodeSwitcher | None = None):
         if isinstance(training, Mapping):
             training = _finetune_training_from_mapping(training, ds.kind.name)
         self.encoder, self.ds, self.training = encoder, ds, training
+        self.code_switch = code_switch
+        self.code_switch_counts: dict[int, list[dict]] = {}
         self.on_epoch_end = on_epoch_end
         self.language_adapters = dict(language_adapters or {})
         self.word_pieces = check_word_pieces(training.word_pieces)
@@ -241,6 +268,9 @@ class FinetuneTrainer(_SeedTrainer):
         # the selection depends on the dev data, metric and decoding too
         run_key = {"task": ds.name, "source": ds.source, "metric": ds.metric, "decoding": self.decoding,
                    "dev": data_digest(enc_dev.input_ids, [str(g) for g in dev_gold])} if t.checkpoint_dir else None
+        if run_key is not None and self.code_switch is not None:
+            run_key["code_switch"] = {"ratio": self.code_switch.ratio,
+                                      "dictionaries": [[d.lang, str(d.path), d.size] for d in self.code_switch.dictionaries]}
         for seed in seeds:
             res = finetune(self.encoder, enc_train, ds.labels, ds.kind is TOKEN, dev_score,
                            epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, ckpt_avg=t.ckpt_avg,
@@ -251,7 +281,8 @@ class FinetuneTrainer(_SeedTrainer):
                            resume=t.resume, run_key=run_key, peft=self.peft,
                            language_state=self._language_state(ds.source),
                            on_epoch_end=(None if self.on_epoch_end is None
-                                         else functools.partial(self.on_epoch_end, seed)))
+                                         else functools.partial(self.on_epoch_end, seed)),
+                           epoch_data=None if self.code_switch is None else self._switched_data(seed))
             self.models[seed] = self._wrap(res.model, seed)
             self.parameters[seed] = res.parameters
             self.histories[seed] = res.history
@@ -259,6 +290,19 @@ class FinetuneTrainer(_SeedTrainer):
             dev = [h["dev"] for h in res.history if np.isfinite(h["dev"])]
             self.dev_scores[seed] = (main_process_value(lambda: dev_score(res.model)) if t.ckpt_avg >= 2
                                      else (max(dev) if dev else float("nan")))
+
+    def _switched_data(self, seed: int) -> Callable[[int], Encoded]:
+        """``epoch -> Encoded``: the training set switched with the seed's and epoch's generator, encoded
+        as the unswitched one is; each epoch's counts go to :attr:`code_switch_counts`."""
+        ds, t = self.ds, self.training
+        counts = self.code_switch_counts.setdefault(seed, [])
+
+        def data(epoch: int) -> Encoded:
+            switched, c = self.code_switch.switch_examples(ds.train.examples, epoch_rng(seed, epoch))
+            counts[:] = [r for r in counts if r["epoch"] != epoch] + [dict(c.as_dict(), epoch=epoch)]
+            return encode_examples(self.encoder, ds.kind, switched, label_ids(ds, switched),
+                                   min(t.max_length, self.encoder.max_length), word_pieces=self.word_pieces)
+        return data
 
     def evaluate_proba(self, split: Split) -> tuple[dict[int, list], int]:
         """Label probabilities of every seed's model for ``split`` (per example ``(n_words, n_labels)``
