@@ -252,6 +252,64 @@ def add_token(token: str, label: str, tokens: list[str], labels: list[str], stat
     labels.append(label)
 
 
+class SentenceCollector:
+    """The tagged sentences a token reader collects between blank lines, with its ``limit`` and
+    :class:`ReadStats`: the one place that decides when a sentence ends, when an empty one is
+    counted and when the limit stops reading (``read_xtreme_tsv``, ``read_conllu`` and
+    :func:`xlt.data.formats.conll.read_conll` share it).
+
+    Args:
+        path: the file read (for ``stats``). limit: keep at most this many non-empty sentences
+            (``None``: all; 0: none, and :attr:`done` is True at once).
+
+    Raises:
+        ValueError: a negative ``limit``.
+    """
+
+    def __init__(self, path: Path, limit: int | None) -> None:
+        check_limit(limit)
+        self.limit = limit
+        self.stats = ReadStats(path=path)
+        self.sentences: list[TaggedSentence] = []
+        self.tokens: list[str] = []
+        self.labels: list[str] = []
+        self.done = limit == 0
+        self.stats.stopped_at_limit = self.done
+
+    def add(self, token: str, label: str) -> None:
+        """Add a token to the current sentence (:func:`add_token`: blank ones skipped and counted)."""
+        add_token(token, label, self.tokens, self.labels, self.stats)
+
+    def end_sentence(self) -> bool:
+        """End the current sentence: keep it if it has a token, else count an empty sentence.
+
+        Returns:
+            True when the limit is reached (reading should stop; :attr:`done` is set).
+        """
+        if not self.tokens:
+            self.stats.skipped[EMPTY_SENTENCE] += 1
+            return False
+        self.sentences.append(TaggedSentence(self.tokens, self.labels))
+        self.tokens, self.labels = [], []
+        if self.limit is not None and len(self.sentences) >= self.limit:
+            self.stats.stopped_at_limit = self.done = True
+        return self.done
+
+    def finish(self, *, count_empty: bool = False) -> tuple[list[TaggedSentence], ReadStats]:
+        """Keep the last sentence (unless the limit stopped reading) and return ``(sentences, stats)``.
+
+        Args:
+            count_empty: count an unfinished sentence without tokens as an empty sentence (CoNLL-U:
+                comment lines after the last blank line).
+        """
+        if self.tokens:  # the file ended without a blank line (the limit is not checked: nothing is left to read)
+            self.sentences.append(TaggedSentence(self.tokens, self.labels))
+        elif count_empty and not self.done:
+            self.stats.skipped[EMPTY_SENTENCE] += 1
+        self.stats.n_read = len(self.sentences)
+        return self.sentences, self.stats
+
+
 def _parse_conllu_word(cols: list[str]) -> dict:
     """The fields of a 10-column CoNLL-U word line, parsed with the ``conllu`` package's field parsers.
 
@@ -295,27 +353,14 @@ def read_xtreme_tsv(
             whitespace, or bytes that are not UTF-8.
         ValueError: a negative ``limit``.
     """
-    check_limit(limit)
     path = Path(path)
-    stats = ReadStats(path=path)
-    sentences: list[TaggedSentence] = []
-    if limit == 0:
-        stats.stopped_at_limit = True
-        return sentences, stats
-    tokens: list[str] = []
-    labels: list[str] = []
-    for lineno, line in iter_lines(path, stats):
+    out = SentenceCollector(path, limit)
+    for lineno, line in iter_lines(path, out.stats) if not out.done else ():
         stripped = line.rstrip()
         if not stripped.strip():
             # every blank line ends the current sentence, so two in a row enclose an empty one
-            if tokens:
-                sentences.append(TaggedSentence(tokens, labels))
-                tokens, labels = [], []
-                if limit is not None and len(sentences) >= limit:
-                    stats.stopped_at_limit = True
-                    break
-            else:
-                stats.skipped[EMPTY_SENTENCE] += 1
+            if out.end_sentence():
+                break
             continue
         cols = stripped.split("\t")
         if len(cols) != 2:
@@ -326,12 +371,8 @@ def read_xtreme_tsv(
         token, label = cols[0].strip(), cols[1].strip()
         if not label or any(ch.isspace() for ch in label):
             raise DataFormatError(path, lineno, f"bad label {label!r} in {show_line(line)}")
-        add_token(token, label, tokens, labels, stats)
-    else:
-        if tokens:
-            sentences.append(TaggedSentence(tokens, labels))
-    stats.n_read = len(sentences)
-    return sentences, stats
+        out.add(token, label)
+    return out.finish()
 
 
 def read_conllu(
@@ -361,28 +402,17 @@ def read_conllu(
         raise ValueError(
             f"label_field must be one of {sorted(CONLLU_LABEL_FIELDS)}, got {label_field!r}"
         )
-    check_limit(limit)
     path = Path(path)
-    stats = ReadStats(path=path)
-    sentences: list[TaggedSentence] = []
-    if limit == 0:
-        stats.stopped_at_limit = True
-        return sentences, stats
-    tokens: list[str] = []
-    labels: list[str] = []
+    out = SentenceCollector(path, limit)
+    stats = out.stats
     in_block = False  # saw a comment or word line since the last blank line
-    for lineno, line in iter_lines(path, stats):
+    for lineno, line in iter_lines(path, stats) if not out.done else ():
         if not line.strip():
             if not in_block:
                 stats.skipped[BLANK_LINE] += 1
                 continue
-            if tokens:
-                sentences.append(TaggedSentence(tokens, labels))
-            else:
-                stats.skipped[EMPTY_SENTENCE] += 1
-            tokens, labels, in_block = [], [], False
-            if limit is not None and len(sentences) >= limit:
-                stats.stopped_at_limit = True
+            in_block = False
+            if out.end_sentence():
                 break
             continue
         in_block = True
@@ -410,14 +440,8 @@ def read_conllu(
         label = "" if word[label_field] is None else str(word[label_field]).strip()
         if not label or label == "_":
             raise DataFormatError(path, lineno, f"word has no {label_field}: {show_line(line)}")
-        add_token(str(word["form"]).strip(), label, tokens, labels, stats)
-    else:
-        if tokens:
-            sentences.append(TaggedSentence(tokens, labels))
-        elif in_block:
-            stats.skipped[EMPTY_SENTENCE] += 1
-    stats.n_read = len(sentences)
-    return sentences, stats
+        out.add(str(word["form"]).strip(), label)
+    return out.finish(count_empty=in_block)
 
 
 def _unquote_csv_field(text: str) -> str | None:
@@ -499,6 +523,7 @@ def read_sib200(
 
 
 __all__ = [
+    "SentenceCollector",
     "DataFormatError",
     "PairExample",
     "ReadStats",

@@ -10,16 +10,14 @@ from pathlib import Path
 
 from xlt.data.formats.options import ReadOptions
 from xlt.data.readers import (
-    EMPTY_SENTENCE,
     DataFormatError,
     ReadStats,
+    SentenceCollector,
     TaggedSentence,
-    check_limit,
     iter_lines,
-    show_line,
-    add_token,
     read_conllu,
     read_xtreme_tsv,
+    show_line,
 )
 
 __all__ = ["CONLL_EXTENSIONS", "DOCSTART", "conll_words", "conllu_reader", "read_conll", "xtreme_reader"]
@@ -30,17 +28,6 @@ DOCSTART = "docstart"
 
 # --------------------------------------------------------------------------- CoNLL columns
 _SEP_NAMES = {"\t": "tabs", " ": "spaces"}
-
-
-def _close(
-    sentences: list, tokens: list[str], labels: list[str], stats: ReadStats, limit: int | None
-) -> bool:
-    """Append a non-empty sentence; True when ``limit`` is reached."""
-    sentences.append(TaggedSentence(tokens, labels))
-    if limit is not None and len(sentences) >= limit:
-        stats.stopped_at_limit = True
-        return True
-    return False
 
 
 def read_conll(
@@ -67,40 +54,28 @@ def read_conll(
         ValueError: a negative ``limit``.
     """
     options = options or ReadOptions()
-    check_limit(limit)
     path = Path(path)
-    stats = ReadStats(path=path)
-    sentences: list[TaggedSentence] = []
-    if limit == 0:
-        stats.stopped_at_limit = True
-        return sentences, stats
+    out = SentenceCollector(path, limit)
+    stats = out.stats
     sep: str | None = None
     sep_line = 0
     n_cols: int | None = None
     n_cols_line = 0
-    tokens: list[str] = []
-    labels: list[str] = []
     after_docstart = False
-    for lineno, line in iter_lines(path, stats):
+    for lineno, line in iter_lines(path, stats) if not out.done else ():
         text = line.rstrip()
         if not text.strip():
             if after_docstart:
                 after_docstart = False
-            elif tokens:
-                if _close(sentences, tokens, labels, stats, limit):
-                    break
-                tokens, labels = [], []
-            else:
-                stats.skipped[EMPTY_SENTENCE] += 1
+            elif out.end_sentence():
+                break
             continue
         after_docstart = False
         if text.split(maxsplit=1)[0] == "-DOCSTART-":
             stats.skipped[DOCSTART] += 1
             after_docstart = True
-            if tokens:
-                if _close(sentences, tokens, labels, stats, limit):
-                    break
-                tokens, labels = [], []
+            if out.tokens and out.end_sentence():
+                break
             continue
         body = text.strip()
         line_sep = "\t" if "\t" in text else (" " if any(c.isspace() for c in body) else None)
@@ -142,12 +117,8 @@ def read_conll(
             raise DataFormatError(path, lineno, f"empty tag in column {tag_i}: {show_line(line)}")
         if any(c.isspace() for c in tag):
             raise DataFormatError(path, lineno, f"tag {tag!r} contains whitespace: {show_line(line)}")
-        add_token(token, tag, tokens, labels, stats)
-    else:
-        if tokens:
-            sentences.append(TaggedSentence(tokens, labels))
-    stats.n_read = len(sentences)
-    return sentences, stats
+        out.add(token, tag)
+    return out.finish()
 
 
 # --------------------------------------------------------------------------- unlabelled words
