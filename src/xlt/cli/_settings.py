@@ -23,6 +23,7 @@ import dataclasses
 import typing
 from typing import Literal
 
+from xlt.cli._common import UsageError
 from xlt.jobs.settings import unwrap_optional, flag_of, setting_fields, setting_parts
 
 __all__ = ["add_settings_options", "settings_from_args"]
@@ -98,17 +99,27 @@ def _add_option(parser, f: dataclasses.Field, tp) -> None:
     parser.add_argument(flag_of(f), **kwargs)
 
 
-def settings_from_args(cls, args: argparse.Namespace, *, extra: dict | None = None):
+def settings_from_args(cls, args: argparse.Namespace, *, extra: dict | None = None, out: str | None = None):
     """The settings of ``cls`` from parsed arguments: the ``--config`` file's values, then every
     option given, then ``extra`` (values the command computed itself).
 
+    Args:
+        cls: the settings class. args: the parsed arguments. extra: computed values.
+        out: what ``--out`` names (``"the report folder"``) where the command needs one: the Python
+            API may leave ``out`` unset (the result is returned), a command must write somewhere.
+
     Raises:
         ConfigError: a config file or option value that ``cls`` refuses (the message names the
-        option), or a required setting given nowhere.
+            option), or a required setting given nowhere.
+        UsageError: ``out`` is asked for and neither ``--out`` nor the config file gives it.
     """
     names = {f.name for f in dataclasses.fields(cls)}
     given = {k: v for k, v in vars(args).items() if k in names and v is not None}
     given.update(extra or {})
     if getattr(args, "config", None):
-        return cls.from_file(args.config, **given)
-    return cls.from_dict(given, where="the command line")
+        settings = cls.from_file(args.config, **given)
+    else:
+        settings = cls.from_dict(given, where="the command line")
+    if out is not None and settings.out is None:
+        raise UsageError(f"--out is required ({out})")
+    return settings

@@ -33,10 +33,9 @@ def run(args, argv) -> int:
     options = settings_from_args(job.MineOptions, argparse.Namespace(**{**vars(args), "config": None}))
     if options.eval and (options.src or options.tgt):
         raise UsageError("give either SRC TGT files or --eval, not both")
-    cfg = settings_from_args(job.MineEvalSettings if options.eval else job.MineSettings, args)
+    cfg = settings_from_args(job.MineEvalSettings if options.eval else job.MineSettings, args,
+                             out="the report folder" if options.eval else None)
     if options.eval:
-        if cfg.out is None:
-            raise UsageError("--out is required (the report folder)")
         report = job.run_mine_eval(cfg, command=["xlt"] + argv).report
         print(f"\nNTREX mining F1 (%) vs English, model {cfg.model}; threshold chosen on the dev half")
         print(f"{'margin/strategy':<24}" + "".join(f"{l:>9}" for l in report["scores"]) + f"{'avg':>8}")

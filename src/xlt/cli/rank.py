@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xlt.cli._common import UsageError
 from xlt.cli._settings import add_settings_options, settings_from_args
 from xlt.jobs import rank as job
 
@@ -23,9 +22,7 @@ def add_parser(sub) -> None:
 
 
 def run(args, argv) -> int:
-    settings = settings_from_args(job.RankSettings, args)
-    if settings.out is None:
-        raise UsageError("--out is required (the report folder)")
+    settings = settings_from_args(job.RankSettings, args, out="the report folder")
     print_ranking(job.run(settings, command=["xlt"] + argv).report, settings)
     return 0
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xlt.cli._common import UsageError
 from xlt.cli._settings import add_settings_options, settings_from_args
 from xlt.jobs import retrieve as job
 
@@ -22,9 +21,7 @@ def add_parser(sub) -> None:
 
 
 def run(args, argv) -> int:
-    cfg = settings_from_args(job.RetrieveSettings, args)
-    if cfg.out is None:  # the Python API may leave it out (the result is returned); a command must keep it
-        raise UsageError("--out is required (the report folder)")
+    cfg = settings_from_args(job.RetrieveSettings, args, out="the report folder")
     result = job.run(cfg, command=["xlt"] + argv)
     report = result.report
     fwd, rev = (d.replace("→", "->") for d in (report["directions"]["forward"], report["directions"]["reverse"]))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xlt.cli._common import UsageError
 from xlt.cli._settings import add_settings_options, settings_from_args
 from xlt.data.langs import language_name
 from xlt.jobs.parts import TransferSettings
@@ -33,9 +32,7 @@ def settings_from(args) -> TransferSettings:
     Raises:
         ConfigError: a bad value or combination; UsageError: no ``--out``.
     """
-    settings = settings_from_args(TransferSettings, args)
-    if settings.out is None:  # the Python API may leave it out (the result is returned); a command must keep it
-        raise UsageError("--out is required (the report folder)")
+    settings = settings_from_args(TransferSettings, args, out="the report folder")
     return settings
 
 
