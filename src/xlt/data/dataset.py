@@ -14,6 +14,7 @@ per language (:attr:`Split.unseen`) and reported, never scored silently.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import re
@@ -738,6 +739,154 @@ def _eval_files(eval: Iterable[str | Path] | Mapping[str, str | Path], format: s
 _KIND_WORDS = {"token": "one label per word", "sequence": "one label per text", "pair": "one label per text pair"}
 
 
+@dataclass
+class _UserFiles:
+    """The user's files read so far, each with the option it was given as (``--train FILE``)."""
+
+    format: str | None
+    options: Any
+    read: list[tuple[str, Split]] = field(default_factory=list)
+
+    def add(self, option: str, lang: str, path: Path, limit: int | None) -> Split:
+        """Read one file into a :class:`Split` and remember it."""
+        examples, st, data_path = _read_user_file(path, self.format, self.options, limit)
+        split = Split(lang, examples, data_path, st)
+        self.read.append((option, split))
+        return split
+
+
+def _check_extendable(ds: TaskDataset, lmap: Mapping[str, str], train: Any, dev: Any) -> list[str]:
+    """The data set's source languages; raises if ``ds`` cannot take the files as given."""
+    if lmap and ds.label_map:
+        raise DatasetError(f"{ds.name}: the data set already carries a label map ({ds.label_map}); load it without "
+                           "one and give the map here, so that it is checked against your files too")
+    sources = list(ds.origin.get("multi_source", {}).get("sources") or [ds.source])
+    if (train or dev is not None) and len(sources) > 1:
+        raise DatasetError(f"--train and --dev add to one source language's data; this {ds.name} run trains on "
+                           f"several ({', '.join(sources)}): give one --source")
+    return sources
+
+
+def _source_file(ds: TaskDataset, option: str, value: str | Path,
+                 same: Callable[[str, str], bool]) -> Path:
+    """The path of a ``--train``/``--dev`` value; its ``LANG=``, if any, must be the source."""
+    ((lang, path),) = parse_eval_args([value])
+    if lang is not None and not same(lang, ds.source):
+        raise DatasetError(f"{option} {value}: --task {ds.name} trains on {ds.source} (--source), so your "
+                           f"{option[2:]} files must be {ds.source} too, not {lang} (for other source "
+                           f"languages, give every source's files: --train LANG=FILE without --task)")
+    return path
+
+
+def _check_user_kinds(ds: TaskDataset, user: list[tuple[str, Split]]) -> None:
+    """Every file holds examples of the task's kind, and no training/dev file is empty."""
+    for option, split in user:
+        if split.examples and kind_of(split.examples[0]) is not ds.kind:
+            got = kind_of(split.examples[0]).name
+            raise DatasetError(f"{option}: {got} examples ({_KIND_WORDS.get(got, got)}), but --task {ds.name} is a "
+                               f"{ds.kind.name} task ({_KIND_WORDS.get(ds.kind.name, ds.kind.name)}); check the "
+                               f"file, --format and the columns")
+    for option, split in user:
+        if not split.examples and option.split()[0] in ("--train", "--dev"):
+            skipped = f" ({split.n_skipped_empty} empty sentences skipped)" if split.n_skipped_empty else ""
+            raise DatasetError(f"{option}: no examples in the file{skipped}; it would add nothing")
+
+
+def _relabel(ds: TaskDataset, lmap: Mapping[str, str], user: list[tuple[str, Split]]) -> list[Split]:
+    """Copies of the task's train, dev and eval splits with ``lmap`` applied (to the files too)."""
+    base = [dataclasses.replace(s, unseen=Counter()) for s in (ds.train, ds.dev, *ds.eval.values())]  # ds unchanged
+    if lmap:
+        _check_map_used(lmap, base + [s for _, s in user], ds.kind)
+        mapper = label_mapper(lmap)
+        base = [dataclasses.replace(s, examples=[ds.kind.relabel(e, mapper) for e in s.examples]) for s in base]
+        for _, s in user:
+            _apply_label_map(ds.kind, s, mapper)
+        extra = {l for e in base[0].examples for l in ds.kind.labels_of(e)}.difference(ds.labels)
+        if extra:
+            raise DatasetError(f"{ds.name}: --label-map turns training labels into ones outside the task's "
+                               f"inventory: {sorted(extra)} (expected {list(ds.labels)})")
+    return base
+
+
+def _check_user_labels(ds: TaskDataset, lmap: Mapping[str, str], user: list[tuple[str, Split]]) -> None:
+    """Every label of the files (after the label map) is in the task's inventory."""
+    known = set(ds.labels)
+    after = " after --label-map" if lmap else ""
+    for option, split in user:
+        unknown = Counter(l for e in split.examples for l in ds.kind.labels_of(e) if l not in known)
+        if unknown:
+            listed = ", ".join(f"{l} ×{n}" for l, n in sorted(unknown.items(), key=lambda kv: (-kv[1], kv[0])))
+            first = sorted(unknown, key=lambda l: (-unknown[l], l))[0]
+            raise DatasetError(f"{option}: label(s) not in the inventory of --task {ds.name}{after}: {listed} "
+                               f"({ds.name} labels: {', '.join(ds.labels)}); rename them with --label-map "
+                               f"{first}=LABEL, or check --format and --tag-column/--label-column")
+
+
+@dataclass
+class _EvalSets:
+    """The evaluation sets after adding the user's: all of them, the added ones, the replaced ones."""
+
+    merged: dict[str, Split]
+    added: dict[str, Split]
+    replaced: dict[str, str | None]
+
+
+def _merge_eval(ds: TaskDataset, sources: list[str], builtin_eval: dict[str, Split],
+                evals: dict[str, Split], same: Callable[[str, str], bool]) -> _EvalSets:
+    """Add the user's eval sets: a source-language file replaces the in-language set, a target's fails."""
+    replaced: dict[str, str | None] = {}
+    added: dict[str, Split] = {}
+    for lang, split in evals.items():
+        src = next((s for s in sources if same(lang, s)), None)
+        if src is not None and len(sources) > 1:
+            raise DatasetError(f"--eval {lang}={split.path}: {lang} is a training source of this multi-source run, "
+                               f"which scores no source language")
+        key = src if src is not None else lang
+        other = next((k for k in builtin_eval if k != ds.source and same(k, lang)), None)
+        if other is not None:
+            raise DatasetError(f"--eval {lang}={split.path}: {other} is also a target of --task {ds.name} "
+                               f"({builtin_eval[other].path}), chosen by --targets; one score per language: leave "
+                               f"{other} out of --targets (without --targets, --task with --eval scores only the "
+                               f"source and your files)")
+        if key in added:
+            raise DatasetError(f"evaluation language {key} given twice: {added[key].path} and {split.path}")
+        note = f"your file {split.path}"
+        if key != lang:
+            note += f" (given as {lang})"
+        if key in builtin_eval:
+            old = builtin_eval.pop(key)
+            replaced[key] = str(old.path) if old.path is not None else None
+            note += f", in place of the task's {Path(old.path).name if old.path else 'set'}"
+        added[key] = dataclasses.replace(split, lang=key, note=note)
+    merged_eval = dict(builtin_eval)
+    for key, split in added.items():  # the source's set first, as in load_task
+        merged_eval = {key: split, **merged_eval} if key == ds.source else {**merged_eval, key: split}
+    return _EvalSets(merged=merged_eval, added=added, replaced=replaced)
+
+
+def _extended_train(train_split: Split, trains: list[Split]) -> Split:
+    """The task's training split with the user's training files appended (unchanged if none)."""
+    if not trains:
+        return train_split
+    examples = list(train_split.examples) + [e for s in trains for e in s.examples]
+    what = Path(train_split.path).name if train_split.path is not None else "the task's training data"
+    note = (f"{what} ({len(train_split)}) + " + " + ".join(f"your file {s.path} ({len(s)})" for s in trains))
+    return dataclasses.replace(train_split, examples=examples, note=note)
+
+
+def _user_files_record(ds: TaskDataset, trains: list[Split], dv: Split | None, evals: _EvalSets,
+                       format: str | None, opts: Any, user: list[tuple[str, Split]]) -> dict:
+    """``origin["user_files"]``: every file the user added and what it replaced."""
+    files = [str(s.path) for _, s in user if s.path is not None]
+    return {"train": [{"file": str(s.path) if s.path else None, "sentences": len(s)} for s in trains],
+            "dev": {"file": str(dv.path) if dv.path else None, "sentences": len(dv),
+                    "replaces": str(ds.dev.path) if ds.dev.path else None} if dv is not None else None,
+            "eval": {k: str(s.path) if s.path else None for k, s in evals.added.items()},
+            "replaced": evals.replaced, "format": format,
+            "options": {k: v for k, v in asdict(opts).items() if v is not None},
+            "files": list(dict.fromkeys(files))}
+
+
 def extend_with_files(
     ds: TaskDataset,
     *,
@@ -795,121 +944,32 @@ def extend_with_files(
         UnknownLanguageError: a ``LANG`` that is no known code or language name;
         DataFormatError, FileNotFoundError, FileLanguageError: as :func:`from_files`.
     """
-    import dataclasses
-
     from xlt.data import formats as fmt
     from xlt.data.langs import denote_same
 
     opts = options if options is not None else fmt.ReadOptions()
     lmap = parse_label_map(label_map)
-    if lmap and ds.label_map:
-        raise DatasetError(f"{ds.name}: the data set already carries a label map ({ds.label_map}); load it without "
-                           "one and give the map here, so that it is checked against your files too")
-    sources = list(ds.origin.get("multi_source", {}).get("sources") or [ds.source])
-    if (train or dev is not None) and len(sources) > 1:
-        raise DatasetError(f"--train and --dev add to one source language's data; this {ds.name} run trains on "
-                           f"several ({', '.join(sources)}): give one --source")
-
-    def source_file(option: str, value: str | Path) -> Path:
-        ((lang, path),) = parse_eval_args([value])
-        if lang is not None and not denote_same(lang, ds.source):
-            raise DatasetError(f"{option} {value}: --task {ds.name} trains on {ds.source} (--source), so your "
-                               f"{option[2:]} files must be {ds.source} too, not {lang} (for other source "
-                               f"languages, give every source's files: --train LANG=FILE without --task)")
-        return path
-
+    sources = _check_extendable(ds, lmap, train, dev)
     # read every file first: a bad line fails before anything else is looked at
-    user: list[tuple[str, Split]] = []  # (option as the user gave it, split)
-
-    def read(option: str, lang: str, path: Path, limit: int | None) -> Split:
-        examples, st, data_path = _read_user_file(path, format, opts, limit)
-        split = Split(lang, examples, data_path, st)
-        user.append((option, split))
-        return split
-
-    trains = [read(f"--train {v}", ds.source, source_file("--train", v), train_limit) for v in train]
-    dv = read(f"--dev {dev}", ds.source, source_file("--dev", dev), eval_limit) if dev is not None else None
-    evals = {lang: read(f"--eval {lang}={p}", lang, p, eval_limit) for lang, p in _eval_files(eval, format).items()}
-    for option, split in user:
-        if split.examples and kind_of(split.examples[0]) is not ds.kind:
-            got = kind_of(split.examples[0]).name
-            raise DatasetError(f"{option}: {got} examples ({_KIND_WORDS.get(got, got)}), but --task {ds.name} is a "
-                               f"{ds.kind.name} task ({_KIND_WORDS.get(ds.kind.name, ds.kind.name)}); check the "
-                               f"file, --format and the columns")
-    for option, split in user:
-        if not split.examples and option.split()[0] in ("--train", "--dev"):
-            skipped = f" ({split.n_skipped_empty} empty sentences skipped)" if split.n_skipped_empty else ""
-            raise DatasetError(f"{option}: no examples in the file{skipped}; it would add nothing")
+    reader = _UserFiles(format, opts)
+    trains = [reader.add(f"--train {v}", ds.source, _source_file(ds, "--train", v, denote_same), train_limit)
+              for v in train]
+    dv = (reader.add(f"--dev {dev}", ds.source, _source_file(ds, "--dev", dev, denote_same), eval_limit)
+          if dev is not None else None)
+    evals = {lang: reader.add(f"--eval {lang}={p}", lang, p, eval_limit) for lang, p in _eval_files(eval, format).items()}
+    user = reader.read
+    _check_user_kinds(ds, user)
     # the label map: checked against the task's labels and the files' together, applied to both
-    base = [dataclasses.replace(s, unseen=Counter()) for s in (ds.train, ds.dev, *ds.eval.values())]  # ds unchanged
-    if lmap:
-        _check_map_used(lmap, base + [s for _, s in user], ds.kind)
-        mapper = label_mapper(lmap)
-        base = [dataclasses.replace(s, examples=[ds.kind.relabel(e, mapper) for e in s.examples]) for s in base]
-        for _, s in user:
-            _apply_label_map(ds.kind, s, mapper)
-        extra = {l for e in base[0].examples for l in ds.kind.labels_of(e)}.difference(ds.labels)
-        if extra:
-            raise DatasetError(f"{ds.name}: --label-map turns training labels into ones outside the task's "
-                               f"inventory: {sorted(extra)} (expected {list(ds.labels)})")
-    known = set(ds.labels)
-    after = " after --label-map" if lmap else ""
-    for option, split in user:
-        unknown = Counter(l for e in split.examples for l in ds.kind.labels_of(e) if l not in known)
-        if unknown:
-            listed = ", ".join(f"{l} ×{n}" for l, n in sorted(unknown.items(), key=lambda kv: (-kv[1], kv[0])))
-            first = sorted(unknown, key=lambda l: (-unknown[l], l))[0]
-            raise DatasetError(f"{option}: label(s) not in the inventory of --task {ds.name}{after}: {listed} "
-                               f"({ds.name} labels: {', '.join(ds.labels)}); rename them with --label-map "
-                               f"{first}=LABEL, or check --format and --tag-column/--label-column")
-    train_split, dev_split, *eval_splits = base
-    builtin_eval = dict(zip(ds.eval, eval_splits))
-    # the evaluation sets: a source-language file takes the in-language set's place, a target's is an error
-    replaced: dict[str, str | None] = {}
-    added: dict[str, Split] = {}
-    for lang, split in evals.items():
-        src = next((s for s in sources if denote_same(lang, s)), None)
-        if src is not None and len(sources) > 1:
-            raise DatasetError(f"--eval {lang}={split.path}: {lang} is a training source of this multi-source run, "
-                               f"which scores no source language")
-        key = src if src is not None else lang
-        other = next((k for k in builtin_eval if k != ds.source and denote_same(k, lang)), None)
-        if other is not None:
-            raise DatasetError(f"--eval {lang}={split.path}: {other} is also a target of --task {ds.name} "
-                               f"({builtin_eval[other].path}), chosen by --targets; one score per language: leave "
-                               f"{other} out of --targets (without --targets, --task with --eval scores only the "
-                               f"source and your files)")
-        if key in added:
-            raise DatasetError(f"evaluation language {key} given twice: {added[key].path} and {split.path}")
-        note = f"your file {split.path}"
-        if key != lang:
-            note += f" (given as {lang})"
-        if key in builtin_eval:
-            old = builtin_eval.pop(key)
-            replaced[key] = str(old.path) if old.path is not None else None
-            note += f", in place of the task's {Path(old.path).name if old.path else 'set'}"
-        added[key] = dataclasses.replace(split, lang=key, note=note)
-    merged_eval = dict(builtin_eval)
-    for key, split in added.items():  # the source's set first, as in load_task
-        merged_eval = {key: split, **merged_eval} if key == ds.source else {**merged_eval, key: split}
-    if trains:
-        examples = list(train_split.examples) + [e for s in trains for e in s.examples]
-        what = Path(train_split.path).name if train_split.path is not None else "the task's training data"
-        note = (f"{what} ({len(train_split)}) + " + " + ".join(f"your file {s.path} ({len(s)})" for s in trains))
-        train_split = dataclasses.replace(train_split, examples=examples, note=note)
+    train_split, dev_split, *eval_splits = _relabel(ds, lmap, user)
+    _check_user_labels(ds, lmap, user)
+    eval_sets = _merge_eval(ds, sources, dict(zip(ds.eval, eval_splits)), evals, denote_same)
+    train_split = _extended_train(train_split, trains)
     if dv is not None:
         old = Path(dev_split.path).name if dev_split.path is not None else "dev set"
         dev_split = dataclasses.replace(dv, note=f"your file {dv.path}, in place of the task's {old}")
-    files = [str(s.path) for _, s in user if s.path is not None]
-    user_files = {"train": [{"file": str(s.path) if s.path else None, "sentences": len(s)} for s in trains],
-                  "dev": {"file": str(dv.path) if dv.path else None, "sentences": len(dv),
-                          "replaces": str(ds.dev.path) if ds.dev.path else None} if dv is not None else None,
-                  "eval": {k: str(s.path) if s.path else None for k, s in added.items()},
-                  "replaced": replaced, "format": format,
-                  "options": {k: v for k, v in asdict(opts).items() if v is not None},
-                  "files": list(dict.fromkeys(files))}
+    user_files = _user_files_record(ds, trains, dv, eval_sets, format, opts, user)
     return TaskDataset(name=ds.name, kind=ds.kind, metric=ds.metric, source=ds.source, train=train_split,
-                       dev=dev_split, eval=merged_eval, labels=list(ds.labels), label_map=lmap or dict(ds.label_map),
+                       dev=dev_split, eval=eval_sets.merged, labels=list(ds.labels), label_map=lmap or dict(ds.label_map),
                        origin={**ds.origin, "user_files": user_files})
 
 
