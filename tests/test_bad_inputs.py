@@ -283,3 +283,21 @@ def test_every_command_is_covered():
 
     covered = {c.split()[0] for c, _, _ in CASES}
     assert covered == set(COMMANDS), set(COMMANDS) - covered
+
+
+
+# code-switched training (xlt transfer --code-switch): a ratio outside [0, 1], a dictionary with a bad line
+# (pairs.txt: "the cat ||| die Katze" is no 'english foreign' pair), a dictionary that is no file; run as
+# the cases above (added after them, so in a test of their own)
+CODE_SWITCH_CASES: list[tuple[str, list[str], list[str]]] = [
+    ("transfer", T + ["--out", "{root}/r", "--code-switch", "{tags}", "--cs-ratio", "1.5"], ["--cs-ratio 1.5"]),
+    ("transfer", T + ["--out", "{root}/r", "--code-switch", "{pairs}"], ["pairs.txt:1"]),
+    ("transfer", T + ["--out", "{root}/r", "--code-switch", "{root}/missing-dict.txt"],
+     ["--code-switch", "missing-dict.txt"]),
+]
+
+
+@pytest.mark.parametrize("command, argv, words", CODE_SWITCH_CASES,
+                         ids=[f"codeswitch-{i}" for i in range(len(CODE_SWITCH_CASES))])
+def test_code_switch_bad_input_is_one_clear_error(command, argv, words, tmp_path, tiny, no_model, capsys):
+    test_bad_input_is_one_clear_error_and_destroys_nothing(command, argv, words, tmp_path, tiny, no_model, capsys)

@@ -435,7 +435,9 @@ DEFAULT_CS_RATIO = 0.5
 
 @dataclass(kw_only=True)
 class CodeSwitchSettings(Settings):
-    """Code-switched training (CoSDA-ML, Qin et al. 2020): source words replaced by dictionary translations.
+    """Code-switched training: source words replaced by dictionary translations.
+
+    CoSDA-ML (Qin et al. 2020, IJCAI); the switching itself is :mod:`xlt.data.codeswitch`.
 
     Attributes:
         code_switch: dictionaries (:func:`xlt.data.codeswitch.load_code_switch_dictionaries`):
@@ -459,11 +461,11 @@ class CodeSwitchSettings(Settings):
     cs_ratio: float | None = option(None, check=Interval(0, 1), metavar="R",
                                     help=f"--code-switch: share of the dictionary words replaced, 0 to 1 (default "
                                          f"{DEFAULT_CS_RATIO})")
-    cs_langs: list[str] | None = option(None, help="--code-switch builtin: the languages whose dict/ dictionaries "
+    cs_langs: list[str] | None = option(None, metavar="LANGS", help="--code-switch builtin: the languages whose dict/ dictionaries "
                                                    "are used (default: all)")
-    cs_min_score: float | None = option(None, help="--code-switch: leave out scored dictionary entries "
+    cs_min_score: float | None = option(None, metavar="SCORE", help="--code-switch: leave out scored dictionary entries "
                                                    "(word<TAB>word<TAB>score) below this score")
-    cs_copies: int | None = option(None, check=AT_LEAST_1,
+    cs_copies: int | None = option(None, check=AT_LEAST_1, metavar="N",
                                    help="--code-switch with --mode probe: switched copies of the training set whose "
                                         "features the probe trains on, drawn once (default 1); fine-tuning re-draws "
                                         "every epoch")
