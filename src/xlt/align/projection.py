@@ -517,6 +517,140 @@ def _write_rows(path: Path, sentences, counts: Counter) -> None:
             counts["tokens"] += len(rows)
 
 
+@dataclass
+class _Targets:
+    """The target sentences of :func:`project_files`, and the source sides of a pairs file."""
+
+    is_pairs: bool
+    sents: list[list[str]]
+    src: list[list[str]] | None = None
+
+
+@dataclass
+class _Projected:
+    """The tags projected onto the sentences with a non-empty target side (``active``)."""
+
+    active: list[int]
+    tags: list[list[str]]
+    span_stats: ProjectionStats
+    partial: set[int]
+    no_entity: set[int]
+
+
+@dataclass
+class _Selection:
+    """The projected sentences kept for the output, and what was dropped."""
+
+    keep: list[tuple[list[str], list[str]]]
+    label_counts: Counter[str]
+    dropped_partial: int = 0
+    dropped_no_entity: int = 0
+
+
+def _check_project_options(tgt_format: str, max_gap: int | None) -> None:
+    """Raise ValueError for a bad ``tgt_format`` or ``max_gap``."""
+    if tgt_format not in ("auto", "text", "pairs"):
+        raise ValueError(f"tgt_format must be 'auto', 'text' or 'pairs', got {tgt_format!r}")
+    if max_gap is not None and max_gap < 0:
+        raise ValueError(f"max_gap must be None or >= 0, got {max_gap}")
+
+
+def _read_targets(tgt_path: Path, tgt_format: str, tokenizer: str | Callable[[str], list[str]]) -> _Targets:
+    """Read the target file as sentences per line or as ``source ||| target`` pairs."""
+    check_not_folder(tgt_path, "a target file")
+    if not tgt_path.is_file():
+        raise FileNotFoundError(f"target file {tgt_path} does not exist")
+    is_pairs = tgt_format == "pairs" or (tgt_format == "auto" and _detect_pairs(tgt_path))
+    if is_pairs:
+        pairs = read_pairs(tgt_path, tokenizer=tokenizer)
+        return _Targets(True, pairs.tgt, pairs.src)
+    tgt_sents, _ = read_token_lines(tgt_path, tokenizer=tokenizer)
+    if tgt_format == "auto":
+        for k, words in enumerate(tgt_sents):
+            if SEPARATOR in words:
+                raise DataFormatError(tgt_path, k + 1, f"'{SEPARATOR}' in a file read as one target sentence "
+                                                       "per line (its first line has none); pass --tgt-format "
+                                                       "pairs or text")
+    return _Targets(False, tgt_sents)
+
+
+def _check_targets(sents: list, src_stats: ReadStats, targets: _Targets, src_path: Path,
+                   tgt_path: Path) -> int:
+    """Check the targets against the tsv sentences; returns the pairs whose source words differ."""
+    n = len(sents)
+    empty_note = (f" ({src_stats.skipped['empty_sentence']} empty sentences - consecutive blank lines - "
+                  "were skipped in it)") if src_stats.skipped["empty_sentence"] else ""
+    if len(targets.sents) != n:
+        raise DataFormatError(tgt_path, min(len(targets.sents), n) + 1,
+                              f"{tgt_path.name} has {len(targets.sents)} lines but {src_path} has {n} sentences"
+                              f"{empty_note}; line k must be the translation of sentence k")
+    mismatched_src_words = 0
+    if targets.is_pairs:
+        for k, (s, src_words) in enumerate(zip(sents, targets.src)):
+            if src_words and len(src_words) != len(s.tokens):
+                raise DataFormatError(tgt_path, k + 1, f"source side has {len(src_words)} words but sentence "
+                                                       f"{k + 1} of {src_path.name} has {len(s.tokens)} tokens "
+                                                       f"(starting {' '.join(s.tokens[:5])!r})")
+            if src_words and src_words != s.tokens:
+                mismatched_src_words += 1
+    return mismatched_src_words
+
+
+def _check_source_tags(sents: list, src_path: Path) -> None:
+    """Validate every tag first, naming the tsv line of a bad one."""
+    for k, s in enumerate(sents):
+        try:
+            bio_spans(s.labels)
+        except BioTagError as exc:
+            lines = _tsv_token_lines(src_path)
+            line = lines[k][exc.index] if k < len(lines) and exc.index < len(lines[k]) else 0
+            raise DataFormatError(src_path, line, str(exc)) from None
+
+
+def _project_active(sents: list, tgt_sents: list[list[str]], link_sets: list,
+                    max_gap: int | None) -> _Projected:
+    """Project the tags of the sentences whose target side is not empty."""
+    active = [k for k in range(len(sents)) if tgt_sents[k]]
+    tgt_tags, span_stats = project_corpus([sents[k].labels for k in active], [tgt_sents[k] for k in active],
+                                          [link_sets[k] for k in active], max_gap=max_gap)
+    partial = {active[i] for i in span_stats.partial_sentences}
+    no_entity = {active[i] for i in span_stats.no_entity_sentences}
+    return _Projected(active, tgt_tags, span_stats, partial, no_entity)
+
+
+def _select_projected(proj: _Projected, tgt_sents: list[list[str]], drop_partial: bool,
+                      keep_empty: bool) -> _Selection:
+    """The projected sentences to write, after the partial / no-entity filters."""
+    sel = _Selection(keep=[], label_counts=Counter())
+    for i, k in enumerate(proj.active):
+        if drop_partial and k in proj.partial:
+            sel.dropped_partial += 1
+            continue
+        if not keep_empty and k in proj.no_entity:
+            sel.dropped_no_entity += 1
+            continue
+        sel.keep.append((tgt_sents[k], proj.tags[i]))
+        sel.label_counts.update(lab for _, _, lab in bio_spans(proj.tags[i]))
+    return sel
+
+
+def _sentence_counts(n: int, proj: _Projected, sel: _Selection, written: dict,
+                     mismatched_src_words: int) -> dict:
+    """The ``sentences`` entry of the statistics."""
+    return {
+        "read": n,
+        "empty_target": n - len(proj.active),
+        "projected": len(proj.active),
+        "partial": len(proj.partial),
+        "no_entity": len(proj.no_entity),
+        "dropped_partial": sel.dropped_partial,
+        "dropped_no_entity": sel.dropped_no_entity,
+        "written": written["sentences"],
+        "empty_after_blank_tokens": written["empty_sentences_dropped"],
+        "src_word_mismatch": mismatched_src_words,
+    }
+
+
 def project_files(src_tags: str | Path, tgt: str | Path, align: str | Path, out: str | Path, *,
                   one_based: bool = False, tgt_format: str = "auto", tokenizer: str = "space",
                   max_gap: int | None = None, use_possible: bool = False, drop_partial: bool = True,
@@ -562,103 +696,34 @@ def project_files(src_tags: str | Path, tgt: str | Path, align: str | Path, out:
         ValueError: bad ``tgt_format``/``tokenizer``/``max_gap``.
     """
     src_path, tgt_path, align_path, out_path = Path(src_tags), Path(tgt), Path(align), Path(out)
-    if tgt_format not in ("auto", "text", "pairs"):
-        raise ValueError(f"tgt_format must be 'auto', 'text' or 'pairs', got {tgt_format!r}")
-    if max_gap is not None and max_gap < 0:
-        raise ValueError(f"max_gap must be None or >= 0, got {max_gap}")
+    _check_project_options(tgt_format, max_gap)
     stats_file = Path(stats_path) if stats_path else out_path.with_suffix(".stats.json")
 
     sents, src_stats = read_xtreme_tsv(src_path)
-    n = len(sents)
-    empty_note = (f" ({src_stats.skipped['empty_sentence']} empty sentences - consecutive blank lines - "
-                  "were skipped in it)") if src_stats.skipped["empty_sentence"] else ""
-
-    check_not_folder(tgt_path, "a target file")
-    if not tgt_path.is_file():
-        raise FileNotFoundError(f"target file {tgt_path} does not exist")
-    is_pairs = tgt_format == "pairs" or (tgt_format == "auto" and _detect_pairs(tgt_path))
-    mismatched_src_words = 0
-    if is_pairs:
-        pairs = read_pairs(tgt_path, tokenizer=tokenizer)
-        tgt_sents = pairs.tgt
-    else:
-        tgt_sents, _ = read_token_lines(tgt_path, tokenizer=tokenizer)
-        if tgt_format == "auto":
-            for k, words in enumerate(tgt_sents):
-                if SEPARATOR in words:
-                    raise DataFormatError(tgt_path, k + 1, f"'{SEPARATOR}' in a file read as one target sentence "
-                                                           "per line (its first line has none); pass --tgt-format "
-                                                           "pairs or text")
-    if len(tgt_sents) != n:
-        raise DataFormatError(tgt_path, min(len(tgt_sents), n) + 1,
-                              f"{tgt_path.name} has {len(tgt_sents)} lines but {src_path} has {n} sentences"
-                              f"{empty_note}; line k must be the translation of sentence k")
-    if is_pairs:
-        for k, (s, src_words) in enumerate(zip(sents, pairs.src)):
-            if src_words and len(src_words) != len(s.tokens):
-                raise DataFormatError(tgt_path, k + 1, f"source side has {len(src_words)} words but sentence "
-                                                       f"{k + 1} of {src_path.name} has {len(s.tokens)} tokens "
-                                                       f"(starting {' '.join(s.tokens[:5])!r})")
-            if src_words and src_words != s.tokens:
-                mismatched_src_words += 1
-
-    lengths = [(len(s.tokens), len(t)) for s, t in zip(sents, tgt_sents)]
+    targets = _read_targets(tgt_path, tgt_format, tokenizer)
+    mismatched_src_words = _check_targets(sents, src_stats, targets, src_path, tgt_path)
+    lengths = [(len(s.tokens), len(t)) for s, t in zip(sents, targets.sents)]
     aligns = read_pharaoh(align_path, one_based=one_based, lengths=lengths)
     link_sets = aligns.possible if use_possible else aligns.sure
+    _check_source_tags(sents, src_path)
 
-    # validate every tag first, with the tsv line of a bad one
-    for k, s in enumerate(sents):
-        try:
-            bio_spans(s.labels)
-        except BioTagError as exc:
-            lines = _tsv_token_lines(src_path)
-            line = lines[k][exc.index] if k < len(lines) and exc.index < len(lines[k]) else 0
-            raise DataFormatError(src_path, line, str(exc)) from None
-
-    active = [k for k in range(n) if tgt_sents[k]]
-    tgt_tags, span_stats = project_corpus([sents[k].labels for k in active], [tgt_sents[k] for k in active],
-                                          [link_sets[k] for k in active], max_gap=max_gap)
-    partial = {active[i] for i in span_stats.partial_sentences}
-    no_entity = {active[i] for i in span_stats.no_entity_sentences}
-
-    keep: list[tuple[list[str], list[str]]] = []
-    label_counts: Counter[str] = Counter()
-    dropped_partial = dropped_no_entity = 0
-    for i, k in enumerate(active):
-        if drop_partial and k in partial:
-            dropped_partial += 1
-            continue
-        if not keep_empty and k in no_entity:
-            dropped_no_entity += 1
-            continue
-        keep.append((tgt_sents[k], tgt_tags[i]))
-        label_counts.update(lab for _, _, lab in bio_spans(tgt_tags[i]))
-    written = write_xtreme_tsv(out_path, keep)
+    proj = _project_active(sents, targets.sents, link_sets, max_gap)
+    sel = _select_projected(proj, targets.sents, drop_partial, keep_empty)
+    written = write_xtreme_tsv(out_path, sel.keep)
 
     report = {
         "command": list(command) if command else None,
         "inputs": {"src_tags": str(src_path), "tgt": str(tgt_path), "align": str(align_path),
-                   "tgt_format": "pairs" if is_pairs else "text"},
+                   "tgt_format": "pairs" if targets.is_pairs else "text"},
         "config": {"one_based": one_based, "tokenizer": tokenizer if isinstance(tokenizer, str) else "custom",
                    "max_gap": max_gap, "use_possible": use_possible, "drop_partial": drop_partial,
                    "keep_empty": keep_empty},
-        "sentences": {
-            "read": n,
-            "empty_target": n - len(active),
-            "projected": len(active),
-            "partial": len(partial),
-            "no_entity": len(no_entity),
-            "dropped_partial": dropped_partial,
-            "dropped_no_entity": dropped_no_entity,
-            "written": written["sentences"],
-            "empty_after_blank_tokens": written["empty_sentences_dropped"],
-            "src_word_mismatch": mismatched_src_words,
-        },
-        "spans": span_stats.to_dict(),
-        "written_spans": dict(sorted(label_counts.items())),
+        "sentences": _sentence_counts(len(sents), proj, sel, written, mismatched_src_words),
+        "spans": proj.span_stats.to_dict(),
+        "written_spans": dict(sorted(sel.label_counts.items())),
         "tokens": {"written": written["tokens"], "blank_tokens_dropped": written["blank_tokens_dropped"]},
         "links": {"sure": aligns.n_sure, "possible_only": aligns.n_possible_only,
-                  "used": sum(len(link_sets[k]) for k in active)},
+                  "used": sum(len(link_sets[k]) for k in proj.active)},
         "outputs": {"tsv": str(out_path), "stats": str(stats_file)},
         "warnings": [],
     }
