@@ -688,21 +688,13 @@ class Encoder:
             ValueError: bad ``layers``, ``pooling``, ``long_inputs``, ``batch_size`` or
                 ``max_length``; a text that is not a string.
         """
-        if pooling not in ("mean", "mean_nospecial", "cls"):
-            raise ValueError(f"pooling must be 'mean', 'mean_nospecial' or 'cls', got {pooling!r}")
-        _check_common(long_inputs, batch_size)
-        if isinstance(texts, str):
-            raise ValueError("texts must be a list of strings, not a single string")
-        texts = list(texts)
-        for i, t in enumerate(texts):
-            if not isinstance(t, str):
-                raise ValueError(f"text {i} is not a string: {t!r}")
+        texts = _check_sentence_args(texts, pooling, long_inputs, batch_size)
         layer_ids, single = self.resolve_layers(layers)
-        tok = self.tokenizer
         lead, trail = self.special_tokens()
         max_len = self._max_length(max_length, len(lead) + len(trail))
-        budget = max_len - len(lead) - len(trail)
-        prefix = self.text_prefix
+        plan = _SentenceInputs(tokenizer=self.tokenizer, prefix=self.text_prefix, lead=lead,
+                               trail=trail, budget=max_len - len(lead) - len(trail),
+                               long_inputs=long_inputs, pooling=pooling)
         dim, n_sel = self.hidden_size, len(layer_ids)
 
         totals = dict.fromkeys(SENT_ITEM_STATS, 0)
@@ -717,70 +709,15 @@ class Encoder:
             keys = store.make_keys({
                 "fn": "encode_sentences", **self._identity(), "layers": layer_ids,
                 "pooling": pooling, "max_length": max_len, "long_inputs": long_inputs,
-                "prefix": prefix,
+                "prefix": plan.prefix,
             }, texts)
-            for i, k in enumerate(keys):
-                hit = store.get(k, shape=(n_sel, dim), n_stats=len(SENT_ITEM_STATS))
-                if hit is not None:
-                    out[:, i] = hit[0]
-                    for name, v in zip(SENT_ITEM_STATS, hit[1].tolist()):
-                        totals[name] += int(v)
-                    run_stats["n_cache_hits"] += 1
-                    done[i] = True
+            _read_cached_sentences(store, keys, out, done, totals, run_stats)
 
         todo = [i for i in range(len(texts)) if not done[i]]
         item_stats = {i: dict.fromkeys(SENT_ITEM_STATS, 0) for i in todo}
-        seqs: list[_Seq] = []
-        pre_ids: list[int] | None = None
-        chunk = 2048
-        for c in range(0, len(todo), chunk):
-            part = todo[c:c + chunk]
-            enc = tok([prefix + texts[i] for i in part], add_special_tokens=False, verbose=False)
-            for j, i in enumerate(part):
-                st = item_stats[i]
-                ids = [int(t) for t in enc["input_ids"][j]]
-                if len(ids) <= budget:
-                    st["n_subwords"] += len(ids)
-                    windows = [ids]
-                elif long_inputs == "truncate":
-                    st["n_subwords"] += len(ids)
-                    st["n_truncated"] += 1
-                    windows = [ids[:budget]]
-                else:
-                    if pre_ids is None:
-                        pre_ids = _plain_ids(tok, prefix) if prefix else []
-                    body = _plain_ids(tok, texts[i])
-                    room = budget - len(pre_ids)
-                    if room < 1:
-                        raise ValueError("max_length leaves no room for text after the special "
-                                         f"tokens and the {len(pre_ids)}-token text prefix")
-                    st["n_subwords"] += len(pre_ids) + len(body)
-                    windows = [pre_ids + body[k:k + room] for k in range(0, len(body), room)]
-                    if len(windows) > 1:
-                        st["n_windowed"] += 1
-                for k, w in enumerate(windows):
-                    seq_ids = lead + w + trail
-                    if pooling == "cls":
-                        pos = [0]
-                    elif pooling == "mean_nospecial" and w:
-                        pos = list(range(len(lead), len(lead) + len(w)))
-                    else:
-                        pos = list(range(len(seq_ids)))
-                    weight = float(len(seq_ids) if pooling == "cls" else len(pos))
-                    seqs.append(_Seq(i, seq_ids, [pos], [k], [weight]))
-
-        acc = np.zeros((n_sel, len(texts), dim), dtype=np.float64)
-        wsum = np.zeros(len(texts), dtype=np.float64)
-        for s, pooled in self._pooled_batches(seqs, layer_ids, batch_size, True, progress,
-                                      "encode_sentences", run_stats):
-            acc[:, s.item] += s.weights[0] * pooled[:, 0].astype(np.float64)
-            wsum[s.item] += s.weights[0]
-        for i in todo:
-            out[:, i] = (acc[:, i] / wsum[i]).astype(np.float32)
-            for name in SENT_ITEM_STATS:
-                totals[name] += item_stats[i][name]
-            if store is not None:
-                store.put(keys[i], out[:, i], np.array([item_stats[i][n] for n in SENT_ITEM_STATS]))
+        seqs = plan.sequences(texts, todo, item_stats)
+        acc, wsum = self._pool_windows(seqs, layer_ids, batch_size, progress, run_stats, out.shape)
+        _finish_sentences(out, todo, acc, wsum, item_stats, totals, store, keys)
 
         if normalize:
             norms = np.linalg.norm(out, axis=-1, keepdims=True)
@@ -789,6 +726,18 @@ class Encoder:
         if return_stats:
             return result, {"n_texts": len(texts), **totals, **run_stats}
         return result
+
+    def _pool_windows(self, seqs: list[_Seq], layer_ids: list[int], batch_size: int, progress: bool,
+                      run_stats: dict[str, int], shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """Run the sentence windows; ``(acc, wsum)``: weighted sums of window vectors and weights."""
+        n_sel, n_texts, dim = shape
+        acc = np.zeros((n_sel, n_texts, dim), dtype=np.float64)
+        wsum = np.zeros(n_texts, dtype=np.float64)
+        for s, pooled in self._pooled_batches(seqs, layer_ids, batch_size, True, progress,
+                                              "encode_sentences", run_stats):
+            acc[:, s.item] += s.weights[0] * pooled[:, 0].astype(np.float64)
+            wsum[s.item] += s.weights[0]
+        return acc, wsum
 
     # ----------------------------------------------------------------------- helpers
     def _max_length(self, max_length: int | None, n_special: int) -> int:
@@ -834,6 +783,114 @@ class _Seq:
     groups: list[list[int]]  # positions pooled into one output row each
     targets: list[int]  # output row (word index / window index) per group
     weights: list[float] = field(default_factory=list)  # per-group weights (sentences)
+
+
+def _check_sentence_args(texts: Sequence[str], pooling: str, long_inputs: str,
+                         batch_size: int) -> list[str]:
+    """Check the arguments of :meth:`Encoder.encode_sentences`; the texts as a list."""
+    if pooling not in ("mean", "mean_nospecial", "cls"):
+        raise ValueError(f"pooling must be 'mean', 'mean_nospecial' or 'cls', got {pooling!r}")
+    _check_common(long_inputs, batch_size)
+    if isinstance(texts, str):
+        raise ValueError("texts must be a list of strings, not a single string")
+    texts = list(texts)
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise ValueError(f"text {i} is not a string: {t!r}")
+    return texts
+
+
+@dataclass
+class _SentenceInputs:
+    """How :meth:`Encoder.encode_sentences` turns texts into model inputs (windows or a cut)."""
+
+    tokenizer: Any
+    prefix: str
+    lead: list[int]
+    trail: list[int]
+    budget: int  # tokens per input besides the special tokens
+    long_inputs: str
+    pooling: str
+    pre_ids: list[int] | None = None  # the prefix's ids, read when a text first needs windows
+
+    def sequences(self, texts: list[str], todo: list[int],
+                  item_stats: dict[int, dict[str, int]]) -> list[_Seq]:
+        """The model inputs of the texts ``todo`` (tokenised 2048 at a time), counting into ``item_stats``."""
+        seqs: list[_Seq] = []
+        chunk = 2048
+        for c in range(0, len(todo), chunk):
+            part = todo[c:c + chunk]
+            enc = self.tokenizer([self.prefix + texts[i] for i in part], add_special_tokens=False,
+                                 verbose=False)
+            for j, i in enumerate(part):
+                st = item_stats[i]
+                ids = [int(t) for t in enc["input_ids"][j]]
+                for k, w in enumerate(self.windows(texts[i], ids, st)):
+                    seqs.append(self.window_seq(i, k, w))
+        return seqs
+
+    def windows(self, text: str, ids: list[int], st: dict[str, int]) -> list[list[int]]:
+        """The token windows of one text (``ids``: prefix + text), counting into ``st``."""
+        budget = self.budget
+        if len(ids) <= budget:
+            st["n_subwords"] += len(ids)
+            return [ids]
+        if self.long_inputs == "truncate":
+            st["n_subwords"] += len(ids)
+            st["n_truncated"] += 1
+            return [ids[:budget]]
+        if self.pre_ids is None:
+            self.pre_ids = _plain_ids(self.tokenizer, self.prefix) if self.prefix else []
+        pre_ids = self.pre_ids
+        body = _plain_ids(self.tokenizer, text)
+        room = budget - len(pre_ids)
+        if room < 1:
+            raise ValueError("max_length leaves no room for text after the special "
+                             f"tokens and the {len(pre_ids)}-token text prefix")
+        st["n_subwords"] += len(pre_ids) + len(body)
+        windows = [pre_ids + body[k:k + room] for k in range(0, len(body), room)]
+        if len(windows) > 1:
+            st["n_windowed"] += 1
+        return windows
+
+    def window_seq(self, item: int, k: int, w: list[int]) -> _Seq:
+        """Window ``k`` of text ``item`` as a model input with its pooled positions and weight."""
+        lead = self.lead
+        seq_ids = lead + w + self.trail
+        if self.pooling == "cls":
+            pos = [0]
+        elif self.pooling == "mean_nospecial" and w:
+            pos = list(range(len(lead), len(lead) + len(w)))
+        else:
+            pos = list(range(len(seq_ids)))
+        weight = float(len(seq_ids) if self.pooling == "cls" else len(pos))
+        return _Seq(item, seq_ids, [pos], [k], [weight])
+
+
+def _read_cached_sentences(store: FeatureCache, keys: list[str], out: np.ndarray, done: list[bool],
+                           totals: dict[str, int], run_stats: dict[str, int]) -> None:
+    """Fill ``out`` with the cached sentence vectors, marking the texts found in ``done``."""
+    n_sel, _, dim = out.shape
+    for i, k in enumerate(keys):
+        hit = store.get(k, shape=(n_sel, dim), n_stats=len(SENT_ITEM_STATS))
+        if hit is not None:
+            out[:, i] = hit[0]
+            for name, v in zip(SENT_ITEM_STATS, hit[1].tolist()):
+                totals[name] += int(v)
+            run_stats["n_cache_hits"] += 1
+            done[i] = True
+
+
+def _finish_sentences(out: np.ndarray, todo: list[int], acc: np.ndarray, wsum: np.ndarray,
+                      item_stats: dict[int, dict[str, int]], totals: dict[str, int],
+                      store: FeatureCache | None, keys: list[str]) -> None:
+    """Average the window vectors of the texts ``todo`` into ``out``, count and cache them."""
+    for i in todo:
+        out[:, i] = (acc[:, i] / wsum[i]).astype(np.float32)
+        for name in SENT_ITEM_STATS:
+            totals[name] += item_stats[i][name]
+        if store is not None:
+            store.put(keys[i], out[:, i], np.array([item_stats[i][n] for n in SENT_ITEM_STATS]))
 
 
 class _StopForward(Exception):
