@@ -88,6 +88,23 @@ def label_ids(ds: TaskDataset, examples: list) -> list:
     return [index[e.label] for e in examples]
 
 
+@dataclasses.dataclass
+class SourceFeatures:
+    """The source data a :class:`ProbeTrainer` trained its heads on, as features.
+
+    Attributes:
+        X: training features ``(n_rows, [n_layers,] dim)`` float16 (one row per word or example).
+        y: their gold label ids ``(n_rows,)`` int64.
+        X_dev: the source dev set's features ``(n_dev_rows, [n_layers,] dim)``.
+        examples: the training examples (code-switched copies included), in row order.
+    """
+
+    X: torch.Tensor
+    y: torch.Tensor
+    X_dev: torch.Tensor
+    examples: list
+
+
 class _SeedTrainer:
     """What both trainers share: one model per seed in ``models``, scored through ``evaluate_proba``."""
 
@@ -121,7 +138,8 @@ class ProbeTrainer(_SeedTrainer):
         cs_copies: how many switched copies (>= 1).
 
     After :meth:`train`: ``models``, ``histories`` and ``dev_scores`` (best source-dev score,
-    percent) per seed; with ``code_switch``, ``code_switch_counts``: seed -> one
+    percent) per seed, and ``source_features`` (:class:`SourceFeatures`, what the heads were
+    trained and selected on, for methods that train more heads on it: :mod:`xlt.transfer.selftrain`); with ``code_switch``, ``code_switch_counts``: seed -> one
     :meth:`~xlt.data.codeswitch.SwitchCounts.as_dict` per copy (with its ``copy`` number).
     """
 
@@ -139,6 +157,7 @@ class ProbeTrainer(_SeedTrainer):
         self.models: dict[int, ProbeModel] = {}
         self.histories: dict[int, list] = {}
         self.dev_scores: dict[int, float] = {}
+        self.source_features: SourceFeatures | None = None
 
     def _model(self, head, seed: int) -> ProbeModel:
         b = self.base
@@ -166,6 +185,7 @@ class ProbeTrainer(_SeedTrainer):
                          dtype=torch.long)
         Xd, _ = self.features(ds.dev)
         dev_gold = ds.kind.gold(ds.dev.examples)
+        self.source_features = SourceFeatures(X, y, Xd, train.examples)
 
         def dev_score(head) -> float:
             m = self._model(head, -1)
@@ -399,5 +419,5 @@ def fit_task_model(dataset: TaskDataset, encoder: Encoder | str = "bundled:e5-sm
     return trainer.models[seed]
 
 
-__all__ = ["DEFAULTS", "FinetuneTrainer", "FinetuneTraining", "ProbeTrainer", "ProbeTraining", "decode_tags",
+__all__ = ["DEFAULTS", "FinetuneTrainer", "FinetuneTraining", "ProbeTrainer", "ProbeTraining", "SourceFeatures", "decode_tags",
            "fit_task_model", "label_ids", "train_tagger"]
