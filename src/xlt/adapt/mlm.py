@@ -27,6 +27,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from xlt.models.encoder import Encoder
+from xlt.models.optim import linear_warmup_decay
+
 __all__ = ["MlmHead", "MlmResult", "continue_pretraining", "mlm_loss"]
 
 
@@ -120,6 +123,106 @@ def mlm_loss(model: nn.Module, head: MlmHead, collator, ids: Sequence[Sequence[i
     return total / n if n else float("nan")
 
 
+def _check_mlm_args(texts: Sequence[str], steps: int, batch_size: int, encoder) -> None:
+    """Raise ValueError when :func:`continue_pretraining` cannot run on these arguments."""
+    if len(texts) < 2 or steps < 1 or batch_size < 1:
+        raise ValueError(f"continued pretraining needs >= 2 texts, steps >= 1 and batch_size >= 1; got "
+                         f"{len(texts)}, {steps}, {batch_size}")
+    if encoder.tokenizer.mask_token_id is None:
+        raise ValueError("the tokenizer has no mask token, so it cannot be trained with MLM")
+
+
+def _split_texts(encoder, texts: Sequence[str], rng: random.Random, dev_fraction: float,
+                 max_length: int) -> tuple[list[list[int]], list[list[int]]]:
+    """``(dev_ids, train_ids)``: the texts shuffled, tokenised (prefix in front, cut) and split."""
+    order = list(range(len(texts)))
+    rng.shuffle(order)
+    n_dev = max(1, int(round(dev_fraction * len(texts))))
+    enc = encoder.tokenizer([encoder.text_prefix + texts[i] for i in order], truncation=True,
+                            max_length=max_length, verbose=False)["input_ids"]
+    return enc[:n_dev], enc[n_dev:] or enc[:1]
+
+
+def _head_params(head: MlmHead) -> list[nn.Parameter]:
+    """The MLM head's own parameters (the tied embeddings excluded)."""
+    return [head.dense.weight, head.dense.bias, head.norm.weight, head.norm.bias, head.bias]
+
+
+def _train_head(model: nn.Module, head: MlmHead, collator, train_ids: list[list[int]], n_head: int,
+                batch_size: int, head_lr: float, seed: int, progress: bool) -> None:
+    """Train the new MLM head alone for ``n_head`` steps, the encoder frozen."""
+    head_opt = torch.optim.AdamW(_head_params(head), lr=head_lr, weight_decay=0.0)
+    head_batches = _batches(train_ids, min(batch_size, len(train_ids)), random.Random(seed + 1))
+    for _ in tqdm(range(n_head), desc="MLM head", disable=not progress, leave=False):
+        batch = collator([{"input_ids": x} for x in next(head_batches)])
+        with torch.no_grad():
+            hidden = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+        picked = batch["labels"] != -100
+        if picked.any():
+            loss = nn.functional.cross_entropy(head(hidden[picked]).float(), batch["labels"][picked])
+            loss.backward()
+            head_opt.step()
+            head_opt.zero_grad(set_to_none=True)
+    head.embeddings.weight.grad = None
+
+
+def _unfreeze_language_adapters(model: nn.Module) -> None:
+    """Let only the inserted language adapters' weights train."""
+    for n, p in model.named_parameters():
+        if ".lang_down." in n or ".lang_up." in n:
+            p.requires_grad_(True)
+
+
+def _trainable_params(model: nn.Module, head: MlmHead) -> list[nn.Parameter]:
+    """The parameters of the model and the head that train, each once."""
+    params = [p for p in list(model.parameters()) + _head_params(head) if p.requires_grad]
+    seen: set[int] = set()
+    return [p for p in params if not (id(p) in seen or seen.add(id(p)))]
+
+
+def _mlm_optimizer(params: list[nn.Parameter], lr: float) -> torch.optim.AdamW:
+    """AdamW with weight decay 0.01 on matrices and none on vectors."""
+    no_decay = [p for p in params if p.ndim < 2]
+    decay = [p for p in params if p.ndim >= 2]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
+                             lr=lr)
+
+
+def _train_mlm(model: nn.Module, head: MlmHead, collator, params: list[nn.Parameter], batches, opt, sched,
+               steps: int, log_every: int, progress: bool, history: list[dict]) -> None:
+    """Run the ``steps`` MLM training steps, logging the running loss into ``history``."""
+    running, n_run = 0.0, 0
+    bar = tqdm(range(1, steps + 1), desc="MLM", disable=not progress, leave=False)
+    for step in bar:
+        batch = collator([{"input_ids": x} for x in next(batches)])
+        loss = _masked_loss(model, head, batch)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        running += float(loss.detach())
+        n_run += 1
+        if step % log_every == 0 or step == steps:
+            history.append({"step": step, "loss": running / n_run})
+            bar.set_postfix(loss=f"{running / n_run:.3f}")
+            running, n_run = 0.0, 0
+
+
+def _mlm_encoder(encoder, model: nn.Module, result: MlmResult, *, steps: int, lora: bool, seed: int,
+                 n_sequences: int) -> Encoder:
+    """The trained model, frozen in eval mode, as an :class:`Encoder` with its fingerprint and info."""
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    info = dict(encoder.info, continued_pretraining={"sequences": n_sequences, "steps": steps, "lora": lora,
+                                                     "dev_loss_before": result.dev_loss_before,
+                                                     "dev_loss_after": result.dev_loss_after})
+    fingerprint = f"{encoder.fingerprint}:mlm:{seed}:{steps}:{n_sequences}:{math.floor(result.dev_loss_after * 1e4)}"
+    return Encoder(model=model, tokenizer=encoder.tokenizer, spec=f"{encoder.spec} (+MLM)",
+                   text_prefix=encoder.text_prefix, fingerprint=fingerprint, info=info)
+
+
 def continue_pretraining(encoder, texts: Sequence[str], *, steps: int = 500, batch_size: int = 16, lr: float = 5e-5,
                          max_length: int = 128, dev_fraction: float = 0.05, lora: bool = False, lora_r: int = 8,
                          freeze_embeddings: bool = False, warmup: float = 0.06, seed: int = 0,
@@ -157,23 +260,12 @@ def continue_pretraining(encoder, texts: Sequence[str], *, steps: int = 500, bat
     from transformers import DataCollatorForLanguageModeling
 
     from xlt.adapt.peft import PeftSettings, apply_lora_to, finish_peft
-    from xlt.models.loading import Encoder
-    from xlt.models.optim import linear_warmup_decay
 
-    if len(texts) < 2 or steps < 1 or batch_size < 1:
-        raise ValueError(f"continued pretraining needs >= 2 texts, steps >= 1 and batch_size >= 1; got "
-                         f"{len(texts)}, {steps}, {batch_size}")
+    _check_mlm_args(texts, steps, batch_size, encoder)
     tok = encoder.tokenizer
-    if tok.mask_token_id is None:
-        raise ValueError("the tokenizer has no mask token, so it cannot be trained with MLM")
     torch.manual_seed(seed)
     rng = random.Random(seed)
-    order = list(range(len(texts)))
-    rng.shuffle(order)
-    n_dev = max(1, int(round(dev_fraction * len(texts))))
-    enc = tok([encoder.text_prefix + texts[i] for i in order], truncation=True, max_length=max_length,
-              verbose=False)["input_ids"]
-    dev_ids, train_ids = enc[:n_dev], enc[n_dev:] or enc[:1]
+    dev_ids, train_ids = _split_texts(encoder, texts, rng, dev_fraction, max_length)
     collator = DataCollatorForLanguageModeling(tok, mlm_probability=0.15)
     model = copy.deepcopy(encoder.model).train()
     head = MlmHead(model.get_input_embeddings(), eps=getattr(model.config, "layer_norm_eps", 1e-12))
@@ -182,21 +274,8 @@ def continue_pretraining(encoder, texts: Sequence[str], *, steps: int = 500, bat
     result = MlmResult(sequences=len(train_ids))
     result.dev_loss_random_head = mlm_loss(model, head, collator, dev_ids, seed=seed)
     n_head = steps // 4 if head_steps is None else head_steps
-    head_params = [head.dense.weight, head.dense.bias, head.norm.weight, head.norm.bias, head.bias]
     if n_head:
-        head_opt = torch.optim.AdamW(head_params, lr=head_lr, weight_decay=0.0)
-        head_batches = _batches(train_ids, min(batch_size, len(train_ids)), random.Random(seed + 1))
-        for _ in tqdm(range(n_head), desc="MLM head", disable=not progress, leave=False):
-            batch = collator([{"input_ids": x} for x in next(head_batches)])
-            with torch.no_grad():
-                hidden = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
-            picked = batch["labels"] != -100
-            if picked.any():
-                loss = nn.functional.cross_entropy(head(hidden[picked]).float(), batch["labels"][picked])
-                loss.backward()
-                head_opt.step()
-                head_opt.zero_grad(set_to_none=True)
-        head.embeddings.weight.grad = None
+        _train_head(model, head, collator, train_ids, n_head, batch_size, head_lr, seed, progress)
         result.head_steps = n_head
     result.dev_loss_before = mlm_loss(model, head, collator, dev_ids, seed=seed)
     if lora:
@@ -207,38 +286,15 @@ def continue_pretraining(encoder, texts: Sequence[str], *, steps: int = 500, bat
         for p in model.parameters():
             p.requires_grad_(False)
         insert_adapters(model, None, language_adapter)
-        for n, p in model.named_parameters():
-            if ".lang_down." in n or ".lang_up." in n:
-                p.requires_grad_(True)
-    params = [p for p in list(model.parameters()) + [head.dense.weight, head.dense.bias, head.norm.weight,
-                                                     head.norm.bias, head.bias] if p.requires_grad]
-    seen: set[int] = set()
-    params = [p for p in params if not (id(p) in seen or seen.add(id(p)))]
-    no_decay = [p for p in params if p.ndim < 2]
-    decay = [p for p in params if p.ndim >= 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
-                            lr=lr)
+        _unfreeze_language_adapters(model)
+    params = _trainable_params(model, head)
+    opt = _mlm_optimizer(params, lr)
     sched = linear_warmup_decay(opt, steps, warmup)
     result.trainable = sum(p.numel() for p in params)
     result.total = sum(p.numel() for p in model.parameters()) + sum(
         p.numel() for n, p in head.named_parameters() if not n.startswith("embeddings"))
     batches = _batches(train_ids, min(batch_size, len(train_ids)), rng)
-    running, n_run = 0.0, 0
-    bar = tqdm(range(1, steps + 1), desc="MLM", disable=not progress, leave=False)
-    for step in bar:
-        batch = collator([{"input_ids": x} for x in next(batches)])
-        loss = _masked_loss(model, head, batch)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
-        running += float(loss.detach())
-        n_run += 1
-        if step % log_every == 0 or step == steps:
-            result.history.append({"step": step, "loss": running / n_run})
-            bar.set_postfix(loss=f"{running / n_run:.3f}")
-            running, n_run = 0.0, 0
+    _train_mlm(model, head, collator, params, batches, opt, sched, steps, log_every, progress, result.history)
     model = finish_peft(model)
     result.dev_loss_after = mlm_loss(model, head, collator, dev_ids, seed=seed)
     if language_adapter:
@@ -246,12 +302,5 @@ def continue_pretraining(encoder, texts: Sequence[str], *, steps: int = 500, bat
 
         result.language_adapter = language_adapter_state(model)
         return encoder, result
-    model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    info = dict(encoder.info, continued_pretraining={"sequences": len(train_ids), "steps": steps, "lora": lora,
-                                                     "dev_loss_before": result.dev_loss_before,
-                                                     "dev_loss_after": result.dev_loss_after})
-    fingerprint = f"{encoder.fingerprint}:mlm:{seed}:{steps}:{len(train_ids)}:{math.floor(result.dev_loss_after * 1e4)}"
-    return Encoder(model=model, tokenizer=tok, spec=f"{encoder.spec} (+MLM)", text_prefix=encoder.text_prefix,
-                   fingerprint=fingerprint, info=info), result
+    return _mlm_encoder(encoder, model, result, steps=steps, lora=lora, seed=seed,
+                        n_sequences=len(train_ids)), result
