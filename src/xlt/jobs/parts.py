@@ -32,6 +32,7 @@ from xlt.data.formats import FORMATS, FileLanguageError, ReadOptions, language_f
 from xlt.data.langs import denote_same as same
 from xlt.data.tasks import TASKS
 from xlt.jobs import ConfigError
+from xlt.jobs.parts_selftrain import SelfTrainSettings
 from xlt.jobs.settings import AT_LEAST_0, AT_LEAST_1, FRACTION, POSITIVE, Interval, RunSettings, Settings, option
 from xlt.models.words import DEFAULT_WORD_PIECES, WORD_PIECES
 from xlt.transfer.decoding import DECODINGS, DEFAULT_DECODING
@@ -507,10 +508,12 @@ REPORT_KEYS = ("task", "train", "dev", "eval", "format", "text_column", "label_c
 
 
 @dataclass(kw_only=True)
-class TransferSettings(RunSettings, DataSettings, ProbeSettings, FinetuneSettings, CodeSwitchSettings):
+class TransferSettings(RunSettings, DataSettings, ProbeSettings, FinetuneSettings, CodeSwitchSettings,
+                       SelfTrainSettings):
     """Settings of one ``xlt transfer`` run: the parts :class:`~xlt.jobs.settings.RunSettings` (model,
     out, overwrite, progress, data_dir), :class:`DataSettings`, :class:`ProbeSettings` (with
-    :class:`TrainingSettings`), :class:`FinetuneSettings` and :class:`CodeSwitchSettings`, and:
+    :class:`TrainingSettings`), :class:`FinetuneSettings`, :class:`CodeSwitchSettings` and
+    :class:`~xlt.jobs.parts_selftrain.SelfTrainSettings` (self-training, distillation), and:
 
     Attributes:
         mode: ``probe`` (frozen encoder + head) or ``finetune``.
@@ -638,7 +641,8 @@ class TransferSettings(RunSettings, DataSettings, ProbeSettings, FinetuneSetting
     def echo(self) -> dict[str, Any]:
         """The settings as reports record them (``config``): the keys of :data:`REPORT_KEYS` in that order,
         values as given (one file as a string, languages comma-separated, paths as strings); with
-        ``code_switch``, its settings after them (:meth:`CodeSwitchSettings.code_switch_echo`)."""
+        ``code_switch``, its settings after them (:meth:`CodeSwitchSettings.code_switch_echo`); then
+        self-training's (:meth:`~xlt.jobs.parts_selftrain.SelfTrainSettings.self_train_echo`)."""
         def files(specs: list[DataFile]):
             texts = [str(s) for s in specs]
             return None if not texts else texts[0] if len(texts) == 1 else texts
@@ -653,7 +657,8 @@ class TransferSettings(RunSettings, DataSettings, ProbeSettings, FinetuneSetting
             "language_adapters": [f"{k}={v}" for k, v in self.language_adapters.items()],
             **{k: text(getattr(self, k)) for k in ("checkpoint_dir", "data_dir", "cache_dir", "out", "save", "aligner")},
         }
-        return {**{k: special[k] if k in special else getattr(self, k) for k in REPORT_KEYS}, **self.code_switch_echo()}
+        return {**{k: special[k] if k in special else getattr(self, k) for k in REPORT_KEYS}, **self.code_switch_echo(),
+                **self.self_train_echo()}
 
 
 def probe_training(settings: ProbeSettings, kind: str, **extra) -> ProbeTraining:
