@@ -43,6 +43,7 @@ import regex
 import torch
 
 from xlt.core.errors import XltError
+from xlt.models.encoder import Encoder
 
 __all__ = ["BASIC_LATIN", "KEEP_MODES", "MIN_SENTENCES", "SCRIPT_PARTS", "ScriptCharacters", "TrimResult", "VocabularyError",
            "language_scripts", "normalized", "outside_trimmed", "piece_counts", "script_piece_ids",
@@ -354,6 +355,94 @@ def _trimmed_tokenizer(tokenizer, kept: list[int]):
                                    **tokenizer.special_tokens_map)
 
 
+def _check_trim_args(keep: str, texts: dict, languages: list[str], min_count: int, min_sentences: int) -> None:
+    """Raise VocabularyError when :func:`trim_vocabulary` cannot trim with these arguments."""
+    if keep in ("text", "both") and not texts:
+        raise VocabularyError(f"trimming with keep={keep!r} needs the text of at least one language")
+    if not languages:
+        raise VocabularyError("trimming needs at least one language")
+    if keep in ("text", "both"):
+        short = {l: len(t) for l, t in texts.items() if len(t) < min_sentences}
+        if short:
+            raise VocabularyError("too little text to trim the vocabulary for: " + ", ".join(
+                f"{l} ({n} sentences)" for l, n in short.items()) + f"; give at least {min_sentences} sentences "
+                "per language (a text file with one sentence per line: --text LANG=FILE)")
+        if min_count < 1:
+            raise VocabularyError(f"min_count must be >= 1, got {min_count}")
+
+
+def _text_piece_ids(tok, texts: dict, prefix: str, min_count: int, per_language: dict[str, dict]) -> set[int]:
+    """The ids the texts use at least ``min_count`` times; per-language counts go to ``per_language``."""
+    counts: Counter = Counter()
+    for lang, t in texts.items():
+        c = piece_counts(tok, list(t), prefix)
+        counts.update(c)
+        per_language[lang] = {"sentences": len(t), "tokens": int(sum(c.values())), "pieces": len(c)}
+    return {i for i, n in counts.items() if n >= min_count}
+
+
+def _always_kept(tok) -> set[int]:
+    """The special and added tokens, and for Unigram the lowest-scoring piece."""
+    special = set(tok.all_special_ids) | {t.get("id") for t in json.loads(tok.backend_tokenizer.to_str()).get(
+        "added_tokens") or []}
+    always = {i for i in special if i is not None}
+    if (low := _min_score_id(tok)) is not None:
+        always.add(low)
+    return always
+
+
+def _trimmed_model(model, tok, kept: list[int]):
+    """A copy of ``model`` with only the embedding rows ``kept`` and its config's token ids renumbered."""
+    trimmed = copy.deepcopy(model)
+    old = model.get_input_embeddings()
+    emb = torch.nn.Embedding(len(kept), old.weight.shape[1], padding_idx=None)
+    with torch.no_grad():
+        emb.weight.copy_(old.weight[torch.as_tensor(kept)])
+    trimmed.set_input_embeddings(emb)
+    trimmed.config.vocab_size = len(kept)
+    pad = tok.pad_token_id
+    if pad is not None and getattr(trimmed.config, "pad_token_id", None) is not None:
+        trimmed.config.pad_token_id = kept.index(pad)
+    for name in ("bos_token_id", "eos_token_id", "sep_token_id", "cls_token_id"):
+        v = getattr(trimmed.config, name, None)
+        if isinstance(v, int) and v in set(kept):
+            setattr(trimmed.config, name, kept.index(v))
+    return trimmed
+
+
+def _check_segmentation(tok, new_tok, kept: list[int], texts: dict, prefix: str) -> None:
+    """Require every text to be segmented into the same pieces by the trimmed tokenizer."""
+    new_of = {o: n for n, o in enumerate(kept)}
+    for lang, t in texts.items():
+        before = _all_ids(tok, list(t), prefix)
+        after = _all_ids(new_tok, list(t), prefix)
+        for k, (a, b) in enumerate(zip(before, after)):
+            if [new_of.get(i, -1) for i in a] != list(b):
+                raise VocabularyError(f"{lang}: sentence {k + 1} is segmented differently after trimming "
+                                      f"({t[k][:60]!r}); this tokenizer's pieces do not trim cleanly")
+
+
+def _trim_sizes(keep: str, model, trimmed, text_ids: set[int], script_ids: set[int], always: set[int],
+                kept: list[int]) -> tuple[dict, int, int, int]:
+    """``(sizes, rows, n_before, n_after)``: the sizes of :class:`TrimResult` and the counts they use."""
+    n_before = sum(p.numel() for p in model.parameters())
+    n_after = sum(p.numel() for p in trimmed.parameters())
+    old = model.get_input_embeddings()
+    rows, dim = int(old.weight.shape[0]), int(old.weight.shape[1])
+
+    def size(n_pieces: int, parameters: int | None = None) -> dict:
+        parameters = n_before - (rows - n_pieces) * dim if parameters is None else parameters
+        return {"pieces": n_pieces, "parameters": parameters, "share": round(parameters / n_before, 4)}
+
+    sizes = {}
+    if keep in ("text", "both"):
+        sizes["text"] = size(len(text_ids | always))
+    if keep in ("script", "both"):
+        sizes["script"] = size(len(script_ids | always))
+    sizes["kept"] = size(len(kept), n_after)
+    return sizes, rows, n_before, n_after
+
+
 def trim_vocabulary(encoder, texts: Mapping[str, Sequence[str]] | None = None, *, keep: str = "text",
                     langs: Sequence[str] | None = None, min_count: int = 1, min_sentences: int = MIN_SENTENCES,
                     check: bool = True, basic_latin: bool = True):
@@ -392,24 +481,11 @@ def trim_vocabulary(encoder, texts: Mapping[str, Sequence[str]] | None = None, *
             tokenizer segments differently.
         UnknownLanguageError: a code that names no language (script, both).
     """
-    from xlt.models.loading import Encoder
-
     if keep not in KEEP_MODES:
         raise VocabularyError(f"keep must be one of {', '.join(KEEP_MODES)}, got {keep!r}")
     texts = dict(texts or {})
     languages = list(dict.fromkeys(langs if langs is not None else texts))
-    if keep in ("text", "both") and not texts:
-        raise VocabularyError(f"trimming with keep={keep!r} needs the text of at least one language")
-    if not languages:
-        raise VocabularyError("trimming needs at least one language")
-    if keep in ("text", "both"):
-        short = {l: len(t) for l, t in texts.items() if len(t) < min_sentences}
-        if short:
-            raise VocabularyError("too little text to trim the vocabulary for: " + ", ".join(
-                f"{l} ({n} sentences)" for l, n in short.items()) + f"; give at least {min_sentences} sentences "
-                "per language (a text file with one sentence per line: --text LANG=FILE)")
-        if min_count < 1:
-            raise VocabularyError(f"min_count must be >= 1, got {min_count}")
+    _check_trim_args(keep, texts, languages, min_count, min_sentences)
     by_language = language_scripts(languages) if keep != "text" else {}
     scripts = list(dict.fromkeys(s for parts in by_language.values() for s in parts))
     tok, model = encoder.tokenizer, encoder.model
@@ -417,61 +493,19 @@ def trim_vocabulary(encoder, texts: Mapping[str, Sequence[str]] | None = None, *
     per_language: dict[str, dict] = {}
     text_ids: set[int] = set()
     if keep in ("text", "both"):
-        counts: Counter = Counter()
-        for lang, t in texts.items():
-            c = piece_counts(tok, list(t), encoder.text_prefix)
-            counts.update(c)
-            per_language[lang] = {"sentences": len(t), "tokens": int(sum(c.values())), "pieces": len(c)}
-        text_ids = {i for i, n in counts.items() if n >= min_count}
+        text_ids = _text_piece_ids(tok, texts, encoder.text_prefix, min_count, per_language)
     script_ids: set[int] = set()
     if keep in ("script", "both"):
         script_ids = set(script_piece_ids(tok, scripts, encoder.text_prefix, basic_latin)[0])
         for lang, parts in by_language.items():
             per_language.setdefault(lang, {})["scripts"] = list(parts)
-    special = set(tok.all_special_ids) | {t.get("id") for t in json.loads(tok.backend_tokenizer.to_str()).get(
-        "added_tokens") or []}
-    always = {i for i in special if i is not None}
-    if (low := _min_score_id(tok)) is not None:
-        always.add(low)
+    always = _always_kept(tok)
     kept = sorted(text_ids | script_ids | always)
     new_tok = _trimmed_tokenizer(tok, kept)
-    trimmed = copy.deepcopy(model)
-    old = model.get_input_embeddings()
-    emb = torch.nn.Embedding(len(kept), old.weight.shape[1], padding_idx=None)
-    with torch.no_grad():
-        emb.weight.copy_(old.weight[torch.as_tensor(kept)])
-    trimmed.set_input_embeddings(emb)
-    trimmed.config.vocab_size = len(kept)
-    pad = tok.pad_token_id
-    if pad is not None and getattr(trimmed.config, "pad_token_id", None) is not None:
-        trimmed.config.pad_token_id = kept.index(pad)
-    for name in ("bos_token_id", "eos_token_id", "sep_token_id", "cls_token_id"):
-        v = getattr(trimmed.config, name, None)
-        if isinstance(v, int) and v in set(kept):
-            setattr(trimmed.config, name, kept.index(v))
+    trimmed = _trimmed_model(model, tok, kept)
     if check and keep in ("text", "both"):
-        new_of = {o: n for n, o in enumerate(kept)}
-        for lang, t in texts.items():
-            before = _all_ids(tok, list(t), encoder.text_prefix)
-            after = _all_ids(new_tok, list(t), encoder.text_prefix)
-            for k, (a, b) in enumerate(zip(before, after)):
-                if [new_of.get(i, -1) for i in a] != list(b):
-                    raise VocabularyError(f"{lang}: sentence {k + 1} is segmented differently after trimming "
-                                          f"({t[k][:60]!r}); this tokenizer's pieces do not trim cleanly")
-    n_before = sum(p.numel() for p in model.parameters())
-    n_after = sum(p.numel() for p in trimmed.parameters())
-    rows, dim = int(old.weight.shape[0]), int(old.weight.shape[1])
-
-    def size(n_pieces: int, parameters: int | None = None) -> dict:
-        parameters = n_before - (rows - n_pieces) * dim if parameters is None else parameters
-        return {"pieces": n_pieces, "parameters": parameters, "share": round(parameters / n_before, 4)}
-
-    sizes = {}
-    if keep in ("text", "both"):
-        sizes["text"] = size(len(text_ids | always))
-    if keep in ("script", "both"):
-        sizes["script"] = size(len(script_ids | always))
-    sizes["kept"] = size(len(kept), n_after)
+        _check_segmentation(tok, new_tok, kept, texts, encoder.text_prefix)
+    sizes, rows, n_before, n_after = _trim_sizes(keep, model, trimmed, text_ids, script_ids, always, kept)
     info = dict(encoder.info, trimmed_for=sorted(languages), vocab_before=len(tok), vocab_after=len(kept),
                 trimmed_keep=keep, trimmed_scripts=scripts,
                 trimmed_basic_latin=basic_latin and keep != "text")
