@@ -118,7 +118,7 @@ def _raw_lines(path: Path, kind: TaskKind, lang: str, limit: int | None) -> tupl
     Raises:
         DataFormatError: a line that is not UTF-8, or (pair tasks) a line without a tab.
     """
-    stats, out, n = ReadStats(), [], 0
+    stats, out, n = ReadStats(path), [], 0
     for lineno, line in iter_lines(path, stats):
         n = lineno
         text = line.strip()

@@ -47,6 +47,7 @@ from xlt.evaluate.manifest import build_manifest, to_jsonable
 from xlt.evaluate.report import write_jsonl, write_report
 from xlt.jobs import ConfigError, check_max_length
 from xlt.jobs.parts import SourceFiles, TransferSettings, finetune_training, probe_training
+from xlt.jobs.selftrain import add_self_train_section, check_teachers, read_unlabeled_for, selftrain_trainer
 from xlt.models.loading import load_encoder
 from xlt.transfer.checkpoint import CHECKPOINT_FILE, CheckpointError
 from xlt.transfer.ensemble import mean_proba
@@ -288,6 +289,8 @@ class Prepared:
         code_switch: the dictionaries of ``code_switch``, ready (:class:`~xlt.data.codeswitch.CodeSwitcher`;
             None: off).
         code_switch_coverage: dictionary language -> distinct source training words it holds.
+        unlabeled: ``--self-train`` / ``--distill-from``: language ->
+            :class:`~xlt.data.unlabeled.UnlabeledText` (:func:`xlt.jobs.selftrain.read_unlabeled_for`).
     """
 
     dataset: TaskDataset
@@ -297,6 +300,7 @@ class Prepared:
     code_switch: CodeSwitcher | None = None
     code_switch_coverage: dict[str, int] = field(default_factory=dict)
     cs_copies: int = 1
+    unlabeled: dict = field(default_factory=dict)
 
 
 def code_switcher_for(settings: TransferSettings, ds: TaskDataset) -> tuple[CodeSwitcher | None, dict[str, int]]:
@@ -347,8 +351,9 @@ def prepare(settings: TransferSettings, dataset: TaskDataset | None = None) -> P
     if settings.romanize:
         ds, romanized = romanize_targets(ds)
     switcher, coverage = code_switcher_for(settings, ds)
+    check_teachers(settings)
     return Prepared(ds, aligner, romanized, read_language_adapters(settings, ds.source), switcher, coverage,
-                    settings.cs_copies or 1)
+                    settings.cs_copies or 1, read_unlabeled_for(settings, ds))
 
 
 def training_for(settings: TransferSettings, kind: str) -> ProbeTraining | FinetuneTraining:
@@ -395,15 +400,19 @@ def encoder_for(settings: TransferSettings, training: ProbeTraining | FinetuneTr
     return encoder if encoder is not None else load_encoder(settings.model, device="auto")
 
 
-def make_trainer(encoder, training: ProbeTraining | FinetuneTraining, prepared: Prepared):
+def make_trainer(encoder, training: ProbeTraining | FinetuneTraining, prepared: Prepared,
+                 settings: TransferSettings | None = None):
     """A :class:`ProbeTrainer` or :class:`FinetuneTrainer` of ``training`` on ``encoder``, the aligner
-    checked against the encoder and languages.
+    checked against the encoder and languages; with ``settings`` that self-train or distil, their
+    trainer (:func:`xlt.jobs.selftrain.selftrain_trainer`).
 
     Raises:
         AlignerError: an aligner of another model, layers or languages.
     """
     ds, aligner = prepared.dataset, prepared.aligner
-    if isinstance(training, ProbeTraining):
+    if settings is not None and settings.learns_from_unlabeled:
+        trainer = selftrain_trainer(settings, encoder, ds, training, prepared)
+    elif isinstance(training, ProbeTraining):
         trainer = ProbeTrainer(encoder, ds, training, aligner, code_switch=prepared.code_switch,
                                cs_copies=prepared.cs_copies)
     else:
@@ -575,6 +584,8 @@ def add_sections(report: dict, settings: TransferSettings, *, prepared: Prepared
             f"{l} ({n} examples)" for l, n in prepared.romanized.items()) + ".")
     if prepared.code_switch is not None:
         add_code_switch_section(report, settings, prepared, trainer, section)
+    if prepared.unlabeled:
+        add_self_train_section(report, settings, prepared.unlabeled, trainer, section)
     if outside:
         report["outside_trimmed_vocabulary"] = {"trimmed_for": encoder.info["trimmed_for"], "unknown_percent": outside}
     if settings.mode == "finetune":
@@ -666,13 +677,14 @@ def run(settings: TransferSettings, command: list[str] | None = None, dataset: T
     data_files = ds.files() + ([Path(settings.aligner)] if prepared.aligner is not None else [])
     if prepared.code_switch is not None:  # the dictionaries are hashed with the data
         data_files += [d.path for d in prepared.code_switch.dictionaries]
+    data_files += [p for u in prepared.unlabeled.values() for p in u.paths]  # self-training's text
     manifest = build_manifest(cfg, data_files, {"spec": settings.model}, settings.seeds)
     torch.manual_seed(settings.seeds[0])
     np.random.seed(settings.seeds[0])
     _warn_unseen_labels(ds)
     encoder = encoder_for(settings, training, encoder)
     outside = _warn_outside_trimmed(encoder, ds)
-    trainer = make_trainer(encoder, training, prepared)
+    trainer = make_trainer(encoder, training, prepared, settings)
     trainer.train(settings.seeds)
     t_train = time.time() - t0
     seeds = settings.seeds

@@ -1,0 +1,408 @@
+"""Learning from the target language's own unlabelled text: self-training and distillation.
+
+Methods:
+
+* **Self-training** (teacher-student; Xie et al. 2020, "Self-training with Noisy Student
+  improves ImageNet classification", CVPR; for cross-lingual NER Wu et al. 2020,
+  "Single-/Multi-Source Cross-Lingual NER via Teacher-Student Learning on Unlabeled Data in
+  Target Language", ACL): the zero-shot model (the teacher) labels unlabelled target-language
+  text; a student trains on the source's gold data plus the pseudo-labelled target text; the
+  student is the next round's teacher. :class:`SelfTrainingProbeTrainer`.
+* **Ensemble distillation** (Hinton et al. 2015, "Distilling the Knowledge in a Neural
+  Network"): one student learns the mean probabilities of several saved task models (seeds,
+  sources) on unlabelled text. :class:`DistillationProbeTrainer`.
+
+Pseudo-labels (:func:`pseudo_label`): *hard* labels are the teacher's decoded labels (for BIO
+tag sets the most probable well-formed sequence, :mod:`xlt.transfer.decoding`; else argmax), as
+one-hot targets; *soft* labels are the teacher's probabilities themselves (distillation with
+temperature 1). An example is kept when its confidence - for token tasks the smallest, over its
+words, probability of the decoded label; else the top probability - is at least the threshold
+(:func:`select_confident`); then at most N examples per language are drawn at random
+(:func:`sample_per_language`), so that no language swamps the rest.
+
+Both trainers are probe trainers (frozen encoder features, computed once; with a feature cache,
+once per machine): the unlabelled text's features are extracted once and every round trains new
+heads on them. Model selection uses the source language's dev set only, so the transfer stays
+zero-shot in its selection; the target text is unlabelled.
+
+No module of the data layer imports this one; it imports torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import torch
+
+from xlt.core.metrics import score
+from xlt.data.dataset import Split, TaskDataset
+from xlt.data.kinds import TOKEN
+from xlt.data.unlabeled import UnlabeledText
+from xlt.models.loading import Encoder
+from xlt.transfer.decoding import decode_word_labels
+from xlt.transfer.ensemble import mean_proba
+from xlt.transfer.model import ProbeModel, TaskModel
+from xlt.transfer.probe import train_probe
+from xlt.transfer.training import ProbeTrainer, ProbeTraining
+
+__all__ = ["DistillationProbeTrainer", "PseudoLabels", "SelfTraining", "SelfTrainingProbeTrainer", "UnlabeledFeatures",
+           "pseudo_label", "pseudo_targets", "sample_per_language", "select_confident"]
+
+#: Default confidence threshold of hard pseudo-labels.
+DEFAULT_THRESHOLD = 0.9
+
+
+@dataclass(frozen=True)
+class SelfTraining:
+    """How pseudo-labels are made and used.
+
+    Attributes:
+        rounds: teacher -> student rounds (>= 1; self-training only).
+        threshold: keep an example whose confidence is >= this (0: keep all), in [0, 1].
+        labels: ``hard`` (decoded labels, one-hot) or ``soft`` (the teacher's probabilities).
+        per_language: at most this many pseudo-labelled examples per language (None: all).
+        teacher: self-training: ``each`` (every seed's model teaches its own student) or
+            ``ensemble`` (the mean of all seeds' probabilities teaches every student).
+        decoding: token tasks: how hard labels are decoded (:data:`xlt.transfer.decoding.DECODINGS`).
+
+    Raises:
+        ValueError: a value out of range, at construction.
+    """
+
+    rounds: int = 1
+    threshold: float = DEFAULT_THRESHOLD
+    labels: Literal["hard", "soft"] = "hard"
+    per_language: int | None = None
+    teacher: Literal["each", "ensemble"] = "each"
+    decoding: str = "bio"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.rounds, bool) or int(self.rounds) != self.rounds or self.rounds < 1:
+            raise ValueError(f"rounds must be a whole number >= 1, got {self.rounds}")
+        if not 0.0 <= float(self.threshold) <= 1.0:
+            raise ValueError(f"threshold must be between 0 and 1, got {self.threshold}")
+        if self.labels not in ("hard", "soft"):
+            raise ValueError(f"labels must be 'hard' or 'soft', got {self.labels!r}")
+        if self.per_language is not None and self.per_language < 1:
+            raise ValueError(f"per_language must be >= 1 or None, got {self.per_language}")
+        if self.teacher not in ("each", "ensemble"):
+            raise ValueError(f"teacher must be 'each' or 'ensemble', got {self.teacher!r}")
+
+
+@dataclass
+class PseudoLabels:
+    """A teacher's labels for unlabelled examples.
+
+    Attributes:
+        targets: per example the training target: token tasks ``(n_words, n_labels)``, else
+            ``(n_labels,)``; one-hot rows (hard) or probabilities (soft).
+        confidence: ``(n_examples,)``: the smallest probability of a decoded word label (token
+            tasks; 0 for an empty sentence) or the top probability.
+    """
+
+    targets: list[np.ndarray]
+    confidence: np.ndarray
+
+
+def pseudo_label(probas: Sequence[np.ndarray], labels: Sequence[str], *, token: bool, soft: bool = False,
+                 decoding: str = "bio") -> PseudoLabels:
+    """Pseudo-labels from a teacher's probabilities.
+
+    Args:
+        probas: per example ``(n_words, n_labels)`` (``token``) or ``(n_labels,)`` probabilities.
+        labels: the label names, in column order.
+        token: a token task (decode word sequences) or not.
+        soft: targets are the probabilities themselves (distillation, Hinton et al. 2015), not
+            one-hot rows of the decoded labels. The confidence is that of the decoded labels
+            either way.
+        decoding: token tasks: :func:`xlt.transfer.decoding.decode_word_labels` (``bio``: the most
+            probable well-formed BIO sequence, Viterbi; argmax for other label sets).
+
+    Returns:
+        :class:`PseudoLabels` (targets float32, same shapes as ``probas``).
+
+    Raises:
+        ValueError: an unknown ``decoding``, or probabilities of another width than ``labels``.
+    """
+    n_labels = len(labels)
+    index = {l: i for i, l in enumerate(labels)}
+    for p in probas:
+        if p.shape[-1] != n_labels:
+            raise ValueError(f"probabilities have {p.shape[-1]} columns for {n_labels} labels")
+    targets, conf = [], np.zeros(len(probas), dtype=np.float64)
+    decoded = decode_word_labels(list(probas), list(labels), decoding) if token else None
+    for i, p in enumerate(probas):
+        p = np.asarray(p, dtype=np.float32)
+        ids = np.array([index[l] for l in decoded[i]], dtype=np.int64) if token else np.array(int(p.argmax()))
+        if token:
+            conf[i] = float(p[np.arange(len(ids)), ids].min()) if len(ids) else 0.0
+            hard = np.eye(n_labels, dtype=np.float32)[ids] if len(ids) else np.zeros((0, n_labels), np.float32)
+        else:
+            conf[i] = float(p[ids])
+            hard = np.eye(n_labels, dtype=np.float32)[ids]
+        targets.append(p.copy() if soft else hard)
+    return PseudoLabels(targets, conf)
+
+
+def select_confident(confidence: np.ndarray, threshold: float) -> np.ndarray:
+    """Indices ``(k,)`` (ascending) of the examples whose confidence is >= ``threshold``.
+
+    Raises:
+        ValueError: a threshold outside [0, 1].
+    """
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
+    return np.flatnonzero(np.asarray(confidence) >= threshold)
+
+
+def sample_per_language(selected: Mapping[str, np.ndarray], n: int | None, seed: int = 0) -> dict[str, np.ndarray]:
+    """At most ``n`` of each language's selected indices, drawn uniformly without replacement
+    (a generator seeded by ``seed`` and the language), returned in ascending order; ``n=None``
+    keeps all. So that a language with much text does not swamp the others.
+
+    Args:
+        selected: language -> indices ``(k,)``.
+        n: the cap per language (>= 1) or None.
+        seed: the draw's seed.
+
+    Returns:
+        language -> indices ``(min(k, n),)``.
+
+    Raises:
+        ValueError: ``n`` < 1.
+    """
+    if n is not None and n < 1:
+        raise ValueError(f"the per-language cap must be >= 1, got {n}")
+    out = {}
+    for lang, idx in selected.items():
+        idx = np.asarray(idx, dtype=np.int64)
+        if n is not None and len(idx) > n:
+            rng = np.random.default_rng([seed, *lang.encode("utf-8")])
+            idx = np.sort(rng.choice(idx, size=n, replace=False))
+        out[lang] = idx
+    return out
+
+
+@dataclass
+class UnlabeledFeatures:
+    """One language's unlabelled examples and their frozen features.
+
+    Attributes:
+        lang: the language. examples: the examples ``(n,)``.
+        X: features ``(n_rows, [n_layers,] dim)``: one row per word (token tasks) or example.
+        offsets: ``(n + 1,)``: example ``i``'s rows are ``X[offsets[i]:offsets[i + 1]]``.
+    """
+
+    lang: str
+    examples: list
+    X: torch.Tensor
+    offsets: np.ndarray
+
+    def rows(self, idx: np.ndarray) -> np.ndarray:
+        """Row indices ``(sum of the chosen examples' rows,)`` of the examples ``idx``."""
+        parts = [np.arange(self.offsets[i], self.offsets[i + 1]) for i in idx]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def unlabeled_features(model: ProbeModel, text: UnlabeledText, progress: bool = False) -> UnlabeledFeatures:
+    """The features of ``text`` under ``model``'s encoder, layer and aligner (empty sentences left out)."""
+    token = model.kind is TOKEN
+    examples = [e for e in text.examples if not token or len(e.tokens)]
+    X, _ = model.features(examples, text.lang, progress=progress)
+    sizes = [len(e.tokens) if token else 1 for e in examples]
+    return UnlabeledFeatures(text.lang, examples, X, np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64))
+
+
+def pseudo_targets(probas: Mapping[str, list[np.ndarray]], feats: Mapping[str, UnlabeledFeatures],
+                   labels: Sequence[str], config: SelfTraining, *, token: bool, seed: int = 0
+                   ) -> tuple[torch.Tensor, torch.Tensor, dict[str, dict]]:
+    """The pseudo-labelled training rows of every language: threshold, then the per-language cap.
+
+    Args:
+        probas: language -> the teacher's probabilities of ``feats[lang].examples``.
+        feats: language -> :class:`UnlabeledFeatures`.
+        labels: the label names. config: threshold, hard/soft, cap, decoding.
+        token: a token task. seed: the draw of :func:`sample_per_language`.
+
+    Returns:
+        ``(X, Y, counts)``: features ``(n_rows, [n_layers,] dim)``, float targets
+        ``(n_rows, n_labels)``, and per language ``{"unlabeled", "confident", "used", "rows",
+        "mean_confidence"}``.
+    """
+    pseudo = {l: pseudo_label(p, labels, token=token, soft=config.labels == "soft", decoding=config.decoding)
+              for l, p in probas.items()}
+    chosen = sample_per_language({l: select_confident(p.confidence, config.threshold) for l, p in pseudo.items()},
+                                 config.per_language, seed)
+    xs, ys, counts = [], [], {}
+    for lang, idx in chosen.items():
+        f, p = feats[lang], pseudo[lang]
+        rows = f.rows(idx)
+        xs.append(f.X[torch.from_numpy(rows)])
+        ys.append(torch.from_numpy(np.concatenate([p.targets[i].reshape(-1, len(labels)) for i in idx]))
+                  if len(idx) else torch.zeros((0, len(labels))))
+        counts[lang] = {"unlabeled": len(f.examples), "confident": int((p.confidence >= config.threshold).sum()),
+                        "used": int(len(idx)), "rows": int(len(rows)),
+                        "mean_confidence": float(p.confidence.mean()) if len(p.confidence) else float("nan")}
+    if not xs:
+        return torch.zeros((0,)), torch.zeros((0, len(labels))), counts
+    return torch.cat(xs), torch.cat(ys).float(), counts
+
+
+def _one_hot(y: torch.Tensor, n_labels: int) -> torch.Tensor:
+    return torch.nn.functional.one_hot(y, n_labels).float()
+
+
+class SelfTrainingProbeTrainer(ProbeTrainer):
+    """A probe trainer that self-trains on unlabelled target text (Xie et al. 2020; Wu et al. 2020).
+
+    :meth:`train` first trains the zero-shot heads (one per seed, the teachers of round 1), then
+    for every round: the teacher (the seed's own model, or with ``teacher='ensemble'`` the mean
+    of every seed's probabilities) labels each language's unlabelled text; examples under the
+    threshold are dropped and at most ``per_language`` kept per language; the student (a new head
+    of the same kind, the same seed) trains on the source gold rows plus the pseudo-labelled rows
+    and is selected, epoch by epoch, on the source dev set only. The last round's students are
+    the models.
+
+    Args:
+        encoder, ds, training, aligner, code_switch, cs_copies: as :class:`ProbeTrainer`.
+        unlabeled: language -> :class:`~xlt.data.unlabeled.UnlabeledText`.
+        config: :class:`SelfTraining`.
+
+    After :meth:`train`, besides :class:`ProbeTrainer`'s attributes: ``teacher_dev_scores``
+    (seed -> the zero-shot model's source-dev score) and ``rounds`` (one record per round and
+    seed: ``{"round", "seed", "teacher_dev", "student_dev", "rows", "languages": {lang: counts}}``).
+
+    Raises:
+        ValueError (from :meth:`train`): no unlabelled text.
+    """
+
+    def __init__(self, encoder: Encoder, ds: TaskDataset, training: ProbeTraining,
+                 unlabeled: Mapping[str, UnlabeledText], config: SelfTraining, aligner=None, code_switch=None,
+                 cs_copies: int = 1):
+        super().__init__(encoder, ds, training, aligner, code_switch=code_switch, cs_copies=cs_copies)
+        self.unlabeled, self.config = dict(unlabeled), config
+        self.teacher_dev_scores: dict[int, float] = {}
+        self.rounds: list[dict] = []
+
+    def unlabeled_features(self) -> dict[str, UnlabeledFeatures]:
+        """Every language's unlabelled features (extracted once)."""
+        if not self.unlabeled:
+            raise ValueError("self-training needs unlabelled text in at least one language")
+        return {l: unlabeled_features(self.base, t, self.training.progress) for l, t in self.unlabeled.items()}
+
+    def dev_score(self, head) -> float:
+        """The source-dev score (%) of a head (the only selection data)."""
+        ds, sf = self.ds, self.source_features
+        m = self._model(head, -1)
+        return score(ds.metric, ds.kind.gold(ds.dev.examples), m.decode(m.proba_from_features(sf.X_dev, ds.dev.examples)))
+
+    def train(self, seeds: list[int]) -> None:
+        """Zero-shot teachers, then :attr:`SelfTraining.rounds` rounds of students."""
+        super().train(seeds)
+        self.teacher_dev_scores = dict(self.dev_scores)
+        feats = self.unlabeled_features()
+        for r in range(1, self.config.rounds + 1):
+            teachers = self._teacher_probas(feats, seeds)
+            for seed in seeds:
+                self._student(r, seed, teachers[seed], feats)
+
+    def _teacher_probas(self, feats: Mapping[str, UnlabeledFeatures], seeds: list[int]) -> dict[int, dict]:
+        """seed -> language -> the teacher's probabilities for the unlabelled examples."""
+        per_seed = {s: {l: self.models[s].proba_from_features(f.X, f.examples) for l, f in feats.items()}
+                    for s in seeds}
+        if self.config.teacher == "ensemble" and len(seeds) > 1:
+            pooled = {l: mean_proba([per_seed[s][l] for s in seeds]) for l in feats}
+            return {s: pooled for s in seeds}
+        return per_seed
+
+    def _student(self, r: int, seed: int, probas: dict, feats: Mapping[str, UnlabeledFeatures]) -> None:
+        """Train round ``r``'s student of ``seed`` on source gold + pseudo-labelled rows."""
+        ds, t, sf = self.ds, self.training, self.source_features
+        Xp, Yp, counts = pseudo_targets(probas, feats, ds.labels, self.config, token=ds.kind is TOKEN,
+                                        seed=seed * 1000 + r)
+        X = torch.cat([sf.X, Xp.to(sf.X.dtype)]) if len(Yp) else sf.X
+        Y = torch.cat([_one_hot(sf.y, len(ds.labels)), Yp]) if len(Yp) else _one_hot(sf.y, len(ds.labels))
+        teacher_dev = self.dev_scores[seed]
+        res = train_probe(X, Y, len(ds.labels), self.dev_score, hidden=t.hidden, epochs=t.epochs,
+                          batch_size=t.batch_size, lr=t.lr, seed=seed, progress=t.progress)
+        self.models[seed] = self._model(res.head, seed)
+        self.models[seed].meta["self_training_round"] = r
+        self.dev_scores[seed] = max(h["dev"] for h in res.history)
+        self.histories[seed] = self.histories.get(seed, []) + [{"self_training_round": r, "history": res.history}]
+        self.rounds.append({"round": r, "seed": seed, "teacher_dev": teacher_dev, "student_dev": self.dev_scores[seed],
+                            "rows": {"source": int(len(sf.y)), "pseudo": int(len(Yp))}, "languages": counts})
+
+
+class DistillationProbeTrainer(ProbeTrainer):
+    """One probe student per seed distilled from saved task models (Hinton et al. 2015).
+
+    The teachers (seeds of a run, models of different sources; probes or fine-tuned) label the
+    source training text and every language's unlabelled text with the mean of their
+    probabilities; the student (a head on this trainer's frozen features) trains on those
+    targets - soft, or hard above the threshold, capped per language as
+    :func:`pseudo_targets` does - and is selected on the source dev set's gold labels. The source
+    training text's gold labels are not used: the student learns the teachers, not the data.
+
+    Args:
+        encoder, ds, training, aligner: as :class:`ProbeTrainer`.
+        teachers: the loaded task models (same task kind and labels as ``ds``).
+        unlabeled: language -> :class:`~xlt.data.unlabeled.UnlabeledText`.
+        config: :class:`SelfTraining` (``rounds`` and ``teacher`` are not used).
+
+    Raises:
+        ValueError: no teachers, or a teacher of another kind or label list (at construction).
+    """
+
+    def __init__(self, encoder: Encoder, ds: TaskDataset, training: ProbeTraining, teachers: Sequence[TaskModel],
+                 unlabeled: Mapping[str, UnlabeledText], config: SelfTraining, aligner=None):
+        super().__init__(encoder, ds, training, aligner)
+        if not teachers:
+            raise ValueError("distillation needs at least one teacher model")
+        for k, m in enumerate(teachers):
+            if m.kind is not ds.kind or list(m.labels) != list(ds.labels):
+                raise ValueError(f"teacher {k + 1} is a {m.kind.name} model with labels {m.labels}; the task is "
+                                 f"{ds.kind.name} with labels {ds.labels}")
+        self.teachers, self.unlabeled, self.config = list(teachers), dict(unlabeled), config
+        self.rounds: list[dict] = []
+        self.teacher_dev_scores: dict[int, float] = {}
+
+    def teacher_proba(self, examples: list, lang: str) -> list[np.ndarray]:
+        """The teachers' mean probabilities for ``examples`` (per example, as :meth:`TaskModel.predict_proba`)."""
+        return mean_proba([m.predict_proba(examples, lang) for m in self.teachers])
+
+    def train(self, seeds: list[int]) -> None:
+        """Distil the teachers into one head per seed."""
+        ds, t = self.ds, self.training
+        token = ds.kind is TOKEN
+        train = Split(ds.source, [e for e in ds.train.examples if not token or len(e.tokens)])
+        X, _ = self.features(train)
+        Xd, _ = self.features(ds.dev)
+        feats = {l: unlabeled_features(self.base, u, t.progress) for l, u in self.unlabeled.items()}
+        feats[ds.source] = UnlabeledFeatures(ds.source, train.examples, X, np.concatenate(
+            [[0], np.cumsum([len(e.tokens) if token else 1 for e in train.examples])]).astype(np.int64))
+        probas = {l: self.teacher_proba(f.examples, l) for l, f in feats.items()}
+        self.source_features = None
+        gold = ds.kind.gold(ds.dev.examples)
+
+        def dev_score(head) -> float:
+            m = self._model(head, -1)
+            return score(ds.metric, gold, m.decode(m.proba_from_features(Xd, ds.dev.examples)))
+
+        teacher_dev = score(ds.metric, gold, self.teachers[0].decode(self.teacher_proba(ds.dev.examples, ds.source)))
+        for seed in seeds:
+            Xs, Ys, counts = pseudo_targets(probas, feats, ds.labels, self.config, token=token, seed=seed)
+            if not len(Ys):
+                raise ValueError("no pseudo-labelled example passed the threshold: lower it")
+            res = train_probe(Xs, Ys, len(ds.labels), dev_score, hidden=t.hidden, epochs=t.epochs,
+                              batch_size=t.batch_size, lr=t.lr, seed=seed, progress=t.progress)
+            self.models[seed] = self._model(res.head, seed)
+            self.models[seed].meta["distilled_from"] = len(self.teachers)
+            self.histories[seed] = res.history
+            self.dev_scores[seed] = max(h["dev"] for h in res.history)
+            self.teacher_dev_scores[seed] = teacher_dev
+            self.rounds.append({"round": 1, "seed": seed, "teacher_dev": teacher_dev,
+                                "student_dev": self.dev_scores[seed], "rows": {"pseudo": int(len(Ys))},
+                                "languages": counts})
