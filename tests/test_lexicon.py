@@ -207,3 +207,166 @@ def test_bli_eval_command_on_vec_files(tmp_path, capsys, no_model):
     assert main(bad) == 2 and "no seed pair has both words" in capsys.readouterr().err
     assert main(["bli", "eval", "--src", "en", "--tgt", "en", "--out", str(tmp_path / "o3")]) == 2
     assert "--src and --tgt are both en" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- layers, contexts, induction, fit/induce
+
+
+def test_combine_layers_and_layer_positions_by_hand():
+    from xlt.jobs import ConfigError
+    from xlt.jobs.bli import layer_positions
+    from xlt.lexicon.vectors import WordVectorError, combine_layers
+
+    # 3 layers, 2 words, dim 2: the mean of layers 0 and 2, and their unit rows side by side
+    stack = np.array([[[2, 0], [0, 4]], [[9, 9], [9, 9]], [[0, 2], [3, 4]]], dtype=np.float32)
+    assert combine_layers(stack, [0, 2], "mean").tolist() == [[1, 1], [1.5, 4]]
+    assert np.allclose(combine_layers(stack, [0, 2], "concat"), [[1, 0, 0, 1], [0, 1, 0.6, 0.8]])
+    assert np.allclose(combine_layers(stack, None), [[11 / 3, 11 / 3], [4, 17 / 3]])
+    with pytest.raises(WordVectorError, match="outside a stack of 3 layers"):
+        combine_layers(stack, [3])
+    with pytest.raises(WordVectorError, match="mean or concat"):
+        combine_layers(stack, [0], "sum")
+    # 13 hidden states (embeddings + 12 layers): last = 12, a range includes both ends, -1 = last
+    assert layer_positions(["last"], 13) == [12]
+    assert layer_positions(["4-6", "-1", "0"], 13) == [4, 5, 6, 12, 0]
+    for bad in ("x", "6-4", "13"):
+        with pytest.raises(ConfigError, match="--layers"):
+            layer_positions([bad], 13)
+
+
+def test_context_occurrences_caps_and_folds_case():
+    from xlt.lexicon.vectors import WordVectorError, context_occurrences
+
+    corpus = [["The", "cat"], ["a", "cat", "and", "the", "cat"], ["dog"]]
+    wanted, counts = context_occurrences(["the", "cat", "fox"], corpus, max_occurrences=2, fold_case=True)
+    # the: sentence 0 pos 0, sentence 1 pos 3; cat: sentence 0 pos 1, sentence 1 pos 1 (the third is over the cap)
+    assert wanted == {0: [(0, 0), (1, 1)], 1: [(1, 1), (3, 0)]}
+    assert counts.tolist() == [2, 2, 0]
+    wanted, counts = context_occurrences(["the"], corpus, max_occurrences=5)  # case kept: only "the" in sentence 1
+    assert wanted == {1: [(3, 0)]} and counts.tolist() == [1]
+    with pytest.raises(WordVectorError, match="max_occurrences"):
+        context_occurrences(["a"], corpus, 0)
+
+
+def test_neighbourhood_means_match_the_full_csls_matrix():
+    from xlt.lexicon.induction import neighbourhood_means
+
+    rng = np.random.default_rng(1)
+    a = normalize_embeddings(rng.normal(size=(70, 6)), ("unit",))
+    b = normalize_embeddings(rng.normal(size=(50, 6)), ("unit",))
+    r_a, r_b = neighbourhood_means(a, b, k=4, block_size=16)  # blocks of 16 rows
+    s = a @ b.T  # the reference: sorted full matrix
+    assert np.allclose(r_a, np.sort(s, 1)[:, -4:].mean(1), atol=1e-6)
+    assert np.allclose(r_b, np.sort(s, 0)[-4:].mean(0), atol=1e-6)
+    # and CSLS from them is similarity_scores' CSLS
+    assert np.allclose(2 * s - r_a[:, None] - r_b[None, :], similarity_scores(a, b, "csls", k=4), atol=1e-5)
+
+
+def test_induce_dictionary_threshold_top_and_mutual_by_hand():
+    from xlt.lexicon.induction import induce_dictionary
+
+    # cosine: source 0 = target 0 (1.0); source 1 is nearest to target 0 too (0.9 vs 0.9*0.5+0.436*0.866 = 0.828)
+    xw = np.array([[1.0, 0.0], [0.9, np.sqrt(1 - 0.81)]], dtype=np.float32)
+    y = np.array([[1.0, 0.0], [0.5, np.sqrt(0.75)]], dtype=np.float32)
+    src, tgt = ["a", "b"], ["A", "B"]
+    got = induce_dictionary(xw, y, src, tgt, method="cosine")
+    assert [(s, t) for s, t, _ in got] == [("a", "A"), ("b", "A")]
+    assert got[1][2] == pytest.approx(0.9, abs=1e-6)
+    # target A's best source is a, so b -> A is not mutual
+    assert [(s, t) for s, t, _ in induce_dictionary(xw, y, src, tgt, method="cosine", mutual=True)] == [("a", "A")]
+    # top 2 with a threshold of 0.85: a -> A (1.0), a -> B (0.5: dropped), b -> A (0.9), b -> B (0.828: dropped)
+    got = induce_dictionary(xw, y, src, tgt, method="cosine", top=2, min_score=0.85)
+    assert [(s, t) for s, t, _ in got] == [("a", "A"), ("b", "A")]
+    # CSLS with k = 1 (hand-worked in test_csls_by_hand): b goes to B
+    assert [(s, t) for s, t, _ in induce_dictionary(xw, y, src, tgt, k=1)] == [("a", "A"), ("b", "B")]
+    with pytest.raises(MappingError, match="top must be"):
+        induce_dictionary(xw, y, src, tgt, top=0)
+    with pytest.raises(MappingError, match="source and"):
+        induce_dictionary(xw, y, ["a"], tgt)
+
+
+def _square_vecs(tmp_path):
+    """Four unit vectors symmetric about 0 (centring changes nothing) and their 90-degree rotation."""
+    src = {"one": (1, 0), "two": (0, 1), "three": (-1, 0), "four": (0, -1)}
+    names = {"one": "eins", "two": "zwei", "three": "drei", "four": "vier"}
+    _write_vec(tmp_path / "en.vec", "4 2", [f"{w} {a} {b}" for w, (a, b) in src.items()])
+    _write_vec(tmp_path / "de.vec", "4 2", [f"{names[w]} {-b} {a}" for w, (a, b) in src.items()])
+    (tmp_path / "train.tsv").write_text("one\teins\ntwo\tzwei\n", encoding="utf-8")
+    return ["--src", "en", "--tgt", "de", "--vectors", f"en={tmp_path / 'en.vec'}", "--vectors",
+            f"de={tmp_path / 'de.vec'}", "--train", str(tmp_path / "train.tsv"), "--no-progress"]
+
+
+def test_bli_fit_then_induce_and_eval_reuse_the_mapped_spaces(tmp_path, capsys, no_model):
+    """Procrustes on one/two recovers the 90-degree rotation exactly, so every source word maps onto
+    its translation: cosine 1.0 with it, 0.0 with the two orthogonal words, -1.0 with the opposite."""
+    import json
+
+    from xlt.cli import main
+    from xlt.lexicon.vectors import read_word_vectors
+
+    common = _square_vecs(tmp_path)
+    fit = tmp_path / "fit"
+    assert main(["bli", "fit", *common, "--out", str(fit), "--format", "vec"]) == 0
+    meta = json.loads((fit / "fit.json").read_text(encoding="utf-8"))
+    assert meta["seed_pairs"] == 2 and meta["files"] == {"src": "en.vec", "tgt": "de.vec", "map": "map.npy"}
+    w = np.load(fit / "map.npy")
+    assert np.allclose(w, [[0, 1], [-1, 0]], atol=1e-6)  # the rotation
+    mapped, tgt = read_word_vectors(fit / "en.vec"), read_word_vectors(fit / "de.vec")
+    assert np.allclose(mapped.vectors, tgt.vectors, atol=1e-5)  # one -> eins, ... row by row
+    out = tmp_path / "dict.tsv"
+    base = ["bli", "induce", "--src", "en", "--tgt", "de", "--fitted", str(fit), "--retrieval", "cosine"]
+    assert main([*base, "--top", "4", "--min-score", "0.5", "--out", str(out)]) == 0
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert lines == ["one\teins\t1.0000", "two\tzwei\t1.0000", "three\tdrei\t1.0000", "four\tvier\t1.0000"]
+    # a threshold of -0.5 lets the two orthogonal candidates (0.0) in, never the opposite word (-1.0)
+    assert main([*base, "--top", "4", "--min-score", "-0.5", "--out", str(out), "--overwrite"]) == 0
+    rows = [line.split("\t") for line in out.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 12 and {r[1] for r in rows if r[0] == "one"} == {"eins", "zwei", "vier"}
+    assert all(float(r[2]) in (1.0, 0.0) for r in rows)
+    # the file reads back as a scored dictionary
+    from xlt.data.dictionaries import read_dictionary
+    assert read_dictionary(out, scored=True, min_score=0.5).entries == [("one", "eins"), ("two", "zwei"),
+                                                                         ("three", "drei"), ("four", "vier")]
+    # induce without a fitted folder (fits the map itself), mutual neighbours, CSLS k=1: 2 cos - 1 - 1 = 0
+    assert main(["bli", "induce", *common, "--mutual", "--k", "1", "--out", str(tmp_path / "m.tsv")]) == 0
+    assert (tmp_path / "m.tsv").read_text(encoding="utf-8").splitlines()[0] == "one\teins\t0.0000"
+    # eval on the fitted spaces
+    (tmp_path / "test.tsv").write_text("three\tdrei\nfour\tvier\n", encoding="utf-8")
+    assert main(["bli", "eval", "--src", "en", "--tgt", "de", "--fitted", str(fit), "--test", str(tmp_path / "test.tsv"),
+                 "--out", str(tmp_path / "rep")]) == 0
+    rep = json.loads((tmp_path / "rep" / "report.json").read_text(encoding="utf-8"))
+    assert rep["bli"]["cosine"]["p_at_1"] == 100.0 and rep["bli"]["cosine"]["n_queries"] == 2
+    capsys.readouterr()
+    # outputs never over inputs; an existing dictionary needs --overwrite
+    assert main([*base, "--out", str(fit / "map.npy")]) == 2
+    assert "--out" in capsys.readouterr().err
+    assert main([*base, "--out", str(out)]) == 2
+    assert "exists" in capsys.readouterr().err
+
+
+def test_bli_induce_settings_refuse_bad_values():
+    from xlt.jobs import ConfigError
+    from xlt.jobs.bli import BliInduceSettings
+
+    with pytest.raises(ConfigError, match="--min-score 1.5: cosine scores lie between -1 and 1"):
+        BliInduceSettings(src="en", tgt="de", retrieval="cosine", min_score=1.5)
+    with pytest.raises(ConfigError, match="--min-score -3.0: csls scores lie between -2 and 2"):
+        BliInduceSettings(src="en", tgt="de", min_score=-3)
+    with pytest.raises(ConfigError, match="--top"):
+        BliInduceSettings(src="en", tgt="de", top=0)
+    with pytest.raises(ConfigError, match="--layers"):
+        BliInduceSettings(src="en", tgt="de", layers=["4-x"])
+    assert BliInduceSettings(src="en", tgt="de", min_score=1.5).min_score == 1.5  # fine for CSLS
+
+
+@pytest.mark.usefixtures("single_torch_thread")
+def test_encoder_layer_vectors_stack_every_layer(tiny):
+    from xlt.lexicon.vectors import combine_layers, encoder_layer_vectors
+    from xlt.models.features import encode_words
+
+    encoder, _ = tiny
+    stack, stats = encoder_layer_vectors(encoder, ["the", "cat"])
+    assert stack.shape == (encoder.num_layers + 1, 2, encoder.hidden_size) and stats["layers"][0] == 0
+    ref = encode_words(encoder, [["cat"]], layers="all", word_pieces="mean_all", progress=False).vectors[0][:, 0]
+    assert np.allclose(stack[:, 1], ref, atol=1e-6)
+    assert np.allclose(combine_layers(stack, [1, 2]), (ref[1] + ref[2]) / 2, atol=1e-6)

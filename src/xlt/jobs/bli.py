@@ -1,96 +1,427 @@
-"""``xlt bli eval``: bilingual lexicon induction with static word vectors, scored on a test dictionary.
+"""``xlt bli eval|fit|induce``: bilingual lexicon induction with static word vectors.
 
-Steps (:func:`run`): the seed and test dictionaries (XLING's ``yacle.*`` files of the data folder
-by default, Glavaš et al. 2019, or the user's ``word<TAB>word``/MUSE files); a vocabulary per
-language (the most frequent words of the language's text, plus every dictionary word: the
-*search space*, reported); word vectors for it (the user's ``.vec``/``.bin``/``.npz`` files, or
-type-level vectors from the encoder, :func:`xlt.lexicon.vectors.encoder_word_vectors`); VecMap's
-normalisation; an orthogonal map (Procrustes on the seed pairs, MUSE refinement, or VecMap's
-unsupervised initialisation and self-learning, which use no seed pairs); P@1/5/10 and MAP by
-cosine and CSLS.
+Steps shared by the three commands (:func:`build_spaces`): the seed dictionary (XLING's
+``yacle.*`` files of the data folder by default, Glavaš et al. 2019, or the user's
+``word<TAB>word``/MUSE files); a vocabulary per language (:func:`vocabulary`: the most frequent
+words of the language's text, plus every dictionary word: the *search space*, reported); word
+vectors for it (the user's ``.vec``/``.bin``/``.npz`` files, or type-level vectors from the
+encoder: :func:`xlt.lexicon.vectors.encoder_layer_vectors`, every layer encoded once and cached
+with ``--cache-dir``, then the chosen layers averaged, optionally with in-context vectors,
+Vulić et al. 2020's AOC); VecMap's normalisation; an orthogonal map (Procrustes on the seed
+pairs, MUSE refinement, VecMap's unsupervised initialisation or identical strings followed by
+self-learning, or ``none`` for spaces that are shared already, as a multilingual encoder's).
+
+* ``eval`` (:func:`run`): P@1/5/10 and MAP by cosine and CSLS on a test dictionary;
+* ``fit`` (:func:`run_fit`): saves the mapped spaces (``SRC.npz``/``.vec``, ``TGT.npz``/``.vec``)
+  and the map (``map.npy``) in a folder that ``eval --fitted`` and ``induce --fitted`` reuse;
+* ``induce`` (:func:`run_induce`): a dictionary file ``word<TAB>word<TAB>score``
+  (:func:`xlt.lexicon.induction.induce_dictionary`), with a score threshold and mutual nearest
+  neighbours, for a pair with or without a dictionary.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shlex
 import sys
 import time
+import warnings
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
-from xlt.core.outputs import Output, OutputPlan
+from xlt.core.io import write_json
+from xlt.core.outputs import Output, OutputPlan, staged_folder, write_together
 from xlt.data.dictionaries import read_dictionary
 from xlt.data.paths import data_set_folders, dataset_dir
+from xlt.data.segment import SegmenterWarning, split_words
+from xlt.data.text import texts_for
 from xlt.evaluate.manifest import build_manifest
 from xlt.evaluate.report import write_report
 from xlt.jobs import ConfigError
-from xlt.jobs.settings import AT_LEAST_1, RunSettings, option
-from xlt.lexicon.induction import BliScores, evaluate_bli
+from xlt.jobs.settings import AT_LEAST_0, AT_LEAST_1, RunSettings, option
+from xlt.lexicon.induction import BliScores, evaluate_bli, induce_dictionary
 from xlt.lexicon.mapping import (identical_seed, normalize_embeddings, procrustes, refine, self_learning,
                                  unsupervised_seed)
-from xlt.lexicon.vectors import WordVectors, encoder_word_vectors, read_word_vectors
+from xlt.lexicon.vectors import WordVectors, combine_layers, encoder_layer_vectors, read_word_vectors
+from xlt.models.loading import load_encoder
 
-__all__ = ["BliResult", "BliSettings", "run"]
+__all__ = ["BliFitResult", "BliFitSettings", "BliInduceResult", "BliInduceSettings", "BliResult", "BliSettings",
+           "BliSpaceSettings", "Spaces", "build_spaces", "layer_positions", "read_fitted", "run", "run_fit",
+           "run_induce", "vocabulary"]
 
-MAPPINGS = ("procrustes", "refine", "unsupervised", "identical")
+MAPPINGS = ("procrustes", "refine", "unsupervised", "identical", "none")
+
+
+def layer_positions(layers: Sequence[str], n_layers: int) -> list[int]:
+    """Positions in an all-layers stack (``0`` = embeddings .. ``n_layers - 1`` = last) of
+    ``--layers`` values: ``last``, a number (negative from the end) or a range ``A-B`` (both ends
+    included).
+
+    Raises:
+        ConfigError: a value of none of these forms, or outside the stack.
+    """
+    out: list[int] = []
+    for value in layers:
+        value = str(value).strip()
+        if value == "last":
+            out.append(n_layers - 1)
+            continue
+        a, sep, b = value.lstrip("-").partition("-")
+        try:
+            if sep:
+                lo, hi = int(value[:len(value) - len(b) - 1]), int(b)
+                items = list(range(lo, hi + 1))
+                if not items:
+                    raise ValueError
+            else:
+                items = [int(value)]
+        except ValueError:
+            raise ConfigError(f"--layers {value}: expected last, a layer number or a range such as 4-8") from None
+        for i in items:
+            if not -n_layers <= i < n_layers:
+                raise ConfigError(f"--layers {value}: the model has layers 0..{n_layers - 1} (0 = embeddings)")
+            out.append(i % n_layers)
+    return out
 
 
 @dataclass(kw_only=True)
-class BliSettings(RunSettings):
-    """Settings of ``xlt bli eval`` (with :class:`~xlt.jobs.settings.RunSettings`).
+class BliSpaceSettings(RunSettings):
+    """What ``xlt bli eval``, ``fit`` and ``induce`` share: the two word spaces and the map between them.
 
     Attributes:
         src, tgt: the two languages (ISO 639 codes as the dictionaries' folder names: ``en``, ``de``).
-        train: the seed dictionary (default: XLING's 5k training set of the pair).
-        test: the test dictionary (default: XLING's 2k test set of the pair).
+        train: the seed dictionary (default: XLING's training set of the pair, ``seed_size`` pairs).
         seed_size: XLING training set to use by default: 500, 1000, 3000 or 5000 pairs.
         vectors: ``LANG=FILE`` word-vector files; languages without one take the encoder's.
         vocab_size: the most frequent words of each language's text kept in the search space
             (every dictionary word is added).
-        text: ``LANG=FILE`` text (one sentence per line) that the vocabulary is counted from;
-            default: the data folder's text of the language.
+        text: ``LANG=FILE`` text (one sentence per line) that the vocabulary is counted from, and
+            the contexts are taken from; default: the data folder's text of the language.
         mapping: ``procrustes`` (seed pairs), ``refine`` (Procrustes then MUSE refinement),
             ``unsupervised`` (VecMap: no seed pairs), ``identical`` (seed: identically spelt words,
-            then self-learning).
+            then self-learning), ``none`` (the spaces are shared already: a multilingual encoder's).
         refine_iterations: MUSE refinement rounds. k: CSLS neighbourhood.
-        layers: encoder vectors: ``["last"]``, a layer number, or several (concatenated). prefix: put the encoder's text prefix
-            before each word.
+        layers: encoder layers (``last``, numbers, ranges ``A-B``), combined by ``combine``.
+        combine: ``mean`` (averaged) or ``concat`` (each unit length, concatenated).
+        contexts: AOC vectors: each word's in-context vectors averaged over up to this many
+            occurrences in the language's text (0: each word encoded alone).
+        mix: with ``contexts``: ``contexts`` (the in-context vector alone) or ``average`` (the
+            mean of the unit isolated and unit in-context vectors).
+        prefix: put the encoder's text prefix (``query:``) before each word.
+        cache_dir: a folder caching each language's encoded vocabulary (every layer), so a second
+            run with other layers or another pair encodes nothing.
 
     Raises:
-        ConfigError: the same language twice, a bad ``seed_size``, any field's own check.
+        ConfigError: the same language twice, a bad ``seed_size`` or ``layers``, any field's own check.
     """
 
     src: str = option(help="source language (as in the dictionaries: en, de, ...)")
     tgt: str = option(help="target language")
     train: Path | None = option(None, help="seed dictionary (word<TAB>word or 'word word'; default XLING's of the pair)")
-    test: Path | None = option(None, help="test dictionary (default XLING's 2k test set of the pair)")
     seed_size: int = option(5000, help="XLING seed dictionary size when --train is not given: 500, 1000, 3000 or 5000")
     vectors: dict[str, Path] = option(default_factory=dict, metavar="LANG=FILE",
                                       help="word vectors of a language (.vec, .txt, .bin, .npz); default: the encoder's")
     vocab_size: int = option(20000, help="most frequent words of each language in the search space", check=AT_LEAST_1)
     text: dict[str, Path] = option(default_factory=dict, metavar="LANG=FILE",
-                                   help="text to count each language's vocabulary from (default: the data folder's)")
+                                   help="text to count each language's vocabulary (and take contexts) from "
+                                        "(default: the data folder's)")
     mapping: Literal[MAPPINGS] = option("procrustes", help="how the map is found")
     refine_iterations: int = option(5, help="MUSE refinement rounds (--mapping refine)", check=AT_LEAST_1)
     k: int = option(10, help="CSLS neighbourhood", check=AT_LEAST_1)
     layers: list[str] = option(default_factory=lambda: ["last"], metavar="LAYERS",
-                               help="encoder vectors: last, a layer number, or several (8,12: each scaled to unit "
-                                    "length and concatenated)")
+                               help="encoder layers: last, numbers or ranges (4-8), combined by --combine")
+    combine: Literal["mean", "concat"] = option("mean", help="several layers: averaged, or each unit length and "
+                                                             "concatenated")
+    contexts: int = option(0, help="AOC: average each word over up to N of its occurrences in the language's text "
+                                   "(0: each word alone)", check=AT_LEAST_0)
+    mix: Literal["contexts", "average"] = option("average", help="with --contexts: the in-context vector alone, or its "
+                                                                 "average with the isolated one")
     prefix: bool = option(False, help="put the encoder's text prefix (query:) before each word")
+    cache_dir: Path | None = option(None, help="folder caching each language's encoded vocabulary (all layers)")
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.src == self.tgt:
             raise ConfigError(f"--src and --tgt are both {self.src}")
-        for layer in self.layers:
-            if layer != "last" and not layer.lstrip("-").isdigit():
-                raise ConfigError(f"--layers {layer}: expected last or a layer number")
+        layer_positions(self.layers, 1000)  # the form; the range is checked against the model
         if self.seed_size not in (500, 1000, 3000, 5000):
             raise ConfigError(f"--seed-size {self.seed_size}: expected one of 500, 1000, 3000, 5000 (XLING's sets)")
+
+
+@dataclass(kw_only=True)
+class BliSettings(BliSpaceSettings):
+    """Settings of ``xlt bli eval`` (with :class:`BliSpaceSettings`).
+
+    Attributes:
+        test: the test dictionary (default: XLING's 2k test set of the pair).
+        fitted: a folder written by ``xlt bli fit``: its mapped spaces are scored as they are
+            (no vectors are read or encoded, no map is fitted).
+    """
+
+    test: Path | None = option(None, help="test dictionary (default XLING's 2k test set of the pair)")
+    fitted: Path | None = option(None, help="a folder written by 'xlt bli fit': score its mapped spaces")
+
+
+@dataclass(kw_only=True)
+class BliFitSettings(BliSpaceSettings):
+    """Settings of ``xlt bli fit`` (with :class:`BliSpaceSettings`).
+
+    Attributes:
+        format: the mapped spaces' files: ``npz`` (compact, exact) or ``vec`` (word2vec text,
+            readable by gensim, fastText, MUSE, VecMap).
+    """
+
+    format: Literal["npz", "vec"] = option("npz", help="file format of the mapped spaces")
+
+
+@dataclass(kw_only=True)
+class BliInduceSettings(BliSpaceSettings):
+    """Settings of ``xlt bli induce`` (with :class:`BliSpaceSettings`).
+
+    Attributes:
+        out: the dictionary file to write, ``source<TAB>target<TAB>score`` per line.
+        fitted: a folder written by ``xlt bli fit`` (its spaces are used as they are).
+        words: a file of source words to translate (one per line); default: the source vocabulary's
+            first ``limit`` words (the most frequent).
+        limit: source words translated when ``words`` is not given.
+        retrieval: ``csls`` or ``cosine``. top: candidates per word.
+        min_score: keep candidates scored at least this (cosine: -1..1; CSLS: -2..2).
+        mutual: keep a pair only when each word is the other's best (mutual nearest neighbours).
+    """
+
+    out: Path | None = option(None, help="dictionary file to write: source<TAB>target<TAB>score")
+    fitted: Path | None = option(None, help="a folder written by 'xlt bli fit': use its mapped spaces")
+    words: Path | None = option(None, help="source words to translate, one per line (default: the --limit most "
+                                           "frequent of the source vocabulary)")
+    limit: int = option(5000, help="source words translated when --words is not given", check=AT_LEAST_1)
+    retrieval: Literal["csls", "cosine"] = option("csls", help="how candidates are scored")
+    top: int = option(1, help="candidates per source word", check=AT_LEAST_1)
+    min_score: float | None = option(None, help="keep candidates scored at least this (cosine -1..1, CSLS -2..2)")
+    mutual: bool = option(False, help="keep only mutual nearest neighbours")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.min_score is not None:
+            bound = 1.0 if self.retrieval == "cosine" else 2.0
+            if not -bound <= self.min_score <= bound:
+                raise ConfigError(f"--min-score {self.min_score}: {self.retrieval} scores lie between {-bound:g} and "
+                                  f"{bound:g}")
+
+
+@dataclass
+class Spaces:
+    """Two word spaces lined up by a map (what :func:`build_spaces` returns).
+
+    Attributes:
+        src, tgt: the words and their normalised vectors (``src.vectors @ W`` lies in ``tgt``'s space).
+        W: the map, ``(dim, dim)``. seed_pairs: seed pairs in both vocabularies. history: the map's
+        fitting rounds. sources: where the dictionaries came from. encoder: the encoder's
+        description (None: vector files only). seconds: time per step.
+    """
+
+    src: WordVectors
+    tgt: WordVectors
+    W: np.ndarray
+    seed_pairs: int = 0
+    history: list = field(default_factory=list)
+    sources: dict = field(default_factory=dict)
+    encoder: dict | None = None
+    seconds: dict = field(default_factory=dict)
+
+    def mapped_source(self) -> np.ndarray:
+        """``src.vectors @ W``, ``(n_src, dim)``."""
+        return self.src.vectors @ self.W
+
+
+def _xling(src: str, tgt: str, kind: str, data_dir) -> tuple[Path, bool]:
+    """XLING's file of the pair and whether its columns are (tgt, src)."""
+    root = dataset_dir("bli", data_dir)
+    for a, b, swapped in ((src, tgt, False), (tgt, src, True)):
+        path = root / f"{a}-{b}" / f"yacle.{kind}.{a}-{b}.tsv"
+        if path.is_file():
+            return path, swapped
+    raise ConfigError(f"no XLING {kind} dictionary for {src}-{tgt} in {root}; give --train/--test files")
+
+
+def _read_pairs(cfg: BliSpaceSettings, given: Path | None, kind: str, required: bool):
+    """A dictionary's ``(src word, tgt word)`` pairs and where it came from (None, {} when an XLING
+    file is missing and ``required`` is off)."""
+    try:
+        path, swapped = (given, False) if given else _xling(cfg.src, cfg.tgt, kind, cfg.data_dir)
+    except ConfigError:
+        if required:
+            raise
+        return None, {}
+    d = read_dictionary(path)
+    return ([(b, a) for a, b in d.entries] if swapped else list(d.entries)), {"path": str(path), **d.stats}
+
+
+def vocabulary(lang: str, size: int, must: Sequence[str] = (), text: Path | None = None, data_dir=None) -> list[str]:
+    """A language's BLI vocabulary (the search space): its ``size`` most frequent case-folded
+    alphabetic words, counted in ``text`` (one sentence per line) or the data folder's text of the
+    language (:func:`xlt.data.text.texts_for`), most frequent first, then every word of ``must``
+    (the dictionaries' words) not among them, in order.
+
+    Raises:
+        UnknownLanguageError: no text of the language and no ``text`` file. FileNotFoundError /
+        DataFormatError: a bad ``text`` file.
+    """
+    sentences = _sentences(lang, text, data_dir)
+    counts = Counter(w.casefold() for s in sentences for w in s if w.isalpha())
+    vocab = [w for w, _ in counts.most_common(size)]
+    seen = set(vocab)
+    return vocab + [w for w in dict.fromkeys(must) if w not in seen]
+
+
+def _sentences(lang: str, text: Path | None, data_dir) -> list[list[str]]:
+    """The language's text split into words."""
+    lines = texts_for([lang], {lang: text} if text else None, data_dir)[lang].sentences
+    with warnings.catch_warnings():  # a stray Japanese or Khmer word in English text: its split does not matter here
+        warnings.simplefilter("ignore", SegmenterWarning)
+        return [split_words(s, lang) for s in lines]
+
+
+def _stack(lang: str, words: list[str], cfg: BliSpaceSettings, state: dict, contexts: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """All-layer vectors of ``words`` (isolated, or AOC over ``contexts`` occurrences), from the
+    cache folder when it holds them; ``(stack, counts)``."""
+    mode = f"ctx{contexts}" if contexts else "iso"
+    key = hashlib.sha1("\n".join([cfg.model, lang, mode, str(cfg.prefix), str(cfg.text.get(lang, "")), *words])
+                       .encode("utf-8")).hexdigest()[:16]
+    path = Path(cfg.cache_dir) / f"{lang}-{mode}-{key}.npz" if cfg.cache_dir else None
+    if path is not None and path.is_file():
+        with np.load(path, allow_pickle=False) as z:
+            return z["stack"].astype(np.float32), (z["counts"] if "counts" in z else None)
+    if "encoder" not in state:
+        state["encoder"] = load_encoder(cfg.model)
+    sents = None
+    if contexts:
+        sents = [s[:200] for s in _sentences(lang, cfg.text.get(lang), cfg.data_dir) if s]
+    stack, stats = encoder_layer_vectors(state["encoder"], words, contexts=sents, max_occurrences=max(contexts, 1),
+                                         fold_case=True, layers="all", prefix=cfg.prefix, progress=cfg.progress)
+    counts = stats.get("counts")
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {"stack": stack.astype(np.float16), **({"counts": counts} if counts is not None else {})}
+        write_together({path: lambda tmp: np.savez(tmp, **arrays)})
+    return stack, counts
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
+
+
+def _vectors(lang: str, words: list[str] | None, cfg: BliSpaceSettings, state: dict) -> WordVectors:
+    """A language's word vectors: its file, or the encoder's (see :class:`BliSpaceSettings`)."""
+    if lang in cfg.vectors:
+        return read_word_vectors(cfg.vectors[lang])
+    iso, _ = _stack(lang, words, cfg, state, 0)
+    sel = layer_positions(cfg.layers, len(iso))
+    vectors = combine_layers(iso, sel, cfg.combine)
+    stats = {"words": len(words), "layers": sel, "combine": cfg.combine, "mode": "isolated"}
+    if cfg.contexts:
+        ctx, counts = _stack(lang, words, cfg, state, cfg.contexts)
+        has = counts > 0
+        cv = combine_layers(ctx, sel, cfg.combine)
+        vectors[has] = cv[has] if cfg.mix == "contexts" else (_unit(vectors[has]) + _unit(cv[has])) / 2
+        stats.update(mode=f"contexts ({cfg.mix})", with_context=int(has.sum()), occurrences=int(counts.sum()))
+    source = f"{cfg.model} ({stats['mode']}, layers {','.join(cfg.layers)} {cfg.combine})"
+    return WordVectors(list(words), vectors, source=source, stats=stats)
+
+
+def read_fitted(folder: str | Path) -> Spaces:
+    """The spaces a ``xlt bli fit`` run saved (``fit.json``, the two vector files, ``map.npy``).
+
+    The source file holds the *mapped* source vectors, so :attr:`Spaces.W` is the identity here
+    (the fitted map itself is in ``map.npy``).
+
+    Raises:
+        FileNotFoundError: not such a folder. WordVectorError: a damaged vector file.
+        ConfigError: a ``fit.json`` that does not describe its files.
+    """
+    folder = Path(folder)
+    meta_path = folder / "fit.json"
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"{folder}: no fit.json; give a folder written by 'xlt bli fit'")
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    try:
+        src, tgt = (read_word_vectors(folder / meta["files"][side]) for side in ("src", "tgt"))
+    except KeyError:
+        raise ConfigError(f"{meta_path}: expected files.src and files.tgt") from None
+    return Spaces(src=src, tgt=tgt, W=np.eye(src.dim, dtype=np.float32), seed_pairs=meta.get("seed_pairs", 0),
+                  history=meta.get("history", []), sources=meta.get("dictionaries", {}))
+
+
+def build_spaces(cfg: BliSpaceSettings, extra_words: dict[str, list[str]] | None = None,
+                 train: list[tuple[str, str]] | None = None) -> Spaces:
+    """Read or encode both languages' vectors, normalise them and fit the map (module docstring).
+
+    Args:
+        cfg: the settings. extra_words: per language, words the vocabulary must hold (a test
+            dictionary's). train: the seed pairs (default: read as ``cfg`` says; none is needed
+            for ``unsupervised``, ``identical`` and ``none``).
+
+    Raises:
+        ConfigError: no seed dictionary for a mapping that needs one, no seed pair in both
+        vocabularies. WordVectorError, DataFormatError, FileNotFoundError: bad inputs.
+    """
+    t0 = time.time()
+    sources: dict = {}
+    if train is None:
+        needs = cfg.mapping in ("procrustes", "refine")
+        train, where = _read_pairs(cfg, cfg.train, f"train.freq.{_SIZE[cfg.seed_size]}", needs)
+        train = train or []
+        if where:
+            sources["train"] = where
+    state: dict = {}
+    spaces = {}
+    for lang, side in ((cfg.src, 0), (cfg.tgt, 1)):
+        words = None
+        if lang not in cfg.vectors:
+            words = vocabulary(lang, cfg.vocab_size, [p[side] for p in train] + (extra_words or {}).get(lang, []),
+                               cfg.text.get(lang), cfg.data_dir)
+        spaces[lang] = _vectors(lang, words, cfg, state)
+    t_vec = time.time()
+    xw, yw = spaces[cfg.src], spaces[cfg.tgt]
+    if xw.dim != yw.dim:
+        raise ConfigError(f"the {cfg.src} vectors have {xw.dim} dimensions and the {cfg.tgt} vectors {yw.dim}")
+    x, y = normalize_embeddings(xw.vectors), normalize_embeddings(yw.vectors)
+    xi, yi = xw.index(), yw.index()
+    seed = np.asarray([(xi[a], yi[b]) for a, b in train if a in xi and b in yi], dtype=np.int64).reshape(-1, 2)
+    if cfg.mapping in ("procrustes", "refine") and len(seed) == 0:
+        raise ConfigError(f"no seed pair has both words in the vocabularies ({len(train)} pairs read)")
+    if cfg.mapping == "procrustes":
+        w, history = procrustes(x, y, seed), [{"iteration": 0, "pairs": int(len(seed))}]
+    elif cfg.mapping == "refine":
+        r = refine(x, y, seed, iterations=cfg.refine_iterations, k=cfg.k)
+        w, history = r.W, r.history
+    elif cfg.mapping == "none":
+        w, history = np.eye(x.shape[1], dtype=np.float32), []
+    else:
+        start = unsupervised_seed(x, y) if cfg.mapping == "unsupervised" else identical_seed(xw.words, yw.words)
+        if len(start) == 0:
+            raise ConfigError("no identically spelt word in the two vocabularies: use --mapping unsupervised or a seed")
+        r = self_learning(x, y, start, k=cfg.k, rng=0)
+        w, history = r.W, r.history[-5:]
+    src = WordVectors(xw.words, x, source=xw.source, stats=xw.stats)
+    tgt = WordVectors(yw.words, y, source=yw.source, stats=yw.stats)
+    enc = state["encoder"].describe() if "encoder" in state else None
+    return Spaces(src=src, tgt=tgt, W=w, seed_pairs=int(len(seed)), history=history, sources=sources, encoder=enc,
+                  seconds={"vectors": round(t_vec - t0, 1), "map": round(time.time() - t_vec, 1)})
+
+
+_SIZE = {500: "500", 1000: "1k", 3000: "3k", 5000: "5k"}
+
+
+def _inputs(cfg: BliSpaceSettings) -> list[tuple[str, object]]:
+    return [("--train", cfg.train), ("--vectors", [str(p) for p in cfg.vectors.values()]),
+            ("--text", [str(p) for p in cfg.text.values()]), ("--model", cfg.model),
+            ("--data-dir", data_set_folders(cfg.data_dir))]
 
 
 @dataclass
@@ -110,99 +441,27 @@ class BliResult:
     out: Path | None = None
 
 
-def _xling(src: str, tgt: str, kind: str, data_dir) -> tuple[Path, bool]:
-    """XLING's file of the pair and whether its columns are (tgt, src)."""
-    root = dataset_dir("bli", data_dir)
-    for a, b, swapped in ((src, tgt, False), (tgt, src, True)):
-        path = root / f"{a}-{b}" / f"yacle.{kind}.{a}-{b}.tsv"
-        if path.is_file():
-            return path, swapped
-    raise ConfigError(f"no XLING {kind} dictionary for {src}-{tgt} in {root}; give --train/--test files")
-
-
-def _dictionaries(cfg: BliSettings) -> tuple[list[tuple[str, str]], list[tuple[str, str]], dict]:
-    """Seed and test pairs ``(src word, tgt word)`` and where they came from."""
-    size = {500: "500", 1000: "1k", 3000: "3k", 5000: "5k"}[cfg.seed_size]
-    out, where = [], {}
-    for name, given, kind in (("train", cfg.train, f"train.freq.{size}"), ("test", cfg.test, "test.freq.2k")):
-        path, swapped = (given, False) if given else _xling(cfg.src, cfg.tgt, kind, cfg.data_dir)
-        d = read_dictionary(path)
-        out.append([(b, a) for a, b in d.entries] if swapped else list(d.entries))
-        where[name] = {"path": str(path), **d.stats}
-    return out[0], out[1], where
-
-
-def _vocabulary(lang: str, cfg: BliSettings, must: list[str]) -> list[str]:
-    """The ``vocab_size`` most frequent lower-cased alphabetic words of the language's text, then
-    every word of ``must`` not among them."""
-    import warnings
-
-    from xlt.data.segment import SegmenterWarning, split_words
-    from xlt.data.text import texts_for
-
-    text = texts_for([lang], {lang: cfg.text[lang]} if lang in cfg.text else None, cfg.data_dir)[lang]
-    with warnings.catch_warnings():  # a stray Japanese or Khmer word in English text: its split does not matter here
-        warnings.simplefilter("ignore", SegmenterWarning)
-        counts = Counter(w.casefold() for s in text.sentences for w in split_words(s, lang) if w.isalpha())
-    vocab = [w for w, _ in counts.most_common(cfg.vocab_size)]
-    seen = set(vocab)
-    return vocab + [w for w in dict.fromkeys(must) if w not in seen]
-
-
-def _vectors(lang: str, words: list[str], cfg: BliSettings, encoder_cache: dict) -> WordVectors:
-    if lang in cfg.vectors:
-        wv = read_word_vectors(cfg.vectors[lang])
-        return wv
-    if "encoder" not in encoder_cache:
-        from xlt.models import loading
-
-        encoder_cache["encoder"] = loading.load_encoder(cfg.model)
-    layers = ["last" if l == "last" else int(l) for l in cfg.layers]
-    return encoder_word_vectors(encoder_cache["encoder"], words, layers=layers[0] if len(layers) == 1 else layers,
-                                combine="concat", prefix=cfg.prefix, progress=cfg.progress)
-
-
-def _map(x: np.ndarray, y: np.ndarray, seed: np.ndarray, cfg: BliSettings, xw: WordVectors, yw: WordVectors):
-    if cfg.mapping == "procrustes":
-        return procrustes(x, y, seed), [{"iteration": 0, "pairs": int(len(seed))}]
-    if cfg.mapping == "refine":
-        r = refine(x, y, seed, iterations=cfg.refine_iterations, k=cfg.k)
-        return r.W, r.history
-    start = unsupervised_seed(x, y) if cfg.mapping == "unsupervised" else identical_seed(xw.words, yw.words)
-    if len(start) == 0:
-        raise ConfigError("no identically spelt word in the two vocabularies: use --mapping unsupervised or a seed")
-    r = self_learning(x, y, start, k=cfg.k, rng=0)
-    return r.W, r.history[-5:]
-
-
 def run(cfg: BliSettings, command: list[str] | None = None) -> BliResult:
-    """Induce and score a bilingual lexicon (see the module docstring).
+    """``xlt bli eval``: induce and score a bilingual lexicon (see the module docstring).
 
     Raises:
-        ConfigError: no XLING dictionary for the pair and no file given; MappingError: no seed
-        pair in both vocabularies (Procrustes), no test pair left; DataFormatError,
-        FileNotFoundError, WordVectorError: bad input files (all before the model loads where
-        they are files).
+        ConfigError: no XLING dictionary for the pair and no file given; MappingError: no test
+        pair left; DataFormatError, FileNotFoundError, WordVectorError: bad input files;
+        OutputError: an output over an input (all before the model loads).
     """
     t0 = time.time()
-    train, test, sources = _dictionaries(cfg)
-    OutputPlan(inputs=[("--train", cfg.train), ("--test", cfg.test), ("--vectors", [str(p) for p in cfg.vectors.values()]),
-                       ("--text", [str(p) for p in cfg.text.values()]), ("--model", cfg.model),
-                       ("--data-dir", data_set_folders(cfg.data_dir))],
+    test, test_where = _read_pairs(cfg, cfg.test, "test.freq.2k", True)
+    OutputPlan(inputs=_inputs(cfg) + [("--test", cfg.test), ("--fitted", cfg.fitted)],
                outputs=[Output("--out", Path(cfg.out))] if cfg.out else [], overwrite=cfg.overwrite).check()
-    cache: dict = {}
-    spaces = {}
-    for lang, side in ((cfg.src, 0), (cfg.tgt, 1)):
-        words = None if lang in cfg.vectors else _vocabulary(lang, cfg, [p[side] for p in train + test])
-        spaces[lang] = _vectors(lang, words, cfg, cache)
-    xw, yw = spaces[cfg.src], spaces[cfg.tgt]
-    x, y = normalize_embeddings(xw.vectors), normalize_embeddings(yw.vectors)
-    xi, yi = xw.index(), yw.index()
-    seed = np.asarray([(xi[a], yi[b]) for a, b in train if a in xi and b in yi], dtype=np.int64).reshape(-1, 2)
-    if cfg.mapping in ("procrustes", "refine") and len(seed) == 0:
-        raise ConfigError(f"no seed pair has both words in the vocabularies ({len(train)} pairs read)")
-    w, history = _map(x, y, seed, cfg, xw, yw)
-    scores = {m: evaluate_bli(x @ w, y, test, xw.words, yw.words, method=m, k=cfg.k) for m in ("cosine", "csls")}
+    if cfg.fitted:
+        spaces = read_fitted(cfg.fitted)
+    else:
+        spaces = build_spaces(cfg, {cfg.src: [a for a, _ in test], cfg.tgt: [b for _, b in test]})
+    spaces.sources["test"] = test_where
+    xw, yw = spaces.src, spaces.tgt
+    mapped = spaces.mapped_source()
+    scores = {m: evaluate_bli(mapped, yw.vectors, test, xw.words, yw.words, method=m, k=cfg.k)
+              for m in ("cosine", "csls")}
     argv = command if command is not None else sys.argv
     settings = cfg.to_dict()
     table = ["| retrieval | P@1 | P@5 | P@10 | MAP | queries | search space | skipped (no source / no target) |",
@@ -214,11 +473,115 @@ def run(cfg: BliSettings, command: list[str] | None = None) -> BliResult:
               "metric_name": "P@1 (CSLS, %)", "source": cfg.src, "scores": {cfg.tgt: scores["csls"].p_at_1},
               "bli": {m: s.describe() for m, s in scores.items()},
               "extra_markdown": [f"## {cfg.src} → {cfg.tgt} lexicon induction\n\n" + "\n".join(table)],
-              "search_space": {cfg.src: len(xw.words), cfg.tgt: len(yw.words)}, "seed_pairs": int(len(seed)),
-              "vectors": {cfg.src: xw.source, cfg.tgt: yw.source}, "dictionaries": sources, "history": history,
-              "seconds": {"total": round(time.time() - t0, 1)}, "config": settings,
-              "manifest": build_manifest(settings, [p["path"] for p in sources.values()] + [str(p) for p in cfg.vectors.values()],
-                                         cache["encoder"].describe() if "encoder" in cache else {"vectors": "files"}, None)}
+              "search_space": {cfg.src: len(xw.words), cfg.tgt: len(yw.words)}, "seed_pairs": spaces.seed_pairs,
+              "vectors": {cfg.src: xw.source, cfg.tgt: yw.source}, "dictionaries": spaces.sources,
+              "history": spaces.history, "seconds": {**spaces.seconds, "total": round(time.time() - t0, 1)},
+              "config": settings,
+              "manifest": build_manifest(settings, [p["path"] for p in spaces.sources.values() if p]
+                                         + [str(p) for p in cfg.vectors.values()],
+                                         spaces.encoder or {"vectors": "files"}, None)}
     if cfg.out:
         write_report(cfg.out, report)
-    return BliResult(scores=scores, search_space=len(yw.words), seed_pairs=int(len(seed)), report=report, out=cfg.out)
+    return BliResult(scores=scores, search_space=len(yw.words), seed_pairs=spaces.seed_pairs, report=report,
+                     out=cfg.out)
+
+
+@dataclass
+class BliFitResult:
+    """What :func:`run_fit` wrote.
+
+    Attributes:
+        out: the folder. files: ``{"src", "tgt", "map", "report"}`` paths. seed_pairs: seed pairs
+        used. search_space: ``{lang: words}``. report: ``fit.json``'s content.
+    """
+
+    out: Path
+    files: dict[str, Path]
+    seed_pairs: int
+    search_space: dict[str, int]
+    report: dict
+
+
+def run_fit(cfg: BliFitSettings, command: list[str] | None = None) -> BliFitResult:
+    """``xlt bli fit``: fit the map and save the mapped spaces and the map in ``cfg.out``.
+
+    Files: ``SRC.npz``/``.vec`` (the normalised source vectors times the map), ``TGT.npz``/``.vec``
+    (the normalised target vectors), ``map.npy`` (``W``, ``(dim, dim)``), ``fit.json`` (settings,
+    seed pairs, search spaces); the folder appears whole or not at all.
+
+    Raises:
+        ConfigError: no ``--out``, or as :func:`build_spaces`. OutputError: an output over an input.
+    """
+    if not cfg.out:
+        raise ConfigError("--out is required (the folder of the mapped spaces)")
+    t0 = time.time()
+    OutputPlan(inputs=_inputs(cfg), outputs=[Output("--out", Path(cfg.out))], overwrite=cfg.overwrite).check()
+    spaces = build_spaces(cfg)
+    argv = command if command is not None else sys.argv
+    names = {"src": f"{cfg.src}.{cfg.format}", "tgt": f"{cfg.tgt}.{cfg.format}", "map": "map.npy",
+             "report": "fit.json"}
+    report = {"command_line": shlex.join(argv), "src": cfg.src, "tgt": cfg.tgt, "mapping": cfg.mapping,
+              "files": {k: v for k, v in names.items() if k != "report"}, "seed_pairs": spaces.seed_pairs,
+              "search_space": {cfg.src: len(spaces.src.words), cfg.tgt: len(spaces.tgt.words)},
+              "vectors": {cfg.src: spaces.src.source, cfg.tgt: spaces.tgt.source}, "dictionaries": spaces.sources,
+              "history": spaces.history, "seconds": {**spaces.seconds, "total": round(time.time() - t0, 1)},
+              "config": cfg.to_dict()}
+    with staged_folder(cfg.out) as tmp:
+        WordVectors(spaces.src.words, spaces.mapped_source(), source=f"{spaces.src.source} mapped").save(tmp / names["src"])
+        spaces.tgt.save(tmp / names["tgt"])
+        np.save(tmp / names["map"], spaces.W)
+        write_json(tmp / names["report"], report)
+    out = Path(cfg.out)
+    return BliFitResult(out=out, files={k: out / v for k, v in names.items()}, seed_pairs=spaces.seed_pairs,
+                        search_space=report["search_space"], report=report)
+
+
+@dataclass
+class BliInduceResult:
+    """What :func:`run_induce` wrote.
+
+    Attributes:
+        out: the dictionary file. pairs: ``(source, target, score)`` triples written.
+        n_words: source words translated. search_space: target words. seed_pairs: seed pairs of the map.
+    """
+
+    out: Path | None
+    pairs: list[tuple[str, str, float]]
+    n_words: int
+    search_space: int
+    seed_pairs: int
+
+
+def run_induce(cfg: BliInduceSettings, command: list[str] | None = None) -> BliInduceResult:
+    """``xlt bli induce``: a scored dictionary from mapped spaces (module docstring).
+
+    Raises:
+        ConfigError: no ``--out``; none of the ``--words`` in the source vocabulary; as
+        :func:`build_spaces`. OutputError: the output is an input. FileExistsError: it exists
+        without ``--overwrite``.
+    """
+    if not cfg.out:
+        raise ConfigError("--out is required (the dictionary file to write)")
+    OutputPlan(inputs=_inputs(cfg) + [("--fitted", cfg.fitted), ("--words", cfg.words)],
+               outputs=[Output("--out", Path(cfg.out), kind="file")], overwrite=cfg.overwrite).check()
+    asked = None
+    if cfg.words:
+        asked = [w.strip() for w in Path(cfg.words).read_text(encoding="utf-8").splitlines() if w.strip()]
+    if cfg.fitted:
+        spaces = read_fitted(cfg.fitted)
+    else:
+        spaces = build_spaces(cfg, {cfg.src: asked} if asked else None)
+    index = spaces.src.index()
+    if asked is not None:
+        rows = [index[w] for w in dict.fromkeys(asked) if w in index]
+        if not rows:
+            raise ConfigError(f"--words {cfg.words}: none of its {len(asked)} words is in the source vocabulary")
+    else:
+        rows = list(range(min(cfg.limit, len(spaces.src.words))))
+    pairs = induce_dictionary(spaces.mapped_source(), spaces.tgt.vectors, spaces.src.words, spaces.tgt.words,
+                              rows=rows, method=cfg.retrieval, k=cfg.k, top=cfg.top, min_score=cfg.min_score,
+                              mutual=cfg.mutual)
+    text = "".join(f"{a}\t{b}\t{s:.4f}\n" for a, b, s in pairs)
+    write_together({Path(cfg.out): lambda tmp: tmp.write_text(text, encoding="utf-8")})
+    return BliInduceResult(out=Path(cfg.out), pairs=pairs, n_words=len(rows), search_space=len(spaces.tgt.words),
+                           seed_pairs=spaces.seed_pairs)

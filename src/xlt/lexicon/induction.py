@@ -20,7 +20,7 @@ import numpy as np
 
 from xlt.lexicon.mapping import MappingError, similarity_scores
 
-__all__ = ["BliScores", "evaluate_bli", "rank_translations", "bli_queries"]
+__all__ = ["BliScores", "bli_queries", "evaluate_bli", "induce_dictionary", "neighbourhood_means", "rank_translations"]
 
 
 @dataclass
@@ -142,3 +142,102 @@ def evaluate_bli(xw, y, pairs: Iterable[tuple[str, str]], src_words: Sequence[st
     return BliScores(p_at_1=100 * float((ranks_a <= 1).mean()), p_at_5=100 * float((ranks_a <= 5).mean()),
                      p_at_10=100 * float((ranks_a <= 10).mean()), map=100 * float((1 / ranks_a).mean()),
                      n_queries=len(rows), search_space=len(y), method=method, per_query=ranks, **counts)
+
+
+def neighbourhood_means(a, b, k: int = 10, block_size: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """CSLS's hubness terms without the full score matrix: the mean cosine of each row of ``a`` to
+    its ``k`` nearest rows of ``b``, and of each row of ``b`` to its ``k`` nearest rows of ``a``
+    (Conneau et al. 2018, section 2.3), computed block by block (memory ``block_size * len(b)``).
+
+    Args:
+        a: ``(n_a, dim)`` unit vectors (the mapped source). b: ``(n_b, dim)`` unit vectors (the target).
+        k: neighbourhood size (capped at the other side's size). block_size: rows of ``a`` per block.
+
+    Returns:
+        ``(r_a, r_b)``: float32 ``(n_a,)`` and ``(n_b,)``, equal to those of
+        :func:`~xlt.lexicon.mapping.similarity_scores` with ``method='csls'``.
+
+    Raises:
+        MappingError: ``k < 1``.
+    """
+    if k < 1:
+        raise MappingError(f"CSLS needs k >= 1, got {k}")
+    a, b = np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)
+    ka, kb = min(k, len(b)), min(k, len(a))
+    r_a = np.empty(len(a), dtype=np.float32)
+    best_b = np.full((0, len(b)), -np.inf, dtype=np.float32)  # the kb largest cosines of each b row so far
+    for i in range(0, len(a), block_size):
+        s = a[i:i + block_size] @ b.T
+        r_a[i:i + block_size] = np.partition(s, -ka, axis=1)[:, -ka:].mean(1)
+        both = np.concatenate([best_b, s], axis=0)
+        best_b = np.partition(both, -kb, axis=0)[-kb:] if len(both) > kb else both
+    return r_a, best_b.mean(0).astype(np.float32)
+
+
+def induce_dictionary(xw, y, src_words: Sequence[str], tgt_words: Sequence[str], *, rows: Sequence[int] | None = None,
+                      method: str = "csls", k: int = 10, top: int = 1, min_score: float | None = None,
+                      mutual: bool = False, block_size: int = 2048) -> list[tuple[str, str, float]]:
+    """Translate source words into the target vocabulary: a scored bilingual dictionary.
+
+    Each source row of ``rows`` gets its ``top`` best target words by cosine or CSLS (Conneau et
+    al. 2018); ``mutual`` keeps only a word's best candidate, and only when that target's best
+    source (over all source rows) is the word itself (mutual nearest neighbours: the high-precision
+    dictionary of MUSE's refinement); ``min_score`` drops candidates scored below it (a confidence
+    threshold). Scores are computed block by block, never as one ``(n_src, n_tgt)`` matrix.
+
+    Args:
+        xw: mapped source vectors ``(n_src, dim)``, unit length. y: target vectors ``(n_tgt, dim)``.
+        src_words, tgt_words: the vocabularies (row order).
+        rows: source rows to translate (default all). method: ``cosine`` or ``csls``. k: CSLS neighbourhood.
+        top: candidates per word (``mutual`` keeps one). min_score: the least score kept (None: all).
+        mutual: keep mutual nearest neighbours only. block_size: source rows per block.
+
+    Returns:
+        ``(source word, target word, score)`` triples, in the order of ``rows``, best candidate first.
+
+    Raises:
+        MappingError: different dimensions, a bad method, ``k < 1`` or ``top < 1``, vocabularies
+        that do not match the vectors.
+    """
+    xw, y = np.asarray(xw, dtype=np.float32), np.asarray(y, dtype=np.float32)
+    if xw.ndim != 2 or y.ndim != 2 or xw.shape[1] != y.shape[1]:
+        raise MappingError(f"expected two (n_words, dim) spaces of one dimension, got {xw.shape} and {y.shape}")
+    if len(src_words) != len(xw) or len(tgt_words) != len(y):
+        raise MappingError(f"{len(src_words)} source and {len(tgt_words)} target words for {len(xw)} and {len(y)} "
+                           "vectors")
+    if method not in ("cosine", "csls"):
+        raise MappingError(f"unknown retrieval {method!r} (cosine, csls)")
+    if top < 1:
+        raise MappingError(f"top must be >= 1, got {top}")
+    rows_a = np.arange(len(xw)) if rows is None else np.asarray(rows, dtype=np.int64)
+    if method == "csls":
+        r_src, r_tgt = neighbourhood_means(xw, y, k, block_size)
+    else:
+        r_src, r_tgt = np.zeros(len(xw), np.float32), np.zeros(len(y), np.float32)
+    best_src = None
+    if mutual:  # each target's best source over all source rows: argmax_i 2 cos(i, j) - r_src[i]
+        best_val = np.full(len(y), -np.inf, dtype=np.float32)
+        best_src = np.zeros(len(y), dtype=np.int64)
+        for i in range(0, len(xw), block_size):
+            s = 2 * (xw[i:i + block_size] @ y.T) - r_src[i:i + block_size, None]
+            arg = s.argmax(0)
+            val = s[arg, np.arange(len(y))]
+            better = val > best_val
+            best_val[better], best_src[better] = val[better], arg[better] + i
+    n_top = 1 if mutual else min(top, len(y))
+    out: list[tuple[str, str, float]] = []
+    for i in range(0, len(rows_a), block_size):
+        q = rows_a[i:i + block_size]
+        s = 2 * (xw[q] @ y.T) - r_src[q, None] - r_tgt[None, :] if method == "csls" else xw[q] @ y.T
+        cand = np.argpartition(-s, n_top - 1, axis=1)[:, :n_top]
+        sc = np.take_along_axis(s, cand, 1)
+        order = np.argsort(-sc, axis=1, kind="stable")
+        cand, sc = np.take_along_axis(cand, order, 1), np.take_along_axis(sc, order, 1)
+        for src_row, cs, ss in zip(q, cand, sc):
+            for j, v in zip(cs, ss):
+                if mutual and best_src[j] != src_row:
+                    continue
+                if min_score is not None and v < min_score:
+                    continue
+                out.append((src_words[src_row], tgt_words[j], float(v)))
+    return out

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,8 +24,11 @@ from pathlib import Path
 import numpy as np
 
 from xlt.core.errors import XltError
+from xlt.core.io import atomic_write
+from xlt.models.features import encode_words
 
-__all__ = ["WordVectorError", "WordVectors", "encoder_word_vectors", "read_word_vectors"]
+__all__ = ["WordVectorError", "WordVectors", "combine_layers", "context_occurrences", "encoder_layer_vectors",
+           "encoder_word_vectors", "read_word_vectors"]
 
 
 class WordVectorError(XltError, ValueError):
@@ -85,8 +89,6 @@ class WordVectors:
         Returns:
             the path written.
         """
-        from xlt.core.io import atomic_write
-
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix in (".vec", ".txt"):
@@ -179,20 +181,151 @@ def read_word_vectors(path: str | os.PathLike, limit: int | None = None) -> Word
     return WordVectors(words, kv.vectors[:len(words)], source=str(path))
 
 
-def encoder_word_vectors(encoder, words: Sequence[str], *, contexts: Sequence[Sequence[str]] | None = None,
-                         max_occurrences: int = 10, layers="last", combine: str = "mean", batch_size: int = 256,
-                         prefix: bool = False, progress: bool = False) -> WordVectors:
-    """Static vectors of ``words`` from a contextual encoder.
+def context_occurrences(words: Sequence[str], contexts: Sequence[Sequence[str]], max_occurrences: int = 10,
+                        fold_case: bool = False) -> tuple[dict[int, list[tuple[int, int]]], np.ndarray]:
+    """Where each word occurs in a corpus, up to ``max_occurrences`` times (the first ones).
 
-    Isolated (``contexts=None``): each word is encoded alone, as a one-word sentence after the
-    encoder's text prefix, and its vector is the mean of its word pieces' hidden states
-    (``word_pieces='mean_all'``; Vulić et al. 2020's decontextualised "ISO" vectors). With
-    ``contexts`` (tokenised sentences): the mean of its contextual vectors over its first
-    ``max_occurrences`` occurrences (Vulić et al. 2020's "AOC" vectors; Bommasani et al. 2020);
-    words with no occurrence keep their isolated vector (``stats["no_context"]``).
+    The sentence index behind Vulić et al. 2020's "AOC" vectors: only sentences holding a word that
+    still needs an occurrence are kept, so each is encoded once for all its words.
 
     Args:
-        encoder: a loaded :class:`~xlt.models.loading.Encoder`. words: the vocabulary (distinct).
+        words: the vocabulary, ``n_words`` distinct strings.
+        contexts: tokenised sentences. max_occurrences: occurrences kept per word (``>= 1``).
+        fold_case: match ``token.casefold()`` against the words (for a case-folded vocabulary).
+
+    Returns:
+        ``(wanted, counts)``: ``wanted[s]`` lists ``(token position, word row)`` for sentence ``s``
+        (only sentences with at least one); ``counts`` ``(n_words,)`` int64 occurrences kept per word.
+
+    Raises:
+        WordVectorError: ``max_occurrences < 1``.
+    """
+    if max_occurrences < 1:
+        raise WordVectorError(f"max_occurrences must be >= 1, got {max_occurrences}")
+    row = {w: i for i, w in enumerate(words)}
+    wanted: dict[int, list[tuple[int, int]]] = {}
+    counts = np.zeros(len(row), dtype=np.int64)
+    for s, sent in enumerate(contexts):
+        for t, w in enumerate(sent):
+            i = row.get(w.casefold() if fold_case else w)
+            if i is not None and counts[i] < max_occurrences:
+                counts[i] += 1
+                wanted.setdefault(s, []).append((t, i))
+    return wanted, counts
+
+
+def encoder_layer_vectors(encoder, words: Sequence[str], *, contexts: Sequence[Sequence[str]] | None = None,
+                          max_occurrences: int = 10, fold_case: bool = False, layers="all", batch_size: int = 256,
+                          prefix: bool = False, progress: bool = False, chunk_size: int = 1000) -> tuple[np.ndarray, dict]:
+    """Type-level vectors of ``words`` at several layers at once: ``(n_layers, n_words, hidden size)``.
+
+    One forward pass gives every layer, so a vocabulary encoded once (and cached, e.g. with
+    ``np.savez``) serves any choice of layers later (:func:`combine_layers`). Isolated
+    (``contexts=None``): each word is encoded alone and its vector is the mean of its word pieces'
+    hidden states, with no special token and no text prefix in the mean (Vulić et al. 2020's "ISO"
+    vectors). With ``contexts``: the mean of the word's contextual vectors (the mean of its pieces
+    in the sentence) over its first ``max_occurrences`` occurrences (Vulić et al. 2020's "AOC";
+    Bommasani et al. 2020); rows of words with no occurrence are **zero** (``stats["counts"]``
+    says which), so that the caller chooses the fallback.
+
+    Args:
+        encoder: a loaded :class:`~xlt.models.encoder.Encoder`. words: the vocabulary (distinct, non-empty).
+        contexts: tokenised sentences of the words' language, or None.
+        max_occurrences, fold_case: :func:`context_occurrences`.
+        layers: ``'all'`` (embeddings = 0 to the last layer), ``'last'``, an int or a list of ints.
+        batch_size: sentences per forward pass.
+        prefix: put the encoder's text prefix (E5's ``query:``) before each word or sentence.
+        chunk_size: sentences encoded at a time (their per-word states of every layer are held in
+            memory: ``chunk_size * words per sentence * n_layers * dim`` floats).
+
+    Returns:
+        ``(stack, stats)``: float32 ``(n_layers, n_words, dim)`` (``n_layers = 1`` for a single
+        layer) and counts (``words``, ``layers``, and with contexts ``counts`` ``(n_words,)``,
+        ``no_context``, ``occurrences``, ``sentences``).
+
+    Raises:
+        WordVectorError: duplicate or empty words, ``max_occurrences < 1``. ValueError: a bad
+        layer spec (:meth:`~xlt.models.encoder.Encoder.resolve_layers`).
+    """
+    if not prefix and encoder.text_prefix:
+        encoder = dataclasses.replace(encoder, text_prefix="")
+    words = list(words)
+    if any(not w.strip() for w in words):
+        raise WordVectorError("empty word in the vocabulary")
+    if len(set(words)) != len(words):
+        raise WordVectorError("duplicate words in the vocabulary")
+    ids, single = encoder.resolve_layers(layers)
+    dim = encoder.hidden_size
+    stats: dict = {"words": len(words), "layers": ids}
+    if contexts is None:
+        feats = encode_words(encoder, [[w] for w in words], layers=ids, batch_size=batch_size, progress=progress,
+                             word_pieces="mean_all")
+        stack = np.empty((len(ids), len(words), dim), dtype=np.float32)
+        for i, v in enumerate(feats.vectors):
+            stack[:, i] = v[:, 0]
+        return stack, stats
+    wanted, counts = context_occurrences(words, contexts, max_occurrences, fold_case)
+    keep = sorted(wanted)
+    sums = np.zeros((len(ids), len(words), dim), dtype=np.float32)
+    for c in range(0, len(keep), chunk_size):  # a chunk's per-word states of every layer stay in memory, not all
+        part = keep[c:c + chunk_size]
+        feats = encode_words(encoder, [list(contexts[s]) for s in part], layers=ids, batch_size=batch_size,
+                             progress=progress, word_pieces="mean_all")
+        for s, v in zip(part, feats.vectors):
+            for t, i in wanted[s]:
+                sums[:, i] += v[:, t]
+    has = counts > 0
+    sums[:, has] /= counts[has][None, :, None]
+    stats.update(counts=counts, no_context=int((~has).sum()), occurrences=int(counts.sum()), sentences=len(keep))
+    return sums, stats
+
+
+def combine_layers(stack, select: Sequence[int] | None = None, combine: str = "mean") -> np.ndarray:
+    """One vector per word from several layers: ``(n_words, dim)`` or ``(n_words, len(select) * dim)``.
+
+    ``mean``: the layers' average (Vulić et al. 2020 average layers, e.g. the lower six, for their
+    lexical probes); ``concat``: each layer's vector scaled to unit length, then concatenated.
+
+    Args:
+        stack: ``(n_layers, n_words, dim)`` (:func:`encoder_layer_vectors`).
+        select: positions in ``stack``'s first axis (None: all).
+        combine: ``mean`` or ``concat``.
+
+    Returns:
+        float32 ``(n_words, dim)`` (``mean``) or ``(n_words, len(select) * dim)`` (``concat``).
+
+    Raises:
+        WordVectorError: not a 3-d stack, a position outside it, an empty selection, an unknown ``combine``.
+    """
+    stack = np.asarray(stack)
+    if stack.ndim != 3:
+        raise WordVectorError(f"expected a (n_layers, n_words, dim) stack, got shape {stack.shape}")
+    sel = list(range(len(stack))) if select is None else list(select)
+    if not sel or any(not -len(stack) <= i < len(stack) for i in sel):
+        raise WordVectorError(f"layer positions {sel} outside a stack of {len(stack)} layers")
+    if combine == "mean":
+        return stack[sel].astype(np.float32).mean(0)
+    if combine == "concat":
+        parts = stack[sel].astype(np.float32)
+        parts /= np.maximum(np.linalg.norm(parts, axis=-1, keepdims=True), 1e-12)
+        return np.concatenate(list(parts), axis=-1)
+    raise WordVectorError(f"combine must be mean or concat, got {combine!r}")
+
+
+def encoder_word_vectors(encoder, words: Sequence[str], *, contexts: Sequence[Sequence[str]] | None = None,
+                         max_occurrences: int = 10, layers="last", combine: str = "mean", batch_size: int = 256,
+                         prefix: bool = False, fold_case: bool = False, progress: bool = False) -> WordVectors:
+    """Static vectors of ``words`` from a contextual encoder.
+
+    Isolated (``contexts=None``): each word is encoded alone and its vector is the mean of its
+    word pieces' hidden states (Vulić et al. 2020's decontextualised "ISO" vectors). With
+    ``contexts`` (tokenised sentences): the mean of its contextual vectors over its first
+    ``max_occurrences`` occurrences (Vulić et al. 2020's "AOC" vectors; Bommasani et al. 2020);
+    words with no occurrence keep their isolated vector (``stats["no_context"]``). Several layers
+    are combined by :func:`combine_layers`.
+
+    Args:
+        encoder: a loaded :class:`~xlt.models.encoder.Encoder`. words: the vocabulary (distinct).
         contexts: tokenised sentences of the words' language, or None.
         max_occurrences: occurrences averaged per word. layers: hidden states (``'last'``, an
             int, or a list). combine: several layers: ``mean`` (averaged) or ``concat`` (each
@@ -202,56 +335,25 @@ def encoder_word_vectors(encoder, words: Sequence[str], *, contexts: Sequence[Se
             Off by default: on XLING en-de (5k seed pairs, Procrustes), multilingual-e5-small's
             isolated last-layer vectors give P@1 44.2 without it and 40.2 with it
             (docs/results, "Word translations").
+        fold_case: match case-folded corpus tokens against the words.
 
     Returns:
-        :class:`WordVectors` ``(len(words), hidden size)``, unnormalised.
+        :class:`WordVectors` ``(len(words), hidden size)`` (``concat``: times the layers), unnormalised.
 
     Raises:
-        WordVectorError: duplicate or empty words.
+        WordVectorError: duplicate or empty words, an unknown ``combine``.
     """
-    import dataclasses
-
-    from xlt.models.features import encode_words
-
-    if not prefix and encoder.text_prefix:
-        encoder = dataclasses.replace(encoder, text_prefix="")
-    words = list(words)
-    if any(not w.strip() for w in words):
-        raise WordVectorError("empty word in the vocabulary")
-    iso = encode_words(encoder, [[w] for w in words], layers=layers, batch_size=batch_size, progress=progress,
-                       word_pieces="mean_all")
     if combine not in ("mean", "concat"):
         raise WordVectorError(f"combine must be mean or concat, got {combine!r}")
-
-    def word_rows(v: np.ndarray) -> np.ndarray:  # (n_words, dim): several layers averaged or concatenated
-        if iso.single_layer:
-            return v
-        if combine == "mean":
-            return v.mean(0)
-        unit = v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
-        return np.concatenate(list(unit), axis=-1)
-
-    vectors = np.stack([word_rows(v)[0] for v in iso.vectors]).astype(np.float32)
-    stats = {"words": len(words), "mode": "isolated" if contexts is None else "contexts"}
+    iso, stats = encoder_layer_vectors(encoder, words, layers=layers, batch_size=batch_size, prefix=prefix,
+                                       progress=progress)
+    vectors = combine_layers(iso, None, combine)
+    stats = {"words": stats["words"], "mode": "isolated" if contexts is None else "contexts"}
     if contexts is not None:
-        row = {w: i for i, w in enumerate(words)}
-        wanted: dict[int, list[tuple[int, int]]] = {}
-        counts = np.zeros(len(words), dtype=np.int64)
-        for s, sent in enumerate(contexts):
-            for t, w in enumerate(sent):
-                i = row.get(w)
-                if i is not None and counts[i] < max_occurrences:
-                    counts[i] += 1
-                    wanted.setdefault(s, []).append((t, i))
-        keep = sorted(wanted)
-        feats = encode_words(encoder, [list(contexts[s]) for s in keep], layers=layers, batch_size=batch_size,
-                             progress=progress, word_pieces="mean_all")
-        sums = np.zeros_like(vectors)
-        for s, v in zip(keep, feats.vectors):
-            v = word_rows(v)
-            for t, i in wanted[s]:
-                sums[i] += v[t]
-        has = counts > 0
-        vectors[has] = sums[has] / counts[has, None]
-        stats.update(no_context=int((~has).sum()), occurrences=int(counts.sum()), sentences=len(keep))
-    return WordVectors(words, vectors, source=f"{encoder.spec} ({stats['mode']})", stats=stats)
+        ctx, cstats = encoder_layer_vectors(encoder, words, contexts=contexts, max_occurrences=max_occurrences,
+                                            fold_case=fold_case, layers=layers, batch_size=batch_size, prefix=prefix,
+                                            progress=progress)
+        has = cstats["counts"] > 0
+        vectors[has] = combine_layers(ctx, None, combine)[has]
+        stats.update(no_context=cstats["no_context"], occurrences=cstats["occurrences"], sentences=cstats["sentences"])
+    return WordVectors(list(words), vectors, source=f"{encoder.spec} ({stats['mode']})", stats=stats)
