@@ -277,8 +277,16 @@ class CodeSwitcher:
 
 
 def source_coverage(dictionaries: Iterable[CodeSwitchDictionary], examples: Sequence) -> dict[str, int]:
-    """Per dictionary language: distinct words of ``examples`` (tokens or text words, case-folded,
-    punctuation stripped) that its dictionary holds; a 0 means the dictionary can switch nothing."""
+    """How many training words each dictionary can switch.
+
+    Args:
+        dictionaries: the dictionaries (:func:`load_code_switch_dictionaries`).
+        examples: ``n_examples`` tagged sentences, texts or text pairs.
+
+    Returns:
+        dictionary language -> distinct words of ``examples`` (tokens, or text words without their
+        punctuation; case-folded) that its dictionary holds; 0: it can switch nothing.
+    """
     words: set[str] = set()
     for e in examples:
         if isinstance(e, TaggedSentence):
