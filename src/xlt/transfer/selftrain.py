@@ -48,11 +48,13 @@ from xlt.transfer.model import ProbeModel, TaskModel
 from xlt.transfer.probe import train_probe
 from xlt.transfer.training import ProbeTrainer, ProbeTraining
 
-__all__ = ["DistillationProbeTrainer", "PseudoLabels", "SelfTraining", "SelfTrainingProbeTrainer", "UnlabeledFeatures",
+__all__ = ["DEFAULT_THRESHOLD", "DistillationProbeTrainer", "TOLERANCE", "PseudoLabels", "SelfTraining", "SelfTrainingProbeTrainer", "UnlabeledFeatures",
            "pseudo_label", "pseudo_targets", "sample_per_language", "select_confident"]
 
 #: Default confidence threshold of hard pseudo-labels.
 DEFAULT_THRESHOLD = 0.9
+#: Slack of the threshold comparison (float32 probabilities).
+TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -148,14 +150,15 @@ def pseudo_label(probas: Sequence[np.ndarray], labels: Sequence[str], *, token: 
 
 
 def select_confident(confidence: np.ndarray, threshold: float) -> np.ndarray:
-    """Indices ``(k,)`` (ascending) of the examples whose confidence is >= ``threshold``.
+    """Indices ``(k,)`` (ascending) of the examples whose confidence is >= ``threshold`` (up to
+    :data:`TOLERANCE`: probabilities are float32, and 0.9 in float32 is 0.89999998).
 
     Raises:
         ValueError: a threshold outside [0, 1].
     """
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
-    return np.flatnonzero(np.asarray(confidence) >= threshold)
+    return np.flatnonzero(np.asarray(confidence) >= threshold - TOLERANCE)
 
 
 def sample_per_language(selected: Mapping[str, np.ndarray], n: int | None, seed: int = 0) -> dict[str, np.ndarray]:
@@ -243,7 +246,7 @@ def pseudo_targets(probas: Mapping[str, list[np.ndarray]], feats: Mapping[str, U
         xs.append(f.X[torch.from_numpy(rows)])
         ys.append(torch.from_numpy(np.concatenate([p.targets[i].reshape(-1, len(labels)) for i in idx]))
                   if len(idx) else torch.zeros((0, len(labels))))
-        counts[lang] = {"unlabeled": len(f.examples), "confident": int((p.confidence >= config.threshold).sum()),
+        counts[lang] = {"unlabeled": len(f.examples), "confident": len(select_confident(p.confidence, config.threshold)),
                         "used": int(len(idx)), "rows": int(len(rows)),
                         "mean_confidence": float(p.confidence.mean()) if len(p.confidence) else float("nan")}
     if not xs:
