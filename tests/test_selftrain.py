@@ -341,3 +341,38 @@ def test_cli_self_train_end_to_end_and_predict(tiny, data, tmp_path, capsys):
     rows = [json.loads(l) for l in capsys.readouterr().out.splitlines() if l.startswith("{")]
     assert len(rows) == 3 and rows[0]["tokens"][:2] == ["the", "happy"]
     assert all(set(r["labels"]) <= set(PANX_OF.values()) for r in rows)
+
+
+def test_text_classification_self_train_cli(tiny, data, tmp_path):
+    _, spec = tiny
+    text = tmp_path / "deu.txt"
+    text.write_text("the happy cat is a dog .\nrun and walk big .\nhouse in to of the .\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["transfer", "--task", "sib200", "--source", "eng_Latn", "--targets", "deu_Latn", "--data-dir",
+                 str(data.root), "--model", spec, "--epochs", "3", "--self-train", "2", "--unlabeled",
+                 f"deu_Latn={text}", "--pseudo-labels", "soft", "--out", str(out), "--no-progress"]) == 0
+    st = json.loads((out / "report.json").read_text(encoding="utf-8"))["self_training"]
+    assert [r["round"] for r in st["rounds"]] == [1, 2]
+    assert st["rounds"][0]["languages"]["deu_Latn"]["used"] == 3  # soft labels: threshold 0 by default
+    assert st["config"]["pseudo_threshold"] == 0.0
+
+
+def test_pair_classification_self_training_trainer(tiny):
+    from xlt.data.dataset import from_examples
+    from xlt.data.readers import PairExample
+    from xlt.transfer.selftrain import SelfTrainingProbeTrainer
+    from xlt.transfer.training import ProbeTraining
+
+    encoder, _ = tiny
+    pairs = [("the cat sat", "the cat sat", "same"), ("a big house", "the dog run", "different"),
+             ("happy walk", "happy walk", "same"), ("on the mat", "big house is", "different")] * 4
+    train = [PairExample(str(i), a, b, l) for i, (a, b, l) in enumerate(pairs)]
+    ds = from_examples(train, {"de": train[:4]}, dev=train[:8])
+    unl = UnlabeledText("de", [PairExample("u1", "the cat", "the cat", ""),
+                         PairExample("u2", "big house", "a dog", "")], "mem")
+    trainer = SelfTrainingProbeTrainer(encoder, ds, ProbeTraining.for_kind("pair", epochs=3, progress=False),
+                                       {"de": unl}, SelfTraining(threshold=0.0))
+    trainer.train([0])
+    assert trainer.rounds[0]["languages"]["de"]["used"] == 2
+    assert trainer.models[0].meta["self_training_round"] == 1
+    assert len(trainer.models[0].predict([("the cat", "the cat")])) == 1
