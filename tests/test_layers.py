@@ -83,3 +83,18 @@ def test_public_api_is_exported_from_xlt(name):
     import xlt
 
     assert name in xlt.__all__ and getattr(xlt, name) is not None
+
+
+def test_building_the_command_line_imports_no_heavy_library():
+    """Why imports of torch, transformers and the like sit inside functions (marked ``# lazy:``): the
+    parser of every command is built without them, so ``xlt --help`` and a usage error take under a
+    second, where importing torch and transformers alone takes ~3 s on the 2-core CI machine."""
+    import subprocess
+    import sys
+
+    heavy = ["torch", "transformers", "tokenizers", "safetensors", "accelerate", "peft", "sklearn", "scipy",
+             "matplotlib", "datasets", "lightgbm", "gensim", "faiss", "seqeval"]
+    code = ("import sys\nfrom xlt.cli import build_parser\nbuild_parser()\n"
+            f"print(','.join(m for m in {heavy!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "", f"building the parser imported {out}"

@@ -238,7 +238,7 @@ def test_config_file_values_are_typed_like_options(tmp_path, capsys, monkeypatch
         config = write(tmp_path / "run.yaml", text)
         assert main(["transfer", "--task", "udpos", "--out", str(tmp_path / "r"), "--config", str(config)]) == 2
         err = capsys.readouterr().err
-        assert err == f"xlt: error: {message}\n", err
+        assert err == f"xlt: error: --config {config}, line 1 ({text.split(':')[0]}): {message}\n", err
 
 
 def test_a_one_based_link_file_read_as_zero_based_is_warned_about(tmp_path, caplog):

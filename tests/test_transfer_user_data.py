@@ -323,9 +323,10 @@ def test_impossible_settings_fail_before_any_work(tmp_path, capsys, monkeypatch,
     # on the command line the settings refuse them (one line, exit 2) ...
     assert main(["transfer", "--task", "udpos", "--out", str(tmp_path / "r")] + args) == 2
     assert capsys.readouterr().err == f"xlt: error: {message}\n"
-    # ... and from a --config file the same check does, with the same message, before any data or model is read
+    # ... and from a --config file the same check does, with the same message after the file, line and key,
+    # before any data or model is read
     key, value = args[0][2:].replace("-", "_"), args[1]
     config = tmp_path / "run.yaml"
     config.write_text(f"{key}: {value}\n", encoding="utf-8")
     assert main(["transfer", "--task", "udpos", "--out", str(tmp_path / "r"), "--config", str(config)]) == 2
-    assert capsys.readouterr().err.strip() == f"xlt: error: {message}"
+    assert capsys.readouterr().err.strip() == f"xlt: error: --config {config}, line 1 ({key}): {message}"

@@ -32,6 +32,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from scipy.sparse import coo_matrix
+from scipy.sparse.linalg import svds
+from tokenizers import Tokenizer, models, trainers
+from transformers import PreTrainedTokenizerFast
+
+from xlt.models.loading import Encoder
 
 __all__ = ["INITS", "MODES", "ExtendResult", "extend_vocabulary", "sparsemax", "train_unigram"]
 
@@ -59,8 +65,6 @@ def train_unigram(tokenizer, texts: Sequence[str], vocab_size: int):
     Raises:
         ValueError: the old tokenizer is not a SentencePiece-style (Metaspace) Unigram one.
     """
-    from tokenizers import Tokenizer, models, trainers
-
     spec = json.loads(tokenizer.backend_tokenizer.to_str())
     if spec["model"].get("type") != "Unigram":
         raise ValueError(f"a new vocabulary is learnt for Unigram (SentencePiece) tokenizers; this one is "
@@ -78,9 +82,6 @@ def train_unigram(tokenizer, texts: Sequence[str], vocab_size: int):
 def _aux_vectors(ids: list[list[int]], n_vocab: int, dim: int, window: int) -> tuple[np.ndarray, np.ndarray]:
     """PPMI-SVD piece vectors ``(n_vocab, dim)`` from co-occurrence within ``window`` pieces, and which
     pieces have any co-occurrence (``(n_vocab,)`` bool)."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.linalg import svds
-
     rows, cols = [], []
     for seq in ids:
         for i, a in enumerate(seq):
@@ -143,11 +144,6 @@ def extend_vocabulary(encoder, texts: Sequence[str], *, vocab_size: int = 8000, 
     Raises:
         ValueError: an unknown mode or init, too few texts, or a tokenizer that is not Unigram.
     """
-    from tokenizers import Tokenizer
-    from transformers import PreTrainedTokenizerFast
-
-    from xlt.models.loading import Encoder
-
     if mode not in MODES or init not in INITS:
         raise ValueError(f"mode must be one of {MODES} and init one of {INITS}, got {mode!r}, {init!r}")
     if len(texts) < 10:

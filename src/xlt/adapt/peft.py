@@ -27,11 +27,16 @@ Only the parameters named above are trainable; :func:`count_parameters` reports 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
+from peft import LoraConfig, PeftModel, get_peft_model
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 from xlt.core.errors import XltError
@@ -284,8 +289,6 @@ def apply_lora_to(model: nn.Module, settings: PeftSettings, train_also: Sequence
     Raises:
         PeftError: no projections named as in :data:`LORA_TARGETS`.
     """
-    from peft import LoraConfig, get_peft_model
-
     targets = sorted({n.rsplit(".", 1)[-1] for n in _linear_names(model, LORA_TARGETS)})
     if not targets:
         raise PeftError(f"LoRA: no attention projections named {', '.join(LORA_TARGETS)} in this model")
@@ -297,8 +300,6 @@ def apply_lora_to(model: nn.Module, settings: PeftSettings, train_also: Sequence
 def finish_peft(model: nn.Module) -> nn.Module:
     """The trained model without PEFT wrappers: LoRA updates merged into the weights (a plain model of
     the base architecture); BitFit and adapter models are returned as they are."""
-    from peft import PeftModel
-
     if isinstance(model, PeftModel):
         return model.merge_and_unload()
     return model
@@ -311,11 +312,6 @@ LANGUAGE_ADAPTER_META = "language_adapter.json"
 
 def write_language_adapter(folder, state: dict[str, torch.Tensor], meta: dict) -> None:
     """Write a language adapter (weights + ``meta``: language, size, base model) into ``folder``."""
-    import json
-    from pathlib import Path
-
-    from safetensors.torch import save_file
-
     folder = Path(folder)
     save_file({k: v.contiguous() for k, v in state.items()}, str(folder / LANGUAGE_ADAPTER_WEIGHTS))
     (folder / LANGUAGE_ADAPTER_META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
@@ -327,12 +323,6 @@ def read_language_adapter(folder) -> tuple[dict[str, torch.Tensor], dict]:
     Raises:
         FileNotFoundError: no adapter in the folder; PeftError: unreadable files.
     """
-    import json
-    from pathlib import Path
-
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     folder = Path(folder)
     w, m = folder / LANGUAGE_ADAPTER_WEIGHTS, folder / LANGUAGE_ADAPTER_META
     if not w.is_file() or not m.is_file():

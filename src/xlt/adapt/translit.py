@@ -14,10 +14,16 @@ romanised word's, which the regulariser keeps where it was).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import unicodedata
 from collections.abc import Sequence
 
+from xlt.align.finetune import AlignmentExample
 from xlt.core.errors import XltError
+from xlt.data.langs import UnknownLanguageError, iso639_3
+from xlt.data.segment import split_words
+from xlt.data.text import example_text
 
 __all__ = ["TransliterationError", "is_non_latin", "non_latin_share", "romanize", "romanize_examples", "romanize_words",
            "transliteration_pairs"]
@@ -30,15 +36,13 @@ class TransliterationError(XltError, ValueError):
 @functools.lru_cache(maxsize=1)
 def _uroman():
     try:
-        import uroman
+        import uroman  # optional dependency: only --romanize needs it
     except ImportError:
         raise TransliterationError("transliteration needs the uroman package: pip install uroman") from None
     return uroman.Uroman()
 
 
 def _lcode(lang: str | None) -> str | None:
-    from xlt.data.langs import UnknownLanguageError, iso639_3
-
     if lang is None:
         return None
     try:
@@ -67,8 +71,6 @@ def romanize_words(words: Sequence[str], lang: str | None = None) -> list[str]:
 def non_latin_share(text: str) -> float:
     """The share of ``text``'s letters (``str.isalpha``) that are not Latin script, in [0, 1]; 0 for
     text without letters."""
-    import unicodedata
-
     letters = [ch for ch in text if ch.isalpha()]
     if not letters:
         return 0.0
@@ -93,9 +95,6 @@ def transliteration_pairs(texts: Sequence[str], lang: str, *, min_non_latin: flo
     Raises:
         TransliterationError: uroman is not installed, or no sentence is in a non-Latin script.
     """
-    from xlt.align.finetune import AlignmentExample
-    from xlt.data.segment import split_words
-
     out, skipped = [], 0
     for t in texts:
         words = split_words(t, lang)
@@ -117,8 +116,6 @@ def transliteration_pairs(texts: Sequence[str], lang: str, *, min_non_latin: flo
 def is_non_latin(examples: Sequence, min_non_latin: float = 0.5) -> bool:
     """Whether the letters of ``examples`` (tagged sentences, texts or text pairs, all of one kind)
     are mostly (at least ``min_non_latin``) in scripts other than Latin."""
-    from xlt.data.text import example_text
-
     return non_latin_share(" ".join(example_text(ex) for ex in examples)) >= min_non_latin
 
 
@@ -130,8 +127,6 @@ def romanize_examples(examples: Sequence, lang: str | None = None) -> list:
     Raises:
         TransliterationError: uroman is not installed.
     """
-    import dataclasses
-
     out = []
     for ex in examples:
         if hasattr(ex, "tokens"):

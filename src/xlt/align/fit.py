@@ -30,7 +30,15 @@ from typing import Any
 
 import numpy as np
 
+from xlt.align import supervision as sup
 from xlt.align.maps import AlignerError
+from xlt.align.supervision import PIVOT
+from xlt.align.words import WordAligner
+from xlt.data import tasks as task_registry
+from xlt.data.dataset import DatasetError
+from xlt.data.langs import UnknownLanguageError, describe_codes, iso639_3, match_language
+from xlt.data.parallel import NTREX_SOURCE, ntrex_languages, open_parallel
+from xlt.data.readers import check_not_folder
 from xlt.models.words import DEFAULT_WORD_PIECES
 
 SUPERVISION = ("parallel", "dictionary")
@@ -60,10 +68,6 @@ def expand_languages(spec: str, data_dir: str | Path | None = None,
     Returns:
         ``(comma-separated codes, {task: [its targets without parallel text]})``.
     """
-    from xlt.data import tasks as task_registry
-    from xlt.data.langs import UnknownLanguageError, iso639_3, match_language
-    from xlt.data.parallel import NTREX_SOURCE, ntrex_languages
-
     if spec.strip().lower() == "all":
         return "all", {}
     have = (list(available) if available is not None
@@ -98,10 +102,6 @@ def open_source(parallel: Any, src_lang: str | None = None, tgt_lang: str | None
         UnknownLanguageError: the corpus has no English side (the message lists its languages);
         and whatever :func:`xlt.data.parallel.open_parallel` raises.
     """
-    from xlt.align.supervision import PIVOT
-    from xlt.data.langs import UnknownLanguageError, describe_codes, match_language
-    from xlt.data.parallel import open_parallel
-
     source = open_parallel(parallel, src_lang=src_lang, tgt_lang=tgt_lang, data_dir=data_dir)
     try:
         return source, match_language(PIVOT, source.languages)
@@ -127,8 +127,6 @@ def fit_corpus(parallel: Any, langs: str, *, src_lang: str | None = None, tgt_la
     Raises:
         AlignerError: no language left; UnknownLanguageError: a code without parallel text.
     """
-    from xlt.align import supervision as sup
-
     source, pivot = open_source(parallel, src_lang, tgt_lang, data_dir)
     codes, no_text = expand_languages(langs, data_dir, available=[k for k in source.languages if k != pivot])
     if not codes:
@@ -148,11 +146,6 @@ def check_user_dictionary(supervision: str, dictionary: str, langs: str) -> None
         FileNotFoundError: no such file; IsADirectoryError: ``dictionary`` is a folder; DatasetError:
             ``langs`` is not one language code.
     """
-    from xlt.align import supervision as sup
-    from xlt.data import tasks as task_registry
-    from xlt.data.dataset import DatasetError
-    from xlt.data.readers import check_not_folder
-
     if supervision != "dictionary" or dictionary in sup.DICTIONARY_KINDS:
         return
     check_not_folder(dictionary, "a dictionary file (--dictionary takes wiktionary, bli or a file)")
@@ -173,8 +166,6 @@ def word_aligner(encoder, layer: int, dtype: str = "float32", progress: bool = T
     Raises:
         AlignerError: a layer outside the model or an unknown dtype (a user error, not a bug).
     """
-    from xlt.align.words import WordAligner
-
     try:
         return WordAligner(encoder, layer=layer, methods=("argmax",), dtype=dtype, progress=progress,
                            word_pieces=word_pieces)

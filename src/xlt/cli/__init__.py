@@ -13,7 +13,10 @@ import signal
 import sys
 import threading
 
-from xlt.cli._common import XltArgumentParser
+from xlt.cli._common import XltArgumentParser, check_layers
+from xlt.core.errors import USER_ERRORS
+from xlt.core.outputs import OutputError, path_relation
+from xlt.models.loading import DEFAULT_MODEL
 
 # command name -> module under xlt.cli, in the order ``xlt --help`` lists them
 COMMANDS: dict[str, str] = {
@@ -58,10 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    from xlt.core.errors import USER_ERRORS
 
     if getattr(args, "no_progress", False) or getattr(args, "progress", None) is False:
-        from transformers.utils import logging as hf_logging
+        from transformers.utils import logging as hf_logging  # lazy: heavy import
 
         hf_logging.disable_progress_bar()
 
@@ -101,7 +103,6 @@ def _check_config_file(args) -> None:
     config = getattr(args, "config", None)
     if not config:
         return
-    from xlt.core.outputs import OutputError, path_relation
 
     for name in _OUTPUT_OPTIONS:
         value = getattr(args, name, None)
@@ -115,9 +116,6 @@ def _check_config_file(args) -> None:
 
 def _check_layer_options(args) -> None:
     """``--layer`` / ``--align-layer`` numbers against the model's layer count, before it loads."""
-    from xlt.cli._common import check_layers
-    from xlt.models.loading import DEFAULT_MODEL
-
     layers = {name: getattr(args, name, None) for name in ("layer", "align_layer")}
     if any(v is not None for v in layers.values()) and hasattr(args, "model"):
         check_layers(args.model or DEFAULT_MODEL, **layers)

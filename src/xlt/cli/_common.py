@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 
 from xlt.core.errors import XltError
+from xlt.models.loading import model_num_layers
 
 #: A negative number as an option value: ``-1``, ``-0.5``, ``-.5``, ``-1e-3``, ``-2E+4``.
 NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
@@ -34,7 +36,6 @@ class XltArgumentParser(argparse.ArgumentParser):
         self._negative_number_matcher = NEGATIVE_NUMBER
 
     def error(self, message: str):  # noqa: D102 - argparse's hook
-        import sys
 
         command = self.prog.split(" ", 1)[1] if " " in self.prog else ""
         hint = f" (xlt {command} --help)" if command else " (xlt --help)"
@@ -53,8 +54,6 @@ def check_layers(model: str, **layers) -> None:
     Raises:
         UsageError: a layer outside ``-(L+1) .. L`` for a model with ``L`` layers.
     """
-    from xlt.models.loading import model_num_layers
-
     given = {k: v for k, v in layers.items() if v is not None and str(v).lstrip("-").isdigit()}
     if not given:
         return

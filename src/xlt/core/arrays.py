@@ -100,7 +100,7 @@ def nonfinite(a: Any) -> str | None:
         a: a numpy array or torch tensor of floats (other dtypes never hold NaN/inf: None).
     """
     if hasattr(a, "detach"):  # torch
-        import torch
+        import torch  # lazy: heavy import
 
         t = a.detach()
         if not t.is_floating_point() or bool(torch.isfinite(t).all()):

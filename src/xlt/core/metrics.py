@@ -147,8 +147,8 @@ def span_f1(
     y_pred = [[str(t) for t in s] for s in pred]
 
     if mode == "strict":
-        from seqeval import scheme as seqeval_scheme
-        from seqeval.metrics.v1 import precision_recall_fscore_support as prfs_strict
+        from seqeval import scheme as seqeval_scheme  # lazy: heavy import
+        from seqeval.metrics.v1 import precision_recall_fscore_support as prfs_strict  # lazy: heavy import
 
         p, r, f, _ = prfs_strict(
             y_true,
@@ -158,7 +158,7 @@ def span_f1(
             scheme=getattr(seqeval_scheme, scheme_name),
         )
     else:
-        from seqeval.metrics.sequence_labeling import (
+        from seqeval.metrics.sequence_labeling import (  # lazy: heavy import
             precision_recall_fscore_support as prfs_default,
         )
 

@@ -83,6 +83,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from xlt.data.langs import iso639_3, script_of
+
 __all__ = [
     "INSTALL_HINT",
     "SEGMENTERS",
@@ -361,13 +363,13 @@ class Segmenter:
 
 
 def _load_thai() -> Callable[[str], list[str]]:
-    from pythainlp.tokenize import word_tokenize
+    from pythainlp.tokenize import word_tokenize  # optional dependency: imported when its language is met
 
     return lambda run: word_tokenize(run, engine="newmm", keep_whitespace=False)
 
 
 def _load_chinese() -> Callable[[str], list[str]]:
-    import jieba
+    import jieba  # optional dependency: imported when its language is met
 
     jieba.setLogLevel(logging.WARNING)  # no "Building prefix dict" chatter
     tok = jieba.Tokenizer()
@@ -375,8 +377,8 @@ def _load_chinese() -> Callable[[str], list[str]]:
 
 
 def _load_japanese() -> Callable[[str], list[str]]:
-    import fugashi
-    import unidic_lite
+    import fugashi  # optional dependency: imported when its language is met
+    import unidic_lite  # optional dependency: imported when its language is met
 
     tagger = fugashi.Tagger(f'-r "{unidic_lite.DICDIR}/mecabrc" -d "{unidic_lite.DICDIR}"')
     return lambda run: [w.surface for w in tagger(run)]
@@ -385,13 +387,13 @@ def _load_japanese() -> Callable[[str], list[str]]:
 def _load_khmer() -> Callable[[str], list[str]]:
     # khmer-nltk sets its logger to DEBUG and logs its model path at INFO while being imported
     logging.getLogger("khmer-nltk").addFilter(lambda record: record.levelno >= logging.WARNING)
-    from khmernltk import word_tokenize
+    from khmernltk import word_tokenize  # optional dependency: imported when its language is met
 
     return lambda run: word_tokenize(run)
 
 
 def _load_lao() -> Callable[[str], list[str]]:
-    from laonlp.tokenize import word_tokenize
+    from laonlp.tokenize import word_tokenize  # optional dependency: imported when its language is met
 
     return lambda run: word_tokenize(run)
 
@@ -479,8 +481,6 @@ def _lang_preference(lang: str | None) -> str | None:
     """``'jpn'`` or ``'zho'`` when ``lang`` decides the segmenter of Han/kana runs, else ``None``."""
     if lang is None:
         return None
-    from xlt.data.langs import iso639_3, script_of
-
     code, script = iso639_3(lang), script_of(lang)  # raises UnknownLanguageError
     if code == "jpn" or script in ("Jpan", "Hira", "Kana", "Hrkt"):
         return "jpn"

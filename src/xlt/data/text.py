@@ -14,7 +14,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from xlt.data import tasks as registry
 from xlt.data.langs import UnknownLanguageError, match_language
+from xlt.data.parallel import ntrex_languages
+from xlt.data.paths import DatasetNotFoundError
 from xlt.data.readers import DataFormatError, check_not_folder
 from xlt.data.segment import join_words
 
@@ -89,10 +92,6 @@ def builtin_text(lang: str, data_dir: str | Path | None = None, limit: int | Non
         UnknownLanguageError: no built-in set holds text in ``lang`` (the message says to give a
         text file: ``--text LANG=FILE``).
     """
-    from xlt.data import tasks as registry
-    from xlt.data.parallel import ntrex_languages
-    from xlt.data.paths import DatasetNotFoundError
-
     seen: dict[str, None] = {}
     sources: dict[str, int] = {}
 

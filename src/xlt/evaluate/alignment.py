@@ -161,10 +161,10 @@ def language_identification_accuracy(
         ValueError: fewer than 2 languages or 3 sentences, different shapes, NaN/inf values,
             ``test_fraction`` outside ``(0, 1)``.
     """
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+    from sklearn.exceptions import ConvergenceWarning  # lazy: heavy import
+    from sklearn.linear_model import LogisticRegression  # lazy: heavy import
+    from sklearn.pipeline import make_pipeline  # lazy: heavy import
+    from sklearn.preprocessing import StandardScaler  # lazy: heavy import
 
     if not 0.0 < float(test_fraction) < 1.0:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")

@@ -267,7 +267,7 @@ def correlation(x: Sequence[float], y: Sequence[float]) -> dict[str, float]:
     """Pearson's r and Spearman's rho (scipy.stats) of two equally long score lists, with two-sided
     p-values: ``{"pearson_r", "pearson_p", "spearman_rho", "spearman_p"}``; all NaN when either side
     is constant (no correlation is defined)."""
-    from scipy.stats import pearsonr, spearmanr
+    from scipy.stats import pearsonr, spearmanr  # lazy: heavy import
 
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if np.ptp(x) == 0 or np.ptp(y) == 0:

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import xlt
 from xlt.core.io import to_jsonable  # re-exported: the conversion lives in the data layer
 
 __all__ = [
@@ -156,8 +157,6 @@ def git_info(source_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]
         enclosing repository, if any, is not xlt's). Never raises.
     """
     if source_dir is None:
-        import xlt
-
         source_dir = Path(xlt.__file__).resolve().parent
     src = Path(source_dir)
     if any(part in ("site-packages", "dist-packages") for part in src.parts):
@@ -197,7 +196,7 @@ def machine_info(include_torch: bool = True) -> dict[str, Any]:
     }
     if include_torch:
         try:
-            import torch
+            import torch  # lazy: heavy import
 
             info["torch_threads"] = int(torch.get_num_threads())
             if torch.cuda.is_available():
@@ -261,8 +260,6 @@ def build_manifest(
     Raises:
         FileNotFoundError: if a data file does not exist.
     """
-    import xlt
-
     if seeds is None:
         seed_list: list[int] = []
     elif isinstance(seeds, int):

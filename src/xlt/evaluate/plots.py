@@ -19,8 +19,8 @@ __all__ = ["heatmap", "new_figure"]
 def new_figure(width: float, height: float):
     """A matplotlib ``Figure`` of ``width`` × ``height`` inches (100 dpi, constrained layout) with an
     Agg canvas, ready for ``fig.savefig(path, format="png")``."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # lazy: heavy import
+    from matplotlib.figure import Figure  # lazy: heavy import
 
     fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)

@@ -20,6 +20,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from xlt.data.readers import DataFormatError
+from xlt.data.wordalign import read_pairs, read_pharaoh
+
 Link = tuple[int, int]
 
 
@@ -110,9 +113,6 @@ def evaluate_alignment_files(pred: str | Path, gold: str | Path, one_based: bool
         DataFormatError: a malformed link, a link outside its sentence pair, or files with
             different numbers of lines (names the file and line).
     """
-    from xlt.data.readers import DataFormatError
-    from xlt.data.wordalign import read_pairs, read_pharaoh
-
     lengths = read_pairs(pairs, tokenizer=tokenizer).lengths if pairs is not None else None
     g = read_pharaoh(gold, one_based=one_based, lengths=lengths)
     p = read_pharaoh(pred, one_based=pred_one_based, lengths=lengths, option="--pred-one-based")

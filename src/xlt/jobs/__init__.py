@@ -25,8 +25,10 @@ Building the parser imports every job module, so torch and transformers are impo
 functions that run models, not at module level (``xlt --help`` stays fast).
 """
 
+from xlt.align.fit import parse_layers
 from xlt.core.errors import XltError
-
+from xlt.models.features import resolve_layers
+from xlt.models.loading import model_max_length, model_num_layers
 
 
 class ConfigError(XltError, ValueError):
@@ -48,8 +50,6 @@ def check_max_length(model: str, max_length: int | None, option: str = "--max-le
         ConfigError: ``max_length`` is above the model's limit (a long sentence would fail in the
             middle of training otherwise).
     """
-    from xlt.models.loading import model_max_length
-
     if max_length is None or max_length == default:
         return
     limit = model_max_length(model)
@@ -65,10 +65,6 @@ def check_layer_list(model: str, layers, option: str = "--layers") -> None:
     Raises:
         ConfigError: a layer outside ``-(L+1)..L`` for a model of ``L`` layers, or not a number.
     """
-    from xlt.align.fit import parse_layers
-    from xlt.models.features import resolve_layers
-    from xlt.models.loading import model_num_layers
-
     try:
         spec = parse_layers(layers)
     except ValueError:

@@ -27,6 +27,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from xlt.adapt.translit import transliteration_pairs
+from xlt.align.finetune import finetune_alignment, save_aligned_encoder
 from xlt.core.io import write_json
 from xlt.core.outputs import Output, OutputPlan, staged_folder
 from xlt.data.langs import iso639_3
@@ -36,8 +38,8 @@ from xlt.evaluate.manifest import to_jsonable
 from xlt.jobs import ConfigError, check_max_length
 from xlt.jobs.parts_aligncmds import report_config, same_field
 from xlt.jobs.settings import AT_LEAST_0, AT_LEAST_1, FRACTION, POSITIVE, Interval, RunSettings, option
-from xlt.models import export
 from xlt.models import loading  # loading.load_encoder is looked up at call time (tests replace it)
+from xlt.models import export
 
 __all__ = ["AdaptResult", "AdaptSettings", "AdaptTrainingSettings", "ExtendSettings", "MlmSettings",
            "TranslitSettings", "TrimSettings", "run", "run_extend", "run_mlm", "run_translit", "run_trim"]
@@ -126,7 +128,7 @@ def _check_langs(settings: AdaptSettings) -> None:
     Raises:
         UnknownLanguageError: an unknown code (named); VocabularyError: a text file for another language.
     """
-    from xlt.adapt.vocab import VocabularyError
+    from xlt.adapt.vocab import VocabularyError  # lazy: heavy import
 
     for l in settings.langs:
         iso639_3(l)  # an unknown code is named here
@@ -142,7 +144,7 @@ def _read_texts(settings: AdaptSettings, limit: int | None = None) -> dict:
         VocabularyError: a --text language not in --langs, too little text (says how much is needed);
         UnknownLanguageError, FileNotFoundError, DataFormatError: see the readers.
     """
-    from xlt.adapt.vocab import VocabularyError
+    from xlt.adapt.vocab import VocabularyError  # lazy: heavy import
 
     _check_langs(settings)
     texts = texts_for(settings.langs, settings.text, settings.data_dir, limit)
@@ -210,7 +212,7 @@ def _script_langs(settings: TrimSettings) -> None:
         VocabularyError: ``--text`` or ``--min-count`` given (script mode reads no text), a language
         without a known script; UnknownLanguageError: an unknown code.
     """
-    from xlt.adapt.vocab import VocabularyError, language_scripts
+    from xlt.adapt.vocab import VocabularyError, language_scripts  # lazy: heavy import
 
     for l in settings.langs:
         iso639_3(l)  # an unknown code is named here
@@ -243,7 +245,7 @@ def run_trim(settings: TrimSettings, command: list[str] | None = None) -> AdaptR
         FileNotFoundError, DataFormatError: a bad text file; FileExistsError: ``out`` is not empty
         (no --overwrite).
     """
-    from xlt.adapt.vocab import language_scripts, trim_vocabulary
+    from xlt.adapt.vocab import language_scripts, trim_vocabulary  # lazy: heavy import
 
     t0 = time.time()
     if settings.keep == "script":
@@ -315,7 +317,7 @@ _MLM_KEYS = ("langs", "out", "text", "model", "steps", "batch_size", "lr", "max_
 
 def _pretrain(settings: MlmSettings, encoder, sentences: list[str]):
     """:func:`xlt.adapt.mlm.continue_pretraining` with the settings' training options."""
-    from xlt.adapt.mlm import continue_pretraining
+    from xlt.adapt.mlm import continue_pretraining  # lazy: heavy import
 
     return continue_pretraining(
         encoder, sentences, steps=settings.steps, batch_size=settings.batch_size, lr=settings.lr,
@@ -350,7 +352,7 @@ def run_mlm(settings: MlmSettings, command: list[str] | None = None) -> AdaptRes
               "config": report_config(settings, _MLM_KEYS, joined=("langs",)), "seconds": round(time.time() - t0, 1)}
     with staged_folder(final) as folder:
         if settings.language_adapter:
-            from xlt.adapt.peft import write_language_adapter
+            from xlt.adapt.peft import write_language_adapter  # lazy: heavy import
 
             write_language_adapter(folder, result.language_adapter, {
                 "language": ",".join(settings.langs), "size": settings.language_adapter,
@@ -407,8 +409,8 @@ def run_extend(settings: ExtendSettings, command: list[str] | None = None) -> Ad
     Raises:
         as :func:`run_mlm`; VocabularyError: a tokenizer without a Unigram vocabulary to extend.
     """
-    from xlt.adapt.extend import extend_vocabulary
-    from xlt.adapt.vocab import VocabularyError
+    from xlt.adapt.extend import extend_vocabulary  # lazy: heavy import
+    from xlt.adapt.vocab import VocabularyError  # lazy: heavy import
 
     t0 = time.time()
     texts = _read_texts(settings, settings.limit)
@@ -478,9 +480,6 @@ def run_translit(settings: TranslitSettings, command: list[str] | None = None) -
         TransliterationError: uroman missing, a language without non-Latin text; plus the text and
         output errors of :func:`run_trim`, all before the model loads.
     """
-    from xlt.adapt.translit import transliteration_pairs
-    from xlt.align.finetune import finetune_alignment, save_aligned_encoder
-
     t0 = time.time()
     texts = _read_texts(settings, settings.limit)
     final = _check_out(settings)

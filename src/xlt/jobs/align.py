@@ -33,8 +33,15 @@ from tqdm.auto import tqdm
 
 from xlt.align import supervision as sup
 from xlt.align.finetune import AlignmentExample, finetune_alignment, save_aligned_encoder
-from xlt.align.fit import (check_user_dictionary, fit_corpus, method_paths, open_source, parse_layers, word_aligner,
-                           word_retrieval)
+from xlt.align.fit import (
+    check_user_dictionary,
+    fit_corpus,
+    method_paths,
+    open_source,
+    parse_layers,
+    word_aligner,
+    word_retrieval,
+)
 from xlt.align.maps import METHODS, AlignerError, CrossLingualAligner, parse_method
 from xlt.align.words import DTYPES
 from xlt.core.outputs import Output, OutputPlan
@@ -326,7 +333,7 @@ def run_align_fit(settings: AlignFitSettings, command: list[str] | None = None) 
         input (file and line named); DatasetError: a user dictionary with other than one language,
         ``heldout`` too large; ConfigError: a layer outside the model. All before the model is loaded.
     """
-    import torch
+    import torch  # lazy: heavy import
 
     t0 = time.time()
     torch.manual_seed(settings.seed)
@@ -586,7 +593,7 @@ def run_align_finetune(settings: AlignFinetuneSettings, command: list[str] | Non
         text; FileLanguageError, DataFormatError, DatasetError: a bad user corpus (all input errors
         before the model loads).
     """
-    import torch
+    import torch  # lazy: heavy import
 
     t0 = time.time()
     torch.manual_seed(settings.seed)

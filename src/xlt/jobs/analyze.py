@@ -53,6 +53,7 @@ from xlt.evaluate.manifest import build_manifest
 from xlt.jobs import ConfigError
 from xlt.jobs.settings import AT_LEAST_0, AT_LEAST_1, FRACTION, Interval, RunSettings, Settings, option
 from xlt.models import loading
+from xlt.models.features import encode_sentences, resolve_layers
 from xlt.retrieval.scoring import cosine_scores, retrieval_accuracy
 
 __all__ = ["AnalyzeResult", "AnalyzeSettings", "CorrelateSettings", "CorrelationResult", "run", "run_correlate"]
@@ -229,7 +230,6 @@ def _pick_layer(choice: str, layer_ids: list[int], mean_mexa: list[float], num_l
         return layer_ids[int(np.argmax(mean_mexa))]
     if choice == "mean":
         return "mean"
-    from xlt.models.features import resolve_layers
 
     lid = resolve_layers(int(choice), num_layers)[0][0]
     if lid not in layer_ids:
@@ -245,8 +245,6 @@ def _encode_and_score(encoder, corpus: _Corpus, layer_ids: list[int], settings: 
         when float32 would pass 2 GiB); ``{"mexa", "retrieval_xx_to_eng", "retrieval_eng_to_xx"}`` →
         language → one score per layer (%); language → subword/window/truncation counts.
     """
-    from xlt.models.features import encode_sentences
-
     langs = list(corpus.chosen.files)
     big = len(langs) * corpus.n * len(layer_ids) * encoder.hidden_size * 4 > _FLOAT16_ABOVE
     store = np.float16 if big else np.float32
@@ -389,7 +387,6 @@ def run(settings: AnalyzeSettings, command: list[str] | None = None) -> AnalyzeR
     """
     t0 = time.time()
     corpus = _read_corpus(settings)
-    from xlt.models.features import resolve_layers
 
     OutputPlan(inputs=[("--parallel", settings.parallel_spec()), ("--model", settings.model),
                        ("--data-dir", data_set_folders(settings.data_dir))],

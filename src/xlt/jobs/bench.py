@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import resource
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -32,17 +33,19 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from xlt.core.io import write_json
+from xlt.core.metrics import score
 from xlt.core.outputs import Output, OutputPlan
 from xlt.data import tasks
 from xlt.data.paths import data_set_folders
 from xlt.data.readers import DataFormatError
 from xlt.jobs import ConfigError
-from xlt.jobs.settings import AT_LEAST_1, POSITIVE, Settings, option
-from xlt.models.features import encode_words
 from xlt.jobs.mine import panx_distractors
+from xlt.jobs.settings import AT_LEAST_1, POSITIVE, Settings, option
 from xlt.models import loading
+from xlt.models.features import encode_words
 from xlt.models.loading import DEFAULT_MODEL
-from xlt.models.words import DEFAULT_WORD_PIECES
+from xlt.models.words import DEFAULT_WORD_PIECES, marker_ids, piece_rule
+from xlt.retrieval.mining import embed_to_array, mine
 
 if TYPE_CHECKING:  # pragma: no cover
     from xlt.models.loading import Encoder
@@ -83,14 +86,14 @@ class _PeakMemory:
 
     def __enter__(self) -> _PeakMemory:
         if self.kind == "cuda":
-            import torch
+            import torch  # lazy: heavy import
 
             torch.cuda.synchronize(self.device)
             self._base = torch.cuda.memory_allocated(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)
             return self
         try:
-            import psutil
+            import psutil  # lazy: only the benchmarks measure memory
         except ImportError:
             self._proc = None
             self._base = _ru_maxrss_bytes()
@@ -108,7 +111,7 @@ class _PeakMemory:
 
     def __exit__(self, *exc: object) -> None:
         if self.kind == "cuda":
-            import torch
+            import torch  # lazy: heavy import
 
             torch.cuda.synchronize(self.device)
             self.peak_bytes = max(0, torch.cuda.max_memory_allocated(self.device) - self._base)
@@ -129,7 +132,7 @@ def _ru_maxrss_bytes() -> int:
 
 def _sync(device: Any) -> None:
     if getattr(device, "type", str(device)) == "cuda":
-        import torch
+        import torch  # lazy: heavy import
 
         torch.cuda.synchronize(device)
 
@@ -155,9 +158,8 @@ def naive_encode_words(encoder: Encoder, sentences: Sequence[Sequence[str]],
         One float32 array ``(n_words_i, dim)`` per sentence. Words that got no subword (empty
         or dropped by normalisation, or cut by truncation) are rows of NaN.
     """
-    import torch
+    import torch  # lazy: heavy import
 
-    from xlt.models.words import marker_ids, piece_rule
 
     rule = piece_rule(word_pieces)
     if rule.markers not in ("keep", "skip") or rule.text:
@@ -413,10 +415,9 @@ def bench_mine(encoder: Encoder, src: Sequence[str], tgt: Sequence[str], sizes: 
     Raises:
         ValueError: fewer sentences than the largest size.
     """
-    import faiss
-    import torch
+    import faiss  # lazy: heavy import
+    import torch  # lazy: heavy import
 
-    from xlt.retrieval.mining import embed_to_array, mine
 
     if max(sizes) > min(len(src), len(tgt)):
         raise ValueError(f"need {max(sizes)} sentences per side, got {len(src)} and {len(tgt)}")
@@ -472,10 +473,10 @@ def _hf_trainer_finetune(encoder: Encoder, train, labels: Sequence[str], *, epoc
     ``transformers.Trainer``: same model class and initial weights, AdamW with weight decay 0.01
     off biases and norms, linear warm-up over 10% of the steps then linear decay, gradient
     clipping at 1.0, the same tokenised examples; padding by ``DataCollatorForTokenClassification``."""
-    import torch
-    from transformers import DataCollatorForTokenClassification, Trainer, TrainingArguments
+    import torch  # lazy: heavy import
+    from transformers import DataCollatorForTokenClassification, Trainer, TrainingArguments  # lazy: heavy import
 
-    from xlt.transfer.finetune import build_classifier
+    from xlt.transfer.finetune import build_classifier  # lazy: heavy import
 
     torch.manual_seed(seed)
     model = build_classifier(encoder, labels, token_task=True)
@@ -518,10 +519,8 @@ def bench_finetune(encoder: Encoder, train_sentences: Sequence[Sequence[str]], t
         ``{"runs": {name: {"seconds", "sentences_per_s", "peak_rss_mib", "dev_accuracy"}},
         "speedup": {name: sentences/s over the Trainer's}, "settings": {...}}``.
     """
-    import tempfile
-
-    from xlt.core.metrics import score
-    from xlt.transfer.finetune import encode_token_examples, finetune, predict_logits, word_predictions
+    from xlt.transfer.finetune import (  # lazy: heavy import
+        encode_token_examples, finetune, predict_logits, word_predictions)
 
     labels = sorted({t for s in list(train_tags) + list(dev_tags) for t in s})
     index = {l: i for i, l in enumerate(labels)}

@@ -24,6 +24,7 @@ from typing import Literal
 
 from tqdm.auto import tqdm
 
+from xlt.adapt.translit import romanize, romanize_examples
 from xlt.core.outputs import Output, OutputPlan
 from xlt.data.formats import INPUT_FORMATS, Inputs, input_format, read_inputs
 from xlt.data.kinds import PAIR, TOKEN, TaskKind, get_kind
@@ -31,6 +32,7 @@ from xlt.evaluate.report import write_text
 from xlt.jobs import ConfigError
 from xlt.jobs.settings import AT_LEAST_1, Settings, option
 from xlt.transfer.decoding import DECODINGS
+from xlt.transfer.ensemble import ensemble_labels, ensemble_proba
 
 __all__ = ["OUTPUT_FORMATS", "PredictResult", "PredictSettings", "check_models", "format_rows", "predict_rows",
            "prediction_rows", "run"]
@@ -148,7 +150,7 @@ def check_models(settings: PredictSettings) -> tuple[list[str], list[dict], Task
         output that is an input or exists without ``overwrite``. TaskModelError: a folder that
         holds no task model. ConfigError: models of different task kinds.
     """
-    from xlt.transfer.model import read_meta
+    from xlt.transfer.model import read_meta  # lazy: heavy import
 
     if settings.input != "-":
         src = Path(settings.input)
@@ -189,11 +191,9 @@ def _load_models(settings: PredictSettings, paths: list[str], metas: list[dict])
         TranslitError: ``romanize`` without uroman. ConfigError: a language adapter for models
         trained without language adapters, or of another size. TaskModelError, ModelLoadError.
     """
-    from xlt.transfer.model import TaskModel
+    from xlt.transfer.model import TaskModel  # lazy: heavy import
 
     if settings.romanize:
-        from xlt.adapt.translit import romanize
-
         romanize([])  # uroman missing: the error comes before the model loads
     lang_adapter = None
     if settings.language_adapter:
@@ -209,7 +209,7 @@ def _load_models(settings: PredictSettings, paths: list[str], metas: list[dict])
                                   f"language adapters of {path} {size}")
     models = [TaskModel.from_pretrained(m, device="auto") for m in paths]
     if lang_adapter is not None:
-        from xlt.adapt.peft import load_language_adapter
+        from xlt.adapt.peft import load_language_adapter  # lazy: heavy import
 
         for model in models:
             load_language_adapter(model.model, lang_adapter)
@@ -251,8 +251,7 @@ def predict_rows(models: list, kind: TaskKind, labels: list[str], items: list, s
         ``(rows, truncated)``: one row per input (:func:`prediction_rows`; empty inputs get an
         empty row) and the 0-based indices of inputs a model had to cut.
     """
-    from xlt.transfer.ensemble import ensemble_proba
-    from xlt.transfer.model import as_examples, decode_probas
+    from xlt.transfer.model import as_examples, decode_probas  # lazy: heavy import
 
     todo = [(i, x) for i, x in enumerate(items) if x is not None]
     results: list = [None] * len(items)
@@ -263,8 +262,6 @@ def predict_rows(models: list, kind: TaskKind, labels: list[str], items: list, s
         xs = [x for _, x in chunk]
         examples, _ = as_examples(kind, xs, settings.lang)  # raw text split into words once, here
         if settings.romanize:
-            from xlt.adapt.translit import romanize_examples
-
             seen = romanize_examples(examples, settings.lang)
         else:
             seen = examples
@@ -318,7 +315,6 @@ def run(settings: PredictSettings, command: list[str] | None = None) -> PredictR
     inputs = read_inputs(settings.input, settings.input_format, kind, settings.text_column)
     notes = _empty_input_warning(settings, inputs, kind)
     models = _load_models(settings, paths, metas)
-    from xlt.transfer.ensemble import ensemble_labels
 
     labels = ensemble_labels(models)
     t0 = time.time()

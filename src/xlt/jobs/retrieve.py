@@ -24,14 +24,16 @@ from typing import Literal
 
 from tqdm.auto import tqdm
 
+from xlt.core.outputs import Output, OutputPlan
 from xlt.data.parallel import open_parallel, read_parallel, select_tatoeba
+from xlt.data.paths import data_set_folders
+from xlt.data.readers import DataFormatError
 from xlt.evaluate.manifest import build_manifest
 from xlt.evaluate.report import write_report
-from xlt.core.outputs import Output, OutputPlan
-from xlt.data.paths import data_set_folders
-from xlt.models import loading
 from xlt.jobs import ConfigError
 from xlt.jobs.settings import AT_LEAST_1, EncodingSettings, RunSettings, option
+from xlt.models import loading
+from xlt.models.features import encode_sentences, parse_layer
 from xlt.retrieval.scoring import METHODS, retrieval_accuracy, score_matrix
 
 
@@ -132,8 +134,6 @@ def run(config: RetrieveSettings, command: list[str] | None = None) -> Retrieval
     if config.pairs:
         pt = open_parallel([str(p) for p in config.pairs], src_lang=config.src_lang, tgt_lang=config.tgt_lang).read_pair()
         if not pt.src:
-            from xlt.data.readers import DataFormatError
-
             raise DataFormatError(pt.path_src, 1, f"no sentence pair with two non-empty sides "
                                                   f"({pt.n_skipped_empty} of {pt.n_lines} lines skipped)")
         src_lang, tgt_lang = pt.src_lang, pt.tgt_lang
@@ -143,7 +143,6 @@ def run(config: RetrieveSettings, command: list[str] | None = None) -> Retrieval
         src_lang, tgt_lang = None, "eng"
         files = select_tatoeba(",".join(config.langs), config.data_dir)
         data = {lang: read_parallel(*paths) for lang, paths in files.items()}  # check all before encoding
-    from xlt.models.features import encode_sentences, parse_layer
 
     OutputPlan(inputs=[("--pairs", [str(p) for p in config.pairs]), ("--model", config.model),
                        ("--data-dir", data_set_folders(config.data_dir))],

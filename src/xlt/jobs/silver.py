@@ -56,7 +56,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from xlt.align.projection import bio_spans, project_corpus, write_xtreme_tsv
-from xlt.align.words import METHODS
+from xlt.align.words import METHODS, WordAligner
 from xlt.core.metrics import mean_std, score
 from xlt.core.outputs import Output, OutputPlan
 from xlt.data import tasks as task_registry
@@ -68,6 +68,7 @@ from xlt.evaluate.report import write_report
 from xlt.jobs import ConfigError
 from xlt.jobs.parts import ProbeSettings, ProjectionSettings, probe_training
 from xlt.jobs.settings import AT_LEAST_1, FRACTION, RunSettings, option
+from xlt.models.cache import FeatureCache
 from xlt.models.loading import load_encoder
 
 # torch and the trainers (xlt.transfer.*) are imported inside the steps that use them: `xlt` imports this
@@ -194,7 +195,7 @@ def _rows(lengths: list[int]) -> np.ndarray:
 
 def _gather(X: torch.Tensor, starts: np.ndarray, sentences: list[int]) -> torch.Tensor:
     """The feature rows of the given sentences (indices into ``starts``), in that order."""
-    import torch
+    import torch  # lazy: heavy import
 
     idx = [torch.arange(int(starts[k]), int(starts[k + 1])) for k in sentences]
     return X[torch.cat(idx)] if idx else X[:0]
@@ -210,8 +211,8 @@ def _split_dev(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]
 
 
 def _evaluate(head, X: torch.Tensor, data, labels: list[str]) -> float:
-    from xlt.transfer.probe import predict
-    from xlt.transfer.training import decode_tags
+    from xlt.transfer.probe import predict  # lazy: heavy import
+    from xlt.transfer.training import decode_tags  # lazy: heavy import
 
     gold = [list(e.labels) for e in data.examples]
     return score("f1", gold, decode_tags(predict(head, X), [len(e.tokens) for e in data.examples], labels))
@@ -368,7 +369,7 @@ class _Run:
 
 def _english_probe(r: _Run) -> None:
     """Step a: one English probe per seed, its epoch chosen on English dev."""
-    from xlt.transfer.training import train_tagger
+    from xlt.transfer.training import train_tagger  # lazy: heavy import
 
     t = time.time()
     train, dev = r.inputs.train, r.inputs.dev
@@ -397,8 +398,8 @@ def _zero_shot(r: _Run) -> None:
 
 def _tag_ntrex(r: _Run) -> None:
     """Step c: the English side of NTREX tagged by each seed's English probe."""
-    from xlt.transfer.probe import predict
-    from xlt.transfer.training import decode_tags
+    from xlt.transfer.probe import predict  # lazy: heavy import
+    from xlt.transfer.training import decode_tags  # lazy: heavy import
 
     t = time.time()
     tokens = r.inputs.eng_tokens
@@ -465,7 +466,7 @@ def _project(r: _Run, tg: _Target, links: list) -> dict[int, tuple[list[int], li
 def _train_on_silver(r: _Run, tg: _Target, kept_of: dict, timing: dict) -> None:
     """Steps e-f: a probe per seed on its silver sentences (epoch chosen on a silver dev split), scored
     on the target's PAN-X dev subset."""
-    from xlt.transfer.training import train_tagger
+    from xlt.transfer.training import train_tagger  # lazy: heavy import
 
     lang, tgt_tok = tg.lang, r.inputs.pairs[tg.lang][1]
     # features once for every sentence some seed kept
@@ -611,11 +612,9 @@ def run(settings: SilverSettings, command: list[str] | None = None) -> SilverRes
             or NTREX; DatasetNotFoundError: no panx/ntrex folder; DataFormatError: a malformed PAN-X
             line or NTREX files of different lengths; ValueError: an alignment layer the model lacks.
     """
-    import torch
+    import torch  # lazy: heavy import
 
-    from xlt.align.words import WordAligner
-    from xlt.models.cache import FeatureCache
-    from xlt.transfer.model import probe_layers, tag_features
+    from xlt.transfer.model import probe_layers, tag_features  # lazy: heavy import
 
     t0 = time.time()
     s = settings

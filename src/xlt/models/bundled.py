@@ -311,7 +311,7 @@ def _skip_random_init():
     try:  # lazy: transformers takes over a second to import
         from transformers.initialization import no_init_weights  # transformers >= 5
     except ImportError:  # pragma: no cover - transformers 4.x
-        from transformers.modeling_utils import no_init_weights
+        from transformers.modeling_utils import no_init_weights  # lazy: heavy import
     return no_init_weights()
 
 
@@ -331,8 +331,8 @@ def precompiled_charsmap(norm_map: dict[int, tuple[int, ...]]) -> bytes:
         ModelLoadError: ``sentencepiece`` is not installed.
     """
     try:  # lazy: only building the tokenizer needs it, and it may be missing (the error says so)
-        import sentencepiece as spm
-        from sentencepiece import sentencepiece_model_pb2 as sp_pb2
+        import sentencepiece as spm  # lazy: heavy import
+        from sentencepiece import sentencepiece_model_pb2 as sp_pb2  # lazy: heavy import
     except ImportError as exc:  # pragma: no cover - declared dependency
         raise ModelLoadError("building the bundled tokenizer needs 'sentencepiece' and 'protobuf'") from exc
     lines = [
@@ -366,7 +366,9 @@ def build_tokenizer(f: E5File):
     """
     # lazy: transformers takes over a second to import
     from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
-    from transformers import PreTrainedTokenizerFast
+    from transformers import (
+        PreTrainedTokenizerFast,
+    )
 
     ids = f.special_ids
     vocab = [(p, float(s)) for p, s in zip(f.pieces, f.scores)]

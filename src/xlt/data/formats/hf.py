@@ -36,7 +36,7 @@ def _class_names(feature: Any) -> list[str] | None:
 
 def _pick_split(obj: Any, split: str | None, where: str) -> Any:
     """The ``Dataset`` of a ``Dataset``/``DatasetDict`` for ``split``."""
-    import datasets
+    import datasets  # lazy: heavy import
 
     if isinstance(obj, datasets.DatasetDict):
         splits = list(obj)
@@ -109,7 +109,7 @@ def read_hf_disk(
             f"{path} is not a folder written by datasets' save_to_disk (none of "
             f"{', '.join(DATASETS_FOLDER_FILES)} in it)"
         )
-    import datasets
+    import datasets  # lazy: heavy import
 
     obj = datasets.load_from_disk(str(path))
     ds = _pick_split(obj, options.split, str(path))
@@ -167,7 +167,7 @@ def read_hf_hub(
     if split is not None and options.split is not None and split != options.split:
         raise ValueError(f"{spec!r} names split {split!r} but the options ask for {options.split!r}")
     split = split or options.split
-    import datasets
+    import datasets  # lazy: heavy import
 
     try:
         obj = datasets.load_dataset(name, config, split=split)
