@@ -60,7 +60,7 @@ def settings_for(args, rounds: int | None, labels: str, out: Path) -> TransferSe
     extra = {}
     if rounds:
         extra = dict(self_train=rounds, unlabeled=["builtin"], unlabeled_limit=args.unlabeled_limit,
-                     pseudo_threshold=args.threshold, pseudo_labels=labels,
+                     pseudo_threshold=args.threshold if labels == "hard" else None, pseudo_labels=labels,
                      pseudo_per_language=args.per_language)
     return TransferSettings(task="panx", source=["en"], mode="probe", seeds=args.seeds, cache_dir=args.cache_dir,
                             out=out, overwrite=True, progress=False, **extra)
@@ -104,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--train-limit", type=int, default=5000)
     p.add_argument("--dev-limit", type=int, default=2000)
     p.add_argument("--unlabeled-limit", type=int, default=1000)
-    p.add_argument("--threshold", type=float, default=None)
+    p.add_argument("--threshold", type=float, default=None,
+                   help="--pseudo-threshold of the hard-label runs (default xlt's, 0.9); soft-label runs keep xlt's 0")
     p.add_argument("--per-language", type=int, default=None)
     p.add_argument("--seeds", default="0")
     p.add_argument("--cache-dir", type=Path, required=True)

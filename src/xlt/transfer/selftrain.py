@@ -369,6 +369,9 @@ class DistillationProbeTrainer(ProbeTrainer):
                 raise ValueError(f"teacher {k + 1} is a {m.kind.name} model with labels {m.labels}; the task is "
                                  f"{ds.kind.name} with labels {ds.labels}")
         self.teachers, self.unlabeled, self.config = list(teachers), dict(unlabeled), config
+        for m in self.teachers:  # probe teachers read and fill this run's feature cache (keyed by encoder)
+            if isinstance(m, ProbeModel) and m.cache is None:
+                m.cache = self.base.cache
         self.rounds: list[dict] = []
         self.teacher_dev_scores: dict[int, float] = {}
 
