@@ -41,6 +41,7 @@ average over the targets.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import json
 import os
@@ -66,15 +67,14 @@ def _config(args, eval_limit):
 def _trainer(cfg_obj, ds, encoder, on_epoch_end=None, data_seed=None):
     """A :class:`FinetuneTrainer` set up as ``xlt transfer`` sets it up (no checkpoints; ``data_seed``:
     the data order's own seed, see :func:`xlt.transfer.finetune.finetune`)."""
+    from xlt.jobs.parts import finetune_training
     from xlt.transfer.finetune import resolve_micro_batch_size
     from xlt.transfer.training import FinetuneTrainer
 
-    cfg = cfg_obj.resolved(ds.kind.name)
-    cfg["micro_batch_size"] = resolve_micro_batch_size(cfg.get("micro_batch_size"))
-    cfg["checkpoint_dir"] = None
-    if data_seed is not None:
-        cfg["data_seed"] = data_seed
-    return FinetuneTrainer(encoder, ds, cfg, on_epoch_end=on_epoch_end), cfg
+    extra = {"data_seed": data_seed} if data_seed is not None else {}
+    training = finetune_training(cfg_obj, ds.kind.name, checkpoint_dir=None,
+                                 micro_batch_size=resolve_micro_batch_size(cfg_obj.micro_batch_size), **extra)
+    return FinetuneTrainer(encoder, ds, training, on_epoch_end=on_epoch_end), training
 
 
 def train(args) -> None:
@@ -100,7 +100,8 @@ def train(args) -> None:
 
     trainer, cfg = _trainer(config, ds, encoder, on_epoch_end=keep_snapshot, data_seed=args.data_seed)
     trainer.train([args.seed])
-    out = {"settings": {k: v for k, v in cfg.items() if k != "progress"}, "task": ds.name, "source": ds.source,
+    settings = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "progress"}
+    out = {"settings": dict(settings, train_limit=config.train_limit), "task": ds.name, "source": ds.source,
            "seed": args.seed, "dev_limit": args.dev_limit, "history": trainer.histories[args.seed], "epoch_end_seconds": epoch_times,
            "seconds": time.time() - t0, "train_sentences": len(ds.train.examples)}
     (work / "train.json").write_text(json.dumps(out, indent=1, default=str))

@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import os
 import signal
@@ -197,6 +199,7 @@ def test_interrupted_run_resumes_to_the_same_result(dropout_spec, data, tmp_path
 def test_epoch_end_hook_per_seed_and_after_resume(tiny, data, tmp_path, monkeypatch):
     """FinetuneTrainer's hook gets (seed, epoch) for every epoch that runs; a resumed run calls it
     only for the epochs after the checkpoint, and its last call has the weights of the last epoch."""
+    from xlt.jobs.parts import finetune_training
     from xlt.jobs.transfer import load_dataset_for
     from xlt.models.loading import load_encoder
     from xlt.transfer.training import FinetuneTrainer
@@ -205,7 +208,7 @@ def test_epoch_end_hook_per_seed_and_after_resume(tiny, data, tmp_path, monkeypa
     config = TransferConfig(**_ft_config(spec, data, epochs=3, seeds=[0, 1], train_limit=16))
     ds = load_dataset_for(config)
     encoder = load_encoder(spec, device="cpu")
-    cfg = dict(config.resolved(ds.kind.name), checkpoint_dir=str(tmp_path / "ckpt"))
+    training = finetune_training(config, ds.kind.name, checkpoint_dir=str(tmp_path / "ckpt"))
     calls, last = [], {}
 
     def hook(seed, epoch, record, model):
@@ -215,10 +218,10 @@ def test_epoch_end_hook_per_seed_and_after_resume(tiny, data, tmp_path, monkeypa
     with monkeypatch.context() as m:
         _interrupt_after(m, 4)  # seed 0 done, seed 1 stopped after its epoch 1
         with pytest.raises(Interrupted):
-            FinetuneTrainer(encoder, ds, cfg, on_epoch_end=hook).train([0, 1])
+            FinetuneTrainer(encoder, ds, training, on_epoch_end=hook).train([0, 1])
     assert calls == [(0, 1, 1), (0, 2, 2), (0, 3, 3), (1, 1, 1)]
     calls.clear()
-    resumed = FinetuneTrainer(encoder, ds, dict(cfg, resume=True), on_epoch_end=hook)
+    resumed = FinetuneTrainer(encoder, ds, dataclasses.replace(training, resume=True), on_epoch_end=hook)
     resumed.train([0, 1])
     assert calls == [(1, 2, 2), (1, 3, 3)]  # seed 0's run is complete: it only reloads
     final = load_checkpoint(tmp_path / "ckpt" / "seed-1" / CHECKPOINT_FILE)["model"]

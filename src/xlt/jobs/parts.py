@@ -36,7 +36,7 @@ from xlt.jobs.parts_selftrain import SelfTrainSettings
 from xlt.jobs.settings import AT_LEAST_0, AT_LEAST_1, FRACTION, POSITIVE, Interval, RunSettings, Settings, option
 from xlt.models.words import DEFAULT_WORD_PIECES, WORD_PIECES
 from xlt.transfer.decoding import DECODINGS, DEFAULT_DECODING
-from xlt.transfer.training_settings import FinetuneTraining, ProbeTraining, mode_defaults
+from xlt.transfer.training_settings import FinetuneTraining, ProbeTraining
 
 __all__ = ["CodeSwitchSettings", "DataFile", "DataSettings", "FinetuneSettings", "ProbeSettings", "ProjectionSettings", "SourceFiles",
            "TrainingSettings", "TransferSettings", "finetune_training", "parse_seeds", "probe_training"]
@@ -629,14 +629,6 @@ class TransferSettings(RunSettings, DataSettings, ProbeSettings, FinetuneSetting
         return {sf.lang: dataclasses.replace(self, source=[sf.lang], train=[DataFile(Path(sf.train), None, sf.train)],
                                              dev=[DataFile(Path(sf.dev), None, sf.dev)] if sf.dev else [], **single)
                 for sf in self.user_sources}
-
-    def resolved(self, kind: str) -> dict[str, Any]:
-        """The settings as a dict (:meth:`echo`) with the mode's epochs, batch size and learning rate for
-        the task kind filled in: the form scripts written against ``TransferConfig`` read (see
-        benchmarks/ckpt_avg_compare.py). Runs use the typed :func:`probe_training` /
-        :func:`finetune_training` instead."""
-        return dict(self.echo(), progress=self.progress,
-                    **mode_defaults(self.mode, kind, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr))
 
     def echo(self) -> dict[str, Any]:
         """The settings as reports record them (``config``): the keys of :data:`REPORT_KEYS` in that order,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -238,12 +238,10 @@ class FinetuneTrainer(_SeedTrainer):
     predictions are gathered, so every process returns all of them.
     """
 
-    def __init__(self, encoder: Encoder, ds: TaskDataset, training: FinetuneTraining | Mapping,
+    def __init__(self, encoder: Encoder, ds: TaskDataset, training: FinetuneTraining,
                  language_adapters: dict | None = None,
                  on_epoch_end: Callable[[int, int, dict, Any], None] | None = None,
                  code_switch: CodeSwitcher | None = None):
-        if isinstance(training, Mapping):
-            training = _finetune_training_from_mapping(training, ds.kind.name)
         self.encoder, self.ds, self.training = encoder, ds, training
         self.code_switch = code_switch
         self.code_switch_counts: dict[int, list[dict]] = {}
@@ -368,13 +366,6 @@ class FinetuneTrainer(_SeedTrainer):
             for i, p in zip(idx, probs):
                 out[i] = p
         return out
-
-
-def _finetune_training_from_mapping(cfg: Mapping, kind: str) -> FinetuneTraining:
-    """A mapping of settings (the dict form trainers took before :class:`FinetuneTraining`) as the
-    typed value; keys that are no field of it are ignored, as they were."""
-    names = {f.name for f in dataclasses.fields(FinetuneTraining)}
-    return FinetuneTraining.for_kind(kind, **{k: v for k, v in cfg.items() if k in names})
 
 
 def fit_task_model(dataset: TaskDataset, encoder: Encoder | str = "bundled:e5-small", *, mode: str = "probe",
