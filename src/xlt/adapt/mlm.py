@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 from tqdm.auto import tqdm
+from transformers import DataCollatorForLanguageModeling
 
+from xlt.adapt.peft import PeftSettings, apply_lora_to, finish_peft, insert_adapters, language_adapter_state
 from xlt.models.encoder import Encoder
 from xlt.models.optim import linear_warmup_decay
 
@@ -257,10 +259,6 @@ def continue_pretraining(encoder, texts: Sequence[str], *, steps: int = 500, bat
         ValueError: fewer than 2 texts, ``steps < 1`` or ``batch_size < 1``; the tokenizer has no
             mask token.
     """
-    from transformers import DataCollatorForLanguageModeling
-
-    from xlt.adapt.peft import PeftSettings, apply_lora_to, finish_peft
-
     _check_mlm_args(texts, steps, batch_size, encoder)
     tok = encoder.tokenizer
     torch.manual_seed(seed)
@@ -281,8 +279,6 @@ def continue_pretraining(encoder, texts: Sequence[str], *, steps: int = 500, bat
     if lora:
         model = apply_lora_to(model, PeftSettings("lora", r=lora_r, alpha=2 * lora_r, dropout=0.0))
     if language_adapter:
-        from xlt.adapt.peft import insert_adapters
-
         for p in model.parameters():
             p.requires_grad_(False)
         insert_adapters(model, None, language_adapter)
@@ -298,8 +294,6 @@ def continue_pretraining(encoder, texts: Sequence[str], *, steps: int = 500, bat
     model = finish_peft(model)
     result.dev_loss_after = mlm_loss(model, head, collator, dev_ids, seed=seed)
     if language_adapter:
-        from xlt.adapt.peft import language_adapter_state
-
         result.language_adapter = language_adapter_state(model)
         return encoder, result
     return _mlm_encoder(encoder, model, result, steps=steps, lora=lora, seed=seed,

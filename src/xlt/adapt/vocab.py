@@ -32,6 +32,7 @@ BPE tokenizers are not trimmed (dropping pieces breaks the merge list).
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import string
 from collections import Counter
@@ -41,8 +42,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import regex
 import torch
+from tokenizers import Tokenizer
+from transformers import PreTrainedTokenizerFast
 
 from xlt.core.errors import XltError
+from xlt.data.langs import denote_same, likely_script
 from xlt.models.encoder import Encoder
 
 __all__ = ["BASIC_LATIN", "KEEP_MODES", "MIN_SENTENCES", "SCRIPT_PARTS", "ScriptCharacters", "TrimResult", "VocabularyError",
@@ -98,8 +102,6 @@ def language_scripts(langs: Sequence[str]) -> dict[str, tuple[str, ...]]:
         UnknownLanguageError: a code that names no language.
         VocabularyError: a language without a known script, or whose script Unicode does not define.
     """
-    from xlt.data.langs import likely_script
-
     out: dict[str, tuple[str, ...]] = {}
     for lang in langs:
         code = likely_script(lang)
@@ -330,9 +332,6 @@ def _trimmed_tokenizer(tokenizer, kept: list[int]):
     Raises:
         VocabularyError: not a Unigram or WordPiece tokenizer.
     """
-    from tokenizers import Tokenizer
-    from transformers import PreTrainedTokenizerFast
-
     _model_pieces(tokenizer)  # refuses BPE and other kinds
     spec = json.loads(tokenizer.backend_tokenizer.to_str())
     model = spec["model"]
@@ -519,8 +518,6 @@ def trim_vocabulary(encoder, texts: Mapping[str, Sequence[str]] | None = None, *
 
 
 def _digest(ids: Sequence[int]) -> str:
-    import hashlib
-
     return hashlib.sha256(np.asarray(ids, dtype=np.int64).tobytes()).hexdigest()[:12]
 
 
@@ -530,8 +527,6 @@ def outside_trimmed(encoder, texts: Mapping[str, Sequence[str]], sample: int = 2
     (on up to ``sample`` sentences each). An untrimmed encoder gives ``{}``. After a script trim
     (``info["trimmed_scripts"]``), a language written in the kept scripts is not outside: its text
     segments as with the full vocabulary."""
-    from xlt.data.langs import denote_same
-
     kept = encoder.info.get("trimmed_for") or []
     if not kept:
         return {}

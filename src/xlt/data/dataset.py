@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import random
 import re
 from collections import Counter
@@ -25,7 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from xlt.core.errors import XltError
+from xlt.data import formats as fmt
+from xlt.data import tasks as registry
+from xlt.data.formats import FileLanguageError, language_from_filename
 from xlt.data.kinds import TOKEN, TaskKind, get_kind, kind_of
+from xlt.data.langs import UnknownLanguageError, denote_same, resolve_language, same_language
 from xlt.data.readers import DataFormatError, ReadStats
 
 log = logging.getLogger(__name__)
@@ -469,8 +474,6 @@ def load_task(
         ValueError: unknown task; UnknownLanguageError: a language not in the data;
         DatasetNotFoundError: the data folder lacks the task; DataFormatError: a malformed line.
     """
-    from xlt.data import tasks as registry
-
     spec = registry.get_task(task)
     src = registry.source_files(spec, source or spec.default_source, data_dir)
     code = src["lang"]
@@ -515,9 +518,6 @@ def multi_source(datasets: Sequence[TaskDataset], temperature: float = 1.0, seed
     Raises:
         DatasetError: fewer than two data sets, different task kinds or metrics, a bad temperature.
     """
-    import math
-    import random
-
     if len(datasets) < 2:
         raise DatasetError("multi-source training needs at least two source languages")
     if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature > 0):
@@ -581,8 +581,6 @@ def parse_eval_args(items: Iterable[str | Path]) -> list[tuple[str | None, Path]
         UnknownLanguageError: a ``LANG`` that is neither a known code nor a language name; the
             message names the value and suggests the nearest known codes.
     """
-    from xlt.data.langs import resolve_language
-
     out = []
     for item in items:
         text = str(item)
@@ -636,9 +634,6 @@ def from_files(
             where a file is expected (says so), and the errors of :func:`from_examples`;
         UnknownLanguageError: an evaluation ``LANG`` that is no known code or language name.
     """
-    from xlt.data import formats as fmt
-    from xlt.data.langs import UnknownLanguageError, same_language
-
     opts = options if options is not None else fmt.ReadOptions()
     train_path = Path(str(train))
     if labels is not None:  # a bad inventory fails before any file is read
@@ -689,8 +684,6 @@ def _read_user_file(path: Path, format: str | None, options: Any, limit: int | N
         DatasetError: any other ``ValueError`` of the reader (an unknown extension, options that do
         not fit the file, a folder where a file is expected), the message starting with the path.
     """
-    from xlt.data import formats as fmt
-
     try:
         examples, st = fmt.read_examples(path, format=format, options=options, limit=limit)
     except (DataFormatError, FileNotFoundError, fmt.FileLanguageError):
@@ -710,9 +703,6 @@ def _eval_files(eval: Iterable[str | Path] | Mapping[str, str | Path], format: s
         ``LANG`` that is no known code or language name; FileLanguageError: a file name without a
         language.
     """
-    from xlt.data import formats as fmt
-    from xlt.data.langs import resolve_language
-
     if isinstance(eval, Mapping):
         items = [(resolve_language(str(l), context=f"{l}={p}"), p) for l, p in eval.items()]
     else:
@@ -944,9 +934,6 @@ def extend_with_files(
         UnknownLanguageError: a ``LANG`` that is no known code or language name;
         DataFormatError, FileNotFoundError, FileLanguageError: as :func:`from_files`.
     """
-    from xlt.data import formats as fmt
-    from xlt.data.langs import denote_same
-
     opts = options if options is not None else fmt.ReadOptions()
     lmap = parse_label_map(label_map)
     sources = _check_extendable(ds, lmap, train, dev)
@@ -991,8 +978,6 @@ def _stem(path: Path) -> str:
         if name.endswith(suffix):
             name = name[: -len(suffix)]
     if name.lower() in ("train", "training") and path.parent.parent.name:
-        from xlt.data.formats import FileLanguageError, language_from_filename
-
         try:
             language_from_filename(path)  # the language comes from the folder: name the set by its parent
             return path.parent.parent.name

@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from xlt.core.io import to_jsonable, write_json, write_jsonl, write_text  # noqa: F401 (re-exported)
-from xlt.core.outputs import write_together
 from xlt.core.metrics import mean_std
+from xlt.core.outputs import write_together
 
 __all__ = [
     "REPORT_KEYS",
@@ -487,10 +487,12 @@ def plot_scores(
         ValueError: if required keys are missing or ``scores`` is empty.
     """
     _check_report(report)
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
+    from matplotlib.backends.backend_agg import (
+        FigureCanvasAgg,  # lazy: keeps `xlt --help` free of heavy imports (tests/test_layers.py)
+    )
+    from matplotlib.figure import Figure  # lazy: keeps `xlt --help` free of heavy imports (tests/test_layers.py)
+    from matplotlib.lines import Line2D  # lazy: keeps `xlt --help` free of heavy imports (tests/test_layers.py)
+    from matplotlib.patches import Patch  # lazy: keeps `xlt --help` free of heavy imports (tests/test_layers.py)
 
     name = name_resolver(language_name)
     scores: Mapping[str, Any] = report["scores"]
