@@ -2,14 +2,19 @@
 
 Usage::
 
-    python benchmarks/bli_xling.py --out runs/bli-xling [--layers last] [--vocab-size 20000] [--seeds 5k,1k]
+    python benchmarks/bli_xling.py --out runs/bli-xling [--layers 4,8,12 --combine concat] [--seeds 5k,1k]
 
-Each language's vocabulary (its ``--vocab-size`` most frequent words in the data folder's text,
-plus every XLING dictionary word of the language, over all its pairs) is encoded once and saved as
-``OUT/vectors/LANG.npz`` (:class:`xlt.lexicon.vectors.WordVectors`); then every pair runs as
-``xlt bli eval --vectors src=... --vectors tgt=...`` would, with the 5k and the 1k seed
-dictionary, Procrustes, NN and CSLS. The table (``OUT/table.md``) gives P@1 and MAP per pair and
-their averages, beside the published fastText + Procrustes figures where given with ``--published``.
+Each language's vocabulary (:func:`xlt.jobs.bli.vocabulary`: its ``--vocab-size`` most frequent
+words in the data folder's text, plus every XLING dictionary word of the language over all its
+pairs) is encoded once, every layer (:func:`xlt.lexicon.vectors.encoder_layer_vectors`), and
+cached as ``OUT/vectors/LANG.iso.npz`` (``words``, ``stack`` ``(n_layers, n_words, dim)``
+float16); a second run with other layers encodes nothing. The chosen layers are combined into
+``OUT/vectors/LANG.<layers>.npz`` (:class:`xlt.lexicon.vectors.WordVectors`), then every pair runs
+as ``xlt bli eval --vectors SRC=... --vectors TGT=...`` would (:func:`xlt.jobs.bli.run`), with
+each seed dictionary, Procrustes, NN (cosine) and CSLS. Written: ``OUT/results.json`` (every
+pair's scores) and ``OUT/table.md`` (P@1 and MAP per pair and their averages, with the search
+space of each pair's target language). Runs over disjoint ``--pairs`` into one folder (e.g. two
+processes) add up in ``results.json`` and ``table.md`` when their other settings are the same.
 """
 
 from __future__ import annotations
@@ -19,7 +24,16 @@ import json
 import time
 from pathlib import Path
 
-LANGS = ["de", "en", "fi", "fr", "hr", "it", "ru", "tr"]
+import numpy as np
+
+from xlt.core.io import write_json, write_text
+from xlt.data.dictionaries import read_dictionary
+from xlt.data.paths import resolve_data_dir
+from xlt.jobs.bli import BliSettings, layer_positions, run, vocabulary
+from xlt.lexicon.vectors import WordVectors, combine_layers, encoder_layer_vectors
+from xlt.models.loading import load_encoder
+
+SIZES = {"500": 500, "1k": 1000, "3k": 3000, "5k": 5000}
 
 
 def pairs(data_dir: Path) -> list[tuple[str, str]]:
@@ -27,17 +41,44 @@ def pairs(data_dir: Path) -> list[tuple[str, str]]:
     return sorted(tuple(p.name.split("-")) for p in (data_dir / "bli").iterdir() if p.is_dir() and "-" in p.name)
 
 
-def main() -> None:
-    from xlt.data.dictionaries import read_dictionary
-    from xlt.data.paths import resolve_data_dir
-    from xlt.jobs.bli import BliSettings, _vocabulary, run
-    from xlt.lexicon.vectors import encoder_word_vectors
-    from xlt.models.loading import load_encoder
+def dictionary_words(data_dir: Path) -> dict[str, list[str]]:
+    """Every XLING dictionary word of each language, over all its pairs and files (sorted order)."""
+    words: dict[str, list[str]] = {}
+    for d in sorted((data_dir / "bli").iterdir()):
+        if not d.is_dir() or "-" not in d.name:
+            continue
+        a, b = d.name.split("-")
+        for f in sorted(d.glob("yacle.*.tsv")):
+            for x, y in read_dictionary(f).entries:
+                words.setdefault(a, []).append(x)
+                words.setdefault(b, []).append(y)
+    return words
 
+
+def encoded(lang: str, must: list[str], out: Path, args, state: dict) -> tuple[list[str], np.ndarray]:
+    """The language's vocabulary and its all-layer stack, from ``OUT/vectors/LANG.iso.npz`` when
+    there (encoded and saved otherwise)."""
+    path = out / "vectors" / f"{lang}.iso.npz"
+    if path.exists():
+        with np.load(path, allow_pickle=False) as z:
+            return [str(w) for w in z["words"]], z["stack"]
+    vocab = vocabulary(lang, args.vocab_size, must)
+    state.setdefault("encoder", load_encoder(args.model))
+    t = time.time()
+    stack, _ = encoder_layer_vectors(state["encoder"], vocab, layers="all", progress=True)
+    tmp = path.with_name(f".{path.stem}.tmp.npz")
+    np.savez(tmp, words=np.asarray(vocab, dtype=str), stack=stack.astype(np.float16))
+    tmp.rename(path)
+    print(f"{lang}: {len(vocab):,} words encoded in {time.time() - t:.0f} s", flush=True)
+    return vocab, stack
+
+
+def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True)
     ap.add_argument("--model", default="bundled:e5-small")
-    ap.add_argument("--layers", default="last")
+    ap.add_argument("--layers", default="last", help="last, numbers or ranges, comma-separated (4,8,12 or 4-8)")
+    ap.add_argument("--combine", default="mean", choices=("mean", "concat"))
     ap.add_argument("--vocab-size", type=int, default=20000)
     ap.add_argument("--seeds", default="5k,1k")
     ap.add_argument("--pairs", default="", help="only these pairs (en-de,de-fi); default all 28")
@@ -46,39 +87,40 @@ def main() -> None:
     out = Path(args.out)
     (out / "vectors").mkdir(parents=True, exist_ok=True)
     todo = pairs(data) if not args.pairs else [tuple(p.split("-")) for p in args.pairs.split(",")]
-    words: dict[str, list[str]] = {}
-    for a, b in todo:
-        for f in (data / "bli" / f"{a}-{b}").glob("yacle.*.tsv"):
-            for x, y in read_dictionary(f).entries:
-                words.setdefault(a, []).append(x)
-                words.setdefault(b, []).append(y)
-    layers = ["last" if l == "last" else int(l) for l in args.layers.split(",")]
-    encoder = None
-    for lang in sorted(words):
-        path = out / "vectors" / f"{lang}.npz"
-        if path.exists():
+    must = dictionary_words(data)
+    tag = f"{args.layers.replace(',', '_')}.{args.combine}"
+    files, state = {}, {}
+    for lang in sorted({x for p in todo for x in p}):
+        files[lang] = out / "vectors" / f"{lang}.{tag}.npz"
+        if files[lang].exists():
             continue
-        encoder = encoder or load_encoder(args.model)
-        t = time.time()
-        cfg = BliSettings(src=lang, tgt="xx" if lang != "xx" else "yy", vocab_size=args.vocab_size)
-        vocab = _vocabulary(lang, cfg, words[lang])
-        wv = encoder_word_vectors(encoder, vocab, layers=layers[0] if len(layers) == 1 else layers, combine="concat",
-                                  progress=True)
-        wv.save(path)
-        print(f"{lang}: {len(vocab):,} words in {time.time() - t:.0f} s", flush=True)
+        words, stack = encoded(lang, must[lang], out, args, state)
+        sel = layer_positions(args.layers.split(","), len(stack))
+        WordVectors(words, combine_layers(stack, sel, args.combine),
+                    source=f"{args.model} (isolated, layers {args.layers} {args.combine})").save(files[lang])
     results = {}
+    t0 = time.time()
     for a, b in todo:
         for seed in args.seeds.split(","):
-            size = {"500": 500, "1k": 1000, "3k": 3000, "5k": 5000}[seed]
-            cfg = BliSettings(src=a, tgt=b, seed_size=size, vectors={a: out / "vectors" / f"{a}.npz",
-                                                                      b: out / "vectors" / f"{b}.npz"}, progress=False)
+            cfg = BliSettings(src=a, tgt=b, seed_size=SIZES[seed], vectors={a: files[a], b: files[b]}, progress=False)
             r = run(cfg, command=["benchmarks/bli_xling.py", f"{a}-{b}", seed])
             results[f"{a}-{b} {seed}"] = {m: s.describe() for m, s in r.scores.items()}
             s = r.scores["csls"]
             print(f"{a}-{b} {seed}: P@1 NN {r.scores['cosine'].p_at_1:.1f} CSLS {s.p_at_1:.1f}, MAP CSLS {s.map:.1f} "
-                  f"(search space {r.search_space:,})", flush=True)
-    (out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
-    rows = ["| pair | seed | P@1 NN | P@1 CSLS | MAP NN | MAP CSLS | search space |", "|:---|:---|---:|---:|---:|---:|---:|"]
+                  f"(search space {r.search_space:,}, {r.seed_pairs:,} seed pairs)", flush=True)
+    seconds = round(time.time() - t0, 1)
+    previous = out / "results.json"  # runs over other --pairs into the same folder add up (same settings only)
+    if previous.exists():
+        old = json.loads(previous.read_text(encoding="utf-8"))
+        if {k: v for k, v in old["settings"].items() if k != "pairs"} == {k: v for k, v in vars(args).items()
+                                                                           if k != "pairs"}:
+            results = {**old["results"], **results}
+            seconds += old.get("seconds", 0)
+    order = {f"{a}-{b}": i for i, (a, b) in enumerate(pairs(data))}
+    results = dict(sorted(results.items(), key=lambda kv: (kv[0].split()[1] != "5k", order.get(kv[0].split()[0], 99))))
+    write_json(out / "results.json", {"settings": vars(args), "seconds": seconds, "results": results})
+    rows = ["| pair | seed | P@1 NN | P@1 CSLS | MAP NN | MAP CSLS | search space |",
+            "|:---|:---|---:|---:|---:|---:|---:|"]
     for key, r in results.items():
         pair, seed = key.split()
         rows.append(f"| {pair} | {seed} | {r['cosine']['p_at_1']:.1f} | {r['csls']['p_at_1']:.1f} | "
@@ -87,10 +129,11 @@ def main() -> None:
         sel = [r for k, r in results.items() if k.endswith(" " + seed)]
         if sel:
             avg = {m: {k: sum(r[m][k] for r in sel) / len(sel) for k in ("p_at_1", "map")} for m in ("cosine", "csls")}
-            rows.append(f"| **average ({len(sel)})** | {seed} | {avg['cosine']['p_at_1']:.1f} | {avg['csls']['p_at_1']:.1f} | "
-                        f"{avg['cosine']['map']:.1f} | {avg['csls']['map']:.1f} | |")
-    (out / "table.md").write_text("\n".join(rows) + "\n", encoding="utf-8")
+            rows.append(f"| **average ({len(sel)})** | {seed} | {avg['cosine']['p_at_1']:.1f} | "
+                        f"{avg['csls']['p_at_1']:.1f} | {avg['cosine']['map']:.1f} | {avg['csls']['map']:.1f} | |")
+    write_text(out / "table.md", "\n".join(rows) + "\n")
     print("\n".join(rows))
+    print(json.dumps({"seconds": seconds}))
 
 
 if __name__ == "__main__":

@@ -236,8 +236,8 @@ def add_docs_data(root: Path) -> None:
       swh_Latn and yor_Latn (copies), ``labels.txt`` everywhere;
     * a 220-line NTREX (English sentences of the tiny vocabulary and stand-in translations, some
       in other scripts: :func:`_word`), Tatoeba for three languages, the en-fr word-alignment
-      gold sets (en-fr, ro-en, ja-en, zh-en; 20 pairs each, 1-based links) and Wiktionary-style dictionaries whose entries occur
-      in the NTREX text.
+      gold sets (en-fr, ro-en, ja-en, zh-en; 20 pairs each, 1-based links), Wiktionary-style dictionaries whose entries occur
+      in the NTREX text, and XLING-style en-de BLI dictionaries made of the same words.
     """
     panx, udpos, sib = root / "panx", root / "udpos", root / "sib200"
     for lang in ("fr", "es", "ru", "ja", "sw", "yo", "zh"):
@@ -294,6 +294,12 @@ def add_docs_data(root: Path) -> None:
     vocab = sorted({w for s in eng_lines for w in s.split() if w != "."})
     for lang, name in DICTS.items():
         (dic / f"en-{name}.txt").write_text("".join(f"{w}\t{_word(w, lang)}\n" for w in vocab), encoding="utf-8")
+    # XLING-style BLI dictionaries for en-de (docs/guides/lexicon.md): every other word to train, the rest to test
+    bli = root / "bli" / "en-de"
+    bli.mkdir(parents=True, exist_ok=True)
+    for name, words in (("train.freq.5k", vocab[::2]), ("train.freq.1k", vocab[::4]), ("test.freq.2k", vocab[1::2])):
+        (bli / f"yacle.{name}.en-de.tsv").write_text("".join(f"{w}\t{_word(w, 'de')}\n" for w in words),
+                                                     encoding="utf-8")
 
 
 def write_user_files(cwd: Path, data: Path) -> None:

@@ -229,6 +229,7 @@ def test_combine_layers_and_layer_positions_by_hand():
     # 13 hidden states (embeddings + 12 layers): last = 12, a range includes both ends, -1 = last
     assert layer_positions(["last"], 13) == [12]
     assert layer_positions(["4-6", "-1", "0"], 13) == [4, 5, 6, 12, 0]
+    assert layer_positions(["10-last"], 13) == [10, 11, 12] and layer_positions(["7-last"], 9) == [7, 8]
     for bad in ("x", "6-4", "13"):
         with pytest.raises(ConfigError, match="--layers"):
             layer_positions([bad], 13)
@@ -259,7 +260,13 @@ def test_neighbourhood_means_match_the_full_csls_matrix():
     assert np.allclose(r_a, np.sort(s, 1)[:, -4:].mean(1), atol=1e-6)
     assert np.allclose(r_b, np.sort(s, 0)[-4:].mean(0), atol=1e-6)
     # and CSLS from them is similarity_scores' CSLS
-    assert np.allclose(2 * s - r_a[:, None] - r_b[None, :], similarity_scores(a, b, "csls", k=4), atol=1e-5)
+    full = similarity_scores(a, b, "csls", k=4)
+    assert np.allclose(2 * s - r_a[:, None] - r_b[None, :], full, atol=1e-5)
+    # evaluate_bli's CSLS ranks (computed from these terms) are the ranks in the full matrix
+    words_a, words_b = [f"a{i}" for i in range(70)], [f"b{j}" for j in range(50)]
+    pairs = [(f"a{i}", f"b{(3 * i) % 50}") for i in range(0, 70, 7)]
+    ranks = [int((full[i] > full[i, (3 * i) % 50]).sum()) + 1 for i in range(0, 70, 7)]
+    assert evaluate_bli(a, b, pairs, words_a, words_b, method="csls", k=4).per_query == ranks
 
 
 def test_induce_dictionary_threshold_top_and_mutual_by_hand():

@@ -61,7 +61,7 @@ MAPPINGS = ("procrustes", "refine", "unsupervised", "identical", "none")
 def layer_positions(layers: Sequence[str], n_layers: int) -> list[int]:
     """Positions in an all-layers stack (``0`` = embeddings .. ``n_layers - 1`` = last) of
     ``--layers`` values: ``last``, a number (negative from the end) or a range ``A-B`` (both ends
-    included).
+    included; ``A-last``: up to the last layer, whatever the model's depth).
 
     Raises:
         ConfigError: a value of none of these forms, or outside the stack.
@@ -75,7 +75,7 @@ def layer_positions(layers: Sequence[str], n_layers: int) -> list[int]:
         a, sep, b = value.lstrip("-").partition("-")
         try:
             if sep:
-                lo, hi = int(value[:len(value) - len(b) - 1]), int(b)
+                lo, hi = int(value[:len(value) - len(b) - 1]), (n_layers - 1 if b == "last" else int(b))
                 items = list(range(lo, hi + 1))
                 if not items:
                     raise ValueError
@@ -135,7 +135,7 @@ class BliSpaceSettings(RunSettings):
     refine_iterations: int = option(5, help="MUSE refinement rounds (--mapping refine)", check=AT_LEAST_1)
     k: int = option(10, help="CSLS neighbourhood", check=AT_LEAST_1)
     layers: list[str] = option(default_factory=lambda: ["last"], metavar="LAYERS",
-                               help="encoder layers: last, numbers or ranges (4-8), combined by --combine")
+                               help="encoder layers: last, numbers or ranges (4-8, 2-last), combined by --combine")
     combine: Literal["mean", "concat"] = option("mean", help="several layers: averaged, or each unit length and "
                                                              "concatenated")
     contexts: int = option(0, help="AOC: average each word over up to N of its occurrences in the language's text "

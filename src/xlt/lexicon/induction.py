@@ -133,7 +133,13 @@ def evaluate_bli(xw, y, pairs: Iterable[tuple[str, str]], src_words: Sequence[st
     """
     rows, gold, counts = bli_queries(pairs, src_words, tgt_words)
     xw, y = np.asarray(xw, dtype=np.float32), np.asarray(y, dtype=np.float32)
-    s = similarity_scores(xw, y, method, k)[np.asarray(rows)]
+    if method == "csls":  # the hubness terms block by block; only the queries' rows of scores
+        similarity_scores(xw[:1], y[:1], method, k)  # the same checks as the full computation
+        r_src, r_tgt = neighbourhood_means(xw, y, k)
+        q = np.asarray(rows)
+        s = 2 * (xw[q] @ y.T) - r_src[q, None] - r_tgt[None, :]
+    else:
+        s = similarity_scores(xw[np.asarray(rows)], y, method, k)
     ranks = []
     for r, g in zip(s, gold):
         best = max(r[j] for j in g)
