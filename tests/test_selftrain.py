@@ -25,7 +25,7 @@ from xlt.data.unlabeled import UnlabeledError, UnlabeledText, builtin_unlabeled,
 from xlt.jobs import ConfigError
 from xlt.jobs.parts import TransferSettings
 from xlt.transfer.probe import predict, predict_logits, train_probe
-from xlt.transfer.selftrain import (DistillationProbeTrainer, SelfTraining, UnlabeledFeatures, pseudo_label,
+from xlt.transfer.selftrain import (DistillationProbeTrainer, FeatureRows, SelfTraining, UnlabeledFeatures, pseudo_label,
                                     pseudo_targets, sample_per_language, select_confident)
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
@@ -93,8 +93,9 @@ def test_pseudo_targets_threshold_and_cap_by_hand():
     feats = {"de": UnlabeledFeatures("de", [TextExample(str(i), "t", "") for i in range(5)], X, np.arange(6))}
     probas = {"de": [np.array([0.95, 0.05]), np.array([0.6, 0.4]), np.array([0.1, 0.9]), np.array([0.5, 0.5]),
                      np.array([0.02, 0.98])]}
-    Xp, Yp, counts = pseudo_targets(probas, feats, labels, SelfTraining(threshold=0.9), token=False)
-    assert Xp[:, 0].tolist() == [0.0, 2.0, 4.0]
+    parts, Yp, counts = pseudo_targets(probas, feats, labels, SelfTraining(threshold=0.9), token=False)
+    Xp = FeatureRows(parts)
+    assert len(Xp) == 3 and Xp[torch.arange(3)][:, 0].tolist() == [0.0, 2.0, 4.0]
     assert Yp.tolist() == [[1, 0], [0, 1], [0, 1]]
     assert counts["de"] == {"unlabeled": 5, "confident": 3, "used": 3, "rows": 3,
                             "mean_confidence": pytest.approx((0.95 + 0.6 + 0.9 + 0.5 + 0.98) / 5)}
@@ -102,6 +103,17 @@ def test_pseudo_targets_threshold_and_cap_by_hand():
     assert counts["de"]["confident"] == 3 and counts["de"]["used"] == 2 and len(Yc) == 2
     _, Ys, _ = pseudo_targets(probas, feats, labels, SelfTraining(threshold=0.0, labels="soft"), token=False)
     np.testing.assert_allclose(Ys.numpy(), np.stack(probas["de"]), rtol=1e-6)
+
+
+def test_feature_rows_index_like_one_tensor():
+    a, b = torch.arange(12.0).reshape(6, 2), torch.arange(100.0, 120.0).reshape(10, 2)
+    rows = FeatureRows([(a, None), (b, np.array([7, 2, 9]))])
+    whole = torch.cat([a, b[[7, 2, 9]]])
+    assert len(rows) == 9 and rows.shape == (9, 2) and rows.ndim == 2
+    idx = torch.tensor([8, 0, 6, 5, 7, 6])
+    assert torch.equal(rows[idx], whole[idx])
+    with pytest.raises(ValueError):
+        FeatureRows([(a, None), (torch.zeros(3, 5), None)])
 
 
 def test_self_training_config_is_checked():
@@ -147,12 +159,12 @@ def test_self_trained_student_beats_its_teacher_on_a_shifted_target():
     examples = [TextExample(str(i), "t", "") for i in range(len(tgt))]
     feats = {"xx": UnlabeledFeatures("xx", examples, X_tgt, np.arange(len(tgt) + 1))}
     probas = {"xx": list(softmax(predict_logits(teacher, X_tgt)))}
-    Xp, Yp, counts = pseudo_targets(probas, feats, ["0", "1"], SelfTraining(threshold=0.9), token=False)
+    parts, Yp, counts = pseudo_targets(probas, feats, ["0", "1"], SelfTraining(threshold=0.9), token=False)
     # the confident pseudo-labels are (nearly) all right: the threshold keeps points far from x = 0
     kept = select_confident(np.array([p.max() for p in probas["xx"]]), 0.9)
     assert 0 < len(kept) < len(tgt)
     assert (np.array([p.argmax() for p in probas["xx"]])[kept] == y_tgt[kept]).mean() >= 0.93
-    X = torch.cat([X_src, Xp])
+    X = FeatureRows([(X_src, None)] + parts)  # the student's rows, as the trainer gives them
     Y = torch.cat([torch.nn.functional.one_hot(y_src, 2).float(), Yp])
     student = train_probe(X, Y, 2, dev_score, **kw).head
     student_acc = 100.0 * float((predict(student, X_tgt) == y_tgt).mean())

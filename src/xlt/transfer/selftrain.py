@@ -48,7 +48,7 @@ from xlt.transfer.model import ProbeModel, TaskModel
 from xlt.transfer.probe import train_probe
 from xlt.transfer.training import ProbeTrainer, ProbeTraining
 
-__all__ = ["DEFAULT_THRESHOLD", "DistillationProbeTrainer", "TOLERANCE", "PseudoLabels", "SelfTraining", "SelfTrainingProbeTrainer", "UnlabeledFeatures",
+__all__ = ["DEFAULT_THRESHOLD", "DistillationProbeTrainer", "FeatureRows", "TOLERANCE", "PseudoLabels", "SelfTraining", "SelfTrainingProbeTrainer", "UnlabeledFeatures",
            "pseudo_label", "pseudo_targets", "sample_per_language", "select_confident"]
 
 #: Default confidence threshold of hard pseudo-labels.
@@ -210,6 +210,51 @@ class UnlabeledFeatures:
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
+class FeatureRows:
+    """Rows of several feature tensors seen as one, without copying them: what
+    :func:`xlt.transfer.probe.train_probe` reads (``len``, ``shape``, ``ndim``, ``X[idx]``), so a
+    student trains on source rows + pseudo-labelled rows while the features stay where they are
+    (a 13-layer stack of 100k words is 1 GB in float16; a concatenated copy would double it).
+
+    Args:
+        parts: ``(X, rows)`` pairs: a feature tensor ``(n_i, [n_layers,] dim)`` and the row indices
+            ``(k_i,)`` of it that belong to the set (None: all rows). All of one row shape and dtype.
+
+    Attributes:
+        shape: ``(sum of k_i, [n_layers,] dim)``. ndim, dtype: those of the parts.
+
+    Raises:
+        ValueError: no parts, or parts of different row shapes.
+    """
+
+    def __init__(self, parts: Sequence[tuple[torch.Tensor, np.ndarray | None]]):
+        parts = [(X, None if rows is None else torch.as_tensor(np.asarray(rows, dtype=np.int64))) for X, rows in parts]
+        if not parts:
+            raise ValueError("no feature parts")
+        row_shape = tuple(parts[0][0].shape[1:])
+        if any(tuple(X.shape[1:]) != row_shape for X, _ in parts):
+            raise ValueError("feature parts of different row shapes")
+        self.parts = parts
+        self.offsets = np.cumsum([0] + [len(X) if r is None else len(r) for X, r in parts])
+        self.shape = (int(self.offsets[-1]), *row_shape)
+        self.ndim, self.dtype = parts[0][0].ndim, parts[0][0].dtype
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, idx) -> torch.Tensor:
+        """The rows ``idx`` (``(b,)`` int64, any order) as one tensor ``(b, [n_layers,] dim)``."""
+        idx = torch.as_tensor(idx, dtype=torch.long).reshape(-1)
+        part = np.searchsorted(self.offsets, idx.numpy(), side="right") - 1
+        out = torch.empty((len(idx), *self.shape[1:]), dtype=self.dtype)
+        for k in np.unique(part):
+            mask = torch.from_numpy(part == k)
+            local = idx[mask] - int(self.offsets[k])
+            X, rows = self.parts[k]
+            out[mask] = X[local if rows is None else rows[local]]
+        return out
+
+
 def unlabeled_features(model: ProbeModel, text: UnlabeledText, progress: bool = False) -> UnlabeledFeatures:
     """The features of ``text`` under ``model``'s encoder, layer and aligner (empty sentences left out)."""
     token = model.kind is TOKEN
@@ -221,7 +266,7 @@ def unlabeled_features(model: ProbeModel, text: UnlabeledText, progress: bool = 
 
 def pseudo_targets(probas: Mapping[str, list[np.ndarray]], feats: Mapping[str, UnlabeledFeatures],
                    labels: Sequence[str], config: SelfTraining, *, token: bool, seed: int = 0
-                   ) -> tuple[torch.Tensor, torch.Tensor, dict[str, dict]]:
+                   ) -> tuple[list[tuple[torch.Tensor, np.ndarray]], torch.Tensor, dict[str, dict]]:
     """The pseudo-labelled training rows of every language: threshold, then the per-language cap.
 
     Args:
@@ -231,27 +276,26 @@ def pseudo_targets(probas: Mapping[str, list[np.ndarray]], feats: Mapping[str, U
         token: a token task. seed: the draw of :func:`sample_per_language`.
 
     Returns:
-        ``(X, Y, counts)``: features ``(n_rows, [n_layers,] dim)``, float targets
-        ``(n_rows, n_labels)``, and per language ``{"unlabeled", "confident", "used", "rows",
-        "mean_confidence"}``.
+        ``(parts, Y, counts)``: the chosen rows as :class:`FeatureRows` parts (``(X, rows)`` per
+        language, no copy), float targets ``(n_rows, n_labels)`` in the same order, and per
+        language ``{"unlabeled", "confident", "used", "rows", "mean_confidence"}``.
     """
     pseudo = {l: pseudo_label(p, labels, token=token, soft=config.labels == "soft", decoding=config.decoding)
               for l, p in probas.items()}
     chosen = sample_per_language({l: select_confident(p.confidence, config.threshold) for l, p in pseudo.items()},
                                  config.per_language, seed)
-    xs, ys, counts = [], [], {}
+    parts, ys, counts = [], [], {}
     for lang, idx in chosen.items():
         f, p = feats[lang], pseudo[lang]
         rows = f.rows(idx)
-        xs.append(f.X[torch.from_numpy(rows)])
+        if len(rows):
+            parts.append((f.X, rows))
         ys.append(torch.from_numpy(np.concatenate([p.targets[i].reshape(-1, len(labels)) for i in idx]))
                   if len(idx) else torch.zeros((0, len(labels))))
         counts[lang] = {"unlabeled": len(f.examples), "confident": len(select_confident(p.confidence, config.threshold)),
                         "used": int(len(idx)), "rows": int(len(rows)),
                         "mean_confidence": float(p.confidence.mean()) if len(p.confidence) else float("nan")}
-    if not xs:
-        return torch.zeros((0,)), torch.zeros((0, len(labels))), counts
-    return torch.cat(xs), torch.cat(ys).float(), counts
+    return parts, (torch.cat(ys).float() if ys else torch.zeros((0, len(labels)))), counts
 
 
 def _one_hot(y: torch.Tensor, n_labels: int) -> torch.Tensor:
@@ -324,10 +368,10 @@ class SelfTrainingProbeTrainer(ProbeTrainer):
     def _student(self, r: int, seed: int, probas: dict, feats: Mapping[str, UnlabeledFeatures]) -> None:
         """Train round ``r``'s student of ``seed`` on source gold + pseudo-labelled rows."""
         ds, t, sf = self.ds, self.training, self.source_features
-        Xp, Yp, counts = pseudo_targets(probas, feats, ds.labels, self.config, token=ds.kind is TOKEN,
-                                        seed=seed * 1000 + r)
-        X = torch.cat([sf.X, Xp.to(sf.X.dtype)]) if len(Yp) else sf.X
-        Y = torch.cat([_one_hot(sf.y, len(ds.labels)), Yp]) if len(Yp) else _one_hot(sf.y, len(ds.labels))
+        parts, Yp, counts = pseudo_targets(probas, feats, ds.labels, self.config, token=ds.kind is TOKEN,
+                                           seed=seed * 1000 + r)
+        X = FeatureRows([(sf.X, None)] + parts)  # no copy of the features
+        Y = torch.cat([_one_hot(sf.y, len(ds.labels)), Yp])
         teacher_dev = self.dev_scores[seed]
         res = train_probe(X, Y, len(ds.labels), self.dev_score, hidden=t.hidden, epochs=t.epochs,
                           batch_size=t.batch_size, lr=t.lr, seed=seed, progress=t.progress)
@@ -399,10 +443,10 @@ class DistillationProbeTrainer(ProbeTrainer):
 
         teacher_dev = score(ds.metric, gold, self.teachers[0].decode(self.teacher_proba(ds.dev.examples, ds.source)))
         for seed in seeds:
-            Xs, Ys, counts = pseudo_targets(probas, feats, ds.labels, self.config, token=token, seed=seed)
+            parts, Ys, counts = pseudo_targets(probas, feats, ds.labels, self.config, token=token, seed=seed)
             if not len(Ys):
                 raise ValueError("no pseudo-labelled example passed the threshold: lower it")
-            res = train_probe(Xs, Ys, len(ds.labels), dev_score, hidden=t.hidden, epochs=t.epochs,
+            res = train_probe(FeatureRows(parts), Ys, len(ds.labels), dev_score, hidden=t.hidden, epochs=t.epochs,
                               batch_size=t.batch_size, lr=t.lr, seed=seed, progress=t.progress)
             self.models[seed] = self._model(res.head, seed)
             self.models[seed].meta["distilled_from"] = len(self.teachers)
