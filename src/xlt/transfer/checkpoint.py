@@ -18,6 +18,9 @@ import os
 import random
 from pathlib import Path
 
+import numpy as np
+import torch
+
 from xlt.core.errors import XltError
 from xlt.core.io import atomic_write
 
@@ -40,9 +43,6 @@ def data_digest(*parts) -> str:
 
 def rng_state() -> dict:
     """This process's Python, NumPy, torch (and CUDA) RNG states, in a ``weights_only``-loadable form."""
-    import numpy as np
-    import torch
-
     name, keys, pos, has_gauss, cached = np.random.get_state()
     state = {"python": random.getstate(), "torch": torch.get_rng_state(),
              "numpy": [name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)]}
@@ -53,9 +53,6 @@ def rng_state() -> dict:
 
 def set_rng_state(state: dict) -> None:
     """Restore what :func:`rng_state` recorded."""
-    import numpy as np
-    import torch
-
     random.setstate(state["python"])
     torch.set_rng_state(state["torch"])
     name, keys, pos, has_gauss, cached = state["numpy"]
@@ -66,8 +63,6 @@ def set_rng_state(state: dict) -> None:
 
 def save_checkpoint(path: str | os.PathLike, payload: dict) -> None:
     """Write ``payload`` to ``path`` atomically: a temporary file in the same folder, fsync, rename."""
-    import torch
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda tmp: torch.save(payload, tmp), fsync=True)
@@ -83,8 +78,6 @@ def load_checkpoint(path: str | os.PathLike, key: dict | None = None, num_proces
     Raises:
         CheckpointError: unreadable, another format, other settings or data, other process count.
     """
-    import torch
-
     path = Path(path)
     try:
         ck = torch.load(path, map_location="cpu", weights_only=True)

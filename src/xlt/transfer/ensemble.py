@@ -36,7 +36,7 @@ def ensemble_labels(models: Sequence) -> list[str]:
 def _shared_probe_features(models: Sequence) -> bool:
     """Whether every model is a probe reading the same features (same encoder object, layers and word
     pieces, no aligner): then the features are computed once for all of them."""
-    from xlt.transfer.model import ProbeModel
+    from xlt.transfer.model import ProbeModel  # lazy: heavy import
 
     if not all(isinstance(m, ProbeModel) and m.aligner is None for m in models):
         return False
@@ -82,7 +82,7 @@ def ensemble_proba(models: Sequence, weights: Sequence[float], inputs: Sequence,
     out: list[np.ndarray] | None = None
     shared = _shared_probe_features([m for m, _ in used])
     if shared:
-        from xlt.transfer.model import as_examples
+        from xlt.transfer.model import as_examples  # lazy: heavy import
 
         first = used[0][0]
         examples, _ = as_examples(first.kind, inputs, lang)

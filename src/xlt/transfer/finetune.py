@@ -27,12 +27,18 @@ from typing import Any
 
 import numpy as np
 import torch
+from accelerate import Accelerator, PartialState
+from accelerate.utils import broadcast, gather_object, set_seed
 from torch import nn
 from tqdm.auto import tqdm
+from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
 
+from xlt.adapt.peft import apply_peft, count_parameters, finish_peft, load_language_adapter
+from xlt.data.kinds import PAIR, TOKEN
 from xlt.models.loading import Encoder
-from xlt.models.words import DEFAULT_WORD_PIECES, map_words
+from xlt.models.modeling_xlt import XltMeanPoolingForSequenceClassification
 from xlt.models.optim import linear_warmup_decay
+from xlt.models.words import DEFAULT_WORD_PIECES, map_words
 from xlt.transfer.checkpoint import (  # noqa: F401  (CheckpointError, data_digest: re-exported)
     CHECKPOINT_FILE,
     CHECKPOINT_FORMAT,
@@ -77,8 +83,6 @@ def build_classifier(encoder: Encoder, labels: Sequence[str], token_task: bool, 
     Raises:
         ValueError: an unknown pooling.
     """
-    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
-
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
     config = copy.deepcopy(encoder.model.config)
@@ -89,8 +93,6 @@ def build_classifier(encoder: Encoder, labels: Sequence[str], token_task: bool, 
         if token_task:
             model = AutoModelForTokenClassification.from_config(config)
         elif pooling == "mean":
-            from xlt.models.modeling_xlt import XltMeanPoolingForSequenceClassification
-
             model = XltMeanPoolingForSequenceClassification(config)
         else:
             model = AutoModelForSequenceClassification.from_config(config)
@@ -223,8 +225,6 @@ def encode_examples(encoder: Encoder, kind, examples: Sequence, label_ids: Seque
         kind: a :class:`xlt.data.kinds.TaskKind`. label_ids: per example the label id(s), or None.
         word_pieces: token tasks: which piece carries a word's label (:mod:`xlt.models.words`).
     """
-    from xlt.data.kinds import PAIR, TOKEN
-
     if kind is TOKEN:
         return encode_token_examples(encoder, [list(e.tokens) for e in examples], label_ids, max_length,
                                      word_pieces)
@@ -377,8 +377,6 @@ def distributed_state():
         RuntimeError: the launch started several processes but accelerate was already set up
             for one (something called ``PartialState()`` first).
     """
-    from accelerate import PartialState
-
     world = int(os.environ.get("WORLD_SIZE") or 1)
     if not PartialState._shared_state:
         PartialState(cpu=world > 1 and not _has_accelerator())
@@ -398,7 +396,6 @@ def main_process_value(fn: Callable[[], float]) -> float:
     state = distributed_state()
     if state.num_processes == 1:
         return float(fn())
-    from accelerate.utils import broadcast
 
     value, error = 0.0, None
     if state.is_main_process:
@@ -523,9 +520,6 @@ def finetune(
         ValueError: a negative ``micro_batch_size`` (before any model is built).
         CheckpointError: a checkpoint is there but ``resume`` is off, or it belongs to another run.
     """
-    from accelerate import Accelerator
-    from accelerate.utils import set_seed
-
     if micro_batch_size is not None and micro_batch_size < 0:
         raise ValueError(f"micro_batch_size must be >= 0 (0: whole batches), not {micro_batch_size}")
     state = distributed_state()
@@ -575,8 +569,6 @@ def _task_model(encoder: Encoder, labels: list[str], token_task: bool, pooling: 
                 language_state: dict | None) -> tuple[nn.Module, dict]:
     """The classifier to train (:func:`build_classifier`), its embeddings frozen and PEFT applied as asked,
     and its trained-parameter counts."""
-    from xlt.adapt.peft import apply_peft, count_parameters, load_language_adapter
-
     model = build_classifier(encoder, labels, token_task, pooling)
     if freeze_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
@@ -728,8 +720,6 @@ def _train_epoch(loop: _Loop, epoch: int) -> tuple[float, int]:
 def _end_epoch(loop: _Loop, run: _RunState, epoch: int, running: float, steps: int,
                dev_score: Callable[[nn.Module], float], on_epoch_end) -> None:
     """Score the epoch on dev, record it, keep the best (or averaged) weights, write the checkpoint."""
-    from accelerate.utils import gather_object
-
     dev = main_process_value(lambda: dev_score(loop.unwrapped))
     run.history.append({"epoch": epoch, "loss": running / max(1, steps), "dev": dev})
     if on_epoch_end is not None and loop.state.is_main_process:
@@ -761,8 +751,6 @@ def _end_epoch(loop: _Loop, run: _RunState, epoch: int, running: float, steps: i
 
 def _finish(loop: _Loop, run: _RunState, parameters: dict) -> FinetuneResult:
     """The kept weights (the average of the last epochs, or the best dev epoch's), PEFT merged, in eval mode."""
-    from xlt.adapt.peft import finish_peft
-
     unwrapped = loop.unwrapped
     if loop.ckpt_avg >= 2 and run.n_avg:
         unwrapped.load_state_dict({k: v / run.n_avg for k, v in run.avg_state.items()})

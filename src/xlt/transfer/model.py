@@ -32,15 +32,27 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
 
+from xlt.adapt.peft import PeftError, adapter_sizes, insert_adapters
+from xlt.align.maps import AlignerError, CrossLingualAligner
+from xlt.core.arrays import nonfinite
 from xlt.core.io import write_json
+from xlt.core.metrics import score
+from xlt.core.outputs import check_output_folder, staged_folder
 from xlt.data.kinds import PAIR, TOKEN, TaskKind, get_kind
 from xlt.data.readers import PairExample, TaggedSentence, TextExample
+from xlt.data.segment import split_words
+from xlt.models.features import encode_sentences, encode_words, resolve_layers
 from xlt.models.loading import Encoder, ModelLoadError, load_encoder
+from xlt.models.modeling_xlt import XltMeanPoolingForSequenceClassification
 from xlt.models.words import DEFAULT_WORD_PIECES, XTREME_WORD_PIECES, check_word_pieces
 from xlt.transfer.decoding import DEFAULT_DECODING, check_decoding, decode_word_labels
 from xlt.transfer.finetune import encode_examples
 from xlt.transfer.finetune import predict_logits as finetuned_logits
+from xlt.transfer.heads import ProbeHead
 from xlt.transfer.probe import predict_logits as probe_logits
 from xlt.transfer.probe import sentence_feature_tensor, stack_token_features
 
@@ -74,8 +86,6 @@ def as_examples(kind: TaskKind, inputs: Sequence[Any], lang: str | None = None) 
             out.append(x)
         elif kind is TOKEN:
             if isinstance(x, str):
-                from xlt.data.segment import split_words
-
                 words = split_words(x, lang)
                 n_split += 1
             else:
@@ -206,8 +216,6 @@ class TaskModel:
 
     def score(self, examples: Sequence[Any], lang: str | None = None) -> float:
         """The task metric (percent) of this model on labelled examples."""
-        from xlt.core.metrics import score
-
         return score(self.metric, self.kind.gold(examples), self.predict(list(examples), lang))
 
     # -------------------------------------------------------------- saving
@@ -226,8 +234,6 @@ class TaskModel:
             NotADirectoryError: ``path`` is a file.
             OutputError: the folder above ``path`` cannot be written.
         """
-        from xlt.core.outputs import check_output_folder, staged_folder
-
         out = check_output_folder(path, overwrite=overwrite, option="model folder")
         with staged_folder(out) as tmp:  # the folder appears whole, replacing an old one whole
             self._write(tmp)
@@ -326,8 +332,6 @@ def tag_features(encoder: Encoder, sentences: list[list[str]], layers: str | int
     Raises:
         ValueError: no sentences.
     """
-    from xlt.models.features import encode_words
-
     if not sentences:
         raise ValueError("no sentences to extract features from")
     parts, truncated = [], 0
@@ -349,8 +353,6 @@ def text_features(encoder: Encoder, kind: TaskKind, examples: Sequence, layers: 
     as ``[u, v, |u - v|, u * v]`` (Conneau et al. 2017, InferSent; the SentEval protocol for
     frozen encoders): ``(n, [n_layers,] 4 * dim)``.
     """
-    from xlt.models.features import encode_sentences
-
     def enc(texts: list[str]) -> np.ndarray:
         return encode_sentences(encoder, texts, layers=layers, pooling="mean", progress=progress, cache=cache)
 
@@ -391,8 +393,6 @@ class ProbeModel(TaskModel):
     @property
     def layer_ids(self) -> list[int]:
         """The hidden-state indices the head reads."""
-        from xlt.models.features import resolve_layers
-
         return resolve_layers(probe_layers(self.layer), self.encoder.num_layers)[0]
 
     def features(self, examples: Sequence, lang: str | None = None, *, progress: bool = False
@@ -450,8 +450,6 @@ class ProbeModel(TaskModel):
                     aligner="aligner.npz" if self.aligner_path else None, word_pieces=self.word_pieces)
 
     def _write(self, folder: Path) -> None:
-        from safetensors.torch import save_file
-
         save_file({k: v.detach().cpu().contiguous() for k, v in self.head.state_dict().items()},
                   str(folder / "head.safetensors"))
         if self.aligner_path:
@@ -464,8 +462,6 @@ class ProbeModel(TaskModel):
         head = read_probe_head(folder, meta)
         aligner, aligner_path = None, None
         if meta.get("aligner"):
-            from xlt.align.maps import AlignerError, CrossLingualAligner
-
             aligner_path = str(folder / str(meta["aligner"]))
             try:
                 aligner = CrossLingualAligner.load(aligner_path)
@@ -494,12 +490,6 @@ def read_probe_head(folder: str | os.PathLike, meta: dict):
             corrupted), a tensor missing, extra, of another dtype or shape than the head
             described, or holding NaN/inf values. The message names the file.
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    from xlt.core.arrays import nonfinite
-    from xlt.transfer.heads import ProbeHead
-
     folder = Path(folder)
     f, h = folder / "head.safetensors", meta.get("head") or {}
     try:
@@ -605,8 +595,6 @@ class FinetunedModel(TaskModel):
         return self.proba_from_encoded(data, progress=progress)
 
     def _meta_json(self) -> dict:
-        from xlt.adapt.peft import adapter_sizes
-
         out = dict(super()._meta_json(), encoder={"spec": self.spec, "fingerprint": self.fingerprint},
                    text_prefix=self.text_prefix, architecture=type(self.model).__name__,
                    word_pieces=self.word_pieces)
@@ -616,8 +604,6 @@ class FinetunedModel(TaskModel):
         return out
 
     def _write(self, folder: Path) -> None:
-        from xlt.models.modeling_xlt import XltMeanPoolingForSequenceClassification
-
         model = self.model
         if isinstance(model, XltMeanPoolingForSequenceClassification):
             shutil.copyfile(Path(__file__).resolve().parents[1] / "models" / "modeling_xlt.py",
@@ -637,9 +623,6 @@ class FinetunedModel(TaskModel):
 
     @classmethod
     def _load(cls, folder: Path, meta: dict, device: str) -> FinetunedModel:
-        from safetensors import SafetensorError
-        from transformers import AutoConfig, AutoTokenizer
-
         try:
             config = AutoConfig.from_pretrained(str(folder))
             arch = (getattr(config, "architectures", None) or [""])[0]
@@ -669,11 +652,7 @@ class FinetunedModel(TaskModel):
 def _task_model_class(arch: str, kind: str):
     """The class a saved fine-tuned model is rebuilt with: xlt's mean-pooling classifier when
     ``config.json`` names it, else the ``transformers`` auto class of the task kind."""
-    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
-
     if arch == "XltMeanPoolingForSequenceClassification":
-        from xlt.models.modeling_xlt import XltMeanPoolingForSequenceClassification
-
         return XltMeanPoolingForSequenceClassification
     return AutoModelForTokenClassification if kind == "token" else AutoModelForSequenceClassification
 
@@ -686,10 +665,6 @@ def _load_with_adapters(folder: Path, cls, config, meta: dict) -> torch.nn.Modul
     Raises:
         TaskModelError: a bad ``adapters`` entry, no ``model.safetensors``, or weights that do not fit.
     """
-    from safetensors.torch import load_file
-
-    from xlt.adapt.peft import PeftError, insert_adapters
-
     sizes = meta["adapters"]
     if not isinstance(sizes, dict) or not all(isinstance(sizes.get(k), (int, type(None))) for k in ("bottleneck", "language")):
         raise TaskModelError(f"{folder / MODEL_FILE}: 'adapters' must be a table of sizes, got {sizes!r}")
@@ -712,8 +687,6 @@ def _load_with_adapters(folder: Path, cls, config, meta: dict) -> torch.nn.Modul
 def nonfinite_parameters(model: torch.nn.Module) -> str | None:
     """The first parameter of ``model`` that holds NaN/inf values, in words
     (``"parameter 'classifier.weight' has 3 NaN values"``), or None when every value is finite."""
-    from xlt.core.arrays import nonfinite
-
     for name, p in model.named_parameters():
         bad = nonfinite(p)
         if bad:

@@ -17,8 +17,12 @@ geographic), and the three typological vectors concatenated (featural).
 from __future__ import annotations
 
 import functools
+import json
 import math
+import os
+import sys
 import unicodedata
+import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -92,10 +96,6 @@ def _lang2vec():
     script's folder comes first on ``sys.path`` there, so a plain import would find the script;
     folders holding such a file are left out of the path while the package is imported.
     """
-    import os
-    import sys
-    import warnings
-
     saved = list(sys.path)
     sys.path[:] = [p for p in sys.path if not os.path.isfile(os.path.join(p or os.curdir, "lang2vec.py"))]
     try:
@@ -119,8 +119,6 @@ def _uriel_table(feature_set: str) -> tuple[dict[str, int], np.ndarray]:
     missing values (-1) as they are. Read from lang2vec's own data file once per process, the way
     ``lang2vec.get_features`` reads it (it re-reads and decompresses the whole file for every call:
     about 5 s a call here); ``tests/test_shipped_rankers.py`` checks the values against it."""
-    import os
-
     l2v = _lang2vec()
     filename, source, prefix = l2v.FEATURE_SETS_DICT[feature_set]
     with np.load(os.path.join(os.path.dirname(l2v.__file__), "data", filename)) as db:
@@ -289,7 +287,7 @@ class SourceRanker:
         Raises:
             RankingError: fewer than two queries or a query with fewer than two candidates.
         """
-        from lightgbm import LGBMRanker
+        from lightgbm import LGBMRanker  # lazy: heavy import
 
         if len(groups) < 2 or any(len(f) < 2 for f, _ in groups):
             raise RankingError("a ranker needs at least two targets with at least two sources each")
@@ -324,7 +322,7 @@ class SourceRanker:
         Raises:
             RankingError: the text is no LightGBM model, or its feature count is not ``len(features)``.
         """
-        from lightgbm import Booster
+        from lightgbm import Booster  # lazy: heavy import
 
         try:
             booster = Booster(model_str=text)
@@ -375,8 +373,6 @@ def shipped_ranker(kind: str = "general", folder: str | Path | None = None) -> t
     Raises:
         RankingError: an unknown kind, or missing or damaged ranker files (named).
     """
-    import json
-
     kind = ranker_kind(kind)
     root = Path(folder) if folder is not None else RANKERS_DIR
     meta_file = root / "rankers.json"

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from accelerate.utils import gather_object
 
 from xlt.adapt.peft import PeftSettings, load_language_adapter
 from xlt.core.metrics import score
@@ -29,11 +30,22 @@ from xlt.models.cache import FeatureCache
 from xlt.models.loading import Encoder, load_encoder
 from xlt.models.words import check_word_pieces
 from xlt.transfer.decoding import check_decoding
-from xlt.transfer.finetune import (Encoded, data_digest, distributed_state, encode_examples, finetune,
-                                   main_process_value, resolve_micro_batch_size)
+from xlt.transfer.finetune import (
+    Encoded,
+    data_digest,
+    distributed_state,
+    encode_examples,
+    finetune,
+    main_process_value,
+    resolve_micro_batch_size,
+)
 from xlt.transfer.model import FinetunedModel, ProbeModel, TaskModel
 from xlt.transfer.probe import predict, train_probe
-from xlt.transfer.training_settings import DEFAULTS, FinetuneTraining, ProbeTraining  # noqa: F401  (DEFAULTS: re-exported)
+from xlt.transfer.training_settings import (  # noqa: F401  (DEFAULTS: re-exported)
+    DEFAULTS,
+    FinetuneTraining,
+    ProbeTraining,
+)
 
 
 def decode_tags(pred: np.ndarray, lengths: list[int], labels: list[str]) -> list[list[str]]:
@@ -355,7 +367,6 @@ class FinetuneTrainer(_SeedTrainer):
         progress = self.training.progress
         if state.num_processes == 1:
             return model.proba_from_encoded(enc, progress=progress, desc=desc)
-        from accelerate.utils import gather_object
 
         mine = list(range(state.process_index, len(enc.input_ids), state.num_processes))
         part = Encoded(input_ids=[enc.input_ids[i] for i in mine], labels=[enc.labels[i] for i in mine],
