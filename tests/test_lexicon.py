@@ -376,4 +376,40 @@ def test_encoder_layer_vectors_stack_every_layer(tiny):
     assert stack.shape == (encoder.num_layers + 1, 2, encoder.hidden_size) and stats["layers"][0] == 0
     ref = encode_words(encoder, [["cat"]], layers="all", word_pieces="mean_all", progress=False).vectors[0][:, 0]
     assert np.allclose(stack[:, 1], ref, atol=1e-6)
-    assert np.allclose(combine_layers(stack, [1, 2]), (ref[1] + ref[2]) / 2, atol=1e-6)
+    assert np.allclose(combine_layers(stack, [1, 2])[1], (ref[1] + ref[2]) / 2, atol=1e-6)
+
+
+@pytest.mark.usefixtures("single_torch_thread")
+def test_bli_encoder_spaces_with_contexts_and_the_cache(tiny, tmp_path, monkeypatch):
+    """`--contexts 2 --mix average`: a word found in the text gets (unit isolated + unit AOC) / 2 of the
+    chosen layers' mean, a word not found keeps its isolated vector; a second run reads every
+    language's layers from --cache-dir and loads no model."""
+    import xlt.jobs.bli as job
+    from xlt.lexicon.vectors import combine_layers, encoder_layer_vectors
+
+    encoder, spec = tiny
+    (tmp_path / "en.txt").write_text("the cat sat\nthe dog ran\na cat ran\n", encoding="utf-8")
+    (tmp_path / "de.txt").write_text("die katze sass\nder hund lief\n", encoding="utf-8")
+    (tmp_path / "train.tsv").write_text("cat\tkatze\ndog\thund\nthe\tdie\n", encoding="utf-8")
+    (tmp_path / "test.tsv").write_text("sat\tsass\nran\tlief\nbird\tvogel\n", encoding="utf-8")
+    cfg = job.BliSettings(src="en", tgt="de", model=spec, text={"en": tmp_path / "en.txt", "de": tmp_path / "de.txt"},
+                          train=tmp_path / "train.tsv", test=tmp_path / "test.tsv", layers=["1-2"], contexts=2,
+                          cache_dir=tmp_path / "cache", progress=False)
+    words = ["cat", "bird"]
+    got = job.word_space("en", words, cfg, {})
+    iso, _ = encoder_layer_vectors(encoder, words)
+    ctx, stats = encoder_layer_vectors(encoder, words, contexts=[["the", "cat", "sat"], ["the", "dog", "ran"],
+                                                                 ["a", "cat", "ran"]], max_occurrences=2)
+    unit = lambda v: v / np.linalg.norm(v)  # noqa: E731
+    i0, c0 = combine_layers(iso, [1, 2])[0], combine_layers(ctx, [1, 2])[0]
+    assert stats["counts"].tolist() == [2, 0]
+    assert np.allclose(got.vectors[0], (unit(i0) + unit(c0)) / 2, atol=1e-3)  # float16 cache
+    assert np.allclose(got.vectors[1], combine_layers(iso, [1, 2])[1], atol=1e-2)  # bird: no context
+    first = job.run(cfg)
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 6  # (iso, AOC) x (en, de) + the two words above
+    monkeypatch.setattr(job, "load_encoder", lambda spec: (_ for _ in ()).throw(AssertionError("a model loaded")))
+    again = job.run(cfg)
+    assert again.scores["csls"].per_query == first.scores["csls"].per_query
+    # the dictionaries' words join the vocabulary: bird and vogel too (isolated vectors), so 3 queries over
+    # die katze sass der hund lief + vogel
+    assert (first.scores["csls"].n_queries, first.search_space) == (3, 7)

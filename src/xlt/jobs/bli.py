@@ -53,7 +53,7 @@ from xlt.models.loading import load_encoder
 
 __all__ = ["BliFitResult", "BliFitSettings", "BliInduceResult", "BliInduceSettings", "BliResult", "BliSettings",
            "BliSpaceSettings", "Spaces", "build_spaces", "layer_positions", "read_fitted", "run", "run_fit",
-           "run_induce", "vocabulary"]
+           "run_induce", "vocabulary", "word_space"]
 
 MAPPINGS = ("procrustes", "refine", "unsupervised", "identical", "none")
 
@@ -289,7 +289,8 @@ def _sentences(lang: str, text: Path | None, data_dir) -> list[list[str]]:
 
 def _stack(lang: str, words: list[str], cfg: BliSpaceSettings, state: dict, contexts: int) -> tuple[np.ndarray, np.ndarray | None]:
     """All-layer vectors of ``words`` (isolated, or AOC over ``contexts`` occurrences), from the
-    cache folder when it holds them; ``(stack, counts)``."""
+    cache folder when it holds them; ``(stack, counts)``. Values are rounded to float16 (as cached)
+    either way."""
     mode = f"ctx{contexts}" if contexts else "iso"
     key = hashlib.sha1("\n".join([cfg.model, lang, mode, str(cfg.prefix), str(cfg.text.get(lang, "")), *words])
                        .encode("utf-8")).hexdigest()[:16]
@@ -305,19 +306,34 @@ def _stack(lang: str, words: list[str], cfg: BliSpaceSettings, state: dict, cont
     stack, stats = encoder_layer_vectors(state["encoder"], words, contexts=sents, max_occurrences=max(contexts, 1),
                                          fold_case=True, layers="all", prefix=cfg.prefix, progress=cfg.progress)
     counts = stats.get("counts")
+    stack = stack.astype(np.float16)  # as cached, so that a run gives the same figures with or without the cache
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        arrays = {"stack": stack.astype(np.float16), **({"counts": counts} if counts is not None else {})}
+        arrays = {"stack": stack, **({"counts": counts} if counts is not None else {})}
         write_together({path: lambda tmp: np.savez(tmp, **arrays)})
-    return stack, counts
+    return stack.astype(np.float32), counts
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
 
 
-def _vectors(lang: str, words: list[str] | None, cfg: BliSpaceSettings, state: dict) -> WordVectors:
-    """A language's word vectors: its file, or the encoder's (see :class:`BliSpaceSettings`)."""
+def word_space(lang: str, words: list[str] | None, cfg: BliSpaceSettings, state: dict) -> WordVectors:
+    """A language's word vectors, unnormalised: its ``--vectors`` file, or the encoder's for
+    ``words`` (:class:`BliSpaceSettings`: ``layers`` combined by ``combine``; with ``contexts``,
+    the AOC vector alone or averaged with the isolated one, each unit length, for words that occur
+    in the text; the others keep their isolated vector).
+
+    Args:
+        lang: the language. words: its vocabulary (None with a vector file).
+        cfg: the settings. state: a dict that keeps the loaded encoder between calls.
+
+    Returns:
+        :class:`~xlt.lexicon.vectors.WordVectors` ``(n_words, dim)`` (``concat``: times the layers).
+
+    Raises:
+        ConfigError: layers outside the model. WordVectorError, FileNotFoundError: a bad file.
+    """
     if lang in cfg.vectors:
         return read_word_vectors(cfg.vectors[lang])
     iso, _ = _stack(lang, words, cfg, state, 0)
@@ -385,7 +401,7 @@ def build_spaces(cfg: BliSpaceSettings, extra_words: dict[str, list[str]] | None
         if lang not in cfg.vectors:
             words = vocabulary(lang, cfg.vocab_size, [p[side] for p in train] + (extra_words or {}).get(lang, []),
                                cfg.text.get(lang), cfg.data_dir)
-        spaces[lang] = _vectors(lang, words, cfg, state)
+        spaces[lang] = word_space(lang, words, cfg, state)
     t_vec = time.time()
     xw, yw = spaces[cfg.src], spaces[cfg.tgt]
     if xw.dim != yw.dim:

@@ -171,13 +171,13 @@ def neighbourhood_means(a, b, k: int = 10, block_size: int = 2048) -> tuple[np.n
     a, b = np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)
     ka, kb = min(k, len(b)), min(k, len(a))
     r_a = np.empty(len(a), dtype=np.float32)
-    best_b = np.full((0, len(b)), -np.inf, dtype=np.float32)  # the kb largest cosines of each b row so far
+    best_b = np.full((len(b), 0), -np.inf, dtype=np.float32)  # the kb largest cosines of each b row so far
     for i in range(0, len(a), block_size):
         s = a[i:i + block_size] @ b.T
         r_a[i:i + block_size] = np.partition(s, -ka, axis=1)[:, -ka:].mean(1)
-        both = np.concatenate([best_b, s], axis=0)
-        best_b = np.partition(both, -kb, axis=0)[-kb:] if len(both) > kb else both
-    return r_a, best_b.mean(0).astype(np.float32)
+        both = np.concatenate([best_b, s.T], axis=1)  # rows of b: partitions run along contiguous rows
+        best_b = np.partition(both, -kb, axis=1)[:, -kb:] if both.shape[1] > kb else both
+    return r_a, best_b.mean(1).astype(np.float32)
 
 
 def induce_dictionary(xw, y, src_words: Sequence[str], tgt_words: Sequence[str], *, rows: Sequence[int] | None = None,
