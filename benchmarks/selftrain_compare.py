@@ -123,8 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, rounds, labels in conditions(args):
         t = time.time()
         out = args.out / name.replace(" ", "-").replace("(", "").replace(")", "")
-        res = run(settings_for(args, rounds, labels, out), command=["benchmarks/selftrain_compare.py"] + (argv or sys.argv[1:]),
-                  dataset=ds, encoder=encoder)
+        res = run(settings_for(args, rounds, labels, out), dataset=ds, encoder=encoder,
+                  command=["benchmarks/selftrain_compare.py"] + (argv or sys.argv[1:]))
         results[name] = {"scores": res.scores, "average": res.average, "dev": res.dev_scores,
                          "self_training": res.report.get("self_training")}
         seconds[name] = round(time.time() - t, 1)

@@ -25,8 +25,8 @@ from xlt.data.unlabeled import UnlabeledError, UnlabeledText, builtin_unlabeled,
 from xlt.jobs import ConfigError
 from xlt.jobs.parts import TransferSettings
 from xlt.transfer.probe import predict, predict_logits, train_probe
-from xlt.transfer.selftrain import (DistillationProbeTrainer, FeatureRows, SelfTraining, UnlabeledFeatures, pseudo_label,
-                                    pseudo_targets, sample_per_language, select_confident)
+from xlt.transfer.selftrain import (DistillationProbeTrainer, FeatureRows, SelfTraining, UnlabeledFeatures,
+                                    pseudo_label, pseudo_targets, sample_per_language, select_confident)
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
 

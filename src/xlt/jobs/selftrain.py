@@ -22,7 +22,8 @@ from xlt.transfer.training import ProbeTraining
 
 log = logging.getLogger(__name__)
 
-__all__ = ["add_self_train_section", "check_teachers", "read_unlabeled_for", "selftrain_config", "selftrain_trainer", "teachers_for"]
+__all__ = ["add_self_train_section", "check_teachers", "read_unlabeled_for", "selftrain_config", "selftrain_trainer",
+           "teachers_for"]
 
 
 def read_unlabeled_for(settings: TransferSettings, ds: TaskDataset) -> dict[str, UnlabeledText]:
@@ -117,8 +118,9 @@ def add_self_train_section(report: dict, settings: TransferSettings, unlabeled: 
                         f"{c['used']:,} | {c['mean_confidence']:.3f} |")
     devs = "; ".join(f"round {r['round']} seed {r['seed']}: teacher {r['teacher_dev']:.2f} -> student "
                      f"{r['student_dev']:.2f}" for r in trainer.rounds)
-    section(f"## Learning from unlabelled target text\n\n{method[0].upper() + method[1:]}; "
-            f"{'**transductive**: the unlabelled text is the evaluation sentences (labels removed)' if transductive else 'inductive: no evaluation sentence is in the unlabelled text'}; "
+    setting = ("**transductive**: the unlabelled text is the evaluation sentences (labels removed)" if transductive
+               else "inductive: no evaluation sentence is in the unlabelled text")
+    section(f"## Learning from unlabelled target text\n\n{method[0].upper() + method[1:]}; {setting}; "
             f"labels {settings.pseudo_labels}, threshold {settings.threshold:g}, at most "
             f"{settings.pseudo_per_language or 'all'} per language. Model selection used the source dev set only "
             f"(zero-shot protocol). Source dev: {devs}.\n\n"

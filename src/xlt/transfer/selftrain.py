@@ -48,8 +48,9 @@ from xlt.transfer.model import ProbeModel, TaskModel
 from xlt.transfer.probe import train_probe
 from xlt.transfer.training import ProbeTrainer, ProbeTraining
 
-__all__ = ["DEFAULT_THRESHOLD", "DistillationProbeTrainer", "FeatureRows", "TOLERANCE", "PseudoLabels", "SelfTraining", "SelfTrainingProbeTrainer", "UnlabeledFeatures",
-           "pseudo_label", "pseudo_targets", "sample_per_language", "select_confident"]
+__all__ = ["DEFAULT_THRESHOLD", "DistillationProbeTrainer", "FeatureRows", "PseudoLabels", "SelfTraining",
+           "SelfTrainingProbeTrainer", "TOLERANCE", "UnlabeledFeatures", "pseudo_label", "pseudo_targets",
+           "sample_per_language", "select_confident", "unlabeled_features"]
 
 #: Default confidence threshold of hard pseudo-labels.
 DEFAULT_THRESHOLD = 0.9
@@ -292,7 +293,8 @@ def pseudo_targets(probas: Mapping[str, list[np.ndarray]], feats: Mapping[str, U
             parts.append((f.X, rows))
         ys.append(torch.from_numpy(np.concatenate([p.targets[i].reshape(-1, len(labels)) for i in idx]))
                   if len(idx) else torch.zeros((0, len(labels))))
-        counts[lang] = {"unlabeled": len(f.examples), "confident": len(select_confident(p.confidence, config.threshold)),
+        confident = len(select_confident(p.confidence, config.threshold))
+        counts[lang] = {"unlabeled": len(f.examples), "confident": confident,
                         "used": int(len(idx)), "rows": int(len(rows)),
                         "mean_confidence": float(p.confidence.mean()) if len(p.confidence) else float("nan")}
     return parts, (torch.cat(ys).float() if ys else torch.zeros((0, len(labels)))), counts
@@ -344,7 +346,8 @@ class SelfTrainingProbeTrainer(ProbeTrainer):
         """The source-dev score (%) of a head (the only selection data)."""
         ds, sf = self.ds, self.source_features
         m = self._model(head, -1)
-        return score(ds.metric, ds.kind.gold(ds.dev.examples), m.decode(m.proba_from_features(sf.X_dev, ds.dev.examples)))
+        probas = m.proba_from_features(sf.X_dev, ds.dev.examples)
+        return score(ds.metric, ds.kind.gold(ds.dev.examples), m.decode(probas))
 
     def train(self, seeds: list[int]) -> None:
         """Zero-shot teachers, then :attr:`SelfTraining.rounds` rounds of students."""

@@ -151,7 +151,8 @@ class ProbeTrainer(_SeedTrainer):
 
     After :meth:`train`: ``models``, ``histories`` and ``dev_scores`` (best source-dev score,
     percent) per seed, and ``source_features`` (:class:`SourceFeatures`, what the heads were
-    trained and selected on, for methods that train more heads on it: :mod:`xlt.transfer.selftrain`); with ``code_switch``, ``code_switch_counts``: seed -> one
+    trained and selected on, for methods that train more heads on it: :mod:`xlt.transfer.selftrain`);
+    with ``code_switch``, ``code_switch_counts``: seed -> one
     :meth:`~xlt.data.codeswitch.SwitchCounts.as_dict` per copy (with its ``copy`` number).
     """
 
@@ -421,5 +422,6 @@ def fit_task_model(dataset: TaskDataset, encoder: Encoder | str = "bundled:e5-sm
     return trainer.models[seed]
 
 
-__all__ = ["DEFAULTS", "FinetuneTrainer", "FinetuneTraining", "ProbeTrainer", "ProbeTraining", "SourceFeatures", "decode_tags",
+__all__ = ["DEFAULTS", "FinetuneTrainer", "FinetuneTraining", "ProbeTrainer", "ProbeTraining", "SourceFeatures",
+           "decode_tags",
            "fit_task_model", "label_ids", "train_tagger"]
