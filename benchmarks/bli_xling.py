@@ -48,7 +48,7 @@ def dictionary_words(data_dir: Path) -> dict[str, list[str]]:
         if not d.is_dir() or "-" not in d.name:
             continue
         a, b = d.name.split("-")
-        for f in sorted(d.glob("yacle.*.tsv")):
+        for f in sorted(d.glob(f"yacle.*.{a}-{b}.tsv")):  # en-fr also holds fr-en files, columns swapped
             for x, y in read_dictionary(f).entries:
                 words.setdefault(a, []).append(x)
                 words.setdefault(b, []).append(y)
@@ -61,7 +61,17 @@ def encoded(lang: str, must: list[str], out: Path, args, state: dict) -> tuple[l
     path = out / "vectors" / f"{lang}.iso.npz"
     if path.exists():
         with np.load(path, allow_pickle=False) as z:
-            return [str(w) for w in z["words"]], z["stack"]
+            words, stack = [str(w) for w in z["words"]], z["stack"]
+        # a cache made with other dictionary words: its first --vocab-size rows are the frequent words, and
+        # isolated vectors do not depend on the rest of the vocabulary, so rows are picked, not encoded again
+        head = words[:args.vocab_size]
+        seen = set(head)
+        want = head + [w for w in dict.fromkeys(must) if w not in seen]
+        if want == words:
+            return words, stack
+        row = {w: i for i, w in enumerate(words)}
+        if all(w in row for w in want):
+            return want, stack[:, [row[w] for w in want]]
     vocab = vocabulary(lang, args.vocab_size, must)
     state.setdefault("encoder", load_encoder(args.model))
     t = time.time()
