@@ -384,7 +384,7 @@ def build_spaces(cfg: BliSpaceSettings, extra_words: dict[str, list[str]] | None
 
     Raises:
         ConfigError: no seed dictionary for a mapping that needs one, no seed pair in both
-        vocabularies. WordVectorError, DataFormatError, FileNotFoundError: bad inputs.
+            vocabularies. WordVectorError, DataFormatError, FileNotFoundError: bad inputs.
     """
     t0 = time.time()
     sources: dict = {}
@@ -462,7 +462,7 @@ def run(cfg: BliSettings, command: list[str] | None = None) -> BliResult:
 
     Raises:
         ConfigError: no XLING dictionary for the pair and no file given; MappingError: no test
-        pair left; DataFormatError, FileNotFoundError, WordVectorError: bad input files;
+            pair left; DataFormatError, FileNotFoundError, WordVectorError: bad input files;
         OutputError: an output over an input (all before the model loads).
     """
     t0 = time.time()
@@ -573,8 +573,8 @@ def run_induce(cfg: BliInduceSettings, command: list[str] | None = None) -> BliI
 
     Raises:
         ConfigError: no ``--out``; none of the ``--words`` in the source vocabulary; as
-        :func:`build_spaces`. OutputError: the output is an input. FileExistsError: it exists
-        without ``--overwrite``.
+            :func:`build_spaces`. OutputError: the output is an input. FileExistsError: it exists
+            without ``--overwrite``.
     """
     if not cfg.out:
         raise ConfigError("--out is required (the dictionary file to write)")

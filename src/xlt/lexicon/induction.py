@@ -203,7 +203,7 @@ def induce_dictionary(xw, y, src_words: Sequence[str], tgt_words: Sequence[str],
 
     Raises:
         MappingError: different dimensions, a bad method, ``k < 1`` or ``top < 1``, vocabularies
-        that do not match the vectors.
+            that do not match the vectors.
     """
     xw, y = np.asarray(xw, dtype=np.float32), np.asarray(y, dtype=np.float32)
     if xw.ndim != 2 or y.ndim != 2 or xw.shape[1] != y.shape[1]:

@@ -145,8 +145,8 @@ def read_word_vectors(path: str | os.PathLike, limit: int | None = None) -> Word
 
     Raises:
         FileNotFoundError: no such file. WordVectorError: a header that disagrees with the rows
-        (count or dimension), duplicate words, non-finite values, an unreadable file (the message
-        names it).
+            (count or dimension), duplicate words, non-finite values, an unreadable file (the message
+            names it).
     """
     path = Path(path)
     if not path.is_file():
@@ -245,7 +245,7 @@ def encoder_layer_vectors(encoder, words: Sequence[str], *, contexts: Sequence[S
 
     Raises:
         WordVectorError: duplicate or empty words, ``max_occurrences < 1``. ValueError: a bad
-        layer spec (:meth:`~xlt.models.encoder.Encoder.resolve_layers`).
+            layer spec (:meth:`~xlt.models.encoder.Encoder.resolve_layers`).
     """
     if not prefix and encoder.text_prefix:
         encoder = dataclasses.replace(encoder, text_prefix="")
