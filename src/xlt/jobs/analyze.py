@@ -53,7 +53,7 @@ from xlt.evaluate.manifest import build_manifest
 from xlt.jobs import ConfigError
 from xlt.jobs.settings import AT_LEAST_0, AT_LEAST_1, FRACTION, Interval, RunSettings, Settings, option
 from xlt.models import loading
-from xlt.models.features import encode_sentences, resolve_layers
+from xlt.models.features import resolve_layers
 from xlt.retrieval.scoring import cosine_scores, retrieval_accuracy
 
 __all__ = ["AnalyzeResult", "AnalyzeSettings", "CorrelateSettings", "CorrelationResult", "run", "run_correlate"]
@@ -255,7 +255,7 @@ def _encode_and_score(encoder, corpus: _Corpus, layer_ids: list[int], settings: 
     eng = None
     t0 = time.time()
     for lang in tqdm(langs, desc="languages", disable=not settings.progress):
-        vec, stats = encode_sentences(encoder, corpus.texts[lang], layers=layer_ids, pooling=settings.pooling,
+        vec, stats = encoder.encode_sentences(corpus.texts[lang], layers=layer_ids, pooling=settings.pooling,
                                       batch_size=settings.batch_size, progress=False, return_stats=True)
         counts[lang] = {"subwords": stats["n_subwords"], "windowed": stats["n_windowed"],
                         "truncated": stats["n_truncated"]}

@@ -42,7 +42,6 @@ from xlt.jobs import ConfigError
 from xlt.jobs.mine import panx_distractors
 from xlt.jobs.settings import AT_LEAST_1, POSITIVE, Settings, option
 from xlt.models import loading
-from xlt.models.features import encode_words
 from xlt.models.loading import DEFAULT_MODEL
 from xlt.models.words import DEFAULT_WORD_PIECES, marker_ids, piece_rule
 from xlt.retrieval.mining import embed_to_array, mine
@@ -255,7 +254,7 @@ def bench_extract(encoder: Encoder, sentences: Sequence[Sequence[str]] | Sequenc
     device = encoder.device
 
     def run_xlt(s: list[list[str]]) -> Any:
-        return encode_words(encoder, s, layers="last", pooling=pooling,  # type: ignore[arg-type]
+        return encoder.encode_words(s, layers="last", pooling=pooling,  # type: ignore[arg-type]
                             batch_size=batch_size, progress=False, cache=None, word_pieces=word_pieces)
 
     def run_naive(s: list[list[str]]) -> list[np.ndarray]:

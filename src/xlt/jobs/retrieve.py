@@ -33,7 +33,7 @@ from xlt.evaluate.report import write_report
 from xlt.jobs import ConfigError
 from xlt.jobs.settings import AT_LEAST_1, EncodingSettings, RunSettings, option
 from xlt.models import loading
-from xlt.models.features import encode_sentences, parse_layer
+from xlt.models.features import parse_layer
 from xlt.retrieval.scoring import METHODS, retrieval_accuracy, score_matrix
 
 
@@ -154,7 +154,7 @@ def run(config: RetrieveSettings, command: list[str] | None = None) -> Retrieval
         if not pt.src:
             counts[lang] = {"sentences": 0, "skipped_empty": pt.n_skipped_empty}
             continue
-        emb = [encode_sentences(encoder, side, layers=layer, pooling=config.pooling, normalize=True,
+        emb = [encoder.encode_sentences(side, layers=layer, pooling=config.pooling, normalize=True,
                                 batch_size=config.batch_size, progress=False) for side in (pt.src, pt.tgt)]
         # Cosine, CSLS and both margins are symmetric in their two arguments, so the
         # eng→xx matrix is the transpose of the xx→eng one: no second k-NN pass.

@@ -45,7 +45,7 @@ from xlt.core.outputs import check_output_folder, staged_folder
 from xlt.data.kinds import PAIR, TOKEN, TaskKind, get_kind
 from xlt.data.readers import PairExample, TaggedSentence, TextExample
 from xlt.data.segment import split_words
-from xlt.models.features import encode_sentences, encode_words, resolve_layers
+from xlt.models.features import resolve_layers
 from xlt.models.loading import Encoder, ModelLoadError, load_encoder
 from xlt.models.modeling_xlt import XltMeanPoolingForSequenceClassification
 from xlt.models.words import DEFAULT_WORD_PIECES, XTREME_WORD_PIECES, check_word_pieces
@@ -336,7 +336,7 @@ def tag_features(encoder: Encoder, sentences: list[list[str]], layers: str | int
         raise ValueError("no sentences to extract features from")
     parts, truncated = [], 0
     for start in range(0, len(sentences), FEATURE_CHUNK):
-        wf = encode_words(encoder, sentences[start:start + FEATURE_CHUNK], layers=layers,
+        wf = encoder.encode_words(sentences[start:start + FEATURE_CHUNK], layers=layers,
                           word_pieces=word_pieces, progress=progress, cache=cache)
         parts.append(stack_token_features(list(wf.vectors)))
         truncated += int(wf.stats.get("n_truncated", 0))
@@ -354,7 +354,7 @@ def text_features(encoder: Encoder, kind: TaskKind, examples: Sequence, layers: 
     frozen encoders): ``(n, [n_layers,] 4 * dim)``.
     """
     def enc(texts: list[str]) -> np.ndarray:
-        return encode_sentences(encoder, texts, layers=layers, pooling="mean", progress=progress, cache=cache)
+        return encoder.encode_sentences(texts, layers=layers, pooling="mean", progress=progress, cache=cache)
 
     if kind is PAIR:
         u = enc([e.text for e in examples])
