@@ -26,7 +26,7 @@ from typing import Literal
 from xlt.cli._common import UsageError
 from xlt.jobs.settings import unwrap_optional, flag_of, setting_fields, setting_parts
 
-__all__ = ["add_settings_options", "settings_from_args"]
+__all__ = ["add_command", "add_settings_options", "settings_from_args"]
 
 
 def default_text(f: dataclasses.Field) -> str:
@@ -43,6 +43,21 @@ def default_text(f: dataclasses.Field) -> str:
     if isinstance(value, (list, tuple)):
         value = ",".join(map(str, value))
     return f" (default {value})"
+
+
+def add_command(sub, name: str, cls, *, help: str, description: str | None = None, **kwargs) -> argparse.ArgumentParser:
+    """Add the (sub)command ``name`` to ``sub`` (an argparse subparsers object) with one option per
+    field of the settings class ``cls`` (:func:`add_settings_options`); the command's parser is
+    returned for positional arguments or subcommands of its own.
+
+    Args:
+        sub: ``parser.add_subparsers(...)``. name: the command word. cls: its settings class.
+        help: the line in the parent's ``--help``. description: the command's own ``--help`` text
+            (default: ``help``). kwargs: more :meth:`argparse.ArgumentParser.add_parser` arguments.
+    """
+    parser = sub.add_parser(name, help=help, description=description or help, **kwargs)
+    add_settings_options(parser, cls)
+    return parser
 
 
 def add_settings_options(parser: argparse.ArgumentParser, cls, *, skip: typing.Iterable[str] = ()) -> None:

@@ -8,7 +8,7 @@ and check; ``--config FILE`` gives any of their fields, and the command line win
 
 from __future__ import annotations
 
-from xlt.cli._settings import add_settings_options, settings_from_args
+from xlt.cli._settings import add_command, settings_from_args
 from xlt.jobs import adapt as job
 
 #: subcommand -> (settings class, help, description)
@@ -44,7 +44,7 @@ def add_parser(sub) -> None:
                                    "--language-adapters').")
     asub = p.add_subparsers(dest="adapt_command", required=True)
     for name, (cls, help_text, description) in SUBCOMMANDS.items():
-        add_settings_options(asub.add_parser(name, help=help_text, description=description), cls)
+        add_command(asub, name, cls, help=help_text, description=description)
 
 
 def run(args, argv) -> int:

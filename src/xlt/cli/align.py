@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xlt.cli._settings import add_settings_options, settings_from_args
+from xlt.cli._settings import add_command, settings_from_args
 from xlt.jobs import align as job
 
 SUBCOMMANDS = {"fit": job.AlignFitSettings, "eval": job.AlignEvalSettings, "finetune": job.AlignFinetuneSettings}
@@ -28,7 +28,7 @@ def add_parser(sub) -> None:
              "eval": "word retrieval P@1 before and after maps, on held-out parallel lines",
              "finetune": "fine-tuning alignment (Cao et al. 2020): a new encoder folder"}
     for name, cls in SUBCOMMANDS.items():
-        add_settings_options(asub.add_parser(name, help=helps[name]), cls)
+        add_command(asub, name, cls, help=helps[name])
 
 
 def run(args, argv) -> int:

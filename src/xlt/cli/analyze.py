@@ -9,27 +9,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xlt.cli._settings import add_settings_options, settings_from_args
+from xlt.cli._settings import add_command, settings_from_args
 from xlt.jobs import analyze as job
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("analyze", help="layer-wise cross-lingual alignment on NTREX or your own parallel text "
-                                       "(MEXA, retrieval, language neutrality, language similarity)",
-                       description="Encode every selected language of NTREX (or of your own multi-parallel "
-                                   "folder or sentence pairs, --parallel) at every layer and report, per "
-                                   "layer, retrieval accuracy to the pivot (English), MEXA alignment, language-ID "
-                                   "accuracy before/after mean-centering, plus an mPLM-Sim language "
-                                   "similarity matrix and source-language rankings. "
-                                   "'xlt analyze correlate' relates alignment to zero-shot transfer.")
-    add_settings_options(p, job.AnalyzeSettings)
+    p = add_command(sub, "analyze", job.AnalyzeSettings,
+                    help="layer-wise cross-lingual alignment on NTREX or your own parallel text "
+                         "(MEXA, retrieval, language neutrality, language similarity)",
+                    description="Encode every selected language of NTREX (or of your own multi-parallel "
+                                "folder or sentence pairs, --parallel) at every layer and report, per "
+                                "layer, retrieval accuracy to the pivot (English), MEXA alignment, language-ID "
+                                "accuracy before/after mean-centering, plus an mPLM-Sim language "
+                                "similarity matrix and source-language rankings. "
+                                "'xlt analyze correlate' relates alignment to zero-shot transfer.")
     p.set_defaults(analyze_parser=p)
     asub = p.add_subparsers(dest="analyze_command", required=False, metavar="{correlate}")
-    c = asub.add_parser("correlate", help="correlate alignment scores with zero-shot transfer scores",
-                        description="Pearson and Spearman correlation between each language's alignment "
-                                    "score (an 'xlt analyze' report) and its zero-shot score (an 'xlt "
-                                    "transfer' report), at one layer and at every layer.")
-    add_settings_options(c, job.CorrelateSettings)
+    add_command(asub, "correlate", job.CorrelateSettings,
+                help="correlate alignment scores with zero-shot transfer scores",
+                description="Pearson and Spearman correlation between each language's alignment "
+                            "score (an 'xlt analyze' report) and its zero-shot score (an 'xlt "
+                            "transfer' report), at one layer and at every layer.")
 
 
 

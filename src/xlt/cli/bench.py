@@ -7,7 +7,7 @@ command line wins.
 
 from __future__ import annotations
 
-from xlt.cli._settings import add_settings_options, settings_from_args
+from xlt.cli._settings import add_command, settings_from_args
 from xlt.jobs import bench as job
 
 #: subcommand -> (settings class, help)
@@ -23,7 +23,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser("bench", help="benchmarks")
     bsub = p.add_subparsers(dest="bench", required=True)
     for name, (cls, text) in SUBCOMMANDS.items():
-        add_settings_options(bsub.add_parser(name, help=text), cls)
+        add_command(bsub, name, cls, help=text)
 
 
 def run(args, argv) -> int:

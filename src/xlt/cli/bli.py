@@ -6,8 +6,7 @@ and :class:`~xlt.jobs.bli.BliInduceSettings`.
 
 from __future__ import annotations
 
-from xlt.cli._common import UsageError
-from xlt.cli._settings import add_settings_options, settings_from_args
+from xlt.cli._settings import add_command, settings_from_args
 from xlt.jobs import bli as job
 
 SUBCOMMANDS = {"eval": job.BliSettings, "fit": job.BliFitSettings, "induce": job.BliInduceSettings}
@@ -31,14 +30,12 @@ def add_parser(sub) -> None:
                         "Translate source words into the target vocabulary by CSLS or cosine, with a score "
                         "threshold (--min-score) and mutual nearest neighbours (--mutual).")}
     for name, cls in SUBCOMMANDS.items():
-        add_settings_options(bsub.add_parser(name, help=helps[name][0], description=helps[name][1]), cls)
+        add_command(bsub, name, cls, help=helps[name][0], description=helps[name][1])
 
 
 def run(args, argv) -> int:
-    cfg = settings_from_args(SUBCOMMANDS[args.bli_command], args)
-    if cfg.out is None:
-        raise UsageError("--out is required" + {"eval": " (the report folder)", "fit": " (the folder of the mapped "
-                                                "spaces)", "induce": " (the dictionary file)"}[args.bli_command])
+    out = {"eval": "the report folder", "fit": "the folder of the mapped spaces", "induce": "the dictionary file"}
+    cfg = settings_from_args(SUBCOMMANDS[args.bli_command], args, out=out[args.bli_command])
     if args.bli_command == "fit":
         r = job.run_fit(cfg, command=["xlt"] + argv)
         print(f"{cfg.src} -> {cfg.tgt}: {r.seed_pairs:,} seed pairs, search spaces "

@@ -11,21 +11,21 @@ import argparse
 from pathlib import Path
 
 from xlt.cli._common import UsageError
-from xlt.cli._settings import add_settings_options, settings_from_args
+from xlt.cli._settings import add_command, settings_from_args
 from xlt.jobs import mine as job
 from xlt.jobs.parts_aligncmds import help_of
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("mine", help="margin-based bitext mining (or its NTREX evaluation)",
-                       description="Mine translation pairs between two files of sentences (one per line) "
-                                   "with margin scores over FAISS nearest neighbours (Artetxe & Schwenk "
-                                   "2019), writing 'score<TAB>src<TAB>tgt' lines best first. With --eval "
-                                   "ntrex: precision/recall/F1 on BUCC-style tasks built from NTREX. "
-                                   "--config takes the fields of MineSettings, or of MineEvalSettings with --eval.")
+    p = add_command(sub, "mine", job.MineOptions,
+                    help="margin-based bitext mining (or its NTREX evaluation)",
+                    description="Mine translation pairs between two files of sentences (one per line) "
+                                "with margin scores over FAISS nearest neighbours (Artetxe & Schwenk "
+                                "2019), writing 'score<TAB>src<TAB>tgt' lines best first. With --eval "
+                                "ntrex: precision/recall/F1 on BUCC-style tasks built from NTREX. "
+                                "--config takes the fields of MineSettings, or of MineEvalSettings with --eval.")
     p.add_argument("src", nargs="?", help=help_of(job.MineSettings, "src"))
     p.add_argument("tgt", nargs="?", help=help_of(job.MineSettings, "tgt"))
-    add_settings_options(p, job.MineOptions)
 
 
 def run(args, argv) -> int:

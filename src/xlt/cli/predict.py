@@ -12,16 +12,16 @@ from __future__ import annotations
 import sys
 
 from xlt.cli._common import UsageError, first_few
-from xlt.cli._settings import add_settings_options, settings_from_args
+from xlt.cli._settings import add_command, settings_from_args
 from xlt.jobs import predict as job
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("predict", help="tag or classify new text with a model saved by 'xlt transfer --save'",
-                       description="Apply a saved task model (xlt transfer --save) to new text in any language. "
-                                   "Input: raw text lines (any script), pre-tokenised lines, CoNLL, JSONL or a "
-                                   "CSV/TSV table; output JSONL with per-label probabilities, or CoNLL.")
-    add_settings_options(p, job.PredictSettings)
+    add_command(sub, "predict", job.PredictSettings,
+                help="tag or classify new text with a model saved by 'xlt transfer --save'",
+                description="Apply a saved task model (xlt transfer --save) to new text in any language. "
+                            "Input: raw text lines (any script), pre-tokenised lines, CoNLL, JSONL or a "
+                            "CSV/TSV table; output JSONL with per-label probabilities, or CoNLL.")
 
 
 

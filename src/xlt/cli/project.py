@@ -11,23 +11,23 @@ from __future__ import annotations
 from pathlib import Path
 
 from xlt.cli._common import UsageError
-from xlt.cli._settings import add_settings_options, settings_from_args
+from xlt.cli._settings import add_command, settings_from_args
 from xlt.jobs import project as job
 from xlt.jobs import silver
 from xlt.jobs.settings import flag_of
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("project", help="project BIO spans onto translations through word alignments",
-                       description="Label projection: each BIO span of the source sentence goes to the "
-                                   "contiguous target range from the first to the last target word linked "
-                                   "to it (Yarowsky et al. 2001); spans with no link are unprojectable, "
-                                   "overlapping projections are resolved in favour of the span with more "
-                                   "links. Writes the target side as XTREME token<TAB>TAG lines plus a JSON "
-                                   "statistics file. With --silver ntrex instead of the file options: the "
-                                   "whole silver-data pipeline (tag NTREX English with an English PAN-X "
-                                   "probe, align, project, train on the projected data) and its PAN-X dev "
-                                   "F1 next to zero-shot transfer, as a report folder.")
-    add_settings_options(p, job.ProjectCommand)
+    add_command(sub, "project", job.ProjectCommand,
+                help="project BIO spans onto translations through word alignments",
+                description="Label projection: each BIO span of the source sentence goes to the "
+                            "contiguous target range from the first to the last target word linked "
+                            "to it (Yarowsky et al. 2001); spans with no link are unprojectable, "
+                            "overlapping projections are resolved in favour of the span with more "
+                            "links. Writes the target side as XTREME token<TAB>TAG lines plus a JSON "
+                            "statistics file. With --silver ntrex instead of the file options: the "
+                            "whole silver-data pipeline (tag NTREX English with an English PAN-X "
+                            "probe, align, project, train on the projected data) and its PAN-X dev "
+                            "F1 next to zero-shot transfer, as a report folder.")
 
 
 def _given(args, names) -> list[str]:

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xlt.cli._settings import add_settings_options, settings_from_args
+from xlt.cli._settings import add_command, settings_from_args
 from xlt.jobs import rank as job
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("rank-sources", help="rank source languages for a target: with the shipped rankers, or "
-                                            "learnt from your transfer matrices (LightGBM lambdarank on URIEL, "
-                                            "subword-overlap, script, size, dev-score and mPLM-Sim/MEXA features)",
-                       description="Rank candidate source languages for --target. Without --matrix, with the "
-                                   "ranker xlt ships for the task kind (--task pos|ner|classification|general, "
-                                   "trained on xlt's own transfer matrices). With --matrix, learn from those "
-                                   "transfer matrices (`xlt transfer --source a,b,... --matrix`) which source "
-                                   "transfers best, evaluate that leave one target out against simple baselines, "
-                                   "and rank the candidates for --target.")
-    add_settings_options(p, job.RankSettings)
+    add_command(sub, "rank-sources", job.RankSettings,
+                help="rank source languages for a target: with the shipped rankers, or "
+                     "learnt from your transfer matrices (LightGBM lambdarank on URIEL, "
+                     "subword-overlap, script, size, dev-score and mPLM-Sim/MEXA features)",
+                description="Rank candidate source languages for --target. Without --matrix, with the "
+                            "ranker xlt ships for the task kind (--task pos|ner|classification|general, "
+                            "trained on xlt's own transfer matrices). With --matrix, learn from those "
+                            "transfer matrices (`xlt transfer --source a,b,... --matrix`) which source "
+                            "transfers best, evaluate that leave one target out against simple baselines, "
+                            "and rank the candidates for --target.")
 
 
 def run(args, argv) -> int:

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xlt.cli._settings import add_settings_options, settings_from_args
+from xlt.cli._settings import add_command, settings_from_args
 from xlt.jobs import retrieve as job
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("retrieve", help="bitext retrieval accuracy on Tatoeba or your own sentence pairs",
-                       description="Embed both sides of each Tatoeba test set (or of your own sentence pairs, "
-                                   "--pairs) and report retrieval accuracy in both directions and the xsim "
-                                   "error rate.")
-    add_settings_options(p, job.RetrieveSettings)
+    add_command(sub, "retrieve", job.RetrieveSettings,
+                help="bitext retrieval accuracy on Tatoeba or your own sentence pairs",
+                description="Embed both sides of each Tatoeba test set (or of your own sentence pairs, "
+                            "--pairs) and report retrieval accuracy in both directions and the xsim "
+                            "error rate.")
 
 
 def run(args, argv) -> int:

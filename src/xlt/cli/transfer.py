@@ -10,20 +10,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xlt.cli._settings import add_settings_options, settings_from_args
+from xlt.cli._settings import add_command, settings_from_args
 from xlt.data.langs import language_name
 from xlt.jobs.parts import TransferSettings
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("transfer", help="train on the source language, evaluate zero-shot on targets",
-                       description="Zero-shot cross-lingual transfer (XTREME protocol): train a task "
-                                   "model on the source language, score every target language, write "
-                                   "report.json, report.md and scores.png; optionally keep the model (--save) "
-                                   "for 'xlt predict'. Data: a built-in --task, or your own files (--train, "
-                                   "--dev, --eval) in CoNLL-U, CoNLL columns, XTREME tsv, CSV/TSV/JSONL or a "
-                                   "Hugging Face datasets folder, or both: --task udpos --eval de=FILE scores "
-                                   "the task's model on your file too (checked against the task's labels).")
-    add_settings_options(p, TransferSettings)
+    add_command(sub, "transfer", TransferSettings,
+                help="train on the source language, evaluate zero-shot on targets",
+                description="Zero-shot cross-lingual transfer (XTREME protocol): train a task "
+                            "model on the source language, score every target language, write "
+                            "report.json, report.md and scores.png; optionally keep the model (--save) "
+                            "for 'xlt predict'. Data: a built-in --task, or your own files (--train, "
+                            "--dev, --eval) in CoNLL-U, CoNLL columns, XTREME tsv, CSV/TSV/JSONL or a "
+                            "Hugging Face datasets folder, or both: --task udpos --eval de=FILE scores "
+                            "the task's model on your file too (checked against the task's labels).")
 
 
 def settings_from(args) -> TransferSettings:

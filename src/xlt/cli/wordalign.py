@@ -9,22 +9,22 @@ from __future__ import annotations
 import sys
 
 from xlt.cli._common import first_few
-from xlt.cli._settings import add_settings_options, settings_from_args
+from xlt.cli._settings import add_command, settings_from_args
 from xlt.jobs import wordalign as job
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("wordalign", help="word alignment from a multilingual encoder (SimAlign, awesome-align)",
-                       description="Align the words of 'source ||| target' lines with similarity-based "
-                                   "extraction (SimAlign: argmax, itermax, match; awesome-align: softmax) "
-                                   "and write Pharaoh links (0-based i-j, one line per pair). "
-                                   "'xlt wordalign eval' scores a Pharaoh file against a gold one.")
-    add_settings_options(p, job.WordalignSettings)
+    p = add_command(sub, "wordalign", job.WordalignSettings,
+                    help="word alignment from a multilingual encoder (SimAlign, awesome-align)",
+                    description="Align the words of 'source ||| target' lines with similarity-based "
+                                "extraction (SimAlign: argmax, itermax, match; awesome-align: softmax) "
+                                "and write Pharaoh links (0-based i-j, one line per pair). "
+                                "'xlt wordalign eval' scores a Pharaoh file against a gold one.")
     wsub = p.add_subparsers(dest="wordalign_command", required=False, metavar="{eval}")
-    e = wsub.add_parser("eval", help="AER, precision, recall and F1 of Pharaoh links against a gold file",
-                        description="Score predicted Pharaoh links against gold links (i-j sure, ipj "
-                                    "possible): AER (Och & Ney 2003), precision, recall and F1, in %.")
-    add_settings_options(e, job.WordalignEvalSettings)
+    add_command(wsub, "eval", job.WordalignEvalSettings,
+                help="AER, precision, recall and F1 of Pharaoh links against a gold file",
+                description="Score predicted Pharaoh links against gold links (i-j sure, ipj "
+                            "possible): AER (Och & Ney 2003), precision, recall and F1, in %.")
 
 
 def _print_scores(rows: list[tuple[str, dict]]) -> None:
