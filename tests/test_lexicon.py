@@ -286,6 +286,13 @@ def test_induce_dictionary_threshold_top_and_mutual_by_hand():
     assert [(s, t) for s, t, _ in got] == [("a", "A"), ("b", "A")]
     # CSLS with k = 1 (hand-worked in test_csls_by_hand): b goes to B
     assert [(s, t) for s, t, _ in induce_dictionary(xw, y, src, tgt, k=1)] == [("a", "A"), ("b", "B")]
+    # skip_identical: with a target word spelt "a", source a may not take it, even as its best (cosine 1.0)
+    got = induce_dictionary(xw, y, src, ["a", "B"], method="cosine", skip_identical=True)
+    assert [(s, t) for s, t, _ in got] == [("a", "B"), ("b", "a")]
+    got = induce_dictionary(xw, y, src, ["a", "B"], method="cosine", skip_identical=True, mutual=True)
+    # mutual: B's best source is b (0.828 against a's 0.5), so a -> B goes; "a"'s best source, a itself
+    # being skipped, is b (0.9), so b -> a stays
+    assert [(s, t) for s, t, _ in got] == [("b", "a")]
     with pytest.raises(MappingError, match="top must be"):
         induce_dictionary(xw, y, src, tgt, top=0)
     with pytest.raises(MappingError, match="source and"):

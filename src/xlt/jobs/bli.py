@@ -175,9 +175,14 @@ class BliFitSettings(BliSpaceSettings):
     Attributes:
         format: the mapped spaces' files: ``npz`` (compact, exact) or ``vec`` (word2vec text,
             readable by gensim, fastText, MUSE, VecMap).
+        test: a test dictionary whose words join the vocabularies (as ``eval`` does), so that
+            ``eval --fitted`` scores every pair of it; default XLING's 2k test set of the pair when
+            the data folder has one.
     """
 
     format: Literal["npz", "vec"] = option("npz", help="file format of the mapped spaces")
+    test: Path | None = option(None, help="test dictionary whose words join the vocabularies, so that 'eval --fitted' "
+                                          "scores all of it (default XLING's 2k test set of the pair, if any)")
 
 
 @dataclass(kw_only=True)
@@ -193,6 +198,8 @@ class BliInduceSettings(BliSpaceSettings):
         retrieval: ``csls`` or ``cosine``. top: candidates per word.
         min_score: keep candidates scored at least this (cosine: -1..1; CSLS: -2..2).
         mutual: keep a pair only when each word is the other's best (mutual nearest neighbours).
+        skip_identical: never propose the source word itself
+            (:func:`~xlt.lexicon.induction.induce_dictionary`).
     """
 
     out: Path | None = option(None, help="dictionary file to write: source<TAB>target<TAB>score")
@@ -204,6 +211,7 @@ class BliInduceSettings(BliSpaceSettings):
     top: int = option(1, help="candidates per source word", check=AT_LEAST_1)
     min_score: float | None = option(None, help="keep candidates scored at least this (cosine -1..1, CSLS -2..2)")
     mutual: bool = option(False, help="keep only mutual nearest neighbours")
+    skip_identical: bool = option(False, help="never propose a target word spelt as the source word")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -531,8 +539,13 @@ def run_fit(cfg: BliFitSettings, command: list[str] | None = None) -> BliFitResu
     if not cfg.out:
         raise ConfigError("--out is required (the folder of the mapped spaces)")
     t0 = time.time()
-    OutputPlan(inputs=_inputs(cfg), outputs=[Output("--out", Path(cfg.out))], overwrite=cfg.overwrite).check()
-    spaces = build_spaces(cfg)
+    test, test_where = _read_pairs(cfg, cfg.test, "test.freq.2k", cfg.test is not None)
+    OutputPlan(inputs=_inputs(cfg) + [("--test", cfg.test)], outputs=[Output("--out", Path(cfg.out))],
+               overwrite=cfg.overwrite).check()
+    extra = {cfg.src: [a for a, _ in test], cfg.tgt: [b for _, b in test]} if test else None
+    spaces = build_spaces(cfg, extra)
+    if test_where:
+        spaces.sources["test (vocabulary)"] = test_where
     argv = command if command is not None else sys.argv
     names = {"src": f"{cfg.src}.{cfg.format}", "tgt": f"{cfg.tgt}.{cfg.format}", "map": "map.npy",
              "report": "fit.json"}
@@ -596,7 +609,7 @@ def run_induce(cfg: BliInduceSettings, command: list[str] | None = None) -> BliI
         rows = list(range(min(cfg.limit, len(spaces.src.words))))
     pairs = induce_dictionary(spaces.mapped_source(), spaces.tgt.vectors, spaces.src.words, spaces.tgt.words,
                               rows=rows, method=cfg.retrieval, k=cfg.k, top=cfg.top, min_score=cfg.min_score,
-                              mutual=cfg.mutual)
+                              mutual=cfg.mutual, skip_identical=cfg.skip_identical)
     text = "".join(f"{a}\t{b}\t{s:.4f}\n" for a, b, s in pairs)
     write_together({Path(cfg.out): lambda tmp: tmp.write_text(text, encoding="utf-8")})
     return BliInduceResult(out=Path(cfg.out), pairs=pairs, n_words=len(rows), search_space=len(spaces.tgt.words),

@@ -182,7 +182,8 @@ def neighbourhood_means(a, b, k: int = 10, block_size: int = 2048) -> tuple[np.n
 
 def induce_dictionary(xw, y, src_words: Sequence[str], tgt_words: Sequence[str], *, rows: Sequence[int] | None = None,
                       method: str = "csls", k: int = 10, top: int = 1, min_score: float | None = None,
-                      mutual: bool = False, block_size: int = 2048) -> list[tuple[str, str, float]]:
+                      mutual: bool = False, skip_identical: bool = False,
+                      block_size: int = 2048) -> list[tuple[str, str, float]]:
     """Translate source words into the target vocabulary: a scored bilingual dictionary.
 
     Each source row of ``rows`` gets its ``top`` best target words by cosine or CSLS (Conneau et
@@ -196,7 +197,12 @@ def induce_dictionary(xw, y, src_words: Sequence[str], tgt_words: Sequence[str],
         src_words, tgt_words: the vocabularies (row order).
         rows: source rows to translate (default all). method: ``cosine`` or ``csls``. k: CSLS neighbourhood.
         top: candidates per word (``mutual`` keeps one). min_score: the least score kept (None: all).
-        mutual: keep mutual nearest neighbours only. block_size: source rows per block.
+        mutual: keep mutual nearest neighbours only.
+        skip_identical: never propose the source word itself (a target word spelt the same): with
+            type-level vectors of a multilingual encoder, a word encoded on its own carries no sign
+            of its language, so an English word that the target vocabulary also holds (a name, a
+            title, a loanword) is its own nearest neighbour. The mutual check skips them too.
+        block_size: source rows per block.
 
     Returns:
         ``(source word, target word, score)`` triples, in the order of ``rows``, best candidate first.
@@ -220,12 +226,24 @@ def induce_dictionary(xw, y, src_words: Sequence[str], tgt_words: Sequence[str],
         r_src, r_tgt = neighbourhood_means(xw, y, k, block_size)
     else:
         r_src, r_tgt = np.zeros(len(xw), np.float32), np.zeros(len(y), np.float32)
+    same = np.full(len(xw), -1, dtype=np.int64)  # source row -> target row spelt the same (-1: none)
+    if skip_identical:
+        where = {w: j for j, w in enumerate(tgt_words)}
+        same = np.asarray([where.get(w, -1) for w in src_words], dtype=np.int64)
+
+    def drop_identical(s: np.ndarray, src_rows: np.ndarray) -> np.ndarray:
+        hit = same[src_rows] >= 0
+        s[np.nonzero(hit)[0], same[src_rows][hit]] = -np.inf
+        return s
+
     best_src = None
     if mutual:  # each target's best source over all source rows: argmax_i 2 cos(i, j) - r_src[i]
         best_val = np.full(len(y), -np.inf, dtype=np.float32)
         best_src = np.zeros(len(y), dtype=np.int64)
         for i in range(0, len(xw), block_size):
             s = 2 * (xw[i:i + block_size] @ y.T) - r_src[i:i + block_size, None]
+            if skip_identical:
+                s = drop_identical(s, np.arange(i, min(i + block_size, len(xw))))
             arg = s.argmax(0)
             val = s[arg, np.arange(len(y))]
             better = val > best_val
@@ -235,6 +253,8 @@ def induce_dictionary(xw, y, src_words: Sequence[str], tgt_words: Sequence[str],
     for i in range(0, len(rows_a), block_size):
         q = rows_a[i:i + block_size]
         s = 2 * (xw[q] @ y.T) - r_src[q, None] - r_tgt[None, :] if method == "csls" else xw[q] @ y.T
+        if skip_identical:
+            s = drop_identical(s, q)
         cand = np.argpartition(-s, n_top - 1, axis=1)[:, :n_top]
         sc = np.take_along_axis(s, cand, 1)
         order = np.argsort(-sc, axis=1, kind="stable")
@@ -243,7 +263,7 @@ def induce_dictionary(xw, y, src_words: Sequence[str], tgt_words: Sequence[str],
             for j, v in zip(cs, ss):
                 if mutual and best_src[j] != src_row:
                     continue
-                if min_score is not None and v < min_score:
+                if not np.isfinite(v) or (min_score is not None and v < min_score):
                     continue
                 out.append((src_words[src_row], tgt_words[j], float(v)))
     return out
