@@ -1,7 +1,7 @@
 """``xlt bench``: speed benchmarks, each run side by side with the alternative, as jobs.
 
 * ``xlt bench extract`` (:func:`run_extract`, :func:`bench_extract`): on the same encoder and the
-  same sentences, (a) :func:`xlt.models.features.encode_words` (length-sorted batches, one forward
+  same sentences, (a) :meth:`xlt.models.encoder.Encoder.encode_words` (length-sorted batches, one forward
   pass per batch) against (b) the loop a typical research script uses: one sentence at a time
   through the Hugging Face tokenizer (``is_split_into_words=True``, truncated to the model limit)
   and model, then word pooling in Python via ``word_ids()``; reports wall time, throughput, peak
@@ -241,7 +241,7 @@ def bench_extract(encoder: Encoder, sentences: Sequence[Sequence[str]] | Sequenc
         ``n_compared_words`` (sentences longer than the model limit, which the naive loop
         truncates, and sentences with words that have no subwords, which the naive loop
         drops while xlt encodes them as the unknown token, are left out of the comparison),
-        and ``xlt_stats`` (the stats of :func:`~xlt.models.features.encode_words`).
+        and ``xlt_stats`` (the stats of :meth:`~xlt.models.encoder.Encoder.encode_words`).
 
     Raises:
         ValueError: ``repeats`` < 1, an empty ``sentences``, or bad items.

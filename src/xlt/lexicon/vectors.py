@@ -25,7 +25,6 @@ import numpy as np
 
 from xlt.core.errors import XltError
 from xlt.core.io import atomic_write
-from xlt.models.features import encode_words
 
 __all__ = ["WordVectorError", "WordVectors", "combine_layers", "context_occurrences", "encoder_layer_vectors",
            "encoder_word_vectors", "read_word_vectors"]
@@ -157,7 +156,7 @@ def read_word_vectors(path: str | os.PathLike, limit: int | None = None) -> Word
                 raise WordVectorError(f"{path}: an .npz of word vectors holds 'words' and 'vectors'")
             words, vectors = [str(w) for w in z["words"]], z["vectors"]
         return WordVectors(words[:limit], vectors[:limit], source=str(path))
-    from gensim.models import KeyedVectors
+    from gensim.models import KeyedVectors  # lazy: heavy import
 
     try:
         if path.suffix == ".bin":
@@ -258,8 +257,8 @@ def encoder_layer_vectors(encoder, words: Sequence[str], *, contexts: Sequence[S
     dim = encoder.hidden_size
     stats: dict = {"words": len(words), "layers": ids}
     if contexts is None:
-        feats = encode_words(encoder, [[w] for w in words], layers=ids, batch_size=batch_size, progress=progress,
-                             word_pieces="mean_all")
+        feats = encoder.encode_words([[w] for w in words], layers=ids, batch_size=batch_size, progress=progress,
+                                     word_pieces="mean_all")
         stack = np.empty((len(ids), len(words), dim), dtype=np.float32)
         for i, v in enumerate(feats.vectors):
             stack[:, i] = v[:, 0]
@@ -269,8 +268,8 @@ def encoder_layer_vectors(encoder, words: Sequence[str], *, contexts: Sequence[S
     sums = np.zeros((len(ids), len(words), dim), dtype=np.float32)
     for c in range(0, len(keep), chunk_size):  # a chunk's per-word states of every layer stay in memory, not all
         part = keep[c:c + chunk_size]
-        feats = encode_words(encoder, [list(contexts[s]) for s in part], layers=ids, batch_size=batch_size,
-                             progress=progress, word_pieces="mean_all")
+        feats = encoder.encode_words([list(contexts[s]) for s in part], layers=ids, batch_size=batch_size,
+                                     progress=progress, word_pieces="mean_all")
         for s, v in zip(part, feats.vectors):
             for t, i in wanted[s]:
                 sums[:, i] += v[:, t]

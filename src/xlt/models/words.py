@@ -1,7 +1,7 @@
 """Which subword pieces stand for a word: the one word ↔ subword mapping of xlt.
 
 Every place where pre-split words meet a subword tokenizer goes through :func:`map_words`:
-probe features (:func:`xlt.models.features.encode_words`), the fine-tuned tagger's labels and
+probe features (:meth:`xlt.models.encoder.Encoder.encode_words`), the fine-tuned tagger's labels and
 predictions (:func:`xlt.transfer.finetune.encode_token_examples`), word alignment
 (:func:`xlt.align.words.encode_subwords`), alignment fine-tuning and the supervision of
 cross-lingual maps.

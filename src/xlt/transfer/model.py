@@ -303,7 +303,7 @@ def read_meta(folder: Path) -> dict:
 
 # ---------------------------------------------------------------------------- probe
 def probe_layers(layer: str | int) -> str | int:
-    """The ``layers`` argument of :func:`xlt.models.features.encode_words` for a probe's ``layer``
+    """The ``layers`` argument of :meth:`xlt.models.encoder.Encoder.encode_words` for a probe's ``layer``
     setting: ``'mix'`` → ``'all'`` (every hidden state, for a learned scalar mix), ``'last'`` as is,
     else the layer number."""
     return "all" if layer == "mix" else ("last" if layer == "last" else int(layer))
