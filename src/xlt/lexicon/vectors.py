@@ -161,7 +161,7 @@ def read_word_vectors(path: str | os.PathLike, limit: int | None = None) -> Word
     try:
         if path.suffix == ".bin":
             try:
-                from gensim.models.fasttext import load_facebook_vectors
+                from gensim.models.fasttext import load_facebook_vectors  # lazy: heavy import
 
                 kv = load_facebook_vectors(str(path))
             except (NotImplementedError, ValueError, AssertionError):

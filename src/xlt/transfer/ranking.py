@@ -101,7 +101,7 @@ def _lang2vec():
     try:
         with warnings.catch_warnings():  # lang2vec imports pkg_resources, which warns on import
             warnings.simplefilter("ignore")
-            import lang2vec.lang2vec as l2v
+            import lang2vec.lang2vec as l2v  # lazy: loads its URIEL tables (see above)
     finally:
         sys.path[:] = saved
     return l2v
