@@ -24,7 +24,7 @@ import typing
 from typing import Literal
 
 from xlt.cli._common import UsageError
-from xlt.jobs.settings import unwrap_optional, flag_of, setting_fields, setting_parts
+from xlt.jobs.settings import flag_of, setting_fields, setting_parts, unwrap_optional
 
 __all__ = ["add_command", "add_settings_options", "settings_from_args"]
 
@@ -60,27 +60,25 @@ def add_command(sub, name: str, cls, *, help: str, description: str | None = Non
     return parser
 
 
-def add_settings_options(parser: argparse.ArgumentParser, cls, *, skip: typing.Iterable[str] = ()) -> None:
+def add_settings_options(parser: argparse.ArgumentParser, cls) -> None:
     """Add one option per field of the settings class ``cls`` (see the module docstring), plus
     ``--config FILE``.
 
     Args:
         parser: a (sub)command's parser.
         cls: a :class:`~xlt.jobs.settings.Settings` subclass.
-        skip: field names the command adds by hand (positional arguments).
     """
     parser.add_argument("--config", metavar="FILE.yaml",
                         help=f"YAML/JSON file of settings (keys: the field names of {cls.__name__}); options "
                              "given on the command line win")
     parser.set_defaults(_settings=cls)  # for tests that walk every command's options
-    skip = set(skip)
     typed = {f.name: (f, tp) for f, tp in setting_fields(cls)}
     for k, (part, names) in enumerate(setting_parts(cls)):
         title = "options" if k == 0 else part.__doc__.splitlines()[0].rstrip(".").lower() if part.__doc__ else part.__name__
         group = parser.add_argument_group(title) if k else parser
         for name in names:
             f, tp = typed[name]
-            if name not in skip and f.metadata.get("cli", True):
+            if f.metadata.get("cli", True):
                 _add_option(group, f, tp)
 
 
