@@ -336,7 +336,7 @@ class Settings:
         try:
             return cls.from_dict({**data, **overrides}, where=f"--config {path}")
         except ConfigError as exc:
-            key = _blamed_key(cls, str(exc), set(data) - set(overrides))
+            key = _blamed_key(cls, str(exc), {k for k in data if str(k).replace("-", "_") not in overrides})
             if key is None:
                 raise
             raise ConfigError(f"--config {path}, line {_key_line(text, key)} ({key}): {exc}") from None
