@@ -270,29 +270,34 @@ def _read_pairs(cfg: BliSpaceSettings, given: Path | None, kind: str, required: 
     return ([(b, a) for a, b in d.entries] if swapped else list(d.entries)), {"path": str(path), **d.stats}
 
 
-def vocabulary(lang: str, size: int, must: Sequence[str] = (), text: Path | None = None, data_dir=None) -> list[str]:
+def vocabulary(lang: str, size: int, must: Sequence[str] = (), text: Path | None = None, data_dir=None,
+               state: dict | None = None) -> list[str]:
     """A language's BLI vocabulary (the search space): its ``size`` most frequent case-folded
     alphabetic words, counted in ``text`` (one sentence per line) or the data folder's text of the
     language (:func:`xlt.data.text.texts_for`), most frequent first, then every word of ``must``
-    (the dictionaries' words) not among them, in order.
+    (the dictionaries' words) not among them, in order. ``state``: a run's dict that keeps the
+    split text for the AOC contexts (:func:`word_space`), so the text is read once.
 
     Raises:
         UnknownLanguageError: no text of the language and no ``text`` file. FileNotFoundError /
         DataFormatError: a bad ``text`` file.
     """
-    sentences = _sentences(lang, text, data_dir)
+    sentences = _sentences(lang, text, data_dir, state)
     counts = Counter(w.casefold() for s in sentences for w in s if w.isalpha())
     vocab = [w for w, _ in counts.most_common(size)]
     seen = set(vocab)
     return vocab + [w for w in dict.fromkeys(must) if w not in seen]
 
 
-def _sentences(lang: str, text: Path | None, data_dir) -> list[list[str]]:
-    """The language's text split into words."""
-    lines = texts_for([lang], {lang: text} if text else None, data_dir)[lang].sentences
-    with warnings.catch_warnings():  # a stray Japanese or Khmer word in English text: its split does not matter here
-        warnings.simplefilter("ignore", SegmenterWarning)
-        return [split_words(s, lang) for s in lines]
+def _sentences(lang: str, text: Path | None, data_dir, state: dict | None = None) -> list[list[str]]:
+    """The language's text split into words (kept in ``state["sentences"]`` when a state is given)."""
+    kept = state.setdefault("sentences", {}) if state is not None else {}
+    if lang not in kept:
+        lines = texts_for([lang], {lang: text} if text else None, data_dir)[lang].sentences
+        with warnings.catch_warnings():  # a stray Japanese or Khmer word in English text: its split does not matter
+            warnings.simplefilter("ignore", SegmenterWarning)
+            kept[lang] = [split_words(s, lang) for s in lines]
+    return kept[lang]
 
 
 def _stack(lang: str, words: list[str], cfg: BliSpaceSettings, state: dict, contexts: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -310,7 +315,7 @@ def _stack(lang: str, words: list[str], cfg: BliSpaceSettings, state: dict, cont
         state["encoder"] = load_encoder(cfg.model)
     sents = None
     if contexts:
-        sents = [s[:200] for s in _sentences(lang, cfg.text.get(lang), cfg.data_dir) if s]
+        sents = [s[:200] for s in _sentences(lang, cfg.text.get(lang), cfg.data_dir, state) if s]
     stack, stats = encoder_layer_vectors(state["encoder"], words, contexts=sents, max_occurrences=max(contexts, 1),
                                          fold_case=True, layers="all", prefix=cfg.prefix, progress=cfg.progress)
     counts = stats.get("counts")
@@ -408,7 +413,7 @@ def build_spaces(cfg: BliSpaceSettings, extra_words: dict[str, list[str]] | None
         words = None
         if lang not in cfg.vectors:
             words = vocabulary(lang, cfg.vocab_size, [p[side] for p in train] + (extra_words or {}).get(lang, []),
-                               cfg.text.get(lang), cfg.data_dir)
+                               cfg.text.get(lang), cfg.data_dir, state)
         spaces[lang] = word_space(lang, words, cfg, state)
     t_vec = time.time()
     xw, yw = spaces[cfg.src], spaces[cfg.tgt]
