@@ -29,7 +29,7 @@ from xlt.jobs.settings import flag_of, setting_fields, setting_parts, unwrap_opt
 __all__ = ["add_command", "add_settings_options", "settings_from_args"]
 
 
-def default_text(f: dataclasses.Field) -> str:
+def _default_text(f: dataclasses.Field) -> str:
     if f.default is not dataclasses.MISSING:
         value = f.default
     elif f.default_factory is not dataclasses.MISSING:
@@ -83,7 +83,7 @@ def add_settings_options(parser: argparse.ArgumentParser, cls) -> None:
 
 
 def _add_option(parser, f: dataclasses.Field, tp) -> None:
-    help_text = ((f.metadata.get("help") or "") + default_text(f)).replace("%", "%%")
+    help_text = ((f.metadata.get("help") or "") + _default_text(f)).replace("%", "%%")
     base, _ = unwrap_optional(tp)
     origin = typing.get_origin(base)
     kwargs: dict = {"dest": f.name, "default": None, "help": help_text}
