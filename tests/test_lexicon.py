@@ -250,7 +250,7 @@ def test_context_occurrences_caps_and_folds_case():
 
 
 def test_neighbourhood_means_match_the_full_csls_matrix():
-    from xlt.lexicon.induction import neighbourhood_means
+    from xlt.lexicon.mapping import neighbourhood_means
 
     rng = np.random.default_rng(1)
     a = normalize_embeddings(rng.normal(size=(70, 6)), ("unit",))
@@ -259,14 +259,32 @@ def test_neighbourhood_means_match_the_full_csls_matrix():
     s = a @ b.T  # the reference: sorted full matrix
     assert np.allclose(r_a, np.sort(s, 1)[:, -4:].mean(1), atol=1e-6)
     assert np.allclose(r_b, np.sort(s, 0)[-4:].mean(0), atol=1e-6)
-    # and CSLS from them is similarity_scores' CSLS
-    full = similarity_scores(a, b, "csls", k=4)
-    assert np.allclose(2 * s - r_a[:, None] - r_b[None, :], full, atol=1e-5)
+    # similarity_scores' CSLS is the formula on the sorted full matrix's terms
+    full = 2 * s - np.sort(s, 1)[:, -4:].mean(1)[:, None] - np.sort(s, 0)[-4:].mean(0)[None, :]
+    assert np.allclose(similarity_scores(a, b, "csls", k=4), full, atol=1e-5)
+    # the terms read from a given matrix are the blockwise ones
+    assert np.allclose(neighbourhood_means(a, b, k=4, block_size=7, scores=s)[1], r_b, atol=1e-6)
     # evaluate_bli's CSLS ranks (computed from these terms) are the ranks in the full matrix
     words_a, words_b = [f"a{i}" for i in range(70)], [f"b{j}" for j in range(50)]
     pairs = [(f"a{i}", f"b{(3 * i) % 50}") for i in range(0, 70, 7)]
     ranks = [int((full[i] > full[i, (3 * i) % 50]).sum()) + 1 for i in range(0, 70, 7)]
     assert evaluate_bli(a, b, pairs, words_a, words_b, method="csls", k=4).per_query == ranks
+
+
+def test_best_sources_is_the_column_argmax_of_the_full_score_matrix():
+    from xlt.lexicon.induction import best_sources, hubness, top_candidates
+
+    rng = np.random.default_rng(4)
+    a = normalize_embeddings(rng.normal(size=(40, 5)), ("unit",))
+    b = normalize_embeddings(rng.normal(size=(30, 5)), ("unit",))
+    for method in ("cosine", "csls"):
+        full = similarity_scores(a, b, method, k=3)
+        src, val = best_sources(a, b, hubness(a, b, method, k=3), block_size=9)
+        assert src.tolist() == full.argmax(0).tolist()
+        assert np.allclose(val, full.max(0), atol=1e-5)
+    # ties: the lower column first, best score first
+    cand, sc = top_candidates(np.array([[0.5, 0.9, 0.5, 0.1]], dtype=np.float32), 3)
+    assert cand.tolist() == [[1, 0, 2]] and sc.tolist() == [[np.float32(0.9), 0.5, 0.5]]
 
 
 def test_induce_dictionary_threshold_top_and_mutual_by_hand():

@@ -327,10 +327,6 @@ def _stack(lang: str, words: list[str], cfg: BliSpaceSettings, state: dict, cont
     return stack.astype(np.float32), counts
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
-    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
-
-
 def word_space(lang: str, words: list[str] | None, cfg: BliSpaceSettings, state: dict) -> WordVectors:
     """A language's word vectors, unnormalised: its ``--vectors`` file, or the encoder's for
     ``words`` (:class:`BliSpaceSettings`: ``layers`` combined by ``combine``; with ``contexts``,
@@ -357,7 +353,10 @@ def word_space(lang: str, words: list[str] | None, cfg: BliSpaceSettings, state:
         ctx, counts = _stack(lang, words, cfg, state, cfg.contexts)
         has = counts > 0
         cv = combine_layers(ctx, sel, cfg.combine)
-        vectors[has] = cv[has] if cfg.mix == "contexts" else (_unit(vectors[has]) + _unit(cv[has])) / 2
+        if has.any():
+            unit = ("unit",)
+            vectors[has] = cv[has] if cfg.mix == "contexts" else (normalize_embeddings(vectors[has], unit)
+                                                                  + normalize_embeddings(cv[has], unit)) / 2
         stats.update(mode=f"contexts ({cfg.mix})", with_context=int(has.sum()), occurrences=int(counts.sum()))
     source = f"{cfg.model} ({stats['mode']}, layers {','.join(cfg.layers)} {cfg.combine})"
     return WordVectors(list(words), vectors, source=source, stats=stats)

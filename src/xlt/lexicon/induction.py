@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from xlt.lexicon.mapping import MappingError, similarity_scores
+from xlt.lexicon.mapping import MappingError, check_pair, csls, neighbourhood_means
 
-__all__ = ["BliScores", "bli_queries", "evaluate_bli", "induce_dictionary", "neighbourhood_means", "rank_translations"]
+__all__ = ["BliScores", "Hubness", "best_sources", "bli_queries", "evaluate_bli", "hubness", "induce_dictionary",
+           "query_scores", "rank_translations", "top_candidates"]
 
 
 @dataclass
@@ -90,6 +91,39 @@ def bli_queries(pairs: Iterable[tuple[str, str]], src_words: Sequence[str],
     return [src_index[s] for s in queries], [gold[s] for s in queries], counts
 
 
+Hubness = tuple[np.ndarray, np.ndarray] | None
+"""CSLS's hubness terms ``(r_src (n_src,), r_tgt (n_tgt,))``, or None for cosine retrieval."""
+
+
+def hubness(xw, y, method: str = "csls", k: int = 10, block_size: int = 2048) -> Hubness:
+    """What retrieval by ``method`` needs beyond the cosines: CSLS's hubness terms
+    (:func:`~xlt.lexicon.mapping.neighbourhood_means`), or None for ``cosine``.
+
+    Raises:
+        MappingError: an unknown method, ``k < 1``.
+    """
+    if method not in ("cosine", "csls"):
+        raise MappingError(f"unknown retrieval {method!r} (cosine, csls)")
+    return neighbourhood_means(xw, y, k, block_size) if method == "csls" else None
+
+
+def query_scores(xw: np.ndarray, y: np.ndarray, rows: np.ndarray, hub: Hubness) -> np.ndarray:
+    """Scores of the source ``rows`` against every target, ``(len(rows), n_tgt)`` float32: cosine
+    when ``hub`` is None, else CSLS with those hubness terms (:func:`hubness`)."""
+    s = xw[rows] @ y.T
+    return s if hub is None else csls(s, hub[0][rows], hub[1])
+
+
+def top_candidates(s: np.ndarray, top: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``top`` best columns of each row of ``s`` and their scores, best first (ties: lower column
+    first), each ``(n_rows, min(top, n_cols))``."""
+    top = min(top, s.shape[1])
+    cand = np.argpartition(-s, top - 1, axis=1)[:, :top]
+    sc = np.take_along_axis(s, cand, 1)
+    order = np.lexsort((cand, -sc), axis=1)
+    return np.take_along_axis(cand, order, 1), np.take_along_axis(sc, order, 1)
+
+
 def rank_translations(xw, y, rows: Sequence[int], method: str = "csls", k: int = 10,
                       top: int = 10) -> tuple[np.ndarray, np.ndarray]:
     """The ``top`` best target rows for each source row in ``rows``, and their scores.
@@ -97,7 +131,7 @@ def rank_translations(xw, y, rows: Sequence[int], method: str = "csls", k: int =
     Args:
         xw: mapped source vectors ``(n_src, dim)``, unit length (CSLS takes the targets'
             neighbourhoods from all of them, as MUSE). y: target vectors ``(n_tgt, dim)``.
-        rows: source rows to translate. method, k: :func:`~xlt.lexicon.mapping.similarity_scores`.
+        rows: source rows to translate. method: ``cosine`` or ``csls``. k: CSLS neighbourhood.
         top: candidates per word.
 
     Returns:
@@ -106,12 +140,8 @@ def rank_translations(xw, y, rows: Sequence[int], method: str = "csls", k: int =
     Raises:
         MappingError: bad spaces, method or ``k``.
     """
-    s = similarity_scores(xw, y, method, k)[np.asarray(rows, dtype=np.int64)]
-    top = min(top, s.shape[1])
-    cand = np.argpartition(-s, top - 1, axis=1)[:, :top]
-    order = np.argsort(-np.take_along_axis(s, cand, 1), axis=1, kind="stable")
-    cand = np.take_along_axis(cand, order, 1)
-    return cand, np.take_along_axis(s, cand, 1)
+    xw, y = check_pair(xw, y)
+    return top_candidates(query_scores(xw, y, np.asarray(rows, dtype=np.int64), hubness(xw, y, method, k)), top)
 
 
 def evaluate_bli(xw, y, pairs: Iterable[tuple[str, str]], src_words: Sequence[str], tgt_words: Sequence[str], *,
@@ -132,14 +162,8 @@ def evaluate_bli(xw, y, pairs: Iterable[tuple[str, str]], src_words: Sequence[st
         MappingError: no pair left to score, bad spaces or method.
     """
     rows, gold, counts = bli_queries(pairs, src_words, tgt_words)
-    xw, y = np.asarray(xw, dtype=np.float32), np.asarray(y, dtype=np.float32)
-    if method == "csls":  # the hubness terms block by block; only the queries' rows of scores
-        similarity_scores(xw[:1], y[:1], method, k)  # the same checks as the full computation
-        r_src, r_tgt = neighbourhood_means(xw, y, k)
-        q = np.asarray(rows)
-        s = 2 * (xw[q] @ y.T) - r_src[q, None] - r_tgt[None, :]
-    else:
-        s = similarity_scores(xw[np.asarray(rows)], y, method, k)
+    xw, y = check_pair(xw, y)
+    s = query_scores(xw, y, np.asarray(rows), hubness(xw, y, method, k))  # only the queries' rows
     ranks = []
     for r, g in zip(s, gold):
         best = max(r[j] for j in g)
@@ -148,36 +172,6 @@ def evaluate_bli(xw, y, pairs: Iterable[tuple[str, str]], src_words: Sequence[st
     return BliScores(p_at_1=100 * float((ranks_a <= 1).mean()), p_at_5=100 * float((ranks_a <= 5).mean()),
                      p_at_10=100 * float((ranks_a <= 10).mean()), map=100 * float((1 / ranks_a).mean()),
                      n_queries=len(rows), search_space=len(y), method=method, per_query=ranks, **counts)
-
-
-def neighbourhood_means(a, b, k: int = 10, block_size: int = 2048) -> tuple[np.ndarray, np.ndarray]:
-    """CSLS's hubness terms without the full score matrix: the mean cosine of each row of ``a`` to
-    its ``k`` nearest rows of ``b``, and of each row of ``b`` to its ``k`` nearest rows of ``a``
-    (Conneau et al. 2018, section 2.3), computed block by block (memory ``block_size * len(b)``).
-
-    Args:
-        a: ``(n_a, dim)`` unit vectors (the mapped source). b: ``(n_b, dim)`` unit vectors (the target).
-        k: neighbourhood size (capped at the other side's size). block_size: rows of ``a`` per block.
-
-    Returns:
-        ``(r_a, r_b)``: float32 ``(n_a,)`` and ``(n_b,)``, equal to those of
-        :func:`~xlt.lexicon.mapping.similarity_scores` with ``method='csls'``.
-
-    Raises:
-        MappingError: ``k < 1``.
-    """
-    if k < 1:
-        raise MappingError(f"CSLS needs k >= 1, got {k}")
-    a, b = np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)
-    ka, kb = min(k, len(b)), min(k, len(a))
-    r_a = np.empty(len(a), dtype=np.float32)
-    best_b = np.full((len(b), 0), -np.inf, dtype=np.float32)  # the kb largest cosines of each b row so far
-    for i in range(0, len(a), block_size):
-        s = a[i:i + block_size] @ b.T
-        r_a[i:i + block_size] = np.partition(s, -ka, axis=1)[:, -ka:].mean(1)
-        both = np.concatenate([best_b, s.T], axis=1)  # rows of b: partitions run along contiguous rows
-        best_b = np.partition(both, -kb, axis=1)[:, -kb:] if both.shape[1] > kb else both
-    return r_a, best_b.mean(1).astype(np.float32)
 
 
 def induce_dictionary(xw, y, src_words: Sequence[str], tgt_words: Sequence[str], *, rows: Sequence[int] | None = None,
@@ -211,21 +205,14 @@ def induce_dictionary(xw, y, src_words: Sequence[str], tgt_words: Sequence[str],
         MappingError: different dimensions, a bad method, ``k < 1`` or ``top < 1``, vocabularies
             that do not match the vectors.
     """
-    xw, y = np.asarray(xw, dtype=np.float32), np.asarray(y, dtype=np.float32)
-    if xw.ndim != 2 or y.ndim != 2 or xw.shape[1] != y.shape[1]:
-        raise MappingError(f"expected two (n_words, dim) spaces of one dimension, got {xw.shape} and {y.shape}")
+    xw, y = check_pair(xw, y)
     if len(src_words) != len(xw) or len(tgt_words) != len(y):
         raise MappingError(f"{len(src_words)} source and {len(tgt_words)} target words for {len(xw)} and {len(y)} "
                            "vectors")
-    if method not in ("cosine", "csls"):
-        raise MappingError(f"unknown retrieval {method!r} (cosine, csls)")
     if top < 1:
         raise MappingError(f"top must be >= 1, got {top}")
     rows_a = np.arange(len(xw)) if rows is None else np.asarray(rows, dtype=np.int64)
-    if method == "csls":
-        r_src, r_tgt = neighbourhood_means(xw, y, k, block_size)
-    else:
-        r_src, r_tgt = np.zeros(len(xw), np.float32), np.zeros(len(y), np.float32)
+    hub = hubness(xw, y, method, k, block_size)
     same = np.full(len(xw), -1, dtype=np.int64)  # source row -> target row spelt the same (-1: none)
     if skip_identical:
         where = {w: j for j, w in enumerate(tgt_words)}
@@ -236,29 +223,15 @@ def induce_dictionary(xw, y, src_words: Sequence[str], tgt_words: Sequence[str],
         s[np.nonzero(hit)[0], same[src_rows][hit]] = -np.inf
         return s
 
-    best_src = None
-    if mutual:  # each target's best source over all source rows: argmax_i 2 cos(i, j) - r_src[i]
-        best_val = np.full(len(y), -np.inf, dtype=np.float32)
-        best_src = np.zeros(len(y), dtype=np.int64)
-        for i in range(0, len(xw), block_size):
-            s = 2 * (xw[i:i + block_size] @ y.T) - r_src[i:i + block_size, None]
-            if skip_identical:
-                s = drop_identical(s, np.arange(i, min(i + block_size, len(xw))))
-            arg = s.argmax(0)
-            val = s[arg, np.arange(len(y))]
-            better = val > best_val
-            best_val[better], best_src[better] = val[better], arg[better] + i
-    n_top = 1 if mutual else min(top, len(y))
+    best_src = best_sources(xw, y, hub, block_size, drop_identical if skip_identical else None)[0] if mutual else None
+    n_top = 1 if mutual else top
     out: list[tuple[str, str, float]] = []
     for i in range(0, len(rows_a), block_size):
         q = rows_a[i:i + block_size]
-        s = 2 * (xw[q] @ y.T) - r_src[q, None] - r_tgt[None, :] if method == "csls" else xw[q] @ y.T
+        s = query_scores(xw, y, q, hub)
         if skip_identical:
             s = drop_identical(s, q)
-        cand = np.argpartition(-s, n_top - 1, axis=1)[:, :n_top]
-        sc = np.take_along_axis(s, cand, 1)
-        order = np.argsort(-sc, axis=1, kind="stable")
-        cand, sc = np.take_along_axis(cand, order, 1), np.take_along_axis(sc, order, 1)
+        cand, sc = top_candidates(s, n_top)
         for src_row, cs, ss in zip(q, cand, sc):
             for j, v in zip(cs, ss):
                 if mutual and best_src[j] != src_row:
@@ -267,3 +240,32 @@ def induce_dictionary(xw, y, src_words: Sequence[str], tgt_words: Sequence[str],
                     continue
                 out.append((src_words[src_row], tgt_words[j], float(v)))
     return out
+
+
+def best_sources(xw: np.ndarray, y: np.ndarray, hub: Hubness, block_size: int = 2048,
+                 mask=None) -> tuple[np.ndarray, np.ndarray]:
+    """Each target's best source over all source rows, and its score: the backward direction of
+    retrieval, for mutual nearest neighbours (``argmax_i score(i, j)``; the target's own hubness
+    term is the same for every ``i``, so it is added after the search).
+
+    Args:
+        xw: ``(n_src, dim)`` mapped source vectors. y: ``(n_tgt, dim)`` targets. hub: as
+            :func:`hubness`. block_size: source rows per block.
+        mask: ``mask(scores, source rows) -> scores``, applied to each block (e.g. to rule out
+            identically spelt pairs).
+
+    Returns:
+        ``(best source row (n_tgt,) int64, its score (n_tgt,) float32)``.
+    """
+    best_val = np.full(len(y), -np.inf, dtype=np.float32)
+    best_src = np.zeros(len(y), dtype=np.int64)
+    for i in range(0, len(xw), block_size):
+        src_rows = np.arange(i, min(i + block_size, len(xw)))
+        s = query_scores(xw, y, src_rows, None if hub is None else (hub[0], np.zeros_like(hub[1])))
+        if mask is not None:
+            s = mask(s, src_rows)
+        arg = s.argmax(0)
+        val = s[arg, np.arange(len(y))]
+        better = val > best_val
+        best_val[better], best_src[better] = val[better], arg[better] + i
+    return best_src, (best_val if hub is None else best_val - hub[1])

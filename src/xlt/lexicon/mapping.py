@@ -35,8 +35,9 @@ import numpy as np
 
 from xlt.core.errors import XltError
 
-__all__ = ["MappingError", "RefineResult", "identical_seed", "induce_pairs", "normalize_embeddings", "procrustes",
-           "refine", "self_learning", "similarity_scores", "unsupervised_seed"]
+__all__ = ["MappingError", "RefineResult", "check_pair", "csls", "identical_seed", "induce_pairs",
+           "neighbourhood_means", "normalize_embeddings", "procrustes", "refine", "self_learning",
+           "similarity_scores", "unsupervised_seed"]
 
 
 class MappingError(XltError, ValueError):
@@ -94,9 +95,7 @@ def procrustes(x, y, pairs: Sequence[tuple[int, int]] | np.ndarray) -> np.ndarra
     Raises:
         MappingError: different dimensions, no pairs, a row index out of range.
     """
-    x, y = _check_space(x, "source vectors"), _check_space(y, "target vectors")
-    if x.shape[1] != y.shape[1]:
-        raise MappingError(f"the two spaces have different dimensions: {x.shape[1]} and {y.shape[1]}")
+    x, y = check_pair(x, y)
     p = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     if len(p) == 0:
         raise MappingError("Procrustes needs at least one seed pair")
@@ -107,13 +106,60 @@ def procrustes(x, y, pairs: Sequence[tuple[int, int]] | np.ndarray) -> np.ndarra
     return (u @ vt).astype(np.float32)
 
 
+def neighbourhood_means(a, b, k: int = 10, block_size: int = 2048,
+                        scores: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """CSLS's hubness terms (Conneau et al. 2018, section 2.3): the mean cosine of each row of
+    ``a`` to its ``k`` nearest rows of ``b``, and of each row of ``b`` to its ``k`` nearest rows
+    of ``a``, computed block by block, so the ``(n_a, n_b)`` matrix is never held whole (memory
+    ``block_size * n_b``) unless it is given.
+
+    Args:
+        a: ``(n_a, dim)`` unit vectors (the mapped source). b: ``(n_b, dim)`` unit vectors (the target).
+        k: neighbourhood size (capped at the other side's size). block_size: rows of ``a`` per block.
+        scores: ``a @ b.T`` when the caller holds it already (its blocks are read instead of
+            computed).
+
+    Returns:
+        ``(r_a, r_b)``: float32 ``(n_a,)`` and ``(n_b,)``.
+
+    Raises:
+        MappingError: ``k < 1``.
+    """
+    if k < 1:
+        raise MappingError(f"CSLS needs k >= 1, got {k}")
+    a, b = np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)
+    ka, kb = min(k, len(b)), min(k, len(a))
+    r_a = np.empty(len(a), dtype=np.float32)
+    best_b = np.full((len(b), 0), -np.inf, dtype=np.float32)  # the kb largest cosines of each b row so far
+    for i in range(0, len(a), block_size):
+        s = scores[i:i + block_size] if scores is not None else a[i:i + block_size] @ b.T
+        r_a[i:i + block_size] = np.partition(s, -ka, axis=1)[:, -ka:].mean(1)
+        both = np.concatenate([best_b, s.T], axis=1)  # rows of b: partitions run along contiguous rows
+        best_b = np.partition(both, -kb, axis=1)[:, -kb:] if both.shape[1] > kb else both
+    return r_a, best_b.mean(1).astype(np.float32)
+
+
+def csls(cos: np.ndarray, r_src: np.ndarray, r_tgt: np.ndarray) -> np.ndarray:
+    """CSLS from cosines and hubness terms (Conneau et al. 2018): ``2 cos(x, y) - r_y(x) - r_x(y)``.
+
+    Args:
+        cos: ``(n_rows, n_tgt)`` cosines of some source rows to the targets.
+        r_src: ``(n_rows,)`` those rows' hubness terms. r_tgt: ``(n_tgt,)`` the targets'
+            (:func:`neighbourhood_means`).
+
+    Returns:
+        ``(n_rows, n_tgt)`` float32 scores in ``[-4, 4]`` (``[-2, 2]`` for unit vectors' usual ranges).
+    """
+    return 2 * cos - r_src[:, None] - r_tgt[None, :]
+
+
 def similarity_scores(xw, y, method: str = "csls", k: int = 10, block_size: int = 4096) -> np.ndarray:
     """Scores between mapped source rows and target rows, ``(n_src, n_tgt)`` float32.
 
     ``cosine``: the dot product of unit vectors. ``csls`` (Conneau et al. 2018):
     ``2 cos(x, y) - r_y(x) - r_x(y)``, where ``r_y(x)`` is the mean cosine of ``x`` to its ``k``
-    nearest targets and ``r_x(y)`` that of ``y`` to its ``k`` nearest sources: it lowers the
-    scores of hubs, words near everything.
+    nearest targets and ``r_x(y)`` that of ``y`` to its ``k`` nearest sources
+    (:func:`neighbourhood_means`): it lowers the scores of hubs, words near everything.
 
     Args:
         xw: mapped source vectors ``(n_src, dim)``, unit length. y: target vectors ``(n_tgt, dim)``,
@@ -123,22 +169,25 @@ def similarity_scores(xw, y, method: str = "csls", k: int = 10, block_size: int 
     Raises:
         MappingError: an unknown method, ``k < 1``, different dimensions.
     """
-    xw, y = _check_space(xw, "source vectors"), _check_space(y, "target vectors")
-    if xw.shape[1] != y.shape[1]:
-        raise MappingError(f"the two spaces have different dimensions: {xw.shape[1]} and {y.shape[1]}")
+    xw, y = check_pair(xw, y)
     if method not in ("cosine", "csls"):
         raise MappingError(f"unknown retrieval {method!r} (cosine, csls)")
     s = xw @ y.T
     if method == "cosine":
         return s
-    if k < 1:
-        raise MappingError(f"CSLS needs k >= 1, got {k}")
-    kx, ky = min(k, s.shape[1]), min(k, s.shape[0])
-    r_src = np.empty(s.shape[0], dtype=np.float32)
-    for i in range(0, s.shape[0], block_size):
-        r_src[i:i + block_size] = np.partition(s[i:i + block_size], -kx, axis=1)[:, -kx:].mean(1)
-    r_tgt = np.partition(s, -ky, axis=0)[-ky:].mean(0)
-    return 2 * s - r_src[:, None] - r_tgt[None, :]
+    return csls(s, *neighbourhood_means(xw, y, k, block_size, scores=s))
+
+
+def check_pair(xw, y) -> tuple[np.ndarray, np.ndarray]:
+    """Two spaces as float32 ``(n, dim)`` matrices of one dimension.
+
+    Raises:
+        MappingError: an empty or non-finite matrix, or different dimensions.
+    """
+    xw, y = _check_space(xw, "source vectors"), _check_space(y, "target vectors")
+    if xw.shape[1] != y.shape[1]:
+        raise MappingError(f"the two spaces have different dimensions: {xw.shape[1]} and {y.shape[1]}")
+    return xw, y
 
 
 def induce_pairs(xw, y, method: str = "csls", k: int = 10, direction: str = "mutual",
