@@ -43,6 +43,8 @@ from xlt.jobs.parts_aligncmds import FileRunSettings, report_config, same_field
 from xlt.jobs.settings import AT_LEAST_0, AT_LEAST_1, FRACTION, EncodingSettings, Interval, RunSettings, option
 from xlt.models import loading  # loading.load_encoder is looked up at call time (tests replace it)
 from xlt.models.features import parse_layer
+from xlt.models.shards import MANIFEST, ShardedEmbeddings
+from xlt.retrieval.ann import peak_rss_mib
 from xlt.retrieval.bucc import evaluate_language
 from xlt.retrieval.mining import (DEFAULT_APPROX_ABOVE, DEFAULT_CHUNK_SIZE, INDEX_KINDS, MARGINS, STRATEGIES,
                                   embed_to_array, read_sentences, score_candidates, select_pairs, unique_sentences)
@@ -59,14 +61,49 @@ class MiningSettings(EncodingSettings):
 
     Attributes:
         k: neighbourhood size of the margin scores.
-        index: FAISS index kind (``auto`` = exact flat up to ``approx_above`` vectors per side, IVF above).
-        seed: seed of the IVF training sample and of task building.
+        index: FAISS index kind (:mod:`xlt.retrieval.ann`): ``auto`` = exact flat up to
+            ``approx_above`` vectors per side, IVF above; ``flat``, ``ivf``, ``ivfpq``
+            (``OPQ{m},IVF{nlist},PQ{m}``), ``hnsw`` (``HNSW32``).
+        approx_above: ``index="auto"`` switches to IVF above this many vectors per side.
+        nprobe, nlist, pq_m: IVF settings (None: ``nlist / 32`` lists scanned, at least 16; about
+            ``4*sqrt(n)`` lists; ``dim/8`` bytes per vector). ef_search: HNSW search breadth (None:
+            ``max(128, 2 * rerank)``). rerank: approximate candidates re-ranked exactly per query
+            (None: ``4 * k`` for ivfpq, ``k`` otherwise). train_size: IVF training sample (None:
+            ``64 * nlist``).
+        target_recall: raise nprobe/efSearch by doubling until recall@k on a held-out query
+            sample reaches this (None: keep them). check_recall: queries on which recall@k against
+            exact search is measured in every run (0: off).
+        seed: seed of the IVF training sample, the recall samples and of task building.
     """
 
     k: int = option(4, help="neighbours for the margin", check=AT_LEAST_1)
     index: Literal[INDEX_KINDS] = option("auto", help="FAISS index: auto = exact flat up to --approx-above "
-                                                      "vectors per side, IVF above")
-    seed: int = option(0, help="seed (IVF training sample, tasks)", check=AT_LEAST_0)
+                                                      "vectors per side, IVF above; ivf, ivfpq (OPQ+IVF+PQ), hnsw")
+    approx_above: int = option(DEFAULT_APPROX_ABOVE, help="--index auto: IVF above this many vectors per side",
+                               check=AT_LEAST_0)
+    nprobe: int | None = option(None, help="IVF lists visited per query (default nlist/32, at least 16)",
+                                check=AT_LEAST_1)
+    nlist: int | None = option(None, help="IVF lists (default about 4*sqrt(n))", check=AT_LEAST_1)
+    pq_m: int | None = option(None, help="ivfpq: bytes per vector (default dim/8)", check=AT_LEAST_1)
+    ef_search: int | None = option(None, help="hnsw: candidates explored per query (default max(128, 2*rerank))",
+                                   check=AT_LEAST_1)
+    rerank: int | None = option(None, help="approximate candidates per query re-ranked exactly "
+                                           "(default 4*k for ivfpq, k otherwise)", check=AT_LEAST_1)
+    train_size: int | None = option(None, help="IVF training sample size (default 64*nlist)", check=AT_LEAST_1)
+    target_recall: float | None = option(None, help="tune nprobe/efSearch until recall@k on a query sample "
+                                                    "reaches this (0-1]", check=Interval(0, 1, closed="right"))
+    check_recall: int = option(1000, help="queries on which recall@k against exact search is measured "
+                                          "and reported (0 = off)", check=AT_LEAST_0)
+    seed: int = option(0, help="seed (IVF training sample, recall samples, tasks)", check=AT_LEAST_0)
+
+    def knn_options(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`xlt.retrieval.mining.knn_search` these settings give
+        (without ``index`` and ``seed``)."""
+        return {name: getattr(self, name) for name in _KNN_KEYS}
+
+
+_KNN_KEYS = ("approx_above", "nprobe", "nlist", "pq_m", "ef_search", "rerank", "train_size", "target_recall",
+             "check_recall")
 
 
 @dataclass(kw_only=True)
@@ -77,12 +114,13 @@ class MineSettings(FileRunSettings, MiningSettings):
     :class:`~xlt.jobs.parts_aligncmds.FileRunSettings`: model, out, overwrite, progress).
 
     Attributes:
-        src, tgt: input files, one sentence per line (the command line's ``SRC`` and ``TGT``; required).
+        src, tgt: input files, one sentence per line (the command line's ``SRC`` and ``TGT``).
+        src_embeddings, tgt_embeddings: instead of ``src``/``tgt``, a folder made by ``xlt embed``
+            (:class:`xlt.models.shards.ShardedEmbeddings`, unit vectors, hashes verified before use):
+            its vectors are searched shard by shard and its texts written with the pairs.
         out: the output TSV (required); the report is ``<stem>.report.json`` beside it.
         margin: ``ratio``, ``distance`` or ``absolute`` (plain cosine). strategy: forward,
             backward, intersection or max. threshold: keep pairs scoring at least this (None: all).
-        approx_above: ``index="auto"`` switches to IVF above this many vectors per side; nprobe,
-            nlist, pq_m: IVF settings (None: about 4*sqrt(n) lists; dim/8 bytes per vector).
         chunk_size: sentences per embedding/search chunk. memmap_above: sides longer than this
             are embedded into disk memmaps under ``work_dir`` (default: a temporary folder).
     """
@@ -91,14 +129,11 @@ class MineSettings(FileRunSettings, MiningSettings):
     tgt: Path | None = option(None, cli=False, help="target sentences, one per line")
     out: Path | None = same_field(FileRunSettings, "out",
                                   help="output TSV (or the report folder with --eval) (required)")
+    src_embeddings: Path | None = option(None, help="source side as an xlt embed folder (instead of SRC)")
+    tgt_embeddings: Path | None = option(None, help="target side as an xlt embed folder (instead of TGT)")
     margin: Literal[MARGINS] = option("ratio", help="ratio / distance margin, or absolute (plain cosine)")
     strategy: Literal[STRATEGIES] = option("max", help="which pairs to keep")
     threshold: float | None = option(None, help="keep pairs scoring at least this (default: all)", check=Interval())
-    approx_above: int = option(DEFAULT_APPROX_ABOVE, help="--index auto: IVF above this many vectors per side",
-                               check=AT_LEAST_0)
-    nprobe: int = option(16, help="IVF lists visited per query", check=AT_LEAST_1)
-    nlist: int | None = option(None, help="IVF lists (default about 4*sqrt(n))", check=AT_LEAST_1)
-    pq_m: int | None = option(None, help="ivfpq: bytes per vector (default dim/8)", check=AT_LEAST_1)
     chunk_size: int = option(DEFAULT_CHUNK_SIZE, help="sentences per embedding/search chunk", check=AT_LEAST_1)
     memmap_above: int = option(200_000, help="embed sides longer than this into disk memmaps", check=AT_LEAST_0)
     work_dir: Path | None = option(None, help="folder for on-disk embedding memmaps of large inputs (default: temp)")
@@ -194,50 +229,110 @@ class MineResult:
     report: dict[str, Any]
 
 
-_MINE_KEYS = ("src", "tgt", "out", "model", "margin", "strategy", "k", "threshold", "index", "approx_above", "nprobe",
-              "nlist", "pq_m", "chunk_size", "memmap_above", "work_dir", "layer", "pooling", "batch_size", "seed",
+_MINE_KEYS = ("src", "tgt", "src_embeddings", "tgt_embeddings", "out", "model", "margin", "strategy", "k", "threshold",
+              "index", *_KNN_KEYS, "chunk_size", "memmap_above", "work_dir", "layer", "pooling", "batch_size", "seed",
               "overwrite")
+
+
+@dataclass
+class _Side:
+    """One side of a mining run: sentences from a file (embedded by the run) or an ``xlt embed`` folder."""
+
+    name: str
+    texts: list[str]
+    counts: dict[str, Any]
+    data_file: str
+    text: Any = None  # MonolingualText of a file side
+    shards: Any = None  # ShardedEmbeddings of a folder side
+
+
+def _open_side(settings: MineSettings, name: str) -> _Side:
+    """Read side ``name`` (``src``/``tgt``): the file's sentences, or the folder's manifest, hashes
+    and texts (:meth:`ShardedEmbeddings.open <xlt.models.shards.ShardedEmbeddings.open>`, verified).
+
+    Raises:
+        ConfigError: both or neither of the file and the folder; vectors that are not unit length.
+        ShardError: a bad folder. FileNotFoundError, DataFormatError: an unreadable file.
+    """
+    path, folder = getattr(settings, name), getattr(settings, f"{name}_embeddings")
+    if path and folder:
+        raise ConfigError(f"give either {name.upper()} or --{name}-embeddings, not both")
+    if folder:
+        emb = ShardedEmbeddings.open(folder, verify=True)
+        if not emb.unit:
+            raise ConfigError(f"--{name}-embeddings {folder}: the vectors are not unit length (manifest normalisation "
+                              f"{emb.manifest.get('normalisation')!r}); mining compares cosines, embed with unit "
+                              "normalisation")
+        return _Side(name, emb.texts(), {"rows": emb.n_rows, "shards": emb.n_shards, "dim": emb.dim,
+                                         "model": emb.manifest.get("model")},
+                     str(Path(folder) / MANIFEST), shards=emb)
+    text = read_sentences(path)
+    return _Side(name, text.sentences, text.counts(), str(path), text=text)
 
 
 def run_mine(settings: MineSettings, command: list[str] | None = None) -> MineResult:
     """Mine ``settings.src`` × ``settings.tgt``; write the pairs and ``<out stem>.report.json``.
 
+    Either side can be an ``xlt embed`` folder (``src_embeddings``/``tgt_embeddings``) instead of a
+    file: its shards are verified and then searched out of core, shard by shard (the index is
+    filled from one side's shards, the other side's shards are the queries; see
+    :func:`xlt.retrieval.mining.knn_search`); with both sides as folders no model is loaded.
+
     Returns:
-        a :class:`MineResult`; its report: counts per side (lines, kept, skipped empty/duplicate),
-        number of pairs, score range, index info, seconds and sentences/s per stage, config, manifest.
+        a :class:`MineResult`; its report: counts per side (lines, kept, skipped empty/duplicate;
+        rows and shards of a folder), number of pairs, score range, ``index`` (per direction: kind,
+        FAISS spec, nlist, nprobe or ef_search, training sample size, build and search seconds,
+        recall@k against exact search on a sample, and the peak resident memory), seconds and
+        sentences/s per stage, config, manifest.
 
     Raises:
-        ConfigError: no SRC, TGT or ``out``. FileNotFoundError, DataFormatError: unreadable or empty input.
-        OutputError: ``out`` is an input; FileExistsError: ``out`` exists and ``overwrite`` is off
-        (all checked before the model loads).
+        ConfigError: no SRC/TGT file or folder, or both for one side; no ``out``; the two folders'
+        vectors of different dims; a folder's vectors not unit length. ShardError: a bad
+        embeddings folder (missing file, hash mismatch). FileNotFoundError, DataFormatError:
+        unreadable or empty input. OutputError: ``out`` is an input; FileExistsError: ``out``
+        exists and ``overwrite`` is off (all checked before the model loads).
     """
-    if not (settings.src and settings.tgt):
-        raise ConfigError("give SRC and TGT files (or --eval ntrex)")
+    if not ((settings.src or settings.src_embeddings) and (settings.tgt or settings.tgt_embeddings)):
+        raise ConfigError("give SRC and TGT files or --src-embeddings/--tgt-embeddings folders (or --eval ntrex)")
     if settings.out is None:
         raise ConfigError("--out is required (the output TSV)")
     t0 = time.perf_counter()
-    src, tgt = read_sentences(settings.src), read_sentences(settings.tgt)
-    OutputPlan(inputs=[("src", settings.src), ("tgt", settings.tgt), ("--model", settings.model)],
+    sides = [_open_side(settings, "src"), _open_side(settings, "tgt")]
+    folders = [s for s in sides if s.shards is not None]
+    if len(folders) == 2 and folders[0].shards.dim != folders[1].shards.dim:
+        raise ConfigError(f"--src-embeddings {settings.src_embeddings} holds {folders[0].shards.dim}-dim vectors but "
+                          f"--tgt-embeddings {settings.tgt_embeddings} holds {folders[1].shards.dim}-dim ones: embed "
+                          "both sides with the same model")
+    OutputPlan(inputs=[(f"--{s.name}-embeddings" if s.shards is not None else s.name,
+                        getattr(settings, f"{s.name}_embeddings") or getattr(settings, s.name)) for s in sides]
+               + [("--model", settings.model)],
                outputs=[Output("--out", settings.out, "file")]
                + ([Output("--work-dir", settings.work_dir, "store")] if settings.work_dir else []),
                overwrite=settings.overwrite).check()
-    encoder = loading.load_encoder(settings.model, device="auto")
+    encoder = loading.load_encoder(settings.model, device="auto") if len(folders) < 2 else None
+    if encoder is not None and folders and folders[0].shards.dim != encoder.hidden_size:
+        f = folders[0]
+        raise ConfigError(f"--{f.name}-embeddings {getattr(settings, f.name + '_embeddings')} holds "
+                          f"{f.shards.dim}-dim vectors but --model {settings.model} makes {encoder.hidden_size}-dim ones")
     seconds: dict[str, float] = {}
     with tempfile.TemporaryDirectory(dir=settings.work_dir, prefix="xlt-mine-") as tmp:
-        emb = [_embed_side(encoder, side, settings, Path(tmp) / f"{name}.npy", seconds, name)
-               for name, side in (("src", src), ("tgt", tgt))]
+        emb = [s.shards if s.shards is not None
+               else _embed_side(encoder, s.text, settings, Path(tmp) / f"{s.name}.npy", seconds, s.name)
+               for s in sides]
         t = time.perf_counter()
         cands = score_candidates(emb[0], emb[1], k=settings.k, margin=settings.margin, index=settings.index,
-                                 approx_above=settings.approx_above, nprobe=settings.nprobe, nlist=settings.nlist,
-                                 pq_m=settings.pq_m, chunk_size=settings.chunk_size, progress=settings.progress,
-                                 seed=settings.seed)
+                                 chunk_size=settings.chunk_size, progress=settings.progress, seed=settings.seed,
+                                 **settings.knn_options())
         pairs = select_pairs(cands, settings.strategy, settings.threshold)
         seconds["search_and_select"] = round(time.perf_counter() - t, 3)
         del emb
     out = Path(settings.out)
-    _write_pairs(out, pairs, src.sentences, tgt.sentences)
+    _write_pairs(out, pairs, sides[0].texts, sides[1].texts)
     seconds["total"] = round(time.perf_counter() - t0, 3)
-    report = _mine_report(settings, command, src, tgt, pairs, cands.info, seconds, encoder.describe())
+    model_info = encoder.describe() if encoder is not None else {
+        "name": folders[0].shards.manifest.get("model"), "fingerprint": folders[0].shards.manifest.get("model_fingerprint"),
+        "from": "the embeddings manifest"}
+    report = _mine_report(settings, command, sides, pairs, cands.info, seconds, model_info)
     rep_path = out.with_name(out.stem + ".report.json")
     write_json(rep_path, report)
     return MineResult(n_pairs=len(pairs), out=out, report_path=rep_path, counts=report["counts"], seconds=seconds,
@@ -268,29 +363,31 @@ def _write_pairs(out: Path, pairs, src: list[str], tgt: list[str]) -> None:
     atomic_write(out, write)
 
 
-def _mine_report(settings: MineSettings, command, src, tgt, pairs, index_info: dict, seconds: dict,
+def _mine_report(settings: MineSettings, command, sides: list[_Side], pairs, index_info: dict, seconds: dict,
                  model_info: dict) -> dict[str, Any]:
     """The report of :func:`run_mine` (``<out stem>.report.json``)."""
-    n_emb = len(src.sentences) + len(tgt.sentences)
+    n_emb = sum(len(s.texts) for s in sides)
     cfg = report_config(settings, _MINE_KEYS)
     argv = command if command is not None else sys.argv
+    embed_seconds = sum(v for k, v in seconds.items() if k.startswith("embed_"))
+    speeds = {"search": round(n_emb / max(seconds["search_and_select"], 1e-9), 1)}
+    if embed_seconds:
+        n_embedded = sum(len(s.texts) for s in sides if s.shards is None)
+        speeds = {"embedding": round(n_embedded / max(embed_seconds, 1e-9), 1), **speeds}
     return {
         "command": argv,
         "command_line": shlex.join(argv),
         "task": "mine",
-        "model": settings.model,
-        "counts": {"src": src.counts(), "tgt": tgt.counts()},
+        "model": model_info.get("name", settings.model) if all(s.shards is not None for s in sides) else settings.model,
+        "counts": {s.name: s.counts for s in sides},
         "n_pairs": len(pairs),
         "score_range": [float(pairs.scores.min()), float(pairs.scores.max())] if len(pairs) else None,
-        "index": index_info,
+        "index": {**index_info, "peak_rss_mib": peak_rss_mib()},
         "seconds": seconds,
-        "sentences_per_second": {
-            "embedding": round(n_emb / max(seconds["embed_src"] + seconds["embed_tgt"], 1e-9), 1),
-            "search": round(n_emb / max(seconds["search_and_select"], 1e-9), 1),
-        },
+        "sentences_per_second": speeds,
         "output": str(settings.out),
         "config": cfg,
-        "manifest": build_manifest(cfg, [str(settings.src), str(settings.tgt)], model_info, [settings.seed]),
+        "manifest": build_manifest(cfg, [s.data_file for s in sides], model_info, [settings.seed]),
     }
 
 
@@ -319,7 +416,7 @@ class MineEvalResult:
 
 
 _EVAL_KEYS = ("langs", "model", "margins", "strategies", "k", "parallel_fraction", "report_margin", "report_strategy",
-              "index", "layer", "pooling", "batch_size", "distractors", "distractor_min_words", "seed", "data_dir",
+              "index", *_KNN_KEYS, "layer", "pooling", "batch_size", "distractors", "distractor_min_words", "seed", "data_dir",
               "out", "overwrite")
 
 
@@ -405,7 +502,8 @@ def run_mine_eval(settings: MineEvalSettings, command: list[str] | None = None) 
         per_lang[lang] = evaluate_language(x_all, y_all, corpus.texts[NTREX_SOURCE], corpus.texts[lang],
                                            margins=settings.margins, strategies=settings.strategies, k=settings.k,
                                            parallel_fraction=settings.parallel_fraction, seed=settings.seed,
-                                           index=settings.index, x_extra=x_extra, y_extra=y_extra)
+                                           index=settings.index, x_extra=x_extra, y_extra=y_extra,
+                                           knn_options=settings.knn_options())
     report = _mine_eval_report(settings, command, per_lang, corpus.n_skipped_empty, embed, time.perf_counter() - t0,
                                list(files.values()))
     if settings.out:
@@ -441,6 +539,7 @@ def _mine_eval_report(settings: MineEvalSettings, command, per_lang: dict, n_ski
         "methods": {l: r["methods"] for l, r in per_lang.items()},
         "method_average_f1": method_avgs,
         "tasks": {l: r["tasks"] for l, r in per_lang.items()},
+        "index": {**{l: r["index"] for l, r in per_lang.items()}, "peak_rss_mib": peak_rss_mib()},
         "distractors": embed.distractors,
         "counts": counts,
         "seconds": {"total": round(seconds, 1), "embedding": round(embed.seconds, 1)},

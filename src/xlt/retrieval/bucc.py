@@ -20,7 +20,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from xlt.retrieval.mining import score_candidates, select_pairs
+from xlt.retrieval.mining import neighbourhoods, score_neighbourhoods, select_pairs
 
 
 @dataclass
@@ -158,7 +158,7 @@ def best_threshold(scores: np.ndarray, correct: np.ndarray, n_gold: int) -> tupl
 def evaluate_language(x_all: np.ndarray, y_all: np.ndarray, src_lines: list[str], tgt_lines: list[str],
                       *, margins: list[str], strategies: list[str], k: int = 4, parallel_fraction: float = 0.2,
                       seed: int = 0, index: str = "auto", x_extra: np.ndarray | None = None,
-                      y_extra: np.ndarray | None = None) -> dict[str, Any]:
+                      y_extra: np.ndarray | None = None, knn_options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Mining P/R/F1 on one line-aligned pair of sides with pre-computed unit embeddings.
 
     Args:
@@ -168,6 +168,9 @@ def evaluate_language(x_all: np.ndarray, y_all: np.ndarray, src_lines: list[str]
         x_extra, y_extra: optional ``(n_extra, dim)`` embeddings of extra non-parallel
             distractor sentences for each pile (e.g. monolingual text of each language); the
             first half of each goes into the dev task, the second into the test task.
+        index, knn_options: the FAISS index kind and further options of
+            :func:`~xlt.retrieval.mining.knn_search` (``nprobe``, ``target_recall``, ``check_recall``, ...).
+            The neighbours of each task are searched once and scored with every margin.
 
     Returns:
         ``{"dev": {...}, "test": {...}, "methods": {"margin/strategy": {"threshold", "dev_f1",
@@ -186,6 +189,7 @@ def evaluate_language(x_all: np.ndarray, y_all: np.ndarray, src_lines: list[str]
     tasks = {name: build_task(src_lines, tgt_lines, rows, parallel_fraction=parallel_fraction, seed=seed)
              for name, rows in (("dev", dev_rows), ("test", test_rows))}
     mined: dict[str, dict[tuple[str, str], Any]] = {"dev": {}, "test": {}}
+    index_info: dict[str, Any] = {}
     dim = x_all.shape[1]
     extras = {}
     for side, e in (("x", x_extra), ("y", y_extra)):
@@ -195,8 +199,10 @@ def evaluate_language(x_all: np.ndarray, y_all: np.ndarray, src_lines: list[str]
         # distractors go after the pile rows, so gold row numbers stay valid
         x = np.concatenate([x_all[task.src_lines], extras["x"][name]])
         y = np.concatenate([y_all[task.tgt_lines], extras["y"][name]])
+        nb = neighbourhoods(x, y, k=k, index=index, seed=seed, **(knn_options or {}))
+        index_info[name] = nb.info
         for margin in margins:
-            cands = score_candidates(x, y, k=k, margin=margin, index=index)
+            cands = score_neighbourhoods(nb, margin)
             for strategy in strategies:
                 p = select_pairs(cands, strategy)
                 pairs = [(int(a), int(b)) for a, b in zip(p.src, p.tgt)]
@@ -217,4 +223,4 @@ def evaluate_language(x_all: np.ndarray, y_all: np.ndarray, src_lines: list[str]
                     "gold": len(t.gold), "extra_distractors_src": len(extras["x"][name]),
                     "extra_distractors_tgt": len(extras["y"][name]),
                     "dropped_duplicates": t.n_dropped_duplicates} for name, t in tasks.items()}
-    return {"tasks": sizes, "methods": methods}
+    return {"tasks": sizes, "methods": methods, "index": index_info}

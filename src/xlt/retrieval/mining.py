@@ -20,18 +20,20 @@ pairs are selected by one of four strategies:
   no sentence is used twice (LASER's ``max`` retrieval).
 
 Nearest neighbours come from FAISS (Johnson et al. 2019, "Billion-scale similarity search with
-GPUs") on inner products of unit vectors: an exact ``IndexFlatIP`` for small sides and an
-inverted-file index (``IVF``, optionally with product quantisation, ``IVF-PQ``) above a size the
-caller sets. Approximate search only proposes the candidates: their cosines are recomputed
-exactly from the stored vectors, so the margin scores never carry quantisation error. Queries
-and index additions go in chunks, and :func:`embed_to_array` can write embeddings to a disk
-memmap chunk by chunk, so memory stays bounded by the index.
+GPUs") on inner products of unit vectors (:mod:`xlt.retrieval.ann`): an exact ``Flat`` index for
+small sides and, above a size the caller sets or by choice, an inverted file (``IVF``), IVF with
+OPQ and product quantisation (``OPQ,IVF,PQ``) or an HNSW graph. Approximate search only proposes
+candidates: their cosines are recomputed exactly from the stored vectors before the best ``k``
+are kept, so the margin scores never carry quantisation error, and recall@k against exact search
+can be measured on a sample of queries (``check_recall``) or reached by tuning (``target_recall``).
+Both sides can be arrays, disk memmaps (:func:`embed_to_array`) or the shards of ``xlt embed``;
+indexes are filled and queries searched block by block, so memory stays bounded by one index,
+one block and the candidate lists.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -43,6 +45,7 @@ from tqdm.auto import tqdm
 
 from xlt.data.readers import DataFormatError, read_lines
 from xlt.models.encoder import Encoder
+from xlt.retrieval.ann import (AnnIndex, as_vectors, build_ann_index, measure_recall, peak_rss_mib, tune_search)
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +55,8 @@ MARGINS = ("ratio", "distance", "absolute")
 STRATEGIES = ("forward", "backward", "intersection", "max")
 """Pair-selection strategies of :func:`mine`."""
 
-INDEX_KINDS = ("auto", "flat", "ivf", "ivfpq")
-"""FAISS index kinds: ``auto`` = ``flat`` up to ``approx_above`` vectors, ``ivf`` above."""
+INDEX_KINDS = ("auto", "flat", "ivf", "ivfpq", "hnsw")
+"""FAISS index kinds: ``auto`` = ``flat`` up to ``approx_above`` vectors, ``ivf`` above (see :mod:`xlt.retrieval.ann`)."""
 
 DEFAULT_APPROX_ABOVE = 100_000
 """Sides with more vectors than this get an approximate (IVF) index under ``index='auto'``."""
@@ -162,18 +165,6 @@ def embed_to_array(encoder: Encoder, sentences: Sequence[str], *, chunk_size: in
 # --------------------------------------------------------------------------- nearest neighbours
 
 
-def _as_f32(a: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(a, dtype=np.float32)
-
-
-def _check_vectors(a: Any, name: str) -> np.ndarray:
-    if not isinstance(a, np.ndarray):
-        a = np.asarray(a, dtype=np.float32)
-    if a.ndim != 2 or a.shape[0] == 0 or a.shape[1] == 0:
-        raise ValueError(f"{name} must be a non-empty (rows, dim) array, got shape {a.shape}")
-    return a
-
-
 def resolve_index_kind(kind: str, n_base: int, approx_above: int = DEFAULT_APPROX_ABOVE) -> str:
     """``auto`` → ``flat`` for ``n_base <= approx_above`` else ``ivf``; other kinds unchanged.
 
@@ -187,123 +178,93 @@ def resolve_index_kind(kind: str, n_base: int, approx_above: int = DEFAULT_APPRO
     return kind
 
 
-def default_nlist(n_base: int) -> int:
-    """IVF lists for ``n_base`` vectors: about ``4 * sqrt(n)`` (FAISS guidelines), at least 1,
-    and at most ``n_base / 39`` so that every centroid has its 39 training points."""
-    return max(1, min(int(4 * math.sqrt(n_base)), n_base // 39))
+def build_index(base: Any, kind: str = "auto", *, approx_above: int = DEFAULT_APPROX_ABOVE,
+                nlist: int | None = None, nprobe: int | None = None, pq_m: int | None = None,
+                ef_search: int | None = None, k: int = 4, rerank: int | None = None, train_size: int | None = None,
+                chunk_size: int = DEFAULT_CHUNK_SIZE, seed: int = 0, progress: bool = False) -> AnnIndex:
+    """A FAISS inner-product index over ``base`` ``(m, dim)`` (array, memmap or ``xlt embed`` shards),
+    trained on a seeded sample and filled block by block (:func:`xlt.retrieval.ann.build_ann_index`).
 
-
-def build_index(base: np.ndarray, kind: str = "auto", *, approx_above: int = DEFAULT_APPROX_ABOVE,
-                nlist: int | None = None, nprobe: int = 16, pq_m: int | None = None,
-                chunk_size: int = DEFAULT_CHUNK_SIZE, seed: int = 0):
-    """A FAISS inner-product index over ``base`` ``(m, dim)`` (unit rows → cosine), filled chunkwise.
-
-    ``ivf``/``ivfpq`` are trained on a seeded sample of at most ``256 * nlist`` rows;
-    ``ivfpq`` stores ``pq_m`` codes per vector (default ``dim / 8`` sub-quantisers of 8 bits,
-    fewer bits when there are under ``256 * 39`` vectors to train them on).
+    ``auto`` is ``flat`` up to ``approx_above`` vectors and ``ivf`` above; see
+    :mod:`xlt.retrieval.ann` for the kinds (``flat``, ``ivf``, ``ivfpq`` = OPQ + IVF + PQ, ``hnsw``)
+    and the defaults of ``nlist``, ``nprobe``, ``ef_search``, ``pq_m``, ``rerank``, ``train_size``.
 
     Returns:
-        ``(index, info)`` with ``info`` = ``{'kind', 'nlist', 'nprobe', 'pq_m', 'seconds'}``.
+        an :class:`~xlt.retrieval.ann.AnnIndex` (its ``info``: kind, spec, nlist, nprobe/ef_search,
+        n_train, build seconds).
 
     Raises:
-        ValueError: unknown kind, or ``pq_m`` that does not divide ``dim``.
+        ValueError: unknown kind, bad shapes, ``pq_m`` that does not divide ``dim``.
     """
-    import faiss  # lazy: xlt --help imports this module (through xlt.jobs); faiss takes ~0.4 s
-
-    base = _check_vectors(base, "base")
-    m, dim = base.shape
-    kind = resolve_index_kind(kind, m, approx_above)
-    t0 = time.perf_counter()
-    info: dict[str, Any] = {"kind": kind, "n_base": m}
-    if kind == "flat":
-        index = faiss.IndexFlatIP(dim)
-    else:
-        nlist = nlist or default_nlist(m)
-        spec = f"IVF{nlist},Flat"
-        if kind == "ivfpq":
-            pq_m = pq_m or max(1, dim // 8)
-            if dim % pq_m:
-                raise ValueError(f"pq_m={pq_m} must divide the vector dim {dim}")
-            # 8-bit codes need 256 * 39 training points; fewer points get fewer bits
-            nbits = int(max(1, min(8, math.floor(math.log2(max(2, m // 39))))))
-            spec = f"IVF{nlist},PQ{pq_m}x{nbits}"
-            info.update(pq_m=pq_m, pq_nbits=nbits)
-        index = faiss.index_factory(dim, spec, faiss.METRIC_INNER_PRODUCT)
-        rng = np.random.default_rng(seed)
-        n_train = min(m, 256 * nlist)
-        sample = np.sort(rng.choice(m, size=n_train, replace=False))
-        index.train(_as_f32(base[sample]))
-        index.nprobe = min(nprobe, nlist)
-        info.update(nlist=nlist, nprobe=index.nprobe, n_train=n_train)
-    for s in range(0, m, chunk_size):
-        index.add(_as_f32(base[s:s + chunk_size]))
-    info["seconds"] = round(time.perf_counter() - t0, 3)
-    return index, info
+    base = as_vectors(base, chunk_size)
+    kind = resolve_index_kind(kind, base.n_rows, approx_above)
+    return build_ann_index(base, kind, nlist=nlist, nprobe=nprobe, ef_search=ef_search, pq_m=pq_m, k=k,
+                           rerank=rerank, train_size=train_size, seed=seed, progress=progress)
 
 
-def knn_search(queries: np.ndarray, base: np.ndarray, k: int, *, index: str = "auto",
-               approx_above: int = DEFAULT_APPROX_ABOVE, nprobe: int = 16, nlist: int | None = None,
-               pq_m: int | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE, progress: bool = False,
-               seed: int = 0) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+def knn_search(queries: Any, base: Any, k: int, *, index: str = "auto", approx_above: int = DEFAULT_APPROX_ABOVE,
+               nprobe: int | None = None, nlist: int | None = None, pq_m: int | None = None,
+               ef_search: int | None = None, rerank: int | None = None, train_size: int | None = None,
+               target_recall: float | None = None, check_recall: int = 0, chunk_size: int = DEFAULT_CHUNK_SIZE,
+               progress: bool = False, seed: int = 0) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """The ``k`` nearest rows of ``base`` ``(m, dim)`` for every row of ``queries`` ``(n, dim)``.
 
-    Both sides must hold unit vectors (cosine = inner product). Cosines of the returned
-    neighbours are recomputed exactly in float32 from the vectors, also for approximate indexes.
-    ``k`` is capped at ``m``.
+    Both sides hold unit vectors (cosine = inner product) as arrays, memmaps or ``xlt embed``
+    shards (:func:`xlt.retrieval.ann.as_vectors`); the index is filled and the queries searched
+    block by block, so memory holds the index, one block and the ``(n, k)`` results. An approximate
+    index proposes ``rerank`` candidates per query, whose cosines are recomputed exactly in float32
+    from the base vectors before the best ``k`` are kept. ``k`` is capped at ``m``.
+
+    Args:
+        index, approx_above, nlist, nprobe, pq_m, ef_search, rerank, train_size: see :func:`build_index`.
+        target_recall: raise ``nprobe``/``efSearch`` by doubling until recall@k on a held-out sample
+            of ``max(check_recall, 1000)`` queries reaches it (:func:`xlt.retrieval.ann.tune_search`).
+        check_recall: queries in the seeded sample on which recall@k against exact search is
+            measured and reported (:func:`xlt.retrieval.ann.measure_recall`; 0: not measured; a flat
+            index is exact and reports recall 1 without measuring).
 
     Returns:
         ``(sims, ids, info)``: ``sims`` ``(n, k)`` float32 cosines in descending order, ``ids``
-        ``(n, k)`` int64 row numbers of ``base`` (never -1: a query an approximate index could
-        not fill is searched exactly), and the index info of :func:`build_index` plus ``search_seconds``.
+        ``(n, k)`` int64 row numbers of ``base`` (never -1: a query an approximate index could not
+        fill is searched exactly), and the index info (kind, spec, nlist, nprobe or ef_search,
+        n_train, build/search seconds, ``tuning``, ``recall_check``, ``peak_rss_mib``).
 
     Raises:
-        ValueError: bad shapes, different dims, ``k < 1``.
+        ValueError: bad shapes, different dims, ``k < 1``, ``target_recall`` outside (0, 1].
     """
-    queries, base = _check_vectors(queries, "queries"), _check_vectors(base, "base")
-    if queries.shape[1] != base.shape[1]:
-        raise ValueError(f"queries and base must have the same dim, got {queries.shape[1]} and {base.shape[1]}")
+    q, b = as_vectors(queries, chunk_size), as_vectors(base, chunk_size)
+    if q.dim != b.dim:
+        raise ValueError(f"queries and base must have the same dim, got {q.dim} and {b.dim}")
     if isinstance(k, bool) or int(k) != k or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
-    k = min(int(k), base.shape[0])
-    idx, info = build_index(base, index, approx_above=approx_above, nlist=nlist, nprobe=nprobe, pq_m=pq_m,
-                            chunk_size=chunk_size, seed=seed)
-    n = queries.shape[0]
-    sims = np.empty((n, k), dtype=np.float32)
-    ids = np.empty((n, k), dtype=np.int64)
+    if target_recall is not None and not 0 < target_recall <= 1:
+        raise ValueError(f"target_recall must be in (0, 1], got {target_recall}")
+    k = min(int(k), b.n_rows)
+    ann = build_index(b, index, approx_above=approx_above, nlist=nlist, nprobe=nprobe, pq_m=pq_m,
+                      ef_search=ef_search, k=k, rerank=rerank, train_size=train_size, chunk_size=chunk_size,
+                      seed=seed, progress=progress)
+    info = ann.info
+    if target_recall is not None and ann.kind != "flat":
+        info["tuning"] = tune_search(ann, q, k, target_recall, n_sample=max(check_recall, 1000), seed=seed + 1,
+                                     start=nprobe if ann.kind != "hnsw" else ef_search)
+    sims = np.empty((q.n_rows, k), dtype=np.float32)
+    ids = np.empty((q.n_rows, k), dtype=np.int64)
     t0 = time.perf_counter()
-    n_refilled = 0
-    for s in tqdm(range(0, n, chunk_size), desc="k-NN search", disable=not progress, leave=False):
-        q = _as_f32(queries[s:s + chunk_size])
-        dist, found = idx.search(q, k)
-        if info["kind"] != "flat":
-            bad = np.flatnonzero((found < 0).any(axis=1))
-            if bad.size:  # an approximate index's probed lists held fewer than k vectors
-                n_refilled += bad.size
-                found[bad] = _exact_topk(q[bad], base, k)
-            # exact cosines of the proposed candidates, re-sorted
-            cand = np.einsum("nd,nkd->nk", q, _as_f32(base[found.ravel()]).reshape(len(q), k, -1))
-            order = np.argsort(-cand, axis=1, kind="stable")
-            found = np.take_along_axis(found, order, axis=1)
-            cand = np.take_along_axis(cand, order, axis=1)
-        else:
-            cand = dist
-        sims[s:s + len(q)], ids[s:s + len(q)] = cand, found
+    with tqdm(total=q.n_rows, desc=f"k-NN search ({ann.spec})", unit="query", disable=not progress,
+              leave=False) as bar:
+        for first, block in q.blocks():
+            for s in range(0, len(block), chunk_size):
+                part = block[s:s + chunk_size]
+                sims[first + s:first + s + len(part)], ids[first + s:first + s + len(part)] = ann.search(part, k)
+                bar.update(len(part))
     info["search_seconds"] = round(time.perf_counter() - t0, 3)
-    info["n_exact_fallback"] = n_refilled
+    info.setdefault("n_exact_fallback", 0)
+    if ann.kind == "flat":
+        info["recall_check"] = {"recall": 1.0, "k": k, "n_sample": 0, "exact": True}
+    elif check_recall:
+        info["recall_check"] = measure_recall(ann, q, k, check_recall, seed=seed)
+    info["peak_rss_mib"] = peak_rss_mib()
     return sims, ids, info
-
-
-def _exact_topk(q: np.ndarray, base: np.ndarray, k: int, block: int = 65_536) -> np.ndarray:
-    """Exact top-``k`` row ids of ``base`` for each row of ``q``, scanning ``base`` blockwise."""
-    best_s = np.full((len(q), k), -np.inf, dtype=np.float32)
-    best_i = np.zeros((len(q), k), dtype=np.int64)
-    for s in range(0, base.shape[0], block):
-        b = _as_f32(base[s:s + block])
-        sc = np.concatenate([best_s, q @ b.T], axis=1)
-        ix = np.concatenate([best_i, np.broadcast_to(np.arange(s, s + len(b)), (len(q), len(b)))], axis=1)
-        top = np.argsort(-sc, axis=1, kind="stable")[:, :k]
-        best_s, best_i = np.take_along_axis(sc, top, axis=1), np.take_along_axis(ix, top, axis=1)
-    return best_i
 
 
 # --------------------------------------------------------------------------- margins and mining
@@ -368,31 +329,73 @@ class Candidates:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def score_candidates(x: np.ndarray, y: np.ndarray, *, k: int = 4, margin: str = "ratio",
-                     index: str = "auto", approx_above: int = DEFAULT_APPROX_ABOVE, nprobe: int = 16,
-                     nlist: int | None = None, pq_m: int | None = None,
-                     chunk_size: int = DEFAULT_CHUNK_SIZE, progress: bool = False, seed: int = 0) -> Candidates:
+@dataclass
+class Neighbourhoods:
+    """Both directions' ``k`` nearest neighbours (input of :func:`score_neighbourhoods`).
+
+    Attributes:
+        sxy ``(n, k)``, ixy ``(n, k)``: each source row's nearest targets' cosines (descending) and rows.
+        syx ``(m, k)``, iyx ``(m, k)``: each target row's nearest sources.
+        info: ``{"forward_index", "backward_index"}`` index information (:func:`knn_search`).
+    """
+
+    sxy: np.ndarray
+    ixy: np.ndarray
+    syx: np.ndarray
+    iyx: np.ndarray
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def neighbourhoods(x: Any, y: Any, *, k: int = 4, **knn_options: Any) -> Neighbourhoods:
+    """k-NN of every source row among the targets and of every target row among the sources.
+
+    The two searches run one after the other, each with its own index (built over the other side,
+    then freed), so memory holds one index, one block of queries and the ``(n + m, k)`` candidate
+    lists. ``knn_options`` go to :func:`knn_search`.
+
+    Raises:
+        ValueError: bad shapes or settings.
+    """
+    sxy, ixy, info_f = knn_search(x, y, k, **knn_options)
+    syx, iyx, info_b = knn_search(y, x, k, **knn_options)
+    return Neighbourhoods(sxy, ixy, syx, iyx, info={"forward_index": info_f, "backward_index": info_b})
+
+
+def score_neighbourhoods(nb: Neighbourhoods, margin: str = "ratio") -> Candidates:
+    """The margin score (:func:`margin_score`) of every candidate pair of ``nb``.
+
+    The margin's neighbourhood means ``knn_x`` ``(n,)`` and ``knn_y`` ``(m,)`` are the row means of
+    ``nb.sxy`` and ``nb.syx``.
+
+    Raises:
+        ValueError: unknown margin.
+    """
+    if margin not in MARGINS:
+        raise ValueError(f"margin must be one of {', '.join(MARGINS)}, got {margin!r}")
+    knn_x = nb.sxy.mean(axis=1, dtype=np.float64)
+    knn_y = nb.syx.mean(axis=1, dtype=np.float64)
+    fwd = margin_score(nb.sxy, knn_x[:, None], knn_y[nb.ixy], margin)
+    bwd = margin_score(nb.syx, knn_y[:, None], knn_x[nb.iyx], margin)
+    return Candidates(nb.ixy, fwd, nb.iyx, bwd, info=dict(nb.info))
+
+
+def score_candidates(x: Any, y: Any, *, k: int = 4, margin: str = "ratio", **knn_options: Any) -> Candidates:
     """k-NN in both directions and the margin score of every candidate pair.
 
     Args:
-        x: ``(n, dim)`` unit source vectors. y: ``(m, dim)`` unit target vectors (arrays or memmaps).
+        x: ``(n, dim)`` unit source vectors. y: ``(m, dim)`` unit target vectors (arrays, memmaps or
+            ``xlt embed`` shards).
         k: neighbourhood size, both for the candidates and for the margin's mean (default 4).
-        margin: see :func:`margin_score`. Other arguments: see :func:`knn_search`.
+        margin: see :func:`margin_score`. knn_options: see :func:`knn_search` (``index``,
+            ``approx_above``, ``nprobe``, ``nlist``, ``pq_m``, ``ef_search``, ``rerank``,
+            ``train_size``, ``target_recall``, ``check_recall``, ``chunk_size``, ``progress``, ``seed``).
 
     Raises:
         ValueError: bad shapes or settings.
     """
     if margin not in MARGINS:
         raise ValueError(f"margin must be one of {', '.join(MARGINS)}, got {margin!r}")
-    opts = dict(index=index, approx_above=approx_above, nprobe=nprobe, nlist=nlist, pq_m=pq_m,
-                chunk_size=chunk_size, progress=progress, seed=seed)
-    sxy, ixy, info_f = knn_search(x, y, k, **opts)
-    syx, iyx, info_b = knn_search(y, x, k, **opts)
-    knn_x = sxy.mean(axis=1, dtype=np.float64)
-    knn_y = syx.mean(axis=1, dtype=np.float64)
-    fwd = margin_score(sxy, knn_x[:, None], knn_y[ixy], margin)
-    bwd = margin_score(syx, knn_y[:, None], knn_x[iyx], margin)
-    return Candidates(ixy, fwd, iyx, bwd, info={"forward_index": info_f, "backward_index": info_b})
+    return score_neighbourhoods(neighbourhoods(x, y, k=k, **knn_options), margin)
 
 
 def select_pairs(cands: Candidates, strategy: str = "max", threshold: float | None = None) -> MinedPairs:
@@ -447,14 +450,15 @@ def mine(x: np.ndarray, y: np.ndarray, *, k: int = 4, margin: str = "ratio", str
     """Mine translation pairs between unit-vector sets ``x`` ``(n, dim)`` and ``y`` ``(m, dim)``.
 
     :func:`score_candidates` then :func:`select_pairs`; ``knn_options`` go to
-    :func:`knn_search` (``index``, ``approx_above``, ``nprobe``, ``nlist``, ``pq_m``,
-    ``chunk_size``, ``progress``, ``seed``).
+    :func:`knn_search` (``index``, ``approx_above``, ``nprobe``, ``nlist``, ``pq_m``, ``ef_search``,
+    ``rerank``, ``train_size``, ``target_recall``, ``check_recall``, ``chunk_size``, ``progress``, ``seed``).
 
     Raises:
         ValueError: bad shapes or settings.
     """
     t0 = time.perf_counter()
+    x, y = as_vectors(x), as_vectors(y)
     cands = score_candidates(x, y, k=k, margin=margin, **knn_options)
     pairs = select_pairs(cands, strategy, threshold)
-    pairs.info.update(k=min(k, len(x), len(y)), margin=margin, seconds=round(time.perf_counter() - t0, 3))
+    pairs.info.update(k=min(k, x.n_rows, y.n_rows), margin=margin, seconds=round(time.perf_counter() - t0, 3))
     return pairs
