@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "transfer": "transfer",
     "predict": "predict",
     "retrieve": "retrieve",
+    "embed": "embed",
     "mine": "mine",
     "analyze": "analyze",
     "export-model": "export",
