@@ -34,7 +34,8 @@ from xlt.models import loading  # loading.load_encoder is looked up at call time
 from xlt.models.features import parse_layer
 from xlt.models.shards import ShardInfo, write_shard
 
-__all__ = ["ShardSpec", "check_cluster", "encode_shard", "parse_cluster", "run_on_cluster", "worker_encoder"]
+__all__ = ["ShardSpec", "check_cluster", "encode_shard", "load_shard_encoder", "parse_cluster", "run_on_cluster",
+           "worker_encoder"]
 
 _CLUSTER = re.compile(r"^(local:(?P<n>[1-9][0-9]{0,3})|(?P<addr>(tcp|tls|inproc|ucx)://\S+))$")
 
@@ -89,16 +90,26 @@ def check_cluster(cluster: str) -> None:
 _ENCODERS: dict[tuple, Any] = {}
 
 
+def load_shard_encoder(spec: ShardSpec):
+    """The encoder of ``spec`` (:func:`xlt.models.loading.load_encoder`), with ``spec.prefix`` as its
+    text prefix when given.
+
+    Raises:
+        ModelLoadError: the model does not load.
+    """
+    enc = loading.load_encoder(spec.model, device=spec.device)
+    if spec.prefix is not None:
+        enc.text_prefix = spec.prefix
+    return enc
+
+
 def worker_encoder(spec: ShardSpec):
-    """The encoder of ``spec`` for this process, loaded once and cached (so each Dask worker loads the
-    model on its first task only); ``spec.prefix`` replaces the model's text prefix when given."""
+    """:func:`load_shard_encoder`, loaded once per process and kept (so each Dask worker loads the model
+    on its first task only; a task with another spec replaces it)."""
     key = (spec.model, spec.prefix, spec.device)
     if key not in _ENCODERS:
-        enc = loading.load_encoder(spec.model, device=spec.device)
-        if spec.prefix is not None:
-            enc.text_prefix = spec.prefix
         _ENCODERS.clear()
-        _ENCODERS[key] = enc
+        _ENCODERS[key] = load_shard_encoder(spec)
     return _ENCODERS[key]
 
 

@@ -35,8 +35,8 @@ from xlt.data.corpus import input_fingerprint, read_corpus
 from xlt.evaluate.manifest import build_manifest
 from xlt.evaluate.report import write_json
 from xlt.jobs import ConfigError
-from xlt.jobs.distributed import (ShardSpec, check_cluster, encode_shard, parse_cluster, run_on_cluster,
-                                  worker_encoder)
+from xlt.jobs.distributed import (ShardSpec, check_cluster, encode_shard, load_shard_encoder, parse_cluster,
+                                  run_on_cluster)
 from xlt.jobs.parts_aligncmds import FileRunSettings, same_field
 from xlt.jobs.settings import AT_LEAST_1, EncodingSettings, option
 from xlt.models.shards import (FORMAT, MANIFEST, TEXTS, VERSION, ShardError, ShardInfo, file_sha256, read_manifest,
@@ -198,7 +198,7 @@ def run(settings: EmbedSettings, command: list[str] | None = None) -> EmbedResul
 
     spec = ShardSpec(model=settings.model, prefix=settings.prefix, layer=settings.layer, pooling=settings.pooling,
                      batch_size=settings.batch_size, normalize=settings.normalize, dtype=settings.dtype)
-    encoder = worker_encoder(spec)
+    encoder = load_shard_encoder(spec)
     model = encoder.describe()
     if old and old.get("model_fingerprint") != model["fingerprint"]:
         raise ConfigError(f"--out {out} was made with other model weights (fingerprint {old.get('model_fingerprint')}"
