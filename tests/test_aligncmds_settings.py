@@ -61,7 +61,8 @@ def test_same_field_keeps_the_declaration_and_changes_what_is_asked():
 
     f = same_field(RunSettings, "out", help="the map file", cli=False)
     assert f.default is None and f.metadata["help"] == "the map file" and f.metadata["cli"] is False
-    assert [g.name for g in dataclasses.fields(FileRunSettings)] == ["model", "out", "overwrite", "progress"]
+    assert [g.name for g in dataclasses.fields(FileRunSettings)] == ["model", "backend", "int8", "out", "overwrite",
+                                                                     "progress"]
     assert TranslitSettings(langs="ru", out="o").limit == 2000 and MlmSettings(langs="ru", out="o").limit is None
 
 

@@ -74,6 +74,8 @@ class AdaptSettings(RunSettings):
     min_sentences: int = option(200, help="least text per language", check=AT_LEAST_1)
     out: Path | None = same_field(RunSettings, "out", help="the adapted model's folder (required)")
 
+    updates_encoder = True  # writes (and mostly trains) the encoder: no --backend onnx / --int8
+
     def __post_init__(self) -> None:
         super().__post_init__()
         self.langs = list(dict.fromkeys(self.langs))

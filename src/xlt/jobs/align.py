@@ -339,7 +339,7 @@ def run_align_fit(settings: AlignFitSettings, command: list[str] | None = None) 
     torch.manual_seed(settings.seed)
     methods = settings.method_names
     corpus, no_text, dict_files, dictionaries = _fit_inputs(settings)
-    encoder = loading.load_encoder(settings.model, device="auto")
+    encoder = loading.load_encoder(settings.model, device="auto", **settings.encoder_options())
     layer_ids, _ = resolve_layers(parse_layers(",".join(settings.layers)), encoder.num_layers)
     stream, info = _supervision(settings, encoder, corpus, dictionaries, layer_ids)
     model_info = encoder.describe()
@@ -472,7 +472,7 @@ def run_align_eval(settings: AlignEvalSettings, command: list[str] | None = None
     corpus = sup.read_parallel_corpus(source, ",".join(settings.langs) or ",".join(first.languages), settings.data_dir,
                                       part="heldout", heldout=settings.heldout)
     set_key = "ntrex" if corpus.name == "NTREX" else "parallel"
-    encoder = loading.load_encoder(settings.model or first.model["spec"], device="auto")
+    encoder = loading.load_encoder(settings.model or first.model["spec"], device="auto", **settings.encoder_options())
     layers = first.layers if first else resolve_layers("all", encoder.num_layers)[0]
     word_pieces = settings.word_pieces or (first.word_pieces if first else DEFAULT_WORD_PIECES)
     for al in aligners.values():
@@ -522,6 +522,7 @@ class AlignFinetuneSettings(RunSettings, WordLinkSettings):
         ConfigError: no ``out``; any field's own check.
     """
 
+    updates_encoder = True  # trains the encoder: no --backend onnx / --int8 (RunSettings.updates_encoder)
     out: Path | None = same_field(RunSettings, "out", help="output model folder (for 'xlt transfer --model') "
                                                            "(required)")
     loss: Literal["l2", "contrastive"] = option("l2", help="the alignment loss")

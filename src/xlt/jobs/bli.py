@@ -305,14 +305,16 @@ def _stack(lang: str, words: list[str], cfg: BliSpaceSettings, state: dict, cont
     cache folder when it holds them; ``(stack, counts)``. Values are rounded to float16 (as cached)
     either way."""
     mode = f"ctx{contexts}" if contexts else "iso"
-    key = hashlib.sha1("\n".join([cfg.model, lang, mode, str(cfg.prefix), str(cfg.text.get(lang, "")), *words])
+    opts = cfg.encoder_options()  # int8/onnx vectors are cached apart; plain torch keeps its old keys
+    model_id = cfg.model + ("" if opts == {"backend": "torch", "int8": False} else f"|{opts['backend']}|int8={opts['int8']}")
+    key = hashlib.sha1("\n".join([model_id, lang, mode, str(cfg.prefix), str(cfg.text.get(lang, "")), *words])
                        .encode("utf-8")).hexdigest()[:16]
     path = Path(cfg.cache_dir) / f"{lang}-{mode}-{key}.npz" if cfg.cache_dir else None
     if path is not None and path.is_file():
         with np.load(path, allow_pickle=False) as z:
             return z["stack"].astype(np.float32), (z["counts"] if "counts" in z else None)
     if "encoder" not in state:
-        state["encoder"] = load_encoder(cfg.model)
+        state["encoder"] = load_encoder(cfg.model, **cfg.encoder_options())
     sents = None
     if contexts:
         sents = [s[:200] for s in _sentences(lang, cfg.text.get(lang), cfg.data_dir, state) if s]

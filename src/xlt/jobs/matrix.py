@@ -151,7 +151,8 @@ def run(settings: TransferSettings, command: list[str] | None = None) -> MatrixR
     """
     t0 = time.time()
     singles, datasets = _read_sources(settings)
-    encoder = load_encoder(settings.model, device="cpu" if settings.mode == "finetune" else "auto")
+    encoder = load_encoder(settings.model, device="cpu" if settings.mode == "finetune" else "auto",
+                           **settings.encoder_options())
     argv = command if command is not None else sys.argv
     reports: dict[str, dict] = {}
     seconds: dict[str, float] = {}

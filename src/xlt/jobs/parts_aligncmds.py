@@ -16,9 +16,9 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from xlt.jobs.settings import RunSettings, Settings
+from xlt.jobs.settings import RunSettings, Settings, check_inference_backend, encoder_options
 
 __all__ = ["FileRunSettings", "help_of", "report_config", "same_field"]
 
@@ -53,15 +53,28 @@ class FileRunSettings(Settings):
 
     Attributes:
         model: the encoder (``bundled:e5-small``, a Hugging Face id or a local folder).
+        backend, int8: how the encoder runs (as :class:`~xlt.jobs.settings.RunSettings`).
         out: the output (a file or folder, as the command says).
         overwrite: replace an existing output (never an input).
         progress: show progress bars.
     """
 
     model: str = same_field(RunSettings, "model")
+    backend: Literal["torch", "onnx"] = same_field(RunSettings, "backend")
+    int8: bool = same_field(RunSettings, "int8")
     out: Path | None = same_field(RunSettings, "out")
     overwrite: bool = same_field(RunSettings, "overwrite")
     progress: bool = same_field(RunSettings, "progress")
+
+    updates_encoder = False  # as RunSettings.updates_encoder
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_inference_backend(self)
+
+    def encoder_options(self) -> dict[str, Any]:
+        """The ``backend`` and ``int8`` keyword arguments of :func:`xlt.models.loading.load_encoder`."""
+        return encoder_options(self)
 
 
 def _plain(value: Any, joined: bool) -> Any:

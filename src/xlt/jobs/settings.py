@@ -9,7 +9,7 @@ is built. So the Python API gets exactly the checks the command line gets, and t
 
 Shared parts, combined by inheritance (all fields are keyword-only, so parts combine in any order):
 
-* :class:`RunSettings`: model, out, overwrite, progress, data folder (commands that train add
+* :class:`RunSettings`: model, inference backend and int8, out, overwrite, progress, data folder (commands that train add
   ``seed`` with their training settings);
 * :class:`EncodingSettings`: layer, pooling, batch size of a frozen encoder.
 
@@ -33,10 +33,12 @@ from typing import Any, Literal
 import yaml
 
 from xlt.jobs import ConfigError
+from xlt.models.backends import BackendError, check_backend
 from xlt.models.loading import DEFAULT_MODEL
 
 __all__ = ["AT_LEAST_0", "AT_LEAST_1", "FRACTION", "POSITIVE", "EncodingSettings", "Interval", "RunSettings",
-           "Settings", "flag_of", "option", "setting_fields", "setting_parts"]
+           "Settings", "check_inference_backend", "encoder_options", "flag_of", "option", "setting_fields",
+           "setting_parts"]
 
 
 # --------------------------------------------------------------------------- constraints
@@ -357,12 +359,43 @@ class Settings:
 # --------------------------------------------------------------------------- shared parts
 
 
+def check_inference_backend(settings: Settings) -> None:
+    """Check the ``backend`` and ``int8`` settings of a part that carries ``model``, before any model loads.
+
+    Raises:
+        ConfigError: ``--backend onnx`` without onnxruntime installed (the message names the extra), or
+            ``--backend onnx`` / ``--int8`` for a run that trains the encoder or writes its weights
+            (``updates_encoder``, or ``mode='finetune'``): those need torch fp32 weights with gradients.
+    """
+    backend, int8 = getattr(settings, "backend", "torch"), bool(getattr(settings, "int8", False))
+    if backend == "torch" and not int8:
+        return
+    asked = ("--backend onnx" if backend == "onnx" else "") + (" --int8" if int8 else "")
+    asked = asked.strip()
+    if getattr(settings, "updates_encoder", False) or getattr(settings, "mode", None) == "finetune":
+        raise ConfigError(f"{asked}: this command trains the encoder or writes its weights, which needs the "
+                          "torch backend in fp32 (gradients); use --backend onnx/--int8 for inference only "
+                          "(e.g. --mode probe, retrieve, mine, wordalign)")
+    try:
+        check_backend(backend, int8)
+    except BackendError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def encoder_options(settings: Settings) -> dict[str, Any]:
+    """``{"backend": ..., "int8": ...}`` of a settings object (``torch``/False where it has no such fields),
+    for :func:`xlt.models.loading.load_encoder`."""
+    return {"backend": getattr(settings, "backend", "torch"), "int8": bool(getattr(settings, "int8", False))}
+
+
 @dataclass(kw_only=True)
 class RunSettings(Settings):
     """Model, output and run options.
 
     Attributes:
         model: the encoder: ``bundled:e5-small`` (default), a Hugging Face id or a local folder.
+        backend: ``torch`` (default) or ``onnx`` (ONNX Runtime; :mod:`xlt.models.backends`).
+        int8: int8 dynamic quantisation of the encoder's linear layers.
         out: the output folder (reports; a model folder for commands that write one).
         overwrite: replace a non-empty ``out`` (as a whole; never an input).
         progress: show progress bars.
@@ -371,10 +404,29 @@ class RunSettings(Settings):
     """
 
     model: str = option(DEFAULT_MODEL, help="the encoder: bundled:e5-small, a Hugging Face id or a local folder")
+    backend: Literal["torch", "onnx"] = option(
+        "torch", help="what runs the encoder: torch, or onnx (ONNX Runtime on the CPU, exported once and cached; "
+                      "pip install 'xlt[onnx]'); onnx and --int8 run inference only, never training")
+    int8: bool = option(False, help="int8 dynamic quantisation of the encoder's linear layers (faster on a CPU; "
+                                    "vectors differ slightly from fp32 ones, and are cached apart)")
     out: Path | None = option(None, help="the output folder")
     overwrite: bool = option(False, help="replace a non-empty output (as a whole; never an input)")
     progress: bool = option(True, help="show progress bars", negative_help="no progress bars")
     data_dir: Path | None = option(None, help="data folder (default: $XLT_DATA, ../shared/data, ~/.cache/xlt/data)")
+
+    #: True on the settings of commands that train the encoder or write its weights (fine-tuning, MLM
+    #: adaptation, alignment fine-tuning, vocabulary trimming): they refuse ``backend='onnx'`` and ``int8``.
+    #: ``mode='finetune'`` (``xlt transfer``) refuses them too. A plain class attribute, not a setting.
+    updates_encoder = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_inference_backend(self)
+
+    def encoder_options(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`xlt.models.loading.load_encoder` these settings choose
+        (``backend``, ``int8``)."""
+        return encoder_options(self)
 
 
 @dataclass(kw_only=True)

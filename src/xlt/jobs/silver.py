@@ -623,7 +623,7 @@ def run(settings: SilverSettings, command: list[str] | None = None) -> SilverRes
     np.random.seed(s.seeds[0])
     inputs = read_inputs(s)  # a malformed file fails before the model is loaded
     _check_outputs(s)
-    encoder = load_encoder(s.model, device="auto")
+    encoder = load_encoder(s.model, device="auto", **s.encoder_options())
     layers = probe_layers(training.layer)
     # built now so that a layer outside the model fails before any training
     aligner = WordAligner(encoder, layer=s.align_layer, methods=(s.align_method,), progress=s.progress,

@@ -397,7 +397,7 @@ def encoder_for(settings: TransferSettings, training: ProbeTraining | FinetuneTr
     if n_proc > 1:
         log.warning("--mode probe is not data-parallel: each of the %d processes trains and evaluates the "
                     "same probe (only the main one writes); run it without accelerate launch", n_proc)
-    return encoder if encoder is not None else load_encoder(settings.model, device="auto")
+    return encoder if encoder is not None else load_encoder(settings.model, device="auto", **settings.encoder_options())
 
 
 def make_trainer(encoder, training: ProbeTraining | FinetuneTraining, prepared: Prepared,

@@ -24,6 +24,7 @@ from xlt.evaluate.wordalign import alignment_scores, evaluate_alignment_files
 from xlt.jobs import ConfigError, check_layer_list
 from xlt.jobs.parts_aligncmds import FileRunSettings, same_field
 from xlt.jobs.settings import AT_LEAST_0, AT_LEAST_1, FRACTION, Settings, option
+from xlt.models import loading
 from xlt.models.words import DEFAULT_WORD_PIECES, WORD_PIECES
 
 __all__ = ["WordalignEvalResult", "WordalignEvalSettings", "WordalignResult", "WordalignSettings", "run", "run_eval"]
@@ -128,7 +129,13 @@ def _check_inputs_and_outputs(settings: WordalignSettings) -> None:
 
 
 def _aligner(settings: WordalignSettings) -> WordAligner:
-    return WordAligner(settings.model, layer=settings.layer, methods=settings.methods, batch_size=settings.batch_size,
+    encoder = settings.model
+    if settings.encoder_options() != {"backend": "torch", "int8": False}:
+        if settings.dtype != "float32":
+            raise ConfigError(f"--dtype {settings.dtype} is for the torch fp32 encoder; leave it out with "
+                              "--backend onnx / --int8")
+        encoder = loading.load_encoder(settings.model, device="auto", **settings.encoder_options())
+    return WordAligner(encoder, layer=settings.layer, methods=settings.methods, batch_size=settings.batch_size,
                        level=settings.level, distortion=settings.distortion, softmax_threshold=settings.threshold,
                        use_prefix=settings.use_prefix, dtype=settings.dtype, word_pieces=settings.word_pieces,
                        progress=settings.progress)

@@ -4,7 +4,9 @@
 vectors, or a text's sentence vector) under ``folder/<k[:2]>/<k>.npz``, where ``k`` is the
 sha256 hex digest of everything that determines the output:
 
-* the encoder's identity (``Encoder.fingerprint``, or ``spec:<spec>`` when empty) and dtype,
+* the encoder's identity (``Encoder.fingerprint``, or ``spec:<spec>`` when empty) and dtype, and its
+  inference backend when that is not plain torch fp32 (``torch-int8``, ``onnx``, ``onnx-int8``:
+  :mod:`xlt.models.backends`), so int8 or ONNX vectors never mix with fp32 ones,
 * the function name (``encode_words`` / ``encode_sentences``) and a format version,
 * the resolved layer indices, the pooling, the effective ``max_length``, ``long_inputs``,
   the text prefix, and

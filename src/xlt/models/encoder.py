@@ -269,6 +269,12 @@ class Encoder:
             E5 models); ``""`` for models without one. Feature extraction adds it.
         fingerprint: a string that identifies the weights (used in cache keys and manifests).
         info: what a run manifest records beyond the spec (source, checksums, adaptations).
+        backend: ``"torch"`` or ``"onnx"``: what runs the forward pass of :meth:`hidden_states`
+            (:mod:`xlt.models.backends`).
+        int8: the linear layers run in int8 (dynamic quantisation); with ``backend="torch"``,
+            :attr:`model` is then the quantised module.
+        runtime: with ``backend="onnx"``, the :class:`~xlt.models.backends.OnnxRunner` that runs
+            the exported model (:attr:`model` stays the float32 torch model, for its config).
     """
 
     model: Any
@@ -277,6 +283,9 @@ class Encoder:
     text_prefix: str = ""
     fingerprint: str = ""
     info: dict = field(default_factory=dict)
+    backend: str = "torch"
+    int8: bool = False
+    runtime: Any = field(default=None, repr=False)
 
     # ----------------------------------------------------------------------- facts
     @property
@@ -310,10 +319,19 @@ class Encoder:
         pid = getattr(self.tokenizer, "pad_token_id", None)
         return int(pid) if pid is not None else 0
 
+    @property
+    def backend_name(self) -> str:
+        """``'torch'``, ``'torch-int8'``, ``'onnx'`` or ``'onnx-int8'`` (:func:`xlt.models.backends.backend_name`)."""
+        return self.backend + ("-int8" if self.int8 else "")
+
     def describe(self) -> dict:
-        """What a run manifest records about the model: spec, fingerprint, layers, width, prefix, info."""
-        return {"spec": self.spec, "fingerprint": self.fingerprint, "layers": self.num_layers,
-                "hidden_size": self.hidden_size, "text_prefix": self.text_prefix, **self.info}
+        """What a run manifest records about the model: spec, fingerprint, layers, width, prefix, info,
+        and the backend when it is not plain torch fp32 (``"backend": "onnx-int8"``)."""
+        out = {"spec": self.spec, "fingerprint": self.fingerprint, "layers": self.num_layers,
+               "hidden_size": self.hidden_size, "text_prefix": self.text_prefix, **self.info}
+        if self.backend_name != "torch":
+            out["backend"] = self.backend_name
+        return out
 
     def resolve_layers(self, layers: LayerSpec) -> tuple[list[int], bool]:
         """:func:`resolve_layers` for this model's layer count: ``(hidden-state indices, single)``.
@@ -424,6 +442,14 @@ class Encoder:
         batch = {"input_ids": ids.to(device), "attention_mask": mask.to(device)}
         if "token_type_ids" in getattr(self.tokenizer, "model_input_names", ()):
             batch["token_type_ids"] = torch.zeros_like(batch["input_ids"])
+        if self.runtime is not None:
+            if grad:
+                raise ValueError(f"the {self.backend_name} backend runs inference only (no gradients): load the "
+                                 "model with backend='torch' to train it")
+            states = self.runtime.run(ids.numpy(), mask.numpy(), layer_ids)
+            if single:
+                return torch.from_numpy(states[0]).to(device)
+            return torch.from_numpy(np.stack(states, 0)).to(device)
         with torch.inference_mode(not grad):
             if single and early_exit:
                 return self._layer_state(batch, layer_ids[0]).float()
@@ -755,9 +781,14 @@ class Encoder:
         return max_length
 
     def _identity(self) -> dict[str, str]:
-        """The model's part of a feature-cache key."""
-        return {"model": self.fingerprint or f"spec:{self.spec}",
-                "dtype": str(getattr(self.model, "dtype", ""))}
+        """The model's part of a feature-cache key: fingerprint, dtype, and the backend when it is not
+        plain torch fp32 (so int8 or ONNX vectors never mix with fp32 torch ones; plain torch keys are
+        those of earlier versions, so existing caches stay valid)."""
+        out = {"model": self.fingerprint or f"spec:{self.spec}",
+               "dtype": str(getattr(self.model, "dtype", ""))}
+        if self.backend_name != "torch":
+            out["backend"] = self.backend_name
+        return out
 
 
 # --------------------------------------------------------------------------- private helpers

@@ -20,30 +20,44 @@ import json
 from pathlib import Path
 
 from xlt.core.arrays import nonfinite
-from xlt.models import bundled
+from xlt.models import backends, bundled
 from xlt.models.encoder import Encoder, ModelLoadError
 
 DEFAULT_MODEL = "bundled:e5-small"
 BUNDLED_PREFIX = "bundled:"
 
 
-def load_encoder(spec: str = DEFAULT_MODEL, device: str = "cpu") -> Encoder:
+def load_encoder(spec: str = DEFAULT_MODEL, device: str = "cpu", *, backend: str = "torch", int8: bool = False,
+                 export_dir: str | Path | None = None) -> Encoder:
     """Load an encoder from a model spec.
 
     Args:
         spec: ``bundled:e5-small``, a local folder with a Hugging Face model, or a Hub id.
         device: torch device string (``"cpu"``, ``"cuda"``, ``"cuda:1"``), or ``"auto"``:
-            CUDA when available, else the CPU.
+            CUDA when available, else the CPU. ``int8`` and ``backend='onnx'`` run on the CPU only
+            (``"auto"`` then means the CPU).
+        backend: ``"torch"`` (default) or ``"onnx"`` (ONNX Runtime; needs the ``onnx`` extra); see
+            :mod:`xlt.models.backends`.
+        int8: dynamic int8 quantisation of the linear layers (torch: ``quantize_dynamic``; onnx:
+            ``onnxruntime.quantization.quantize_dynamic``).
+        export_dir: the ONNX export cache (default :func:`xlt.models.backends.default_export_dir`).
 
     Returns:
-        An :class:`Encoder` in eval mode on ``device``.
+        An :class:`Encoder` in eval mode on ``device``; its ``backend`` and ``int8`` say how it runs.
 
     Raises:
         ModelLoadError: unknown bundled name, missing folder, a model/tokenizer that
             ``transformers`` cannot load (the message says what was tried), a truncated or
             corrupted weight file, weights holding NaN/inf values, or an unreadable
             ``xlt_export.json``.
+        BackendError: an unknown backend, ``'onnx'`` without onnxruntime installed (checked
+            before the model loads), ``int8``/``'onnx'`` with a CUDA ``device``.
     """
+    backends.check_backend(backend, int8)
+    plain = backend == "torch" and not int8
+    if not plain and device not in ("cpu", "auto"):
+        raise backends.BackendError(f"--backend {backend}{' --int8' if int8 else ''} runs on the CPU only, "
+                                    f"not on {device!r}")
     if spec.startswith(BUNDLED_PREFIX):
         enc = bundled.load_bundled(spec[len(BUNDLED_PREFIX):])
     else:
@@ -51,9 +65,15 @@ def load_encoder(spec: str = DEFAULT_MODEL, device: str = "cpu") -> Encoder:
     if device == "auto":
         import torch  # lazy: xlt --help imports this module, and torch takes about a second
 
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = "cuda" if plain and torch.cuda.is_available() else "cpu"
     enc.model.to(device)
     enc.model.eval()
+    if backend == "onnx":
+        enc.runtime = backends.onnx_runner(enc.model, enc.fingerprint, int8=int8,
+                                           export_dir=export_dir)
+    elif int8:
+        enc.model = backends.quantize_torch(enc.model)
+    enc.backend, enc.int8 = backend, bool(int8)
     return enc
 
 
