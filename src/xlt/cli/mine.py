@@ -19,9 +19,12 @@ from xlt.jobs.parts_aligncmds import help_of
 def add_parser(sub) -> None:
     p = add_command(sub, "mine", job.MineOptions,
                     help="margin-based bitext mining (or its NTREX evaluation)",
-                    description="Mine translation pairs between two files of sentences (one per line) "
-                                "with margin scores over FAISS nearest neighbours (Artetxe & Schwenk "
-                                "2019), writing 'score<TAB>src<TAB>tgt' lines best first. With --eval "
+                    description="Mine translation pairs between two files of sentences (one per line), or "
+                                "two folders of vectors made by xlt embed (--src-embeddings, --tgt-embeddings; "
+                                "searched shard by shard), with margin scores over FAISS nearest neighbours "
+                                "(Artetxe & Schwenk 2019; exact, IVF, OPQ+IVF+PQ or HNSW, approximate "
+                                "candidates re-ranked exactly and recall against exact search checked on a "
+                                "sample), writing 'score<TAB>src<TAB>tgt' lines best first. With --eval "
                                 "ntrex: precision/recall/F1 on BUCC-style tasks built from NTREX. "
                                 "--config takes the fields of MineSettings, or of MineEvalSettings with --eval.")
     p.add_argument("src", nargs="?", help=help_of(job.MineSettings, "src"))
@@ -46,8 +49,16 @@ def run(args, argv) -> int:
         return 0
     res = job.run_mine(cfg, command=["xlt"] + argv)
     for side, c in res.counts.items():
-        print(f"{side}: {c['lines']} lines, {c['kept']} kept, {c['skipped_empty']} empty "
-              f"and {c['skipped_duplicate']} duplicate lines skipped")
+        if "shards" in c:
+            print(f"{side}: {c['rows']} vectors in {c['shards']} shards")
+        else:
+            print(f"{side}: {c['lines']} lines, {c['kept']} kept, {c['skipped_empty']} empty "
+                  f"and {c['skipped_duplicate']} duplicate lines skipped")
+    for direction, info in res.report["index"].items():
+        check = info.get("recall_check") if isinstance(info, dict) else None
+        if check and not check.get("exact"):
+            print(f"{direction}: {info['spec']}, recall@{check['k']} {check['recall']:.4f} against exact search "
+                  f"on {check['n_sample']} queries")
     print(f"{res.n_pairs} pairs ({cfg.margin} margin, {cfg.strategy}) in {res.seconds['total']:.1f} s "
           f"-> {cfg.out} (report: {res.report_path})")
     return 0
