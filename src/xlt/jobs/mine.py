@@ -69,7 +69,7 @@ class MiningSettings(EncodingSettings):
             ``4*sqrt(n)`` lists; ``dim/8`` bytes per vector). ef_search: HNSW search breadth (None:
             ``max(128, 2 * rerank)``). rerank: approximate candidates re-ranked exactly per query
             (None: ``4 * k`` for ivfpq, ``k`` otherwise). train_size: IVF training sample (None:
-            ``64 * nlist``).
+            ``40 * nlist``).
         target_recall: raise nprobe/efSearch by doubling until recall@k on a held-out query
             sample reaches this (None: keep them). check_recall: queries on which recall@k against
             exact search is measured in every run (0: off).
@@ -89,7 +89,7 @@ class MiningSettings(EncodingSettings):
                                    check=AT_LEAST_1)
     rerank: int | None = option(None, help="approximate candidates per query re-ranked exactly "
                                            "(default 4*k for ivfpq, k otherwise)", check=AT_LEAST_1)
-    train_size: int | None = option(None, help="IVF training sample size (default 64*nlist)", check=AT_LEAST_1)
+    train_size: int | None = option(None, help="IVF training sample size (default 40*nlist)", check=AT_LEAST_1)
     target_recall: float | None = option(None, help="tune nprobe/efSearch until recall@k on a query sample "
                                                     "reaches this (0-1]", check=Interval(0, 1, closed="right"))
     check_recall: int = option(1000, help="queries on which recall@k against exact search is measured "

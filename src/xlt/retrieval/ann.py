@@ -232,14 +232,17 @@ def exact_knn(queries: np.ndarray, base: Vectors, k: int) -> tuple[np.ndarray, n
     k = min(int(k), base.n_rows)
     best_s = np.full((len(queries), 0), -np.inf, dtype=np.float32)
     best_i = np.zeros((len(queries), 0), dtype=np.int64)
+    sub = max(1, (1 << 24) // max(1, len(queries)))  # at most 16M scores (64 MiB) at a time
     for first, block in base.blocks():
-        sc = np.concatenate([best_s, queries @ np.asarray(block, dtype=np.float32).T], axis=1)
-        ix = np.concatenate([best_i, np.broadcast_to(np.arange(first, first + len(block)), (len(queries), len(block)))],
-                            axis=1)
-        if sc.shape[1] > k:
-            part = np.argpartition(-sc, k - 1, axis=1)[:, :k]
-            sc, ix = np.take_along_axis(sc, part, axis=1), np.take_along_axis(ix, part, axis=1)
-        best_s, best_i = sc, ix
+        for s in range(0, len(block), sub):
+            part = np.asarray(block[s:s + sub], dtype=np.float32)
+            sc = np.concatenate([best_s, queries @ part.T], axis=1)
+            ix = np.concatenate([best_i, np.broadcast_to(np.arange(first + s, first + s + len(part)),
+                                                         (len(queries), len(part)))], axis=1)
+            if sc.shape[1] > k:
+                top = np.argpartition(-sc, k - 1, axis=1)[:, :k]
+                sc, ix = np.take_along_axis(sc, top, axis=1), np.take_along_axis(ix, top, axis=1)
+            best_s, best_i = sc, ix
     return _sort_rows(best_s, best_i)
 
 
@@ -349,8 +352,9 @@ def build_ann_index(base: Any, kind: str = "flat", *, nlist: int | None = None, 
         pq_m: ``ivfpq`` bytes per vector (default ``dim / 8``).
         k: the neighbourhood size the searches will ask for (for the defaults of ``rerank``/``ef_search``).
         rerank: candidates re-ranked exactly per query (default :func:`default_rerank`).
-        train_size: rows in the seeded training sample of ``ivf``/``ivfpq`` (default ``64 * nlist``,
-            at least ``39 * nlist`` and 10,000 for the OPQ/PQ codebooks, at most ``n_base``).
+        train_size: rows in the seeded training sample of ``ivf``/``ivfpq`` (default ``40 * nlist``,
+            just above the 39 points per centroid FAISS asks for, and at least 10,000 for ``ivfpq``'s
+            OPQ/PQ codebooks; at most ``n_base``).
         seed: seed of the training sample (and of FAISS's k-means).
 
     Returns:
@@ -371,7 +375,7 @@ def build_ann_index(base: Any, kind: str = "flat", *, nlist: int | None = None, 
     info: dict[str, Any] = {"kind": kind, "spec": spec, "n_base": n, "dim": dim, **params}
     if kind in ("ivf", "ivfpq"):
         nl = params["nlist"]
-        size = train_size or max(64 * nl, 10_000 if kind == "ivfpq" else 0)
+        size = train_size or max(40 * nl, 10_000 if kind == "ivfpq" else 0)
         rows = sample_rows(n, size, seed)
         ivf = faiss.extract_index_ivf(index)
         ivf.cp.seed = seed
