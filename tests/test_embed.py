@@ -12,6 +12,7 @@ import pytest
 from xlt.cli import main
 from xlt.data.corpus import read_corpus
 from xlt.data.readers import DataFormatError
+from xlt.jobs import ConfigError
 from xlt.jobs import embed as embed_job
 from xlt.models.shards import ShardError, ShardedEmbeddings
 
@@ -204,3 +205,35 @@ def test_prefix_and_float16(tiny, reference, tmp_path):
     finally:
         encoder.text_prefix = old
     np.testing.assert_array_equal(first, want.astype(np.float16).astype(np.float32))
+
+
+def test_retrieve_scores_embeddings_folders_without_loading_a_model(tiny, tmp_path, monkeypatch):
+    import xlt.models.loading as loading
+    from xlt.jobs.retrieve import RetrieveSettings, run as retrieve
+
+    _, spec = tiny
+    rng = np.random.default_rng(3)
+    src = [" ".join(rng.choice(WORDS, size=int(rng.integers(2, 8)))) for _ in range(25)]
+    other = [" ".join(rng.choice(WORDS, size=int(rng.integers(2, 8)))) for _ in src]
+    tgt = [s if i % 3 else other[i] for i, s in enumerate(src)]  # a third of the pairs are not translations
+    (tmp_path / "p.de").write_text("\n".join(src) + "\n")
+    (tmp_path / "p.en").write_text("\n".join(tgt) + "\n")
+    (tmp_path / "gap.de").write_text("\n".join(src[:5] + [""] + src[5:24]) + "\n")  # 25 lines, one empty
+    for name in ("p.de", "p.en", "gap.de"):
+        assert _embed(tmp_path / name, tmp_path / f"emb-{name}", spec) == 0
+    on_text = retrieve(RetrieveSettings(pairs=[tmp_path / "p.de", tmp_path / "p.en"], model=spec, batch_size=4,
+                                        method="csls", k=3, progress=False))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a model was loaded")
+
+    monkeypatch.setattr(loading, "load_encoder", refuse)
+    on_folders = retrieve(RetrieveSettings(pairs=[tmp_path / "emb-p.de", tmp_path / "emb-p.en"], method="csls", k=3,
+                                           src_lang="de", tgt_lang="en", progress=False))
+    # the same vectors up to float rounding (one encode call per side vs shards of 7): the same accuracies
+    assert on_folders.scores == on_text.scores and on_folders.scores_reverse == on_text.scores_reverse
+    assert 0 < on_text.scores["de"] < 100  # not a trivial all-right or all-wrong case
+    assert on_folders.report["model"] == spec
+    # a folder whose rows lost their line alignment (an empty line was skipped) is refused
+    with pytest.raises(ConfigError, match="skipped 1 empty"):
+        retrieve(RetrieveSettings(pairs=[tmp_path / "emb-gap.de", tmp_path / "emb-p.en"], progress=False))

@@ -11,6 +11,11 @@ A user's sentence pairs (``pairs``: two line-aligned files, a ``src ||| tgt`` fi
 way, as one language pair: the first file (left side) plays Tatoeba's ``xx``, the second
 (right side) its English, so the report keeps Tatoeba's keys (``scores`` = src→tgt,
 ``scores_eng_to_xx`` = tgt→src, ``source`` = the tgt language).
+
+``pairs`` may also be two embeddings folders written by ``xlt embed`` (:mod:`xlt.models.shards`)
+from line-aligned files: their vectors are used as they are (no model is loaded; the model,
+layer, pooling and prefix are those of the folders, which must agree), so a large corpus is
+embedded once and scored many times.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from xlt.jobs import ConfigError
 from xlt.jobs.settings import AT_LEAST_1, EncodingSettings, RunSettings, option
 from xlt.models import loading
 from xlt.models.features import parse_layer
+from xlt.models.shards import ShardedEmbeddings, is_embeddings_folder
 from xlt.retrieval.scoring import METHODS, retrieval_accuracy, score_matrix
 
 
@@ -131,6 +137,8 @@ def run(config: RetrieveSettings, command: list[str] | None = None) -> Retrieval
         All before the model is loaded.
     """
     t0 = time.time()
+    if len(config.pairs) == 2 and any(is_embeddings_folder(p) for p in config.pairs):
+        return _run_on_embeddings(config, command, t0)
     if config.pairs:
         pt = open_parallel([str(p) for p in config.pairs], src_lang=config.src_lang, tgt_lang=config.tgt_lang).read_pair()
         if not pt.src:
@@ -156,24 +164,82 @@ def run(config: RetrieveSettings, command: list[str] | None = None) -> Retrieval
             continue
         emb = [encoder.encode_sentences(side, layers=layer, pooling=config.pooling, normalize=True,
                                 batch_size=config.batch_size, progress=False) for side in (pt.src, pt.tgt)]
-        # Cosine, CSLS and both margins are symmetric in their two arguments, so the
-        # eng→xx matrix is the transpose of the xx→eng one: no second k-NN pass.
-        forward = score_matrix(emb[0], emb[1], method=config.method, k=config.k)
-        xx2en[lang] = 100.0 * retrieval_accuracy(forward)
-        en2xx[lang] = 100.0 * retrieval_accuracy(forward.T)
-        xsim[lang] = {"xx_to_eng": 100.0 - xx2en[lang], "eng_to_xx": 100.0 - en2xx[lang]}
+        _score(lang, emb[0], emb[1], config, xx2en, en2xx, xsim)
         counts[lang] = {"sentences": len(pt.src), "skipped_empty": pt.n_skipped_empty}
         if config.pairs:
             counts[lang].update(lines=pt.n_lines, skipped_lines=pt.skipped_lines)
+    data_files = list(dict.fromkeys(p for pair in files.values() for p in pair))
+    return _finish(config, command, t0, src_lang, tgt_lang, xx2en, en2xx, xsim, counts, encoder.describe(), data_files)
+
+
+def _score(lang: str, x, y, config: RetrieveSettings, xx2en: dict, en2xx: dict, xsim: dict) -> None:
+    """Both directions' accuracy of unit vectors ``x`` ``(n, dim)`` against ``y`` ``(n, dim)`` (row i ↔ row i)."""
+    # Cosine, CSLS and both margins are symmetric in their two arguments, so the
+    # eng→xx matrix is the transpose of the xx→eng one: no second k-NN pass.
+    forward = score_matrix(x, y, method=config.method, k=config.k)
+    xx2en[lang] = 100.0 * retrieval_accuracy(forward)
+    en2xx[lang] = 100.0 * retrieval_accuracy(forward.T)
+    xsim[lang] = {"xx_to_eng": 100.0 - xx2en[lang], "eng_to_xx": 100.0 - en2xx[lang]}
+
+
+#: Manifest keys two embeddings folders must share to be compared.
+_SAME_EMBEDDING = ("model_fingerprint", "text_prefix", "pooling", "layer", "normalisation", "dim")
+
+
+def _run_on_embeddings(config: RetrieveSettings, command, t0: float) -> RetrievalResult:
+    """:func:`run` on two ``xlt embed`` folders (``config.pairs``): no model is loaded.
+
+    Raises:
+        ShardError: a folder that is not (or not wholly) an embeddings folder, a corrupt shard.
+        ConfigError: a plain file beside a folder; folders of different models or settings, not
+        unit-normalised, or of different row counts or with skipped lines (rows would not be aligned).
+    """
+    for p in config.pairs:
+        if not Path(p).is_dir():
+            raise ConfigError(f"--pairs {p}: give two embeddings folders (xlt embed), or two text files, not one of "
+                              "each")
+    OutputPlan(inputs=[("--pairs", [str(p) for p in config.pairs])],
+               outputs=[Output("--out", Path(config.out))] if config.out else [], overwrite=config.overwrite).check()
+    src, tgt = (ShardedEmbeddings.open(p) for p in config.pairs)
+    diff = [k for k in _SAME_EMBEDDING if src.manifest.get(k) != tgt.manifest.get(k)]
+    if diff:
+        raise ConfigError(f"--pairs {config.pairs[0]} and {config.pairs[1]} were embedded differently "
+                          f"({', '.join(f'{k} {src.manifest.get(k)!r} vs {tgt.manifest.get(k)!r}' for k in diff)})")
+    for e in (src, tgt):
+        c = e.manifest.get("counts", {})
+        if not e.unit:
+            raise ConfigError(f"--pairs {e.folder}: vectors are not unit length (xlt embed --no-normalize); "
+                              "retrieval needs unit vectors")
+        if c.get("skipped_empty") or c.get("skipped_duplicate"):
+            raise ConfigError(f"--pairs {e.folder}: xlt embed skipped {c.get('skipped_empty', 0)} empty and "
+                              f"{c.get('skipped_duplicate', 0)} duplicate lines, so its rows are not line-aligned "
+                              "with the other side; embed files without empty lines (and without --dedup)")
+    if src.n_rows != tgt.n_rows:
+        raise ConfigError(f"--pairs: {src.folder} has {src.n_rows} rows, {tgt.folder} {tgt.n_rows}; line-aligned "
+                          "sides have as many")
+    src_lang, tgt_lang = config.src_lang or "src", config.tgt_lang or "tgt"
+    xx2en, en2xx, xsim = {}, {}, {}
+    _score(src_lang, src.to_array(), tgt.to_array(), config, xx2en, en2xx, xsim)
+    counts = {src_lang: {"sentences": src.n_rows, "skipped_empty": 0, "lines": src.n_rows, "skipped_lines": []}}
+    m = src.manifest
+    model_info = {"spec": m.get("model"), "fingerprint": m.get("model_fingerprint"), "text_prefix": m.get("text_prefix"),
+                  "embeddings": [str(p) for p in config.pairs], "layer": m.get("layer"), "pooling": m.get("pooling")}
+    files = [f for e in (src, tgt) for f in sorted(e.folder.iterdir()) if f.name != "report.json"]
+    return _finish(config, command, t0, src_lang, tgt_lang, xx2en, en2xx, xsim, counts, model_info, files,
+                   model=m.get("model"))
+
+
+def _finish(config: RetrieveSettings, command, t0: float, src_lang, tgt_lang, xx2en, en2xx, xsim, counts,
+            model_info: dict, data_files: list, model: str | None = None) -> RetrievalResult:
+    """The report of a run (written when ``config.out`` is set) and its :class:`RetrievalResult`."""
     cfg = {k: v for k, v in config.to_dict().items() if k != "progress"}
-    model_info = encoder.describe()
     argv = command if command is not None else sys.argv
     report = {
         "command": argv,
         "command_line": shlex.join(argv),
         "task": "pairs" if config.pairs else "tatoeba",
         "dataset": "pairs" if config.pairs else "tatoeba",
-        "model": config.model,
+        "model": model or config.model,
         "mode": f"retrieval ({config.method})",
         "source": tgt_lang,
         "metric": "accuracy",
@@ -190,8 +256,7 @@ def run(config: RetrieveSettings, command: list[str] | None = None) -> Retrieval
         "counts": counts,
         "seconds": {"total": round(time.time() - t0, 1)},
         "config": cfg,
-        "manifest": build_manifest(cfg, list(dict.fromkeys(p for pair in files.values() for p in pair)),
-                                   model_info, None),
+        "manifest": build_manifest(cfg, data_files, model_info, None),
     }
     if config.out:
         write_report(config.out, report)
