@@ -174,3 +174,27 @@ def test_cli_error_for_missing_onnxruntime(monkeypatch, capsys):
     assert main(["retrieve", "--backend", "onnx", "--langs", "de"]) == 2
     err = capsys.readouterr().err
     assert "xlt: error:" in err and "xlt[onnx]" in err
+
+
+def test_flops_per_token_hand_worked():
+    """2 layers, d = 32, ff = 64, T = 10: linear 2*2*(4*32*32 + 2*32*64) = 32768; attention 2*2*(2*10*32) = 2560."""
+    from types import SimpleNamespace
+
+    from xlt.jobs.bench_inference import flops_per_token
+
+    got = flops_per_token(SimpleNamespace(num_hidden_layers=2, hidden_size=32, intermediate_size=64), 10)
+    assert got == {"linear": 32768.0, "attention": 2560.0, "total": 35328.0}
+
+
+def test_bench_inference_side_by_side(spec, export_dir, single_torch_thread):
+    """Every backend is timed on the same inputs; the baseline's speed-up is 1 and its cosine to itself 1;
+    the token counts are those of the inputs (the same for every backend: same tokenisation)."""
+    from xlt.jobs.bench_inference import bench_inference
+
+    encs = {"torch": _load(spec, export_dir), "torch-int8": _load(spec, export_dir, "torch", True)}
+    got = bench_inference(encs, TEXTS, WORDS[:4], batch_size=2, repeats=1)
+    assert got["speedup"]["torch"] == {"sentences": 1.0, "words": 1.0}
+    assert got["runs"]["torch"]["sentences"]["cos_min"] == pytest.approx(1.0, abs=1e-6)
+    for part in ("sentences", "words"):
+        assert got["runs"]["torch"][part]["tokens"] == got["runs"]["torch-int8"][part]["tokens"] > 0
+    assert 0.9 < got["runs"]["torch-int8"]["words"]["cos_min"] < 1.0 - 1e-7

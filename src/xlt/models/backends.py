@@ -6,7 +6,8 @@
 * ``backend='torch', int8=True``: PyTorch dynamic quantisation
   (``torch.ao.quantization.quantize_dynamic`` with ``per_channel_dynamic_qconfig``; Jacob et al.
   2018's affine int8 scheme): every ``nn.Linear`` gets int8 weights (one scale per output channel)
-  and quantises its input on the fly per batch; embeddings, LayerNorm, softmax and GELU stay fp32. The model keeps its modules, so
+  and quantises its input on the fly per batch (to 8 bits on CPUs with VNNI, else to 7 bits as torch
+  does by default: :func:`has_vnni`); embeddings, LayerNorm, softmax and GELU stay fp32. The model keeps its modules, so
   forward hooks (the early exit at a chosen layer) work as before. :func:`best_quantized_engine`
   picks the quantised kernel library this CPU supports (``x86`` > ``fbgemm`` > ``onednn`` >
   ``qnnpack``).
@@ -33,6 +34,7 @@ train refuse it, :mod:`xlt.jobs.settings`).
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib.util
 import json
@@ -48,7 +50,7 @@ import numpy as np
 from xlt.core.errors import XltError
 
 __all__ = ["BACKENDS", "EXPORT_FORMAT_VERSION", "ONNX_EXTRA", "ONNX_OPSET", "BackendError", "OnnxRunner",
-           "backend_name", "best_quantized_engine", "check_backend", "default_export_dir", "export_key",
+           "backend_name", "best_quantized_engine", "check_backend", "default_export_dir", "export_key", "has_vnni",
            "onnx_runner", "quantize_torch"]
 
 log = logging.getLogger(__name__)
@@ -134,8 +136,55 @@ def quantize_torch(model: Any) -> Any:
     from torch.ao.quantization import per_channel_dynamic_qconfig  # lazy: heavy import
 
     torch.backends.quantized.engine = best_quantized_engine()
+    mapping = {torch.nn.Linear: _full_range_linear()} if has_vnni() else None
     with warnings_quiet():  # torch >= 2.10 warns that torch.ao quantisation moves to torchao
-        return quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8).eval()
+        return quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8,
+                                mapping=mapping).eval()
+
+
+def has_vnni() -> bool:
+    """True when the CPU has AVX512-VNNI or AVX-VNNI (read from ``/proc/cpuinfo``; False where it cannot be read).
+
+    Without VNNI, x86 int8 kernels add pairs of u8 x s8 products in int16 (``vpmaddubsw``), which
+    saturates with 8-bit activations; so torch quantises activations to 7 bits (``reduce_range``). VNNI's
+    ``vpdpbusd`` sums in int32, so all 8 bits are safe there.
+    """
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_vnni", "avx_vnni"})
+    except OSError:
+        pass
+    return False
+
+
+@functools.lru_cache(maxsize=1)
+def _full_range_linear():
+    """A dynamically quantised ``Linear`` whose activations use all 8 bits (``reduce_range=False``).
+
+    ``torch.ao.nn.quantized.dynamic.Linear`` always calls ``quantized::linear_dynamic`` with
+    ``reduce_range=True`` (7-bit activations, for CPUs without VNNI: :func:`has_vnni`); on e5-small
+    that halves the activation resolution and cost a mean cosine to fp32 of 0.988 instead of 0.9965
+    (300 UD-POS sentences, docs/results/speed.md).
+    """
+    import torch  # lazy: heavy import
+    from torch.ao.nn.quantized.dynamic import Linear  # lazy: heavy import
+
+    class FullRangeDynamicLinear(Linear):
+        """:class:`torch.ao.nn.quantized.dynamic.Linear` with 8-bit activations (CPUs with VNNI)."""
+
+        def forward(self, x):
+            if self._packed_params.dtype != torch.qint8:
+                return super().forward(x)
+            y = torch.ops.quantized.linear_dynamic(x, self._packed_params._packed_params, reduce_range=False)
+            return y.to(x.dtype)
+
+        def _get_name(self):
+            return "FullRangeDynamicQuantizedLinear"
+
+    return FullRangeDynamicLinear
 
 
 # --------------------------------------------------------------------------- ONNX export
@@ -148,13 +197,13 @@ def default_export_dir() -> Path:
 
 
 def export_key(fingerprint: str, int8: bool) -> str | None:
-    """The export cache's folder name for a model: a digest of its fingerprint, ``int8``, the opset
-    and :data:`EXPORT_FORMAT_VERSION`; None when the fingerprint does not pin the weights (empty, or a
+    """The export cache's folder name for a model: a digest of its fingerprint, ``int8``, the opset,
+    :data:`EXPORT_FORMAT_VERSION` and (int8) whether activations use 7 bits (no VNNI: :func:`has_vnni`); None when the fingerprint does not pin the weights (empty, or a
     Hub model of unknown revision): such a model is exported afresh each time."""
     if not fingerprint or fingerprint.endswith("@unknown-revision"):
         return None
     blob = json.dumps({"model": fingerprint, "int8": bool(int8), "opset": ONNX_OPSET,
-                       "format": EXPORT_FORMAT_VERSION}, sort_keys=True)
+                       "format": EXPORT_FORMAT_VERSION, "reduce_range": bool(int8) and not has_vnni()}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
@@ -207,12 +256,13 @@ def warnings_quiet():
 
 def _quantize_onnx(src: Path, dst: Path) -> None:
     """``src`` with int8 ``MatMul`` weights (per output channel) at ``dst``
-    (``onnxruntime.quantization.quantize_dynamic``)."""
+    (``onnxruntime.quantization.quantize_dynamic``); 7-bit weights (``reduce_range``) on CPUs without VNNI,
+    where u8 x s8 products summed in int16 could saturate (ONNX Runtime's quantisation guide)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic  # optional dependency
 
     import onnx  # optional dependency
 
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True, reduce_range=not has_vnni(),
                      op_types_to_quantize=["MatMul"],
                      extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})  # fused ops have no shape inference
 
