@@ -434,10 +434,13 @@ def tune_search(ann: AnnIndex, queries: Any, k: int, target: float, *, n_sample:
 
     Starts at ``start`` (default 1 for IVF, ``max(k, rerank)`` for HNSW) and stops at the target or
     at the ceiling (``nlist`` for IVF: every list scanned; ``max_value`` or ``max(n_base, 4096)``
-    for HNSW). A flat index is exact and is left as it is. The index keeps the value found.
+    for HNSW). For ``ivfpq`` at ``nprobe = nlist`` the shortfall is quantisation error, so the
+    re-ranked candidates ``rerank`` are then doubled (up to ``n_base``, where the search is exact).
+    A flat index is exact and is left as it is. The index keeps the values found.
 
     Returns:
-        ``{"target", "reached", "param", "value", "recall", "trail": [[value, recall], ...], "n_sample", "seed"}``.
+        ``{"target", "reached", "param", "value", "rerank", "recall", "trail": [{param: value,
+        "rerank", "recall"}, ...], "n_sample", "seed"}``.
 
     Raises:
         ValueError: ``target`` outside (0, 1].
@@ -463,9 +466,17 @@ def tune_search(ann: AnnIndex, queries: Any, k: int, target: float, *, n_sample:
         ann.set_search_param(min(value, ceiling))
         value = ann.search_param[1]
         recall = recall_at_k(ann.search(q, k)[1], truth)
-        trail.append([value, round(recall, 5)])
-        if recall >= target or value >= ceiling:
+        trail.append({name: value, "rerank": ann.rerank, "recall": round(recall, 5)})
+        if recall >= target:
             break
-        value *= 2
-    return {"target": target, "reached": recall >= target, "param": name, "value": value, "recall": round(recall, 5),
+        if value < ceiling:
+            value *= 2
+        elif ann.kind == "ivfpq" and ann.rerank < ann.base.n_rows:
+            # every list scanned: what is left is the quantisation error, which more candidates repair
+            ann.rerank = min(2 * ann.rerank, ann.base.n_rows)
+            ann.info["rerank"] = ann.rerank
+        else:
+            break
+    return {"target": target, "reached": recall >= target, "param": name, "value": value, "rerank": ann.rerank,
+            "recall": round(recall, 5),
             "trail": trail, "n_sample": len(rows), "seed": seed}
