@@ -17,6 +17,10 @@ self-learning, or ``none`` for spaces that are shared already, as a multilingual
 * ``induce`` (:func:`run_induce`): a dictionary file ``word<TAB>word<TAB>score``
   (:func:`xlt.lexicon.induction.induce_dictionary`), with a score threshold and mutual nearest
   neighbours, for a pair with or without a dictionary.
+
+``eval`` and ``induce`` take ``--rerank N``: each word's N best candidates are re-ranked by a scorer
+trained on the seed dictionary with held-out folds (:mod:`xlt.lexicon.rerank`, after BLICEr, Li et
+al. 2022), which also sees the encoder's single layers and in-context vectors (``--rerank-layers``).
 """
 
 from __future__ import annotations
@@ -46,13 +50,15 @@ from xlt.evaluate.report import write_report
 from xlt.jobs import ConfigError
 from xlt.jobs.settings import AT_LEAST_0, AT_LEAST_1, RunSettings, option
 from xlt.lexicon.induction import BliScores, evaluate_bli, induce_dictionary
-from xlt.lexicon.mapping import (identical_seed, normalize_embeddings, procrustes, refine, self_learning,
+from xlt.lexicon.mapping import (MappingError, identical_seed, normalize_embeddings, procrustes, refine, self_learning,
                                  unsupervised_seed)
+from xlt.lexicon.rerank import Reranker, candidate_features, evaluate_reranked, fit_reranker
 from xlt.lexicon.vectors import WordVectors, combine_layers, encoder_layer_vectors, read_word_vectors
 from xlt.models.loading import load_encoder
 
-__all__ = ["BliFitResult", "BliFitSettings", "BliInduceResult", "BliInduceSettings", "BliResult", "BliSettings",
-           "BliSpaceSettings", "Spaces", "build_spaces", "layer_positions", "read_fitted", "run", "run_fit",
+__all__ = ["BliFitResult", "BliFitSettings", "BliInduceResult", "BliInduceSettings", "BliRerankSettings", "BliResult",
+           "BliSettings", "BliSpaceSettings", "Spaces", "build_spaces", "fit_spaces_reranker", "layer_positions",
+           "read_fitted", "read_pairs", "run", "run_fit",
            "run_induce", "vocabulary", "word_space"]
 
 MAPPINGS = ("procrustes", "refine", "unsupervised", "identical", "none")
@@ -155,17 +161,44 @@ class BliSpaceSettings(RunSettings):
 
 
 @dataclass(kw_only=True)
-class BliSettings(BliSpaceSettings):
-    """Settings of ``xlt bli eval`` (with :class:`BliSpaceSettings`).
+class BliRerankSettings(BliSpaceSettings):
+    """The second stage that ``eval`` and ``induce`` share: re-ranking each word's candidates with a
+    scorer trained on the seed dictionary (:mod:`xlt.lexicon.rerank`, after BLICEr, Li et al. 2022).
+
+    Attributes:
+        rerank: candidates per word re-ranked (0: off).
+        rerank_layers: encoder layers whose isolated vectors give the scorer one cosine each (its
+            "views"; with ``contexts``, the in-context vector is one more); ignored for vector files.
+        fitted: a folder written by ``xlt bli fit`` (its mapped spaces are used as they are; not with
+            ``rerank``, which refits the map on parts of the seed dictionary).
+
+    Raises:
+        ConfigError: ``rerank`` with ``fitted``; bad ``rerank_layers``.
+    """
+
+    rerank: int = option(0, help="re-rank each word's N best candidates with a scorer trained on the seed dictionary "
+                                 "(BLICEr-style; 0: off)", check=AT_LEAST_0)
+    rerank_layers: list[str] = option(default_factory=lambda: ["4", "6", "8", "10"], metavar="LAYERS",
+                                      help="encoder layers whose cosines the re-ranker also sees")
+    fitted: Path | None = option(None, help="a folder written by 'xlt bli fit': use its mapped spaces")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        layer_positions(self.rerank_layers, 1000)
+        if self.rerank and self.fitted:
+            raise ConfigError("--rerank refits the map on parts of the seed dictionary: it needs the vectors, "
+                              "not --fitted")
+
+
+@dataclass(kw_only=True)
+class BliSettings(BliRerankSettings):
+    """Settings of ``xlt bli eval`` (with :class:`BliSpaceSettings` and :class:`BliRerankSettings`).
 
     Attributes:
         test: the test dictionary (default: XLING's 2k test set of the pair).
-        fitted: a folder written by ``xlt bli fit``: its mapped spaces are scored as they are
-            (no vectors are read or encoded, no map is fitted).
     """
 
     test: Path | None = option(None, help="test dictionary (default XLING's 2k test set of the pair)")
-    fitted: Path | None = option(None, help="a folder written by 'xlt bli fit': score its mapped spaces")
 
 
 @dataclass(kw_only=True)
@@ -186,40 +219,43 @@ class BliFitSettings(BliSpaceSettings):
 
 
 @dataclass(kw_only=True)
-class BliInduceSettings(BliSpaceSettings):
-    """Settings of ``xlt bli induce`` (with :class:`BliSpaceSettings`).
+class BliInduceSettings(BliRerankSettings):
+    """Settings of ``xlt bli induce`` (with :class:`BliSpaceSettings` and :class:`BliRerankSettings`).
 
     Attributes:
         out: the dictionary file to write, ``source<TAB>target<TAB>score`` per line.
-        fitted: a folder written by ``xlt bli fit`` (its spaces are used as they are).
         words: a file of source words to translate (one per line); default: the source vocabulary's
             first ``limit`` words (the most frequent).
         limit: source words translated when ``words`` is not given.
         retrieval: ``csls`` or ``cosine``. top: candidates per word.
-        min_score: keep candidates scored at least this (cosine: -1..1; CSLS: -2..2).
+        min_score: keep candidates scored at least this (cosine: -1..1; CSLS: -2..2; with
+            ``rerank``, the re-ranker's probability of a correct translation, 0..1).
         mutual: keep a pair only when each word is the other's best (mutual nearest neighbours).
         skip_identical: never propose the source word itself
             (:func:`~xlt.lexicon.induction.induce_dictionary`).
     """
 
     out: Path | None = option(None, help="dictionary file to write: source<TAB>target<TAB>score")
-    fitted: Path | None = option(None, help="a folder written by 'xlt bli fit': use its mapped spaces")
     words: Path | None = option(None, help="source words to translate, one per line (default: the --limit most "
                                            "frequent of the source vocabulary)")
     limit: int = option(5000, help="source words translated when --words is not given", check=AT_LEAST_1)
     retrieval: Literal["csls", "cosine"] = option("csls", help="how candidates are scored")
     top: int = option(1, help="candidates per source word", check=AT_LEAST_1)
-    min_score: float | None = option(None, help="keep candidates scored at least this (cosine -1..1, CSLS -2..2)")
+    min_score: float | None = option(None, help="keep candidates scored at least this (cosine -1..1, CSLS -2..2, "
+                                                "--rerank: probability 0..1)")
     mutual: bool = option(False, help="keep only mutual nearest neighbours")
     skip_identical: bool = option(False, help="never propose a target word spelt as the source word")
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.rerank and self.mutual:
+            raise ConfigError("--mutual and --rerank: mutual nearest neighbours are a first-stage filter; use "
+                              "--min-score on the re-ranker's probability instead")
         if self.min_score is not None:
-            bound = 1.0 if self.retrieval == "cosine" else 2.0
-            if not -bound <= self.min_score <= bound:
-                raise ConfigError(f"--min-score {self.min_score}: {self.retrieval} scores lie between {-bound:g} and "
-                                  f"{bound:g}")
+            low, high = (0.0, 1.0) if self.rerank else (-1.0, 1.0) if self.retrieval == "cosine" else (-2.0, 2.0)
+            if not low <= self.min_score <= high:
+                what = "the re-ranker's probabilities" if self.rerank else f"{self.retrieval} scores"
+                raise ConfigError(f"--min-score {self.min_score}: {what} lie between {low:g} and {high:g}")
 
 
 @dataclass
@@ -231,12 +267,16 @@ class Spaces:
         W: the map, ``(dim, dim)``. seed_pairs: seed pairs in both vocabularies. history: the map's
         fitting rounds. sources: where the dictionaries came from. encoder: the encoder's
         description (None: vector files only). seconds: time per step.
+        seed: the seed pairs' rows ``(seed_pairs, 2)``. views: the re-ranker's further shared
+        spaces, ``(source, target)`` unit-row matrices (:data:`xlt.lexicon.rerank.View`).
     """
 
     src: WordVectors
     tgt: WordVectors
     W: np.ndarray
     seed_pairs: int = 0
+    seed: np.ndarray | None = None
+    views: list = field(default_factory=list)
     history: list = field(default_factory=list)
     sources: dict = field(default_factory=dict)
     encoder: dict | None = None
@@ -257,9 +297,17 @@ def _xling(src: str, tgt: str, kind: str, data_dir) -> tuple[Path, bool]:
     raise ConfigError(f"no XLING {kind} dictionary for {src}-{tgt} in {root}; give --train/--test files")
 
 
-def _read_pairs(cfg: BliSpaceSettings, given: Path | None, kind: str, required: bool):
-    """A dictionary's ``(src word, tgt word)`` pairs and where it came from (None, {} when an XLING
-    file is missing and ``required`` is off)."""
+def read_pairs(cfg: BliSpaceSettings, given: Path | None, kind: str, required: bool):
+    """A dictionary's ``(src word, tgt word)`` pairs and where it came from.
+
+    Args:
+        cfg: the settings (languages, data folder). given: the user's file (None: XLING's).
+        kind: XLING's file kind, ``test.freq.2k`` or ``train.freq.5k`` (``1k``, ``3k``, ``500``).
+        required: raise when XLING has no such file for the pair (else ``(None, {})``).
+
+    Raises:
+        ConfigError: no XLING file for the pair and ``required``. DataFormatError: a bad file.
+    """
     try:
         path, swapped = (given, False) if given else _xling(cfg.src, cfg.tgt, kind, cfg.data_dir)
     except ConfigError:
@@ -351,10 +399,15 @@ def word_space(lang: str, words: list[str] | None, cfg: BliSpaceSettings, state:
     sel = layer_positions(cfg.layers, len(iso))
     vectors = combine_layers(iso, sel, cfg.combine)
     stats = {"words": len(words), "layers": sel, "combine": cfg.combine, "mode": "isolated"}
+    views = state.setdefault("views", {}).setdefault(lang, [])
+    if getattr(cfg, "rerank", 0):  # the re-ranker's views: single layers, and the in-context vector below
+        views += [normalize_embeddings(iso[i]) for i in layer_positions(cfg.rerank_layers, len(iso))]
     if cfg.contexts:
         ctx, counts = _stack(lang, words, cfg, state, cfg.contexts)
         has = counts > 0
         cv = combine_layers(ctx, sel, cfg.combine)
+        if getattr(cfg, "rerank", 0):
+            views.append(normalize_embeddings(np.where(has[:, None], cv, vectors)))
         if has.any():
             unit = ("unit",)
             vectors[has] = cv[has] if cfg.mix == "contexts" else (normalize_embeddings(vectors[has], unit)
@@ -404,7 +457,7 @@ def build_spaces(cfg: BliSpaceSettings, extra_words: dict[str, list[str]] | None
     sources: dict = {}
     if train is None:
         needs = cfg.mapping in ("procrustes", "refine")
-        train, where = _read_pairs(cfg, cfg.train, f"train.freq.{_SIZE[cfg.seed_size]}", needs)
+        train, where = read_pairs(cfg, cfg.train, f"train.freq.{_SIZE[cfg.seed_size]}", needs)
         train = train or []
         if where:
             sources["train"] = where
@@ -441,8 +494,30 @@ def build_spaces(cfg: BliSpaceSettings, extra_words: dict[str, list[str]] | None
     src = WordVectors(xw.words, x, source=xw.source, stats=xw.stats)
     tgt = WordVectors(yw.words, y, source=yw.source, stats=yw.stats)
     enc = state["encoder"].describe() if "encoder" in state else None
-    return Spaces(src=src, tgt=tgt, W=w, seed_pairs=int(len(seed)), history=history, sources=sources, encoder=enc,
+    views = state.get("views", {})
+    return Spaces(src=src, tgt=tgt, W=w, seed_pairs=int(len(seed)), seed=seed, history=history, sources=sources,
+                  encoder=enc, views=list(zip(views.get(cfg.src, []), views.get(cfg.tgt, []))),
                   seconds={"vectors": round(t_vec - t0, 1), "map": round(time.time() - t_vec, 1)})
+
+
+def fit_spaces_reranker(cfg: BliRerankSettings, spaces: Spaces) -> Reranker:
+    """The second stage of ``eval``/``induce --rerank``: a scorer trained on the seed pairs with
+    held-out folds (:func:`xlt.lexicon.rerank.fit_reranker`). With a map fitted on the seed pairs
+    (``procrustes``, ``refine``) each fold's map is plain Procrustes on the other folds; a map found
+    without them (``unsupervised``, ``identical``, ``none``) serves every fold as it is.
+
+    Raises:
+        ConfigError: no seed dictionary, or too few seed pairs for the folds.
+    """
+    if spaces.seed is None or len(spaces.seed) == 0:
+        raise ConfigError("--rerank trains on the seed dictionary: give --train (none was found for the pair)")
+    refit = cfg.mapping in ("procrustes", "refine")
+    try:
+        return fit_reranker(spaces.src.vectors, spaces.tgt.vectors, spaces.seed, spaces.src.words, spaces.tgt.words,
+                            fit_map=procrustes if refit else None, W=None if refit else spaces.W, top=cfg.rerank,
+                            k=cfg.k, views=spaces.views, random_state=0)
+    except MappingError as e:
+        raise ConfigError(f"--rerank: {e}") from None
 
 
 _SIZE = {500: "500", 1000: "1k", 3000: "3k", 5000: "5k"}
@@ -480,7 +555,7 @@ def run(cfg: BliSettings, command: list[str] | None = None) -> BliResult:
         OutputError: an output over an input (all before the model loads).
     """
     t0 = time.time()
-    test, test_where = _read_pairs(cfg, cfg.test, "test.freq.2k", True)
+    test, test_where = read_pairs(cfg, cfg.test, "test.freq.2k", True)
     OutputPlan(inputs=_inputs(cfg) + [("--test", cfg.test), ("--fitted", cfg.fitted)],
                outputs=[Output("--out", Path(cfg.out))] if cfg.out else [], overwrite=cfg.overwrite).check()
     if cfg.fitted:
@@ -492,6 +567,14 @@ def run(cfg: BliSettings, command: list[str] | None = None) -> BliResult:
     mapped = spaces.mapped_source()
     scores = {m: evaluate_bli(mapped, yw.vectors, test, xw.words, yw.words, method=m, k=cfg.k)
               for m in ("cosine", "csls")}
+    rerank_stats = None
+    if cfg.rerank:
+        t_rr = time.time()
+        reranker = fit_spaces_reranker(cfg, spaces)
+        scores["csls+rerank"] = evaluate_reranked(mapped, yw.vectors, test, xw.words, yw.words, reranker,
+                                                  top=cfg.rerank, k=cfg.k, views=spaces.views)
+        rerank_stats = {**reranker.stats, "views": len(spaces.views), "seconds": round(time.time() - t_rr, 1)}
+    best = "csls+rerank" if cfg.rerank else "csls"
     argv = command if command is not None else sys.argv
     settings = cfg.to_dict()
     table = ["| retrieval | P@1 | P@5 | P@10 | MAP | queries | search space | skipped (no source / no target) |",
@@ -500,8 +583,9 @@ def run(cfg: BliSettings, command: list[str] | None = None) -> BliResult:
               f"{s.search_space:,} | {s.skipped_source} / {s.skipped_target} |" for m, s in scores.items()]
     report = {"command": argv, "command_line": shlex.join(argv), "task": "bli", "src": cfg.src, "tgt": cfg.tgt,
               "model": cfg.model, "mode": f"bli ({cfg.mapping})", "mapping": cfg.mapping, "metric": "accuracy",
-              "metric_name": "P@1 (CSLS, %)", "source": cfg.src, "scores": {cfg.tgt: scores["csls"].p_at_1},
-              "bli": {m: s.describe() for m, s in scores.items()},
+              "metric_name": "P@1 (CSLS, re-ranked, %)" if cfg.rerank else "P@1 (CSLS, %)", "source": cfg.src,
+              "scores": {cfg.tgt: scores[best].p_at_1}, "bli": {m: s.describe() for m, s in scores.items()},
+              **({"rerank": rerank_stats} if rerank_stats else {}),
               "extra_markdown": [f"## {cfg.src} → {cfg.tgt} lexicon induction\n\n" + "\n".join(table)],
               "search_space": {cfg.src: len(xw.words), cfg.tgt: len(yw.words)}, "seed_pairs": spaces.seed_pairs,
               "vectors": {cfg.src: xw.source, cfg.tgt: yw.source}, "dictionaries": spaces.sources,
@@ -545,7 +629,7 @@ def run_fit(cfg: BliFitSettings, command: list[str] | None = None) -> BliFitResu
     if not cfg.out:
         raise ConfigError("--out is required (the folder of the mapped spaces)")
     t0 = time.time()
-    test, test_where = _read_pairs(cfg, cfg.test, "test.freq.2k", cfg.test is not None)
+    test, test_where = read_pairs(cfg, cfg.test, "test.freq.2k", cfg.test is not None)
     OutputPlan(inputs=_inputs(cfg) + [("--test", cfg.test)], outputs=[Output("--out", Path(cfg.out))],
                overwrite=cfg.overwrite).check()
     extra = {cfg.src: [a for a, _ in test], cfg.tgt: [b for _, b in test]} if test else None
@@ -613,10 +697,29 @@ def run_induce(cfg: BliInduceSettings, command: list[str] | None = None) -> BliI
             raise ConfigError(f"--words {cfg.words}: none of its {len(asked)} words is in the source vocabulary")
     else:
         rows = list(range(min(cfg.limit, len(spaces.src.words))))
-    pairs = induce_dictionary(spaces.mapped_source(), spaces.tgt.vectors, spaces.src.words, spaces.tgt.words,
-                              rows=rows, method=cfg.retrieval, k=cfg.k, top=cfg.top, min_score=cfg.min_score,
-                              mutual=cfg.mutual, skip_identical=cfg.skip_identical)
+    if cfg.rerank:
+        pairs = _reranked_dictionary(cfg, spaces, rows)
+    else:
+        pairs = induce_dictionary(spaces.mapped_source(), spaces.tgt.vectors, spaces.src.words, spaces.tgt.words,
+                                  rows=rows, method=cfg.retrieval, k=cfg.k, top=cfg.top, min_score=cfg.min_score,
+                                  mutual=cfg.mutual, skip_identical=cfg.skip_identical)
     text = "".join(f"{a}\t{b}\t{s:.4f}\n" for a, b, s in pairs)
     write_together({Path(cfg.out): lambda tmp: tmp.write_text(text, encoding="utf-8")})
     return BliInduceResult(out=Path(cfg.out), pairs=pairs, n_words=len(rows), search_space=len(spaces.tgt.words),
                            seed_pairs=spaces.seed_pairs)
+
+
+def _reranked_dictionary(cfg: BliInduceSettings, spaces: Spaces, rows: list[int]) -> list[tuple[str, str, float]]:
+    """``induce --rerank``: each word's ``top`` best re-ranked candidates, scored by the re-ranker's
+    probability of a correct translation (``--min-score`` thresholds it)."""
+    reranker = fit_spaces_reranker(cfg, spaces)
+    src, tgt = spaces.src.words, spaces.tgt.words
+    cands = candidate_features(spaces.mapped_source(), spaces.tgt.vectors, src, tgt, rows,
+                               top=max(cfg.rerank, cfg.top), method=cfg.retrieval, k=cfg.k, views=spaces.views)
+    order, prob = reranker.rerank(cands)
+    out = []
+    for row, cs, ps in zip(cands.rows, order, prob):
+        kept = [(j, p) for j, p in zip(cs, ps) if not (cfg.skip_identical and tgt[j] == src[row])]
+        out += [(src[row], tgt[j], float(p)) for j, p in kept[:cfg.top]
+                if cfg.min_score is None or p >= cfg.min_score]
+    return out

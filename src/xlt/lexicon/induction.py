@@ -20,7 +20,7 @@ import numpy as np
 
 from xlt.lexicon.mapping import MappingError, check_pair, csls, neighbourhood_means
 
-__all__ = ["BliScores", "Hubness", "best_sources", "bli_queries", "evaluate_bli", "hubness", "induce_dictionary",
+__all__ = ["BliScores", "Hubness", "best_sources", "bli_queries", "evaluate_bli", "gold_rank", "hubness", "induce_dictionary",
            "query_scores", "rank_translations", "top_candidates"]
 
 
@@ -53,6 +53,26 @@ class BliScores:
     def describe(self) -> dict:
         """A JSON-able summary (without the per-query ranks)."""
         return {k: v for k, v in self.__dict__.items() if k != "per_query"}
+
+    @classmethod
+    def from_ranks(cls, ranks: Sequence[int], search_space: int, method: str, counts: dict) -> BliScores:
+        """The scores of queries whose best gold translations stand at ``ranks`` (1 = first).
+
+        Args:
+            ranks: one rank per query. search_space: target words ranked. method: its name.
+            counts: ``n_pairs``, ``skipped_source``, ``skipped_target`` (:func:`bli_queries`).
+        """
+        r = np.asarray(ranks)
+        return cls(p_at_1=100 * float((r <= 1).mean()), p_at_5=100 * float((r <= 5).mean()),
+                   p_at_10=100 * float((r <= 10).mean()), map=100 * float((1 / r).mean()), n_queries=len(r),
+                   search_space=search_space, method=method, per_query=[int(v) for v in r], **counts)
+
+
+def gold_rank(scores: np.ndarray, gold: set[int]) -> int:
+    """The rank (1 = first) of the best-scored gold column in one row of scores ``(n_tgt,)``; ties
+    are resolved in the query's favour."""
+    best = max(scores[j] for j in gold)
+    return int((scores > best).sum()) + 1
 
 
 def bli_queries(pairs: Iterable[tuple[str, str]], src_words: Sequence[str],
@@ -164,14 +184,7 @@ def evaluate_bli(xw, y, pairs: Iterable[tuple[str, str]], src_words: Sequence[st
     rows, gold, counts = bli_queries(pairs, src_words, tgt_words)
     xw, y = check_pair(xw, y)
     s = query_scores(xw, y, np.asarray(rows), hubness(xw, y, method, k))  # only the queries' rows
-    ranks = []
-    for r, g in zip(s, gold):
-        best = max(r[j] for j in g)
-        ranks.append(int((r > best).sum()) + 1)  # ties are resolved in the query's favour
-    ranks_a = np.asarray(ranks)
-    return BliScores(p_at_1=100 * float((ranks_a <= 1).mean()), p_at_5=100 * float((ranks_a <= 5).mean()),
-                     p_at_10=100 * float((ranks_a <= 10).mean()), map=100 * float((1 / ranks_a).mean()),
-                     n_queries=len(rows), search_space=len(y), method=method, per_query=ranks, **counts)
+    return BliScores.from_ranks([gold_rank(r, g) for r, g in zip(s, gold)], len(y), method, counts)
 
 
 def induce_dictionary(xw, y, src_words: Sequence[str], tgt_words: Sequence[str], *, rows: Sequence[int] | None = None,
