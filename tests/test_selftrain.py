@@ -290,7 +290,8 @@ def test_transductive_is_reported_and_needs_builtin(tiny, data, tmp_path):
     (dict(self_train=1, unlabeled=["x.txt"]), "LANG=FILE"),
     (dict(pseudo_threshold=0.5), "--self-train"),
     (dict(self_train=1, unlabeled=["de=x.txt"], distill_from=["m"]), "one"),
-    (dict(self_train=1, unlabeled=["de=x.txt"], mode="finetune"), "--mode probe"),
+    (dict(self_train=1, unlabeled=["de=x.txt"], mode="finetune", pseudo_labels="soft"), "--mode probe"),
+    (dict(distill_from=["m"], unlabeled=["de=x.txt"], mode="finetune"), "--mode probe"),
     (dict(self_train=1, unlabeled=["de=x.txt"], pseudo_per_language=0), "--pseudo-per-language 0"),
 ])
 def test_bad_settings_fail_at_construction(kwargs, words):
@@ -388,3 +389,55 @@ def test_pair_classification_self_training_trainer(tiny):
     assert trainer.rounds[0]["languages"]["de"]["used"] == 2
     assert trainer.models[0].meta["self_training_round"] == 1
     assert len(trainer.models[0].predict([("the cat", "the cat")])) == 1
+
+
+def test_finetuned_students_train_on_source_gold_plus_the_teachers_decoded_labels(tiny, data, monkeypatch):
+    """Fine-tune mode: the student's training set is the source's gold sentences followed by the
+    unlabelled sentences with the teacher's own decoded predictions as labels (so the expected
+    labels come from the teacher model itself, predicted before the student exists)."""
+    from xlt.data.dataset import load_task
+    from xlt.transfer.selftrain import SelfTrainingFinetuneTrainer, with_labels
+    from xlt.transfer.training import FinetuneTrainer, FinetuneTraining
+
+    encoder, _ = tiny
+    ds = load_task("panx", "en", "de", data_dir=data.root)
+    unl = UnlabeledText("de", [TaggedSentence(["the", "cat", "sat"], ["O"] * 3),
+                               TaggedSentence(["a", "big", "house", "."], ["O"] * 4)], "mem")
+    training = FinetuneTraining.for_kind("token", epochs=1, batch_size=8, progress=False)
+    trainer = SelfTrainingFinetuneTrainer(encoder, ds, training, {"de": unl}, SelfTraining(threshold=0.0))
+    seen, teacher_labels = [], []
+    original = FinetuneTrainer.train
+
+    def spy(self, seeds):
+        if self.models:  # the student's call: the teacher is still self.models[seed]
+            teacher_labels.append(self.models[seeds[0]].predict([e.tokens for e in unl.examples], "de"))
+        seen.append(list(self.ds.train.examples))
+        return original(self, seeds)
+
+    monkeypatch.setattr(FinetuneTrainer, "train", spy)
+    trainer.train([0])
+    assert len(seen) == 2 and seen[0] == list(ds.train.examples)
+    assert seen[1][:len(ds.train.examples)] == list(ds.train.examples)
+    assert [e.labels for e in seen[1][len(ds.train.examples):]] == teacher_labels[0]
+    assert trainer.rounds[0]["rows"] == {"source": len(ds.train.examples), "pseudo": 2}
+    assert trainer.models[0].meta["self_training_round"] == 1 and trainer.ds is ds
+    with pytest.raises(ValueError, match="labels for a sentence of 3 words"):
+        with_labels(ds.kind, unl.examples[0], ["O"])
+    with pytest.raises(ValueError, match="soft labels"):
+        SelfTrainingFinetuneTrainer(encoder, ds, training, {"de": unl}, SelfTraining(labels="soft"))
+
+
+def test_cli_self_train_in_finetune_mode(tiny, data, tmp_path):
+    _, spec = tiny
+    text = tmp_path / "deu.txt"
+    text.write_text("the happy cat is a dog .\nrun and walk big .\nhouse in to of the .\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["transfer", "--task", "sib200", "--source", "eng_Latn", "--targets", "deu_Latn", "--data-dir",
+                 str(data.root), "--model", spec, "--mode", "finetune", "--epochs", "1", "--self-train", "1",
+                 "--unlabeled", f"deu_Latn={text}", "--pseudo-threshold", "0", "--out", str(out), "--save",
+                 str(tmp_path / "m"), "--no-progress"]) == 0
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    st = report["self_training"]
+    assert [r["round"] for r in st["rounds"]] == [1] and st["rounds"][0]["languages"]["deu_Latn"]["used"] == 3
+    assert report["mode"].startswith("finetune") or report["config"]["mode"] == "finetune"
+    assert (tmp_path / "m" / "xlt_task.json").is_file()

@@ -97,7 +97,7 @@ class SelfTrainSettings(Settings):
                                             "removed): a transductive run, and the report says so")
     self_train: int | None = option(None, check=AT_LEAST_1, metavar="ROUNDS",
                                     help="self-training: the zero-shot model labels the --unlabeled text, a student "
-                                         "trains on source gold + pseudo-labels, ROUNDS times (probe mode)")
+                                         "trains on source gold + pseudo-labels, ROUNDS times (probe or fine-tune mode)")
     distill_from: list[Path] = option(default_factory=list, metavar="DIR", nargs="+",
                                       help="distil saved task models (seeds, other sources) into one student on "
                                            "the --unlabeled text (mean of their probabilities; probe mode)")
@@ -118,9 +118,11 @@ class SelfTrainSettings(Settings):
         on = self.self_train is not None or bool(self.distill_from)
         if self.self_train is not None and self.distill_from:
             raise ConfigError("--self-train and --distill-from are two methods: give one")
-        if on and getattr(self, "mode", "probe") != "probe":
-            raise ConfigError(f"{'--self-train' if self.self_train is not None else '--distill-from'} trains probes on "
-                              "frozen features (fine-tuning students is not available yet): use --mode probe")
+        if self.distill_from and getattr(self, "mode", "probe") != "probe":
+            raise ConfigError("--distill-from trains a probe student on the teachers' probabilities: use --mode probe")
+        if self.self_train is not None and getattr(self, "mode", "probe") != "probe" and self.pseudo_labels != "hard":
+            raise ConfigError("--pseudo-labels soft: a fine-tuned student learns hard labels; soft labels need "
+                              "--mode probe")
         if on and not self.unlabeled:
             raise ConfigError(f"{'--self-train' if self.self_train is not None else '--distill-from'} learns from "
                               "unlabelled target text: add --unlabeled LANG=FILE (or builtin with --task)")

@@ -17,8 +17,9 @@ from xlt.data.unlabeled import UnlabeledError, UnlabeledText, builtin_unlabeled,
 from xlt.jobs import ConfigError
 from xlt.jobs.parts import TransferSettings
 from xlt.transfer.model import TaskModel, read_meta
-from xlt.transfer.selftrain import DistillationProbeTrainer, SelfTraining, SelfTrainingProbeTrainer
-from xlt.transfer.training import ProbeTraining
+from xlt.transfer.selftrain import (DistillationProbeTrainer, SelfTraining, SelfTrainingFinetuneTrainer,
+                                    SelfTrainingProbeTrainer)
+from xlt.transfer.training import FinetuneTraining, ProbeTraining
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +89,15 @@ def selftrain_config(settings: TransferSettings) -> SelfTraining:
                         decoding=settings.decoding)
 
 
-def selftrain_trainer(settings: TransferSettings, encoder, ds: TaskDataset, training: ProbeTraining, prepared):
+def selftrain_trainer(settings: TransferSettings, encoder, ds: TaskDataset, training: ProbeTraining | FinetuneTraining,
+                      prepared):
     """The self-training or distillation trainer of the settings (``prepared``: the run's
-    :class:`~xlt.jobs.transfer.Prepared`, with its unlabelled text)."""
+    :class:`~xlt.jobs.transfer.Prepared`, with its unlabelled text); fine-tuning settings give
+    fine-tuned students (:class:`~xlt.transfer.selftrain.SelfTrainingFinetuneTrainer`)."""
     config = selftrain_config(settings)
+    if isinstance(training, FinetuneTraining):
+        return SelfTrainingFinetuneTrainer(encoder, ds, training, prepared.unlabeled, config,
+                                           language_adapters=prepared.adapters, code_switch=prepared.code_switch)
     if settings.distill_from:
         return DistillationProbeTrainer(encoder, ds, training, teachers_for(settings), prepared.unlabeled,
                                         config, prepared.aligner)

@@ -20,10 +20,13 @@ words, probability of the decoded label; else the top probability - is at least 
 (:func:`select_confident`); then at most N examples per language are drawn at random
 (:func:`sample_per_language`), so that no language swamps the rest.
 
-Both trainers are probe trainers (frozen encoder features, computed once; with a feature cache,
-once per machine): the unlabelled text's features are extracted once and every round trains new
-heads on them. Model selection uses the source language's dev set only, so the transfer stays
-zero-shot in its selection; the target text is unlabelled.
+The probe trainers work on frozen encoder features, computed once (with a feature cache, once per
+machine): the unlabelled text's features are extracted once and every round trains new heads on
+them. :class:`SelfTrainingFinetuneTrainer` fine-tunes: each round's student is fine-tuned anew from
+the starting encoder on the source gold examples plus the pseudo-labelled target examples (hard
+labels: a fine-tuned student learns labelled examples, as the teacher did). Model selection uses
+the source language's dev set only, so the transfer stays zero-shot in its selection; the target
+text is unlabelled.
 
 No module of the data layer imports this one; it imports torch.
 """
@@ -31,7 +34,8 @@ No module of the data layer imports this one; it imports torch.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -39,18 +43,20 @@ import torch
 
 from xlt.core.metrics import score
 from xlt.data.dataset import Split, TaskDataset
-from xlt.data.kinds import TOKEN
+from xlt.data.kinds import TOKEN, TaskKind
+from xlt.data.readers import TaggedSentence
 from xlt.data.unlabeled import UnlabeledText
 from xlt.models.loading import Encoder
 from xlt.transfer.decoding import decode_word_labels
 from xlt.transfer.ensemble import mean_proba
 from xlt.transfer.model import ProbeModel, TaskModel
 from xlt.transfer.probe import train_probe
-from xlt.transfer.training import ProbeTrainer, ProbeTraining
+from xlt.transfer.training import FinetuneTrainer, FinetuneTraining, ProbeTrainer, ProbeTraining
 
 __all__ = ["DEFAULT_THRESHOLD", "DistillationProbeTrainer", "FeatureRows", "PseudoLabels", "SelfTraining",
-           "SelfTrainingProbeTrainer", "TOLERANCE", "UnlabeledFeatures", "pseudo_label", "pseudo_targets",
-           "sample_per_language", "select_confident", "unlabeled_features"]
+           "SelfTrainingFinetuneTrainer", "SelfTrainingProbeTrainer", "TOLERANCE", "UnlabeledFeatures",
+           "choose_pseudo_labels", "pseudo_label", "pseudo_targets", "sample_per_language", "select_confident",
+           "unlabeled_features", "with_labels"]
 
 #: Default confidence threshold of hard pseudo-labels.
 DEFAULT_THRESHOLD = 0.9
@@ -281,11 +287,8 @@ def pseudo_targets(probas: Mapping[str, list[np.ndarray]], feats: Mapping[str, U
         language, no copy), float targets ``(n_rows, n_labels)`` in the same order, and per
         language ``{"unlabeled", "confident", "used", "rows", "mean_confidence"}``.
     """
-    pseudo = {l: pseudo_label(p, labels, token=token, soft=config.labels == "soft", decoding=config.decoding)
-              for l, p in probas.items()}
-    chosen = sample_per_language({l: select_confident(p.confidence, config.threshold) for l, p in pseudo.items()},
-                                 config.per_language, seed)
-    parts, ys, counts = [], [], {}
+    pseudo, chosen, counts = choose_pseudo_labels(probas, labels, config, token=token, seed=seed)
+    parts, ys = [], []
     for lang, idx in chosen.items():
         f, p = feats[lang], pseudo[lang]
         rows = f.rows(idx)
@@ -293,11 +296,32 @@ def pseudo_targets(probas: Mapping[str, list[np.ndarray]], feats: Mapping[str, U
             parts.append((f.X, rows))
         ys.append(torch.from_numpy(np.concatenate([p.targets[i].reshape(-1, len(labels)) for i in idx]))
                   if len(idx) else torch.zeros((0, len(labels))))
-        confident = len(select_confident(p.confidence, config.threshold))
-        counts[lang] = {"unlabeled": len(f.examples), "confident": confident,
-                        "used": int(len(idx)), "rows": int(len(rows)),
-                        "mean_confidence": float(p.confidence.mean()) if len(p.confidence) else float("nan")}
+        counts[lang]["rows"] = int(len(rows))
     return parts, (torch.cat(ys).float() if ys else torch.zeros((0, len(labels)))), counts
+
+
+def choose_pseudo_labels(probas: Mapping[str, list[np.ndarray]], labels: Sequence[str], config: SelfTraining, *,
+                         token: bool, seed: int = 0
+                         ) -> tuple[dict[str, PseudoLabels], dict[str, np.ndarray], dict[str, dict]]:
+    """Every language's pseudo-labels and the examples kept: above the threshold, then at most
+    ``config.per_language`` drawn at random (:func:`sample_per_language` with ``seed``).
+
+    Args:
+        probas: language -> the teacher's probabilities, one array per example.
+        labels, config, token: as :func:`pseudo_targets`.
+
+    Returns:
+        ``(pseudo, chosen, counts)``: language -> :class:`PseudoLabels`; language -> kept
+        indices ``(k,)``; language -> ``{"unlabeled", "confident", "used", "mean_confidence"}``.
+    """
+    pseudo = {l: pseudo_label(p, labels, token=token, soft=config.labels == "soft", decoding=config.decoding)
+              for l, p in probas.items()}
+    confident = {l: select_confident(p.confidence, config.threshold) for l, p in pseudo.items()}
+    chosen = sample_per_language(confident, config.per_language, seed)
+    counts = {l: {"unlabeled": len(p.confidence), "confident": int(len(confident[l])), "used": int(len(chosen[l])),
+                  "mean_confidence": float(p.confidence.mean()) if len(p.confidence) else float("nan")}
+              for l, p in pseudo.items()}
+    return pseudo, chosen, counts
 
 
 def _one_hot(y: torch.Tensor, n_labels: int) -> torch.Tensor:
@@ -459,3 +483,94 @@ class DistillationProbeTrainer(ProbeTrainer):
             self.rounds.append({"round": 1, "seed": seed, "teacher_dev": teacher_dev,
                                 "student_dev": self.dev_scores[seed], "rows": {"pseudo": int(len(Ys))},
                                 "languages": counts})
+
+
+def with_labels(kind: TaskKind, example, labels: Sequence[str]):
+    """A labelled copy of an unlabelled example: ``labels`` one per word (token tasks) or one.
+
+    Raises:
+        ValueError: a token example given another number of labels than it has words.
+    """
+    if kind is TOKEN:
+        if len(labels) != len(example.tokens):
+            raise ValueError(f"{len(labels)} labels for a sentence of {len(example.tokens)} words")
+        return TaggedSentence(list(example.tokens), list(labels))
+    return replace(example, label=labels[0])
+
+
+class SelfTrainingFinetuneTrainer(FinetuneTrainer):
+    """A fine-tuning trainer that self-trains on unlabelled target text (Wu et al. 2020; Xie et al. 2020).
+
+    :meth:`train` fine-tunes the zero-shot models first (one per seed, the teachers of round 1, as
+    :class:`~xlt.transfer.training.FinetuneTrainer`); then every round: the teacher (the seed's
+    model, or the seeds' ensemble) labels each language's unlabelled text, hard labels (BIO
+    sequences decoded as the task decodes), examples under the threshold dropped and at most
+    ``per_language`` kept per language; the student is fine-tuned anew from the starting encoder,
+    with the same settings and seed, on the source gold examples plus the pseudo-labelled ones, and
+    selected on the source dev set only. With checkpoints, each round's students keep theirs in
+    ``<checkpoint_dir>/self-train-<round>`` (never resumed from the teacher's).
+
+    Args:
+        encoder, ds, training, language_adapters, on_epoch_end, code_switch: as
+            :class:`~xlt.transfer.training.FinetuneTrainer`.
+        unlabeled: language -> :class:`~xlt.data.unlabeled.UnlabeledText`.
+        config: :class:`SelfTraining` (hard labels only).
+
+    After :meth:`train`: as :class:`SelfTrainingProbeTrainer` (``teacher_dev_scores``, ``rounds``).
+
+    Raises:
+        ValueError: soft labels (at construction); no unlabelled text (from :meth:`train`).
+    """
+
+    def __init__(self, encoder: Encoder, ds: TaskDataset, training: FinetuneTraining,
+                 unlabeled: Mapping[str, UnlabeledText], config: SelfTraining, **kwargs):
+        super().__init__(encoder, ds, training, **kwargs)
+        if config.labels != "hard":
+            raise ValueError("fine-tuned students learn hard pseudo-labels; soft labels (distillation) need probes")
+        self.unlabeled, self.config = dict(unlabeled), config
+        self.teacher_dev_scores: dict[int, float] = {}
+        self.rounds: list[dict] = []
+
+    def train(self, seeds: list[int]) -> None:
+        """Zero-shot teachers, then :attr:`SelfTraining.rounds` rounds of fine-tuned students."""
+        if not self.unlabeled:
+            raise ValueError("self-training needs unlabelled text in at least one language")
+        super().train(seeds)
+        self.teacher_dev_scores = dict(self.dev_scores)
+        token = self.ds.kind is TOKEN
+        texts = {l: [e for e in t.examples if not token or len(e.tokens)] for l, t in self.unlabeled.items()}
+        for r in range(1, self.config.rounds + 1):
+            per_seed: dict[int, dict] = {s: {} for s in seeds}
+            for lang, examples in texts.items():
+                probas, _ = self.evaluate_proba(Split(lang, examples))
+                for s in seeds:
+                    per_seed[s][lang] = probas[s]
+            if self.config.teacher == "ensemble" and len(seeds) > 1:
+                pooled = {l: mean_proba([per_seed[s][l] for s in seeds]) for l in texts}
+                per_seed = {s: pooled for s in seeds}
+            for seed in seeds:
+                self._student(r, seed, per_seed[seed], texts)
+
+    def _student(self, r: int, seed: int, probas: dict, texts: Mapping[str, list]) -> None:
+        """Fine-tune round ``r``'s student of ``seed`` on source gold + pseudo-labelled examples."""
+        ds, training = self.ds, self.training
+        token = ds.kind is TOKEN
+        pseudo, chosen, counts = choose_pseudo_labels(probas, ds.labels, self.config, token=token,
+                                                      seed=seed * 1000 + r)
+        extra = []
+        for lang, idx in chosen.items():
+            for i in idx:
+                ids = pseudo[lang].targets[i].argmax(-1).reshape(-1)
+                extra.append(with_labels(ds.kind, texts[lang][i], [ds.labels[j] for j in ids]))
+        teacher_dev, history = self.dev_scores[seed], self.histories.get(seed, [])
+        self.ds = replace(ds, train=Split(ds.source, list(ds.train.examples) + extra))
+        if training.checkpoint_dir:
+            self.training = replace(training, checkpoint_dir=Path(training.checkpoint_dir) / f"self-train-{r}")
+        try:
+            FinetuneTrainer.train(self, [seed])
+        finally:
+            self.ds, self.training = ds, training
+        self.models[seed].meta["self_training_round"] = r
+        self.histories[seed] = history + [{"self_training_round": r, "history": self.histories[seed]}]
+        self.rounds.append({"round": r, "seed": seed, "teacher_dev": teacher_dev, "student_dev": self.dev_scores[seed],
+                            "rows": {"source": len(ds.train.examples), "pseudo": len(extra)}, "languages": counts})
