@@ -356,15 +356,20 @@ def test_cli_self_train_end_to_end_and_predict(tiny, data, tmp_path, capsys):
     assert all(set(r["labels"]) <= set(PANX_OF.values()) for r in rows)
 
 
-def test_text_classification_self_train_cli(tiny, data, tmp_path):
-    _, spec = tiny
+def _sib_self_train(data, spec, tmp_path, *extra) -> dict:
+    """``xlt transfer`` on the synthetic SIB-200 with three German lines of unlabelled text; the report."""
     text = tmp_path / "deu.txt"
     text.write_text("the happy cat is a dog .\nrun and walk big .\nhouse in to of the .\n", encoding="utf-8")
     out = tmp_path / "out"
     assert main(["transfer", "--task", "sib200", "--source", "eng_Latn", "--targets", "deu_Latn", "--data-dir",
-                 str(data.root), "--model", spec, "--epochs", "3", "--self-train", "2", "--unlabeled",
-                 f"deu_Latn={text}", "--pseudo-labels", "soft", "--out", str(out), "--no-progress"]) == 0
-    st = json.loads((out / "report.json").read_text(encoding="utf-8"))["self_training"]
+                 str(data.root), "--model", spec, "--unlabeled", f"deu_Latn={text}", *extra, "--out", str(out),
+                 "--no-progress"]) == 0
+    return json.loads((out / "report.json").read_text(encoding="utf-8"))
+
+
+def test_text_classification_self_train_cli(tiny, data, tmp_path):
+    st = _sib_self_train(data, tiny[1], tmp_path, "--epochs", "3", "--self-train", "2", "--pseudo-labels",
+                         "soft")["self_training"]
     assert [r["round"] for r in st["rounds"]] == [1, 2]
     assert st["rounds"][0]["languages"]["deu_Latn"]["used"] == 3  # soft labels: threshold 0 by default
     assert st["config"]["pseudo_threshold"] == 0.0
@@ -428,16 +433,9 @@ def test_finetuned_students_train_on_source_gold_plus_the_teachers_decoded_label
 
 
 def test_cli_self_train_in_finetune_mode(tiny, data, tmp_path):
-    _, spec = tiny
-    text = tmp_path / "deu.txt"
-    text.write_text("the happy cat is a dog .\nrun and walk big .\nhouse in to of the .\n", encoding="utf-8")
-    out = tmp_path / "out"
-    assert main(["transfer", "--task", "sib200", "--source", "eng_Latn", "--targets", "deu_Latn", "--data-dir",
-                 str(data.root), "--model", spec, "--mode", "finetune", "--epochs", "1", "--self-train", "1",
-                 "--unlabeled", f"deu_Latn={text}", "--pseudo-threshold", "0", "--out", str(out), "--save",
-                 str(tmp_path / "m"), "--no-progress"]) == 0
-    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    report = _sib_self_train(data, tiny[1], tmp_path, "--mode", "finetune", "--epochs", "1", "--self-train", "1",
+                             "--pseudo-threshold", "0", "--save", str(tmp_path / "m"))
     st = report["self_training"]
     assert [r["round"] for r in st["rounds"]] == [1] and st["rounds"][0]["languages"]["deu_Latn"]["used"] == 3
-    assert report["mode"].startswith("finetune") or report["config"]["mode"] == "finetune"
+    assert report["config"]["mode"] == "finetune"
     assert (tmp_path / "m" / "xlt_task.json").is_file()
