@@ -153,7 +153,7 @@ def run_on_cluster(cluster: str, spec: ShardSpec, shards: Sequence[tuple[int, li
 
     Raises:
         ConfigError: a bad ``cluster`` or no Dask. OSError: the scheduler cannot be reached.
-        Any error a task raised (re-raised here; shards finished before it stay written).
+        Exception: any error a task raised (re-raised here; shards finished before it stay written).
     """
     check_cluster(cluster)
     from distributed import Client, LocalCluster, as_completed  # optional dependency

@@ -171,10 +171,11 @@ def run(settings: EmbedSettings, command: list[str] | None = None) -> EmbedResul
 
     Raises:
         ConfigError: no inputs or ``out``; a folder made with other settings or inputs; a bad
-        ``cluster`` or no Dask. FileNotFoundError, DataFormatError: a missing or bad input (file and
-        line named). OutputError: ``out`` is, holds or lies inside an input. FileExistsError: ``out``
-        is a non-empty folder not made by ``xlt embed`` (without ``overwrite``). All before the
-        model loads.
+            ``cluster`` or no Dask.
+        FileNotFoundError: a missing input. DataFormatError: a bad input (file and line named).
+        OutputError: ``out`` is, holds or lies inside an input.
+        FileExistsError: ``out`` is a non-empty folder not made by ``xlt embed`` (without
+            ``overwrite``). All of these before the model loads.
     """
     if not settings.inputs:
         raise ConfigError("give the corpus file(s) to embed")

@@ -70,7 +70,8 @@ class RetrieveSettings(RunSettings, EncodingSettings):
     pairs: list[Path] = option(default_factory=list, nargs="+", metavar="FILE",
                                help="your sentence pairs instead of Tatoeba: SRC_FILE TGT_FILE (line-aligned), or "
                                     "one 'src ||| tgt' or 'src<TAB>tgt' file; languages from the file names "
-                                    "(corpus.de, x.en-de.tsv), a TSV header or --src-lang/--tgt-lang")
+                                    "(corpus.de, x.en-de.tsv), a TSV header or --src-lang/--tgt-lang; or two xlt embed folders "
+                                    "of line-aligned files (their vectors are used, no model is loaded)")
     src_lang: str | None = option(None, help="language of the first file / left side of --pairs")
     tgt_lang: str | None = option(None, help="language of the second file / right side of --pairs")
     dataset: Literal["tatoeba"] | None = option(None, help="test set (tatoeba; not with --pairs)")

@@ -161,8 +161,8 @@ def read_manifest(folder: str | os.PathLike[str]) -> dict[str, Any]:
     """The manifest of an embeddings folder, with its required keys checked.
 
     Raises:
-        ShardError: no ``manifest.json``, not JSON, another format or version, a key missing or of
-        the wrong kind; the message names the file.
+        ShardError: no ``manifest.json``, not JSON, another format or version, a key missing or
+            of the wrong kind; the message names the file.
     """
     path = Path(folder) / MANIFEST
     if not path.is_file():
@@ -215,9 +215,9 @@ class ShardedEmbeddings:
             a :class:`ShardedEmbeddings`.
 
         Raises:
-            ShardError: a bad manifest (:func:`read_manifest`); an unfinished folder (``complete``
-            false: rerun ``xlt embed`` to finish it); a missing shard or texts file; a hash
-            mismatch (the file is named); rows that do not add up to ``n_rows``.
+            ShardError: a bad manifest (:func:`read_manifest`); an unfinished folder
+                (``complete`` false: rerun ``xlt embed`` to finish it); a missing shard or texts
+                file; a hash mismatch (the file is named); rows that do not add up to ``n_rows``.
         """
         folder = Path(folder)
         m = read_manifest(folder)
