@@ -1,4 +1,4 @@
-"""Self-training on unlabelled target text against the zero-shot probe, per PAN-X language (issue 29).
+"""Self-training on unlabelled target text against the zero-shot model, per PAN-X language (issue 29).
 
 Self-training (teacher-student; Wu et al. 2020 for cross-lingual NER, Xie et al. 2020 noisy
 student): the zero-shot probe labels each target language's unlabelled text, a student probe
@@ -21,7 +21,9 @@ What is run (all through :func:`xlt.jobs.transfer.run` with a data set given):
   sentences of each language's PAN-X ``train-XX.tsv``, labels removed, evaluation sentences left
   out (counted in the reports);
 * the default probe (frozen bundled e5-small, scalar mix of all 13 hidden states, linear head, 10
-  epochs, BIO decoding), ``--cache-dir`` so each sentence is encoded once for all conditions.
+  epochs, BIO decoding), ``--cache-dir`` so each sentence is encoded once for all conditions; or
+  with ``--mode finetune`` fine-tuned teacher and students (``--epochs``, ``--batch-size``, ``--lr``),
+  each student fine-tuned anew on English gold + pseudo-labels.
 
 Outputs: ``OUT/<condition>/report.{json,md}`` per run, ``OUT/selftrain.json`` and
 ``OUT/selftrain.md`` (per language: baseline, every self-training condition, the gain; the average
@@ -62,7 +64,10 @@ def settings_for(args, rounds: int | None, labels: str, out: Path) -> TransferSe
         extra = dict(self_train=rounds, unlabeled=["builtin"], unlabeled_limit=args.unlabeled_limit,
                      pseudo_threshold=args.threshold if labels == "hard" else None, pseudo_labels=labels,
                      pseudo_per_language=args.per_language)
-    return TransferSettings(task="panx", source=["en"], mode="probe", seeds=args.seeds, cache_dir=args.cache_dir,
+    if args.mode == "finetune":  # fine-tuned teacher and students: the budget is the script's
+        extra.update(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr)
+    return TransferSettings(task="panx", source=["en"], mode=args.mode, seeds=args.seeds,
+                            cache_dir=args.cache_dir if args.mode == "probe" else None,
                             out=out, overwrite=True, progress=False, **extra)
 
 
@@ -108,7 +113,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="--pseudo-threshold of the hard-label runs (default xlt's, 0.9); soft-label runs keep xlt's 0")
     p.add_argument("--per-language", type=int, default=None)
     p.add_argument("--seeds", default="0")
-    p.add_argument("--cache-dir", type=Path, required=True)
+    p.add_argument("--mode", default="probe", choices=("probe", "finetune"),
+                   help="probe (frozen features) or finetune (fine-tuned teacher and students)")
+    p.add_argument("--epochs", type=int, default=None, help="finetune: epochs of the teacher and each student")
+    p.add_argument("--batch-size", type=int, default=None, help="finetune: batch size")
+    p.add_argument("--lr", type=float, default=None, help="finetune: learning rate")
+    p.add_argument("--cache-dir", type=Path, default=None, help="probe: the feature cache")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
     args.langs = [l for l in args.langs.split(",") if l]
@@ -140,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
                   "results": results, "summary": summary}
         (args.out / "selftrain.json").write_text(json.dumps(record, indent=1, default=str), encoding="utf-8")
         (args.out / "selftrain.md").write_text(
-            f"# PAN-X probe: zero-shot vs self-training\n\n`{record['command']}`\n\n{record['machine']}, "
+            f"# PAN-X {args.mode}: zero-shot vs self-training\n\n`{record['command']}`\n\n{record['machine']}, "
             f"{record['date']}\n\n{md}\n", encoding="utf-8")
     return 0
 
