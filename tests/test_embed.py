@@ -13,7 +13,7 @@ from xlt.cli import main
 from xlt.data.corpus import read_corpus
 from xlt.data.readers import DataFormatError
 from xlt.jobs import ConfigError
-from xlt.jobs import embed as embed_job
+from xlt.jobs import distributed
 from xlt.models.shards import ShardError, ShardedEmbeddings
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
@@ -75,7 +75,7 @@ def test_vectors_are_those_of_encode_sentences_and_texts_are_in_row_order(tiny, 
 
 def test_interrupted_run_resumes_to_byte_identical_shards(tiny, reference, tmp_path, monkeypatch):
     inp, _, ref = reference
-    real, calls = embed_job.encode_shard, []
+    real, calls = distributed.encode_shard, []
 
     def interrupted(*args, **kwargs):
         if len(calls) == 2:
@@ -83,14 +83,14 @@ def test_interrupted_run_resumes_to_byte_identical_shards(tiny, reference, tmp_p
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(embed_job, "encode_shard", interrupted)
+    monkeypatch.setattr(distributed, "encode_shard", interrupted)
     assert _embed(inp, tmp_path / "out", tiny[1]) == 130
     partial = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert [s["file"] for s in partial["shards"]] == ["shard-00000.npy", "shard-00001.npy"]
     assert partial["complete"] is False
     with pytest.raises(ShardError, match="unfinished"):
         ShardedEmbeddings.open(tmp_path / "out")
-    monkeypatch.setattr(embed_job, "encode_shard", real)
+    monkeypatch.setattr(distributed, "encode_shard", real)
     assert _embed(inp, tmp_path / "out", tiny[1]) == 0
     assert _files(tmp_path / "out") == _files(ref)
     shards = json.loads((tmp_path / "out" / "report.json").read_text())["shards"]

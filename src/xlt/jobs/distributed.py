@@ -3,7 +3,7 @@
 One shard is the unit of work everywhere: :func:`encode_shard` embeds a shard's texts with
 :meth:`Encoder.encode_sentences <xlt.models.encoder.Encoder.encode_sentences>` and writes its
 ``.npy`` file atomically (:func:`xlt.models.shards.write_shard`). The single-process path of
-:mod:`xlt.jobs.embed` calls it in a loop; :func:`run_on_cluster` submits one Dask task per shard
+:mod:`xlt.jobs.embed` calls it in a loop (:class:`LocalRunner`); :class:`ClusterRunner` submits one Dask task per shard
 (Dask ``distributed``: Rocklin 2015, "Dask: Parallel Computation with Blocked algorithms and Task
 Scheduling"), each running the same function on a worker that loads the model once
 (:func:`worker_encoder`: a per-process cache) and writes its shard file itself, while the client
@@ -34,8 +34,8 @@ from xlt.models import loading  # loading.load_encoder is looked up at call time
 from xlt.models.features import parse_layer
 from xlt.models.shards import ShardInfo, write_shard
 
-__all__ = ["ShardSpec", "check_cluster", "encode_shard", "load_shard_encoder", "parse_cluster", "run_on_cluster",
-           "worker_encoder"]
+__all__ = ["ClusterRunner", "LocalRunner", "ShardSpec", "check_cluster", "encode_shard", "load_shard_encoder",
+           "parse_cluster", "runner", "worker_encoder"]
 
 _CLUSTER = re.compile(r"^(local:(?P<n>[1-9][0-9]{0,3})|(?P<addr>(tcp|tls|inproc|ucx)://\S+))$")
 
@@ -138,49 +138,118 @@ def _task(spec_fields: dict, texts: list[str], path: str, index: int) -> tuple[i
     return index, info.to_dict(), {**stats, "seconds": time.perf_counter() - t}
 
 
-def run_on_cluster(cluster: str, spec: ShardSpec, shards: Sequence[tuple[int, list[str], Path]],
-                   on_done: Callable[[int, ShardInfo, dict], None]) -> dict[str, Any]:
-    """Embed ``shards`` as Dask tasks, one per shard, and call ``on_done(index, info, stats)`` in the
-    client as each finishes (in completion order; the caller keeps the manifest in shard order).
+def _describe(spec_fields: dict) -> dict:
+    """A Dask task: the model's :meth:`~xlt.models.encoder.Encoder.describe` on this worker (loading it)."""
+    return worker_encoder(ShardSpec(**spec_fields)).describe()
 
-    Args:
-        cluster: ``local:N`` or a scheduler address (:func:`parse_cluster`).
-        spec: how to embed. shards: ``(index, texts, output path)`` per shard to make.
-        on_done: called in this process for each finished shard.
 
-    Returns:
-        ``{"cluster", "workers"}``: what ran the tasks.
+class LocalRunner:
+    """Embeds shards in this process, one after the other (the path without ``--cluster``).
+
+    Attributes:
+        spec: how to embed. encoder: the loaded encoder. info: ``None`` (no cluster).
+    """
+
+    def __init__(self, spec: ShardSpec) -> None:
+        self.spec = spec
+        self.encoder = load_shard_encoder(spec)
+        self.info = None
+
+    def describe(self) -> dict[str, Any]:
+        """The model's :meth:`~xlt.models.encoder.Encoder.describe` (spec, fingerprint, hidden_size, text_prefix, ...)."""
+        return self.encoder.describe()
+
+    def run(self, shards: Sequence[tuple[int, list[str], Path]], on_done: Callable[[int, ShardInfo, dict], None]) -> None:
+        """Make each ``(index, texts, path)`` shard with :func:`encode_shard`; ``on_done(index, info, stats)`` after each."""
+        for i, texts, path in shards:
+            info, stats = encode_shard(self.encoder, texts, self.spec, path)
+            on_done(i, info, stats)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def __enter__(self) -> "LocalRunner":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class ClusterRunner(LocalRunner):
+    """Embeds shards as Dask tasks, one per shard, on ``local:N`` worker processes or the workers of a
+    running scheduler (:func:`parse_cluster`). The model is loaded on the workers only (each once,
+    :func:`worker_encoder`), never in this process; workers write the shard files themselves.
+
+    Attributes:
+        spec: how to embed. cluster: as given. info: ``{"cluster", "workers"}``.
 
     Raises:
         ConfigError: a bad ``cluster`` or no Dask. OSError: the scheduler cannot be reached.
-        Exception: any error a task raised (re-raised here; shards finished before it stay written).
     """
-    check_cluster(cluster)
-    from distributed import Client, LocalCluster, as_completed  # optional dependency
 
-    kind, value = parse_cluster(cluster)
-    quiet = logging.getLogger("distributed")  # Dask logs start/stop at INFO; xlt shows warnings only
-    level = quiet.level
-    quiet.setLevel(max(level, logging.WARNING))
-    local = LocalCluster(n_workers=value, threads_per_worker=1, processes=True, dashboard_address=None) \
-        if kind == "local" else None
-    try:
-        with Client(local if local is not None else value) as client:
-            workers = len(client.scheduler_info().get("workers", {}))
-            run = uuid.uuid4().hex[:8]
-            fields = asdict(spec)
-            futures = [client.submit(_task, fields, list(texts), str(path), i, key=f"xlt-embed-{run}-{i:05d}",
-                                     pure=False, retries=1)
-                       for i, texts, path in shards]
-            try:
-                for fut in as_completed(futures):
-                    index, info, stats = fut.result()
-                    on_done(index, ShardInfo(**info), stats)
-            finally:
-                for fut in futures:
-                    fut.cancel()
-    finally:
-        if local is not None:
-            local.close()
-        quiet.setLevel(level)
-    return {"cluster": cluster, "workers": workers}
+    def __init__(self, spec: ShardSpec, cluster: str) -> None:
+        check_cluster(cluster)
+        from distributed import Client, LocalCluster  # optional dependency
+
+        self.spec, self.cluster = spec, cluster
+        kind, value = parse_cluster(cluster)
+        self._log = logging.getLogger("distributed")  # Dask logs start/stop at INFO; xlt shows warnings only
+        self._level = self._log.level
+        self._log.setLevel(max(self._level, logging.WARNING))
+        self._local = self._client = None
+        try:
+            if kind == "local":
+                self._local = LocalCluster(n_workers=value, threads_per_worker=1, processes=True,
+                                           dashboard_address=None)
+            self._client = Client(self._local if self._local is not None else value)
+        except BaseException:
+            self.close()
+            raise
+        self.info = {"cluster": cluster, "workers": len(self._client.scheduler_info().get("workers", {}))}
+        self._run = uuid.uuid4().hex[:8]
+
+    def describe(self) -> dict[str, Any]:
+        """The model's :meth:`~xlt.models.encoder.Encoder.describe`, from a worker (which loads the model)."""
+        return self._client.submit(_describe, asdict(self.spec), key=f"xlt-describe-{self._run}", pure=False).result()
+
+    def run(self, shards: Sequence[tuple[int, list[str], Path]], on_done: Callable[[int, ShardInfo, dict], None]) -> None:
+        """Submit one task per ``(index, texts, path)`` shard; ``on_done(index, info, stats)`` in this process
+        as each finishes (in completion order).
+
+        Raises:
+            Exception: any error a task raised (re-raised here; shards finished before it stay written).
+        """
+        from distributed import as_completed  # optional dependency
+
+        fields = asdict(self.spec)
+        futures = [self._client.submit(_task, fields, list(texts), str(path), i, key=f"xlt-embed-{self._run}-{i:05d}",
+                                       pure=False, retries=1)
+                   for i, texts, path in shards]
+        try:
+            for fut in as_completed(futures):
+                index, info, stats = fut.result()
+                on_done(index, ShardInfo(**info), stats)
+        finally:
+            for fut in futures:
+                fut.cancel()
+
+    def close(self) -> None:
+        """Close the client and a local cluster."""
+        try:
+            if self._client is not None:
+                self._client.close()
+            if self._local is not None:
+                self._local.close()
+        finally:
+            self._client = self._local = None
+            self._log.setLevel(self._level)
+
+
+def runner(spec: ShardSpec, cluster: str | None = None) -> LocalRunner:
+    """A :class:`ClusterRunner` for ``cluster``, else a :class:`LocalRunner` (use as a context manager).
+
+    Raises:
+        ConfigError: a bad ``cluster`` or no Dask. ModelLoadError: the model does not load (here, or
+            on a worker).
+    """
+    return ClusterRunner(spec, cluster) if cluster else LocalRunner(spec)

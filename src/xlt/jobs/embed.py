@@ -14,7 +14,7 @@ every listed shard's hash, keeps the good shards and makes the missing or corrup
 the final shards and manifest are byte-identical to those of an uninterrupted run (the manifest
 holds no time stamps; they are in ``report.json``). ``overwrite`` starts the folder afresh.
 
-With ``cluster`` the shards are Dask tasks (:func:`xlt.jobs.distributed.run_on_cluster`): the
+With ``cluster`` the shards are Dask tasks (:class:`xlt.jobs.distributed.ClusterRunner`; the model is loaded on the workers only): the
 same shards and manifest, made by several worker processes or machines.
 """
 
@@ -35,8 +35,7 @@ from xlt.data.corpus import input_fingerprint, read_corpus
 from xlt.evaluate.manifest import build_manifest
 from xlt.evaluate.report import write_json
 from xlt.jobs import ConfigError
-from xlt.jobs.distributed import (ShardSpec, check_cluster, encode_shard, load_shard_encoder, parse_cluster,
-                                  run_on_cluster)
+from xlt.jobs.distributed import ShardSpec, check_cluster, parse_cluster, runner
 from xlt.jobs.parts_aligncmds import FileRunSettings, same_field
 from xlt.jobs.settings import AT_LEAST_1, EncodingSettings, option
 from xlt.models.shards import (FORMAT, MANIFEST, TEXTS, VERSION, ShardError, ShardInfo, file_sha256, read_manifest,
@@ -192,15 +191,33 @@ def run(settings: EmbedSettings, command: list[str] | None = None) -> EmbedResul
     if settings.overwrite and out.exists():
         shutil.rmtree(out)
     old = _resumable(out, settings, inputs)
-    texts = corpus.texts
-    n_shards = -(-len(texts) // settings.shard_size)
+    n_shards = -(-len(corpus.texts) // settings.shard_size)
     good, bad = _good_shards(out, old, n_shards) if old else ({}, [])
     out.mkdir(parents=True, exist_ok=True)
 
     spec = ShardSpec(model=settings.model, prefix=settings.prefix, layer=settings.layer, pooling=settings.pooling,
                      batch_size=settings.batch_size, normalize=settings.normalize, dtype=settings.dtype)
-    encoder = load_shard_encoder(spec)
-    model = encoder.describe()
+    with runner(spec, settings.cluster) as work:
+        model = work.describe()
+        made = _make(work, model, settings, out, old, corpus, inputs, n_shards, good)
+    report = _report(settings, command, made["manifest"], corpus, made["stats"], made["seconds"],
+                     time.perf_counter() - t0, n_shards, len(made["todo"]), len(good), bad, model, work.info)
+    write_json(out / "report.json", report)
+    return EmbedResult(out=out, n_rows=len(corpus.texts), n_shards=n_shards, n_made=len(made["todo"]), report=report)
+
+
+def _make(work, model: dict, settings: EmbedSettings, out: Path, old: dict | None, corpus, inputs: list[dict],
+          n_shards: int, good: dict[int, ShardInfo]) -> dict[str, Any]:
+    """Write the texts and the missing shards with the runner ``work``, the manifest after each shard.
+
+    Returns:
+        ``{"manifest", "stats", "seconds", "todo"}``: the final manifest, summed encoder counters,
+        seconds of embedding, the shard indices made.
+
+    Raises:
+        ConfigError: the folder was made with other model weights (fingerprint).
+    """
+    texts = corpus.texts
     if old and old.get("model_fingerprint") != model["fingerprint"]:
         raise ConfigError(f"--out {out} was made with other model weights (fingerprint {old.get('model_fingerprint')}"
                           f", now {model['fingerprint']}); use another folder or --overwrite")
@@ -212,8 +229,8 @@ def run(settings: EmbedSettings, command: list[str] | None = None) -> EmbedResul
         texts_entry = dict(old["texts"])
     manifest: dict[str, Any] = {
         "format": FORMAT, "version": VERSION, "model": settings.model, "model_fingerprint": model["fingerprint"],
-        "text_prefix": encoder.text_prefix, "pooling": settings.pooling, "layer": settings.layer,
-        "normalisation": "unit" if settings.normalize else "none", "dim": encoder.hidden_size,
+        "text_prefix": model["text_prefix"], "pooling": settings.pooling, "layer": settings.layer,
+        "normalisation": "unit" if settings.normalize else "none", "dim": model["hidden_size"],
         "dtype": settings.dtype, "shard_size": settings.shard_size, "n_rows": len(texts), "texts": texts_entry,
         "inputs": inputs, "counts": {"files": corpus.files, **corpus.counts()}, "settings": _identity(settings),
         "complete": False, "shards": [],
@@ -240,22 +257,11 @@ def run(settings: EmbedSettings, command: list[str] | None = None) -> EmbedResul
         bar.update(info.rows)
         bar.set_postfix(tok_s=f"{stats['n_subwords'] / max(time.perf_counter() - t_embed, 1e-9):,.0f}")
 
-    cluster_info = None
     with bar:
-        if settings.cluster and todo:
-            shards = [(i, texts[i * settings.shard_size:(i + 1) * settings.shard_size], out / shard_name(i))
-                      for i in todo]
-            cluster_info = run_on_cluster(settings.cluster, spec, shards, finished)
-        else:
-            for i in todo:
-                chunk = texts[i * settings.shard_size:(i + 1) * settings.shard_size]
-                info, st = encode_shard(encoder, chunk, spec, out / shard_name(i))
-                finished(i, info, st)
-    embed_s = time.perf_counter() - t_embed
-    report = _report(settings, command, manifest, corpus, stats, embed_s, time.perf_counter() - t0, n_shards,
-                     len(todo), len(good), bad, model, cluster_info)
-    write_json(out / "report.json", report)
-    return EmbedResult(out=out, n_rows=len(texts), n_shards=n_shards, n_made=len(todo), report=report)
+        if todo:
+            work.run([(i, texts[i * settings.shard_size:(i + 1) * settings.shard_size], out / shard_name(i))
+                      for i in todo], finished)
+    return {"manifest": manifest, "stats": stats, "seconds": time.perf_counter() - t_embed, "todo": todo}
 
 
 def _report(settings: EmbedSettings, command, manifest, corpus, stats, embed_s: float, total_s: float, n_shards: int,
