@@ -145,6 +145,11 @@ def test_dictionary_files_tab_muse_and_scored(tmp_path):
     assert ds[0].stats["n_multiword"] == 1
     assert ds[1].table == {"cat": ("chat",), "dog": ("chien",)}
     assert ds[2].table == {"cat": ("gato",)} and ds[2].stats["n_below_score"] == 1
+    # --cs-langs filters the user's files too (codes or names), and names a language with none
+    only = load_code_switch_dictionaries([str(tab), f"fr={muse}", f"es={scored}"], ["french", "es"])
+    assert [d.lang for d in only] == ["fr", "es"]
+    with pytest.raises(CodeSwitchError, match="--cs-langs it: no --code-switch dictionary of that language"):
+        load_code_switch_dictionaries([str(tab), f"fr={muse}"], ["de", "it"])
 
 
 def test_dictionary_bad_line_names_file_and_line(tmp_path):

@@ -343,7 +343,8 @@ def load_code_switch_dictionaries(specs: Sequence[str], langs: Sequence[str] | N
     Args:
         specs: ``builtin``, a language with a ``dict/`` file (``de``, ``german``), ``FILE`` or
             ``LANG=FILE``. An existing file wins over a language of the same name.
-        langs: the languages ``builtin`` takes (codes or names; None: every ``dict/`` file).
+        langs: the languages used (codes or names; None: all): ``builtin`` takes their ``dict/``
+            files, and other dictionaries of other languages are left out.
         data_dir: the data folder (None: the usual search, :mod:`xlt.data.paths`).
         min_score: drop scored entries (``word<TAB>word<TAB>score``) below this.
 
@@ -353,7 +354,7 @@ def load_code_switch_dictionaries(specs: Sequence[str], langs: Sequence[str] | N
 
     Raises:
         CodeSwitchError: a value that is no file and no language with a ``dict/`` file; a
-            ``langs`` language without one. DatasetNotFoundError: ``builtin`` without a data
+            ``langs`` language with no dictionary among them. DatasetNotFoundError: ``builtin`` without a data
             folder. DataFormatError: a malformed dictionary line (file and line named).
     """
     wanted: list[tuple[str, Path]] = []
@@ -397,6 +398,13 @@ def load_code_switch_dictionaries(specs: Sequence[str], langs: Sequence[str] | N
             raise CodeSwitchError(f"--code-switch {spec}: no such file, and no language with a dictionary in "
                                   f"the data folder (give a file, 'builtin', or a language such as de)")
         wanted.append((spec, from_builtin(spec)))
+    if langs:  # the user's files too: only the languages asked for
+        asked = {_name_code(l) or l: l for l in langs}
+        wanted = [(l, p) for l, p in wanted if (_name_code(l) or l) in asked]
+        missing = [name for code, name in asked.items() if all((_name_code(l) or l) != code for l, _ in wanted)]
+        if missing:
+            raise CodeSwitchError(f"--cs-langs {', '.join(missing)}: no --code-switch dictionary of "
+                                  f"{'that language' if len(missing) == 1 else 'those languages'}")
     out: list[CodeSwitchDictionary] = []
     seen: set[Path] = set()
     for lang, path in wanted:

@@ -447,7 +447,8 @@ class CodeSwitchSettings(Settings):
             (``word<TAB>word``, ``word word``, ``word<TAB>word<TAB>score``). Empty: off.
         cs_ratio: share of the words found in a dictionary that are replaced, in [0, 1] (None:
             :data:`DEFAULT_CS_RATIO`).
-        cs_langs: the languages ``builtin`` takes (None: all 15 of ``dict/``).
+        cs_langs: the languages switched into (None: all): ``builtin`` takes their ``dict/`` files
+            (default: all 15), and other dictionaries of other languages are left out.
         cs_min_score: drop scored dictionary entries (``xlt bli induce`` output) below this.
         cs_copies: probe mode: switched copies of the training set whose frozen features the probe
             trains on (drawn once; None: 1). Fine-tuning re-draws the switch every epoch instead.
@@ -462,8 +463,9 @@ class CodeSwitchSettings(Settings):
     cs_ratio: float | None = option(None, check=Interval(0, 1), metavar="R",
                                     help=f"--code-switch: share of the dictionary words replaced, 0 to 1 (default "
                                          f"{DEFAULT_CS_RATIO})")
-    cs_langs: list[str] | None = option(None, metavar="LANGS", help="--code-switch builtin: the languages whose dict/ dictionaries "
-                                                   "are used (default: all)")
+    cs_langs: list[str] | None = option(None, metavar="LANGS", help="--code-switch: the languages switched into (builtin: their dict/ "
+                                                   "files; other dictionaries of other languages are left out; "
+                                                   "default: all)")
     cs_min_score: float | None = option(None, metavar="SCORE", help="--code-switch: leave out scored dictionary entries "
                                                    "(word<TAB>word<TAB>score) below this score")
     cs_copies: int | None = option(None, check=AT_LEAST_1, metavar="N",
