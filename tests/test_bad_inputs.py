@@ -247,6 +247,14 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("bli", ["bli", "eval", "--src", "en", "--tgt", "de", "--train", "{tags}", "--test", "{tags}", "--out", "{tags}",
              "--overwrite"], ["--out", "input"]),
     ("bli", ["bli", "eval", "--src", "en", "--tgt", "de", "--k", "0", "--out", "{root}/b"], ["--k 0"]),
+    # embed: a JSONL line that is no JSON, a missing input, the output over its input, a folder it did not
+    # make, a shard size of 0, a cluster of another kind
+    ("embed", ["embed", "{bad_jsonl}", "--out", "{root}/e"], ["input.jsonl:2", "not a JSON object"]),
+    ("embed", ["embed", "{root}/none.txt", "--out", "{root}/e"], ["none.txt"]),
+    ("embed", ["embed", "{text}", "--out", "{text}", "--overwrite"], ["--out", "input"]),
+    ("embed", ["embed", "{text}", "--out", "{nonempty}"], ["old-run", "did not make"]),
+    ("embed", ["embed", "{text}", "--out", "{root}/e", "--shard-size", "0"], ["--shard-size 0"]),
+    ("embed", ["embed", "{text}", "--out", "{root}/e", "--cluster", "ray://head:10001"], ["--cluster", "local:N"]),
 ]
 
 
