@@ -49,6 +49,8 @@ class ShardSpec:
             (None: the model's own). layer: ``last`` or a layer number. pooling: ``mean``/``cls``.
         batch_size: texts per forward pass. normalize: L2-normalise every row. dtype: of the shard
             files (``float32``/``float16``). device: torch device (``auto``: CUDA when available).
+        backend, int8: how the encoder runs (:func:`xlt.models.loading.load_encoder`: ``torch`` or
+            ``onnx``; int8 dynamic quantisation).
     """
 
     model: str
@@ -59,6 +61,8 @@ class ShardSpec:
     normalize: bool
     dtype: str
     device: str = "auto"
+    backend: str = "torch"
+    int8: bool = False
 
 
 def parse_cluster(cluster: str) -> tuple[str, int | str]:
@@ -97,7 +101,7 @@ def load_shard_encoder(spec: ShardSpec):
     Raises:
         ModelLoadError: the model does not load.
     """
-    enc = loading.load_encoder(spec.model, device=spec.device)
+    enc = loading.load_encoder(spec.model, device=spec.device, backend=spec.backend, int8=spec.int8)
     if spec.prefix is not None:
         enc.text_prefix = spec.prefix
     return enc
@@ -106,7 +110,7 @@ def load_shard_encoder(spec: ShardSpec):
 def worker_encoder(spec: ShardSpec):
     """:func:`load_shard_encoder`, loaded once per process and kept (so each Dask worker loads the model
     on its first task only; a task with another spec replaces it)."""
-    key = (spec.model, spec.prefix, spec.device)
+    key = (spec.model, spec.prefix, spec.device, spec.backend, spec.int8)
     if key not in _ENCODERS:
         _ENCODERS.clear()
         _ENCODERS[key] = load_shard_encoder(spec)

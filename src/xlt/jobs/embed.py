@@ -44,14 +44,14 @@ from xlt.models.shards import (FORMAT, MANIFEST, TEXTS, VERSION, ShardError, Sha
 __all__ = ["EmbedResult", "EmbedSettings", "run"]
 
 #: The manifest keys a resumed run must share with the folder's (besides the inputs and the model's fingerprint).
-IDENTITY_KEYS = ("model", "text_prefix_option", "layer", "pooling", "batch_size", "normalisation", "dtype",
+IDENTITY_KEYS = ("model", "backend", "int8", "text_prefix_option", "layer", "pooling", "batch_size", "normalisation", "dtype",
                  "shard_size", "column", "dedup")
 
 
 @dataclass(kw_only=True)
 class EmbedSettings(FileRunSettings, EncodingSettings):
-    """Settings of ``xlt embed`` (with :class:`~xlt.jobs.parts_aligncmds.FileRunSettings`: model, out,
-    overwrite, progress; and :class:`~xlt.jobs.settings.EncodingSettings`: layer, pooling, batch size).
+    """Settings of ``xlt embed`` (with :class:`~xlt.jobs.parts_aligncmds.FileRunSettings`: model, backend,
+    int8, out, overwrite, progress; and :class:`~xlt.jobs.settings.EncodingSettings`: layer, pooling, batch size).
 
     Attributes:
         inputs: the corpus files (the command line's ``INPUT...``; required): text, JSONL, CSV,
@@ -105,7 +105,7 @@ class EmbedResult:
 
 
 def _identity(settings: EmbedSettings) -> dict[str, Any]:
-    return {"model": settings.model, "text_prefix_option": settings.prefix, "layer": settings.layer,
+    return {"model": settings.model, **settings.encoder_options(), "text_prefix_option": settings.prefix, "layer": settings.layer,
             "pooling": settings.pooling, "batch_size": settings.batch_size,
             "normalisation": "unit" if settings.normalize else "none", "dtype": settings.dtype,
             "shard_size": settings.shard_size, "column": settings.column, "dedup": settings.dedup}
@@ -196,7 +196,8 @@ def run(settings: EmbedSettings, command: list[str] | None = None) -> EmbedResul
     out.mkdir(parents=True, exist_ok=True)
 
     spec = ShardSpec(model=settings.model, prefix=settings.prefix, layer=settings.layer, pooling=settings.pooling,
-                     batch_size=settings.batch_size, normalize=settings.normalize, dtype=settings.dtype)
+                     batch_size=settings.batch_size, normalize=settings.normalize, dtype=settings.dtype,
+                     **settings.encoder_options())
     with runner(spec, settings.cluster) as work:
         model = work.describe()
         made = _make(work, model, settings, out, old, corpus, inputs, n_shards, good)
