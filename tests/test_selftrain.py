@@ -428,6 +428,12 @@ def test_finetuned_students_train_on_source_gold_plus_the_teachers_decoded_label
     assert trainer.models[0].meta["self_training_round"] == 1 and trainer.ds is ds
     with pytest.raises(ValueError, match="labels for a sentence of 3 words"):
         with_labels(ds.kind, unl.examples[0], ["O"])
+    # a threshold no sentence reaches: no second fine-tuning, the teacher is kept and the round says so
+    seen.clear()
+    strict = SelfTrainingFinetuneTrainer(encoder, ds, training, {"de": unl}, SelfTraining(threshold=1.0))
+    strict.train([0])
+    assert len(seen) == 1 and strict.rounds[0]["skipped"] is True and strict.rounds[0]["rows"]["pseudo"] == 0
+    assert strict.rounds[0]["student_dev"] == strict.rounds[0]["teacher_dev"]
     with pytest.raises(ValueError, match="soft labels"):
         SelfTrainingFinetuneTrainer(encoder, ds, training, {"de": unl}, SelfTraining(labels="soft"))
 

@@ -33,6 +33,7 @@ No module of the data layer imports this one; it imports torch.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -52,6 +53,8 @@ from xlt.transfer.ensemble import mean_proba
 from xlt.transfer.model import ProbeModel, TaskModel
 from xlt.transfer.probe import train_probe
 from xlt.transfer.training import FinetuneTrainer, FinetuneTraining, ProbeTrainer, ProbeTraining
+
+log = logging.getLogger(__name__)
 
 __all__ = ["DEFAULT_THRESHOLD", "DistillationProbeTrainer", "FeatureRows", "PseudoLabels", "SelfTraining",
            "SelfTrainingFinetuneTrainer", "SelfTrainingProbeTrainer", "TOLERANCE", "UnlabeledFeatures",
@@ -508,7 +511,9 @@ class SelfTrainingFinetuneTrainer(FinetuneTrainer):
     ``per_language`` kept per language; the student is fine-tuned anew from the starting encoder,
     with the same settings and seed, on the source gold examples plus the pseudo-labelled ones, and
     selected on the source dev set only. With checkpoints, each round's students keep theirs in
-    ``<checkpoint_dir>/self-train-<round>`` (never resumed from the teacher's).
+    ``<checkpoint_dir>/self-train-<round>`` (never resumed from the teacher's). A round in which no
+    example reaches the threshold keeps the teacher (its record says ``skipped``, and a warning
+    names each language's mean confidence).
 
     Args:
         encoder, ds, training, language_adapters, on_epoch_end, code_switch: as
@@ -563,6 +568,14 @@ class SelfTrainingFinetuneTrainer(FinetuneTrainer):
                 ids = pseudo[lang].targets[i].argmax(-1).reshape(-1)
                 extra.append(with_labels(ds.kind, texts[lang][i], [ds.labels[j] for j in ids]))
         teacher_dev, history = self.dev_scores[seed], self.histories.get(seed, [])
+        record = {"round": r, "seed": seed, "teacher_dev": teacher_dev, "student_dev": teacher_dev,
+                  "rows": {"source": len(ds.train.examples), "pseudo": len(extra)}, "languages": counts}
+        if not extra:  # the student would be the teacher again, at a fine-tuning's cost
+            log.warning("self-training round %d, seed %d: no pseudo-labelled example reached the threshold %g "
+                        "(mean confidence %s); the teacher is kept: lower --pseudo-threshold", r, seed,
+                        self.config.threshold, ", ".join(f"{l} {c['mean_confidence']:.2f}" for l, c in counts.items()))
+            self.rounds.append(dict(record, skipped=True))
+            return
         self.ds = replace(ds, train=Split(ds.source, list(ds.train.examples) + extra))
         if training.checkpoint_dir:
             self.training = replace(training, checkpoint_dir=Path(training.checkpoint_dir) / f"self-train-{r}")
@@ -572,5 +585,4 @@ class SelfTrainingFinetuneTrainer(FinetuneTrainer):
             self.ds, self.training = ds, training
         self.models[seed].meta["self_training_round"] = r
         self.histories[seed] = history + [{"self_training_round": r, "history": self.histories[seed]}]
-        self.rounds.append({"round": r, "seed": seed, "teacher_dev": teacher_dev, "student_dev": self.dev_scores[seed],
-                            "rows": {"source": len(ds.train.examples), "pseudo": len(extra)}, "languages": counts})
+        self.rounds.append(dict(record, student_dev=self.dev_scores[seed]))
