@@ -341,7 +341,8 @@ class AnnIndex:
 
 def build_ann_index(base: Any, kind: str = "flat", *, nlist: int | None = None, nprobe: int | None = None,
                     ef_search: int | None = None, pq_m: int | None = None, k: int = 4, rerank: int | None = None,
-                    train_size: int | None = None, seed: int = 0, progress: bool = False) -> AnnIndex:
+                    train_size: int | None = None, metric: str | None = None, seed: int = 0,
+                    progress: bool = False) -> AnnIndex:
     """Build a FAISS inner-product index over ``base`` (:class:`Vectors`, array or shards), filled block by block.
 
     Args:
@@ -355,6 +356,11 @@ def build_ann_index(base: Any, kind: str = "flat", *, nlist: int | None = None, 
         train_size: rows in the seeded training sample of ``ivf``/``ivfpq`` (default ``40 * nlist``,
             just above the 39 points per centroid FAISS asks for, and at least 10,000 for ``ivfpq``'s
             OPQ/PQ codebooks; at most ``n_base``).
+        metric: the index's own distance, ``"ip"`` (inner product, default) or ``"l2"``. For unit
+            vectors ``|q - x|^2 = 2 - 2 q.x``, so both rank the base alike; they differ in which IVF
+            lists are probed (on 2 x 10^5 layer-0 e5-small vectors, IVF1788 at nprobe 128 found
+            0.985 of the 16 nearest by inner product and 0.984 by L2). Results are re-ranked by
+            exact inner products either way.
         seed: seed of the training sample (and of FAISS's k-means).
 
     Returns:
@@ -371,8 +377,11 @@ def build_ann_index(base: Any, kind: str = "flat", *, nlist: int | None = None, 
     n, dim = base.n_rows, base.dim
     spec, params = index_spec(kind, n, dim, nlist=nlist, pq_m=pq_m)
     t0 = time.perf_counter()
-    index = faiss.index_factory(dim, spec, faiss.METRIC_INNER_PRODUCT)
-    info: dict[str, Any] = {"kind": kind, "spec": spec, "n_base": n, "dim": dim, **params}
+    metric = metric or "ip"
+    if metric not in ("ip", "l2"):
+        raise ValueError(f"metric must be 'ip' or 'l2', got {metric!r}")
+    index = faiss.index_factory(dim, spec, faiss.METRIC_L2 if metric == "l2" else faiss.METRIC_INNER_PRODUCT)
+    info: dict[str, Any] = {"kind": kind, "spec": spec, "metric": metric, "n_base": n, "dim": dim, **params}
     if kind in ("ivf", "ivfpq"):
         nl = params["nlist"]
         size = train_size or max(40 * nl, 10_000 if kind == "ivfpq" else 0)
