@@ -152,3 +152,10 @@ def test_bli_eval_and_induce_with_rerank_on_vec_files(tmp_path, capsys, no_model
     assert "re-ranker's probabilities lie between 0 and 1" in capsys.readouterr().err
     assert main(["bli", "eval", *common, "--rerank", "8", "--fitted", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
     assert "not --fitted" in capsys.readouterr().err
+
+
+def test_default_views_spread_over_the_upper_two_thirds():
+    from xlt.jobs.bli import view_layers
+
+    # round(n * k / 6), k = 2..5: 12 layers -> 4, 6, 8, 10; 8 -> 2.67, 4, 5.33, 6.67; 2 -> 0.67, 1, 1.33, 1.67
+    assert view_layers(12) == [4, 6, 8, 10] and view_layers(8) == [3, 4, 5, 7] and view_layers(2) == [1, 2]

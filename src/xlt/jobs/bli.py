@@ -59,15 +59,23 @@ from xlt.models.loading import load_encoder
 __all__ = ["BliFitResult", "BliFitSettings", "BliInduceResult", "BliInduceSettings", "BliRerankSettings", "BliResult",
            "BliSettings", "BliSpaceSettings", "Spaces", "build_spaces", "fit_spaces_reranker", "layer_positions",
            "read_fitted", "read_pairs", "run", "run_fit",
-           "run_induce", "vocabulary", "word_space"]
+           "run_induce", "view_layers", "vocabulary", "word_space"]
 
 MAPPINGS = ("procrustes", "refine", "unsupervised", "identical", "none")
 
 
-def layer_positions(layers: Sequence[str], n_layers: int) -> list[int]:
+def view_layers(n_layers: int) -> list[int]:
+    """The re-ranker's default views: four layers spread over the upper two thirds of a model of
+    ``n_layers`` transformer layers, ``round(n_layers * k / 6)`` for k = 2..5 (4, 6, 8, 10 of 12;
+    3, 4, 5, 7 of 8), without repeats."""
+    return list(dict.fromkeys(max(1, round(n_layers * k / 6)) for k in range(2, 6)))
+
+
+def layer_positions(layers: Sequence[str], n_layers: int, option_name: str = "--layers") -> list[int]:
     """Positions in an all-layers stack (``0`` = embeddings .. ``n_layers - 1`` = last) of
     ``--layers`` values: ``last``, a number (negative from the end) or a range ``A-B`` (both ends
-    included; ``A-last``: up to the last layer, whatever the model's depth).
+    included; ``A-last``: up to the last layer, whatever the model's depth). ``option_name``
+    names the option in messages.
 
     Raises:
         ConfigError: a value of none of these forms, or outside the stack.
@@ -88,10 +96,10 @@ def layer_positions(layers: Sequence[str], n_layers: int) -> list[int]:
             else:
                 items = [int(value)]
         except ValueError:
-            raise ConfigError(f"--layers {value}: expected last, a layer number or a range such as 4-8") from None
+            raise ConfigError(f"{option_name} {value}: expected last, a layer number or a range such as 4-8") from None
         for i in items:
             if not -n_layers <= i < n_layers:
-                raise ConfigError(f"--layers {value}: the model has layers 0..{n_layers - 1} (0 = embeddings)")
+                raise ConfigError(f"{option_name} {value}: the model has layers 0..{n_layers - 1} (0 = embeddings)")
             out.append(i % n_layers)
     return out
 
@@ -169,6 +177,7 @@ class BliRerankSettings(BliSpaceSettings):
         rerank: candidates per word re-ranked (0: off).
         rerank_layers: encoder layers whose isolated vectors give the scorer one cosine each (its
             "views"; with ``contexts``, the in-context vector is one more); ignored for vector files.
+            None: :func:`view_layers` of the model's depth (4, 6, 8, 10 of a 12-layer model).
         fitted: a folder written by ``xlt bli fit`` (its mapped spaces are used as they are; not with
             ``rerank``, which refits the map on parts of the seed dictionary).
 
@@ -178,13 +187,15 @@ class BliRerankSettings(BliSpaceSettings):
 
     rerank: int = option(0, help="re-rank each word's N best candidates with a scorer trained on the seed dictionary "
                                  "(BLICEr-style; 0: off)", check=AT_LEAST_0)
-    rerank_layers: list[str] = option(default_factory=lambda: ["4", "6", "8", "10"], metavar="LAYERS",
-                                      help="encoder layers whose cosines the re-ranker also sees")
+    rerank_layers: list[str] | None = option(None, metavar="LAYERS",
+                                             help="encoder layers whose cosines the re-ranker also sees (default: "
+                                                  "four spread over the upper two thirds: 4,6,8,10 of 12)")
     fitted: Path | None = option(None, help="a folder written by 'xlt bli fit': use its mapped spaces")
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        layer_positions(self.rerank_layers, 1000)
+        if self.rerank_layers is not None:
+            layer_positions(self.rerank_layers, 1000, "--rerank-layers")
         if self.rerank and self.fitted:
             raise ConfigError("--rerank refits the map on parts of the seed dictionary: it needs the vectors, "
                               "not --fitted")
@@ -401,7 +412,9 @@ def word_space(lang: str, words: list[str] | None, cfg: BliSpaceSettings, state:
     stats = {"words": len(words), "layers": sel, "combine": cfg.combine, "mode": "isolated"}
     views = state.setdefault("views", {}).setdefault(lang, [])
     if getattr(cfg, "rerank", 0):  # the re-ranker's views: single layers, and the in-context vector below
-        views += [normalize_embeddings(iso[i]) for i in layer_positions(cfg.rerank_layers, len(iso))]
+        chosen = (view_layers(len(iso) - 1) if cfg.rerank_layers is None
+                  else layer_positions(cfg.rerank_layers, len(iso), "--rerank-layers"))
+        views += [normalize_embeddings(iso[i]) for i in chosen]
     if cfg.contexts:
         ctx, counts = _stack(lang, words, cfg, state, cfg.contexts)
         has = counts > 0
