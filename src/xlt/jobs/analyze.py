@@ -392,7 +392,8 @@ def run(settings: AnalyzeSettings, command: list[str] | None = None) -> AnalyzeR
                        ("--data-dir", data_set_folders(settings.data_dir))],
                outputs=[Output("--out", Path(settings.out))] if settings.out else [],
                overwrite=settings.overwrite).check()
-    encoder = loading.load_encoder(settings.model, device="auto")  # looked up now: tests replace it
+    # looked up now: tests replace it
+    encoder = loading.load_encoder(settings.model, device="auto", **settings.encoder_options())
     layer_ids, _ = resolve_layers(settings.layer_spec(), encoder.num_layers)
     if settings.layer not in ("best", "mean"):
         _pick_layer(settings.layer, layer_ids, [0.0] * len(layer_ids), encoder.num_layers)  # fail before encoding

@@ -156,7 +156,8 @@ def run(config: RetrieveSettings, command: list[str] | None = None) -> Retrieval
     OutputPlan(inputs=[("--pairs", [str(p) for p in config.pairs]), ("--model", config.model),
                        ("--data-dir", data_set_folders(config.data_dir))],
                outputs=[Output("--out", Path(config.out))] if config.out else [], overwrite=config.overwrite).check()
-    encoder = loading.load_encoder(config.model, device="auto")  # looked up now: tests replace it
+    # looked up now: tests replace it
+    encoder = loading.load_encoder(config.model, device="auto", **config.encoder_options())
     layer = parse_layer(config.layer)
     xx2en, en2xx, xsim, counts = {}, {}, {}, {}
     for lang, pt in tqdm(data.items(), desc="languages", disable=not config.progress):
