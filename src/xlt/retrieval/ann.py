@@ -327,12 +327,14 @@ class AnnIndex:
         ok = np.setdiff1d(np.arange(len(q)), bad)
         sims = np.empty((len(q), k), dtype=np.float32)
         ids = np.empty((len(q), k), dtype=np.int64)
-        if ok.size:
-            cand = found[ok]
-            vec = self.base.take(cand.ravel()).reshape(len(ok), kp, -1)
-            exact = np.einsum("nd,nkd->nk", q[ok], vec)
+        step = max(1, (1 << 24) // (kp * self.base.dim))  # at most 16M gathered floats (64 MiB) at a time
+        for j in range(0, ok.size, step):
+            rows = ok[j:j + step]
+            cand = found[rows]
+            vec = self.base.take(cand.ravel()).reshape(len(rows), kp, -1)
+            exact = np.einsum("nd,nkd->nk", q[rows], vec)
             s, i = _sort_rows(exact, cand)
-            sims[ok], ids[ok] = s[:, :k], i[:, :k]
+            sims[rows], ids[rows] = s[:, :k], i[:, :k]
         if bad.size:
             sims[bad], ids[bad] = exact_knn(q[bad], self.base, k)
         self.info["n_exact_fallback"] = self.info.get("n_exact_fallback", 0) + int(bad.size)
