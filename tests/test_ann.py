@@ -171,6 +171,13 @@ def test_bad_mining_settings_and_folders_fail_before_loading(tmp_path, capsys, m
     assert main(["mine", "--src-embeddings", str(a), "--tgt-embeddings", str(b), "--out", out]) == 2
     err = capsys.readouterr().err
     assert err.startswith("xlt: error:") and str(a) in err and str(b) in err and "8-dim" in err and "6-dim" in err
+    # same dimension, another text prefix: the two sides do not share a space
+    c = embeddings_folder(tmp_path / "c", unit(rng.normal(size=(10, 8))), [f"c{i}" for i in range(10)], 4)
+    manifest = json.loads((c / "manifest.json").read_text(encoding="utf-8"))
+    write_manifest(c, dict(manifest, text_prefix="passage: "))
+    assert main(["mine", "--src-embeddings", str(a), "--tgt-embeddings", str(c), "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert "embedded differently" in err and "text_prefix None vs 'passage: '" in err
     # a changed shard is caught by its hash
     shard = b / shard_name(1)
     shard.write_bytes(shard.read_bytes()[:-4] + b"\0\0\0\0")

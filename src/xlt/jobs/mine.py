@@ -43,7 +43,7 @@ from xlt.jobs.parts_aligncmds import FileRunSettings, report_config, same_field
 from xlt.jobs.settings import AT_LEAST_0, AT_LEAST_1, FRACTION, EncodingSettings, Interval, RunSettings, option
 from xlt.models import loading  # loading.load_encoder is looked up at call time (tests replace it)
 from xlt.models.features import parse_layer
-from xlt.models.shards import MANIFEST, ShardedEmbeddings
+from xlt.models.shards import MANIFEST, ShardedEmbeddings, embedding_differences
 from xlt.retrieval.ann import peak_rss_mib
 from xlt.retrieval.bucc import evaluate_language
 from xlt.retrieval.mining import (DEFAULT_APPROX_ABOVE, DEFAULT_CHUNK_SIZE, INDEX_KINDS, MARGINS, STRATEGIES,
@@ -303,13 +303,17 @@ def run_mine(settings: MineSettings, command: list[str] | None = None) -> MineRe
         raise ConfigError(f"--src-embeddings {settings.src_embeddings} holds {folders[0].shards.dim}-dim vectors but "
                           f"--tgt-embeddings {settings.tgt_embeddings} holds {folders[1].shards.dim}-dim ones: embed "
                           "both sides with the same model")
+    if len(folders) == 2 and (diff := embedding_differences(folders[0].shards.manifest, folders[1].shards.manifest)):
+        raise ConfigError(f"--src-embeddings {settings.src_embeddings} and --tgt-embeddings {settings.tgt_embeddings} "
+                          f"were embedded differently ({', '.join(diff)}): embed both sides with the same settings")
     OutputPlan(inputs=[(f"--{s.name}-embeddings" if s.shards is not None else s.name,
                         getattr(settings, f"{s.name}_embeddings") or getattr(settings, s.name)) for s in sides]
                + [("--model", settings.model)],
                outputs=[Output("--out", settings.out, "file")]
                + ([Output("--work-dir", settings.work_dir, "store")] if settings.work_dir else []),
                overwrite=settings.overwrite).check()
-    encoder = loading.load_encoder(settings.model, device="auto") if len(folders) < 2 else None
+    encoder = (loading.load_encoder(settings.model, device="auto", **settings.encoder_options()) if len(folders) < 2
+               else None)
     if encoder is not None and folders and folders[0].shards.dim != encoder.hidden_size:
         f = folders[0]
         raise ConfigError(f"--{f.name}-embeddings {getattr(settings, f.name + '_embeddings')} holds "
@@ -494,7 +498,7 @@ def run_mine_eval(settings: MineEvalSettings, command: list[str] | None = None) 
     if len(files) < 2:
         raise ConfigError("give at least one target language with --langs")
     corpus = read_multiparallel(files)
-    embed = _Embedder(loading.load_encoder(settings.model, device="auto"), settings)
+    embed = _Embedder(loading.load_encoder(settings.model, device="auto", **settings.encoder_options()), settings)
     x_all, x_extra = embed(corpus.texts[NTREX_SOURCE]), embed.extra(NTREX_SOURCE, "en")
     per_lang = {}
     for lang in tqdm([l for l in files if l != NTREX_SOURCE], desc="languages", disable=not settings.progress):

@@ -39,7 +39,7 @@ from xlt.jobs import ConfigError
 from xlt.jobs.settings import AT_LEAST_1, EncodingSettings, RunSettings, option
 from xlt.models import loading
 from xlt.models.features import parse_layer
-from xlt.models.shards import ShardedEmbeddings, is_embeddings_folder
+from xlt.models.shards import ShardedEmbeddings, embedding_differences, is_embeddings_folder
 from xlt.retrieval.scoring import METHODS, retrieval_accuracy, score_matrix
 
 
@@ -184,10 +184,6 @@ def _score(lang: str, x, y, config: RetrieveSettings, xx2en: dict, en2xx: dict, 
     xsim[lang] = {"xx_to_eng": 100.0 - xx2en[lang], "eng_to_xx": 100.0 - en2xx[lang]}
 
 
-#: Manifest keys two embeddings folders must share to be compared.
-_SAME_EMBEDDING = ("model_fingerprint", "text_prefix", "pooling", "layer", "normalisation", "dim")
-
-
 def _run_on_embeddings(config: RetrieveSettings, command, t0: float) -> RetrievalResult:
     """:func:`run` on two ``xlt embed`` folders (``config.pairs``): no model is loaded.
 
@@ -203,10 +199,10 @@ def _run_on_embeddings(config: RetrieveSettings, command, t0: float) -> Retrieva
     OutputPlan(inputs=[("--pairs", [str(p) for p in config.pairs])],
                outputs=[Output("--out", Path(config.out))] if config.out else [], overwrite=config.overwrite).check()
     src, tgt = (ShardedEmbeddings.open(p) for p in config.pairs)
-    diff = [k for k in _SAME_EMBEDDING if src.manifest.get(k) != tgt.manifest.get(k)]
+    diff = embedding_differences(src.manifest, tgt.manifest)
     if diff:
         raise ConfigError(f"--pairs {config.pairs[0]} and {config.pairs[1]} were embedded differently "
-                          f"({', '.join(f'{k} {src.manifest.get(k)!r} vs {tgt.manifest.get(k)!r}' for k in diff)})")
+                          f"({', '.join(diff)})")
     for e in (src, tgt):
         c = e.manifest.get("counts", {})
         if not e.unit:

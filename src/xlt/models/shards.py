@@ -38,8 +38,9 @@ import numpy as np
 from xlt.core.errors import XltError
 from xlt.core.io import atomic_write, write_json
 
-__all__ = ["FORMAT", "MANIFEST", "TEXTS", "VERSION", "ShardError", "ShardInfo", "ShardedEmbeddings", "file_sha256",
-           "is_embeddings_folder", "read_manifest", "shard_name", "write_manifest", "write_shard", "write_texts"]
+__all__ = ["FORMAT", "MANIFEST", "SAME_SPACE", "TEXTS", "VERSION", "ShardError", "ShardInfo", "ShardedEmbeddings",
+           "embedding_differences", "file_sha256", "is_embeddings_folder", "read_manifest", "shard_name",
+           "write_manifest", "write_shard", "write_texts"]
 
 FORMAT = "xlt-embeddings"
 """The manifest's ``format`` value."""
@@ -51,6 +52,14 @@ TEXTS = "texts.jsonl"
 """The texts' file name inside an embeddings folder."""
 DTYPES = ("float32", "float16")
 """The shard dtypes :func:`write_shard` accepts."""
+SAME_SPACE = ("model_fingerprint", "text_prefix", "pooling", "layer", "normalisation", "dim")
+"""Manifest keys two embeddings folders must share for their vectors to be compared."""
+
+
+def embedding_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """How two embeddings folders' manifests disagree on :data:`SAME_SPACE`, as
+    ``"key 'x' vs 'y'"`` strings (empty: their vectors lie in one space and compare)."""
+    return [f"{k} {a.get(k)!r} vs {b.get(k)!r}" for k in SAME_SPACE if a.get(k) != b.get(k)]
 
 
 class ShardError(XltError, ValueError):
