@@ -14,6 +14,13 @@ def _hf_offline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
 
 
+@pytest.fixture(autouse=True)
+def _onnx_exports_in_tmp(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ONNX exports (``--backend onnx``) go to the session's temporary folder, never to the user's
+    ``~/.cache/xlt/onnx`` (a test may still point ``XLT_ONNX_CACHE`` elsewhere)."""
+    monkeypatch.setenv("XLT_ONNX_CACHE", str(tmp_path_factory.getbasetemp() / "onnx-cache"))
+
+
 @pytest.fixture
 def data_root() -> Path:
     """The real data folder (``../shared/data`` etc.); skips the test when there is none."""
