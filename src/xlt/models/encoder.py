@@ -523,7 +523,10 @@ class Encoder:
                     pool = torch.zeros((len(batch), g_max, t_max), dtype=torch.float32)
                     pool[rows, grps, cols] = torch.tensor(vals, dtype=torch.float32)
                     # (S, B, T, D) -> pooled (S, B, G, D) via batched matmul (deterministic).
-                    h = self.hidden_states([s.ids for s in batch], layers)
+                    if len(layers) == 1 and layers[0] < self.num_layers:  # stop below the top: no wasted layers
+                        h = self.hidden_states([s.ids for s in batch], layers[0], early_exit=True).unsqueeze(0)
+                    else:
+                        h = self.hidden_states([s.ids for s in batch], layers)
                     pooled = torch.matmul(pool.to(device).unsqueeze(0), h).cpu().numpy()
                     stats["n_sequences"] += len(batch)
                     for r, s in enumerate(batch):
