@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from xlt.lexicon.induction import (BliScores, best_sources, bli_queries, gold_rank, hubness, query_scores,
+from xlt.lexicon.induction import (BliScores, Hubness, best_sources, bli_queries, gold_rank, hubness, query_scores,
                                    top_candidates)
 from xlt.lexicon.mapping import MappingError, check_pair
 
@@ -56,13 +56,16 @@ class Candidates:
     Attributes:
         rows: ``(n_queries,)`` source rows. cand: ``(n_queries, top)`` target rows, first-stage
         order. scores: ``(n_queries, top)`` first-stage scores. features: ``(n_queries, top,
-        n_features)`` float32 (:data:`FEATURES`, then one cosine per view).
+        n_features)`` float32 (:data:`FEATURES`, then one cosine per view). hub: the first
+        stage's hubness terms (:func:`~xlt.lexicon.induction.hubness`; None for cosine), kept so
+        that scoring the whole search space again does not recompute them.
     """
 
     rows: np.ndarray
     cand: np.ndarray
     scores: np.ndarray
     features: np.ndarray
+    hub: Hubness = None
 
 
 def candidate_features(xw, y, src_words: Sequence[str], tgt_words: Sequence[str], rows: Sequence[int], *,
@@ -114,7 +117,7 @@ def candidate_features(xw, y, src_words: Sequence[str], tgt_words: Sequence[str]
     cols += [ortho, same, length]
     for vs, vt in views:
         cols.append(np.einsum("qcd,qd->qc", np.asarray(vt, np.float32)[cand], np.asarray(vs, np.float32)[rows]))
-    return Candidates(rows=rows, cand=cand, scores=sc, features=np.stack(cols, -1).astype(np.float32))
+    return Candidates(rows=rows, cand=cand, scores=sc, features=np.stack(cols, -1).astype(np.float32), hub=hub)
 
 
 @dataclass
@@ -242,7 +245,7 @@ def evaluate_reranked(xw, y, pairs, src_words: Sequence[str], tgt_words: Sequenc
     xw, y = check_pair(xw, y)
     c = candidate_features(xw, y, src_words, tgt_words, rows, top=top, method=method, k=k, views=views)
     order, _ = reranker.rerank(c)
-    full = query_scores(xw, y, c.rows, hubness(xw, y, method, k))
+    full = query_scores(xw, y, c.rows, c.hub)
     ranks = []
     for a, g in enumerate(gold):
         hits = [b for b, j in enumerate(order[a]) if int(j) in g]
