@@ -59,7 +59,7 @@ log = logging.getLogger(__name__)
 __all__ = ["DEFAULT_THRESHOLD", "DistillationProbeTrainer", "FeatureRows", "PseudoLabels", "SelfTraining",
            "SelfTrainingFinetuneTrainer", "SelfTrainingProbeTrainer", "TOLERANCE", "UnlabeledFeatures",
            "choose_pseudo_labels", "pseudo_label", "pseudo_targets", "sample_per_language", "select_confident",
-           "unlabeled_features", "with_labels"]
+           "teachers_of", "unlabeled_features", "with_labels"]
 
 #: Default confidence threshold of hard pseudo-labels.
 DEFAULT_THRESHOLD = 0.9
@@ -327,6 +327,17 @@ def choose_pseudo_labels(probas: Mapping[str, list[np.ndarray]], labels: Sequenc
     return pseudo, chosen, counts
 
 
+def teachers_of(per_seed: dict[int, dict[str, list[np.ndarray]]], config: SelfTraining) -> dict[int, dict]:
+    """What teaches each seed's student: its own model's probabilities (seed -> language -> one
+    array per example), or with ``config.teacher == 'ensemble'`` and several seeds the mean of all
+    seeds' probabilities (:func:`xlt.transfer.ensemble.mean_proba`) for every seed."""
+    seeds = list(per_seed)
+    if config.teacher != "ensemble" or len(seeds) < 2:
+        return per_seed
+    pooled = {l: mean_proba([per_seed[s][l] for s in seeds]) for l in per_seed[seeds[0]]}
+    return {s: pooled for s in seeds}
+
+
 def _one_hot(y: torch.Tensor, n_labels: int) -> torch.Tensor:
     return torch.nn.functional.one_hot(y, n_labels).float()
 
@@ -390,10 +401,7 @@ class SelfTrainingProbeTrainer(ProbeTrainer):
         """seed -> language -> the teacher's probabilities for the unlabelled examples."""
         per_seed = {s: {l: self.models[s].proba_from_features(f.X, f.examples) for l, f in feats.items()}
                     for s in seeds}
-        if self.config.teacher == "ensemble" and len(seeds) > 1:
-            pooled = {l: mean_proba([per_seed[s][l] for s in seeds]) for l in feats}
-            return {s: pooled for s in seeds}
-        return per_seed
+        return teachers_of(per_seed, self.config)
 
     def _student(self, r: int, seed: int, probas: dict, feats: Mapping[str, UnlabeledFeatures]) -> None:
         """Train round ``r``'s student of ``seed`` on source gold + pseudo-labelled rows."""
@@ -550,9 +558,7 @@ class SelfTrainingFinetuneTrainer(FinetuneTrainer):
                 probas, _ = self.evaluate_proba(Split(lang, examples))
                 for s in seeds:
                     per_seed[s][lang] = probas[s]
-            if self.config.teacher == "ensemble" and len(seeds) > 1:
-                pooled = {l: mean_proba([per_seed[s][l] for s in seeds]) for l in texts}
-                per_seed = {s: pooled for s in seeds}
+            per_seed = teachers_of(per_seed, self.config)
             for seed in seeds:
                 self._student(r, seed, per_seed[seed], texts)
 
