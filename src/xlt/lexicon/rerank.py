@@ -56,9 +56,9 @@ class Candidates:
     Attributes:
         rows: ``(n_queries,)`` source rows. cand: ``(n_queries, top)`` target rows, first-stage
         order. scores: ``(n_queries, top)`` first-stage scores. features: ``(n_queries, top,
-        n_features)`` float32 (:data:`FEATURES`, then one cosine per view). hub: the first
-        stage's hubness terms (:func:`~xlt.lexicon.induction.hubness`; None for cosine), kept so
-        that scoring the whole search space again does not recompute them.
+        n_features)`` float32 (:data:`FEATURES`, then one cosine per view).
+        hub: the first stage's hubness terms (:func:`~xlt.lexicon.induction.hubness`; None for
+            cosine), kept so that scoring the whole search space again does not recompute them.
     """
 
     rows: np.ndarray
