@@ -7,9 +7,11 @@ words of the language's text, plus every dictionary word: the *search space*, re
 vectors for it (the user's ``.vec``/``.bin``/``.npz`` files, or type-level vectors from the
 encoder: :func:`xlt.lexicon.vectors.encoder_layer_vectors`, every layer encoded once and cached
 with ``--cache-dir``, then the chosen layers averaged, optionally with in-context vectors,
-Vulić et al. 2020's AOC); VecMap's normalisation; an orthogonal map (Procrustes on the seed
+Vulić et al. 2020's AOC); VecMap's normalisation; a map (orthogonal: Procrustes on the seed
 pairs, MUSE refinement, VecMap's unsupervised initialisation or identical strings followed by
-self-learning, or ``none`` for spaces that are shared already, as a multilingual encoder's).
+self-learning, or ``none`` for spaces that are shared already, as a multilingual encoder's), or a
+general linear map tuned contrastively from Procrustes (``contrastive``, after ContrastiveBLI's
+stage C1, Li et al. 2022).
 
 * ``eval`` (:func:`run`): P@1/5/10 and MAP by cosine and CSLS on a test dictionary;
 * ``fit`` (:func:`run_fit`): saves the mapped spaces (``SRC.npz``/``.vec``, ``TGT.npz``/``.vec``)
@@ -48,10 +50,11 @@ from xlt.data.text import texts_for
 from xlt.evaluate.manifest import build_manifest
 from xlt.evaluate.report import write_report
 from xlt.jobs import ConfigError
-from xlt.jobs.settings import AT_LEAST_0, AT_LEAST_1, RunSettings, option
+from xlt.jobs.settings import AT_LEAST_0, AT_LEAST_1, POSITIVE, RunSettings, option
 from xlt.lexicon.induction import BliScores, evaluate_bli, induce_dictionary
-from xlt.lexicon.mapping import (MappingError, identical_seed, normalize_embeddings, procrustes, refine, self_learning,
-                                 unsupervised_seed)
+from xlt.lexicon.contrastive import contrastive_map
+from xlt.lexicon.mapping import (MappingError, identical_seed, map_source, normalize_embeddings, procrustes, refine,
+                                 self_learning, unsupervised_seed)
 from xlt.lexicon.rerank import Reranker, candidate_features, evaluate_reranked, fit_reranker
 from xlt.lexicon.vectors import WordVectors, combine_layers, encoder_layer_vectors, read_word_vectors
 from xlt.models.loading import load_encoder
@@ -61,7 +64,8 @@ __all__ = ["BliFitResult", "BliFitSettings", "BliInduceResult", "BliInduceSettin
            "read_fitted", "read_pairs", "run", "run_fit",
            "run_induce", "view_layers", "vocabulary", "word_space"]
 
-MAPPINGS = ("procrustes", "refine", "unsupervised", "identical", "none")
+MAPPINGS = ("procrustes", "refine", "contrastive", "unsupervised", "identical", "none")
+SUPERVISED = ("procrustes", "refine", "contrastive")
 
 
 def view_layers(n_layers: int) -> list[int]:
@@ -118,9 +122,13 @@ class BliSpaceSettings(RunSettings):
         text: ``LANG=FILE`` text (one sentence per line) that the vocabulary is counted from, and
             the contexts are taken from; default: the data folder's text of the language.
         mapping: ``procrustes`` (seed pairs), ``refine`` (Procrustes then MUSE refinement),
+            ``contrastive`` (Procrustes, then tuned on the seed pairs with a contrastive objective:
+            :func:`xlt.lexicon.contrastive.contrastive_map`, after ContrastiveBLI's C1),
             ``unsupervised`` (VecMap: no seed pairs), ``identical`` (seed: identically spelt words,
             then self-learning), ``none`` (the spaces are shared already: a multilingual encoder's).
         refine_iterations: MUSE refinement rounds. k: CSLS neighbourhood.
+        contrastive_epochs: passes over the seed pairs of ``contrastive``.
+        temperature: the softmax temperature of ``contrastive``.
         layers: encoder layers (``last``, numbers, ranges ``A-B``), combined by ``combine``.
         combine: ``mean`` (averaged) or ``concat`` (each unit length, concatenated).
         contexts: AOC vectors: each word's in-context vectors averaged over up to this many
@@ -147,6 +155,9 @@ class BliSpaceSettings(RunSettings):
                                         "(default: the data folder's)")
     mapping: Literal[MAPPINGS] = option("procrustes", help="how the map is found")
     refine_iterations: int = option(5, help="MUSE refinement rounds (--mapping refine)", check=AT_LEAST_1)
+    contrastive_epochs: int = option(5, help="passes over the seed pairs (--mapping contrastive)", check=AT_LEAST_1)
+    temperature: float = option(0.02, help="softmax temperature of the contrastive objective (--mapping contrastive)",
+                                check=POSITIVE)
     k: int = option(10, help="CSLS neighbourhood", check=AT_LEAST_1)
     layers: list[str] = option(default_factory=lambda: ["last"], metavar="LAYERS",
                                help="encoder layers: last, numbers or ranges (4-8, 2-last), combined by --combine")
@@ -294,8 +305,8 @@ class Spaces:
     seconds: dict = field(default_factory=dict)
 
     def mapped_source(self) -> np.ndarray:
-        """``src.vectors @ W``, ``(n_src, dim)``."""
-        return self.src.vectors @ self.W
+        """``src.vectors @ W`` with unit rows, ``(n_src, dim)`` (:func:`~xlt.lexicon.mapping.map_source`)."""
+        return map_source(self.src.vectors, self.W)
 
 
 def _xling(src: str, tgt: str, kind: str, data_dir) -> tuple[Path, bool]:
@@ -469,7 +480,7 @@ def build_spaces(cfg: BliSpaceSettings, extra_words: dict[str, list[str]] | None
     t0 = time.time()
     sources: dict = {}
     if train is None:
-        needs = cfg.mapping in ("procrustes", "refine")
+        needs = cfg.mapping in SUPERVISED
         train, where = read_pairs(cfg, cfg.train, f"train.freq.{_SIZE[cfg.seed_size]}", needs)
         train = train or []
         if where:
@@ -489,10 +500,13 @@ def build_spaces(cfg: BliSpaceSettings, extra_words: dict[str, list[str]] | None
     x, y = normalize_embeddings(xw.vectors), normalize_embeddings(yw.vectors)
     xi, yi = xw.index(), yw.index()
     seed = np.asarray([(xi[a], yi[b]) for a, b in train if a in xi and b in yi], dtype=np.int64).reshape(-1, 2)
-    if cfg.mapping in ("procrustes", "refine") and len(seed) == 0:
+    if cfg.mapping in SUPERVISED and len(seed) == 0:
         raise ConfigError(f"no seed pair has both words in the vocabularies ({len(train)} pairs read)")
     if cfg.mapping == "procrustes":
         w, history = procrustes(x, y, seed), [{"iteration": 0, "pairs": int(len(seed))}]
+    elif cfg.mapping == "contrastive":
+        c = fit_contrastive(cfg)(x, y, seed)
+        w, history = c.W, [{"iteration": 0, "pairs": int(len(seed))}] + c.history
     elif cfg.mapping == "refine":
         r = refine(x, y, seed, iterations=cfg.refine_iterations, k=cfg.k)
         w, history = r.W, r.history
@@ -513,10 +527,19 @@ def build_spaces(cfg: BliSpaceSettings, extra_words: dict[str, list[str]] | None
                   seconds={"vectors": round(t_vec - t0, 1), "map": round(time.time() - t_vec, 1)})
 
 
+def fit_contrastive(cfg: BliSpaceSettings):
+    """``fit(x, y, pairs) -> ContrastiveMap``: Procrustes on the pairs, then
+    :func:`~xlt.lexicon.contrastive.contrastive_map` with ``cfg``'s epochs and temperature (seed 0)."""
+    def fit(x, y, pairs):
+        return contrastive_map(x, y, pairs, epochs=cfg.contrastive_epochs, temperature=cfg.temperature, seed=0)
+    return fit
+
+
 def fit_spaces_reranker(cfg: BliRerankSettings, spaces: Spaces) -> Reranker:
     """The second stage of ``eval``/``induce --rerank``: a scorer trained on the seed pairs with
     held-out folds (:func:`xlt.lexicon.rerank.fit_reranker`). With a map fitted on the seed pairs
-    (``procrustes``, ``refine``) each fold's map is plain Procrustes on the other folds; a map found
+    (``procrustes``, ``refine``) each fold's map is plain Procrustes on the other folds (``contrastive``:
+    Procrustes and contrastive tuning on the other folds); a map found
     without them (``unsupervised``, ``identical``, ``none``) serves every fold as it is.
 
     Raises:
@@ -524,10 +547,14 @@ def fit_spaces_reranker(cfg: BliRerankSettings, spaces: Spaces) -> Reranker:
     """
     if spaces.seed is None or len(spaces.seed) == 0:
         raise ConfigError("--rerank trains on the seed dictionary: give --train (none was found for the pair)")
-    refit = cfg.mapping in ("procrustes", "refine")
+    refit = cfg.mapping in SUPERVISED
+    fit_map = procrustes if refit else None
+    if cfg.mapping == "contrastive":
+        tune = fit_contrastive(cfg)
+        fit_map = lambda x, y, pairs: tune(x, y, pairs).W  # noqa: E731
     try:
         return fit_reranker(spaces.src.vectors, spaces.tgt.vectors, spaces.seed, spaces.src.words, spaces.tgt.words,
-                            fit_map=procrustes if refit else None, W=None if refit else spaces.W, top=cfg.rerank,
+                            fit_map=fit_map, W=None if refit else spaces.W, top=cfg.rerank,
                             k=cfg.k, views=spaces.views, random_state=0)
     except MappingError as e:
         raise ConfigError(f"--rerank: {e}") from None

@@ -36,7 +36,7 @@ import numpy as np
 from xlt.core.errors import XltError
 
 __all__ = ["MappingError", "RefineResult", "check_pair", "csls", "identical_seed", "induce_pairs",
-           "neighbourhood_means", "normalize_embeddings", "procrustes", "refine", "self_learning",
+           "map_source", "neighbourhood_means", "normalize_embeddings", "procrustes", "refine", "self_learning",
            "similarity_scores", "unsupervised_seed"]
 
 
@@ -104,6 +104,15 @@ def procrustes(x, y, pairs: Sequence[tuple[int, int]] | np.ndarray) -> np.ndarra
     m = x[p[:, 0]].astype(np.float64).T @ y[p[:, 1]].astype(np.float64)
     u, _, vt = np.linalg.svd(m)
     return (u @ vt).astype(np.float32)
+
+
+def map_source(x, W: np.ndarray) -> np.ndarray:
+    """``x @ W`` with every row scaled to unit length, ``(n_src, dim)`` float32 (the cosine and CSLS
+    retrieval of :mod:`xlt.lexicon.induction` assume unit rows; an orthogonal ``W`` keeps them so,
+    a contrastively tuned one does not). All-zero rows stay zero."""
+    m = np.asarray(x, dtype=np.float32) @ np.asarray(W, dtype=np.float32)
+    n = np.linalg.norm(m, axis=1, keepdims=True)
+    return m / np.where(n > 0, n, 1.0)
 
 
 def neighbourhood_means(a, b, k: int = 10, block_size: int = 2048,
