@@ -73,8 +73,16 @@ def test_target_recall_tuning_reaches_the_target_on_clustered_data(kind):
     assert tuned["reached"] and tuned["recall"] >= 0.95
     param = "nprobe" if kind == "ivf" else "ef_search"
     values = [t[param] for t in tuned["trail"]]
-    assert all(b == 2 * a for a, b in zip(values, values[1:]))  # doubling
-    assert all(t["recall"] < 0.95 for t in tuned["trail"][:-1])  # it stopped at the first value reaching it
+    doubled = [i for i, t in enumerate(tuned["trail"]) if t["recall"] >= 0.95][0] + 1
+    assert all(b == 2 * a for a, b in zip(values[:doubled], values[1:doubled]))  # doubling to the first passing value
+    assert all(t["recall"] < 0.95 for t in tuned["trail"][:doubled - 1])
+    # then bisection between the last failing and the first passing value: it keeps the smallest
+    # passing value tried, and every value below it that was tried fell short
+    passing = [t[param] for t in tuned["trail"] if t["recall"] >= 0.95]
+    assert tuned["value"] == min(passing) == ann.search_param[1]
+    assert all(t["recall"] < 0.95 for t in tuned["trail"] if t[param] < tuned["value"])
+    if doubled >= 2 and values[doubled - 1] >= 4:  # a gap to bisect: at least one value in between was tried
+        assert len(values) > doubled and values[doubled - 1] // 2 < values[doubled] < values[doubled - 1]
     # the recall it reports is the brute-force recall at the value it kept, on its own sample
     rows = np.sort(np.random.default_rng(1).choice(len(queries), 300, replace=False))
     truth = np.argsort(-(queries[rows] @ base.T), axis=1)[:, :10]
@@ -82,6 +90,19 @@ def test_target_recall_tuning_reaches_the_target_on_clustered_data(kind):
     assert np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth)]) == pytest.approx(tuned["recall"], abs=1e-5)
     with pytest.raises(ValueError, match="target recall"):
         tune_search(ann, queries, 10, 1.5)
+
+
+def test_target_recall_tuning_bisects_to_the_smallest_nprobe_that_reaches_it():
+    """Doubling overshoots (here 4 falls short and 8 passes); bisection between them must keep the
+    smallest passing nprobe: with a first passing value under 16 the gap closes to 1, so value - 1
+    was tried and fell short (recall grows with nprobe, so no smaller value passes either)."""
+    x = clustered(3000, 16, 40, 1.0, seed=1)
+    ann = build_ann_index(x[:2500], "ivf", nlist=64, k=10)
+    tuned = tune_search(ann, x[2500:], 10, 0.95, n_sample=300, seed=1)
+    tried = {t["nprobe"]: t["recall"] for t in tuned["trail"]}
+    assert [t["nprobe"] for t in tuned["trail"]][:4] == [1, 2, 4, 8] and tried[4] < 0.95 <= tried[8]
+    assert 4 < tuned["value"] <= 8 and tuned["value"] == ann.search_param[1] and tuned["recall"] >= 0.95
+    assert tried[tuned["value"] - 1] < 0.95 and tried[tuned["value"]] == tuned["recall"]
 
 
 def test_ivfpq_tuning_adds_candidates_once_every_list_is_scanned():

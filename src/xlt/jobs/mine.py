@@ -70,9 +70,9 @@ class MiningSettings(EncodingSettings):
             ``max(128, 2 * rerank)``). rerank: approximate candidates re-ranked exactly per query
             (None: ``4 * k`` for ivfpq, ``k`` otherwise). train_size: IVF training sample (None:
             ``40 * nlist``).
-        target_recall: raise nprobe/efSearch by doubling until recall@k on a held-out query
-            sample reaches this (None: keep them). check_recall: queries on which recall@k against
-            exact search is measured in every run (0: off).
+        target_recall: raise nprobe/efSearch by doubling (then bisecting) until recall@k on a
+            held-out query sample reaches this (None: keep them). check_recall: queries on which
+            recall@k against exact search is measured in every run (0: off).
         seed: seed of the IVF training sample, the recall samples and of task building.
     """
 

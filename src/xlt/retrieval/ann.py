@@ -19,7 +19,7 @@ Indexes are trained on a seeded sample of rows and filled block by block from
 ``Vectors.blocks()``, so the process holds the index plus one block. A search asks the index for
 ``k'`` (``rerank``) candidates, recomputes their inner products exactly from the float vectors
 (:meth:`Vectors.take`) and keeps the best ``k``: the similarities that margin scoring uses never
-carry quantisation error. :func:`tune_search` raises ``nprobe``/``efSearch`` by doubling until a
+carry quantisation error. :func:`tune_search` raises ``nprobe``/``efSearch`` by doubling (then bisecting) until a
 target recall is met on a held-out sample of queries, and :func:`measure_recall` measures recall@k
 against exact brute force on a seeded sample (``xlt mine --check-recall``).
 """
@@ -441,7 +441,10 @@ def measure_recall(ann: AnnIndex, queries: Any, k: int, n_sample: int, seed: int
 def tune_search(ann: AnnIndex, queries: Any, k: int, target: float, *, n_sample: int = 1000, seed: int = 1,
                 start: int | None = None, max_value: int | None = None) -> dict[str, Any]:
     """Raise ``nprobe`` (IVF) or ``efSearch`` (HNSW) by doubling until recall@k on a held-out sample
-    of queries reaches ``target`` (exact search on the sample as the reference).
+    of queries reaches ``target`` (exact search on the sample as the reference), then bisect between
+    the last value short of it and the first reaching it, down to a gap of an eighth of the latter,
+    keeping the smallest value that reaches it (search time grows about linearly with the value,
+    so an overshoot of up to 2x is up to 2x slower than needed).
 
     Starts at ``start`` (default 1 for IVF, ``max(k, rerank)`` for HNSW) and stops at the target or
     at the ceiling (``nlist`` for IVF: every list scanned; ``max_value`` or ``max(n_base, 4096)``
@@ -488,6 +491,19 @@ def tune_search(ann: AnnIndex, queries: Any, k: int, target: float, *, n_sample:
             ann.info["rerank"] = ann.rerank
         else:
             break
+    if recall >= target and len(trail) >= 2 and trail[-2]["rerank"] == ann.rerank and trail[-2][name] * 2 == value:
+        low, high = value // 2, value  # low fell short of the target, high reaches it
+        while high - low > max(1, high // 8):
+            mid = (low + high) // 2
+            ann.set_search_param(mid)
+            r = recall_at_k(ann.search(q, k)[1], truth)
+            trail.append({name: mid, "rerank": ann.rerank, "recall": round(r, 5)})
+            if r >= target:
+                high, recall = mid, r
+            else:
+                low = mid
+        ann.set_search_param(high)
+        value = high
     return {"target": target, "reached": recall >= target, "param": name, "value": value, "rerank": ann.rerank,
             "recall": round(recall, 5),
             "trail": trail, "n_sample": len(rows), "seed": seed}

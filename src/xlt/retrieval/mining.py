@@ -217,8 +217,9 @@ def knn_search(queries: Any, base: Any, k: int, *, index: str = "auto", approx_a
 
     Args:
         index, approx_above, nlist, nprobe, pq_m, ef_search, rerank, train_size: see :func:`build_index`.
-        target_recall: raise ``nprobe``/``efSearch`` by doubling until recall@k on a held-out sample
-            of ``max(check_recall, 1000)`` queries reaches it (:func:`xlt.retrieval.ann.tune_search`).
+        target_recall: raise ``nprobe``/``efSearch`` by doubling and bisecting until recall@k on a
+            held-out sample of ``max(check_recall, 1000)`` queries reaches it
+            (:func:`xlt.retrieval.ann.tune_search`).
         check_recall: queries in the seeded sample on which recall@k against exact search is
             measured and reported (:func:`xlt.retrieval.ann.measure_recall`; 0: not measured; a flat
             index is exact and reports recall 1 without measuring).
