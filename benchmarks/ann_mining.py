@@ -19,11 +19,17 @@ queries, then timed on the queries (with xlt's exact re-ranking). Reported per i
 seconds, search seconds and queries/s, speed-up over exact search, recall@k against exact search,
 resident memory added while building, the process's peak RSS.
 
+``search --embeddings DIR`` searches the rows of an ``xlt embed`` folder instead (real 12-layer
+sentence vectors, e.g. of the same texts: ``xlt embed CACHE/texts.txt --int8 --out DIR``).
+
 ``bucc``: NTREX-BUCC mining F1 (``xlt mine --eval ntrex``'s computation,
 :func:`xlt.retrieval.bucc.evaluate_language`) with exact and approximate search, the 12-layer
 encoder's vectors (last layer, mean pooling) of NTREX and up to ``--distractors`` PAN-X sentences
 of at least ``--min-words`` tokens per side and language (``xlt mine --eval ntrex --distractors N
---distractor-min-words M``'s piles), ratio margin, ``max`` strategy.
+--distractor-min-words M``'s piles), ratio margin, ``max`` strategy. ``--distractor-embeddings DIR``
+adds the first ``--n-distractor-rows`` rows of an ``xlt embed`` folder (texts of any NTREX file
+left out) to the target pile of the dev task and of the test task alike; ``--int8`` embeds NTREX
+and PAN-X with the int8 encoder, as such a folder made with ``--int8``.
 
 Usage::
 
@@ -34,6 +40,10 @@ Usage::
         --n-queries 2000 --k 16 --kinds flat,ivf,hnsw --dedup --out runs/ann-search-dedup.json
     OMP_NUM_THREADS=1 python benchmarks/ann_mining.py bucc --cache /tmp/ann --langs deu --distractors 5000 \\
         --min-words 10 --out runs/ann-bucc.json
+    python benchmarks/ann_mining.py search --embeddings DIR --n-base 1000000 --n-queries 2000 --k 16 \\
+        --kinds flat,ivf,hnsw --dedup --out runs/ann-search-real.json
+    python benchmarks/ann_mining.py bucc --cache /tmp/ann --int8 --langs deu --distractor-embeddings DIR \\
+        --kinds flat,ivf --out runs/ann-bucc-1m.json
 """
 
 from __future__ import annotations
@@ -153,14 +163,23 @@ def rss_mib() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def _vectors(a) -> np.ndarray:
+    """The rows to search: an ``xlt embed`` folder's shards (``--embeddings``) or the layer-0 cache."""
+    if a.embeddings:
+        from xlt.models.shards import ShardedEmbeddings
+
+        return ShardedEmbeddings.open(a.embeddings).to_array()
+    return np.load(Path(a.cache) / "vectors.npy", mmap_mode="r")
+
+
 def cmd_search(a) -> None:
     import faiss
 
     from xlt.retrieval.ann import ArrayVectors, build_ann_index, peak_rss_mib, recall_at_k, tune_search
 
-    vec = np.load(Path(a.cache) / "vectors.npy", mmap_mode="r")
+    vec = _vectors(a)
     if vec.shape[0] < a.n_base + a.n_queries + 1000:
-        sys.exit(f"need {a.n_base + a.n_queries + 1000} rows, the cache has {vec.shape[0]}")
+        sys.exit(f"need {a.n_base + a.n_queries + 1000} rows, the vectors have {vec.shape[0]}")
     rss0 = rss_mib()
     if a.dedup:  # identical vectors make the k nearest arbitrary among the copies (and hurt HNSW)
         head = np.array(vec[: int(1.2 * (a.n_base + a.n_queries + 1000))])
@@ -213,6 +232,32 @@ def cmd_search(a) -> None:
 # --------------------------------------------------------------------------- BUCC F1
 
 
+def _target_pile(a, res: dict, source_texts: set[str]) -> np.ndarray:
+    """Rows of an ``xlt embed`` folder as further target-side distractors (``--distractor-embeddings``),
+    without any text of the data folder's NTREX files (in any language: NTREX is multi-parallel, so
+    another language's translation of a gold sentence would be a second right answer) and without
+    copies of the source pile's own distractor sentences (``source_texts``)."""
+    from xlt.models.shards import ShardedEmbeddings
+
+    emb = ShardedEmbeddings.open(a.distractor_embeddings)
+    made_int8 = bool(emb.manifest.get("settings", {}).get("int8", False))
+    if made_int8 != a.int8:
+        sys.exit(f"{a.distractor_embeddings} was embedded with int8={made_int8}: give --int8 the same way")
+    ntrex = set()
+    for p in sorted((Path(a.data) / "ntrex").glob("*.txt")):
+        ntrex.update(t.strip() for t in p.read_text(encoding="utf-8").splitlines())
+    texts = emb.texts()
+    source_texts = {t.strip() for t in source_texts}
+    ntrex_row = np.array([t.strip() in ntrex for t in texts])
+    source_row = np.array([t.strip() in source_texts for t in texts])
+    rows = np.flatnonzero(~ntrex_row & ~source_row)[: a.n_distractor_rows]
+    res["distractor_pile"] = {"folder": str(a.distractor_embeddings), "rows": int(len(rows)),
+                              "ntrex_rows_dropped": int(ntrex_row[: rows[-1] + 1].sum()),
+                              "source_copies_dropped": int(source_row[: rows[-1] + 1].sum())}
+    print("target pile", res["distractor_pile"], flush=True)
+    return np.ascontiguousarray(emb.to_array()[rows], dtype=np.float32)
+
+
 def cmd_bucc(a) -> None:
     from xlt.data.parallel import NTREX_SOURCE, read_multiparallel, select_ntrex
     from xlt.jobs.mine import panx_distractors
@@ -223,24 +268,30 @@ def cmd_bucc(a) -> None:
 
     cache = Path(a.cache)
     cache.mkdir(parents=True, exist_ok=True)
-    enc = load_encoder()
+    enc = load_encoder(int8=a.int8)
+    tag = "-int8" if a.int8 else ""
     files = select_ntrex(",".join(a.langs.split(",")), None)
     corpus = read_multiparallel(files)
 
     def embedded(name: str, texts: list[str]) -> np.ndarray:
-        p = cache / f"bucc-{name}-{len(texts)}.npy"
+        p = cache / f"bucc-{name}-{len(texts)}{tag}.npy"
         if not p.exists():
             np.save(p, embed_to_array(enc, texts, batch_size=64, progress=True))
         return np.load(p)
 
-    res: dict = {"langs": a.langs, "distractors": a.distractors, "k": a.k, "runs": {}}
+    res: dict = {"langs": a.langs, "distractors": a.distractors, "k": a.k, "int8": a.int8, "runs": {}}
     x_all = embedded("eng", corpus.texts[NTREX_SOURCE])
     xt, _ = panx_distractors("en", a.distractors, a.min_words, None, 0)
     x_extra = embedded("panx-en", xt)
+    pile = _target_pile(a, res, set(xt)) if a.distractor_embeddings else None
     for lang in [l for l in files if l != NTREX_SOURCE]:
         y_all = embedded(lang, corpus.texts[lang])
         yt, _ = panx_distractors(lang, a.distractors, a.min_words, None, 0)
         y_extra = embedded(f"panx-{lang}", yt)
+        if pile is not None:  # the same large pile in the dev and in the test task (each takes one half)
+            half = np.concatenate([y_extra[: len(y_extra) // 2], pile])
+            y_extra = np.concatenate([half, np.concatenate([y_extra[len(y_extra) // 2:], pile])])
+            del half
         for kind in a.kinds.split(","):
             t = time.perf_counter()
             opts = {"check_recall": 1000, "approx_above": 0}
@@ -273,7 +324,8 @@ def main(argv=None) -> None:
     v.add_argument("--data", default=str(DATA))
     v.add_argument("--n", type=int, default=1_100_000)
     s = sub.add_parser("search")
-    s.add_argument("--cache", required=True)
+    s.add_argument("--cache", help="folder of the layer-0 vectors (the 'vectors' command)")
+    s.add_argument("--embeddings", help="an 'xlt embed' folder to search instead of the layer-0 cache")
     s.add_argument("--n-base", type=int, default=1_000_000)
     s.add_argument("--n-queries", type=int, default=5000)
     s.add_argument("--k", type=int, default=16)
@@ -291,6 +343,10 @@ def main(argv=None) -> None:
     b.add_argument("--k", type=int, default=4)
     b.add_argument("--kinds", default="flat,ivf,ivfpq,hnsw")
     b.add_argument("--target-recall", type=float, default=0.98)
+    b.add_argument("--int8", action="store_true", help="embed NTREX and PAN-X with the int8 encoder")
+    b.add_argument("--distractor-embeddings", help="an 'xlt embed' folder: its rows join every target pile")
+    b.add_argument("--n-distractor-rows", type=int, default=1_000_000)
+    b.add_argument("--data", default=str(DATA))
     b.add_argument("--out", required=True)
     a = ap.parse_args(argv)
     {"vectors": cmd_vectors, "search": cmd_search, "bucc": cmd_bucc}[a.cmd](a)
