@@ -201,7 +201,8 @@ def fit_reranker(x, y, seed, src_words: Sequence[str], tgt_words: Sequence[str],
             w = fit_map(x, y, seed[[int(s) not in held_set for s in seed[:, 0]]])
         else:
             w = np.eye(x.shape[1], dtype=np.float32) if W is None else W
-        c = candidate_features(map_source(x, w), y, src_words, tgt_words, held, top=top, method=method, k=k, views=views)
+        c = candidate_features(map_source(x, w), y, src_words, tgt_words, held, top=top, method=method, k=k,
+                               views=views)
         lab = np.asarray([[int(j) in gold[int(r)] for j in row] for r, row in zip(c.rows, c.cand)], dtype=np.int8)
         keep = lab.any(1)  # queries whose translation the first stage missed teach nothing about the order
         found += int(keep.sum())
