@@ -198,8 +198,9 @@ def cmd_search(a) -> None:
         r0 = rss_mib()
         name, kind, metric = kind, kind.split("-")[0], (kind.split("-") + [None])[1]  # ivf-ip: inner-product IVF
         ann = build_ann_index(bv, kind, k=a.k, seed=0, nlist=a.nlist, train_size=a.train_size, metric=metric,
-                              progress=True)
+                              ef_construction=a.ef_construction, progress=True)
         run = {"spec": ann.spec, "metric": ann.info["metric"], "build_seconds": ann.info["build_seconds"],
+               "ef_construction": ann.info.get("ef_construction"),
                "train_seconds": ann.info.get("train_seconds"), "n_train": ann.info.get("n_train"),
                "index_rss_mib": round(rss_mib() - r0, 1)}
         if kind != "flat" and a.target_recall:
@@ -332,6 +333,7 @@ def main(argv=None) -> None:
     s.add_argument("--kinds", default="flat,ivf,ivfpq,hnsw")
     s.add_argument("--nlist", type=int, default=None)
     s.add_argument("--train-size", type=int, default=None)
+    s.add_argument("--ef-construction", type=int, default=None, help="HNSW graph-building breadth (FAISS: 40)")
     s.add_argument("--target-recall", type=float, default=0.98)
     s.add_argument("--dedup", action="store_true", help="drop repeated vectors (keep first occurrences)")
     s.add_argument("--out", required=True)

@@ -105,6 +105,16 @@ def test_target_recall_tuning_bisects_to_the_smallest_nprobe_that_reaches_it():
     assert tried[tuned["value"] - 1] < 0.95 and tried[tuned["value"]] == tuned["recall"]
 
 
+def test_hnsw_ef_construction_is_applied_and_checked():
+    x = clustered(400, 16, 10, 0.8, seed=3)
+    default = build_ann_index(x, "hnsw", k=5)
+    wide = build_ann_index(x, "hnsw", k=5, ef_construction=64)
+    assert default.info["ef_construction"] == default.index.hnsw.efConstruction == 40  # FAISS's own default
+    assert wide.info["ef_construction"] == wide.index.hnsw.efConstruction == 64
+    with pytest.raises(ValueError, match="ef_construction"):
+        build_ann_index(x, "hnsw", ef_construction=0)
+
+
 def test_ivfpq_tuning_adds_candidates_once_every_list_is_scanned():
     x = clustered(700, 16, 10, 0.8, seed=6)
     ann = build_ann_index(x[:600], "ivfpq", nlist=2, pq_m=4, k=5)

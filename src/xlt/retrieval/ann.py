@@ -344,7 +344,7 @@ class AnnIndex:
 def build_ann_index(base: Any, kind: str = "flat", *, nlist: int | None = None, nprobe: int | None = None,
                     ef_search: int | None = None, pq_m: int | None = None, k: int = 4, rerank: int | None = None,
                     train_size: int | None = None, metric: str | None = None, seed: int = 0,
-                    progress: bool = False) -> AnnIndex:
+                    ef_construction: int | None = None, progress: bool = False) -> AnnIndex:
     """Build a FAISS inner-product index over ``base`` (:class:`Vectors`, array or shards), filled block by block.
 
     Args:
@@ -364,6 +364,9 @@ def build_ann_index(base: Any, kind: str = "flat", *, nlist: int | None = None, 
             0.985 of the 16 nearest by inner product and 0.984 by L2). Results are re-ranked by
             exact inner products either way.
         seed: seed of the training sample (and of FAISS's k-means).
+        ef_construction: ``hnsw``: candidates explored per insertion while the graph is built
+            (default: FAISS's 40). A larger value builds a better graph, more slowly, so that a
+            smaller efSearch reaches a given recall (Malkov & Yashunin 2018).
 
     Returns:
         an :class:`AnnIndex`; ``info`` has ``kind``, ``spec``, ``n_base``, ``dim``, ``n_train``,
@@ -394,6 +397,12 @@ def build_ann_index(base: Any, kind: str = "flat", *, nlist: int | None = None, 
         info.update(n_train=len(rows), train_seconds=round(time.perf_counter() - t0, 3))
     else:
         info.update(n_train=0, train_seconds=0.0)
+    if kind == "hnsw":
+        if ef_construction is not None:
+            if ef_construction < 1:
+                raise ValueError(f"ef_construction must be at least 1, got {ef_construction}")
+            index.hnsw.efConstruction = int(ef_construction)
+        info["ef_construction"] = int(index.hnsw.efConstruction)
     with tqdm(total=n, desc=f"indexing ({spec})", unit="vec", disable=not progress, leave=False) as bar:
         for _, block in base.blocks():
             index.add(np.ascontiguousarray(block, dtype=np.float32))
