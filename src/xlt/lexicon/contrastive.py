@@ -68,8 +68,8 @@ def contrastive_map(x, y, pairs: Sequence[tuple[int, int]] | np.ndarray, W0: np.
 
     Raises:
         MappingError: bad spaces or pairs (as :func:`~xlt.lexicon.mapping.procrustes`), a
-            ``temperature``, ``epochs``, ``lr`` or ``batch_size`` out of range, or a ``W0`` of the
-            wrong shape.
+            ``temperature``, ``epochs``, ``lr``, ``batch_size`` or ``source_negatives`` out of range,
+            or a ``W0`` of the wrong shape.
     """
     import torch  # lazy: heavy import
     import torch.nn.functional as F  # lazy: heavy import
