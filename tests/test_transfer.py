@@ -32,6 +32,7 @@ from xlt.transfer.finetune import (
     length_batches,
     length_sorted_chunks,
     predict_logits,
+    with_soft_targets,
     word_predictions,
 )
 from xlt.transfer.probe import (
@@ -318,6 +319,61 @@ def test_finetune_reduces_loss_and_learns(tiny, data):
     # the caller's encoder is untouched
     after = _state(enc.model)
     assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_with_soft_targets_puts_word_distributions_on_their_labelled_pieces(tiny):
+    enc, _ = tiny
+    # [CLS] the cat ##s run ##n ##ing [SEP] at max_length 8: "dog" (word 3) is cut off
+    out = encode_token_examples(enc, [SENT, ["a", "dog"]], [[5, 7, 15, 7], [5, 7]], max_length=8)
+    words = np.arange(4 * 3, dtype=np.float32).reshape(4, 3)
+    soft = with_soft_targets(out, [words, None], token_task=True)
+    assert soft.soft[1] is None and soft.input_ids is out.input_ids and out.soft is None
+    rows = soft.soft[0]
+    assert rows.shape == (8, 3)
+    for w, pos in enumerate([1, 2, 4]):  # the labelled pieces, by hand (SENT_FIRSTS within the cut)
+        assert rows[pos].tolist() == words[w].tolist()
+    assert not rows[[0, 3, 5, 6, 7]].any()  # [CLS], continuation pieces, [SEP]: no target
+    seq = with_soft_targets(out, [np.array([0.2, 0.8]), None], token_task=False)
+    assert seq.soft[0].tolist() == pytest.approx([0.2, 0.8])
+    with pytest.raises(ValueError, match="for a sentence of 4 words"):
+        with_soft_targets(out, [words[:2], None], token_task=True)
+    with pytest.raises(ValueError, match="1 soft targets for 2 examples"):
+        with_soft_targets(out, [words], token_task=True)
+
+
+def test_one_hot_soft_targets_train_exactly_as_hard_labels(tiny, data):
+    """Cross-entropy against a one-hot row is the cross-entropy of its label, so a run whose soft
+    targets are the labels' one-hot rows ends with the hard run's weights; other targets do not."""
+    enc, _ = tiny
+    sents, train = _udpos_train(enc, data, n=16)
+    ids = upos_ids(sents)
+    eye = np.eye(len(UPOS_TAGS), dtype=np.float32)
+    one_hot = [eye[s] if i % 2 else None for i, s in enumerate(ids)]  # half soft, half hard
+    run = dict(epochs=1, batch_size=4, lr=3e-3, freeze_embeddings=False, progress=False, seed=3)
+    hard = finetune(enc, train, len(UPOS_TAGS), True, lambda m: 0.0, **run)
+    soft = finetune(enc, with_soft_targets(train, one_hot, True), len(UPOS_TAGS), True, lambda m: 0.0, **run)
+    a, b = _state(hard.model), _state(soft.model)
+    assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+    assert hard.history[0]["loss"] == pytest.approx(soft.history[0]["loss"], rel=1e-5)
+    uniform = [np.full_like(t, 1 / len(UPOS_TAGS)) if t is not None else None for t in one_hot]
+    other = finetune(enc, with_soft_targets(train, uniform, True), len(UPOS_TAGS), True, lambda m: 0.0, **run)
+    c = _state(other.model)
+    assert not all(torch.allclose(a[k], c[k], atol=1e-5) for k in a)
+
+
+def test_a_checkpoint_of_other_soft_targets_is_not_resumed(tiny, data, tmp_path):
+    from xlt.transfer.checkpoint import CheckpointError
+
+    enc, _ = tiny
+    _, train = _udpos_train(enc, data, n=8)
+    first = [np.full((len(f), len(UPOS_TAGS)), 1 / len(UPOS_TAGS), np.float32) for f in train.first_subword]
+    second = [t.copy() for t in first]
+    second[0][0] = np.eye(len(UPOS_TAGS), dtype=np.float32)[0]  # one word's target differs
+    run = dict(epochs=1, batch_size=4, progress=False, checkpoint_dir=tmp_path)
+    finetune(enc, with_soft_targets(train, first, True), len(UPOS_TAGS), True, lambda m: 0.0, **run)
+    with pytest.raises(CheckpointError, match="soft"):
+        finetune(enc, with_soft_targets(train, second, True), len(UPOS_TAGS), True, lambda m: 0.0, resume=True, **run)
+    finetune(enc, with_soft_targets(train, first, True), len(UPOS_TAGS), True, lambda m: 0.0, resume=True, **run)
 
 
 def test_finetune_ckpt_avg_is_mean_of_last_epochs(tiny, data):

@@ -99,8 +99,9 @@ class SelfTrainSettings(Settings):
                                     help="self-training: the zero-shot model labels the --unlabeled text, a student "
                                          "trains on source gold + pseudo-labels, ROUNDS times (probe or fine-tune mode)")
     distill_from: list[Path] = option(default_factory=list, metavar="DIR", nargs="+",
-                                      help="distil saved task models (seeds, other sources) into one student on "
-                                           "the --unlabeled text (mean of their probabilities; probe mode)")
+                                      help="distil saved task models (seeds, other sources, probes or fine-tuned) "
+                                           "into one student (probe or fine-tuned, --mode) on the --unlabeled text "
+                                           "and the source training text (mean of their probabilities)")
     pseudo_threshold: float | None = option(None, check=Interval(0, 1), metavar="P",
                                             help=f"keep pseudo-labelled examples whose confidence (token tasks: the "
                                                  f"least sure word) is at least P, 0 to 1 (default "
@@ -118,11 +119,6 @@ class SelfTrainSettings(Settings):
         on = self.self_train is not None or bool(self.distill_from)
         if self.self_train is not None and self.distill_from:
             raise ConfigError("--self-train and --distill-from are two methods: give one")
-        if self.distill_from and getattr(self, "mode", "probe") != "probe":
-            raise ConfigError("--distill-from trains a probe student on the teachers' probabilities: use --mode probe")
-        if self.self_train is not None and getattr(self, "mode", "probe") != "probe" and self.pseudo_labels != "hard":
-            raise ConfigError("--pseudo-labels soft: a fine-tuned student learns hard labels; soft labels need "
-                              "--mode probe")
         if on and not self.unlabeled:
             raise ConfigError(f"{'--self-train' if self.self_train is not None else '--distill-from'} learns from "
                               "unlabelled target text: add --unlabeled LANG=FILE (or builtin with --task)")

@@ -17,8 +17,8 @@ from xlt.data.unlabeled import UnlabeledError, UnlabeledText, builtin_unlabeled,
 from xlt.jobs import ConfigError
 from xlt.jobs.parts import TransferSettings
 from xlt.transfer.model import TaskModel, read_meta
-from xlt.transfer.selftrain import (DistillationProbeTrainer, SelfTraining, SelfTrainingFinetuneTrainer,
-                                    SelfTrainingProbeTrainer)
+from xlt.transfer.selftrain import (DistillationFinetuneTrainer, DistillationProbeTrainer, SelfTraining,
+                                    SelfTrainingFinetuneTrainer, SelfTrainingProbeTrainer)
 from xlt.transfer.training import FinetuneTraining, ProbeTraining
 
 log = logging.getLogger(__name__)
@@ -93,8 +93,12 @@ def selftrain_trainer(settings: TransferSettings, encoder, ds: TaskDataset, trai
                       prepared):
     """The self-training or distillation trainer of the settings (``prepared``: the run's
     :class:`~xlt.jobs.transfer.Prepared`, with its unlabelled text); fine-tuning settings give
-    fine-tuned students (:class:`~xlt.transfer.selftrain.SelfTrainingFinetuneTrainer`)."""
+    fine-tuned students (:class:`~xlt.transfer.selftrain.SelfTrainingFinetuneTrainer`,
+    :class:`~xlt.transfer.selftrain.DistillationFinetuneTrainer`)."""
     config = selftrain_config(settings)
+    if isinstance(training, FinetuneTraining) and settings.distill_from:
+        return DistillationFinetuneTrainer(encoder, ds, training, teachers_for(settings), prepared.unlabeled, config,
+                                           language_adapters=prepared.adapters, code_switch=prepared.code_switch)
     if isinstance(training, FinetuneTraining):
         return SelfTrainingFinetuneTrainer(encoder, ds, training, prepared.unlabeled, config,
                                            language_adapters=prepared.adapters, code_switch=prepared.code_switch)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import hashlib
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -127,6 +128,11 @@ class Encoded:
             subword (``-1`` for words cut off by truncation).
         n_truncated: examples that did not fit into ``max_length``.
         truncated: their indices, in input order.
+        soft: training only, soft targets (distillation, Hinton et al. 2015): per example None
+            (learn ``labels``) or the probabilities to learn, ``(len(input_ids[i]), n_labels)``
+            for token tasks (rows at the labelled positions; the other rows are not used) or
+            ``(n_labels,)``; None: every example learns its labels. Built by
+            :func:`with_soft_targets`.
     """
 
     input_ids: list[list[int]]
@@ -134,6 +140,55 @@ class Encoded:
     first_subword: list[list[int]] = field(default_factory=list)
     n_truncated: int = 0
     truncated: list[int] = field(default_factory=list)
+    soft: list[np.ndarray | None] | None = None
+
+
+def with_soft_targets(data: Encoded, targets: Sequence[np.ndarray | None], token_task: bool) -> Encoded:
+    """``data`` with soft targets: each example learns a probability distribution per word (token
+    tasks) or per example in place of its label (cross-entropy against the distribution, which
+    differs from the KL divergence to it by the target's entropy, a constant: the distillation
+    loss of Hinton et al. 2015 at temperature 1). A word's distribution goes to the piece that
+    carries its label (``first_subword``); a word cut off by truncation loses it, as its label.
+
+    Args:
+        data: encoded training examples (their ``labels`` are kept: they count the labelled
+            positions that divide a batch's loss).
+        targets: per example None (learn the label) or probabilities: ``(n_words, n_labels)``
+            (token tasks) or ``(n_labels,)``.
+        token_task: token vs sequence classification.
+
+    Returns:
+        A copy of ``data`` with :attr:`Encoded.soft` set (the lists of ids and labels shared).
+
+    Raises:
+        ValueError: another number of targets than examples, a token target with another number
+            of rows than the example has words, or targets of different widths.
+    """
+    if len(targets) != len(data.input_ids):
+        raise ValueError(f"{len(targets)} soft targets for {len(data.input_ids)} examples")
+    widths = {np.shape(t)[-1] for t in targets if t is not None}
+    if len(widths) > 1:
+        raise ValueError(f"soft targets of different widths: {sorted(widths)}")
+    soft: list[np.ndarray | None] = []
+    for i, t in enumerate(targets):
+        if t is None:
+            soft.append(None)
+            continue
+        t = np.asarray(t, dtype=np.float32)
+        if not token_task:
+            soft.append(t.reshape(-1))
+            continue
+        firsts = data.first_subword[i]
+        if t.ndim != 2 or len(t) != len(firsts):
+            raise ValueError(f"example {i}: soft targets of shape {t.shape} for a sentence of {len(firsts)} words")
+        rows = np.zeros((len(data.input_ids[i]), t.shape[1]), dtype=np.float32)
+        placed = set()
+        for w, pos in enumerate(firsts):
+            if pos >= 0 and pos not in placed:  # a shared piece keeps the first word's target, as its label
+                rows[pos] = t[w]
+                placed.add(pos)
+        soft.append(rows)
+    return dataclasses.replace(data, soft=soft)
 
 
 def encode_token_examples(encoder: Encoder, sentences: Sequence[Sequence[str]],
@@ -234,19 +289,38 @@ def encode_examples(encoder: Encoder, kind, examples: Sequence, label_ids: Seque
 
 
 def _collate(pad_id: int, token_task: bool):
+    """``items -> batch``: items are ``(ids, labels)`` or ``(ids, labels, soft)`` (``soft`` None or
+    :attr:`Encoded.soft`'s array). With any soft item the batch has ``soft``: ``(b, n, n_labels)``
+    (token tasks) or ``(b, n_labels)``, zero where a hard label is learned; a soft item's labels
+    are then ignored (``IGNORE``) where its distribution is learned."""
     def collate(items):
-        n = max(len(ids) for ids, _ in items)
+        n = max(len(it[0]) for it in items)
         input_ids = torch.full((len(items), n), pad_id, dtype=torch.long)
         mask = torch.zeros((len(items), n), dtype=torch.long)
         labels = torch.full((len(items), n), IGNORE, dtype=torch.long) if token_task else torch.zeros(len(items), dtype=torch.long)
-        for r, (ids, lab) in enumerate(items):
+        softs = [it[2] if len(it) > 2 else None for it in items]
+        width = next((s.shape[-1] for s in softs if s is not None), None)
+        soft = None if width is None else torch.zeros(((len(items), n) if token_task else (len(items),)) + (width,))
+        for r, it in enumerate(items):
+            ids, lab = it[0], it[1]
             input_ids[r, :len(ids)] = torch.tensor(ids)
             mask[r, :len(ids)] = 1
             if token_task:
                 labels[r, :len(lab)] = torch.tensor(lab)
             else:
                 labels[r] = int(lab)
-        return {"input_ids": input_ids, "attention_mask": mask, "labels": labels}
+            if softs[r] is not None:
+                target = torch.from_numpy(softs[r])
+                if token_task:
+                    soft[r, :len(target)] = target
+                    labels[r, :len(lab)][labels[r, :len(lab)] != IGNORE] = IGNORE
+                else:
+                    soft[r] = target
+                    labels[r] = IGNORE
+        batch = {"input_ids": input_ids, "attention_mask": mask, "labels": labels}
+        if soft is not None:
+            batch["soft"] = soft
+        return batch
     return collate
 
 
@@ -458,7 +532,9 @@ def finetune(
 
     Args:
         encoder: its model is deep-copied, so the caller's encoder stays frozen/unchanged.
-        train: encoded training data (:func:`encode_token_examples` / :func:`encode_sequence_examples`).
+        train: encoded training data (:func:`encode_token_examples` / :func:`encode_sequence_examples`);
+            with :attr:`Encoded.soft` (:func:`with_soft_targets`) the soft examples learn their
+            distributions (distillation) and the others their labels, in one loss.
         n_labels: the label names (or their number); they become ``config.id2label``.
         token_task: token vs sequence classification.
         dev_score: scores a model on source-language dev data (percent, higher is better); called on
@@ -552,6 +628,8 @@ def finetune(
             loop.key["micro_batch_size"] = micro_batch_size
         if data_seed is not None:
             loop.key["data_seed"] = data_seed
+        if train.soft is not None:
+            loop.key["soft"] = _soft_digest(train.soft)
         if loop.ckpt.exists():
             if not resume:
                 raise CheckpointError(f"{loop.ckpt} is a checkpoint of an earlier run; resume it (--resume) or give "
@@ -563,6 +641,14 @@ def finetune(
         running, steps = _train_epoch(loop, epoch)
         _end_epoch(loop, run, epoch, running, steps, dev_score, on_epoch_end)
     return _finish(loop, run, parameters)
+
+
+def _soft_digest(soft: Sequence[np.ndarray | None]) -> str:
+    """A short hash of :attr:`Encoded.soft` (float32 bytes; ``-`` for a hard example), for the checkpoint key."""
+    h = hashlib.sha256()
+    for t in soft:
+        h.update(b"-" if t is None else np.ascontiguousarray(t, dtype=np.float32).tobytes() + b"|")
+    return h.hexdigest()[:16]
 
 
 def _task_model(encoder: Encoder, labels: list[str], token_task: bool, pooling: str, freeze_embeddings: bool, peft,
@@ -693,7 +779,8 @@ def _train_epoch(loop: _Loop, epoch: int) -> tuple[float, int]:
             mine, weight = idx[:1], 0
         parts = length_sorted_chunks(mine, loop.lengths, loop.micro_batch_size) if loop.micro_batch_size else [mine]
         for j, part in enumerate(parts):
-            batch = loop.collate([(train.input_ids[i], train.labels[i]) for i in part])
+            batch = loop.collate([(train.input_ids[i], train.labels[i]) if train.soft is None
+                                  else (train.input_ids[i], train.labels[i], train.soft[i]) for i in part])
             batch = {k: v.to(acc.device) for k, v in batch.items()}
             # one gradient all-reduce per step: data-parallel processes sync on their last part only
             with acc.no_sync(model) if j < len(parts) - 1 else contextlib.nullcontext():
@@ -701,7 +788,10 @@ def _train_epoch(loop: _Loop, epoch: int) -> tuple[float, int]:
                     logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
                 logits = logits.float()
                 # (sum * N) / count, in this order: with one process exactly the mean loss
-                loss = loop.loss_fn(logits.reshape(-1, loop.n_labels), batch["labels"].reshape(-1)) * weight / denom
+                loss = loop.loss_fn(logits.reshape(-1, loop.n_labels), batch["labels"].reshape(-1))
+                if "soft" in batch:  # cross-entropy against the soft targets (zero rows add nothing)
+                    loss = loss - (batch["soft"] * torch.log_softmax(logits, dim=-1)).sum()
+                loss = loss * weight / denom
                 acc.backward(loss)
             running += float(loss.detach()) / n_proc  # this process's share of the batch's mean loss
         acc.clip_grad_norm_([p for _, p in loop.trainable], 1.0)

@@ -10,7 +10,8 @@ Methods:
   student is the next round's teacher. :class:`SelfTrainingProbeTrainer`.
 * **Ensemble distillation** (Hinton et al. 2015, "Distilling the Knowledge in a Neural
   Network"): one student learns the mean probabilities of several saved task models (seeds,
-  sources) on unlabelled text. :class:`DistillationProbeTrainer`.
+  sources) on unlabelled text. :class:`DistillationProbeTrainer`,
+  :class:`DistillationFinetuneTrainer`.
 
 Pseudo-labels (:func:`pseudo_label`): *hard* labels are the teacher's decoded labels (for BIO
 tag sets the most probable well-formed sequence, :mod:`xlt.transfer.decoding`; else argmax), as
@@ -24,7 +25,8 @@ The probe trainers work on frozen encoder features, computed once (with a featur
 machine): the unlabelled text's features are extracted once and every round trains new heads on
 them. :class:`SelfTrainingFinetuneTrainer` fine-tunes: each round's student is fine-tuned anew from
 the starting encoder on the source gold examples plus the pseudo-labelled target examples (hard
-labels: a fine-tuned student learns labelled examples, as the teacher did). Model selection uses
+labels as labels; soft ones as distributions the loss compares the student's with,
+:func:`xlt.transfer.finetune.with_soft_targets`). Model selection uses
 the source language's dev set only, so the transfer stays zero-shot in its selection; the target
 text is unlabelled.
 
@@ -56,10 +58,11 @@ from xlt.transfer.training import FinetuneTrainer, FinetuneTraining, ProbeTraine
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_THRESHOLD", "DistillationProbeTrainer", "FeatureRows", "PseudoLabels", "SelfTraining",
-           "SelfTrainingFinetuneTrainer", "SelfTrainingProbeTrainer", "TOLERANCE", "UnlabeledFeatures",
-           "choose_pseudo_labels", "pseudo_label", "pseudo_targets", "sample_per_language", "select_confident",
-           "teachers_of", "unlabeled_features", "with_labels"]
+__all__ = ["DEFAULT_THRESHOLD", "DistillationFinetuneTrainer", "DistillationProbeTrainer", "FeatureRows",
+           "PseudoLabels", "SelfTraining", "SelfTrainingFinetuneTrainer", "SelfTrainingProbeTrainer", "TOLERANCE",
+           "UnlabeledFeatures", "check_teacher_models", "choose_pseudo_labels", "labelled_texts", "pseudo_examples",
+           "pseudo_label", "pseudo_targets", "sample_per_language", "select_confident", "teachers_of",
+           "unlabeled_features", "with_labels"]
 
 #: Default confidence threshold of hard pseudo-labels.
 DEFAULT_THRESHOLD = 0.9
@@ -421,6 +424,25 @@ class SelfTrainingProbeTrainer(ProbeTrainer):
                             "rows": {"source": int(len(sf.y)), "pseudo": int(len(Yp))}, "languages": counts})
 
 
+def check_teacher_models(teachers: Sequence[TaskModel], ds: TaskDataset) -> None:
+    """Refuse an empty teacher list, or a teacher of another task kind or label list than ``ds``.
+
+    Raises:
+        ValueError: naming the first teacher that does not fit (1-based).
+    """
+    if not teachers:
+        raise ValueError("distillation needs at least one teacher model")
+    for k, m in enumerate(teachers):
+        if m.kind is not ds.kind or list(m.labels) != list(ds.labels):
+            raise ValueError(f"teacher {k + 1} is a {m.kind.name} model with labels {m.labels}; the task is "
+                             f"{ds.kind.name} with labels {ds.labels}")
+
+
+def labelled_texts(kind: TaskKind, examples: Sequence) -> list:
+    """The examples a teacher labels: token tasks leave out sentences without words."""
+    return [e for e in examples if kind is not TOKEN or len(e.tokens)]
+
+
 class DistillationProbeTrainer(ProbeTrainer):
     """One probe student per seed distilled from saved task models (Hinton et al. 2015).
 
@@ -444,12 +466,7 @@ class DistillationProbeTrainer(ProbeTrainer):
     def __init__(self, encoder: Encoder, ds: TaskDataset, training: ProbeTraining, teachers: Sequence[TaskModel],
                  unlabeled: Mapping[str, UnlabeledText], config: SelfTraining, aligner=None):
         super().__init__(encoder, ds, training, aligner)
-        if not teachers:
-            raise ValueError("distillation needs at least one teacher model")
-        for k, m in enumerate(teachers):
-            if m.kind is not ds.kind or list(m.labels) != list(ds.labels):
-                raise ValueError(f"teacher {k + 1} is a {m.kind.name} model with labels {m.labels}; the task is "
-                                 f"{ds.kind.name} with labels {ds.labels}")
+        check_teacher_models(teachers, ds)
         self.teachers, self.unlabeled, self.config = list(teachers), dict(unlabeled), config
         for m in self.teachers:  # probe teachers read and fill this run's feature cache (keyed by encoder)
             if isinstance(m, ProbeModel) and m.cache is None:
@@ -465,7 +482,7 @@ class DistillationProbeTrainer(ProbeTrainer):
         """Distil the teachers into one head per seed."""
         ds, t = self.ds, self.training
         token = ds.kind is TOKEN
-        train = Split(ds.source, [e for e in ds.train.examples if not token or len(e.tokens)])
+        train = Split(ds.source, labelled_texts(ds.kind, ds.train.examples))
         X, _ = self.features(train)
         Xd, _ = self.features(ds.dev)
         feats = {l: unlabeled_features(self.base, u, t.progress) for l, u in self.unlabeled.items()}
@@ -527,19 +544,19 @@ class SelfTrainingFinetuneTrainer(FinetuneTrainer):
         encoder, ds, training, language_adapters, on_epoch_end, code_switch: as
             :class:`~xlt.transfer.training.FinetuneTrainer`.
         unlabeled: language -> :class:`~xlt.data.unlabeled.UnlabeledText`.
-        config: :class:`SelfTraining` (hard labels only).
+        config: :class:`SelfTraining`; with soft labels the pseudo-labelled examples learn the
+            teacher's probabilities (:attr:`~xlt.transfer.training.FinetuneTrainer.soft_targets`)
+            and the source examples their gold labels.
 
     After :meth:`train`: as :class:`SelfTrainingProbeTrainer` (``teacher_dev_scores``, ``rounds``).
 
     Raises:
-        ValueError: soft labels (at construction); no unlabelled text (from :meth:`train`).
+        ValueError: no unlabelled text (from :meth:`train`).
     """
 
     def __init__(self, encoder: Encoder, ds: TaskDataset, training: FinetuneTraining,
                  unlabeled: Mapping[str, UnlabeledText], config: SelfTraining, **kwargs):
         super().__init__(encoder, ds, training, **kwargs)
-        if config.labels != "hard":
-            raise ValueError("fine-tuned students learn hard pseudo-labels; soft labels (distillation) need probes")
         self.unlabeled, self.config = dict(unlabeled), config
         self.teacher_dev_scores: dict[int, float] = {}
         self.rounds: list[dict] = []
@@ -550,8 +567,7 @@ class SelfTrainingFinetuneTrainer(FinetuneTrainer):
             raise ValueError("self-training needs unlabelled text in at least one language")
         super().train(seeds)
         self.teacher_dev_scores = dict(self.dev_scores)
-        token = self.ds.kind is TOKEN
-        texts = {l: [e for e in t.examples if not token or len(e.tokens)] for l, t in self.unlabeled.items()}
+        texts = {l: labelled_texts(self.ds.kind, t.examples) for l, t in self.unlabeled.items()}
         for r in range(1, self.config.rounds + 1):
             per_seed: dict[int, dict] = {s: {} for s in seeds}
             for lang, examples in texts.items():
@@ -564,15 +580,11 @@ class SelfTrainingFinetuneTrainer(FinetuneTrainer):
 
     def _student(self, r: int, seed: int, probas: dict, texts: Mapping[str, list]) -> None:
         """Fine-tune round ``r``'s student of ``seed`` on source gold + pseudo-labelled examples."""
-        ds, training = self.ds, self.training
+        ds = self.ds
         token = ds.kind is TOKEN
         pseudo, chosen, counts = choose_pseudo_labels(probas, ds.labels, self.config, token=token,
                                                       seed=seed * 1000 + r)
-        extra = []
-        for lang, idx in chosen.items():
-            for i in idx:
-                ids = pseudo[lang].targets[i].argmax(-1).reshape(-1)
-                extra.append(with_labels(ds.kind, texts[lang][i], [ds.labels[j] for j in ids]))
+        extra, soft = pseudo_examples(ds.kind, ds.labels, pseudo, chosen, texts)
         teacher_dev, history = self.dev_scores[seed], self.histories.get(seed, [])
         record = {"round": r, "seed": seed, "teacher_dev": teacher_dev, "student_dev": teacher_dev,
                   "rows": {"source": len(ds.train.examples), "pseudo": len(extra)}, "languages": counts}
@@ -582,13 +594,107 @@ class SelfTrainingFinetuneTrainer(FinetuneTrainer):
                         self.config.threshold, ", ".join(f"{l} {c['mean_confidence']:.2f}" for l, c in counts.items()))
             self.rounds.append(dict(record, skipped=True))
             return
-        self.ds = replace(ds, train=Split(ds.source, list(ds.train.examples) + extra))
-        if training.checkpoint_dir:
-            self.training = replace(training, checkpoint_dir=Path(training.checkpoint_dir) / f"self-train-{r}")
-        try:
-            FinetuneTrainer.train(self, [seed])
-        finally:
-            self.ds, self.training = ds, training
+        train = list(ds.train.examples) + extra
+        targets = [None] * len(ds.train.examples) + soft if self.config.labels == "soft" else None
+        _train_on(self, train, targets, f"self-train-{r}", [seed])
         self.models[seed].meta["self_training_round"] = r
         self.histories[seed] = history + [{"self_training_round": r, "history": self.histories[seed]}]
         self.rounds.append(dict(record, student_dev=self.dev_scores[seed]))
+
+
+def pseudo_examples(kind: TaskKind, labels: Sequence[str], pseudo: Mapping[str, PseudoLabels],
+                    chosen: Mapping[str, np.ndarray], texts: Mapping[str, list]) -> tuple[list, list[np.ndarray]]:
+    """The chosen examples of every language, labelled with their targets' argmax (hard targets are
+    one-hot rows of the decoded labels, so these are the decoded labels), and the targets themselves.
+
+    Args:
+        kind: the task kind. labels: the label names.
+        pseudo: language -> :class:`PseudoLabels` of ``texts[lang]``.
+        chosen: language -> the indices kept (:func:`choose_pseudo_labels`).
+        texts: language -> the unlabelled examples.
+
+    Returns:
+        ``(examples, targets)``, both ``(n_chosen,)``, language by language in ``chosen``'s order.
+    """
+    examples, targets = [], []
+    for lang, idx in chosen.items():
+        for i in idx:
+            t = pseudo[lang].targets[i]
+            examples.append(with_labels(kind, texts[lang][i], [labels[j] for j in t.argmax(-1).reshape(-1)]))
+            targets.append(t)
+    return examples, targets
+
+
+def _train_on(trainer: FinetuneTrainer, train: list, soft: list | None, checkpoint_sub: str, seeds: list[int]) -> None:
+    """Fine-tune ``trainer``'s models of ``seeds`` on ``train`` (with soft targets, or None) in place of
+    its data set's training split (checkpoints in ``<checkpoint_dir>/<checkpoint_sub>``); the
+    trainer's data set, settings and soft targets are back as they were afterwards."""
+    ds, training, before = trainer.ds, trainer.training, trainer.soft_targets
+    trainer.ds = replace(ds, train=Split(ds.source, train))
+    trainer.soft_targets = soft
+    if training.checkpoint_dir:
+        trainer.training = replace(training, checkpoint_dir=Path(training.checkpoint_dir) / checkpoint_sub)
+    try:
+        FinetuneTrainer.train(trainer, seeds)
+    finally:
+        trainer.ds, trainer.training, trainer.soft_targets = ds, training, before
+
+
+class DistillationFinetuneTrainer(FinetuneTrainer):
+    """One fine-tuned student per seed distilled from saved task models (Hinton et al. 2015).
+
+    As :class:`DistillationProbeTrainer`, but the student fine-tunes the starting encoder (with the
+    settings of :class:`~xlt.transfer.training.FinetuneTrainer`): the teachers' mean probabilities
+    on the source training text and every language's unlabelled text are its targets - soft (the
+    probabilities, :attr:`~xlt.transfer.training.FinetuneTrainer.soft_targets`), or hard (the
+    decoded labels) above the threshold, capped per language - and it is selected on the source
+    dev set's gold labels. The source's gold labels are not trained on. With checkpoints, each
+    seed's student keeps them in ``<checkpoint_dir>/distill``.
+
+    Args:
+        encoder, ds, training, language_adapters, on_epoch_end, code_switch: as
+            :class:`~xlt.transfer.training.FinetuneTrainer` (code-switching touches no example
+            with soft targets).
+        teachers: the loaded task models (same task kind and labels as ``ds``).
+        unlabeled: language -> :class:`~xlt.data.unlabeled.UnlabeledText`.
+        config: :class:`SelfTraining` (``rounds`` and ``teacher`` are not used).
+
+    After :meth:`train`: as :class:`DistillationProbeTrainer` (``teacher_dev_scores``, ``rounds``).
+
+    Raises:
+        ValueError: no teachers, or a teacher of another kind or label list (at construction); no
+            pseudo-labelled example above the threshold (from :meth:`train`).
+    """
+
+    def __init__(self, encoder: Encoder, ds: TaskDataset, training: FinetuneTraining, teachers: Sequence[TaskModel],
+                 unlabeled: Mapping[str, UnlabeledText], config: SelfTraining, **kwargs):
+        super().__init__(encoder, ds, training, **kwargs)
+        check_teacher_models(teachers, ds)
+        self.teachers, self.unlabeled, self.config = list(teachers), dict(unlabeled), config
+        self.rounds: list[dict] = []
+        self.teacher_dev_scores: dict[int, float] = {}
+
+    def teacher_proba(self, examples: list, lang: str) -> list[np.ndarray]:
+        """The teachers' mean probabilities for ``examples`` (per example, as :meth:`TaskModel.predict_proba`)."""
+        return mean_proba([m.predict_proba(examples, lang) for m in self.teachers])
+
+    def train(self, seeds: list[int]) -> None:
+        """Distil the teachers into one fine-tuned model per seed."""
+        ds = self.ds
+        texts = {l: labelled_texts(ds.kind, u.examples) for l, u in self.unlabeled.items()}
+        texts[ds.source] = labelled_texts(ds.kind, ds.train.examples)
+        probas = {l: self.teacher_proba(t, l) for l, t in texts.items()}
+        gold = ds.kind.gold(ds.dev.examples)
+        teacher_dev = score(ds.metric, gold, self.teachers[0].decode(self.teacher_proba(ds.dev.examples, ds.source)))
+        for seed in seeds:
+            pseudo, chosen, counts = choose_pseudo_labels(probas, ds.labels, self.config, token=ds.kind is TOKEN,
+                                                          seed=seed)
+            train, soft = pseudo_examples(ds.kind, ds.labels, pseudo, chosen, texts)
+            if not train:
+                raise ValueError("no pseudo-labelled example passed the threshold: lower it")
+            _train_on(self, train, soft if self.config.labels == "soft" else None, "distill", [seed])
+            self.models[seed].meta["distilled_from"] = len(self.teachers)
+            self.teacher_dev_scores[seed] = teacher_dev
+            self.rounds.append({"round": 1, "seed": seed, "teacher_dev": teacher_dev,
+                                "student_dev": self.dev_scores[seed], "rows": {"pseudo": len(train)},
+                                "languages": counts})

@@ -38,6 +38,7 @@ from xlt.transfer.finetune import (
     finetune,
     main_process_value,
     resolve_micro_batch_size,
+    with_soft_targets,
 )
 from xlt.transfer.model import FinetunedModel, ProbeModel, TaskModel
 from xlt.transfer.probe import predict, train_probe
@@ -241,6 +242,11 @@ class FinetuneTrainer(_SeedTrainer):
             :mod:`xlt.data.codeswitch`): every epoch trains on the training set switched anew
             (:func:`xlt.data.codeswitch.epoch_rng` of the seed and epoch). None: off.
 
+    ``soft_targets`` (None, or set before :meth:`train`): per training example None (learn its
+    label) or the distribution to learn, ``(n_words, n_labels)`` (token tasks) or ``(n_labels,)``
+    (:func:`xlt.transfer.finetune.with_soft_targets`; distillation). With code-switching only the
+    examples without one are switched.
+
     After :meth:`train`: ``models``, ``histories``, ``selected``, ``dev_scores`` and ``parameters``
     (trainable/total counts) per seed; with ``code_switch``, ``code_switch_counts``: seed -> one
     :meth:`~xlt.data.codeswitch.SwitchCounts.as_dict` per epoch trained (with its ``epoch``).
@@ -268,6 +274,7 @@ class FinetuneTrainer(_SeedTrainer):
         self.dev_scores: dict[int, float] = {}
         self.parameters: dict[int, dict] = {}
         self.missing_adapters: set[str] = set()
+        self.soft_targets: list[np.ndarray | None] | None = None
         self.peft = None
         if training.peft:
             size = next((int(meta["size"]) for _, meta in self.language_adapters.values()), None)
@@ -284,9 +291,7 @@ class FinetuneTrainer(_SeedTrainer):
     def train(self, seeds: list[int]) -> None:
         """Fine-tune one model per seed on the source training split, selecting on source dev."""
         ds, t = self.ds, self.training
-        # never past the model's positions (a longer setting is refused up front; the default is capped)
-        enc_train = encode_examples(self.encoder, ds.kind, ds.train.examples, label_ids(ds, ds.train.examples),
-                                    min(t.max_length, self.encoder.max_length), word_pieces=self.word_pieces)
+        enc_train = self._encode_train(ds.train.examples)
         enc_dev = encode_examples(self.encoder, ds.kind, ds.dev.examples, None, self.encoder.max_length,
                                   word_pieces=self.word_pieces)
         dev_gold = ds.kind.gold(ds.dev.examples)
@@ -328,12 +333,26 @@ class FinetuneTrainer(_SeedTrainer):
         ds, t = self.ds, self.training
         counts = self.code_switch_counts.setdefault(seed, [])
 
+        soft = self.soft_targets
+        hard = [i for i in range(len(ds.train.examples)) if soft is None or soft[i] is None]
+
         def data(epoch: int) -> Encoded:
-            switched, c = self.code_switch.switch_examples(ds.train.examples, epoch_rng(seed, epoch))
+            switched, c = self.code_switch.switch_examples([ds.train.examples[i] for i in hard],
+                                                           epoch_rng(seed, epoch))
             counts[:] = [r for r in counts if r["epoch"] != epoch] + [dict(c.as_dict(), epoch=epoch)]
-            return encode_examples(self.encoder, ds.kind, switched, label_ids(ds, switched),
-                                   min(t.max_length, self.encoder.max_length), word_pieces=self.word_pieces)
+            examples = list(ds.train.examples)
+            for i, e in zip(hard, switched):
+                examples[i] = e
+            return self._encode_train(examples)
         return data
+
+    def _encode_train(self, examples: list) -> Encoded:
+        """Training examples encoded, with :attr:`soft_targets`; never past the model's positions (a
+        longer setting is refused up front; the default is capped)."""
+        ds, t = self.ds, self.training
+        enc = encode_examples(self.encoder, ds.kind, examples, label_ids(ds, examples),
+                              min(t.max_length, self.encoder.max_length), word_pieces=self.word_pieces)
+        return enc if self.soft_targets is None else with_soft_targets(enc, self.soft_targets, ds.kind is TOKEN)
 
     def evaluate_proba(self, split: Split) -> tuple[dict[int, list], int]:
         """Label probabilities of every seed's model for ``split`` (per example ``(n_words, n_labels)``
