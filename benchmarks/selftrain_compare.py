@@ -25,6 +25,16 @@ What is run (all through :func:`xlt.jobs.transfer.run` with a data set given):
   with ``--mode finetune`` fine-tuned teacher and students (``--epochs``, ``--batch-size``, ``--lr``),
   each student fine-tuned anew on English gold + pseudo-labels.
 
+With ``--distill`` the comparison is ensemble distillation (Hinton et al. 2015; ``xlt transfer
+--distill-from``) instead: the zero-shot models of ``--seeds`` (two or more, saved under
+``OUT/teacher-models``), the mean of their scores, their ensemble (mean probabilities, the teacher), and
+one student (seed of the first ``--seeds``) distilled from them on the unlabelled text and the
+English training text, for each ``--labels``: the ensemble's quality at one model's cost::
+
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/selftrain_compare.py --distill \
+        --seeds 0,1 --labels soft,hard --threshold 0.5 --langs ... --cache-dir runs/selftrain/cache \
+        --out runs/selftrain/panx-distill
+
 Outputs: ``OUT/<condition>/report.{json,md}`` per run, ``OUT/selftrain.json`` and
 ``OUT/selftrain.md`` (per language: baseline, every self-training condition, the gain; the average
 over the languages; where it hurts).
@@ -58,24 +68,45 @@ def dataset(args):
 
 
 def settings_for(args, rounds: int | None, labels: str, out: Path) -> TransferSettings:
-    """One condition: the zero-shot probe (``rounds`` None) or self-training for ``rounds`` rounds."""
-    extra = {}
-    if rounds:
-        extra = dict(self_train=rounds, unlabeled=["builtin"], unlabeled_limit=args.unlabeled_limit,
+    """One condition: the zero-shot model (``rounds`` None), self-training for ``rounds`` rounds, or
+    (``--distill``; ``rounds`` 0: the teachers, saved with their ensemble scored; 1: the student)."""
+    extra, seeds = {}, args.seeds
+    unlabeled = dict(unlabeled=["builtin"], unlabeled_limit=args.unlabeled_limit,
                      pseudo_threshold=args.threshold if labels == "hard" else None, pseudo_labels=labels,
                      pseudo_per_language=args.per_language)
+    if args.distill and rounds == 0:
+        extra = dict(seed_ensemble=True, save=teachers_dir(args), save_which="all")
+    elif args.distill:
+        extra = dict(unlabeled, distill_from=[teachers_dir(args) / f"seed-{s}" for s in args.seeds])
+        seeds = args.seeds[:1]
+    elif rounds:
+        extra = dict(unlabeled, self_train=rounds)
     if args.mode == "finetune":  # fine-tuned teacher and students: the budget is the script's
         extra.update(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr)
-    return TransferSettings(task="panx", source=["en"], mode=args.mode, seeds=args.seeds,
+    return TransferSettings(task="panx", source=["en"], mode=args.mode, seeds=seeds,
                             cache_dir=args.cache_dir if args.mode == "probe" else None,
                             out=out, overwrite=True, progress=False, **extra)
 
 
+def teachers_dir(args) -> Path:
+    """Where ``--distill`` keeps the teachers (one folder per seed)."""
+    return args.out / "teacher-models"
+
+
 def conditions(args) -> list[tuple[str, int | None, str]]:
+    if args.distill:
+        return [("teachers", 0, "hard")] + [(f"distilled ({labels})", 1, labels) for labels in args.labels]
     out = [("zero-shot", None, "hard")]
     for labels in args.labels:
         out += [(f"self-train {r} ({labels})", r, labels) for r in args.rounds]
     return out
+
+
+def teacher_rows(res) -> dict[str, dict]:
+    """The teachers' run as two rows: the mean of the seeds' scores, and their ensemble's."""
+    ens = res.report["seed_ensemble"]
+    return {"zero-shot (mean of the seeds)": {"scores": res.scores, "average": res.average, "dev": res.dev_scores},
+            "ensemble (teacher)": {"scores": ens["scores"], "average": ens["average"]}}
 
 
 def table(results: dict[str, dict], langs: list[str]) -> tuple[dict, str]:
@@ -119,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=None, help="finetune: batch size")
     p.add_argument("--lr", type=float, default=None, help="finetune: learning rate")
     p.add_argument("--cache-dir", type=Path, default=None, help="probe: the feature cache")
+    p.add_argument("--distill", action="store_true", help="ensemble distillation of the --seeds' zero-shot models "
+                                                          "instead of self-training")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
     args.langs = [l for l in args.langs.split(",") if l]
@@ -130,13 +163,19 @@ def main(argv: list[str] | None = None) -> int:
     ds = dataset(args)
     encoder = load_encoder("bundled:e5-small")
     results, seconds = {}, {}
+    method = "distillation" if args.distill else "self-training"
+    if args.distill and len(args.seeds) < 2:
+        p.error("--distill needs two or more --seeds (the teachers)")
     for name, rounds, labels in conditions(args):
         t = time.time()
         out = args.out / name.replace(" ", "-").replace("(", "").replace(")", "")
         res = run(settings_for(args, rounds, labels, out), dataset=ds, encoder=encoder,
                   command=["benchmarks/selftrain_compare.py"] + (argv or sys.argv[1:]))
-        results[name] = {"scores": res.scores, "average": res.average, "dev": res.dev_scores,
-                         "self_training": res.report.get("self_training")}
+        if name == "teachers":
+            results.update(teacher_rows(res))
+        else:
+            results[name] = {"scores": res.scores, "average": res.average, "dev": res.dev_scores,
+                             "self_training": res.report.get("self_training")}
         seconds[name] = round(time.time() - t, 1)
         print(f"{name}: average {res.average:.2f} over {len(ds.eval)} languages ({seconds[name]} s)", flush=True)
         summary, md = table(results, list(ds.eval))
@@ -150,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
                   "results": results, "summary": summary}
         (args.out / "selftrain.json").write_text(json.dumps(record, indent=1, default=str), encoding="utf-8")
         (args.out / "selftrain.md").write_text(
-            f"# PAN-X {args.mode}: zero-shot vs self-training\n\n`{record['command']}`\n\n{record['machine']}, "
+            f"# PAN-X {args.mode}: zero-shot vs {method}\n\n`{record['command']}`\n\n{record['machine']}, "
             f"{record['date']}\n\n{md}\n", encoding="utf-8")
     return 0
 

@@ -297,7 +297,8 @@ def _collate(pad_id: int, token_task: bool):
         n = max(len(it[0]) for it in items)
         input_ids = torch.full((len(items), n), pad_id, dtype=torch.long)
         mask = torch.zeros((len(items), n), dtype=torch.long)
-        labels = torch.full((len(items), n), IGNORE, dtype=torch.long) if token_task else torch.zeros(len(items), dtype=torch.long)
+        labels = (torch.full((len(items), n), IGNORE, dtype=torch.long) if token_task
+                  else torch.zeros(len(items), dtype=torch.long))
         softs = [it[2] if len(it) > 2 else None for it in items]
         width = next((s.shape[-1] for s in softs if s is not None), None)
         soft = None if width is None else torch.zeros(((len(items), n) if token_task else (len(items),)) + (width,))
