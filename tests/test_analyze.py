@@ -353,3 +353,55 @@ def test_cli_analyze_pivot_and_pair_file(tiny, tmp_path, capsys):
                  str(tmp_path / "piv"), "--no-progress", "--lid-sentences", "0"]) == 0
     rep = json.loads((tmp_path / "piv" / "report.json").read_text(encoding="utf-8"))
     assert rep["source"] == "fr" and rep["scores"] == {"en": 100.0} and "French" in rep["metric_name"]
+
+
+@pytest.mark.usefixtures("single_torch_thread")
+def test_analyze_embeddings_folders_match_encoding_the_text(tiny, tmp_path, capsys):
+    """``--embeddings`` on ``xlt embed`` folders of each language gives the scores that encoding the
+    same files gives at that layer (the reference: the encoding path, same model and pooling)."""
+    _, spec = tiny
+    eng = SENTENCES
+    fra = list(reversed(SENTENCES[:5])) + SENTENCES[5:]  # the first five misaligned
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for name, lines in (("en", eng), ("de", eng), ("fr", fra)):
+        (folder / f"{name}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        assert main(["embed", str(folder / f"{name}.txt"), "--out", str(tmp_path / "emb" / name), "--model", spec,
+                     "--layer", "1", "--shard-size", "4", "--no-progress"]) == 0
+    opts = dict(progress=False, lid_sentences=None)
+    encoded = run_analyze(AnalyzeSettings(parallel=str(folder), model=spec, batch_size=4, **opts)).report
+    emb = [f"{l}={tmp_path / 'emb' / l}" for l in ("en", "de", "fr")]
+    capsys.readouterr()
+    assert main(["analyze", "--embeddings", *emb, "--out", str(tmp_path / "out"), "--no-progress",
+                 "--lid-sentences", "0"]) == 0
+    assert "model " + spec in capsys.readouterr().out
+    got = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    k = encoded["layers"].index(1)
+    assert got["layers"] == [1] and got["layer"] == 1 and got["parallel_name"] == "embeddings"
+    for key in ("mexa", "retrieval_xx_to_eng", "retrieval_eng_to_xx"):
+        for lang in ("de", "fr"):
+            assert got["per_layer"][key][lang][0] == pytest.approx(encoded["per_layer"][key][lang][k], abs=1e-6)
+    assert got["scores"]["de"] == 100.0 and got["scores"]["fr"] < 100.0  # five of ten French rows misaligned
+    sim = np.array(got["similarity"]["matrix"])
+    assert sim.shape == (3, 3) and got["config"]["embeddings"] == emb
+    # bad input: one line, exit 2, no model loaded (none is needed)
+    for extra, words in ((["--layer", "0"], "hold layer 1 only"), (["--pooling", "cls"], "--pooling"),
+                         (["--langs", "xx"], "xx")):
+        assert main(["analyze", "--embeddings", *emb, "--out", str(tmp_path / "bad"), "--no-progress", *extra]) == 2
+        err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("xlt: error: ")]
+        assert len(err) == 1 and words in err[0], err
+    assert main(["analyze", "--embeddings", emb[0], f"de={tmp_path / 'corpus'}", "--out", str(tmp_path / "bad"),
+                 "--no-progress"]) == 2  # a folder xlt embed did not make
+    assert "corpus" in capsys.readouterr().err
+    assert main(["analyze", "--embeddings", emb[0], emb[1].replace("de=", "en="), "--out", str(tmp_path / "bad"),
+                 "--no-progress"]) == 2
+    assert "given twice" in capsys.readouterr().err
+    gap = tmp_path / "gap.txt"  # an empty line: xlt embed skips it, so row i is no longer line i
+    gap.write_text("\n".join(SENTENCES[:5] + [""] + SENTENCES[5:]) + "\n", encoding="utf-8")
+    assert main(["embed", str(gap), "--out", str(tmp_path / "emb" / "gap"), "--model", spec, "--layer", "1",
+                 "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["analyze", "--embeddings", emb[0], f"fr={tmp_path / 'emb' / 'gap'}", "--out", str(tmp_path / "bad"),
+                 "--no-progress"]) == 2
+    assert "skipped 1 empty" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()

@@ -55,9 +55,12 @@ def run(args, argv) -> int:
     if not cfg.out:
         args.analyze_parser.error("the following arguments are required: --out")
     rep = job.run(cfg, command=["xlt"] + argv).report
-    where = "NTREX" if rep["parallel_name"] == "NTREX" else " ".join(Path(p).name for p in cfg.parallel)
+    if cfg.embeddings:
+        where = "xlt embed folders' (" + " ".join(f.path.name for f in cfg.embeddings) + ")"
+    else:
+        where = "NTREX" if rep["parallel_name"] == "NTREX" else " ".join(Path(p).name for p in cfg.parallel)
     piv = rep["source"]
-    print(f"\n{where} alignment, model {cfg.model}: {rep['n_targets']} languages ↔ {piv}, "
+    print(f"\n{where} alignment, model {rep['model']}: {rep['n_targets']} languages ↔ {piv}, "
           f"{rep['counts']['sentences']} sentences ({rep['counts']['skipped_empty']} of {rep['counts']['lines']} "
           "lines skipped: empty in some language)")
     print(f"{'layer':>5} {'MEXA':>7} {'xx->' + piv:>8} {piv + '->xx':>8} {'langID':>7} {'centred':>8}")

@@ -34,6 +34,7 @@ from tqdm.auto import tqdm
 
 from xlt.core.outputs import Output, OutputPlan
 from xlt.data.langs import language_name, match_language
+from xlt.data.dataset import parse_eval_args
 from xlt.data.parallel import MultiParallel, ParallelSource, open_parallel
 from xlt.data.paths import DatasetNotFoundError, data_set_folders
 from xlt.data.readers import DataFormatError
@@ -54,9 +55,11 @@ from xlt.jobs import ConfigError
 from xlt.jobs.settings import AT_LEAST_0, AT_LEAST_1, FRACTION, Interval, RunSettings, Settings, option
 from xlt.models import loading
 from xlt.models.features import resolve_layers
+from xlt.models.shards import ShardedEmbeddings, embedding_differences
 from xlt.retrieval.scoring import cosine_scores, retrieval_accuracy
 
-__all__ = ["AnalyzeResult", "AnalyzeSettings", "CorrelateSettings", "CorrelationResult", "run", "run_correlate"]
+__all__ = ["AnalyzeResult", "AnalyzeSettings", "CorrelateSettings", "CorrelationResult", "LanguageFolder", "run",
+           "run_correlate"]
 
 #: The alignment scores ``xlt analyze correlate`` can correlate (keys of :data:`~xlt.evaluate.analyze.METRIC_KEYS`).
 CORRELATE_METRICS = tuple(METRIC_KEYS)
@@ -122,11 +125,25 @@ class AnalyzeSettings(RunSettings):
                                        help="sentences per language for the language-ID probe (0 = all)")
     test_fraction: float = option(0.3, check=FRACTION, help="share of the language-ID sentences held out for testing")
     seed: int = option(0, check=AT_LEAST_0, help="seed of the language-ID subset, split and classifier")
+    embeddings: list[str] = option(
+        default_factory=list, nargs="+", metavar="LANG=DIR",
+        help="analyse xlt embed folders instead of encoding --parallel: one per language, line-aligned (row i of "
+             "each translates row i of the others); the folders' layer and pooling are analysed")
 
     def __post_init__(self) -> None:
         if isinstance(self.layer, int) and not isinstance(self.layer, bool):
             self.layer = str(self.layer)  # a layer number given as a number
         super().__post_init__()
+        self.embeddings = [LanguageFolder.parse(v) for v in self.embeddings]
+        if self.embeddings:
+            given = [flag for flag, on in (("--parallel", self.parallel != ["ntrex"]), ("--layers", self.layers != ["all"]),
+                                           ("--pooling", self.pooling != "mean"), ("--src-lang", bool(self.src_lang)),
+                                           ("--tgt-lang", bool(self.tgt_lang))) if on]
+            if given:
+                raise ConfigError(f"{given[0]} is a setting of encoding text; with --embeddings the folders were "
+                                  "encoded already (by xlt embed, one layer and pooling each): leave it out")
+            if len(self.embeddings) < 2:
+                raise ConfigError("--embeddings: give at least two LANG=DIR folders (the pivot and one more language)")
         if len(self.parallel) > 2:
             raise ConfigError(f"--parallel takes ntrex, one folder or file, or two line-aligned files; "
                               f"got {len(self.parallel)} paths")
@@ -152,7 +169,41 @@ class AnalyzeSettings(RunSettings):
         d = self.to_dict()
         d.update(parallel=self.parallel_spec(), langs=",".join(self.langs), layers=",".join(self.layers),
                  targets=",".join(self.targets) or None)
-        return {k: d[k] for k in _CONFIG_ORDER}
+        out = {k: d[k] for k in _CONFIG_ORDER}
+        if self.embeddings:  # only then, so that other reports stay as they were
+            out.update(parallel=None, model=None, embeddings=[str(f) for f in self.embeddings])
+        return out
+
+
+@dataclass(frozen=True)
+class LanguageFolder:
+    """One ``--embeddings`` value: ``LANG=DIR``, an ``xlt embed`` folder of one language.
+
+    Attributes:
+        lang: the language code (a name is turned into its code). path: the folder. text: the value as given.
+    """
+
+    lang: str
+    path: Path
+    text: str
+
+    @classmethod
+    def parse(cls, value: Any) -> LanguageFolder:
+        """``"LANG=DIR"`` as a :class:`LanguageFolder`.
+
+        Raises:
+            ConfigError: a value without ``LANG=``. UnknownLanguageError: an unknown ``LANG``.
+        """
+        if isinstance(value, LanguageFolder):
+            return value
+        text = str(value).strip()
+        ((lang, path),) = parse_eval_args([text])
+        if lang is None:
+            raise ConfigError(f"--embeddings {text}: give each folder's language, LANG=DIR (e.g. de=emb/de)")
+        return cls(lang, Path(path), text)
+
+    def __str__(self) -> str:
+        return self.text
 
 
 @dataclass
@@ -262,15 +313,21 @@ def _encode_and_score(encoder, corpus: _Corpus, layer_ids: list[int], settings: 
         if lang == corpus.pivot:
             eng = vec
         else:
-            for key in per_layer:
-                per_layer[key][lang] = []
-            for k in range(len(layer_ids)):
-                sims = cosine_scores(vec[k], eng[k])  # rows: xx sentences, columns: English
-                per_layer["retrieval_xx_to_eng"][lang].append(100.0 * retrieval_accuracy(sims))
-                per_layer["retrieval_eng_to_xx"][lang].append(100.0 * retrieval_accuracy(sims.T))
-                per_layer["mexa"][lang].append(100.0 * mexa_score(sims))
+            _score_against_pivot(lang, vec, eng, per_layer)
         vectors[lang] = vec.astype(store, copy=False)
     return vectors, per_layer, counts, time.time() - t0
+
+
+def _score_against_pivot(lang: str, vec: np.ndarray, pivot: np.ndarray, per_layer: dict) -> None:
+    """Add ``lang``'s retrieval accuracy both ways and MEXA with the pivot, one value per layer, to
+    ``per_layer`` (``vec``, ``pivot``: ``(n_layers, n, dim)``, row i of one translating row i of the other)."""
+    for key in per_layer:
+        per_layer[key][lang] = []
+    for k in range(len(vec)):
+        sims = cosine_scores(vec[k], pivot[k])  # rows: xx sentences, columns: the pivot's
+        per_layer["retrieval_xx_to_eng"][lang].append(100.0 * retrieval_accuracy(sims))
+        per_layer["retrieval_eng_to_xx"][lang].append(100.0 * retrieval_accuracy(sims.T))
+        per_layer["mexa"][lang].append(100.0 * mexa_score(sims))
 
 
 def _language_id(vectors: dict[str, np.ndarray], n: int, settings: AnalyzeSettings):
@@ -302,16 +359,48 @@ def _similarity(vectors: dict[str, np.ndarray], layer: int | str, layer_ids: lis
                     for k in sim_layers], axis=0)
 
 
-def _report(settings: AnalyzeSettings, corpus: _Corpus, layer_ids: list[int], layer: int | str, scored: tuple,
-            lid: tuple, similarity: np.ndarray, model_info: dict, command: list[str] | None, t0: float) -> dict:
+@dataclass
+class _Origin:
+    """Where a run's vectors came from, as its report states it.
+
+    Attributes:
+        langs: the languages, pivot first. pivot: the pivot's key.
+        name: ``parallel_name`` (``NTREX``, the user's path, or ``embeddings``).
+        parallel: the report's ``parallel`` value. model: the report's ``model``.
+        counts: ``lines``, ``skipped_empty``, ``skipped_lines``, ``ignored_files``.
+        files: the input files the manifest hashes.
+    """
+
+    langs: list[str]
+    pivot: str
+    name: str
+    parallel: str | list[str]
+    model: str | None
+    counts: dict[str, Any]
+    files: list[Path]
+
+
+def _corpus_origin(settings: AnalyzeSettings, corpus: _Corpus) -> _Origin:
+    """The :class:`_Origin` of vectors encoded from ``corpus``."""
+    data = corpus.data
+    return _Origin(list(corpus.chosen.files), corpus.pivot, corpus.source.name, settings.parallel_spec(),
+                   settings.model, {"lines": data.n_lines, "skipped_empty": data.n_skipped_empty,
+                                    "skipped_lines": data.skipped_lines,
+                                    "ignored_files": [str(f) for f in corpus.source.ignored]},
+                   corpus.chosen.paths)
+
+
+def _report(settings: AnalyzeSettings, origin: _Origin, n: int, layer_ids: list[int], layer: int | str,
+            scored: tuple, lid: tuple, similarity: np.ndarray, model_info: dict, command: list[str] | None,
+            t0: float) -> dict:
     """The report dict (keys and values as ``xlt analyze`` has always written them)."""
     vectors, per_layer, enc_counts, t_enc = scored
     lid_acc, lid_centered, lid_rows, t_lid = lid
-    langs = list(corpus.chosen.files)
-    targets = [lang for lang in langs if lang != corpus.pivot]
+    langs = origin.langs
+    targets = [lang for lang in langs if lang != origin.pivot]
     means = {key: [float(np.mean([table[lang][k] for lang in targets])) for k in range(len(layer_ids))]
              for key, table in per_layer.items()}
-    rank_for = ([match_language(c, langs, context=f"{corpus.source.name} languages in this analysis")
+    rank_for = ([match_language(c, langs, context=f"{origin.name} languages in this analysis")
                  for c in settings.targets] if settings.targets else langs)
     ranking = {t: rank_sources(similarity, langs, t) for t in rank_for}
     per_layer_average = [
@@ -323,19 +412,19 @@ def _report(settings: AnalyzeSettings, corpus: _Corpus, layer_ids: list[int], la
     cfg = settings.report_config()
     argv = command if command is not None else sys.argv
     n_lid_test = min(max(1, round(len(lid_rows) * settings.test_fraction)), len(lid_rows) - 2)
-    data = corpus.data
     store = next(iter(vectors.values())).dtype
+    oc = origin.counts
     return {
         "command": argv,
         "command_line": shlex.join(argv),
         "task": "alignment",
-        "parallel": settings.parallel_spec(),
-        "parallel_name": corpus.source.name,
-        "model": settings.model,
-        "mode": f"alignment analysis ({settings.pooling} pooling)",
-        "source": corpus.pivot,
+        "parallel": origin.parallel,
+        "parallel_name": origin.name,
+        "model": origin.model,
+        "mode": f"alignment analysis ({model_info.get('pooling', settings.pooling)} pooling)",
+        "source": origin.pivot,
         "metric": "mexa",
-        "metric_name": f"MEXA alignment with {language_name(corpus.pivot)} (%) at layer {layer}",
+        "metric_name": f"MEXA alignment with {language_name(origin.pivot)} (%) at layer {layer}",
         "layer": layer,
         "scores": scores,
         "average": float(np.mean(list(scores.values()))),
@@ -352,14 +441,14 @@ def _report(settings: AnalyzeSettings, corpus: _Corpus, layer_ids: list[int], la
         "similarity": {"layer": layer, "measure": "mean cosine of parallel sentence vectors (mPLM-Sim)",
                        "langs": langs, "matrix": similarity.tolist()},
         "source_ranking": {t: [[c, s] for c, s in r] for t, r in ranking.items()},
-        "counts": {"lines": data.n_lines, "sentences": corpus.n, "skipped_empty": data.n_skipped_empty,
-                   "skipped_lines": data.skipped_lines, "languages": len(langs),
-                   "ignored_files": [str(f) for f in corpus.source.ignored],
+        "counts": {"lines": oc["lines"], "sentences": n, "skipped_empty": oc["skipped_empty"],
+                   "skipped_lines": oc["skipped_lines"], "languages": len(langs),
+                   "ignored_files": oc["ignored_files"],
                    "vector_dtype": np.dtype(store).name, "per_language": enc_counts},
         "seconds": {"encode_and_score": round(t_enc, 1), "language_id": round(t_lid, 1),
                     "total": round(time.time() - t0, 1)},
         "config": cfg,
-        "manifest": build_manifest(cfg, corpus.chosen.paths, model_info, [settings.seed]),
+        "manifest": build_manifest(cfg, origin.files, model_info, [settings.seed]),
     }
 
 
@@ -386,6 +475,8 @@ def run(settings: AnalyzeSettings, command: list[str] | None = None) -> AnalyzeR
             not analysed. ModelLoadError: the model cannot be loaded.
     """
     t0 = time.time()
+    if settings.embeddings:
+        return _run_on_embeddings(settings, command, t0)
     corpus = _read_corpus(settings)
 
     OutputPlan(inputs=[("--parallel", settings.parallel_spec()), ("--model", settings.model),
@@ -403,7 +494,91 @@ def run(settings: AnalyzeSettings, command: list[str] | None = None) -> AnalyzeR
     layer = _pick_layer(settings.layer, layer_ids, mean_mexa, encoder.num_layers)
     lid = _language_id(scored[0], corpus.n, settings)
     similarity = _similarity(scored[0], layer, layer_ids)
-    report = _report(settings, corpus, layer_ids, layer, scored, lid, similarity, encoder.describe(), command, t0)
+    report = _report(settings, _corpus_origin(settings, corpus), corpus.n, layer_ids, layer, scored, lid, similarity,
+                     encoder.describe(), command, t0)
+    return _finish(settings, report, layer, layer_ids)
+
+
+def _open_embeddings(settings: AnalyzeSettings) -> tuple[dict[str, ShardedEmbeddings], str]:
+    """The ``--embeddings`` folders of the chosen languages (pivot first), checked to hold one space
+    and line-aligned rows; and the pivot's key.
+
+    Raises:
+        ConfigError: a language given twice; folders embedded differently, with skipped lines, or of
+        different row counts. UnknownLanguageError: a ``langs`` code or pivot not among them.
+        TooFewLanguagesError: no language besides the pivot. ShardError: not an embeddings folder,
+        or a shard whose hash does not match.
+    """
+    given: dict[str, Path] = {}
+    for f in settings.embeddings:
+        if any(is_same_language(f.lang, l) for l in given):
+            raise ConfigError(f"--embeddings: {f.lang} is given twice")
+        given[f.lang] = f.path
+    context = "the --embeddings languages"
+    pivot = match_language(settings.pivot, list(given), context=context)
+    chosen = list(given) if settings.langs == ["all"] else \
+        [match_language(c, list(given), context=context) for c in ",".join(settings.langs).split(",") if c]
+    langs = [pivot] + [l for l in dict.fromkeys(chosen) if l != pivot]
+    if len(langs) < 2:
+        raise TooFewLanguagesError(f"xlt analyze needs at least one language besides {language_name(pivot)} "
+                                   f"({pivot}), got {langs}", list(given))
+    folders = {l: ShardedEmbeddings.open(given[l]) for l in langs}
+    first = folders[pivot]
+    for lang, e in folders.items():
+        diff = embedding_differences(first.manifest, e.manifest)
+        if diff:
+            raise ConfigError(f"--embeddings {given[pivot]} and {given[lang]} were embedded differently "
+                              f"({', '.join(diff)})")
+        if e.line_aligned_problem:
+            raise ConfigError(f"--embeddings {given[lang]}: {e.line_aligned_problem}")
+        if e.n_rows != first.n_rows:
+            raise ConfigError(f"--embeddings: {given[pivot]} has {first.n_rows} rows, {given[lang]} {e.n_rows}; "
+                              "line-aligned languages have as many")
+    return folders, pivot
+
+
+def _run_on_embeddings(settings: AnalyzeSettings, command: list[str] | None, t0: float) -> AnalyzeResult:
+    """:func:`run` on ``xlt embed`` folders: no model is loaded; the one layer is the folders'.
+
+    Raises:
+        as :func:`_open_embeddings`; DataFormatError: fewer than 2 rows; ConfigError: a ``layer``
+        number other than the folders' layer; OutputError: an output that is an input or not empty.
+    """
+    OutputPlan(inputs=[("--embeddings", [str(f.path) for f in settings.embeddings])],
+               outputs=[Output("--out", Path(settings.out))] if settings.out else [],
+               overwrite=settings.overwrite).check()
+    folders, pivot = _open_embeddings(settings)
+    m = folders[pivot].manifest
+    n = min(settings.limit, folders[pivot].n_rows) if settings.limit else folders[pivot].n_rows
+    if n < 2:
+        raise DataFormatError(folders[pivot].folder, 1, f"only {n} row(s); the analysis needs at least 2")
+    layer_id = m.get("layer", "last")  # a hidden-state number, or "last" (as xlt embed was told)
+    layer_id = int(layer_id) if str(layer_id).lstrip("-").isdigit() else str(layer_id)
+    if settings.layer not in ("best", "mean") and str(settings.layer) != str(layer_id):
+        raise ConfigError(f"--layer {settings.layer}: the --embeddings folders hold layer {layer_id} only")
+    t_enc = time.time()
+    vectors = {l: e.to_array()[None, :n].astype(np.float32, copy=False) for l, e in folders.items()}
+    per_layer: dict[str, dict[str, list[float]]] = {"mexa": {}, "retrieval_xx_to_eng": {}, "retrieval_eng_to_xx": {}}
+    for lang, vec in vectors.items():
+        if lang != pivot:
+            _score_against_pivot(lang, vec, vectors[pivot], per_layer)
+    counts = {l: {"rows": e.n_rows} for l, e in folders.items()}
+    scored = (vectors, per_layer, counts, time.time() - t_enc)
+    layer = layer_id if settings.layer != "mean" else "mean"
+    lid = _language_id(vectors, n, settings)
+    similarity = _similarity(vectors, layer, [layer_id])
+    files = [f for e in folders.values() for f in sorted(e.folder.iterdir()) if f.name != "report.json"]
+    origin = _Origin(list(folders), pivot, "embeddings", {l: str(e.folder) for l, e in folders.items()},
+                     m.get("model"), {"lines": n, "skipped_empty": 0, "skipped_lines": [], "ignored_files": []}, files)
+    model_info = {"spec": m.get("model"), "fingerprint": m.get("model_fingerprint"),
+                  "text_prefix": m.get("text_prefix"), "layer": layer_id, "pooling": m.get("pooling"),
+                  "embeddings": {l: str(e.folder) for l, e in folders.items()}}
+    report = _report(settings, origin, n, [layer_id], layer, scored, lid, similarity, model_info, command, t0)
+    return _finish(settings, report, layer, [layer_id])
+
+
+def _finish(settings: AnalyzeSettings, report: dict, layer: int | str, layer_ids: list[int]) -> AnalyzeResult:
+    """Write the report (with ``settings.out``) and return the run's result."""
     if settings.out:
         write_analysis(settings.out, report)
     return AnalyzeResult(scores=report["scores"], average=report["average"], layer=layer, layers=layer_ids,

@@ -204,14 +204,11 @@ def _run_on_embeddings(config: RetrieveSettings, command, t0: float) -> Retrieva
         raise ConfigError(f"--pairs {config.pairs[0]} and {config.pairs[1]} were embedded differently "
                           f"({', '.join(diff)})")
     for e in (src, tgt):
-        c = e.manifest.get("counts", {})
         if not e.unit:
             raise ConfigError(f"--pairs {e.folder}: vectors are not unit length (xlt embed --no-normalize); "
                               "retrieval needs unit vectors")
-        if c.get("skipped_empty") or c.get("skipped_duplicate"):
-            raise ConfigError(f"--pairs {e.folder}: xlt embed skipped {c.get('skipped_empty', 0)} empty and "
-                              f"{c.get('skipped_duplicate', 0)} duplicate lines, so its rows are not line-aligned "
-                              "with the other side; embed files without empty lines (and without --dedup)")
+        if e.line_aligned_problem:
+            raise ConfigError(f"--pairs {e.folder}: {e.line_aligned_problem}")
     if src.n_rows != tgt.n_rows:
         raise ConfigError(f"--pairs: {src.folder} has {src.n_rows} rows, {tgt.folder} {tgt.n_rows}; line-aligned "
                           "sides have as many")

@@ -270,6 +270,17 @@ class ShardedEmbeddings:
         """True when every row has L2 norm 1 (``normalisation == "unit"``)."""
         return self.manifest.get("normalisation") == "unit"
 
+    @property
+    def line_aligned_problem(self) -> str | None:
+        """Why row ``i`` may not be line ``i`` of the input (None: it is): ``xlt embed`` skipped empty
+        or duplicate lines, which line-aligned uses (retrieval, alignment analysis) cannot have."""
+        c = self.manifest.get("counts", {})
+        if not (c.get("skipped_empty") or c.get("skipped_duplicate")):
+            return None
+        return (f"xlt embed skipped {c.get('skipped_empty', 0)} empty and {c.get('skipped_duplicate', 0)} duplicate "
+                "lines, so its rows are not line-aligned with the other side's; embed files without empty lines "
+                "(and without --dedup)")
+
     def shard(self, i: int) -> np.ndarray:
         """Shard ``i``'s vectors: ``(rows_i, dim)`` float32, memory-mapped (``np.load(mmap_mode="r")``,
         read-only) for float32 shards, a float32 copy for float16 ones.
