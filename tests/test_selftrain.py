@@ -376,7 +376,10 @@ def test_cli_self_train_end_to_end_and_predict(tiny, data, tmp_path, capsys):
     assert st["rounds"][0]["languages"]["de"]["used"] == 3  # threshold 0: every sentence
     assert report["config"]["self_train"] == 1 and report["config"]["unlabeled"] == [f"de={text}"]
     assert str(text) in {row["path"] for row in report["manifest"]["data_files"]}  # hashed with the data
-    assert "Learning from unlabelled target text" in (out / "report.md").read_text(encoding="utf-8")
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "Learning from unlabelled target text" in md and "Cost per round" in md
+    cost = st["round_costs"]
+    assert [c["round"] for c in cost] == [1] and cost[0]["seconds"] >= 0 and cost[0]["peak_memory_mib"] > 10
     capsys.readouterr()
     assert main(["predict", "--model", str(model), "--input", str(text), "--lang", "de", "--out", "-"]) == 0
     rows = [json.loads(l) for l in capsys.readouterr().out.splitlines() if l.startswith("{")]

@@ -20,10 +20,8 @@ returns a typed result holding the JSON result written to ``out``.
 """
 from __future__ import annotations
 
-import resource
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -33,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from xlt.core.io import write_json
+from xlt.core.memory import PeakMemory, max_rss_bytes
 from xlt.core.metrics import score
 from xlt.core.outputs import Output, OutputPlan
 from xlt.data import tasks
@@ -55,78 +54,6 @@ __all__ = ["AGREE_ATOL", "FINETUNE_VARIANTS", "BenchExtractSettings", "BenchFine
            "naive_encode_words", "run", "run_extract", "run_finetune", "run_mine", "synthetic_sentences"]
 
 _MiB = 1024.0 * 1024.0
-
-
-# --------------------------------------------------------------------------- memory
-class _PeakMemory:
-    """Context manager measuring peak memory growth (bytes) of the enclosed block."""
-
-    def __init__(self, device: Any) -> None:
-        self.device = device
-        self.peak_bytes = 0
-        self.kind = getattr(device, "type", str(device))
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._proc: Any = None
-        self._base = 0
-        self._max = 0
-
-    @staticmethod
-    def method(device: Any) -> str:
-        """Human-readable description of how peak memory is measured on ``device``."""
-        if getattr(device, "type", str(device)) == "cuda":
-            return "torch.cuda.max_memory_allocated minus memory allocated before the run"
-        try:
-            import psutil  # noqa: F401
-        except ImportError:
-            return ("resource ru_maxrss growth (process-lifetime peak: only growth beyond the "
-                    "earlier peak is seen, so later runs may read 0)")
-        return "psutil process RSS sampled every 2 ms, peak minus RSS before the run"
-
-    def __enter__(self) -> _PeakMemory:
-        if self.kind == "cuda":
-            import torch  # lazy: heavy import
-
-            torch.cuda.synchronize(self.device)
-            self._base = torch.cuda.memory_allocated(self.device)
-            torch.cuda.reset_peak_memory_stats(self.device)
-            return self
-        try:
-            import psutil  # lazy: only the benchmarks measure memory
-        except ImportError:
-            self._proc = None
-            self._base = _ru_maxrss_bytes()
-            return self
-        self._proc = psutil.Process()
-        self._base = self._max = self._proc.memory_info().rss
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            self._max = max(self._max, self._proc.memory_info().rss)
-            self._stop.wait(0.002)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.kind == "cuda":
-            import torch  # lazy: heavy import
-
-            torch.cuda.synchronize(self.device)
-            self.peak_bytes = max(0, torch.cuda.max_memory_allocated(self.device) - self._base)
-        elif self._proc is not None:
-            self._stop.set()
-            if self._thread is not None:
-                self._thread.join()
-            self._max = max(self._max, self._proc.memory_info().rss)
-            self.peak_bytes = max(0, self._max - self._base)
-        else:
-            self.peak_bytes = max(0, _ru_maxrss_bytes() - self._base)
-
-
-def _ru_maxrss_bytes() -> int:
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(rss if sys.platform == "darwin" else rss * 1024)
 
 
 def _sync(device: Any) -> None:
@@ -202,7 +129,7 @@ def _as_sentences(data: Sequence[Sequence[str]] | Sequence[str]) -> list[list[st
 
 
 def _timed(fn: Callable[[], Any], device: Any) -> tuple[Any, float, int]:
-    with _PeakMemory(device) as mem:
+    with PeakMemory(device) as mem:
         _sync(device)
         t0 = time.perf_counter()
         result = fn()
@@ -288,7 +215,7 @@ def bench_extract(encoder: Encoder, sentences: Sequence[Sequence[str]] | Sequenc
         "batch_size": batch_size,
         "repeats": repeats,
         "pooling": pooling,
-        "memory_method": _PeakMemory.method(device),
+        "memory_method": PeakMemory.method(device),
         "xlt": xs,
         "naive": ns,
         "speedup": ns["seconds"] / xs["seconds"] if xs["seconds"] > 0 else float("inf"),
@@ -445,7 +372,7 @@ def bench_mine(encoder: Encoder, src: Sequence[str], tgt: Sequence[str], sizes: 
         if progress:
             print(f"n={n}: embed {row['embed_sentences_per_s']} sent/s; "
                   + ", ".join(f"{kd} {v['seconds']} s" for kd, v in row["search"].items()), file=sys.stderr)
-    return {"runs": runs, "max_rss_mib": round(_ru_maxrss_bytes() / _MiB, 1),
+    return {"runs": runs, "max_rss_mib": round(max_rss_bytes() / _MiB, 1),
             "threads": {"torch": torch.get_num_threads(), "faiss": faiss.omp_get_max_threads()}}
 
 
@@ -535,7 +462,7 @@ def bench_finetune(encoder: Encoder, train_sentences: Sequence[Sequence[str]], t
     runs: dict[str, dict] = {}
 
     def record(name: str, fn: Callable[[], Any]) -> None:
-        with _PeakMemory(encoder.device) as mem:
+        with PeakMemory(encoder.device) as mem:
             t0 = time.perf_counter()
             model = fn()
             seconds = time.perf_counter() - t0
@@ -555,7 +482,7 @@ def bench_finetune(encoder: Encoder, train_sentences: Sequence[Sequence[str]], t
             "speedup": {k: round(v["sentences_per_s"] / base, 2) for k, v in runs.items()} if base else {},
             "settings": {"train_sentences": len(train_sentences), "dev_sentences": len(dev_sentences),
                          "labels": len(labels), "max_length": max_length, **shared},
-            "memory": _PeakMemory.method(encoder.device)}
+            "memory": PeakMemory.method(encoder.device)}
 
 
 def format_bench_finetune(result: dict[str, Any]) -> str:

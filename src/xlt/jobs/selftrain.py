@@ -120,7 +120,7 @@ def add_self_train_section(report: dict, settings: TransferSettings, unlabeled: 
         "selection": "source dev set only (zero-shot protocol)",
         "unlabeled": {l: u.describe() for l, u in unlabeled.items()},
         "teacher_dev": {str(s): v for s, v in trainer.teacher_dev_scores.items()},
-        "rounds": trainer.rounds}
+        "rounds": trainer.rounds, "round_costs": trainer.round_costs}
     rows = []
     for rec in trainer.rounds:
         for lang, c in rec["languages"].items():
@@ -134,6 +134,9 @@ def add_self_train_section(report: dict, settings: TransferSettings, unlabeled: 
             f"labels {settings.pseudo_labels}, threshold {settings.threshold:g}, at most "
             f"{settings.pseudo_per_language or 'all'} per language. Model selection used the source dev set only "
             f"(zero-shot protocol). Source dev: {devs}.\n\n"
+            + "Cost per round (teacher labelling and students): " + "; ".join(
+                f"round {c['round']}: {c['seconds']:,.1f} s, peak memory {c['peak_memory_mib']:,.0f} MiB"
+                for c in trainer.round_costs) + ".\n\n"
             + "\n".join(f"- {l}: {len(u.examples):,} sentences from {u.origin}"
                         + (f" ({u.n_excluded:,} evaluation sentences left out)" if u.n_excluded else "")
                         for l, u in unlabeled.items())

@@ -35,8 +35,10 @@ No module of the data layer imports this one; it imports torch.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -44,6 +46,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from xlt.core.memory import PeakMemory
 from xlt.core.metrics import score
 from xlt.data.dataset import Split, TaskDataset
 from xlt.data.kinds import TOKEN, TaskKind
@@ -61,7 +64,7 @@ log = logging.getLogger(__name__)
 __all__ = ["DEFAULT_THRESHOLD", "DistillationFinetuneTrainer", "DistillationProbeTrainer", "FeatureRows",
            "PseudoLabels", "SelfTraining", "SelfTrainingFinetuneTrainer", "SelfTrainingProbeTrainer", "TOLERANCE",
            "UnlabeledFeatures", "check_teacher_models", "choose_pseudo_labels", "labelled_texts", "pseudo_examples",
-           "pseudo_label", "pseudo_targets", "sample_per_language", "select_confident", "teachers_of",
+           "pseudo_label", "pseudo_targets", "round_cost", "sample_per_language", "select_confident", "teachers_of",
            "unlabeled_features", "with_labels"]
 
 #: Default confidence threshold of hard pseudo-labels.
@@ -341,6 +344,18 @@ def teachers_of(per_seed: dict[int, dict[str, list[np.ndarray]]], config: SelfTr
     return {s: pooled for s in seeds}
 
 
+@contextlib.contextmanager
+def round_cost(costs: list[dict], r: int, device) -> Iterator[None]:
+    """Measure one round (teacher labelling and students): appends ``{"round", "seconds",
+    "peak_memory_mib"}`` to ``costs`` - wall seconds, and the peak of the process's RSS (CPU) or of
+    allocated CUDA memory during the round, in MiB (:class:`xlt.core.memory.PeakMemory`)."""
+    t0 = time.perf_counter()
+    with PeakMemory(device) as mem:
+        yield
+    costs.append({"round": r, "seconds": round(time.perf_counter() - t0, 1),
+                  "peak_memory_mib": round(mem.peak_total_bytes / 2**20, 1)})
+
+
 def _one_hot(y: torch.Tensor, n_labels: int) -> torch.Tensor:
     return torch.nn.functional.one_hot(y, n_labels).float()
 
@@ -363,7 +378,8 @@ class SelfTrainingProbeTrainer(ProbeTrainer):
 
     After :meth:`train`, besides :class:`ProbeTrainer`'s attributes: ``teacher_dev_scores``
     (seed -> the zero-shot model's source-dev score) and ``rounds`` (one record per round and
-    seed: ``{"round", "seed", "teacher_dev", "student_dev", "rows", "languages": {lang: counts}}``).
+    seed: ``{"round", "seed", "teacher_dev", "student_dev", "rows", "languages": {lang: counts}}``) and
+    ``round_costs`` (one :func:`round_cost` record per round: seconds and peak memory).
 
     Raises:
         ValueError (from :meth:`train`): no unlabelled text.
@@ -376,6 +392,7 @@ class SelfTrainingProbeTrainer(ProbeTrainer):
         self.unlabeled, self.config = dict(unlabeled), config
         self.teacher_dev_scores: dict[int, float] = {}
         self.rounds: list[dict] = []
+        self.round_costs: list[dict] = []
 
     def unlabeled_features(self) -> dict[str, UnlabeledFeatures]:
         """Every language's unlabelled features (extracted once)."""
@@ -396,9 +413,10 @@ class SelfTrainingProbeTrainer(ProbeTrainer):
         self.teacher_dev_scores = dict(self.dev_scores)
         feats = self.unlabeled_features()
         for r in range(1, self.config.rounds + 1):
-            teachers = self._teacher_probas(feats, seeds)
-            for seed in seeds:
-                self._student(r, seed, teachers[seed], feats)
+            with round_cost(self.round_costs, r, self.base.encoder.device):
+                teachers = self._teacher_probas(feats, seeds)
+                for seed in seeds:
+                    self._student(r, seed, teachers[seed], feats)
 
     def _teacher_probas(self, feats: Mapping[str, UnlabeledFeatures], seeds: list[int]) -> dict[int, dict]:
         """seed -> language -> the teacher's probabilities for the unlabelled examples."""
@@ -472,6 +490,7 @@ class DistillationProbeTrainer(ProbeTrainer):
             if isinstance(m, ProbeModel) and m.cache is None:
                 m.cache = self.base.cache
         self.rounds: list[dict] = []
+        self.round_costs: list[dict] = []
         self.teacher_dev_scores: dict[int, float] = {}
 
     def teacher_proba(self, examples: list, lang: str) -> list[np.ndarray]:
@@ -480,6 +499,10 @@ class DistillationProbeTrainer(ProbeTrainer):
 
     def train(self, seeds: list[int]) -> None:
         """Distil the teachers into one head per seed."""
+        with round_cost(self.round_costs, 1, self.base.encoder.device):
+            self._distil(seeds)
+
+    def _distil(self, seeds: list[int]) -> None:
         ds, t = self.ds, self.training
         token = ds.kind is TOKEN
         train = Split(ds.source, labelled_texts(ds.kind, ds.train.examples))
@@ -560,6 +583,7 @@ class SelfTrainingFinetuneTrainer(FinetuneTrainer):
         self.unlabeled, self.config = dict(unlabeled), config
         self.teacher_dev_scores: dict[int, float] = {}
         self.rounds: list[dict] = []
+        self.round_costs: list[dict] = []
 
     def train(self, seeds: list[int]) -> None:
         """Zero-shot teachers, then :attr:`SelfTraining.rounds` rounds of fine-tuned students."""
@@ -569,14 +593,15 @@ class SelfTrainingFinetuneTrainer(FinetuneTrainer):
         self.teacher_dev_scores = dict(self.dev_scores)
         texts = {l: labelled_texts(self.ds.kind, t.examples) for l, t in self.unlabeled.items()}
         for r in range(1, self.config.rounds + 1):
-            per_seed: dict[int, dict] = {s: {} for s in seeds}
-            for lang, examples in texts.items():
-                probas, _ = self.evaluate_proba(Split(lang, examples))
-                for s in seeds:
-                    per_seed[s][lang] = probas[s]
-            per_seed = teachers_of(per_seed, self.config)
-            for seed in seeds:
-                self._student(r, seed, per_seed[seed], texts)
+            with round_cost(self.round_costs, r, self.encoder.device):
+                per_seed: dict[int, dict] = {s: {} for s in seeds}
+                for lang, examples in texts.items():
+                    probas, _ = self.evaluate_proba(Split(lang, examples))
+                    for s in seeds:
+                        per_seed[s][lang] = probas[s]
+                per_seed = teachers_of(per_seed, self.config)
+                for seed in seeds:
+                    self._student(r, seed, per_seed[seed], texts)
 
     def _student(self, r: int, seed: int, probas: dict, texts: Mapping[str, list]) -> None:
         """Fine-tune round ``r``'s student of ``seed`` on source gold + pseudo-labelled examples."""
@@ -672,6 +697,7 @@ class DistillationFinetuneTrainer(FinetuneTrainer):
         check_teacher_models(teachers, ds)
         self.teachers, self.unlabeled, self.config = list(teachers), dict(unlabeled), config
         self.rounds: list[dict] = []
+        self.round_costs: list[dict] = []
         self.teacher_dev_scores: dict[int, float] = {}
 
     def teacher_proba(self, examples: list, lang: str) -> list[np.ndarray]:
@@ -680,6 +706,10 @@ class DistillationFinetuneTrainer(FinetuneTrainer):
 
     def train(self, seeds: list[int]) -> None:
         """Distil the teachers into one fine-tuned model per seed."""
+        with round_cost(self.round_costs, 1, self.encoder.device):
+            self._distil(seeds)
+
+    def _distil(self, seeds: list[int]) -> None:
         ds = self.ds
         texts = {l: labelled_texts(ds.kind, u.examples) for l, u in self.unlabeled.items()}
         texts[ds.source] = labelled_texts(ds.kind, ds.train.examples)
