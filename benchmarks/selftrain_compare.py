@@ -80,7 +80,7 @@ def settings_for(args, rounds: int | None, labels: str, out: Path) -> TransferSe
         extra = dict(unlabeled, distill_from=[teachers_dir(args) / f"seed-{s}" for s in args.seeds])
         seeds = args.seeds[:1]
     elif rounds:
-        extra = dict(unlabeled, self_train=rounds)
+        extra = dict(unlabeled, self_train=rounds, student_noise=args.student_noise)
     if args.mode == "finetune":  # fine-tuned teacher and students: the budget is the script's
         extra.update(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr)
     return TransferSettings(task="panx", source=["en"], mode=args.mode, seeds=seeds,
@@ -150,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=None, help="finetune: batch size")
     p.add_argument("--lr", type=float, default=None, help="finetune: learning rate")
     p.add_argument("--cache-dir", type=Path, default=None, help="probe: the feature cache")
+    p.add_argument("--student-noise", type=float, default=0.0, help="probe students: feature dropout (noisy student)")
     p.add_argument("--distill", action="store_true", help="ensemble distillation of the --seeds' zero-shot models "
                                                           "instead of self-training")
     p.add_argument("--out", type=Path, required=True)

@@ -173,6 +173,28 @@ def test_self_trained_student_beats_its_teacher_on_a_shifted_target():
     assert (predict(student, X_src) == y_src.numpy()).mean() >= 0.98  # and the source is kept
 
 
+def test_noisy_student_probe_drops_features_and_still_learns():
+    """Feature dropout (the noisy student's noise) changes what the probe learns - so it is applied
+    - and a linearly separable task is still learned through it; p >= 1 is refused."""
+    rng = np.random.default_rng(0)
+    X = torch.from_numpy(rng.normal(size=(400, 16)).astype(np.float32))
+    y = torch.from_numpy((X[:, 0] + X[:, 1] > 0).numpy().astype(np.int64))
+    def accuracy(head) -> float:
+        return float((predict(head, X) == y.numpy()).mean())
+
+    plain = train_probe(X, y, 2, accuracy, epochs=40, lr=3e-2, progress=False, seed=0)
+    noisy = train_probe(X, y, 2, accuracy, epochs=40, lr=3e-2, progress=False, seed=0, input_dropout=0.3)
+    again = train_probe(X, y, 2, accuracy, epochs=40, lr=3e-2, progress=False, seed=0, input_dropout=0.3)
+    w = [dict(r.head.state_dict()) for r in (plain, noisy, again)]
+    assert not all(torch.equal(w[0][k], w[1][k]) for k in w[0])
+    assert all(torch.equal(w[1][k], w[2][k]) for k in w[1])  # the masks follow the seed
+    assert accuracy(noisy.head) >= 0.95
+    with pytest.raises(ValueError, match="input_dropout"):
+        train_probe(X, y, 2, lambda h: 0.0, epochs=1, progress=False, input_dropout=1.0)
+    with pytest.raises(ValueError, match="noise"):
+        SelfTraining(noise=1.0)
+
+
 @pytest.fixture(scope="module")
 def panx_trainers(tiny, data):
     """Two seeds' probes on the synthetic PAN-X data (the teachers of the distillation test)."""
@@ -321,6 +343,9 @@ def test_transductive_is_reported_and_needs_builtin(tiny, data, tmp_path):
     (dict(pseudo_threshold=0.5), "--self-train"),
     (dict(self_train=1, unlabeled=["de=x.txt"], distill_from=["m"]), "one"),
     (dict(self_train=1, unlabeled=["de=x.txt"], pseudo_per_language=0), "--pseudo-per-language 0"),
+    (dict(self_train=1, unlabeled=["de=x.txt"], student_noise=1.0), "--student-noise 1.0"),
+    (dict(self_train=1, unlabeled=["de=x.txt"], student_noise=0.2, mode="finetune"), "encoder's own dropout"),
+    (dict(student_noise=0.2), "--self-train"),
 ])
 def test_bad_settings_fail_at_construction(kwargs, words):
     with pytest.raises(ConfigError) as exc:

@@ -83,6 +83,8 @@ class SelfTrainSettings(Settings):
         pseudo_labels: ``hard`` (decoded labels) or ``soft`` (the teacher's probabilities).
         pseudo_per_language: at most N pseudo-labelled examples per language.
         pseudo_teacher: ``each`` seed teaches its own student, or the seeds' ``ensemble``.
+        student_noise: probe students: feature dropout probability in training (noisy student,
+            Xie et al. 2020), in [0, 1).
     """
 
     unlabeled: list[str] = option(default_factory=list, metavar="LANG=FILE|DIR|builtin", nargs="+",
@@ -112,6 +114,9 @@ class SelfTrainSettings(Settings):
                                              help="at most N pseudo-labelled examples per language (drawn at random)")
     pseudo_teacher: Literal["each", "ensemble"] = option("each", help="--self-train with several seeds: each seed's "
                                                                       "model teaches its student, or their ensemble")
+    student_noise: float = option(0.0, check=Interval(0, 1, closed="left"), metavar="P",
+                                  help="probe students: dropout on the frozen features with probability P while "
+                                       "they train (noisy student); fine-tuned students have the encoder's dropout")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -119,6 +124,9 @@ class SelfTrainSettings(Settings):
         on = self.self_train is not None or bool(self.distill_from)
         if self.self_train is not None and self.distill_from:
             raise ConfigError("--self-train and --distill-from are two methods: give one")
+        if self.student_noise and getattr(self, "mode", "probe") != "probe":
+            raise ConfigError("--student-noise is feature dropout for probe students; fine-tuned students train "
+                              "with the encoder's own dropout: leave it out with --mode finetune")
         if on and not self.unlabeled:
             raise ConfigError(f"{'--self-train' if self.self_train is not None else '--distill-from'} learns from "
                               "unlabelled target text: add --unlabeled LANG=FILE (or builtin with --task)")
@@ -127,7 +135,8 @@ class SelfTrainSettings(Settings):
                      if getattr(self, n) is not None] + (["unlabeled"] if self.unlabeled else []) \
                 + (["transductive"] if self.transductive else []) \
                 + (["pseudo_labels"] if self.pseudo_labels != "hard" else []) \
-                + (["pseudo_teacher"] if self.pseudo_teacher != "each" else [])
+                + (["pseudo_teacher"] if self.pseudo_teacher != "each" else []) \
+                + (["student_noise"] if self.student_noise else [])
             if given:
                 raise ConfigError(f"--{given[0].replace('_', '-')} is a setting of self-training: add --self-train "
                                   "ROUNDS (or --distill-from DIR)")
@@ -155,4 +164,4 @@ class SelfTrainSettings(Settings):
                 "transductive": self.transductive, "self_train": self.self_train,
                 "distill_from": [str(p) for p in self.distill_from], "pseudo_threshold": self.threshold,
                 "pseudo_labels": self.pseudo_labels, "pseudo_per_language": self.pseudo_per_language,
-                "pseudo_teacher": self.pseudo_teacher}
+                "pseudo_teacher": self.pseudo_teacher, "student_noise": self.student_noise}

@@ -86,7 +86,7 @@ def selftrain_config(settings: TransferSettings) -> SelfTraining:
     """The :class:`~xlt.transfer.selftrain.SelfTraining` of the settings."""
     return SelfTraining(rounds=settings.self_train or 1, threshold=settings.threshold, labels=settings.pseudo_labels,
                         per_language=settings.pseudo_per_language, teacher=settings.pseudo_teacher,
-                        decoding=settings.decoding)
+                        decoding=settings.decoding, noise=settings.student_noise)
 
 
 def selftrain_trainer(settings: TransferSettings, encoder, ds: TaskDataset, training: ProbeTraining | FinetuneTraining,

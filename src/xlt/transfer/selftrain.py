@@ -85,6 +85,9 @@ class SelfTraining:
         teacher: self-training: ``each`` (every seed's model teaches its own student) or
             ``ensemble`` (the mean of all seeds' probabilities teaches every student).
         decoding: token tasks: how hard labels are decoded (:data:`xlt.transfer.decoding.DECODINGS`).
+        noise: probe students: dropout on the frozen features with this probability while they
+            train (the noisy student's model noise, Xie et al. 2020); in [0, 1). Fine-tuned students
+            train with the encoder's own dropout.
 
     Raises:
         ValueError: a value out of range, at construction.
@@ -96,6 +99,7 @@ class SelfTraining:
     per_language: int | None = None
     teacher: Literal["each", "ensemble"] = "each"
     decoding: str = "bio"
+    noise: float = 0.0
 
     def __post_init__(self) -> None:
         if isinstance(self.rounds, bool) or int(self.rounds) != self.rounds or self.rounds < 1:
@@ -108,6 +112,8 @@ class SelfTraining:
             raise ValueError(f"per_language must be >= 1 or None, got {self.per_language}")
         if self.teacher not in ("each", "ensemble"):
             raise ValueError(f"teacher must be 'each' or 'ensemble', got {self.teacher!r}")
+        if not 0.0 <= float(self.noise) < 1.0:
+            raise ValueError(f"noise must be in [0, 1), got {self.noise}")
 
 
 @dataclass
@@ -433,7 +439,8 @@ class SelfTrainingProbeTrainer(ProbeTrainer):
         Y = torch.cat([_one_hot(sf.y, len(ds.labels)), Yp])
         teacher_dev = self.dev_scores[seed]
         res = train_probe(X, Y, len(ds.labels), self.dev_score, hidden=t.hidden, epochs=t.epochs,
-                          batch_size=t.batch_size, lr=t.lr, seed=seed, progress=t.progress)
+                          batch_size=t.batch_size, lr=t.lr, seed=seed, progress=t.progress,
+                          input_dropout=self.config.noise)
         self.models[seed] = self._model(res.head, seed)
         self.models[seed].meta["self_training_round"] = r
         self.dev_scores[seed] = max(h["dev"] for h in res.history)
@@ -525,7 +532,8 @@ class DistillationProbeTrainer(ProbeTrainer):
             if not len(Ys):
                 raise ValueError("no pseudo-labelled example passed the threshold: lower it")
             res = train_probe(FeatureRows(parts), Ys, len(ds.labels), dev_score, hidden=t.hidden, epochs=t.epochs,
-                              batch_size=t.batch_size, lr=t.lr, seed=seed, progress=t.progress)
+                              batch_size=t.batch_size, lr=t.lr, seed=seed, progress=t.progress,
+                              input_dropout=self.config.noise)
             self.models[seed] = self._model(res.head, seed)
             self.models[seed].meta["distilled_from"] = len(self.teachers)
             self.histories[seed] = res.history
