@@ -468,7 +468,32 @@ def labelled_texts(kind: TaskKind, examples: Sequence) -> list:
     return [e for e in examples if kind is not TOKEN or len(e.tokens)]
 
 
-class DistillationProbeTrainer(ProbeTrainer):
+class _Distillation:
+    """What both distillation trainers share: the teachers, their mean probabilities, and
+    :meth:`train` as one measured round of :meth:`_distil` (which each trainer defines)."""
+
+    def _set_teachers(self, teachers: Sequence[TaskModel], unlabeled: Mapping[str, UnlabeledText],
+                      config: SelfTraining, device) -> None:
+        check_teacher_models(teachers, self.ds)
+        self.teachers, self.unlabeled, self.config, self.device = list(teachers), dict(unlabeled), config, device
+        self.rounds: list[dict] = []
+        self.round_costs: list[dict] = []
+        self.teacher_dev_scores: dict[int, float] = {}
+
+    def teacher_proba(self, examples: list, lang: str) -> list[np.ndarray]:
+        """The teachers' mean probabilities for ``examples`` (per example, as :meth:`TaskModel.predict_proba`)."""
+        return mean_proba([m.predict_proba(examples, lang) for m in self.teachers])
+
+    def train(self, seeds: list[int]) -> None:
+        """Distil the teachers into one student per seed (one round, measured: ``round_costs``)."""
+        with round_cost(self.round_costs, 1, self.device):
+            self._distil(seeds)
+
+    def _distil(self, seeds: list[int]) -> None:
+        raise NotImplementedError
+
+
+class DistillationProbeTrainer(_Distillation, ProbeTrainer):
     """One probe student per seed distilled from saved task models (Hinton et al. 2015).
 
     The teachers (seeds of a run, models of different sources; probes or fine-tuned) label the
@@ -491,25 +516,13 @@ class DistillationProbeTrainer(ProbeTrainer):
     def __init__(self, encoder: Encoder, ds: TaskDataset, training: ProbeTraining, teachers: Sequence[TaskModel],
                  unlabeled: Mapping[str, UnlabeledText], config: SelfTraining, aligner=None):
         super().__init__(encoder, ds, training, aligner)
-        check_teacher_models(teachers, ds)
-        self.teachers, self.unlabeled, self.config = list(teachers), dict(unlabeled), config
+        self._set_teachers(teachers, unlabeled, config, encoder.device)
         for m in self.teachers:  # probe teachers read and fill this run's feature cache (keyed by encoder)
             if isinstance(m, ProbeModel) and m.cache is None:
                 m.cache = self.base.cache
-        self.rounds: list[dict] = []
-        self.round_costs: list[dict] = []
-        self.teacher_dev_scores: dict[int, float] = {}
-
-    def teacher_proba(self, examples: list, lang: str) -> list[np.ndarray]:
-        """The teachers' mean probabilities for ``examples`` (per example, as :meth:`TaskModel.predict_proba`)."""
-        return mean_proba([m.predict_proba(examples, lang) for m in self.teachers])
-
-    def train(self, seeds: list[int]) -> None:
-        """Distil the teachers into one head per seed."""
-        with round_cost(self.round_costs, 1, self.base.encoder.device):
-            self._distil(seeds)
 
     def _distil(self, seeds: list[int]) -> None:
+        """One head per seed on the teachers' targets."""
         ds, t = self.ds, self.training
         token = ds.kind is TOKEN
         train = Split(ds.source, labelled_texts(ds.kind, ds.train.examples))
@@ -673,7 +686,7 @@ def _train_on(trainer: FinetuneTrainer, train: list, soft: list | None, checkpoi
         trainer.ds, trainer.training, trainer.soft_targets = ds, training, before
 
 
-class DistillationFinetuneTrainer(FinetuneTrainer):
+class DistillationFinetuneTrainer(_Distillation, FinetuneTrainer):
     """One fine-tuned student per seed distilled from saved task models (Hinton et al. 2015).
 
     As :class:`DistillationProbeTrainer`, but the student fine-tunes the starting encoder (with the
@@ -702,22 +715,10 @@ class DistillationFinetuneTrainer(FinetuneTrainer):
     def __init__(self, encoder: Encoder, ds: TaskDataset, training: FinetuneTraining, teachers: Sequence[TaskModel],
                  unlabeled: Mapping[str, UnlabeledText], config: SelfTraining, **kwargs):
         super().__init__(encoder, ds, training, **kwargs)
-        check_teacher_models(teachers, ds)
-        self.teachers, self.unlabeled, self.config = list(teachers), dict(unlabeled), config
-        self.rounds: list[dict] = []
-        self.round_costs: list[dict] = []
-        self.teacher_dev_scores: dict[int, float] = {}
-
-    def teacher_proba(self, examples: list, lang: str) -> list[np.ndarray]:
-        """The teachers' mean probabilities for ``examples`` (per example, as :meth:`TaskModel.predict_proba`)."""
-        return mean_proba([m.predict_proba(examples, lang) for m in self.teachers])
-
-    def train(self, seeds: list[int]) -> None:
-        """Distil the teachers into one fine-tuned model per seed."""
-        with round_cost(self.round_costs, 1, self.encoder.device):
-            self._distil(seeds)
+        self._set_teachers(teachers, unlabeled, config, encoder.device)
 
     def _distil(self, seeds: list[int]) -> None:
+        """One fine-tuned model per seed on the teachers' targets."""
         ds = self.ds
         texts = {l: labelled_texts(ds.kind, u.examples) for l, u in self.unlabeled.items()}
         texts[ds.source] = labelled_texts(ds.kind, ds.train.examples)
