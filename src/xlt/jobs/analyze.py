@@ -33,8 +33,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from xlt.core.outputs import Output, OutputPlan
-from xlt.data.langs import language_name, match_language
 from xlt.data.dataset import parse_eval_args
+from xlt.data.langs import language_name, match_language
 from xlt.data.parallel import MultiParallel, ParallelSource, open_parallel
 from xlt.data.paths import DatasetNotFoundError, data_set_folders
 from xlt.data.readers import DataFormatError
@@ -98,6 +98,10 @@ class AnalyzeSettings(RunSettings):
         lid_sentences: sentences per language for the language-identification probe (a seeded
             random subset; 0 or None = all). test_fraction: their share held out for testing.
         seed: seed of the subset, the split and the classifier.
+        embeddings: ``LANG=DIR`` values (:class:`LanguageFolder` after construction): ``xlt embed``
+            folders, one per language and line-aligned, analysed instead of encoding ``parallel``
+            (their one layer; no model is loaded). ``parallel``, ``layers``, ``pooling``,
+            ``src_lang`` and ``tgt_lang`` are then refused.
 
     Raises:
         ConfigError: more than two ``parallel`` paths, ``layers`` that are not ``all`` or numbers,
@@ -455,6 +459,9 @@ def _report(settings: AnalyzeSettings, origin: _Origin, n: int, layer_ids: list[
 def run(settings: AnalyzeSettings, command: list[str] | None = None) -> AnalyzeResult:
     """Alignment analysis of ``settings.model`` on a multi-parallel set; writes the report if ``settings.out``.
 
+    With ``settings.embeddings`` the vectors are read from those ``xlt embed`` folders (one layer,
+    no model loaded; their folders, model and layer go to the report and its manifest).
+
     Returns:
         an :class:`AnalyzeResult`; its report dict has ``source`` (the pivot's key),
         ``parallel_name`` (``NTREX`` or the user's path), ``scores`` (language → MEXA with the
@@ -472,7 +479,8 @@ def run(settings: AnalyzeSettings, command: list[str] | None = None) -> AnalyzeR
             a malformed ``|||``/tab line (file and line), or fewer than 2 usable lines.
             DatasetError: a bad combination of inputs. OutputError: an output that is an input or
             not empty. All raised before the model is loaded. ConfigError: a ``layer`` that was
-            not analysed. ModelLoadError: the model cannot be loaded.
+            not analysed. ModelLoadError: the model cannot be loaded. ShardError: an
+            ``embeddings`` folder that is not one, or a corrupt shard.
     """
     t0 = time.time()
     if settings.embeddings:
