@@ -19,11 +19,13 @@ class PeakMemory:
     """Context manager measuring the peak memory of the enclosed block.
 
     On a CUDA device: ``torch.cuda.max_memory_allocated`` (reset on entry). On the CPU: the
-    process RSS sampled every 2 ms by a thread (psutil), or without psutil the growth of
+    process RSS sampled every ``interval`` seconds by a thread (psutil), or without psutil the growth of
     ``ru_maxrss`` (a process-lifetime peak: only growth beyond the earlier peak is seen).
 
     Args:
         device: a ``torch.device``, or a string such as ``"cpu"``.
+        interval: seconds between two RSS samples on the CPU (2 ms for benchmarks of short
+            blocks; long blocks need fewer samples).
 
     Attributes (after the block):
         peak_bytes: the peak minus the memory in use on entry (bytes, >= 0).
@@ -31,8 +33,9 @@ class PeakMemory:
         kind: ``cuda`` or ``cpu``.
     """
 
-    def __init__(self, device: Any = "cpu") -> None:
+    def __init__(self, device: Any = "cpu", interval: float = 0.002) -> None:
         self.device = device
+        self.interval = interval
         self.peak_bytes = 0
         self.peak_total_bytes = 0
         self.kind = getattr(device, "type", str(device))
@@ -77,7 +80,7 @@ class PeakMemory:
     def _sample(self) -> None:
         while not self._stop.is_set():
             self._max = max(self._max, self._proc.memory_info().rss)
-            self._stop.wait(0.002)
+            self._stop.wait(self.interval)
 
     def __exit__(self, *exc: object) -> None:
         if self.kind == "cuda":

@@ -356,7 +356,7 @@ def round_cost(costs: list[dict], r: int, device) -> Iterator[None]:
     "peak_memory_mib"}`` to ``costs`` - wall seconds, and the peak of the process's RSS (CPU) or of
     allocated CUDA memory during the round, in MiB (:class:`xlt.core.memory.PeakMemory`)."""
     t0 = time.perf_counter()
-    with PeakMemory(device) as mem:
+    with PeakMemory(device, interval=0.05) as mem:  # a round takes minutes: 20 samples a second
         yield
     costs.append({"round": r, "seconds": round(time.perf_counter() - t0, 1),
                   "peak_memory_mib": round(mem.peak_total_bytes / 2**20, 1)})
