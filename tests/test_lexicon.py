@@ -237,6 +237,14 @@ def test_bli_eval_command_on_vec_files(tmp_path, capsys, no_model):
     assert rep["bli"]["cosine"]["p_at_1"] == 100.0 and [h.get("epoch") for h in rep["history"]] == [None, 1, 2, 3, 4, 5]
     assert main(argv[:-4] + ["--out", str(tmp_path / "c2"), "--mapping", "contrastive", "--temperature", "0"]) == 2
     assert "--temperature" in capsys.readouterr().err
+    # self-learning: three/drei and four/vier are mutual nearest neighbours and not seed words, so
+    # both are added (one and two are seed sources already) and the refitted map stays exact
+    assert main(argv[:-4] + ["--out", str(tmp_path / "sl"), "--k", "1", "--self-learning", "5"]) == 0
+    rep = json.loads((tmp_path / "sl" / "report.json").read_text(encoding="utf-8"))
+    assert rep["bli"]["cosine"]["p_at_1"] == 100.0
+    assert rep["history"] == [{"iteration": 0, "pairs": 2}, {"iteration": 1, "pairs": 4, "added": 2}]
+    assert main(argv[:-4] + ["--out", str(tmp_path / "sl2"), "--mapping", "refine", "--self-learning", "5"]) == 2
+    assert "--self-learning refits" in capsys.readouterr().err
     # bad input: a seed dictionary none of whose pairs is in the vocabularies; the same language twice
     (tmp_path / "none.tsv").write_text("x\ty\n", encoding="utf-8")
     bad = argv[:-4] + ["--train", str(tmp_path / "none.tsv"), "--test", str(tmp_path / "test.tsv"), "--out",
@@ -323,6 +331,40 @@ def test_best_sources_is_the_column_argmax_of_the_full_score_matrix():
     # ties: the lower column first, best score first
     cand, sc = top_candidates(np.array([[0.5, 0.9, 0.5, 0.1]], dtype=np.float32), 3)
     assert cand.tolist() == [[1, 0, 2]] and sc.tolist() == [[np.float32(0.9), 0.5, 0.5]]
+
+
+def test_self_learning_pairs_by_hand_and_against_the_full_matrix():
+    """Hand-worked: target rows are e0..e3; source 0 = e0 (a seed word), 1 = e1, 2 ~ e2 (+0.3 e3),
+    3 ~ e1 + 0.5 e2. Source 3's nearest target is e1, whose nearest source is 1 (cosine 1 > 0.89):
+    not mutual. So the candidates are (1, 1) and (2, 2); source 0 is a seed word. Their order (most
+    confident first) and the whole result on a random space are checked against the full CSLS
+    matrix (:func:`similarity_scores`, its own tests) and a brute-force mutual check."""
+    from xlt.lexicon.induction import self_learning_pairs
+
+    y = np.eye(4, dtype=np.float32)
+    x = normalize_embeddings(np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0.3], [0, 1, 0.5, 0]]), ("unit",))
+    seed = np.array([[0, 0]])
+    pairs, added = self_learning_pairs(x, y, seed, 5, k=2)
+    s = similarity_scores(x, y, "csls", 2)
+    assert added == 2 and pairs[0].tolist() == [0, 0]
+    assert sorted(map(tuple, pairs[1:].tolist())) == [(1, 1), (2, 2)]
+    assert s[pairs[1, 0], pairs[1, 1]] >= s[pairs[2, 0], pairs[2, 1]]
+    assert self_learning_pairs(x, y, seed, 1, k=2)[1] == 1
+    assert self_learning_pairs(x, y, seed, 0)[0].tolist() == [[0, 0]]
+    # limit: only the first two rows of each side are searched, so only (1, 1) remains
+    assert self_learning_pairs(x, y, seed, 5, k=2, limit=2)[0][1:].tolist() == [[1, 1]]
+    with pytest.raises(MappingError):
+        self_learning_pairs(x, y, seed, -1)
+    # a random space, in blocks smaller than the vocabulary: the reference is the full matrix
+    rng = np.random.default_rng(3)
+    a, b = normalize_embeddings(rng.normal(size=(50, 8))), normalize_embeddings(rng.normal(size=(40, 8)))
+    seed = np.array([[0, 1], [5, 2]])
+    pairs, added = self_learning_pairs(a, b, seed, 100, k=3, block_size=7)
+    full = similarity_scores(a, b, "csls", 3)
+    fwd, bwd = full.argmax(1), full.argmax(0)
+    want = [(i, int(fwd[i])) for i in range(50) if bwd[fwd[i]] == i and i not in (0, 5)]
+    want.sort(key=lambda p: -full[p])
+    assert [tuple(p) for p in pairs[2:].tolist()] == want and added == len(want) > 3
 
 
 def test_induce_dictionary_threshold_top_and_mutual_by_hand():

@@ -11,7 +11,8 @@ Vulić et al. 2020's AOC); VecMap's normalisation; a map (orthogonal: Procrustes
 pairs, MUSE refinement, VecMap's unsupervised initialisation or identical strings followed by
 self-learning, or ``none`` for spaces that are shared already, as a multilingual encoder's), or a
 general linear map tuned contrastively from Procrustes (``contrastive``, after ContrastiveBLI's
-stage C1, Li et al. 2022).
+stage C1, Li et al. 2022); ``--self-learning N`` adds the N most confident mutual nearest
+neighbours to the seed pairs and fits the map again (C1's augmentation round).
 
 * ``eval`` (:func:`run`): P@1/5/10 and MAP by cosine and CSLS on a test dictionary;
 * ``fit`` (:func:`run_fit`): saves the mapped spaces (``SRC.npz``/``.vec``, ``TGT.npz``/``.vec``)
@@ -51,7 +52,7 @@ from xlt.evaluate.manifest import build_manifest
 from xlt.evaluate.report import write_report
 from xlt.jobs import ConfigError
 from xlt.jobs.settings import AT_LEAST_0, AT_LEAST_1, POSITIVE, RunSettings, option
-from xlt.lexicon.induction import BliScores, evaluate_bli, induce_dictionary
+from xlt.lexicon.induction import BliScores, evaluate_bli, induce_dictionary, self_learning_pairs
 from xlt.lexicon.contrastive import contrastive_map
 from xlt.lexicon.mapping import (MappingError, identical_seed, map_source, normalize_embeddings, procrustes, refine,
                                  self_learning, unsupervised_seed)
@@ -60,7 +61,7 @@ from xlt.lexicon.vectors import WordVectors, combine_layers, encoder_layer_vecto
 from xlt.models.loading import load_encoder
 
 __all__ = ["BliFitResult", "BliFitSettings", "BliInduceResult", "BliInduceSettings", "BliRerankSettings", "BliResult",
-           "BliSettings", "BliSpaceSettings", "Spaces", "build_spaces", "fit_spaces_reranker", "layer_positions",
+           "BliSettings", "BliSpaceSettings", "Spaces", "build_spaces", "fit_spaces_reranker", "layer_positions", "map_fitter",
            "read_fitted", "read_pairs", "run", "run_fit",
            "run_induce", "view_layers", "vocabulary", "word_space"]
 
@@ -129,6 +130,10 @@ class BliSpaceSettings(RunSettings):
         refine_iterations: MUSE refinement rounds. k: CSLS neighbourhood.
         contrastive_epochs: passes over the seed pairs of ``contrastive``.
         temperature: the softmax temperature of ``contrastive``.
+        self_learning: with ``procrustes`` or ``contrastive``: after the first fit, add up to this
+            many confident induced pairs (mutual CSLS nearest neighbours among the ``vocab_size``
+            most frequent words of each side, source words not in the seed dictionary;
+            :func:`xlt.lexicon.induction.self_learning_pairs`) and fit again (0: off).
         layers: encoder layers (``last``, numbers, ranges ``A-B``), combined by ``combine``.
         combine: ``mean`` (averaged) or ``concat`` (each unit length, concatenated).
         contexts: AOC vectors: each word's in-context vectors averaged over up to this many
@@ -158,6 +163,9 @@ class BliSpaceSettings(RunSettings):
     contrastive_epochs: int = option(5, help="passes over the seed pairs (--mapping contrastive)", check=AT_LEAST_1)
     temperature: float = option(0.02, help="softmax temperature of the contrastive objective (--mapping contrastive)",
                                 check=POSITIVE)
+    self_learning: int = option(0, help="add up to N confident induced pairs (mutual CSLS neighbours among the "
+                                        "--vocab-size most frequent words) to the seed pairs and fit the map again "
+                                        "(--mapping procrustes or contrastive; 0: off)", check=AT_LEAST_0)
     k: int = option(10, help="CSLS neighbourhood", check=AT_LEAST_1)
     layers: list[str] = option(default_factory=lambda: ["last"], metavar="LAYERS",
                                help="encoder layers: last, numbers or ranges (4-8, 2-last), combined by --combine")
@@ -177,6 +185,9 @@ class BliSpaceSettings(RunSettings):
         layer_positions(self.layers, 1000)  # the form; the range is checked against the model
         if self.seed_size not in (500, 1000, 3000, 5000):
             raise ConfigError(f"--seed-size {self.seed_size}: expected one of 500, 1000, 3000, 5000 (XLING's sets)")
+        if self.self_learning and self.mapping not in ("procrustes", "contrastive"):
+            raise ConfigError(f"--self-learning refits a map fitted on the seed pairs: use it with --mapping "
+                              f"procrustes or contrastive, not {self.mapping}")
 
 
 @dataclass(kw_only=True)
@@ -502,11 +513,8 @@ def build_spaces(cfg: BliSpaceSettings, extra_words: dict[str, list[str]] | None
     seed = np.asarray([(xi[a], yi[b]) for a, b in train if a in xi and b in yi], dtype=np.int64).reshape(-1, 2)
     if cfg.mapping in SUPERVISED and len(seed) == 0:
         raise ConfigError(f"no seed pair has both words in the vocabularies ({len(train)} pairs read)")
-    if cfg.mapping == "procrustes":
-        w, history = procrustes(x, y, seed), [{"iteration": 0, "pairs": int(len(seed))}]
-    elif cfg.mapping == "contrastive":
-        c = fit_contrastive(cfg)(x, y, seed)
-        w, history = c.W, [{"iteration": 0, "pairs": int(len(seed))}] + c.history
+    if cfg.mapping in ("procrustes", "contrastive"):
+        w, history = map_fitter(cfg)(x, y, seed)
     elif cfg.mapping == "refine":
         r = refine(x, y, seed, iterations=cfg.refine_iterations, k=cfg.k)
         w, history = r.W, r.history
@@ -527,11 +535,28 @@ def build_spaces(cfg: BliSpaceSettings, extra_words: dict[str, list[str]] | None
                   seconds={"vectors": round(t_vec - t0, 1), "map": round(time.time() - t_vec, 1)})
 
 
-def fit_contrastive(cfg: BliSpaceSettings):
-    """``fit(x, y, pairs) -> ContrastiveMap``: Procrustes on the pairs, then
-    :func:`~xlt.lexicon.contrastive.contrastive_map` with ``cfg``'s epochs and temperature (seed 0)."""
-    def fit(x, y, pairs):
-        return contrastive_map(x, y, pairs, epochs=cfg.contrastive_epochs, temperature=cfg.temperature, seed=0)
+def map_fitter(cfg: BliSpaceSettings):
+    """``fit(x, y, pairs) -> (W, history)`` for the maps fitted on seed pairs alone: ``procrustes``, or
+    Procrustes then :func:`~xlt.lexicon.contrastive.contrastive_map` with ``cfg``'s epochs and
+    temperature (seed 0); with ``cfg.self_learning``, a second fit on the pairs plus the confident
+    induced ones (:func:`~xlt.lexicon.induction.self_learning_pairs`). ``x``, ``y`` are normalised
+    spaces ``(n, dim)``, ``pairs`` ``(n_pairs, 2)`` rows; ``W`` is ``(dim, dim)``; ``history`` lists
+    each fit (``pairs``, ``added``, and the contrastive epochs' losses)."""
+    def once(x, y, pairs, round_: int, added: int) -> tuple[np.ndarray, list[dict]]:
+        step = {"iteration": round_, "pairs": int(len(pairs)), **({"added": added} if round_ else {})}
+        if cfg.mapping == "procrustes":
+            return procrustes(x, y, pairs), [step]
+        c = contrastive_map(x, y, pairs, epochs=cfg.contrastive_epochs, temperature=cfg.temperature, seed=0)
+        return c.W, [step] + c.history
+
+    def fit(x, y, pairs) -> tuple[np.ndarray, list[dict]]:
+        w, history = once(x, y, pairs, 0, 0)
+        if cfg.self_learning:
+            more, added = self_learning_pairs(map_source(x, w), y, pairs, cfg.self_learning, limit=cfg.vocab_size,
+                                              k=cfg.k)
+            w, again = once(x, y, more, 1, added)
+            history += again
+        return w, history
     return fit
 
 
@@ -539,7 +564,8 @@ def fit_spaces_reranker(cfg: BliRerankSettings, spaces: Spaces) -> Reranker:
     """The second stage of ``eval``/``induce --rerank``: a scorer trained on the seed pairs with
     held-out folds (:func:`xlt.lexicon.rerank.fit_reranker`). With a map fitted on the seed pairs
     (``procrustes``, ``refine``) each fold's map is plain Procrustes on the other folds (``contrastive``:
-    Procrustes and contrastive tuning on the other folds); a map found
+    Procrustes and contrastive tuning on the other folds; with ``self_learning``, each fold's map
+    self-learns from its own first fit, as :func:`map_fitter`); a map found
     without them (``unsupervised``, ``identical``, ``none``) serves every fold as it is.
 
     Raises:
@@ -549,9 +575,9 @@ def fit_spaces_reranker(cfg: BliRerankSettings, spaces: Spaces) -> Reranker:
         raise ConfigError("--rerank trains on the seed dictionary: give --train (none was found for the pair)")
     refit = cfg.mapping in SUPERVISED
     fit_map = procrustes if refit else None
-    if cfg.mapping == "contrastive":
-        tune = fit_contrastive(cfg)
-        fit_map = lambda x, y, pairs: tune(x, y, pairs).W  # noqa: E731
+    if cfg.mapping in ("procrustes", "contrastive"):
+        fitter = map_fitter(cfg)
+        fit_map = lambda x, y, pairs: fitter(x, y, pairs)[0]  # noqa: E731
     try:
         return fit_reranker(spaces.src.vectors, spaces.tgt.vectors, spaces.seed, spaces.src.words, spaces.tgt.words,
                             fit_map=fit_map, W=None if refit else spaces.W, top=cfg.rerank,

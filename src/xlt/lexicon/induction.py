@@ -21,7 +21,7 @@ import numpy as np
 from xlt.lexicon.mapping import MappingError, check_pair, csls, neighbourhood_means
 
 __all__ = ["BliScores", "Hubness", "best_sources", "bli_queries", "evaluate_bli", "gold_rank", "hubness", "induce_dictionary",
-           "query_scores", "rank_translations", "top_candidates"]
+           "query_scores", "rank_translations", "self_learning_pairs", "top_candidates"]
 
 
 @dataclass
@@ -282,3 +282,49 @@ def best_sources(xw: np.ndarray, y: np.ndarray, hub: Hubness, block_size: int = 
         better = val > best_val
         best_val[better], best_src[better] = val[better], arg[better] + i
     return best_src, (best_val if hub is None else best_val - hub[1])
+
+
+def self_learning_pairs(xw, y, seed, n: int, *, limit: int | None = None, k: int = 10,
+                        block_size: int = 2048) -> tuple[np.ndarray, int]:
+    """The seed pairs plus up to ``n`` confident induced ones: one round of self-learning (Artetxe
+    et al. 2017; the augmentation rounds of ContrastiveBLI's stage C1, Li et al. 2022).
+
+    Candidates are the mutual nearest neighbours by CSLS among the first ``limit`` rows of each
+    side (the most frequent words, in a frequency-ordered vocabulary; the hubness terms are taken
+    within those rows), minus those whose source word is already a seed word; the ``n`` with the
+    highest CSLS score are added. Scores are computed block by block.
+
+    Args:
+        xw: mapped source vectors ``(n_src, dim)``, unit length. y: target vectors ``(n_tgt, dim)``.
+        seed: ``(n_seed, 2)`` ``(source row, target row)`` pairs.
+        n: the most pairs added (>= 0). limit: rows of each side searched (None: all).
+        k: CSLS neighbourhood. block_size: source rows per block.
+
+    Returns:
+        ``(pairs (n_seed + n_added, 2) int64, n_added)``: the seed pairs first, then the added ones,
+        most confident first.
+
+    Raises:
+        MappingError: bad spaces, ``n < 0``, ``k < 1``.
+    """
+    xw, y = check_pair(xw, y)
+    if n < 0:
+        raise MappingError(f"self-learning adds n >= 0 pairs, got {n}")
+    seed = np.asarray(seed, dtype=np.int64).reshape(-1, 2)
+    if n == 0:
+        return seed, 0
+    xs, ys = xw[:limit], y[:limit]
+    hub = hubness(xs, ys, "csls", k, block_size)
+    best_src = best_sources(xs, ys, hub, block_size)[0]
+    fwd = np.empty(len(xs), dtype=np.int64)
+    val = np.empty(len(xs), dtype=np.float32)
+    for i in range(0, len(xs), block_size):
+        q = np.arange(i, min(i + block_size, len(xs)))
+        s = query_scores(xs, ys, q, hub)
+        fwd[q] = s.argmax(1)
+        val[q] = s[np.arange(len(q)), fwd[q]]
+    rows = np.nonzero(best_src[fwd] == np.arange(len(xs)))[0]
+    rows = rows[~np.isin(rows, seed[:, 0])]
+    rows = rows[np.argsort(-val[rows], kind="stable")][:n]
+    added = np.stack([rows, fwd[rows]], 1)
+    return np.concatenate([seed, added]), int(len(added))
