@@ -57,6 +57,8 @@ def command(args, task: str, seed: int, out: Path, code_switch: bool) -> list[st
         cmd += ["--lr", str(lr)]
     if code_switch:
         cmd += ["--code-switch", "builtin", "--cs-ratio", str(args.ratio)]
+        if args.only_labels and task != "sib200":
+            cmd += ["--cs-only-labels", args.only_labels]
     return cmd
 
 
@@ -157,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=None, help="PAN-X, UD-POS (default: the mode's for the task kind)")
     p.add_argument("--sib-lr", type=float, default=None, help="SIB-200 (default: the mode's for the task kind)")
     p.add_argument("--ratio", type=float, default=0.5)
+    p.add_argument("--only-labels", default="", help="tagging tasks: --cs-only-labels (e.g. O for PAN-X)")
     p.add_argument("--out", default="runs/codeswitch")
     args = p.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

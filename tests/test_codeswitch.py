@@ -56,6 +56,22 @@ def test_ratio_one_replaces_every_dictionary_word_with_bio_continuation():
                                 "by_lang": {"de": 5}}
 
 
+def test_only_labels_keeps_entity_words_and_the_other_draws():
+    """only_labels={"O"} at ratio 1: John, Smith and city (entity words) keep their spelling; lives
+    and in (O) are replaced. At ratio 0.5 with one seed, the O words' draws are the same as when the
+    entity words are not in the dictionary at all (they draw nothing)."""
+    switched, counts = CodeSwitcher([DE], 1.0, {"O"}).switch_examples([NER], random.Random(0))
+    assert switched[0].tokens == ["John", "Smith", "lebt", "in", "New", "York", "city"]
+    assert switched[0].labels == NER.labels and counts.replaced == 2
+    o_only = table("de", {"lives": ("lebt",), "in": ("in",)})
+    for seed in range(20):
+        a = CodeSwitcher([DE], 0.5, ["O"]).switch_examples([NER], random.Random(seed))[0][0]
+        b = CodeSwitcher([o_only], 0.5).switch_examples([NER], random.Random(seed))[0][0]
+        assert a.tokens == b.tokens
+    with pytest.raises(ValueError, match="only_labels"):
+        CodeSwitcher([DE], 0.5, [])
+
+
 def test_multi_word_translation_of_b_and_o_words():
     d = table("de", {"paris": ("la ville lumière",), "the": ("der die",)})
     s = TaggedSentence(["the", "Paris"], ["O", "B-LOC"])
@@ -185,8 +201,12 @@ def test_settings_check_the_ratio_at_construction():
         TransferSettings(task="panx", cs_ratio=0.3)
     with pytest.raises(ConfigError, match="--cs-copies"):
         TransferSettings(task="panx", code_switch=["de"], cs_copies=2, mode="finetune")
+    with pytest.raises(ConfigError, match="--cs-only-labels .*add --code-switch"):
+        TransferSettings(task="panx", cs_only_labels=["O"])
     s = TransferSettings(task="panx", code_switch=["builtin"])
     assert s.code_switch_ratio == 0.5 and s.echo()["code_switch"] == ["builtin"]
+    assert "cs_only_labels" not in s.echo()
+    assert TransferSettings(task="panx", code_switch=["builtin"], cs_only_labels=["O"]).echo()["cs_only_labels"] == "O"
     assert "code_switch" not in TransferSettings(task="panx").echo()  # reports without it are unchanged
 
 
@@ -237,6 +257,36 @@ def test_transfer_finetune_with_code_switch(tiny, data, tmp_path, task):
     assert report["source_counts"] == base["source_counts"]
     assert [h["loss"] for h in report["training"]["0"]] != [h["loss"] for h in base["training"]["0"]]
     assert "code_switch" not in base and "code_switch" not in base["config"]
+
+
+def test_only_labels_checked_against_the_task_before_any_model_loads(data, tmp_path, no_model, capsys):
+    dic = tiny_dictionary(tmp_path)
+    base = ["transfer", "--data-dir", str(data.root), "--code-switch", f"xx={dic}", "--out", str(tmp_path / "r")]
+    assert main(base + ["--task", "sib200", "--cs-only-labels", "O"]) == 2
+    assert "applies to tagging tasks" in capsys.readouterr().err
+    assert main(base + ["--task", "panx", "--cs-only-labels", "O,B-FOO"]) == 2
+    err = capsys.readouterr().err
+    assert "B-FOO not among panx's labels" in err and "xlt: error:" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_only_o_switches_no_entity_word_in_training(tiny, data, tmp_path):
+    _, spec = tiny
+    dic = tiny_dictionary(tmp_path)
+    kw = dict(task="panx", model=spec, data_dir=str(data.root), mode="finetune", epochs=1, lr=3e-3, batch_size=8,
+              max_length=32, train_limit=24, seeds=[0], progress=False, code_switch=[f"xx={dic}"], cs_ratio=1.0)
+    every = run_transfer(TransferConfig(**kw))["code_switch"]["per_seed"]["0"][0]["replaced"]
+    only_o = run_transfer(TransferConfig(**kw, cs_only_labels=["O"]))
+    assert only_o["config"]["cs_only_labels"] == "O"
+    o_words = sum(1 for e in only_o_train(data) for t, lab in zip(e.tokens, e.labels)
+                  if lab == "O" and t.casefold() in {"cat", "dog", "happy", "big", "the", "zzz"})
+    assert only_o["code_switch"]["per_seed"]["0"][0]["replaced"] == o_words <= every
+
+
+def only_o_train(data):
+    """The first 24 English PAN-X training sentences of the synthetic data (as train_limit=24 reads them)."""
+    from xlt.data.dataset import load_task
+    return load_task("panx", data_dir=str(data.root), train_limit=24).train.examples
 
 
 def test_ratio_zero_trains_exactly_as_without(tiny, data, tmp_path):

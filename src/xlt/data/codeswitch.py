@@ -15,7 +15,8 @@ generator -> switched examples and counts. What it does, word by word:
 * a chosen word takes one of the languages whose dictionary holds it (uniformly), then one of
   that language's translations (uniformly); a capitalised word gets a capitalised translation
   (``Paris`` -> ``París``), an all-capitals word an all-capitals one;
-* tagged sentences keep each replaced word's label; a translation of several words
+* tagged sentences keep each replaced word's label (``only_labels``: only words with those labels,
+  e.g. ``O``, are replaced); a translation of several words
   (``free`` -> ``kostenlos erhältlich``) becomes several tokens, the first with the word's label
   and the others with its continuation: ``B-X`` -> ``B-X I-X``, ``I-X`` -> ``I-X I-X``,
   ``O`` -> ``O O``, any other label (a UPOS tag) repeated;
@@ -141,18 +142,25 @@ class CodeSwitcher:
         dictionaries: one :class:`CodeSwitchDictionary` per language (several files of one
             language are merged).
         ratio: probability that a word some dictionary holds is replaced, in [0, 1].
+        only_labels: tagged sentences: only words with one of these labels may be replaced (e.g.
+            ``{"O"}`` for NER: entity words keep their spelling); None: any word. Words with other
+            labels draw nothing, so they do not change the other words' draws.
 
     Raises:
-        ValueError: ``ratio`` outside [0, 1], or no dictionary.
+        ValueError: ``ratio`` outside [0, 1], no dictionary, or an empty ``only_labels``.
     """
 
-    def __init__(self, dictionaries: Sequence[CodeSwitchDictionary], ratio: float) -> None:
+    def __init__(self, dictionaries: Sequence[CodeSwitchDictionary], ratio: float,
+                 only_labels: Iterable[str] | None = None) -> None:
         if not 0.0 <= float(ratio) <= 1.0:
             raise ValueError(f"ratio must be between 0 and 1, got {ratio}")
         if not dictionaries:
             raise ValueError("code-switching needs at least one dictionary")
         self.dictionaries = list(dictionaries)
         self.ratio = float(ratio)
+        self.only_labels = None if only_labels is None else frozenset(only_labels)
+        if self.only_labels is not None and not self.only_labels:
+            raise ValueError("only_labels: give at least one label (None: any word may be replaced)")
         merged: dict[str, dict[str, list[str]]] = {}
         for d in self.dictionaries:
             for word, translations in d.table.items():
@@ -195,7 +203,7 @@ class CodeSwitcher:
         out_t: list[str] = []
         out_l: list[str] = []
         for tok, lab in zip(tokens, labels):
-            got = self._draw(tok, rng)
+            got = self._draw(tok, rng) if self.only_labels is None or lab in self.only_labels else None
             if counts is not None:
                 counts.words += 1
                 counts.in_dictionary += tok.casefold() in self.lookup

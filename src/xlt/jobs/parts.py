@@ -452,6 +452,9 @@ class CodeSwitchSettings(Settings):
         cs_min_score: drop scored dictionary entries (``xlt bli induce`` output) below this.
         cs_copies: probe mode: switched copies of the training set whose frozen features the probe
             trains on (drawn once; None: 1). Fine-tuning re-draws the switch every epoch instead.
+        cs_only_labels: tagging tasks: only words with one of these labels are replaced (``O`` for
+            NER: entity words keep their spelling); None: any word. Checked against the task's
+            labels when the data is read (:func:`xlt.jobs.transfer.code_switcher_for`).
     """
 
     code_switch: list[str] = option(default_factory=list, metavar="DICT", nargs="+",
@@ -472,11 +475,16 @@ class CodeSwitchSettings(Settings):
                                    help="--code-switch with --mode probe: switched copies of the training set whose "
                                         "features the probe trains on, drawn once (default 1); fine-tuning re-draws "
                                         "every epoch")
+    cs_only_labels: list[str] | None = option(None, metavar="LABELS",
+                                              help="--code-switch on a tagging task: replace only words with these "
+                                                   "labels (O for NER: entity words keep their spelling; default: "
+                                                   "any word)")
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if not self.code_switch:
-            given = [n for n in ("cs_ratio", "cs_langs", "cs_min_score", "cs_copies") if getattr(self, n) is not None]
+            given = [n for n in ("cs_ratio", "cs_langs", "cs_min_score", "cs_copies", "cs_only_labels")
+                     if getattr(self, n) is not None]
             if given:
                 raise ConfigError(f"--{given[0].replace('_', '-')} is a setting of code-switched training: add "
                                   "--code-switch DICT (builtin, a language, or a dictionary file)")
@@ -493,7 +501,8 @@ class CodeSwitchSettings(Settings):
             return {}
         return {"code_switch": list(self.code_switch), "cs_ratio": self.cs_ratio,
                 "cs_langs": None if self.cs_langs is None else ",".join(self.cs_langs),
-                "cs_min_score": self.cs_min_score, "cs_copies": self.cs_copies}
+                "cs_min_score": self.cs_min_score, "cs_copies": self.cs_copies,
+                **({"cs_only_labels": ",".join(self.cs_only_labels)} if self.cs_only_labels else {})}
 
 
 # --------------------------------------------------------------------------- xlt transfer

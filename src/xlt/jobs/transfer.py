@@ -311,10 +311,20 @@ def code_switcher_for(settings: TransferSettings, ds: TaskDataset) -> tuple[Code
     Raises:
         CodeSwitchError: a value naming no file and no ``dict/`` language; DataFormatError: a
             malformed dictionary line (file and line named); DatasetNotFoundError: ``builtin``
-            without a data folder.
+            without a data folder. ConfigError: ``cs_only_labels`` on a task that is not a
+            tagging task, or naming a label the task does not have.
     """
     if not settings.code_switch:
         return None, {}
+    only = settings.cs_only_labels
+    if only is not None:
+        if ds.kind is not TOKEN:
+            raise ConfigError(f"--cs-only-labels: {ds.name} is a {ds.kind.name} task (one label per example); "
+                              "it applies to tagging tasks, whose words have labels")
+        unknown = [lab for lab in only if lab not in ds.labels]
+        if unknown:
+            raise ConfigError(f"--cs-only-labels: {', '.join(unknown)} not among {ds.name}'s labels "
+                              f"({', '.join(ds.labels[:12])}{' ...' if len(ds.labels) > 12 else ''})")
     dictionaries = load_code_switch_dictionaries(settings.code_switch, settings.cs_langs, settings.data_dir,
                                                  settings.cs_min_score)
     coverage = source_coverage(dictionaries, ds.train.examples)
@@ -322,7 +332,7 @@ def code_switcher_for(settings: TransferSettings, ds: TaskDataset) -> tuple[Code
         if not coverage[d.lang]:
             log.warning("--code-switch: none of the %d source words of %s (%s) occurs in the %d training examples; "
                         "it switches nothing", d.stats["n_words"], d.path, d.lang, len(ds.train.examples))
-    return CodeSwitcher(dictionaries, settings.code_switch_ratio), coverage
+    return CodeSwitcher(dictionaries, settings.code_switch_ratio, only), coverage
 
 
 def prepare(settings: TransferSettings, dataset: TaskDataset | None = None) -> Prepared:
