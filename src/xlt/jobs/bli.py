@@ -61,8 +61,8 @@ from xlt.lexicon.vectors import WordVectors, combine_layers, encoder_layer_vecto
 from xlt.models.loading import load_encoder
 
 __all__ = ["BliFitResult", "BliFitSettings", "BliInduceResult", "BliInduceSettings", "BliRerankSettings", "BliResult",
-           "BliSettings", "BliSpaceSettings", "Spaces", "build_spaces", "fit_spaces_reranker", "layer_positions", "map_fitter",
-           "read_fitted", "read_pairs", "run", "run_fit",
+           "BliSettings", "BliSpaceSettings", "Spaces", "build_spaces", "fit_spaces_reranker", "layer_positions",
+           "map_fitter", "read_fitted", "read_pairs", "run", "run_fit",
            "run_induce", "view_layers", "vocabulary", "word_space"]
 
 MAPPINGS = ("procrustes", "refine", "contrastive", "unsupervised", "identical", "none")
