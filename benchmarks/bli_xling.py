@@ -11,7 +11,8 @@ cached as ``OUT/vectors/LANG.iso.npz`` (``words``, ``stack`` ``(n_layers, n_word
 float16); a second run with other layers encodes nothing. The chosen layers are combined into
 ``OUT/vectors/LANG.<layers>.npz`` (:class:`xlt.lexicon.vectors.WordVectors`), then every pair runs
 as ``xlt bli eval --vectors SRC=... --vectors TGT=...`` would (:func:`xlt.jobs.bli.run`), with
-each seed dictionary, Procrustes, NN (cosine) and CSLS (``--rerank N``: and CSLS with each word's N
+each seed dictionary, Procrustes (``--mapping contrastive``: the contrastively tuned map), NN (cosine)
+and CSLS (``--rerank N``: and CSLS with each word's N
 best candidates re-ranked, as ``xlt bli eval --rerank N``, with single layers of the cached stacks as
 the re-ranker's views). Written: ``OUT/results.json`` (every
 pair's scores) and ``OUT/table.md`` (P@1 and MAP per pair and their averages, with the search
@@ -90,7 +91,8 @@ def encoded(lang: str, must: list[str], out: Path, args, state: dict) -> tuple[l
 def reranked(cfg: BliSettings, a: str, b: str, files: dict, stacks: dict, top: int) -> dict:
     """The pair's CSLS scores after re-ranking (``xlt bli eval --rerank``) with the single-layer views
     of both languages' cached stacks (the vector files hold only the combined layers)."""
-    cfg = BliSettings(src=a, tgt=b, seed_size=cfg.seed_size, vectors=dict(cfg.vectors), rerank=top, progress=False)
+    cfg = BliSettings(src=a, tgt=b, seed_size=cfg.seed_size, vectors=dict(cfg.vectors), mapping=cfg.mapping, rerank=top,
+                      progress=False)
     test, _ = read_pairs(cfg, None, "test.freq.2k", True)
     spaces = build_spaces(cfg, {a: [x for x, _ in test], b: [y for _, y in test]})
     spaces.views = list(zip(stacks[a], stacks[b]))
@@ -113,6 +115,8 @@ def main() -> None:
     ap.add_argument("--vocab-size", type=int, default=20000)
     ap.add_argument("--seeds", default="5k,1k")
     ap.add_argument("--pairs", default="", help="only these pairs (en-de,de-fi); default all 28")
+    ap.add_argument("--mapping", default="procrustes", choices=("procrustes", "contrastive"),
+                    help="the map (xlt bli eval --mapping)")
     ap.add_argument("--rerank", type=int, default=0, help="also re-rank the N best candidates (xlt bli eval --rerank)")
     ap.add_argument("--rerank-layers", default="4,6,8,10", help="the re-ranker's views (isolated single layers)")
     args = ap.parse_args()
@@ -140,7 +144,8 @@ def main() -> None:
     t0 = time.time()
     for a, b in todo:
         for seed in args.seeds.split(","):
-            cfg = BliSettings(src=a, tgt=b, seed_size=SIZES[seed], vectors={a: files[a], b: files[b]}, progress=False)
+            cfg = BliSettings(src=a, tgt=b, seed_size=SIZES[seed], vectors={a: files[a], b: files[b]},
+                              mapping=args.mapping, progress=False)
             r = run(cfg, command=["benchmarks/bli_xling.py", f"{a}-{b}", seed])
             results[f"{a}-{b} {seed}"] = {m: s.describe() for m, s in r.scores.items()}
             if args.rerank:
