@@ -18,6 +18,8 @@ command is the variant) and then runs the ``xlt`` command given after ``--``:
   multiplied by ``s`` and the input divided by it at run time (an explicit multiply: in a post-LN
   encoder the LayerNorm output is also the residual stream, so the scale cannot be folded into it).
   Layers kept float32 by ``--keep-fp32`` are not smoothed.
+* ``--calibration-model``: the model spec whose tokenizer makes the calibration inputs (default the
+  bundled model); give the command's ``--model`` when it is another.
 * ``--calibration``: ``random`` (256 sequences of 30 random token ids between the special tokens,
   seeded: no data needed) or ``ntrex`` (the first 30 sentences of 7 NTREX-128 languages of the data
   folder: 210 sentences).
@@ -37,7 +39,8 @@ import torch
 import xlt.models.backends as backends
 from xlt.cli import main as xlt_main
 from xlt.data.paths import resolve_data_dir
-from xlt.models.loading import load_encoder
+from xlt.models.encoder import special_tokens
+from xlt.models.loading import DEFAULT_MODEL, load_tokenizer
 
 NTREX_LANGS = ("deu", "rus", "arb", "hin", "fin", "tur", "jpn")  # newstest2019-ref.<lang>.txt files of the data folder
 
@@ -58,8 +61,9 @@ class Fp32Linear(torch.nn.Linear):
     """A linear layer that ``quantize_dynamic``'s ``{nn.Linear: ...}`` spec does not match."""
 
 
-def _calibrate(model, how: str) -> dict[str, torch.Tensor]:
-    """Per linear layer, the largest absolute input per channel over the calibration inputs."""
+def _calibrate(model, how: str, tokenizer) -> dict[str, torch.Tensor]:
+    """Per linear layer, the largest absolute input per channel over the calibration inputs
+    (token ids from ``tokenizer``, which must be the quantised model's)."""
     stats: dict[str, torch.Tensor] = {}
     hooks = []
     for name, mod in model.named_modules():
@@ -68,13 +72,12 @@ def _calibrate(model, how: str) -> dict[str, torch.Tensor]:
                 x = args[0].detach().abs().reshape(-1, args[0].shape[-1]).amax(0)
                 stats[name] = torch.maximum(stats[name], x) if name in stats else x
             hooks.append(mod.register_forward_pre_hook(hook))
-    enc = load_encoder()
     with torch.no_grad():
         if how == "random":
             gen = torch.Generator().manual_seed(0)
-            lead, trail = enc.special_tokens()
+            lead, trail = special_tokens(tokenizer)
             for _ in range(16):
-                ids = torch.randint(5, enc.tokenizer.vocab_size, (16, 30), generator=gen)
+                ids = torch.randint(5, tokenizer.vocab_size, (16, 30), generator=gen)
                 ids = torch.cat([torch.tensor(lead).repeat(16, 1), ids, torch.tensor(trail).repeat(16, 1)], 1)
                 model(input_ids=ids, attention_mask=torch.ones_like(ids))
         else:
@@ -85,8 +88,8 @@ def _calibrate(model, how: str) -> dict[str, torch.Tensor]:
                 if path.is_file():
                     sents += path.read_text(encoding="utf-8").splitlines()[:30]
             for i in range(0, len(sents), 16):
-                model(**enc.tokenizer(sents[i:i + 16], padding=True, truncation=True, max_length=128,
-                                      return_tensors="pt"))
+                model(**tokenizer(sents[i:i + 16], padding=True, truncation=True, max_length=128,
+                                  return_tensors="pt"))
     for h in hooks:
         h.remove()
     return stats
@@ -116,7 +119,7 @@ def variant(args):
             n = _replace(model, args.keep_fp32, keep)
             print(f"int8 variant: {n} linear layers kept float32", file=sys.stderr)
         if args.smooth_alpha > 0:
-            stats = _calibrate(model, args.calibration)
+            stats = _calibrate(model, args.calibration, load_tokenizer(args.calibration_model))
 
             def smooth(name, lin):
                 ax = stats[name].clamp(min=1e-5)
@@ -138,6 +141,8 @@ def main() -> int:
     ap.add_argument("--smooth-alpha", type=float, default=0.0)
     ap.add_argument("--smooth-only", default="")
     ap.add_argument("--calibration", choices=("random", "ntrex"), default="random")
+    ap.add_argument("--calibration-model", default=DEFAULT_MODEL,
+                    help="the model whose tokenizer makes the calibration inputs: the command's --model")
     args = ap.parse_args(argv[:cut])
     backends.quantize_torch = variant(args)
     return xlt_main(argv[cut + 1:])
