@@ -67,6 +67,8 @@ __all__ = ["BliFitResult", "BliFitSettings", "BliInduceResult", "BliInduceSettin
 
 MAPPINGS = ("procrustes", "refine", "contrastive", "unsupervised", "identical", "none")
 SUPERVISED = ("procrustes", "refine", "contrastive")
+#: The maps fitted on the seed pairs alone (:func:`map_fitter`), which ``--self-learning`` refits.
+SEED_FITTED = ("procrustes", "contrastive")
 
 
 def view_layers(n_layers: int) -> list[int]:
@@ -185,7 +187,7 @@ class BliSpaceSettings(RunSettings):
         layer_positions(self.layers, 1000)  # the form; the range is checked against the model
         if self.seed_size not in (500, 1000, 3000, 5000):
             raise ConfigError(f"--seed-size {self.seed_size}: expected one of 500, 1000, 3000, 5000 (XLING's sets)")
-        if self.self_learning and self.mapping not in ("procrustes", "contrastive"):
+        if self.self_learning and self.mapping not in SEED_FITTED:
             raise ConfigError(f"--self-learning refits a map fitted on the seed pairs: use it with --mapping "
                               f"procrustes or contrastive, not {self.mapping}")
 
@@ -513,7 +515,7 @@ def build_spaces(cfg: BliSpaceSettings, extra_words: dict[str, list[str]] | None
     seed = np.asarray([(xi[a], yi[b]) for a, b in train if a in xi and b in yi], dtype=np.int64).reshape(-1, 2)
     if cfg.mapping in SUPERVISED and len(seed) == 0:
         raise ConfigError(f"no seed pair has both words in the vocabularies ({len(train)} pairs read)")
-    if cfg.mapping in ("procrustes", "contrastive"):
+    if cfg.mapping in SEED_FITTED:
         w, history = map_fitter(cfg)(x, y, seed)
     elif cfg.mapping == "refine":
         r = refine(x, y, seed, iterations=cfg.refine_iterations, k=cfg.k)
@@ -575,7 +577,7 @@ def fit_spaces_reranker(cfg: BliRerankSettings, spaces: Spaces) -> Reranker:
         raise ConfigError("--rerank trains on the seed dictionary: give --train (none was found for the pair)")
     refit = cfg.mapping in SUPERVISED
     fit_map = procrustes if refit else None
-    if cfg.mapping in ("procrustes", "contrastive"):
+    if cfg.mapping in SEED_FITTED:
         fitter = map_fitter(cfg)
         fit_map = lambda x, y, pairs: fitter(x, y, pairs)[0]  # noqa: E731
     try:
